@@ -1,0 +1,36 @@
+# The two commands of the quick start: `make run` and `make test`.
+# Everything builds in the release profile so tests, benchmarks and the
+# server share one build of RocksDB.
+
+CARGO       ?= cargo
+CARGO_FLAGS ?= --release --locked
+LISTEN      ?= 127.0.0.1:8080
+DATA        ?= ./data
+
+.PHONY: run test build deps bench fmt lint clean-data
+
+deps:
+	@scripts/ensure-system-deps.sh
+
+build: deps
+	$(CARGO) build $(CARGO_FLAGS) --workspace --bins
+
+## Build and start the server on an embedded RocksDB under ./data.
+run: deps
+	$(CARGO) build $(CARGO_FLAGS) -p payledger --bin payledger
+	./target/release/payledger serve --listen $(LISTEN) --data $(DATA)
+
+## Install what the tests need and run every test.
+test: build
+	$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
+
+## Run the benchmarks recorded in BENCHMARKS.md.
+bench: build
+	./target/release/payledger bench append --data ./target/bench --seconds 5
+
+fmt:
+	$(CARGO) fmt --all
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
