@@ -1,0 +1,41 @@
+//! The pure payment domain of payledger.
+//!
+//! Everything here is plain data and pure functions: no IO, no clock, no
+//! randomness, no serialization framework. Time, ids and PSP facts arrive as
+//! arguments, which keeps replay deterministic and lets the rules be tested
+//! without a store.
+//!
+//! - [`ids`]: newtypes for identifiers (payments, transactions, projects).
+//! - [`money`]: integer money with ISO 4217 fraction digits.
+//! - [`payment`]: the Payment aggregate and its parts.
+//! - [`event`]: the events that make up a payment's stream, and their envelope.
+//! - [`command`]: typed commands: the payment draft and the update actions.
+//! - [`types`]: custom field Types and PaymentState States as the rules see them.
+//! - [`catalog`]: the read-only lookup of Types and States while deciding.
+//! - [`rejection`]: one named variant per business rule that can say no.
+//! - [`decide`]: command + state → events or rejection.
+//! - [`evolve`]: state + event → state; replaying a stream.
+
+pub mod catalog;
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod evolve;
+pub mod ids;
+pub mod money;
+pub mod payment;
+pub mod rejection;
+pub mod types;
+
+#[cfg(test)]
+mod testkit;
+
+pub use catalog::{Catalog, InMemoryCatalog};
+pub use command::{Command, ResourceRef, UpdateAction};
+pub use decide::{Context, IdSource, decide_create, decide_delete, decide_update};
+pub use event::{Actor, Event, EventEnvelope, EventMeta};
+pub use evolve::{evolve, fold};
+pub use ids::{EventId, PaymentId, ProjectKey, TransactionId};
+pub use money::{CurrencyCode, Money};
+pub use payment::{Payment, Timestamp};
+pub use rejection::{ErrorCode, Rejection};

@@ -1,0 +1,156 @@
+//! Money as integer minor units with an ISO 4217 currency.
+//!
+//! Amounts are never floats (architecture invariant 10). The fraction digits
+//! of a currency follow ISO 4217; the `…0` variants that commercetools
+//! accepts (for example `EUR0`) have zero fraction digits.
+
+use std::fmt;
+
+/// A validated currency code: three upper-case ASCII letters, optionally
+/// followed by `0`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct CurrencyCode(String);
+
+/// Why a currency code was refused.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CurrencyRejection {
+    /// Not of the form `^[A-Z]{3}0?$`.
+    Malformed,
+    /// Well formed, but not an ISO 4217 currency we know.
+    Unknown,
+}
+
+/// ISO 4217 currencies with zero fraction digits.
+const ZERO_DIGITS: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+    "VUV", "XAF", "XOF", "XPF",
+];
+
+/// ISO 4217 currencies with three fraction digits.
+const THREE_DIGITS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+/// Every other ISO 4217 currency in circulation (two fraction digits).
+const TWO_DIGITS: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+    "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR",
+    "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF",
+    "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP",
+    "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK",
+    "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
+    "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP",
+    "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
+    "ZMW", "ZWL",
+];
+
+impl CurrencyCode {
+    /// Validates a currency code against the pattern and the ISO 4217 list.
+    pub fn parse(text: &str) -> Result<Self, CurrencyRejection> {
+        let bytes = text.as_bytes();
+        let well_formed = matches!(bytes.len(), 3 | 4)
+            && bytes[..3].iter().all(u8::is_ascii_uppercase)
+            && (bytes.len() == 3 || bytes[3] == b'0');
+        if !well_formed {
+            return Err(CurrencyRejection::Malformed);
+        }
+        let base = &text[..3];
+        let known = ZERO_DIGITS.contains(&base)
+            || THREE_DIGITS.contains(&base)
+            || TWO_DIGITS.contains(&base);
+        if known {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(CurrencyRejection::Unknown)
+        }
+    }
+
+    /// The code as text, for example `EUR`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Minor-unit digits of this currency per ISO 4217.
+    pub fn fraction_digits(&self) -> u8 {
+        let base = &self.0[..3];
+        if self.0.len() == 4 || ZERO_DIGITS.contains(&base) {
+            0
+        } else if THREE_DIGITS.contains(&base) {
+            3
+        } else {
+            2
+        }
+    }
+}
+
+impl fmt::Display for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An amount in minor units ("cents") of a currency.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Money {
+    /// Amount in minor units of `currency`.
+    pub cent_amount: i64,
+    /// The currency; it fixes the fraction digits.
+    pub currency: CurrencyCode,
+}
+
+impl Money {
+    /// Creates money from minor units.
+    pub fn new(cent_amount: i64, currency: CurrencyCode) -> Self {
+        Self {
+            cent_amount,
+            currency,
+        }
+    }
+
+    /// The fraction digits of the currency.
+    pub fn fraction_digits(&self) -> u8 {
+        self.currency.fraction_digits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digits(code: &str) -> u8 {
+        CurrencyCode::parse(code).unwrap().fraction_digits()
+    }
+
+    #[test]
+    fn fraction_digits_follow_iso_4217() {
+        assert_eq!(digits("EUR"), 2);
+        assert_eq!(digits("USD"), 2);
+        assert_eq!(digits("JPY"), 0);
+        assert_eq!(digits("KRW"), 0);
+        assert_eq!(digits("CLP"), 0);
+        assert_eq!(digits("ISK"), 0);
+        assert_eq!(digits("XOF"), 0);
+        assert_eq!(digits("BHD"), 3);
+        assert_eq!(digits("KWD"), 3);
+        assert_eq!(digits("TND"), 3);
+        assert_eq!(digits("EUR0"), 0);
+    }
+
+    #[test]
+    fn malformed_and_unknown_codes_are_told_apart() {
+        assert_eq!(
+            CurrencyCode::parse("eur"),
+            Err(CurrencyRejection::Malformed)
+        );
+        assert_eq!(
+            CurrencyCode::parse("EURO"),
+            Err(CurrencyRejection::Malformed)
+        );
+        assert_eq!(CurrencyCode::parse("EU"), Err(CurrencyRejection::Malformed));
+        assert_eq!(
+            CurrencyCode::parse("EUR1"),
+            Err(CurrencyRejection::Malformed)
+        );
+        assert_eq!(CurrencyCode::parse("ABC"), Err(CurrencyRejection::Unknown));
+    }
+}
