@@ -1,0 +1,21 @@
+//! The RocksDB event store of payledger.
+//!
+//! All partitions live in one RocksDB database with one column family per
+//! concern ([`keys`] draws the layout). Each partition has exactly one writer
+//! thread ([`writer`]) that drains a bounded queue of append requests and
+//! commits many of them in one `WriteBatch` with one synced write (group
+//! commit); a caller is answered only after its batch is durable. Readers go
+//! straight to the database and never wait for a writer.
+//!
+//! Architecture invariant: RocksDB bytes never leave this crate; callers see
+//! domain envelopes and typed positions only.
+
+mod keys;
+mod store;
+mod writer;
+
+pub use store::{RocksConfig, RocksStore};
+pub use writer::{APPEND_QUEUE_REQUESTS_MAX, GROUP_COMMIT_EVENTS_MAX, GROUP_COMMIT_REQUESTS_MAX};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,271 @@
+//! Opening the database and serving reads; appends go to the writers.
+
+use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG, CF_META, META_PARTITION_COUNT};
+use crate::writer::{self, PartitionWriter};
+use payledger_domain::{EventEnvelope, PaymentId};
+use payledger_store::{
+    AppendRequest, EventStore, KvWrite, PARTITIONS_DEFAULT, PARTITIONS_MAX, PendingAppend,
+    StoreError, StreamHead, Table, VersionRange, partition_of,
+};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Settings for opening a store.
+#[derive(Clone, Debug)]
+pub struct RocksConfig {
+    /// Partitions of a new store. An existing store keeps the count it was
+    /// created with.
+    pub partitions_for_new_store: u16,
+    /// Bound of each partition's append queue, in requests.
+    pub append_queue_requests_max: usize,
+}
+
+impl Default for RocksConfig {
+    fn default() -> Self {
+        Self {
+            partitions_for_new_store: PARTITIONS_DEFAULT,
+            append_queue_requests_max: writer::APPEND_QUEUE_REQUESTS_MAX,
+        }
+    }
+}
+
+/// A durable event store in one RocksDB database.
+#[derive(Debug)]
+pub struct RocksStore {
+    // Field order matters: writers are stopped before the database closes.
+    writers: Vec<PartitionWriter>,
+    db: Arc<DB>,
+    partition_count: u16,
+}
+
+pub(crate) fn engine(error: rocksdb::Error) -> StoreError {
+    StoreError::Engine(error.into_string())
+}
+
+fn db_options() -> Options {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    options.set_max_background_jobs(2);
+    // Many partition writers commit at once; pipelining lets RocksDB overlap
+    // their WAL and memtable work. Their fsyncs are shared by its own write
+    // grouping.
+    options.set_enable_pipelined_write(true);
+    options.set_write_buffer_size(64 << 20);
+    options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    options
+}
+
+impl RocksStore {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path, config: &RocksConfig) -> Result<Self, StoreError> {
+        let wanted = config.partitions_for_new_store;
+        if wanted == 0 || wanted > PARTITIONS_MAX {
+            return Err(StoreError::Engine(format!(
+                "partitions must be between 1 and {PARTITIONS_MAX}, got {wanted}"
+            )));
+        }
+        let options = db_options();
+        let descriptors =
+            keys::all_cfs().map(|name| ColumnFamilyDescriptor::new(name, options.clone()));
+        let db = DB::open_cf_descriptors(&options, path, descriptors).map_err(engine)?;
+        let db = Arc::new(db);
+        let partition_count = fixed_partition_count(&db, wanted)?;
+        let writers = (0..partition_count)
+            .map(|partition| {
+                PartitionWriter::start(Arc::clone(&db), partition, config.append_queue_requests_max)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            writers,
+            db,
+            partition_count,
+        })
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        cf(&self.db, name)
+    }
+
+    fn read_event(&self, key: &[u8]) -> Result<EventEnvelope, StoreError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(CF_EVENTS)?, key)
+            .map_err(engine)?
+            .ok_or_else(|| StoreError::Corrupt("log entry points at a missing event".into()))?;
+        decode(&bytes)
+    }
+}
+
+pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
+    db.cf_handle(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("column family {name} is missing")))
+}
+
+fn decode(bytes: &[u8]) -> Result<EventEnvelope, StoreError> {
+    payledger_codec::decode_envelope(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Reads the partition count stored at creation, storing `wanted` if the
+/// database is new.
+fn fixed_partition_count(db: &DB, wanted: u16) -> Result<u16, StoreError> {
+    let meta = cf(db, CF_META)?;
+    if let Some(stored) = db.get_cf(meta, META_PARTITION_COUNT).map_err(engine)? {
+        let bytes: [u8; 2] = stored
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("partition count is not a u16".into()))?;
+        return Ok(u16::from_be_bytes(bytes));
+    }
+    let mut write = rocksdb::WriteOptions::default();
+    write.set_sync(true);
+    db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &write)
+        .map_err(engine)?;
+    Ok(wanted)
+}
+
+/// The last sequence in a partition's log, 0 when empty.
+pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreError> {
+    let mut read = ReadOptions::default();
+    read.set_iterate_lower_bound(keys::log_key(partition, 0));
+    read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
+    let mut iter = db.iterator_cf_opt(cf(db, CF_LOG)?, read, IteratorMode::End);
+    match iter.next() {
+        None => Ok(0),
+        Some(entry) => {
+            let (key, _) = entry.map_err(engine)?;
+            keys::log_key_sequence(&key)
+                .ok_or_else(|| StoreError::Corrupt("malformed log key".into()))
+        }
+    }
+}
+
+pub(crate) fn read_head(db: &DB, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
+    match db
+        .get_pinned_cf(cf(db, CF_HEADS)?, payment_id.as_bytes())
+        .map_err(engine)?
+    {
+        None => Ok(None),
+        Some(bytes) => keys::decode_head(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt("malformed stream head".into())),
+    }
+}
+
+impl EventStore for RocksStore {
+    fn partition_count(&self) -> u16 {
+        self.partition_count
+    }
+
+    fn submit(&self, request: AppendRequest) -> PendingAppend {
+        if let Err(rejected) = request.validate() {
+            return PendingAppend::ready(Err(rejected));
+        }
+        let partition = partition_of(request.payment_id, self.partition_count);
+        self.writers[usize::from(partition)].submit(request)
+    }
+
+    fn read_stream(
+        &self,
+        payment_id: PaymentId,
+        range: VersionRange,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        if range.from > range.to {
+            return Ok(Vec::new());
+        }
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(keys::event_key(payment_id, range.from));
+        // The upper bound is exclusive; version u64::MAX is never reached.
+        read.set_iterate_upper_bound(keys::event_key(payment_id, range.to.saturating_add(1)));
+        let iter = self
+            .db
+            .iterator_cf_opt(self.cf(CF_EVENTS)?, read, IteratorMode::Start);
+        iter.map(|entry| decode(&entry.map_err(engine)?.1))
+            .collect()
+    }
+
+    fn read_log(
+        &self,
+        partition: u16,
+        from_sequence: u64,
+        max_events: usize,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(keys::log_key(partition, from_sequence));
+        read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
+        let iter = self
+            .db
+            .iterator_cf_opt(self.cf(CF_LOG)?, read, IteratorMode::Start);
+        let mut events = Vec::new();
+        for entry in iter.take(max_events) {
+            let (_, value) = entry.map_err(engine)?;
+            let key = keys::log_value_event_key(&value)
+                .ok_or_else(|| StoreError::Corrupt("malformed log value".into()))?;
+            events.push(self.read_event(&key)?);
+        }
+        Ok(events)
+    }
+
+    fn stream_head(&self, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
+        read_head(&self.db, payment_id)
+    }
+
+    fn log_head(&self, partition: u16) -> Result<u64, StoreError> {
+        last_log_sequence(&self.db, partition)
+    }
+
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get_cf(self.cf(keys::table_cf(table))?, key)
+            .map_err(engine)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        max_entries: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(from);
+        read.set_iterate_upper_bound(to);
+        let iter =
+            self.db
+                .iterator_cf_opt(self.cf(keys::table_cf(table))?, read, IteratorMode::Start);
+        iter.take(max_entries)
+            .map(|entry| {
+                let (key, value) = entry.map_err(engine)?;
+                Ok((key.into_vec(), value.into_vec()))
+            })
+            .collect()
+    }
+
+    fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        add_table_writes(&self.db, &mut batch, writes)?;
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options).map_err(engine)
+    }
+}
+
+/// Adds table writes to a batch.
+pub(crate) fn add_table_writes(
+    db: &DB,
+    batch: &mut rocksdb::WriteBatch,
+    writes: Vec<KvWrite>,
+) -> Result<(), StoreError> {
+    for KvWrite { table, key, value } in writes {
+        let cf = cf(db, keys::table_cf(table))?;
+        match value {
+            Some(value) => batch.put_cf(cf, key, value),
+            None => batch.delete_cf(cf, key),
+        }
+    }
+    Ok(())
+}

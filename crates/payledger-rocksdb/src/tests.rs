@@ -1,0 +1,89 @@
+//! The conformance suite on RocksDB, plus rules only a durable store has.
+
+use crate::{RocksConfig, RocksStore};
+use payledger_store::conformance::{Harness, event, new_payment};
+use payledger_store::{AppendRequest, EventStore};
+use tempfile::TempDir;
+
+struct RocksHarness {
+    dir: TempDir,
+}
+
+impl RocksHarness {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+}
+
+impl Harness for RocksHarness {
+    type Store = RocksStore;
+    fn open(&mut self) -> RocksStore {
+        RocksStore::open(self.dir.path(), &RocksConfig::default()).expect("open store")
+    }
+    fn reopen(&mut self, store: RocksStore) -> RocksStore {
+        drop(store);
+        self.open()
+    }
+}
+
+payledger_store::event_store_conformance!(RocksHarness::new());
+
+#[test]
+fn the_partition_count_is_fixed_when_the_store_is_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let four = RocksConfig {
+        partitions_for_new_store: 4,
+        ..RocksConfig::default()
+    };
+    let store = RocksStore::open(dir.path(), &four).expect("create with 4");
+    assert_eq!(store.partition_count(), 4);
+    drop(store);
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).expect("reopen");
+    assert_eq!(
+        store.partition_count(),
+        4,
+        "a reopened store keeps its partitions"
+    );
+}
+
+#[test]
+fn a_full_queue_refuses_instead_of_growing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tiny = RocksConfig {
+        partitions_for_new_store: 1,
+        append_queue_requests_max: 1,
+    };
+    let store = RocksStore::open(dir.path(), &tiny).expect("open");
+    let payment = new_payment();
+    // Submit far more than the queue holds without waiting; some must be
+    // refused as overloaded and none may be lost or half-written.
+    let pending: Vec<_> = (0..2_000u64)
+        .map(|_| {
+            store.submit(AppendRequest::events(
+                new_payment(),
+                0,
+                vec![event("flood")],
+            ))
+        })
+        .collect();
+    let outcomes: Vec<_> = pending.into_iter().map(|p| p.wait()).collect();
+    let overloaded = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Err(payledger_store::AppendError::Overloaded { partition: 0 })
+            )
+        })
+        .count();
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(ok + overloaded, outcomes.len());
+    assert!(
+        overloaded > 0,
+        "a one-slot queue must refuse some of 2000 submissions"
+    );
+    assert_eq!(store.log_head(0).expect("log head"), ok as u64);
+    assert!(store.stream_head(payment).expect("head").is_none());
+}

@@ -1,0 +1,228 @@
+//! One writer thread per partition: group commit.
+//!
+//! The thread blocks for one request, then drains whatever else is queued
+//! (up to [`GROUP_COMMIT_REQUESTS_MAX`] requests or
+//! [`GROUP_COMMIT_EVENTS_MAX`] events), checks each request's expected
+//! version in queue order against the heads as this group leaves them,
+//! stamps the accepted ones into one `WriteBatch` and writes it with
+//! `sync = true`. Only then are callers answered. A failed write answers
+//! every accepted request with the error and forgets the group, so the
+//! in-memory sequence never runs ahead of what is durable.
+
+use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG};
+use crate::store::{add_table_writes, cf, engine, last_log_sequence, read_head};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use payledger_domain::PaymentId;
+use payledger_store::{
+    AppendError, AppendRequest, Appended, Completion, PendingAppend, StoreError, StreamHead,
+    completion, stamp,
+};
+use rocksdb::{DB, WriteBatch, WriteOptions};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Bound of each partition's append queue, in requests. A full queue
+/// refuses new appends with `Overloaded` instead of growing.
+pub const APPEND_QUEUE_REQUESTS_MAX: usize = 4_096;
+/// Most requests committed in one group.
+pub const GROUP_COMMIT_REQUESTS_MAX: usize = 1_024;
+/// Most events committed in one group (a single larger request still
+/// commits alone).
+pub const GROUP_COMMIT_EVENTS_MAX: usize = 16_384;
+
+struct Job {
+    request: AppendRequest,
+    done: Completion,
+}
+
+/// The queue and thread of one partition.
+#[derive(Debug)]
+pub(crate) struct PartitionWriter {
+    partition: u16,
+    queue: Option<Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("payment_id", &self.request.payment_id)
+            .finish()
+    }
+}
+
+impl PartitionWriter {
+    pub(crate) fn start(
+        db: Arc<DB>,
+        partition: u16,
+        queue_requests_max: usize,
+    ) -> Result<Self, StoreError> {
+        let last_sequence = last_log_sequence(&db, partition)?;
+        let (queue, jobs) = crossbeam_channel::bounded(queue_requests_max);
+        let mut state = WriterState {
+            db,
+            partition,
+            last_sequence,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("writer-{partition}"))
+            .spawn(move || state.run(&jobs))
+            .map_err(|e| StoreError::Engine(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            partition,
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn submit(&self, request: AppendRequest) -> PendingAppend {
+        let (done, pending) = completion();
+        let Some(queue) = &self.queue else {
+            return PendingAppend::ready(Err(StoreError::ShuttingDown.into()));
+        };
+        match queue.try_send(Job { request, done }) {
+            Ok(()) => pending,
+            Err(TrySendError::Full(_)) => PendingAppend::ready(Err(AppendError::Overloaded {
+                partition: self.partition,
+            })),
+            Err(TrySendError::Disconnected(_)) => {
+                PendingAppend::ready(Err(StoreError::ShuttingDown.into()))
+            }
+        }
+    }
+}
+
+impl Drop for PartitionWriter {
+    fn drop(&mut self) {
+        // Closing the queue lets the thread finish what is queued and exit.
+        self.queue = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct WriterState {
+    db: Arc<DB>,
+    partition: u16,
+    last_sequence: u64,
+}
+
+/// A request accepted into the current group.
+struct Accepted {
+    appended: Appended,
+    done: Completion,
+}
+
+impl WriterState {
+    fn run(&mut self, jobs: &Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut events = first.request.events.len();
+            let mut group = vec![first];
+            while group.len() < GROUP_COMMIT_REQUESTS_MAX && events < GROUP_COMMIT_EVENTS_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        events += job.request.events.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(group);
+        }
+    }
+
+    fn commit(&mut self, group: Vec<Job>) {
+        let mut batch = WriteBatch::default();
+        let mut heads: HashMap<PaymentId, StreamHead> = HashMap::new();
+        let mut accepted = Vec::with_capacity(group.len());
+        let sequence_before = self.last_sequence;
+        for Job { request, done } in group {
+            match self.stage(&mut batch, &mut heads, request) {
+                Ok(appended) => accepted.push(Accepted { appended, done }),
+                Err(refused) => {
+                    let _ = done.send(Err(refused));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let outcome = self.write(batch, &heads);
+        match outcome {
+            Ok(()) => {
+                for Accepted { appended, done } in accepted {
+                    let _ = done.send(Ok(appended));
+                }
+            }
+            Err(error) => {
+                tracing::error!(partition = self.partition, %error, "group commit failed");
+                self.last_sequence = sequence_before;
+                let message = error.to_string();
+                for Accepted { done, .. } in accepted {
+                    let _ = done.send(Err(StoreError::Engine(message.clone()).into()));
+                }
+            }
+        }
+    }
+
+    /// Checks one request against the heads as the group leaves them and, if
+    /// its expected version matches, adds its events to the batch.
+    fn stage(
+        &mut self,
+        batch: &mut WriteBatch,
+        heads: &mut HashMap<PaymentId, StreamHead>,
+        request: AppendRequest,
+    ) -> Result<Appended, AppendError> {
+        let head = match heads.get(&request.payment_id) {
+            Some(head) => Some(*head),
+            None => read_head(&self.db, request.payment_id)?,
+        };
+        let current_version = head.map_or(0, |h| h.version);
+        if current_version != request.expected_version {
+            return Err(AppendError::Conflict { current_version });
+        }
+        let stamped = stamp(
+            request.payment_id,
+            head,
+            self.partition,
+            self.last_sequence,
+            request.events,
+        );
+        let events_cf = cf(&self.db, CF_EVENTS)?;
+        let log_cf = cf(&self.db, CF_LOG)?;
+        for event in &stamped.events {
+            let envelope = &event.envelope;
+            batch.put_cf(
+                events_cf,
+                keys::event_key(request.payment_id, envelope.version),
+                &event.encoded,
+            );
+            batch.put_cf(
+                log_cf,
+                keys::log_key(self.partition, envelope.partition_sequence),
+                keys::log_value(request.payment_id, envelope.version),
+            );
+        }
+        add_table_writes(&self.db, batch, request.inline)?;
+        self.last_sequence = stamped.head_sequence();
+        heads.insert(request.payment_id, stamped.head);
+        Ok(stamped.appended)
+    }
+
+    fn write(
+        &self,
+        mut batch: WriteBatch,
+        heads: &HashMap<PaymentId, StreamHead>,
+    ) -> Result<(), StoreError> {
+        let heads_cf = cf(&self.db, CF_HEADS)?;
+        for (payment_id, head) in heads {
+            batch.put_cf(heads_cf, payment_id.as_bytes(), keys::encode_head(head));
+        }
+        let mut options = WriteOptions::default();
+        // Durability is the contract: never answer before the fsync.
+        options.set_sync(true);
+        self.db.write_opt(batch, &options).map_err(engine)
+    }
+}

@@ -1,0 +1,475 @@
+//! The conformance suite every [`EventStore`] implementation must pass.
+//!
+//! An implementation provides a [`Harness`] that opens a fresh store and can
+//! reopen it (for durable stores: close and open the same directory), then
+//! invokes [`event_store_conformance!`](crate::event_store_conformance) in a
+//! test module. Each check is a plain function, so a failure names the rule
+//! that broke.
+
+use crate::{
+    AppendError, AppendRequest, EventStore, GENESIS_HASH, KvWrite, NewEvent, Table, VersionRange,
+    envelope_hash,
+};
+use payledger_domain::{Actor, Event, EventId, EventMeta, PaymentId, ProjectKey, Timestamp};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Opens stores for the suite.
+pub trait Harness {
+    type Store: EventStore;
+    /// A new, empty store.
+    fn open(&mut self) -> Self::Store;
+    /// Closes `store` and opens it again from where it keeps its data.
+    fn reopen(&mut self, store: Self::Store) -> Self::Store;
+}
+
+/// Runs the whole suite as one `#[test]` per rule.
+#[macro_export]
+macro_rules! event_store_conformance {
+    ($harness:expr) => {
+        $crate::event_store_conformance!(@tests $harness;
+            versions_are_contiguous,
+            stale_or_future_versions_conflict_and_change_nothing,
+            multi_event_appends_are_atomic_under_contention,
+            log_order_equals_commit_order_per_partition,
+            conflicts_in_one_queue_resolve_in_queue_order,
+            reads_survive_reopen,
+            events_form_a_hash_chain,
+            empty_and_oversized_appends_are_refused,
+            reads_of_unknown_streams_are_empty,
+            inline_writes_commit_with_their_append_only,
+            tables_scan_in_key_order_within_bounds,
+        );
+    };
+    (@tests $harness:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let mut harness = $harness;
+                $crate::conformance::$name(&mut harness);
+            }
+        )*
+    };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn unique_bytes() -> [u8; 16] {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&std::process::id().to_be_bytes().repeat(2));
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    bytes
+}
+
+/// A payment id no other check uses.
+pub fn new_payment() -> PaymentId {
+    PaymentId::from_bytes(unique_bytes())
+}
+
+/// A small event whose correlation id names the batch it belongs to.
+pub fn event(batch: &str) -> NewEvent {
+    NewEvent {
+        meta: EventMeta {
+            event_id: EventId::from_bytes(unique_bytes()),
+            project: ProjectKey::parse("conformance").expect("valid project key"),
+            recorded_at: Timestamp(1_767_225_600_000),
+            actor: Actor::Client("conformance".into()),
+            correlation_id: Some(batch.to_owned()),
+            idempotency_key: None,
+        },
+        event: Event::StatusInterfaceTextSet(Some(format!("batch {batch}"))),
+    }
+}
+
+fn request(
+    payment_id: PaymentId,
+    expected_version: u64,
+    count: usize,
+    batch: &str,
+) -> AppendRequest {
+    AppendRequest::events(
+        payment_id,
+        expected_version,
+        (0..count).map(|_| event(batch)).collect(),
+    )
+}
+
+fn versions<S: EventStore>(store: &S, payment: PaymentId) -> Vec<u64> {
+    let events = store
+        .read_stream(payment, VersionRange::ALL)
+        .expect("read stream");
+    events.iter().map(|e| e.version).collect()
+}
+
+pub fn versions_are_contiguous<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    let first = store.append(request(payment, 0, 1, "a")).expect("create");
+    assert_eq!((first.first_version, first.last_version), (1, 1));
+    let second = store
+        .append(request(payment, 1, 3, "b"))
+        .expect("append three");
+    assert_eq!((second.first_version, second.last_version), (2, 4));
+    assert_eq!(versions(&store, payment), vec![1, 2, 3, 4]);
+    let middle = store
+        .read_stream(payment, VersionRange::new(2, 3))
+        .expect("read range");
+    assert_eq!(
+        middle.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    let head = store
+        .stream_head(payment)
+        .expect("head")
+        .expect("stream exists");
+    assert_eq!(head.version, 4);
+}
+
+pub fn stale_or_future_versions_conflict_and_change_nothing<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    store.append(request(payment, 0, 2, "a")).expect("create");
+    let partition = store
+        .stream_head(payment)
+        .expect("head")
+        .expect("exists")
+        .partition;
+    let log_before = store.log_head(partition).expect("log head");
+    for expected in [0, 1, 3, 99] {
+        match store.append(request(payment, expected, 1, "x")) {
+            Err(AppendError::Conflict { current_version }) => assert_eq!(current_version, 2),
+            other => panic!("expected a conflict for version {expected}, got {other:?}"),
+        }
+    }
+    assert_eq!(versions(&store, payment), vec![1, 2]);
+    assert_eq!(store.log_head(partition).expect("log head"), log_before);
+}
+
+pub fn multi_event_appends_are_atomic_under_contention<H: Harness>(harness: &mut H) {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 20;
+    const BATCH: usize = 5;
+    let store = Arc::new(harness.open());
+    let payment = new_payment();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut won = 0;
+                for round in 0..ROUNDS {
+                    // Retry with the observed version until this batch lands.
+                    let mut expected = store
+                        .stream_head(payment)
+                        .expect("head")
+                        .map_or(0, |h| h.version);
+                    loop {
+                        let batch = format!("{writer}-{round}");
+                        match store.append(request(payment, expected, BATCH, &batch)) {
+                            Ok(_) => break,
+                            Err(AppendError::Conflict { current_version }) => {
+                                expected = current_version
+                            }
+                            Err(other) => panic!("append failed: {other}"),
+                        }
+                    }
+                    won += 1;
+                }
+                won
+            })
+        })
+        .collect();
+    let won: usize = threads.into_iter().map(|t| t.join().expect("writer")).sum();
+    let events = store.read_stream(payment, VersionRange::ALL).expect("read");
+    assert_eq!(events.len(), won * BATCH);
+    for (index, chunk) in events.chunks(BATCH).enumerate() {
+        let batch = &chunk[0].meta.correlation_id;
+        assert!(
+            chunk.iter().all(|e| &e.meta.correlation_id == batch),
+            "batch {index} was interleaved with another append"
+        );
+        for (offset, e) in chunk.iter().enumerate() {
+            assert_eq!(e.version, (index * BATCH + offset + 1) as u64);
+        }
+    }
+}
+
+pub fn log_order_equals_commit_order_per_partition<H: Harness>(harness: &mut H) {
+    const WRITERS: usize = 8;
+    const STREAMS_PER_WRITER: usize = 8;
+    const APPENDS_PER_STREAM: usize = 4;
+    let store = Arc::new(harness.open());
+    let heads_before: Vec<u64> = (0..store.partition_count())
+        .map(|p| store.log_head(p).expect("log head"))
+        .collect();
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let payments: Vec<_> = (0..STREAMS_PER_WRITER).map(|_| new_payment()).collect();
+                for round in 0..APPENDS_PER_STREAM {
+                    for payment in &payments {
+                        let appended = store
+                            .append(request(*payment, (round * 2) as u64, 2, "log"))
+                            .expect("append");
+                        for (i, position) in appended.positions.iter().enumerate() {
+                            acknowledged.push((
+                                *payment,
+                                appended.first_version + i as u64,
+                                *position,
+                            ));
+                        }
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let acknowledged: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("writer"))
+        .collect();
+    let mut by_position = HashMap::new();
+    for (payment, version, position) in &acknowledged {
+        assert!(
+            by_position
+                .insert(*position, (*payment, *version))
+                .is_none(),
+            "position reused"
+        );
+    }
+    let mut seen = 0;
+    for partition in 0..store.partition_count() {
+        let from = heads_before[usize::from(partition)] + 1;
+        let log = store
+            .read_log(partition, from, usize::MAX)
+            .expect("read log");
+        assert_eq!(
+            store.log_head(partition).expect("log head"),
+            from - 1 + log.len() as u64
+        );
+        let mut last_version: HashMap<PaymentId, u64> = HashMap::new();
+        for (offset, e) in log.iter().enumerate() {
+            assert_eq!(e.partition, partition);
+            assert_eq!(e.partition_sequence, from + offset as u64, "gap in the log");
+            let position = crate::LogPosition {
+                partition,
+                sequence: e.partition_sequence,
+            };
+            assert_eq!(by_position.get(&position), Some(&(e.payment_id, e.version)));
+            let previous = last_version.insert(e.payment_id, e.version).unwrap_or(0);
+            assert_eq!(
+                e.version,
+                previous + 1,
+                "a stream's events are out of order in the log"
+            );
+        }
+        seen += log.len();
+    }
+    assert_eq!(seen, acknowledged.len());
+}
+
+pub fn conflicts_in_one_queue_resolve_in_queue_order<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    // Submitted without waiting, so they can share one group commit.
+    let chain: Vec<_> = (0..5u64)
+        .map(|v| store.submit(request(payment, v, 1, &format!("chain-{v}"))))
+        .collect();
+    let racing: Vec<_> = (0..5)
+        .map(|n| store.submit(request(payment, 5, 1, &format!("race-{n}"))))
+        .collect();
+    for (v, pending) in chain.into_iter().enumerate() {
+        let appended = pending
+            .wait()
+            .expect("each link of the chain lands in order");
+        assert_eq!(appended.last_version, v as u64 + 1);
+    }
+    let outcomes: Vec<_> = racing.into_iter().map(|p| p.wait()).collect();
+    assert!(
+        outcomes[0].is_ok(),
+        "the first racer in queue order wins: {:?}",
+        outcomes[0]
+    );
+    for outcome in &outcomes[1..] {
+        assert!(
+            matches!(outcome, Err(AppendError::Conflict { current_version: 6 })),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(versions(&store, payment), (1..=6).collect::<Vec<_>>());
+}
+
+pub fn reads_survive_reopen<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    store
+        .append(request(payment, 0, 3, "before"))
+        .expect("append");
+    let head = store.stream_head(payment).expect("head").expect("exists");
+    let events = store.read_stream(payment, VersionRange::ALL).expect("read");
+    let log_head = store.log_head(head.partition).expect("log head");
+    let store = harness.reopen(store);
+    assert_eq!(store.stream_head(payment).expect("head"), Some(head));
+    assert_eq!(
+        store.read_stream(payment, VersionRange::ALL).expect("read"),
+        events
+    );
+    assert_eq!(store.log_head(head.partition).expect("log head"), log_head);
+    let log = store
+        .read_log(head.partition, log_head - 2, 3)
+        .expect("read log");
+    assert_eq!(log, events);
+    let appended = store
+        .append(request(payment, 3, 1, "after"))
+        .expect("append after reopen");
+    assert_eq!(appended.last_version, 4);
+    assert_eq!(appended.positions[0].sequence, log_head + 1);
+}
+
+pub fn events_form_a_hash_chain<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    store.append(request(payment, 0, 2, "a")).expect("append");
+    store.append(request(payment, 2, 2, "b")).expect("append");
+    let events = store.read_stream(payment, VersionRange::ALL).expect("read");
+    assert_eq!(events[0].previous_hash, GENESIS_HASH);
+    for pair in events.windows(2) {
+        let encoded = payledger_codec::encode_envelope(&pair[0]);
+        assert_eq!(pair[1].previous_hash, envelope_hash(&encoded));
+    }
+    let last = payledger_codec::encode_envelope(&events[3]);
+    let head = store.stream_head(payment).expect("head").expect("exists");
+    assert_eq!(head.last_hash, envelope_hash(&last));
+}
+
+pub fn empty_and_oversized_appends_are_refused<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    assert!(matches!(
+        store.append(request(payment, 0, 0, "none")),
+        Err(AppendError::Empty)
+    ));
+    let too_many = request(payment, 0, crate::APPEND_EVENTS_MAX + 1, "many");
+    assert!(matches!(
+        store.append(too_many),
+        Err(AppendError::TooManyEvents { .. })
+    ));
+    assert_eq!(store.stream_head(payment).expect("head"), None);
+}
+
+pub fn reads_of_unknown_streams_are_empty<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    assert_eq!(store.stream_head(payment).expect("head"), None);
+    assert!(
+        store
+            .read_stream(payment, VersionRange::ALL)
+            .expect("read")
+            .is_empty()
+    );
+    let partitions: HashSet<u16> = (0..store.partition_count()).collect();
+    assert_eq!(partitions.len(), usize::from(store.partition_count()));
+}
+
+fn put(table: Table, key: &[u8], value: &[u8]) -> KvWrite {
+    KvWrite {
+        table,
+        key: key.to_vec(),
+        value: Some(value.to_vec()),
+    }
+}
+
+pub fn inline_writes_commit_with_their_append_only<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    let view_key = payment.as_bytes().to_vec();
+    let mut create = request(payment, 0, 1, "create");
+    create.inline = vec![
+        put(Table::Views, &view_key, b"v1"),
+        put(Table::KeyIndex, b"p/k1", &view_key),
+    ];
+    store.append(create).expect("create");
+    assert_eq!(
+        store.get(Table::Views, &view_key).expect("get"),
+        Some(b"v1".to_vec())
+    );
+    assert_eq!(
+        store.get(Table::KeyIndex, b"p/k1").expect("get"),
+        Some(view_key.clone())
+    );
+
+    let mut stale = request(payment, 0, 1, "stale");
+    stale.inline = vec![put(Table::Views, &view_key, b"stale")];
+    assert!(matches!(
+        store.append(stale),
+        Err(AppendError::Conflict { .. })
+    ));
+    assert_eq!(
+        store.get(Table::Views, &view_key).expect("get"),
+        Some(b"v1".to_vec())
+    );
+
+    let mut update = request(payment, 1, 1, "update");
+    update.inline = vec![
+        put(Table::Views, &view_key, b"v2"),
+        KvWrite {
+            table: Table::KeyIndex,
+            key: b"p/k1".to_vec(),
+            value: None,
+        },
+    ];
+    store.append(update).expect("update");
+    let store = harness.reopen(store);
+    assert_eq!(
+        store.get(Table::Views, &view_key).expect("get"),
+        Some(b"v2".to_vec())
+    );
+    assert_eq!(store.get(Table::KeyIndex, b"p/k1").expect("get"), None);
+    // Tables are separate namespaces.
+    assert_eq!(store.get(Table::Idempotency, &view_key).expect("get"), None);
+}
+
+pub fn tables_scan_in_key_order_within_bounds<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let prefix = new_payment();
+    let key = |suffix: &[u8]| [prefix.as_bytes().as_slice(), suffix].concat();
+    store
+        .write(vec![
+            put(Table::Catalog, &key(b"c"), b"3"),
+            put(Table::Catalog, &key(b"a"), b"1"),
+            put(Table::Catalog, &key(b"b"), b"2"),
+            put(Table::Catalog, &key(b"d"), b"4"),
+            put(Table::Cursors, &key(b"b"), b"other table"),
+        ])
+        .expect("write");
+    let found = store
+        .scan(Table::Catalog, &key(b"b"), &key(b"d"), 10)
+        .expect("scan");
+    assert_eq!(
+        found,
+        vec![(key(b"b"), b"2".to_vec()), (key(b"c"), b"3".to_vec())]
+    );
+    let limited = store
+        .scan(Table::Catalog, &key(b""), &key(b"z"), 3)
+        .expect("scan");
+    assert_eq!(
+        limited.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+    );
+    store
+        .write(vec![KvWrite {
+            table: Table::Catalog,
+            key: key(b"a"),
+            value: None,
+        }])
+        .expect("delete");
+    let store = harness.reopen(store);
+    assert_eq!(store.get(Table::Catalog, &key(b"a")).expect("get"), None);
+    assert_eq!(
+        store.get(Table::Cursors, &key(b"b")).expect("get"),
+        Some(b"other table".to_vec())
+    );
+}

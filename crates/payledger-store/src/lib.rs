@@ -1,0 +1,266 @@
+//! The event store contract of payledger.
+//!
+//! An [`EventStore`] keeps one stream of events per payment and, per
+//! partition, a global log of every event in commit order. Appends are
+//! optimistic: the caller names the version it expects the stream to be at
+//! and gets either the versions and log positions it was assigned or a
+//! [`AppendError::Conflict`] carrying the current version.
+//!
+//! - [`memory`]: an in-memory implementation for tests and tools.
+//! - [`conformance`] (feature `conformance`): the suite every implementation
+//!   must pass, run with [`event_store_conformance!`].
+//!
+//! Architecture invariants kept here: versions are contiguous (a stream's
+//! version is its number of events), an append is all-or-nothing, log order
+//! per partition is commit order, and every event carries the SHA-256 of its
+//! predecessor's encoded envelope (a hash chain per stream).
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod memory;
+mod partition;
+mod pending;
+mod stamp;
+
+pub use partition::{PARTITIONS_DEFAULT, PARTITIONS_MAX, partition_of};
+pub use pending::{Completion, PendingAppend, completion};
+pub use stamp::{Stamped, StampedEvent, stamp};
+
+use payledger_domain::{Event, EventEnvelope, EventMeta, PaymentId};
+use sha2::{Digest, Sha256};
+
+/// Most events one append may carry (a request's 500 actions fit easily).
+pub const APPEND_EVENTS_MAX: usize = 1_024;
+
+/// The hash that version 1 of every stream points back to.
+pub const GENESIS_HASH: [u8; 32] = [0; 32];
+
+/// A new event as the caller supplies it; the store adds its position.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NewEvent {
+    pub meta: EventMeta,
+    pub event: Event,
+}
+
+/// Tables of derived or auxiliary data kept beside the events. Their keys
+/// and values are built by the layer that owns them; the store only
+/// guarantees atomicity with appends, ordered scans and durability.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum Table {
+    /// Current Payment views (rebuildable from events).
+    Views,
+    /// Unique index: project · key → payment.
+    KeyIndex,
+    /// Unique index: project · interface · interfaceId → payment.
+    InterfaceIndex,
+    /// Index: project · customer · payment → ().
+    CustomerIndex,
+    /// API idempotency records.
+    Idempotency,
+    /// Event id → payment · version (message lookups).
+    EventIds,
+    /// Durable cursors of log consumers.
+    Cursors,
+    /// Due-time task table.
+    Tasks,
+    /// Types, States and other small catalog resources.
+    Catalog,
+    /// API clients and their hashed secrets.
+    Clients,
+    /// Hashed access tokens.
+    Tokens,
+}
+
+impl Table {
+    /// Every table.
+    pub const ALL: [Self; 11] = [
+        Self::Views,
+        Self::KeyIndex,
+        Self::InterfaceIndex,
+        Self::CustomerIndex,
+        Self::Idempotency,
+        Self::EventIds,
+        Self::Cursors,
+        Self::Tasks,
+        Self::Catalog,
+        Self::Clients,
+        Self::Tokens,
+    ];
+}
+
+/// A put (`Some`) or delete (`None`) of one key in a table.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KvWrite {
+    pub table: Table,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// An append of one or more events to one stream under an expected version.
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    pub payment_id: PaymentId,
+    /// The version the stream must be at; 0 means "must not exist yet".
+    pub expected_version: u64,
+    pub events: Vec<NewEvent>,
+    /// Table writes committed in the same atomic batch as the events (the
+    /// inline projections: view, indexes, idempotency record), and only if
+    /// the append is accepted.
+    pub inline: Vec<KvWrite>,
+}
+
+impl AppendRequest {
+    /// An append without inline writes.
+    pub fn events(payment_id: PaymentId, expected_version: u64, events: Vec<NewEvent>) -> Self {
+        Self {
+            payment_id,
+            expected_version,
+            events,
+            inline: Vec::new(),
+        }
+    }
+
+    /// Checks the request shape before it is queued.
+    pub fn validate(&self) -> Result<(), AppendError> {
+        match self.events.len() {
+            0 => Err(AppendError::Empty),
+            n if n > APPEND_EVENTS_MAX => Err(AppendError::TooManyEvents {
+                max: APPEND_EVENTS_MAX,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A place in a partition's global log.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct LogPosition {
+    pub partition: u16,
+    /// 1-based, contiguous within the partition.
+    pub sequence: u64,
+}
+
+/// What a successful append was assigned.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Appended {
+    /// Version of the first appended event.
+    pub first_version: u64,
+    /// Version of the stream after the append.
+    pub last_version: u64,
+    /// Log position of each appended event, in order.
+    pub positions: Vec<LogPosition>,
+}
+
+/// The head of a stream: its version, last hash and partition.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StreamHead {
+    pub version: u64,
+    /// SHA-256 of the last event's encoded envelope.
+    pub last_hash: [u8; 32],
+    pub partition: u16,
+}
+
+/// An inclusive range of stream versions to read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct VersionRange {
+    pub from: u64,
+    pub to: u64,
+}
+
+impl VersionRange {
+    /// Every version of the stream.
+    pub const ALL: Self = Self {
+        from: 1,
+        to: u64::MAX,
+    };
+
+    /// Versions `from..=to`.
+    pub const fn new(from: u64, to: u64) -> Self {
+        Self { from, to }
+    }
+}
+
+/// Infrastructure failures of a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine failure: {0}")]
+    Engine(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shutting down")]
+    ShuttingDown,
+}
+
+/// Why an append did not happen. Nothing was written in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("stream is at version {current_version}, not the expected one")]
+    Conflict { current_version: u64 },
+    #[error("an append needs at least one event")]
+    Empty,
+    #[error("an append carries at most {max} events")]
+    TooManyEvents { max: usize },
+    #[error("the append queue of partition {partition} is full")]
+    Overloaded { partition: u16 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An event store: per-payment streams plus per-partition global logs.
+pub trait EventStore: Send + Sync + 'static {
+    /// The fixed number of partitions of this store.
+    fn partition_count(&self) -> u16;
+
+    /// Queues an append without blocking. The returned handle resolves once
+    /// the append is durable (or was refused).
+    fn submit(&self, request: AppendRequest) -> PendingAppend;
+
+    /// Reads a stream's events within `range`, in version order.
+    fn read_stream(
+        &self,
+        payment_id: PaymentId,
+        range: VersionRange,
+    ) -> Result<Vec<EventEnvelope>, StoreError>;
+
+    /// Reads up to `max_events` events of a partition's log starting at
+    /// `from_sequence` (1-based), in log order.
+    fn read_log(
+        &self,
+        partition: u16,
+        from_sequence: u64,
+        max_events: usize,
+    ) -> Result<Vec<EventEnvelope>, StoreError>;
+
+    /// The head of a stream, or `None` if it has no events.
+    fn stream_head(&self, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError>;
+
+    /// The last sequence written to a partition's log (0 when empty).
+    fn log_head(&self, partition: u16) -> Result<u64, StoreError>;
+
+    /// Reads one key of a table.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads up to `max_entries` entries of a table with `from <= key < to`,
+    /// in key order.
+    fn scan(
+        &self,
+        table: Table,
+        from: &[u8],
+        to: &[u8],
+        max_entries: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Applies table writes atomically and durably, outside any stream.
+    fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError>;
+
+    /// Appends and blocks until the outcome is known. Not for async code:
+    /// there, await [`EventStore::submit`]'s handle instead.
+    fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        self.submit(request).wait()
+    }
+}
+
+/// SHA-256 of an encoded envelope: the link the next event points back to.
+pub fn envelope_hash(encoded: &[u8]) -> [u8; 32] {
+    Sha256::digest(encoded).into()
+}
