@@ -1,0 +1,22 @@
+//! The `payledger` binary: argument parsing and wiring, nothing else.
+//!
+//! - `serve`: the HTTP server on a RocksDB store.
+//! - `bench`: the benchmark harness (figures go to BENCHMARKS.md).
+//! - `stress`: appends until killed, printing every acknowledged append; the
+//!   crash-safety test drives it.
+
+mod bench;
+mod cli;
+mod serve;
+mod stress;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Bench(args) => bench::run(&args),
+        cli::Command::Stress(args) => stress::run(&args),
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the real binary over real RocksDB (and, in later
+//! modules, real peers). One test binary for all of them.
+
+mod crash;
