@@ -1,0 +1,22 @@
+//! payledger's use cases, generic over the event store.
+//!
+//! - [`payments`]: create, update, delete and read payments, with the inline
+//!   projections (view, unique indexes) and idempotency records written in
+//!   the same atomic append as the events.
+//! - [`claims`]: in-process claims that make cross-partition uniqueness safe.
+//! - [`tables`]: the keys of the tables this layer owns.
+//! - [`idempotency`]: durable idempotency records.
+//! - [`error`]: the failures of a use case.
+//!
+//! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
+//! requests into commands, and the store crate owns the bytes on disk.
+
+pub mod claims;
+pub mod error;
+pub mod idempotency;
+pub mod payments;
+pub mod tables;
+
+pub use error::AppError;
+pub use idempotency::Idempotency;
+pub use payments::{CommandMeta, Ledger, Outcome, PaymentCommand, PaymentRef, Prepared};

@@ -1,0 +1,544 @@
+//! Payment use cases: create, update, delete and read.
+//!
+//! A command runs in two steps. [`Ledger::prepare`] (blocking: store reads
+//! and pure deciding) loads the view, checks the version and the idempotency
+//! record, decides the events, folds them into the new view, claims and
+//! checks every unique value it will index, and builds one append carrying
+//! the events plus the inline writes: the view, the index changes, event-id
+//! lookups and the idempotency record. [`Prepared::commit`] (async) submits
+//! that append and waits until it is durable. The view therefore never lags
+//! its events, and a client reads its own writes.
+
+use crate::claims::{ClaimGuard, Claims};
+use crate::error::AppError;
+use crate::idempotency::{IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, Record, RecordKind};
+use crate::tables;
+use payledger_domain::command::PaymentDraftInput;
+use payledger_domain::decide::{Context, IdSource};
+use payledger_domain::{
+    Actor, Catalog, Event, EventEnvelope, EventId, EventMeta, Payment, PaymentId, ProjectKey,
+    Rejection, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
+    evolve, fold,
+};
+use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, Table, VersionRange};
+use std::sync::Arc;
+
+/// Who asks, when, and under which correlation and idempotency key.
+#[derive(Clone, Debug)]
+pub struct CommandMeta {
+    pub project: ProjectKey,
+    pub actor: Actor,
+    pub now: Timestamp,
+    pub correlation_id: Option<String>,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A payment named by id or by key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum PaymentRef {
+    Id(PaymentId),
+    Key(String),
+}
+
+/// What a command asks for.
+#[derive(Clone, Debug)]
+pub enum PaymentCommand {
+    Create(Box<PaymentDraftInput>),
+    Update {
+        target: PaymentRef,
+        version: u64,
+        actions: Vec<UpdateAction>,
+    },
+    Delete {
+        target: PaymentRef,
+        version: u64,
+        data_erasure: bool,
+    },
+}
+
+/// The result of a command.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub payment: Payment,
+    /// True when the answer is the replay of an earlier identical request.
+    pub replayed: bool,
+}
+
+/// A decided command, ready to commit.
+#[derive(Debug)]
+pub struct Prepared {
+    append: Option<AppendRequest>,
+    /// Written outside any stream when the command changed nothing.
+    standalone: Vec<KvWrite>,
+    outcome: Outcome,
+    _claims: Option<ClaimGuard>,
+}
+
+/// The payment use cases over one store.
+#[derive(Debug)]
+pub struct Ledger<S> {
+    store: Arc<S>,
+    claims: Claims,
+}
+
+impl<S> Clone for Ledger<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// Random transaction ids for production commands.
+struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_transaction_id(&mut self) -> TransactionId {
+        TransactionId::from_uuid(uuid::Uuid::new_v4())
+    }
+}
+
+fn claim_tag(table: Table, key: &[u8]) -> Vec<u8> {
+    let mut tagged = vec![table as u8];
+    tagged.extend_from_slice(key);
+    tagged
+}
+
+impl<S: EventStore> Ledger<S> {
+    pub fn new(store: Arc<S>) -> Self {
+        Self {
+            store,
+            claims: Claims::default(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// Runs a command to completion.
+    pub async fn execute(
+        &self,
+        meta: CommandMeta,
+        command: PaymentCommand,
+        catalog: &dyn Catalog,
+    ) -> Result<Outcome, AppError> {
+        self.prepare(&meta, command, catalog)?
+            .commit(&*self.store)
+            .await
+    }
+
+    /// Reads the current view of a payment.
+    pub fn get(
+        &self,
+        project: &ProjectKey,
+        target: &PaymentRef,
+    ) -> Result<Option<Payment>, AppError> {
+        let id = match target {
+            PaymentRef::Id(id) => *id,
+            PaymentRef::Key(key) => match self
+                .store
+                .get(Table::KeyIndex, &tables::key_index_key(project, key))?
+            {
+                None => return Ok(None),
+                Some(bytes) => {
+                    tables::decode_payment_id(&bytes).ok_or_else(corrupt("key index"))?
+                }
+            },
+        };
+        self.view(project, id)
+    }
+
+    /// Reads the view of a payment by id.
+    pub fn view(&self, project: &ProjectKey, id: PaymentId) -> Result<Option<Payment>, AppError> {
+        match self
+            .store
+            .get(Table::Views, &tables::view_key(project, id))?
+        {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(
+                payledger_codec::decode_payment(&bytes).map_err(|e| corrupt_with("view", &e))?,
+            )),
+        }
+    }
+
+    /// The payment as it was at `version`, folded from its events.
+    pub fn at_version(
+        &self,
+        project: &ProjectKey,
+        id: PaymentId,
+        version: u64,
+    ) -> Result<Option<Payment>, AppError> {
+        let events = self.store.read_stream(id, VersionRange::new(1, version))?;
+        if events.first().is_some_and(|e| &e.meta.project != project) {
+            return Ok(None);
+        }
+        Ok(fold(&events))
+    }
+
+    /// Decides a command and builds its append (blocking: reads the store).
+    pub fn prepare(
+        &self,
+        meta: &CommandMeta,
+        command: PaymentCommand,
+        catalog: &dyn Catalog,
+    ) -> Result<Prepared, AppError> {
+        let mut claims = Vec::new();
+        if let Some(idempotency) = &meta.idempotency {
+            if idempotency.key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
+                return Err(AppError::IdempotencyKeyTooLong {
+                    max: IDEMPOTENCY_KEY_BYTES_MAX,
+                });
+            }
+            let key = tables::idempotency_key(&meta.project, &idempotency.key);
+            if let Some(replayed) = self.replay(meta, idempotency, &key)? {
+                return Ok(replayed);
+            }
+            claims.push(claim_tag(Table::Idempotency, &key));
+        }
+        let (kind, before, events) = self.decide(meta, command, catalog)?;
+        let payment_id = match (&before, events.first()) {
+            (Some(payment), _) => payment.id,
+            (None, _) => PaymentId::from_uuid(uuid::Uuid::new_v4()),
+        };
+        let expected = before.as_ref().map_or(0, |p| p.version);
+        let envelopes = self.envelopes(meta, payment_id, expected, events);
+        let after = envelopes
+            .iter()
+            .fold(before.clone(), |state, e| Some(evolve(state, e)))
+            .or(before.clone())
+            .ok_or_else(corrupt("a create decided no event"))?;
+        let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
+            table: Table::Idempotency,
+            key: tables::idempotency_key(&meta.project, &idempotency.key),
+            value: Some(
+                Record {
+                    request_hash: idempotency.request_hash,
+                    kind,
+                    payment_id,
+                    version: after.version,
+                }
+                .encode(),
+            ),
+        });
+        let outcome = Outcome {
+            payment: after,
+            replayed: false,
+        };
+        if envelopes.is_empty() {
+            return Ok(Prepared {
+                append: None,
+                standalone: idempotency_write.into_iter().collect(),
+                outcome,
+                _claims: self.claim(claims)?,
+            });
+        }
+        let mut inline = index_writes(&meta.project, before.as_ref(), &outcome.payment);
+        claims.extend(unique_values(&inline).map(|(table, key)| claim_tag(table, key)));
+        let guard = self.claim(claims)?;
+        self.check_unique(&inline, payment_id)?;
+        inline.extend(envelopes.iter().map(|e| KvWrite {
+            table: Table::EventIds,
+            key: e.meta.event_id.as_bytes().to_vec(),
+            value: Some(tables::event_id_value(payment_id, e.version)),
+        }));
+        inline.extend(idempotency_write);
+        let events = envelopes
+            .into_iter()
+            .map(|e| NewEvent {
+                meta: e.meta,
+                event: e.event,
+            })
+            .collect();
+        Ok(Prepared {
+            append: Some(AppendRequest {
+                payment_id,
+                expected_version: expected,
+                events,
+                inline,
+            }),
+            standalone: Vec::new(),
+            outcome,
+            _claims: guard,
+        })
+    }
+
+    fn claim(&self, values: Vec<Vec<u8>>) -> Result<Option<ClaimGuard>, AppError> {
+        if values.is_empty() {
+            return Ok(None);
+        }
+        self.claims.claim(values).map(Some).map_err(|taken| {
+            match Table::ALL.get(usize::from(taken[0])) {
+                Some(Table::Idempotency) => AppError::IdempotencyKeyInFlight,
+                Some(Table::InterfaceIndex) => {
+                    AppError::Rejected(Rejection::DuplicateInterfaceId {
+                        interface_id: String::from_utf8_lossy(last_component(&taken)).into_owned(),
+                    })
+                }
+                _ => AppError::Rejected(Rejection::DuplicateKey {
+                    key: String::from_utf8_lossy(last_component(&taken)).into_owned(),
+                }),
+            }
+        })
+    }
+
+    /// Decides the events of a command against the current view.
+    fn decide(
+        &self,
+        meta: &CommandMeta,
+        command: PaymentCommand,
+        catalog: &dyn Catalog,
+    ) -> Result<(RecordKind, Option<Payment>, Vec<Event>), AppError> {
+        let mut ids = RandomIds;
+        let mut ctx = Context {
+            catalog,
+            ids: &mut ids,
+        };
+        match command {
+            PaymentCommand::Create(draft) => {
+                let event = decide_create(&draft, &mut ctx)?;
+                Ok((RecordKind::Create, None, vec![event]))
+            }
+            PaymentCommand::Update {
+                target,
+                version,
+                actions,
+            } => {
+                let payment = self.current(meta, &target, version)?;
+                let events = decide_update(&payment, &actions, &mut ctx)?;
+                Ok((RecordKind::Update, Some(payment), events))
+            }
+            PaymentCommand::Delete {
+                target,
+                version,
+                data_erasure,
+            } => {
+                let payment = self.current(meta, &target, version)?;
+                let event = decide_delete(&payment, data_erasure)?;
+                Ok((RecordKind::Delete, Some(payment), vec![event]))
+            }
+        }
+    }
+
+    /// The live payment a command targets, at the version it expects.
+    fn current(
+        &self,
+        meta: &CommandMeta,
+        target: &PaymentRef,
+        version: u64,
+    ) -> Result<Payment, AppError> {
+        let payment = self.get(&meta.project, target)?.ok_or(AppError::NotFound)?;
+        if payment.version != version {
+            return Err(AppError::Conflict {
+                expected: version,
+                current_version: payment.version,
+            });
+        }
+        Ok(payment)
+    }
+
+    fn envelopes(
+        &self,
+        meta: &CommandMeta,
+        payment_id: PaymentId,
+        expected: u64,
+        events: Vec<Event>,
+    ) -> Vec<EventEnvelope> {
+        events
+            .into_iter()
+            .zip(expected + 1..)
+            .map(|(event, version)| EventEnvelope {
+                meta: EventMeta {
+                    event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+                    project: meta.project.clone(),
+                    recorded_at: meta.now,
+                    actor: meta.actor.clone(),
+                    correlation_id: meta.correlation_id.clone(),
+                    idempotency_key: meta.idempotency.as_ref().map(|i| i.key.clone()),
+                },
+                payment_id,
+                version,
+                // Positions are assigned by the store; folding ignores them.
+                partition: 0,
+                partition_sequence: 0,
+                previous_hash: payledger_store::GENESIS_HASH,
+                event,
+            })
+            .collect()
+    }
+
+    /// Answers a repeated request from its record, or refuses a reused key.
+    fn replay(
+        &self,
+        meta: &CommandMeta,
+        idempotency: &Idempotency,
+        key: &[u8],
+    ) -> Result<Option<Prepared>, AppError> {
+        let Some(bytes) = self.store.get(Table::Idempotency, key)? else {
+            return Ok(None);
+        };
+        let record = Record::decode(&bytes).ok_or_else(corrupt("idempotency record"))?;
+        if record.request_hash != idempotency.request_hash {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        let payment = self
+            .at_version(&meta.project, record.payment_id, record.version)?
+            .ok_or_else(corrupt("idempotency record points at a missing stream"))?;
+        Ok(Some(Prepared {
+            append: None,
+            standalone: Vec::new(),
+            outcome: Outcome {
+                payment,
+                replayed: true,
+            },
+            _claims: None,
+        }))
+    }
+
+    fn check_unique(&self, writes: &[KvWrite], payment_id: PaymentId) -> Result<(), AppError> {
+        for (table, key) in unique_values(writes) {
+            let Some(owner) = self.store.get(table, key)? else {
+                continue;
+            };
+            if tables::decode_payment_id(&owner) == Some(payment_id) {
+                continue;
+            }
+            let value = String::from_utf8_lossy(last_component(key)).into_owned();
+            return Err(AppError::Rejected(match table {
+                Table::InterfaceIndex => Rejection::DuplicateInterfaceId {
+                    interface_id: value,
+                },
+                _ => Rejection::DuplicateKey { key: value },
+            }));
+        }
+        Ok(())
+    }
+}
+
+impl Prepared {
+    /// Commits the prepared append and waits until it is durable.
+    pub async fn commit<S: EventStore>(self, store: &S) -> Result<Outcome, AppError> {
+        if let Some(append) = self.append {
+            let expected = append.expected_version;
+            store
+                .submit(append)
+                .await
+                .map_err(|e| AppError::from_append(e, expected))?;
+        } else if !self.standalone.is_empty() {
+            store.write(self.standalone)?;
+        }
+        Ok(self.outcome)
+    }
+
+    /// The payment the command will leave (for tests and tracing).
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+}
+
+/// The last length-prefixed text component of a key (for error messages).
+fn last_component(key: &[u8]) -> &[u8] {
+    let mut rest = &key[1.min(key.len())..];
+    let mut last: &[u8] = &[];
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let end = (2 + len).min(rest.len());
+        last = &rest[2..end];
+        rest = &rest[end..];
+    }
+    last
+}
+
+/// Unique index entries a set of inline writes puts.
+fn unique_values(writes: &[KvWrite]) -> impl Iterator<Item = (Table, &[u8])> {
+    writes.iter().filter_map(|w| match (w.table, &w.value) {
+        (Table::KeyIndex | Table::InterfaceIndex, Some(_)) => Some((w.table, w.key.as_slice())),
+        _ => None,
+    })
+}
+
+/// The view and index writes that take a payment from `before` to `after`.
+fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment) -> Vec<KvWrite> {
+    let id = after.id;
+    let live = |p: &Payment| !p.deleted;
+    let key_of = |p: &Payment| {
+        p.key
+            .clone()
+            .filter(|_| live(p))
+            .map(|k| tables::key_index_key(project, &k))
+    };
+    let interface_of =
+        |p: &Payment| match (&p.payment_method_info.payment_interface, &p.interface_id) {
+            (Some(interface), Some(interface_id)) if live(p) => Some(tables::interface_index_key(
+                project,
+                interface,
+                interface_id,
+            )),
+            _ => None,
+        };
+    let customer_of = |p: &Payment| {
+        p.customer_id
+            .clone()
+            .filter(|_| live(p))
+            .map(|c| tables::customer_index_key(project, &c, id))
+    };
+    let mut writes = Vec::new();
+    let id_value = id.as_bytes().to_vec();
+    for (table, old, new, value) in [
+        (
+            Table::KeyIndex,
+            before.and_then(key_of),
+            key_of(after),
+            id_value.clone(),
+        ),
+        (
+            Table::InterfaceIndex,
+            before.and_then(interface_of),
+            interface_of(after),
+            id_value,
+        ),
+        (
+            Table::CustomerIndex,
+            before.and_then(customer_of),
+            customer_of(after),
+            Vec::new(),
+        ),
+    ] {
+        if old == new {
+            continue;
+        }
+        if let Some(old) = old {
+            writes.push(KvWrite {
+                table,
+                key: old,
+                value: None,
+            });
+        }
+        if let Some(new) = new {
+            writes.push(KvWrite {
+                table,
+                key: new,
+                value: Some(value),
+            });
+        }
+    }
+    let view_key = tables::view_key(project, id);
+    writes.push(KvWrite {
+        table: Table::Views,
+        key: view_key,
+        value: live(after).then(|| payledger_codec::encode_payment(after)),
+    });
+    writes
+}
+
+fn corrupt(what: &'static str) -> impl Fn() -> AppError {
+    move || AppError::Store(payledger_store::StoreError::Corrupt(what.into()))
+}
+
+fn corrupt_with(what: &str, error: &dyn std::fmt::Display) -> AppError {
+    AppError::Store(payledger_store::StoreError::Corrupt(format!(
+        "{what}: {error}"
+    )))
+}

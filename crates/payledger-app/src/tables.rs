@@ -1,0 +1,147 @@
+//! Keys of the tables this layer owns.
+//!
+//! Text components are length-prefixed (u16 BE) so no separator can be
+//! forged and a project's rows form one contiguous key range; ids are their
+//! 16 raw bytes.
+//!
+//! | table          | key                                        | value |
+//! |----------------|--------------------------------------------|-------|
+//! | Views          | project · payment id                       | Payment view (protobuf) |
+//! | KeyIndex       | project · key                              | payment id |
+//! | InterfaceIndex | project · paymentInterface · interfaceId   | payment id |
+//! | CustomerIndex  | project · customer id · payment id         | empty |
+//! | EventIds       | event id                                   | payment id · version (u64 BE) |
+//! | Idempotency    | project · idempotency key                  | see [`crate::idempotency`] |
+//! | Catalog        | project · kind · id, and project · kind-key · key | record / id |
+
+use payledger_domain::{PaymentId, ProjectKey};
+
+/// Appends a length-prefixed text component.
+pub fn push_text(key: &mut Vec<u8>, text: &str) {
+    let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
+}
+
+/// The key prefix of everything of one project.
+pub fn project_prefix(project: &ProjectKey) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + project.as_str().len() + 16);
+    push_text(&mut key, project.as_str());
+    key
+}
+
+/// The exclusive upper bound of all keys starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // An all-0xFF prefix has no finite successor of the same length.
+    vec![u8::MAX; prefix.len() + 1]
+}
+
+pub fn view_key(project: &ProjectKey, payment_id: PaymentId) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    key.extend_from_slice(payment_id.as_bytes());
+    key
+}
+
+/// The payment id at the end of a view key.
+pub fn view_key_payment(key: &[u8]) -> Option<PaymentId> {
+    let bytes: [u8; 16] = key.get(key.len().checked_sub(16)?..)?.try_into().ok()?;
+    Some(PaymentId::from_bytes(bytes))
+}
+
+pub fn key_index_key(project: &ProjectKey, payment_key: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, payment_key);
+    key
+}
+
+pub fn interface_index_key(
+    project: &ProjectKey,
+    payment_interface: &str,
+    interface_id: &str,
+) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, payment_interface);
+    push_text(&mut key, interface_id);
+    key
+}
+
+pub fn customer_prefix(project: &ProjectKey, customer_id: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, customer_id);
+    key
+}
+
+pub fn customer_index_key(
+    project: &ProjectKey,
+    customer_id: &str,
+    payment_id: PaymentId,
+) -> Vec<u8> {
+    let mut key = customer_prefix(project, customer_id);
+    key.extend_from_slice(payment_id.as_bytes());
+    key
+}
+
+pub fn idempotency_key(project: &ProjectKey, idempotency_key: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, idempotency_key);
+    key
+}
+
+pub fn event_id_value(payment_id: PaymentId, version: u64) -> Vec<u8> {
+    let mut value = payment_id.as_bytes().to_vec();
+    value.extend_from_slice(&version.to_be_bytes());
+    value
+}
+
+pub fn decode_event_id_value(value: &[u8]) -> Option<(PaymentId, u64)> {
+    let id: [u8; 16] = value.get(..16)?.try_into().ok()?;
+    let version: [u8; 8] = value.get(16..24)?.try_into().ok()?;
+    Some((PaymentId::from_bytes(id), u64::from_be_bytes(version)))
+}
+
+pub fn decode_payment_id(value: &[u8]) -> Option<PaymentId> {
+    Some(PaymentId::from_bytes(value.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(text: &str) -> ProjectKey {
+        ProjectKey::parse(text).unwrap()
+    }
+
+    #[test]
+    fn one_projects_keys_never_fall_in_anothers_range() {
+        let a = project("ab");
+        let b = project("abc");
+        let prefix = project_prefix(&a);
+        let end = prefix_end(&prefix);
+        let other = view_key(&b, PaymentId::from_bytes([0; 16]));
+        assert!(!(prefix.as_slice()..end.as_slice()).contains(&other.as_slice()));
+        let own = view_key(&a, PaymentId::from_bytes([0xff; 16]));
+        assert!((prefix.as_slice()..end.as_slice()).contains(&own.as_slice()));
+    }
+
+    #[test]
+    fn components_cannot_be_forged_with_separators() {
+        let p = project("p");
+        assert_ne!(
+            interface_index_key(&p, "a", "bc"),
+            interface_index_key(&p, "ab", "c")
+        );
+    }
+
+    #[test]
+    fn prefix_end_carries_over_ff_bytes() {
+        assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
+        assert_eq!(prefix_end(&[0xff]), vec![0xff, 0xff]);
+    }
+}
