@@ -1,36 +1,99 @@
-//! The HTTP front door of payledger.
+//! The HTTP front door of payledger: the commercetools-compatible Payments
+//! API, OAuth2 tokens, Types, States and Messages.
 //!
 //! The server is a library function, [`serve`], taking a bound listener and
 //! a shutdown future, so tests start the real server on port 0 and stop it
 //! explicitly; `main` only wires it up.
+//!
+//! - [`error`]: the one mapping from failures to HTTP and the error body.
+//! - [`json`]: JSON ↔ domain (payments, drafts, update actions, messages).
+//! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
+//! - [`catalog`]: Types and States routes.
+//! - [`payments`], [`messages`]: the payment and message routes.
+//!
+//! Architecture invariant: JSON lives here and nowhere below; handlers turn
+//! requests into typed commands and blocking store work runs off the async
+//! workers.
+
+pub mod auth;
+pub mod catalog;
+pub mod error;
+pub mod json;
+pub mod messages;
+pub mod payments;
+mod request;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+use payledger_app::Ledger;
 use payledger_store::EventStore;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// What every request handler can reach.
-#[derive(Debug)]
-pub struct AppState<S> {
-    pub store: Arc<S>,
+pub use error::ApiError;
+
+/// Limits and settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest accepted request body; larger bodies get 413.
+    pub request_body_bytes_max: usize,
+    /// Lifetime of issued access tokens.
+    pub token_ttl_seconds: u64,
 }
 
-impl<S> Clone for AppState<S> {
-    fn clone(&self) -> Self {
+impl Default for ApiConfig {
+    fn default() -> Self {
         Self {
-            store: Arc::clone(&self.store),
+            request_body_bytes_max: 1 << 20,
+            token_ttl_seconds: 172_800,
         }
     }
 }
 
+/// What every request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Arc<dyn EventStore>,
+    pub ledger: Ledger<dyn EventStore>,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn EventStore>, config: ApiConfig) -> Self {
+        Self {
+            ledger: Ledger::new(Arc::clone(&store)),
+            store,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Runs blocking store work off the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(AppState) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(state))
+            .await
+            .map_err(|_| ApiError::general())?
+    }
+}
+
 /// The routes of the server.
-pub fn router<S: EventStore>(state: AppState<S>) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/ready", get(ready::<S>))
+        .route("/ready", get(ready))
+        .merge(auth::routes())
+        .merge(payments::routes())
+        .merge(messages::routes())
+        .merge(catalog::routes())
+        .layer(axum::middleware::from_fn(request::correlation_id))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.request_body_bytes_max,
+        ))
         .with_state(state)
 }
 
@@ -40,14 +103,15 @@ async fn health() -> &'static str {
 }
 
 /// Readiness: the store answers reads.
-async fn ready<S: EventStore>(
-    axum::extract::State(state): axum::extract::State<AppState<S>>,
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (StatusCode, &'static str) {
-    let store = Arc::clone(&state.store);
-    let probe = tokio::task::spawn_blocking(move || store.log_head(0)).await;
-    match probe {
-        Ok(Ok(_)) => (StatusCode::OK, "ready"),
-        Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
+    match state
+        .blocking(|s| s.store.log_head(0).map_err(|_| ApiError::general()))
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }
 }
 

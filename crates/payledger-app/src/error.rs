@@ -2,7 +2,7 @@
 //! no), a precondition (not found, version, idempotency), load shedding, and
 //! infrastructure failures. The API crate maps each to HTTP in one place.
 
-use payledger_domain::Rejection;
+use payledger_domain::{PaymentId, Rejection};
 use payledger_store::{AppendError, StoreError};
 
 /// Why a use case did not complete. Nothing was written in every case.
@@ -13,9 +13,13 @@ pub enum AppError {
     #[error("the resource was not found")]
     NotFound,
     #[error(
-        "object has a different version than expected (expected {expected}, actual {current_version})"
+        "object {id} has a different version than expected (expected {expected}, actual {current_version})"
     )]
-    Conflict { expected: u64, current_version: u64 },
+    Conflict {
+        id: PaymentId,
+        expected: u64,
+        current_version: u64,
+    },
     #[error("the idempotency key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is still in progress")]
@@ -36,9 +40,10 @@ impl From<Rejection> for AppError {
 
 impl AppError {
     /// Maps a refused append, given the version the command expected.
-    pub fn from_append(error: AppendError, expected: u64) -> Self {
+    pub fn from_append(error: AppendError, id: PaymentId, expected: u64) -> Self {
         match error {
             AppendError::Conflict { current_version } => Self::Conflict {
+                id,
                 expected,
                 current_version,
             },

@@ -76,12 +76,12 @@ pub struct Prepared {
 
 /// The payment use cases over one store.
 #[derive(Debug)]
-pub struct Ledger<S> {
+pub struct Ledger<S: ?Sized> {
     store: Arc<S>,
     claims: Claims,
 }
 
-impl<S> Clone for Ledger<S> {
+impl<S: ?Sized> Clone for Ledger<S> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
@@ -105,7 +105,7 @@ fn claim_tag(table: Table, key: &[u8]) -> Vec<u8> {
     tagged
 }
 
-impl<S: EventStore> Ledger<S> {
+impl<S: EventStore + ?Sized> Ledger<S> {
     pub fn new(store: Arc<S>) -> Self {
         Self {
             store,
@@ -332,6 +332,7 @@ impl<S: EventStore> Ledger<S> {
         let payment = self.get(&meta.project, target)?.ok_or(AppError::NotFound)?;
         if payment.version != version {
             return Err(AppError::Conflict {
+                id: payment.id,
                 expected: version,
                 current_version: payment.version,
             });
@@ -419,13 +420,13 @@ impl<S: EventStore> Ledger<S> {
 
 impl Prepared {
     /// Commits the prepared append and waits until it is durable.
-    pub async fn commit<S: EventStore>(self, store: &S) -> Result<Outcome, AppError> {
+    pub async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Outcome, AppError> {
         if let Some(append) = self.append {
-            let expected = append.expected_version;
+            let (id, expected) = (append.payment_id, append.expected_version);
             store
                 .submit(append)
                 .await
-                .map_err(|e| AppError::from_append(e, expected))?;
+                .map_err(|e| AppError::from_append(e, id, expected))?;
         } else if !self.standalone.is_empty() {
             store.write(self.standalone)?;
         }

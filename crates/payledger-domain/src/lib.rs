@@ -13,8 +13,8 @@
 //! - [`types`]: custom field Types and PaymentState States as the rules see them.
 //! - [`catalog`]: the read-only lookup of Types and States while deciding.
 //! - [`rejection`]: one named variant per business rule that can say no.
-//! - [`decide`]: command + state → events or rejection.
-//! - [`evolve`]: state + event → state; replaying a stream.
+//! - [`decide`](mod@decide): command + state → events or rejection.
+//! - [`evolve`](mod@evolve): state + event → state; replaying a stream.
 
 pub mod catalog;
 pub mod command;

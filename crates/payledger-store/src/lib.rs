@@ -207,7 +207,7 @@ pub enum AppendError {
 }
 
 /// An event store: per-payment streams plus per-partition global logs.
-pub trait EventStore: Send + Sync + 'static {
+pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The fixed number of partitions of this store.
     fn partition_count(&self) -> u16;
 

@@ -2,7 +2,7 @@
 
 use crate::cli::ServeArgs;
 use anyhow::Context;
-use payledger_api::AppState;
+use payledger_api::{ApiConfig, AppState};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use std::sync::Arc;
 
@@ -16,9 +16,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
-    let state = AppState {
-        store: Arc::new(store),
-    };
+    let state = AppState::new(Arc::new(store), ApiConfig::default());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

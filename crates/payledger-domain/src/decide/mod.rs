@@ -26,7 +26,8 @@ use crate::command::UpdateAction;
 use crate::event::Event;
 use crate::evolve::apply;
 use crate::ids::TransactionId;
-use crate::payment::Payment;
+use crate::money::Money;
+use crate::payment::{Payment, Timestamp};
 use crate::rejection::Rejection;
 use crate::types::CustomResource;
 use std::fmt;
@@ -294,8 +295,8 @@ fn set_interface_id(p: &Payment, id: &str) -> Result<Option<Event>, Rejection> {
 /// A `None` amount removes the authorization, `until` included.
 fn set_authorization(
     p: &Payment,
-    amount: &Option<crate::money::Money>,
-    until: &Option<crate::payment::Timestamp>,
+    amount: &Option<Money>,
+    until: &Option<Timestamp>,
 ) -> Option<Event> {
     let until = amount.as_ref().and(*until);
     let unchanged = p.amount_authorized == *amount && p.authorized_until == until;
