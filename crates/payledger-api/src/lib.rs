@@ -18,10 +18,12 @@
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod expand;
 pub mod json;
 pub mod messages;
 pub mod payments;
-mod request;
+pub mod query;
+pub mod request;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -91,6 +93,9 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::routes())
         .merge(catalog::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))
+        .layer(axum::Extension(request::BodyLimit(
+            state.config.request_body_bytes_max,
+        )))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.request_body_bytes_max,
         ))

@@ -1,7 +1,166 @@
-//! Placeholder: routes of this module are being written.
+//! The Messages routes: every event of a payment yields one Message, with
+//! a contiguous `sequenceNumber` per payment equal to the event's version.
+//!
+//! | route | scope |
+//! |---|---|
+//! | `GET /{pk}/messages` | view_messages (paged query, predicates over the Message JSON) |
+//! | `GET\|HEAD /{pk}/messages/{id}` | view_messages |
+//!
+//! Messages are not stored twice: they are rendered from the events. A
+//! query whose predicate pins `resource(id = "…")` reads that one stream;
+//! other queries scan the partition logs of the store, bounded by
+//! [`MESSAGE_SCAN_EVENTS_MAX`].
 
-use axum::Router;
+use crate::auth::{Scope, authorize};
+use crate::json::message_to_json;
+use crate::query::QuerySpec;
+use crate::request::{QueryPairs, project_key};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use payledger_app::tables;
+use payledger_domain::{Event, EventEnvelope, EventId, PaymentId, ProjectKey};
+use payledger_query::{CompareOp, Literal, Operand, Predicate};
+use payledger_store::{Table, VersionRange};
+use serde_json::Value;
+use std::collections::HashMap;
 
-pub fn routes() -> Router<crate::AppState> {
+/// Most events a message query reads when no stream is pinned.
+pub const MESSAGE_SCAN_EVENTS_MAX: usize = 1_000_000;
+
+pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/{pk}/messages", get(query))
+        .route("/{pk}/messages/{id}", get(get_one).head(head_one))
+}
+
+/// Tracks each payment's key while events are read in stream order, so a
+/// Message names the key its payment had at that version.
+#[derive(Default)]
+struct Keys(HashMap<PaymentId, Option<String>>);
+
+impl Keys {
+    fn render(&mut self, envelope: &EventEnvelope) -> Value {
+        let key = self.0.entry(envelope.payment_id).or_default();
+        match &envelope.event {
+            Event::Created(draft) => key.clone_from(&draft.key),
+            Event::KeySet(new) => key.clone_from(new),
+            _ => {}
+        }
+        message_to_json(envelope, key.as_deref())
+    }
+}
+
+/// The payment a predicate pins with a top-level `resource(id = "…")`.
+fn pinned_resource(predicate: Option<&Predicate>) -> Option<PaymentId> {
+    let parts: Vec<&Predicate> = match predicate? {
+        Predicate::And(parts) => parts.iter().collect(),
+        single => vec![single],
+    };
+    parts.into_iter().find_map(|part| match part {
+        Predicate::Nested { field, inner } if field == "resource" => match inner.as_ref() {
+            Predicate::Compare {
+                field,
+                op: CompareOp::Eq,
+                value: Operand::Literal(Literal::String(id)),
+            } if field == "id" => PaymentId::parse(id),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Every message of the project a query must consider.
+fn candidates(
+    state: &AppState,
+    project: &ProjectKey,
+    spec: &QuerySpec,
+) -> Result<Vec<Value>, ApiError> {
+    let mut keys = Keys::default();
+    let events = match pinned_resource(spec.predicate.as_ref()) {
+        Some(payment) => state.store.read_stream(payment, VersionRange::ALL)?,
+        None => {
+            let mut events = Vec::new();
+            for partition in 0..state.store.partition_count() {
+                let budget = MESSAGE_SCAN_EVENTS_MAX.saturating_sub(events.len());
+                events.extend(state.store.read_log(partition, 1, budget)?);
+            }
+            events
+        }
+    };
+    Ok(events
+        .iter()
+        .filter(|e| &e.meta.project == project)
+        .map(|e| keys.render(e))
+        .collect())
+}
+
+async fn query(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewMessages).await?;
+    let spec = QuerySpec::parse(&params)?;
+    let page = state
+        .blocking(move |s| {
+            let messages = candidates(&s, &project, &spec)?;
+            spec.page(messages)
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+/// The message with this id (its event's id), if it belongs to `project`.
+fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value>, ApiError> {
+    let Some(event_id) = EventId::parse(id) else {
+        return Ok(None);
+    };
+    let Some(bytes) = state.store.get(Table::EventIds, event_id.as_bytes())? else {
+        return Ok(None);
+    };
+    let Some((payment, version)) = tables::decode_event_id_value(&bytes) else {
+        return Err(ApiError::general());
+    };
+    let events = state
+        .store
+        .read_stream(payment, VersionRange::new(1, version))?;
+    let mut keys = Keys::default();
+    let rendered: Vec<Value> = events.iter().map(|e| keys.render(e)).collect();
+    let belongs = events.last().is_some_and(|e| &e.meta.project == project);
+    Ok(rendered.into_iter().last().filter(|_| belongs))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewMessages).await?;
+    let wanted = id.clone();
+    state
+        .blocking(move |s| find(&s, &project, &wanted))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("The Resource with ID '{id}' was not found.")))
+}
+
+async fn head_one(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewMessages).await?;
+    let found = state.blocking(move |s| find(&s, &project, &id)).await?;
+    Ok(if found.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
 }

@@ -1,7 +1,393 @@
-//! Placeholder: routes of this module are being written.
+//! The payment routes of the commercetools-compatible API.
+//!
+//! | route | scope | success |
+//! |---|---|---|
+//! | `GET /{pk}/payments` | view_payments | paged query response |
+//! | `HEAD /{pk}/payments?where=…` | view_payments | 200 if any match, else 404 |
+//! | `POST /{pk}/payments` | manage_payments | 201 Payment |
+//! | `GET\|HEAD /{pk}/payments/{id}` and `key={key}` | view_payments | 200 / 404 |
+//! | `POST /{pk}/payments/{id}` and `key={key}` | manage_payments | 200 updated Payment |
+//! | `DELETE /{pk}/payments/{id}?version=N[&dataErasure=true]` | manage_payments | 200 deleted Payment |
+//!
+//! Queries use an index when the predicate allows it (`id`, `key`,
+//! `interfaceId`, `customer(id = …)`) and scan the project's views
+//! otherwise; either way every candidate is checked against the whole
+//! predicate.
 
-use axum::Router;
+use crate::auth::{Scope, authorize};
+use crate::json::{parse_payment_draft, parse_update, payment_to_json};
+use crate::query::QuerySpec;
+use crate::request::{Body, QueryPairs, correlation, now, project_key};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use payledger_app::tables;
+use payledger_app::{CommandMeta, Idempotency, PaymentCommand, PaymentRef};
+use payledger_domain::{Actor, Payment, PaymentId, ProjectKey};
+use payledger_query::IndexHint;
+use payledger_store::Table;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-pub fn routes() -> Router<crate::AppState> {
+/// Most views one query may read when no index applies.
+pub const QUERY_SCAN_PAYMENTS_MAX: usize = 1_000_000;
+
+pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/{pk}/payments", get(query).head(exists).post(create))
+        .route(
+            "/{pk}/payments/{id}",
+            get(get_one).head(head_one).post(update).delete(delete),
+        )
+}
+
+/// `{id}` or `key={key}` in a path.
+fn target(segment: &str) -> Result<PaymentRef, ApiError> {
+    if let Some(key) = segment.strip_prefix("key=") {
+        return Ok(PaymentRef::Key(key.to_owned()));
+    }
+    PaymentId::parse(segment)
+        .map(PaymentRef::Id)
+        .ok_or_else(|| not_found(segment))
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::not_found(format!("The Resource with ID '{what}' was not found."))
+}
+
+/// Builds the metadata of a command: actor, clock, correlation and the
+/// idempotency key with the hash of the request it guards.
+fn command_meta(
+    project: ProjectKey,
+    client_id: String,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    request_line: &str,
+    body: &[u8],
+) -> CommandMeta {
+    let idempotency = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|key| {
+            let mut hasher = Sha256::new();
+            hasher.update(request_line.as_bytes());
+            hasher.update(b"\n");
+            hasher.update(body);
+            Idempotency {
+                key: key.to_owned(),
+                request_hash: hasher.finalize().into(),
+            }
+        });
+    CommandMeta {
+        project,
+        actor: Actor::Client(client_id),
+        now: now(),
+        correlation_id: correlation(extensions),
+        idempotency,
+    }
+}
+
+/// Prepares a command off the async workers, then awaits its commit.
+async fn execute(
+    state: &AppState,
+    meta: CommandMeta,
+    command: PaymentCommand,
+) -> Result<Payment, ApiError> {
+    let prepared = state
+        .blocking(move |s| {
+            let catalog = crate::expand::catalog_for(&s, &meta.project);
+            s.ledger
+                .prepare(&meta, command, &catalog)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let outcome = prepared.commit(&*state.store).await?;
+    Ok(outcome.payment)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
+    let draft = parse_payment_draft(&body)?;
+    let line = format!("POST /{pk}/payments");
+    let meta = command_meta(
+        project,
+        principal.client_id,
+        &headers,
+        &extensions,
+        &line,
+        &body,
+    );
+    let payment = execute(&state, meta, PaymentCommand::Create(Box::new(draft))).await?;
+    Ok((StatusCode::CREATED, Json(payment_to_json(&payment))).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
+    let target = target(&id)?;
+    let request = parse_update(&body)?;
+    let line = format!("POST /{pk}/payments/{id}");
+    let meta = command_meta(
+        project,
+        principal.client_id,
+        &headers,
+        &extensions,
+        &line,
+        &body,
+    );
+    let command = PaymentCommand::Update {
+        target,
+        version: request.version,
+        actions: request.actions,
+    };
+    let payment = execute(&state, meta, command).await?;
+    Ok(Json(payment_to_json(&payment)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
+    let target = target(&id)?;
+    let version = params
+        .last("version")
+        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: version."))
+        .and_then(|_| params.number("version", 0, u64::MAX))?;
+    let data_erasure = params.boolean("dataErasure", false)?;
+    let line = format!("DELETE /{pk}/payments/{id}?version={version}&dataErasure={data_erasure}");
+    let meta = command_meta(
+        project,
+        principal.client_id,
+        &headers,
+        &extensions,
+        &line,
+        &[],
+    );
+    let command = PaymentCommand::Delete {
+        target,
+        version,
+        data_erasure,
+    };
+    let payment = execute(&state, meta, command).await?;
+    Ok(Json(payment_to_json(&payment)))
+}
+
+/// Loads one payment by id or key.
+async fn load(
+    state: &AppState,
+    project: ProjectKey,
+    target: PaymentRef,
+) -> Result<Option<Payment>, ApiError> {
+    state
+        .blocking(move |s| s.ledger.get(&project, &target).map_err(ApiError::from))
+        .await
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewPayments).await?;
+    let payment = load(&state, project.clone(), target(&id)?)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let mut json = payment_to_json(&payment);
+    let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
+    if !expand.is_empty() {
+        json = crate::expand::expand(&state, &project, json, expand).await?;
+    }
+    Ok(Json(json))
+}
+
+async fn head_one(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewPayments).await?;
+    let found = match target(&id) {
+        Ok(target) => load(&state, project, target).await?.is_some(),
+        Err(_) => false,
+    };
+    Ok(if found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+async fn query(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewPayments).await?;
+    let spec = QuerySpec::parse(&params)?;
+    let expand = spec.expand.clone();
+    let (spec, project_for_scan) = (std::sync::Arc::new(spec), project.clone());
+    let scan_spec = std::sync::Arc::clone(&spec);
+    let mut page = state
+        .blocking(move |s| {
+            let documents = candidates(&s, &project_for_scan, &scan_spec)?;
+            scan_spec.page(documents.iter().map(payment_to_json))
+        })
+        .await?;
+    if !expand.is_empty() {
+        if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {
+            for result in results.iter_mut() {
+                let taken = std::mem::take(result);
+                *result = crate::expand::expand(&state, &project, taken, expand.clone()).await?;
+            }
+        }
+    }
+    Ok(Json(page))
+}
+
+async fn exists(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<StatusCode, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewPayments).await?;
+    let spec = QuerySpec::parse(&params)?;
+    let any = state
+        .blocking(move |s| {
+            for payment in candidates(&s, &project, &spec)? {
+                if spec.matches(&payment_to_json(&payment))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await?;
+    Ok(if any {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+/// The payments a query must look at: those an index names, or all views
+/// of the project when no index applies.
+fn candidates(
+    state: &AppState,
+    project: &ProjectKey,
+    spec: &QuerySpec,
+) -> Result<Vec<Payment>, ApiError> {
+    let Some(ids) = indexed_ids(state, project, &spec.index_hints())? else {
+        return scan_views(state, project);
+    };
+    let mut payments = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(payment) = state.ledger.view(project, id)? {
+            payments.push(payment);
+        }
+    }
+    Ok(payments)
+}
+
+/// Payment ids from the most selective index hint, or `None` to scan.
+fn indexed_ids(
+    state: &AppState,
+    project: &ProjectKey,
+    hints: &[IndexHint],
+) -> Result<Option<Vec<PaymentId>>, ApiError> {
+    let store = &state.store;
+    let Some(hint) = hints.iter().min_by_key(|h| h.values().len()) else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    for value in hint.values() {
+        match hint {
+            IndexHint::Id(_) => ids.extend(PaymentId::parse(value)),
+            IndexHint::Key(_) => {
+                let found = store.get(Table::KeyIndex, &tables::key_index_key(project, value))?;
+                ids.extend(found.as_deref().and_then(tables::decode_payment_id));
+            }
+            IndexHint::InterfaceId(_) => {
+                let prefix = tables::interface_prefix(project, value);
+                let found = store.scan(
+                    Table::InterfaceIndex,
+                    &prefix,
+                    &tables::prefix_end(&prefix),
+                    QUERY_SCAN_PAYMENTS_MAX,
+                )?;
+                ids.extend(
+                    found
+                        .iter()
+                        .filter_map(|(_, v)| tables::decode_payment_id(v)),
+                );
+            }
+            IndexHint::CustomerId(_) => {
+                let prefix = tables::customer_prefix(project, value);
+                let found = store.scan(
+                    Table::CustomerIndex,
+                    &prefix,
+                    &tables::prefix_end(&prefix),
+                    QUERY_SCAN_PAYMENTS_MAX,
+                )?;
+                ids.extend(
+                    found
+                        .iter()
+                        .filter_map(|(k, _)| tables::view_key_payment(k)),
+                );
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(Some(ids))
+}
+
+fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, ApiError> {
+    let prefix = tables::project_prefix(project);
+    let rows = state.store.scan(
+        Table::Views,
+        &prefix,
+        &tables::prefix_end(&prefix),
+        QUERY_SCAN_PAYMENTS_MAX,
+    )?;
+    rows.iter()
+        .map(|(_, bytes)| {
+            payledger_codec::decode_payment(bytes).map_err(|e| {
+                tracing::error!(error = %e, "undecodable payment view");
+                ApiError::general()
+            })
+        })
+        .collect()
+}
+
+impl From<payledger_store::StoreError> for ApiError {
+    fn from(error: payledger_store::StoreError) -> Self {
+        ApiError::from(payledger_app::AppError::Store(error))
+    }
 }

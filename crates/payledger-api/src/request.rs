@@ -31,3 +31,114 @@ pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     }
     response
 }
+
+use crate::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use payledger_domain::{ProjectKey, Timestamp};
+
+/// A request body within `request_body_bytes_max`; larger bodies answer 413
+/// in the commercetools error shape.
+#[derive(Debug)]
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(usize::MAX, |l| l.0);
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::payload_too_large(limit))
+            }
+            Err(rejection) => Err(ApiError::invalid_input(rejection.body_text())),
+        }
+    }
+}
+
+/// The configured body limit, put into request extensions by the router.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// The decoded query string as ordered `(name, value)` pairs; names repeat.
+#[derive(Clone, Debug, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+            .map(Self)
+            .map_err(|e| ApiError::invalid_input(format!("Malformed query string: {e}")))
+    }
+}
+
+impl QueryPairs {
+    /// Every value of a repeated parameter.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The last value of a parameter.
+    pub fn last(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An unsigned integer parameter within `max`, or `default` when absent.
+    pub fn number(&self, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+        match self.last(name) {
+            None => Ok(default),
+            Some(text) => match text.parse::<u64>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(ApiError::invalid_input(format!(
+                    "Malformed parameter: {name}: expected an integer between 0 and {max}, got '{text}'."
+                ))),
+            },
+        }
+    }
+
+    /// A boolean parameter, parsed case-insensitively.
+    pub fn boolean(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.last(name) {
+            None => Ok(default),
+            Some(text) if text.eq_ignore_ascii_case("true") => Ok(true),
+            Some(text) if text.eq_ignore_ascii_case("false") => Ok(false),
+            Some(text) => Err(ApiError::invalid_input(format!(
+                "Malformed parameter: {name}: expected true or false, got '{text}'."
+            ))),
+        }
+    }
+}
+
+/// The project of a path, or 404 when the key cannot name a project.
+pub fn project_key(text: &str) -> Result<ProjectKey, ApiError> {
+    ProjectKey::parse(text)
+        .ok_or_else(|| ApiError::not_found(format!("The project '{text}' does not exist.")))
+}
+
+/// The wall clock, read only at the edge.
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp(millis)
+}
+
+/// The correlation id a handler runs under.
+pub fn correlation(parts: &axum::http::Extensions) -> Option<String> {
+    parts.get::<CorrelationId>().map(|c| c.0.clone())
+}

@@ -270,16 +270,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             return Ok(None);
         }
         self.claims.claim(values).map(Some).map_err(|taken| {
-            match Table::ALL.get(usize::from(taken[0])) {
-                Some(Table::Idempotency) => AppError::IdempotencyKeyInFlight,
-                Some(Table::InterfaceIndex) => {
-                    AppError::Rejected(Rejection::DuplicateInterfaceId {
-                        interface_id: String::from_utf8_lossy(last_component(&taken)).into_owned(),
-                    })
-                }
-                _ => AppError::Rejected(Rejection::DuplicateKey {
-                    key: String::from_utf8_lossy(last_component(&taken)).into_owned(),
-                }),
+            // A claim is the table's tag byte followed by the index key.
+            let table = Table::ALL.get(usize::from(taken[0])).copied();
+            match table {
+                Some(Table::Idempotency) | None => AppError::IdempotencyKeyInFlight,
+                Some(table) => duplicate(table, &taken[1..]),
             }
         })
     }
@@ -406,13 +401,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             if tables::decode_payment_id(&owner) == Some(payment_id) {
                 continue;
             }
-            let value = String::from_utf8_lossy(last_component(key)).into_owned();
-            return Err(AppError::Rejected(match table {
-                Table::InterfaceIndex => Rejection::DuplicateInterfaceId {
-                    interface_id: value,
-                },
-                _ => Rejection::DuplicateKey { key: value },
-            }));
+            return Err(duplicate(table, key));
         }
         Ok(())
     }
@@ -439,17 +428,36 @@ impl Prepared {
     }
 }
 
-/// The last length-prefixed text component of a key (for error messages).
-fn last_component(key: &[u8]) -> &[u8] {
-    let mut rest = &key[1.min(key.len())..];
-    let mut last: &[u8] = &[];
+/// The rejection for a unique index entry another payment holds. Index keys
+/// are length-prefixed text: project, then the key, or project, interface
+/// id and payment interface.
+fn duplicate(table: Table, key: &[u8]) -> AppError {
+    let components = text_components(key);
+    let value = |index: usize| {
+        components
+            .get(index)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_default()
+    };
+    AppError::Rejected(match table {
+        Table::InterfaceIndex => Rejection::DuplicateInterfaceId {
+            interface_id: value(1),
+        },
+        _ => Rejection::DuplicateKey { key: value(1) },
+    })
+}
+
+/// The length-prefixed text components of a key.
+fn text_components(key: &[u8]) -> Vec<&[u8]> {
+    let mut rest = key;
+    let mut components = Vec::new();
     while rest.len() >= 2 {
         let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
         let end = (2 + len).min(rest.len());
-        last = &rest[2..end];
+        components.push(&rest[2..end]);
         rest = &rest[end..];
     }
-    last
+    components
 }
 
 /// Unique index entries a set of inline writes puts.

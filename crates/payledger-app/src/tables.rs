@@ -8,7 +8,7 @@
 //! |----------------|--------------------------------------------|-------|
 //! | Views          | project · payment id                       | Payment view (protobuf) |
 //! | KeyIndex       | project · key                              | payment id |
-//! | InterfaceIndex | project · paymentInterface · interfaceId   | payment id |
+//! | InterfaceIndex | project · interfaceId · paymentInterface   | payment id |
 //! | CustomerIndex  | project · customer id · payment id         | empty |
 //! | EventIds       | event id                                   | payment id · version (u64 BE) |
 //! | Idempotency    | project · idempotency key                  | see [`crate::idempotency`] |
@@ -61,13 +61,21 @@ pub fn key_index_key(project: &ProjectKey, payment_key: &str) -> Vec<u8> {
     key
 }
 
+/// Interface ids lead so a lookup by `interfaceId` alone is a prefix scan;
+/// uniqueness is per (interfaceId, paymentInterface) pair.
 pub fn interface_index_key(
     project: &ProjectKey,
     payment_interface: &str,
     interface_id: &str,
 ) -> Vec<u8> {
-    let mut key = project_prefix(project);
+    let mut key = interface_prefix(project, interface_id);
     push_text(&mut key, payment_interface);
+    key
+}
+
+/// The prefix of every interface index entry with this interface id.
+pub fn interface_prefix(project: &ProjectKey, interface_id: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
     push_text(&mut key, interface_id);
     key
 }
