@@ -7,7 +7,7 @@ CARGO_FLAGS ?= --release --locked
 LISTEN      ?= 127.0.0.1:8080
 DATA        ?= ./data
 
-.PHONY: run test build deps bench fmt lint clean-data
+.PHONY: run test build deps peers bench fmt lint
 
 deps:
 	@scripts/ensure-system-deps.sh
@@ -20,8 +20,12 @@ run: deps
 	$(CARGO) build $(CARGO_FLAGS) -p payledger --bin payledger
 	./target/release/payledger serve --listen $(LISTEN) --data $(DATA)
 
+## Real third-party peers the tests run against (commercetools SDK, ...).
+peers:
+	@scripts/ensure-test-peers.sh
+
 ## Install what the tests need and run every test.
-test: build
+test: build peers
 	$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
 
 ## Run the benchmarks recorded in BENCHMARKS.md.

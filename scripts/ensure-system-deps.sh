@@ -12,6 +12,8 @@ fi
 # librdkafka (bundled) and rocksdb are built from C/C++ sources.
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
+# The test peers (commercetools SDK) live in a Python virtualenv.
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,4 +1,6 @@
 //! End-to-end tests: the real binary over real RocksDB (and, in later
 //! modules, real peers). One test binary for all of them.
 
+mod api;
+mod sdk;
 mod crash;
