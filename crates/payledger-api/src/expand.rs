@@ -1,14 +1,24 @@
-//! Reference expansion (`expand=paymentStatus.state`, `custom.type`, …) and
-//! the catalog that deciding consults for a project.
+//! Reference expansion (`expand=paymentStatus.state`, `custom.type`,
+//! `paymentMethodInfo.custom.type`, `transactions[*].custom.type`,
+//! `interfaceInteractions[*].type`) and the catalog that deciding consults
+//! for a project.
+//!
+//! An expanded reference keeps `typeId` and `id` and gains `obj`, the
+//! referenced Type or State as its own endpoint returns it. References
+//! that no longer resolve stay unexpanded, as commercetools does.
 
 use crate::{ApiError, AppState};
-use payledger_domain::{Catalog, InMemoryCatalog, ProjectKey};
+use payledger_app::catalog::{self, StateRecord, StoredCatalog, TypeRecord};
+use payledger_domain::{Catalog, ProjectKey, ResourceRef};
 use serde_json::Value;
+use std::sync::Arc;
+
+/// Most `expand` paths one request may name.
+pub const EXPAND_PATHS_MAX: usize = 10;
 
 /// The Types and States a command of `project` may reference.
 pub fn catalog_for(state: &AppState, project: &ProjectKey) -> impl Catalog + use<> {
-    let _ = (state, project);
-    InMemoryCatalog::default()
+    StoredCatalog::new(Arc::clone(&state.store), project.clone())
 }
 
 /// Expands the requested reference paths of a document.
@@ -18,6 +28,61 @@ pub async fn expand(
     document: Value,
     paths: Vec<String>,
 ) -> Result<Value, ApiError> {
-    let _ = (state, project, paths);
-    Ok(document)
+    if paths.len() > EXPAND_PATHS_MAX {
+        return Err(ApiError::invalid_input(format!(
+            "At most {EXPAND_PATHS_MAX} expand paths are accepted (expand_paths_max)."
+        )));
+    }
+    let project = project.clone();
+    state
+        .blocking(move |s| {
+            let mut document = document;
+            for path in &paths {
+                let segments: Vec<&str> = path.split('.').collect();
+                expand_at(&s, &project, &mut document, &segments);
+            }
+            Ok(document)
+        })
+        .await
+}
+
+/// Walks `segments` (a `name[*]` segment walks every element) and expands
+/// the reference at the end.
+fn expand_at(state: &AppState, project: &ProjectKey, node: &mut Value, segments: &[&str]) {
+    let Some((first, rest)) = segments.split_first() else {
+        expand_reference(state, project, node);
+        return;
+    };
+    if let Some(name) = first.strip_suffix("[*]") {
+        if let Some(items) = node.get_mut(name).and_then(Value::as_array_mut) {
+            for item in items {
+                expand_at(state, project, item, rest);
+            }
+        }
+    } else if let Some(child) = node.get_mut(*first) {
+        expand_at(state, project, child, rest);
+    }
+}
+
+fn expand_reference(state: &AppState, project: &ProjectKey, reference: &mut Value) {
+    let (Some(type_id), Some(id)) = (
+        reference.get("typeId").and_then(Value::as_str),
+        reference.get("id").and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    let by = ResourceRef::Id(id.to_owned());
+    let store = &*state.store;
+    let found = match type_id {
+        "type" => catalog::get::<TypeRecord>(store, project, &by)
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok()),
+        "state" => catalog::get::<StateRecord>(store, project, &by)
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok()),
+        _ => None,
+    };
+    if let (Some(object), Some(found)) = (reference.as_object_mut(), found) {
+        object.insert("obj".into(), found);
+    }
 }

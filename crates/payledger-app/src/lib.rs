@@ -11,6 +11,8 @@
 //! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
 //! requests into commands, and the store crate owns the bytes on disk.
 
+pub mod auth;
+pub mod catalog;
 pub mod claims;
 pub mod error;
 pub mod idempotency;
