@@ -1,77 +1,49 @@
 //! JSON ↔ domain conversions for the commercetools wire format.
 //!
-//! INTERFACE PINNED BY THE LEAD: the signatures below are used by the
-//! route modules; the bodies are being written.
+//! Only this module knows the wire format of payments; route modules call
+//! the functions re-exported here. Input is parsed into a
+//! [`serde_json::Value`] and walked by hand, so every error names its place
+//! (`transactions -> amount -> centAmount: Missing required value`) and
+//! explicit `null` reads as absent everywhere.
+//!
+//! - `payment`: Payment, transactions, method info, status, actors → JSON.
+//! - `draft`: PaymentDraft → [`PaymentDraftInput`].
+//! - `actions`: `{version, actions}` → [`UpdateRequest`].
+//! - `message`: event envelope → Message (with the message type table).
+//! - `money`, `custom`, `time`: money, custom fields and references,
+//!   timestamps.
+//! - `read`: the path-aware reader behind all input decoding.
 
-use crate::ApiError;
-use payledger_domain::command::PaymentDraftInput;
-use payledger_domain::payment::FieldValue;
-use payledger_domain::{Actor, EventEnvelope, Payment, Timestamp, UpdateAction};
-use serde_json::Value;
+mod actions;
+mod custom;
+mod draft;
+mod message;
+mod money;
+mod payment;
+mod read;
+mod time;
+
+use payledger_domain::UpdateAction;
+
+pub use actions::parse_update;
+pub use custom::{
+    custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
+};
+pub use draft::parse_payment_draft;
+pub use message::{
+    COMMERCETOOLS_MESSAGE_TYPES, is_extension_message_type, mask_token, message_to_json,
+    message_type,
+};
+pub use money::money_to_json;
+pub use payment::{
+    INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
+    token_to_json, transaction_to_json,
+};
+pub use time::{civil_from_days, days_from_civil, format_timestamp, parse_timestamp};
 
 /// The body of `POST /{pk}/payments/{id}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpdateRequest {
     pub version: u64,
     pub actions: Vec<UpdateAction>,
-}
-
-/// A payment in the commercetools representation.
-pub fn payment_to_json(payment: &Payment) -> Value {
-    let _ = payment;
-    Value::Null
-}
-
-/// Parses a PaymentDraft body.
-pub fn parse_payment_draft(body: &[u8]) -> Result<PaymentDraftInput, ApiError> {
-    let _ = body;
-    Err(ApiError::invalid_json("not implemented yet"))
-}
-
-/// Parses an update body `{version, actions}`.
-pub fn parse_update(body: &[u8]) -> Result<UpdateRequest, ApiError> {
-    let _ = body;
-    Err(ApiError::invalid_json("not implemented yet"))
-}
-
-/// The Message an event yields (envelope per API.md Part B).
-pub fn message_to_json(envelope: &EventEnvelope, payment_key: Option<&str>) -> Value {
-    let _ = (envelope, payment_key);
-    Value::Null
-}
-
-/// `2026-01-01T00:00:00.000Z`.
-pub fn format_timestamp(timestamp: Timestamp) -> String {
-    let _ = timestamp;
-    String::new()
-}
-
-/// Parses an ISO 8601 UTC datetime.
-pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    let _ = text;
-    None
-}
-
-/// `{clientId, isPlatformClient: false}`.
-pub fn actor_to_json(actor: &Actor) -> Value {
-    let _ = actor;
-    Value::Null
-}
-
-/// A custom field value as JSON.
-pub fn field_value_to_json(value: &FieldValue) -> Value {
-    match value {
-        FieldValue::Bool(b) => Value::Bool(*b),
-        FieldValue::Number(n) => n
-            .parse::<serde_json::Number>()
-            .map_or(Value::String(n.clone()), Value::Number),
-        FieldValue::String(s) => Value::String(s.clone()),
-        FieldValue::List(items) => Value::Array(items.iter().map(field_value_to_json).collect()),
-        FieldValue::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), field_value_to_json(v)))
-                .collect(),
-        ),
-    }
 }

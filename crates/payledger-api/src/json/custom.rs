@@ -1,0 +1,154 @@
+//! Custom fields, references and resource identifiers on the wire.
+//!
+//! Field values map to [`FieldValue`] without loss: numbers keep their
+//! decimal text, arrays become lists, objects become key-sorted maps, and
+//! `null` (at any depth) is absent. References are written as
+//! `{typeId, id}`; resource identifiers in drafts are read as
+//! `{typeId?, id | key}`.
+
+use super::read::{Obj, Path};
+use crate::ApiError;
+use axum::http::StatusCode;
+use payledger_domain::ResourceRef;
+use payledger_domain::command::CustomFieldsInput;
+use payledger_domain::payment::{CustomFields, FieldValue};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// A custom field value as JSON.
+pub fn field_value_to_json(value: &FieldValue) -> Value {
+    match value {
+        FieldValue::Bool(b) => Value::Bool(*b),
+        FieldValue::Number(n) => n
+            .parse::<serde_json::Number>()
+            .map_or(Value::String(n.clone()), Value::Number),
+        FieldValue::String(s) => Value::String(s.clone()),
+        FieldValue::List(items) => Value::Array(items.iter().map(field_value_to_json).collect()),
+        FieldValue::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), field_value_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A JSON value as a custom field value; `None` for `null`. Nulls inside
+/// arrays and objects are dropped.
+pub fn field_value_from_json(value: &Value) -> Option<FieldValue> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::Number(n) => FieldValue::Number(n.to_string()),
+        Value::String(s) => FieldValue::String(s.clone()),
+        Value::Array(items) => {
+            FieldValue::List(items.iter().filter_map(field_value_from_json).collect())
+        }
+        Value::Object(fields) => FieldValue::Object(field_map_from_json(fields)),
+    })
+}
+
+/// The non-null entries of a JSON object as field values.
+fn field_map_from_json(fields: &Map<String, Value>) -> BTreeMap<String, FieldValue> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), field_value_from_json(v)?)))
+        .collect()
+}
+
+/// `{typeId, id}`.
+pub fn reference_to_json(type_id: &str, id: &str) -> Value {
+    json!({"typeId": type_id, "id": id})
+}
+
+/// Custom fields as commercetools `CustomFields`:
+/// `{type: {typeId: "type", id}, fields: {…}}`.
+pub fn custom_fields_to_json(custom: &CustomFields) -> Value {
+    json!({
+        "type": reference_to_json("type", &custom.type_id),
+        "fields": Value::Object(
+            custom
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), field_value_to_json(v)))
+                .collect(),
+        ),
+    })
+}
+
+/// Reads a resource identifier `{typeId?, id | key}` whose `typeId`, when
+/// given, must be `type_id`. Exactly one of `id` and `key` must be set.
+pub(crate) fn parse_resource_ref(
+    value: &Value,
+    path: Path,
+    type_id: &str,
+) -> Result<ResourceRef, ApiError> {
+    let object = Obj::new(value, path)?;
+    if let Some(given) = object.opt_string("typeId")?
+        && given != type_id
+    {
+        return Err(object
+            .at("typeId")
+            .error(&format!("Expected typeId '{type_id}', found '{given}'.")));
+    }
+    match (object.opt_string("id")?, object.opt_string("key")?) {
+        (Some(id), None) => Ok(ResourceRef::Id(id)),
+        (None, Some(key)) => Ok(ResourceRef::Key(key)),
+        (Some(_), Some(_)) => Err(object
+            .path()
+            .error("Either 'id' or 'key' must be set, not both.")),
+        (None, None) => Err(object.path().error("Either 'id' or 'key' must be set.")),
+    }
+}
+
+/// Reads a customer resource identifier as the customer's id. Customers
+/// live outside payledger, so a reference by key cannot be resolved.
+pub(crate) fn parse_customer(value: &Value, path: Path) -> Result<String, ApiError> {
+    match parse_resource_ref(value, path, "customer")? {
+        ResourceRef::Id(id) => Ok(id),
+        ResourceRef::Key(key) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ReferencedResourceNotFound",
+            format!(
+                "The referenced object of type 'customer' with key '{key}' was not found. \
+                 Customers are referenced by id."
+            ),
+        )
+        .with("typeId", "customer")
+        .with("key", key)),
+    }
+}
+
+/// Reads the `fields` of a custom fields draft or action; absent is empty.
+pub(crate) fn parse_fields(object: &Obj<'_>) -> Result<BTreeMap<String, FieldValue>, ApiError> {
+    let fields = object.opt_obj("fields")?;
+    Ok(fields
+        .map(|fields| {
+            fields
+                .entries()
+                .filter_map(|(k, v)| Some((k.clone(), field_value_from_json(v)?)))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Reads a `CustomFieldsDraft` `{type, fields?}` at `path`.
+pub(crate) fn parse_custom_fields_draft(
+    value: &Value,
+    path: Path,
+) -> Result<CustomFieldsInput, ApiError> {
+    let object = Obj::new(value, path)?;
+    custom_from_object(&object)?.ok_or_else(|| object.at("type").missing())
+}
+
+/// Reads `{type?, fields?}` from an object (a draft or a `set…CustomType`
+/// action): no `type` means no custom fields, and `fields` are ignored.
+pub(crate) fn custom_from_object(object: &Obj<'_>) -> Result<Option<CustomFieldsInput>, ApiError> {
+    let Some(type_ref) = object.opt("type", |v, p| parse_resource_ref(v, p, "type"))? else {
+        return Ok(None);
+    };
+    Ok(Some(CustomFieldsInput {
+        type_ref,
+        fields: parse_fields(object)?,
+    }))
+}

@@ -1,0 +1,183 @@
+//! Timestamps on the wire: ISO 8601 in UTC with milliseconds and `Z`
+//! (`2026-01-01T00:00:00.000Z`), as commercetools writes them.
+//!
+//! The calendar arithmetic is the proleptic Gregorian days-from-civil
+//! conversion (400-year eras of 146 097 days), written here so the edge
+//! needs no date library. Parsing accepts what clients send: seconds with
+//! or without a fraction (digits past milliseconds are truncated), `Z` or a
+//! numeric offset (`+01:00`, `+0100`), which is normalised to UTC. A
+//! datetime without any zone is read as UTC. Years outside 0000–9999 are
+//! refused on input; on output they use the extended form (`+10000-…`).
+
+use payledger_domain::Timestamp;
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+/// Days from 0000-03-01 to 1970-01-01.
+const DAYS_0000_03_01_TO_EPOCH: i64 = 719_468;
+const DAYS_PER_ERA: i64 = 146_097;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date; `month` is 1–12.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    // Count from March so the leap day ends the (shifted) year.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month_from_march = i64::from((month + 9) % 12);
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * DAYS_PER_ERA + day_of_era - DAYS_0000_03_01_TO_EPOCH
+}
+
+/// The proleptic Gregorian date `(year, month, day)` of a day count since
+/// 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let days = days + DAYS_0000_03_01_TO_EPOCH;
+    let era = days.div_euclid(DAYS_PER_ERA);
+    let day_of_era = days.rem_euclid(DAYS_PER_ERA);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    // Both values are small and non-negative by construction.
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `2026-01-01T00:00:00.000Z`.
+pub fn format_timestamp(timestamp: Timestamp) -> String {
+    let millis = timestamp.millis();
+    let (year, month, day) = civil_from_days(millis.div_euclid(MILLIS_PER_DAY));
+    let of_day = millis.rem_euclid(MILLIS_PER_DAY);
+    let (hour, minute) = (of_day / 3_600_000, of_day / 60_000 % 60);
+    let (second, milli) = (of_day / 1000 % 60, of_day % 1000);
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{year:+07}")
+    };
+    format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z")
+}
+
+/// Parses an ISO 8601 datetime (see the module doc for what is accepted).
+pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
+    let mut cursor = Cursor(text.as_bytes());
+    let year = cursor.digits(4)?;
+    cursor.expect(b'-')?;
+    let month = cursor.digits(2)?;
+    cursor.expect(b'-')?;
+    let day = cursor.digits(2)?;
+    cursor.expect_any(b"Tt")?;
+    let hour = cursor.digits(2)?;
+    cursor.expect(b':')?;
+    let minute = cursor.digits(2)?;
+    cursor.expect(b':')?;
+    let second = cursor.digits(2)?;
+    let milli = cursor.fraction_millis()?;
+    let offset_minutes = cursor.offset_minutes()?;
+    let valid = cursor.0.is_empty()
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    if !valid {
+        return None;
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let seconds = i64::from(hour * 3600 + minute * 60 + second) - offset_minutes * 60;
+    Some(Timestamp(
+        days * MILLIS_PER_DAY + seconds * 1000 + i64::from(milli),
+    ))
+}
+
+fn is_leap_year(year: u32) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The unread rest of the text.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.0.first().copied()
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let (first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*first)
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.bump()? == byte).then_some(())
+    }
+
+    fn expect_any(&mut self, bytes: &[u8]) -> Option<()> {
+        bytes.contains(&self.bump()?).then_some(())
+    }
+
+    /// Exactly `count` ASCII digits as a number.
+    fn digits(&mut self, count: usize) -> Option<u32> {
+        (0..count).try_fold(0u32, |acc, _| {
+            let digit = self.bump().filter(u8::is_ascii_digit)?;
+            Some(acc * 10 + u32::from(digit - b'0'))
+        })
+    }
+
+    /// An optional `.fraction` of 1–9 digits, truncated to milliseconds.
+    fn fraction_millis(&mut self) -> Option<u32> {
+        if self.peek() != Some(b'.') {
+            return Some(0);
+        }
+        self.bump();
+        let mut millis = 0;
+        let mut count = 0;
+        while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
+            self.bump();
+            if count < 3 {
+                millis = millis * 10 + u32::from(digit - b'0');
+            }
+            count += 1;
+        }
+        if !(1..=9).contains(&count) {
+            return None;
+        }
+        Some(millis * 10u32.pow(3u32.saturating_sub(count)))
+    }
+
+    /// `Z`, `±HH:MM`, `±HHMM`, `±HH` or nothing (UTC), in minutes east.
+    fn offset_minutes(&mut self) -> Option<i64> {
+        let sign = match self.bump() {
+            None => return Some(0),
+            Some(b'Z' | b'z') => return Some(0),
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            Some(_) => return None,
+        };
+        let hours = self.digits(2)?;
+        if self.peek() == Some(b':') {
+            self.bump();
+        }
+        let minutes = if self.0.is_empty() {
+            0
+        } else {
+            self.digits(2)?
+        };
+        (hours < 24 && minutes < 60).then(|| sign * i64::from(hours * 60 + minutes))
+    }
+}
