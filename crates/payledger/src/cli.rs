@@ -25,6 +25,9 @@ pub enum Command {
     /// Append events from many threads until killed, printing one line
     /// `ack <payment-id> <version>` per durable append (crash testing).
     Stress(StressArgs),
+    /// Manage API clients (create, list, revoke) while the server is
+    /// stopped.
+    Clients(crate::clients::ClientsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,24 @@ pub enum BenchKind {
     /// appenders and with 10-event batches, against a serial-fdatasync
     /// baseline measured in the same run and directory.
     Append(BenchAppendArgs),
+    /// HTTP load: a closed loop of N clients, each owning its payments, for
+    /// create, update (addTransaction + changeTransactionState), get and
+    /// query-by-key; prints req/s and p50/p99 per workload.
+    Http(BenchHttpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHttpArgs {
+    /// Directory to benchmark in; a fresh sub-directory is created and
+    /// removed afterwards.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Seconds to run each workload.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent clients, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    pub clients: Vec<usize>,
 }
 
 #[derive(Debug, Args)]

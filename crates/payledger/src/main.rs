@@ -4,9 +4,11 @@
 //! - `bench`: the benchmark harness (figures go to BENCHMARKS.md).
 //! - `stress`: appends until killed, printing every acknowledged append; the
 //!   crash-safety test drives it.
+//! - `clients`: API client management on a stopped server's store.
 
 mod bench;
 mod cli;
+mod clients;
 mod serve;
 mod stress;
 
@@ -18,5 +20,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => serve::run(&args),
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::Stress(args) => stress::run(&args),
+        cli::Command::Clients(args) => clients::run(&args),
     }
 }

@@ -4,6 +4,7 @@
 //! machines are noisy and only ratios travel between them.
 
 mod append;
+mod http;
 
 use crate::cli::{BenchArgs, BenchKind};
 use hdrhistogram::Histogram;
@@ -12,6 +13,7 @@ use std::time::Duration;
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         BenchKind::Append(append) => append::run(append),
+        BenchKind::Http(http) => http::run(http),
     }
 }
 

@@ -1,0 +1,285 @@
+//! `payledger bench http`: the HTTP API under a closed-loop load.
+//!
+//! The server runs in this process on a fresh RocksDB store and 127.0.0.1
+//! port 0; N client tasks each own their payments and send one request at
+//! a time. Workloads: create; update (addTransaction plus
+//! changeTransactionState of the previous transaction, in one request; a
+//! payment is replaced after [`UPDATES_PER_PAYMENT`] updates so views stay
+//! realistic); get by id; query by key. Client and server share the
+//! machine's cores, as they would on one host.
+
+use super::{latency_histogram, micros, ms};
+use crate::cli::BenchHttpArgs;
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use payledger_api::{ApiConfig, AppState};
+use payledger_rocksdb::{RocksConfig, RocksStore};
+use payledger_store::EventStore;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Updates sent to one payment before a client moves to a fresh one.
+const UPDATES_PER_PAYMENT: u32 = 50;
+const PROJECT: &str = "bench";
+const SCOPE: &str = "manage_project:bench";
+
+#[derive(Clone, Copy, Debug)]
+enum Workload {
+    Create,
+    Update,
+    Get,
+    QueryByKey,
+}
+
+impl Workload {
+    const ALL: [Self; 4] = [Self::Create, Self::Update, Self::Get, Self::QueryByKey];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update (addTransaction + changeTransactionState)",
+            Self::Get => "get by id",
+            Self::QueryByKey => "query by key",
+        }
+    }
+}
+
+pub fn run(args: &BenchHttpArgs) -> anyhow::Result<()> {
+    let root = args.data.join(format!("bench-http-{}", std::process::id()));
+    std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
+    let runtime = tokio::runtime::Runtime::new().context("start runtime")?;
+    let outcome = runtime.block_on(measure_all(&root, args));
+    drop(runtime);
+    let _ = std::fs::remove_dir_all(&root);
+    let rows = outcome?;
+    println!("| workload | clients | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {} |",
+            row.workload.name(),
+            row.clients,
+            row.requests as f64 / row.elapsed.as_secs_f64(),
+            ms(row.latency.value_at_quantile(0.5)),
+            ms(row.latency.value_at_quantile(0.99)),
+            row.errors,
+        );
+    }
+    Ok(())
+}
+
+struct Row {
+    workload: Workload,
+    clients: usize,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Result<Vec<Row>> {
+    let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(root, &RocksConfig::default())?);
+    crate::clients::create_for_bench(&*store, "bench", "bench-secret-1", SCOPE)?;
+    let state = AppState::new(Arc::clone(&store), ApiConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(payledger_api::serve(listener, payledger_api::router(state), async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1_024).build()?;
+    let token = token(&http, &base).await?;
+    let seconds = Duration::from_secs(args.seconds.max(1));
+    let mut rows = Vec::new();
+    for &clients in &args.clients {
+        for workload in Workload::ALL {
+            rows.push(measure(&http, &base, &token, workload, clients, seconds).await?);
+        }
+    }
+    let _ = stop.send(());
+    server.await??;
+    Ok(rows)
+}
+
+async fn token(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let reply: Value = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth("bench", Some("bench-secret-1"))
+        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    reply["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("token response without access_token")
+}
+
+async fn measure(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    workload: Workload,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|n| {
+            let client = Client {
+                http: http.clone(),
+                base: base.to_owned(),
+                token: token.to_owned(),
+                name: format!("{}-{n}-{}", workload.name().len(), uuid::Uuid::new_v4().simple()),
+            };
+            tokio::spawn(async move { client.run(workload, deadline).await })
+        })
+        .collect();
+    let mut row = Row {
+        workload,
+        clients,
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latency: latency_histogram(),
+    };
+    for task in tasks {
+        let (requests, errors, histogram) = task.await??;
+        row.requests += requests;
+        row.errors += errors;
+        row.latency.add(histogram)?;
+    }
+    row.elapsed = started.elapsed();
+    Ok(row)
+}
+
+/// One closed-loop client owning its payments.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    name: String,
+}
+
+/// A payment a client owns: id, key, version, last transaction id.
+struct Owned {
+    id: String,
+    key: String,
+    version: u64,
+    transaction: String,
+    updates: u32,
+}
+
+impl Client {
+    async fn run(self, workload: Workload, deadline: Instant) -> anyhow::Result<(u64, u64, Histogram<u64>)> {
+        let mut latency = latency_histogram();
+        let (mut requests, mut errors) = (0u64, 0u64);
+        let mut serial = 0u64;
+        let mut owned = self.create(&mut serial).await?;
+        while Instant::now() < deadline {
+            let begun = Instant::now();
+            let ok = match workload {
+                Workload::Create => self.create(&mut serial).await.is_ok(),
+                Workload::Update => {
+                    if owned.updates >= UPDATES_PER_PAYMENT {
+                        owned = self.create(&mut serial).await?;
+                    }
+                    let begun_update = Instant::now();
+                    let ok = self.update(&mut owned).await?;
+                    latency.record(micros(begun_update.elapsed()))?;
+                    requests += 1;
+                    errors += u64::from(!ok);
+                    continue;
+                }
+                Workload::Get => self.get(&format!("/payments/{}", owned.id)).await?,
+                Workload::QueryByKey => {
+                    let path = format!("/payments?where=key%3D%22{}%22", owned.key);
+                    self.get(&path).await?
+                }
+            };
+            latency.record(micros(begun.elapsed()))?;
+            requests += 1;
+            errors += u64::from(!ok);
+        }
+        Ok((requests, errors, latency))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{PROJECT}{path}", self.base)
+    }
+
+    async fn create(&self, serial: &mut u64) -> anyhow::Result<Owned> {
+        *serial += 1;
+        let key = format!("{}-{serial}", self.name);
+        let body = json!({
+            "key": key,
+            "amountPlanned": {"currencyCode": "EUR", "centAmount": 10_000},
+            "paymentMethodInfo": {"paymentInterface": "bench-psp", "method": "card"},
+            "transactions": [{"type": "Authorization", "amount": {"currencyCode": "EUR", "centAmount": 10_000}}],
+        });
+        let reply: Value = self
+            .http
+            .post(self.url("/payments"))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        owned(&reply, key)
+    }
+
+    async fn update(&self, payment: &mut Owned) -> anyhow::Result<bool> {
+        let body = json!({
+            "version": payment.version,
+            "actions": [
+                {"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}},
+                {"action": "changeTransactionState", "transactionId": payment.transaction, "state": "Success"},
+            ],
+        });
+        let response = self
+            .http
+            .post(self.url(&format!("/payments/{}", payment.id)))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Ok(false);
+        }
+        let reply: Value = response.json().await?;
+        let next = owned(&reply, payment.key.clone())?;
+        payment.version = next.version;
+        payment.transaction = next.transaction;
+        payment.updates += 1;
+        Ok(true)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<bool> {
+        let response = self.http.get(self.url(path)).bearer_auth(&self.token).send().await?;
+        let ok = response.status().is_success();
+        response.bytes().await?;
+        Ok(ok)
+    }
+}
+
+/// Reads what a client needs to keep from a payment response.
+fn owned(reply: &Value, key: String) -> anyhow::Result<Owned> {
+    let last_transaction = reply["transactions"]
+        .as_array()
+        .and_then(|t| t.last())
+        .and_then(|t| t["id"].as_str())
+        .context("payment without transactions")?;
+    Ok(Owned {
+        id: reply["id"].as_str().context("payment without id")?.to_owned(),
+        key,
+        version: reply["version"].as_u64().context("payment without version")?,
+        transaction: last_transaction.to_owned(),
+        updates: 0,
+    })
+}

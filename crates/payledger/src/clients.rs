@@ -1,0 +1,250 @@
+//! `payledger clients create|list|revoke`: API client management.
+//!
+//! These commands open the RocksDB store directly, so they run while the
+//! server is stopped (RocksDB lets one process open a store; a running
+//! server is reported as such). Secrets are taken from `--secret` or
+//! `PAYLEDGER_CLIENT_SECRET` and never printed.
+
+use crate::cli::StoreArgs;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use payledger_app::auth::{self, Secret};
+use payledger_rocksdb::{RocksConfig, RocksStore};
+use payledger_store::{EventStore, StoreError};
+
+/// Token rows a revocation reads to delete the revoked client's tokens.
+pub const TOKENS_SCANNED_PER_REVOKE_MAX: usize = 10_000_000;
+
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    #[command(subcommand)]
+    pub action: ClientsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsAction {
+    /// Create an API client allowed the given scopes.
+    Create(CreateArgs),
+    /// List API clients (ids, scopes, creation time; never secrets).
+    List(ListArgs),
+    /// Revoke an API client: it and its tokens stop working.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Client id: letters, digits, `.`, `_` and `-`.
+    #[arg(long)]
+    pub id: String,
+    /// Client secret (prefer the environment variable: command lines are
+    /// visible to other users). Never printed.
+    #[arg(
+        long,
+        env = "PAYLEDGER_CLIENT_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub secret: Secret,
+    /// Allowed scope `permission:projectKey`, for example
+    /// `manage_project:my-shop` or `view_payments:my-shop`; repeat the flag
+    /// or separate scopes with spaces. Permissions: manage_project,
+    /// view_payments, manage_payments, view_messages, view_types,
+    /// manage_types, view_states, manage_states, view_subscriptions,
+    /// manage_subscriptions.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Id of the client to revoke.
+    #[arg(long)]
+    pub id: String,
+}
+
+fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(text))
+}
+
+pub fn run(args: &ClientsArgs) -> anyhow::Result<()> {
+    match &args.action {
+        ClientsAction::Create(create) => run_create(create),
+        ClientsAction::List(list) => run_list(list),
+        ClientsAction::Revoke(revoke) => run_revoke(revoke),
+    }
+}
+
+fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
+    let data = &args.store.data;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let store = open(&args.store)?;
+    let scope = args.scopes.join(" ");
+    let client = auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())
+        .with_context(|| format!("cannot create client `{}`", args.id))?;
+    println!("created client {}", client.id);
+    println!("scope: {}", client.scope);
+    Ok(())
+}
+
+fn run_list(args: &ListArgs) -> anyhow::Result<()> {
+    let store = open_existing(&args.store)?;
+    let clients = auth::list_clients(&store).context("cannot list clients")?;
+    if clients.is_empty() {
+        println!("no clients");
+        return Ok(());
+    }
+    println!("ID\tCREATED\tSCOPE");
+    for client in &clients {
+        println!(
+            "{}\t{}\t{}",
+            client.id,
+            utc_text(client.created_at_ms),
+            client.scope
+        );
+    }
+    if clients.len() == auth::CLIENTS_LISTED_MAX {
+        println!("(listing stops at {} clients)", auth::CLIENTS_LISTED_MAX);
+    }
+    Ok(())
+}
+
+fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
+    let store = open_existing(&args.store)?;
+    auth::revoke_client(&store, &args.id)
+        .with_context(|| format!("cannot revoke client `{}`", args.id))?;
+    let purge = auth::purge_tokens(&store, now_ms(), TOKENS_SCANNED_PER_REVOKE_MAX)
+        .context("the client is revoked, but removing stale tokens failed")?;
+    println!(
+        "revoked client {} ({} stale tokens removed)",
+        args.id, purge.deleted
+    );
+    Ok(())
+}
+
+/// Creates a client in an already open store (the HTTP benchmark uses it
+/// for its own throwaway store).
+pub fn create_for_bench<S: EventStore + ?Sized>(
+    store: &S,
+    id: &str,
+    secret: &str,
+    scope: &str,
+) -> anyhow::Result<()> {
+    auth::create_client(store, id, &Secret::from(secret), scope, now_ms())
+        .with_context(|| format!("cannot create client `{id}`"))?;
+    Ok(())
+}
+
+/// Opens the store, refusing to create one where none exists.
+fn open_existing(args: &StoreArgs) -> anyhow::Result<RocksStore> {
+    // RocksDB's CURRENT file exists in every store it created.
+    if !args.data.join("CURRENT").is_file() {
+        bail!("no payledger store in {}", args.data.display());
+    }
+    open(args)
+}
+
+fn open(args: &StoreArgs) -> anyhow::Result<RocksStore> {
+    let config = RocksConfig {
+        partitions_for_new_store: args.partitions,
+        ..RocksConfig::default()
+    };
+    match RocksStore::open(&args.data, &config) {
+        Ok(store) => Ok(store),
+        Err(StoreError::Engine(message)) if is_lock_error(&message) => bail!(
+            "the store in {} is in use by another process (is `payledger serve` running on it?); \
+             stop the server first: clients are managed while it is stopped",
+            args.data.display()
+        ),
+        Err(error) => {
+            Err(error).with_context(|| format!("cannot open the store in {}", args.data.display()))
+        }
+    }
+}
+
+/// Whether RocksDB refused because another process holds the store's lock
+/// (its message reads "IO error: While lock file: …/LOCK: Resource
+/// temporarily unavailable").
+fn is_lock_error(message: &str) -> bool {
+    message.contains("lock file") || message.contains("/LOCK")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for milliseconds since the epoch (UTC).
+fn utc_text(ms: u64) -> String {
+    let seconds = ms / 1_000;
+    let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
+    let rest = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
+/// Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_text_formats_known_instants() {
+        assert_eq!(utc_text(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_text(1_767_225_600_000), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            utc_text(951_782_400_000 + 3_661_000),
+            "2000-02-29T01:01:01Z"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_parsed_arguments() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "payledger",
+            "clients",
+            "create",
+            "--data",
+            "/tmp/x",
+            "--id",
+            "a",
+            "--secret",
+            "hunter2-secret",
+            "--scope",
+            "manage_project:p",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("hunter2"));
+    }
+}
