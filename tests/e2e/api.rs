@@ -82,7 +82,7 @@ fn a_restart_keeps_every_payment_version_index_and_message() {
 
 #[test]
 fn a_stale_version_is_refused_with_the_current_one_and_changes_nothing() {
-    let Setup { api, .. } = setup();
+    let Setup { api, server: _server, dir: _dir } = setup();
     let created = create(&api, "order-2001", 1_000);
     let id = created["id"].as_str().expect("id");
     add_charge(&api, &created, 1_000);
@@ -102,7 +102,7 @@ fn a_stale_version_is_refused_with_the_current_one_and_changes_nothing() {
 
 #[test]
 fn an_idempotency_key_replays_the_original_answer_and_refuses_other_bodies() {
-    let Setup { api, .. } = setup();
+    let Setup { api, server: _server, dir: _dir } = setup();
     let headers = [("Idempotency-Key", "create-3001")];
     let first = api.post_with("/payments", &draft("order-3001", 500), &headers);
     assert_eq!(first.status, 201);
@@ -118,7 +118,7 @@ fn an_idempotency_key_replays_the_original_answer_and_refuses_other_bodies() {
 
 #[test]
 fn bad_input_gets_a_specific_error_and_changes_nothing() {
-    let Setup { api, .. } = setup();
+    let Setup { api, server: _server, dir: _dir } = setup();
     let missing = api.post("/payments", &json!({"key": "no-amount"}));
     assert_eq!(missing.status, 400);
     assert_eq!(missing.body["errors"][0]["code"], "InvalidJsonInput");
@@ -147,7 +147,7 @@ fn bad_input_gets_a_specific_error_and_changes_nothing() {
 
 #[test]
 fn a_token_for_one_project_never_reaches_another() {
-    let Setup { server, api, .. } = setup();
+    let Setup { server, api, dir: _dir } = setup();
     create(&api, "order-5001", 100);
     let other = Api::connect(server.url(), PROJECT, "other", "other-secret-1", "manage_project:other");
     let denied = other.get("/payments");
@@ -160,7 +160,7 @@ fn a_token_for_one_project_never_reaches_another() {
 
 #[test]
 fn queries_filter_sort_and_page_over_real_views() {
-    let Setup { api, .. } = setup();
+    let Setup { api, server: _server, dir: _dir } = setup();
     for (key, cents) in [("q-a", 300), ("q-b", 100), ("q-c", 200)] {
         create(&api, key, cents);
     }
@@ -186,7 +186,7 @@ fn queries_filter_sort_and_page_over_real_views() {
 
 #[test]
 fn a_deleted_payment_is_gone_but_its_history_remains() {
-    let Setup { api, .. } = setup();
+    let Setup { api, server: _server, dir: _dir } = setup();
     let created = create(&api, "order-6001", 100);
     let id = created["id"].as_str().expect("id");
     let wrong = api.delete(&format!("/payments/{id}?version=7"));

@@ -4,3 +4,4 @@
 mod api;
 mod sdk;
 mod crash;
+mod examples;
