@@ -85,8 +85,39 @@ fn fresh_payment(api: &Api, f: &Fixtures) -> Value {
     })))
 }
 
+/// JSON text without a trailing comma before a closing brace (one vendor
+/// file has one; JSON does not allow it).
+fn without_trailing_commas(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_comma = false;
+    let mut pending_space = String::new();
+    for c in text.chars() {
+        match c {
+            ',' if !pending_comma => pending_comma = true,
+            c if pending_comma && c.is_whitespace() => pending_space.push(c),
+            '}' | ']' if pending_comma => {
+                out.push_str(&pending_space);
+                out.push(c);
+                pending_comma = false;
+                pending_space.clear();
+            }
+            c => {
+                if pending_comma {
+                    out.push(',');
+                    out.push_str(&pending_space);
+                    pending_comma = false;
+                    pending_space.clear();
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// The example text with its placeholders filled.
 fn fill(text: &str, action: &str, payment: &Value, f: &Fixtures) -> String {
+    let text = without_trailing_commas(text);
     let transaction = payment["transactions"][0]["id"].as_str().expect("transaction id");
     let type_id = match action {
         "setMethodInfo" => &f.method_type,
@@ -100,9 +131,6 @@ fn fill(text: &str, action: &str, payment: &Value, f: &Fixtures) -> String {
         .replace("{{interfaceId}}", "tx-interface-1")
         .replace("{{customer-id}}", "6b1f5c0e-8b0a-4d5e-9f3a-2c4d5e6f7a8b")
         .replace("{{paymentStateId}}", &f.state)
-        // One vendor file has a trailing comma; JSON does not allow it.
-        .replace(",\n}", "\n}")
-        .replace(",}", "}")
 }
 
 /// What each action must have changed: JSON pointer → expected value.
@@ -169,7 +197,12 @@ fn every_vendor_payment_action_example_applies_with_its_effect() {
         let name_probe: Value = serde_json::from_str(&fill(&text, "", &json!({"transactions": [{"id": "x"}]}), &f)).expect("example JSON");
         let action = name_probe["action"].as_str().expect("action").to_owned();
         let payment = fresh_payment(&api, &f);
-        let filled: Value = serde_json::from_str(&fill(&text, &action, &payment, &f)).expect("filled example");
+        let mut filled: Value = serde_json::from_str(&fill(&text, &action, &payment, &f)).expect("filled example");
+        // The "MyPayment…" variant of a transaction action omits the
+        // transaction it acts on; name the payment's one transaction.
+        if action.contains("Transaction") && action != "addTransaction" && filled.get("transactionId").is_none() {
+            filled["transactionId"] = payment["transactions"][0]["id"].clone();
+        }
         let id = payment["id"].as_str().expect("id");
         let reply = api.post(&format!("/payments/{id}"), &json!({"version": payment["version"], "actions": [filled]}));
         let label = file.file_name().expect("name").to_string_lossy().into_owned();
