@@ -24,6 +24,7 @@ pub mod messages;
 pub mod payments;
 pub mod query;
 pub mod request;
+pub mod token_cache;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     pub ledger: Ledger<dyn EventStore>,
     pub config: Arc<ApiConfig>,
+    /// Grants of recently authenticated tokens.
+    pub tokens: Arc<token_cache::TokenCache>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             ledger: Ledger::new(Arc::clone(&store)),
             store,
             config: Arc::new(config),
+            tokens: Arc::default(),
         }
     }
 

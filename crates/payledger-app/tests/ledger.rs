@@ -6,8 +6,8 @@ use payledger_app::{AppError, CommandMeta, Idempotency, Ledger, PaymentCommand, 
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{TransactionState, TransactionType};
 use payledger_domain::{
-    fold, Actor, CurrencyCode, InMemoryCatalog, Money, Payment, ProjectKey, Rejection, Timestamp,
-    TransactionId, UpdateAction,
+    Actor, CurrencyCode, InMemoryCatalog, Money, Payment, ProjectKey, Rejection, Timestamp,
+    TransactionId, UpdateAction, fold,
 };
 use payledger_store::memory::MemoryStore;
 use payledger_store::{EventStore, VersionRange};
@@ -50,7 +50,11 @@ fn create(ledger: &Ledger<MemoryStore>, key: Option<&str>) -> Result<Payment, Ap
         .map(|o| o.payment)
 }
 
-fn update(ledger: &Ledger<MemoryStore>, payment: &Payment, actions: Vec<UpdateAction>) -> Result<Payment, AppError> {
+fn update(
+    ledger: &Ledger<MemoryStore>,
+    payment: &Payment,
+    actions: Vec<UpdateAction>,
+) -> Result<Payment, AppError> {
     let command = PaymentCommand::Update {
         target: PaymentRef::Id(payment.id),
         version: payment.version,
@@ -90,9 +94,10 @@ fn recipe() -> impl Strategy<Value = Recipe> {
 
 fn materialise(recipe: &Recipe, payment: &Payment) -> UpdateAction {
     match recipe {
-        Recipe::AddTransaction(cents) => UpdateAction::AddTransaction(
-            TransactionDraftInput::new(TransactionType::Charge, eur(*cents)),
-        ),
+        Recipe::AddTransaction(cents) => UpdateAction::AddTransaction(TransactionDraftInput::new(
+            TransactionType::Charge,
+            eur(*cents),
+        )),
         Recipe::ChangeState(t, s) => match payment.transactions.get(*t) {
             Some(tx) => UpdateAction::ChangeTransactionState {
                 transaction_id: tx.id,
@@ -120,12 +125,21 @@ fn assert_view_is_replay(ledger: &Ledger<MemoryStore>, payment: &Payment) {
         .read_stream(payment.id, VersionRange::ALL)
         .expect("read stream");
     let replayed = fold(&events).expect("a stream has events");
-    let view = ledger.view(&project(), payment.id).expect("view").expect("live payment");
+    let view = ledger
+        .view(&project(), payment.id)
+        .expect("view")
+        .expect("live payment");
     assert_eq!(replayed, view);
     assert_eq!(view.version, events.len() as u64);
     if let Some(key) = &view.key {
-        let by_key = ledger.get(&project(), &PaymentRef::Key(key.clone())).expect("get");
-        assert_eq!(by_key.map(|p| p.id), Some(view.id), "the key index follows the view");
+        let by_key = ledger
+            .get(&project(), &PaymentRef::Key(key.clone()))
+            .expect("get");
+        assert_eq!(
+            by_key.map(|p| p.id),
+            Some(view.id),
+            "the key index follows the view"
+        );
     }
 }
 
@@ -169,7 +183,11 @@ fn a_key_is_unique_in_the_project_even_under_concurrency() {
             std::thread::spawn(move || create(&ledger, Some("raced")).is_ok())
         })
         .collect();
-    let winners = threads.into_iter().map(|t| t.join().expect("thread")).filter(|ok| *ok).count();
+    let winners = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .filter(|ok| *ok)
+        .count();
     assert_eq!(winners, 1);
 }
 
@@ -177,8 +195,18 @@ fn a_key_is_unique_in_the_project_even_under_concurrency() {
 fn setting_a_key_frees_the_old_one_and_deleting_frees_all() {
     let ledger = Ledger::new(Arc::new(MemoryStore::new()));
     let payment = create(&ledger, Some("old")).expect("create");
-    let payment = update(&ledger, &payment, vec![UpdateAction::SetKey(Some("new".into()))]).expect("set key");
-    assert!(ledger.get(&project(), &PaymentRef::Key("old".into())).expect("get").is_none());
+    let payment = update(
+        &ledger,
+        &payment,
+        vec![UpdateAction::SetKey(Some("new".into()))],
+    )
+    .expect("set key");
+    assert!(
+        ledger
+            .get(&project(), &PaymentRef::Key("old".into()))
+            .expect("get")
+            .is_none()
+    );
     create(&ledger, Some("old")).expect("the old key is free");
     let command = PaymentCommand::Delete {
         target: PaymentRef::Key("new".into()),
@@ -199,14 +227,21 @@ fn an_idempotent_repeat_replays_and_a_different_request_is_refused() {
     let command = || PaymentCommand::Create(Box::new(PaymentDraftInput::new(eur(10))));
     let rt = runtime();
     let catalog = InMemoryCatalog::default();
-    let first = rt.block_on(ledger.execute(meta(Some("k1")), command(), &catalog)).expect("first");
-    let again = rt.block_on(ledger.execute(meta(Some("k1")), command(), &catalog)).expect("again");
+    let first = rt
+        .block_on(ledger.execute(meta(Some("k1")), command(), &catalog))
+        .expect("first");
+    let again = rt
+        .block_on(ledger.execute(meta(Some("k1")), command(), &catalog))
+        .expect("again");
     assert!(again.replayed);
     assert_eq!(again.payment, first.payment);
     let mut other = meta(Some("k1"));
     other.idempotency.as_mut().expect("key").request_hash = [2; 32];
     let refused = rt.block_on(ledger.execute(other, command(), &catalog));
-    assert!(matches!(refused, Err(AppError::IdempotencyKeyReused)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(AppError::IdempotencyKeyReused)),
+        "{refused:?}"
+    );
     let heads: u64 = (0..ledger.store().partition_count())
         .map(|p| ledger.store().log_head(p).expect("log head"))
         .sum();

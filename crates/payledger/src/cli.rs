@@ -81,6 +81,9 @@ pub struct BenchHttpArgs {
     /// Concurrent clients, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "64")]
     pub clients: Vec<usize>,
+    /// Workloads to run, comma separated (create, update, get, query).
+    #[arg(long, value_delimiter = ',', default_value = "create,update,get,query")]
+    pub workloads: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
     let state = AppState::new(Arc::new(store), ApiConfig::default());
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = server_runtime().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -28,6 +28,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         payledger_api::serve(listener, payledger_api::router(state), shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Most threads running blocking store work at once.
+pub const BLOCKING_THREADS_MAX: usize = 256;
+/// How long an idle blocking thread is kept; store work arrives with every
+/// request, so recreating threads would cost more than keeping them.
+const BLOCKING_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The runtime the server runs on.
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS_MAX)
+        .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
+        .build()
 }
 
 fn init_tracing() {

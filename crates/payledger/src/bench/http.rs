@@ -15,12 +15,12 @@ use hdrhistogram::Histogram;
 use payledger_api::{ApiConfig, AppState};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Updates sent to one payment before a client moves to a fresh one.
-const UPDATES_PER_PAYMENT: u32 = 50;
+const UPDATES_PER_PAYMENT: u32 = 10;
 const PROJECT: &str = "bench";
 const SCOPE: &str = "manage_project:bench";
 
@@ -35,6 +35,15 @@ enum Workload {
 impl Workload {
     const ALL: [Self; 4] = [Self::Create, Self::Update, Self::Get, Self::QueryByKey];
 
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Get => "get",
+            Self::QueryByKey => "query",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Create => "create",
@@ -48,7 +57,7 @@ impl Workload {
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<()> {
     let root = args.data.join(format!("bench-http-{}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-    let runtime = tokio::runtime::Runtime::new().context("start runtime")?;
+    let runtime = crate::serve::server_runtime().context("start runtime")?;
     let outcome = runtime.block_on(measure_all(&root, args));
     drop(runtime);
     let _ = std::fs::remove_dir_all(&root);
@@ -85,15 +94,30 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(payledger_api::serve(listener, payledger_api::router(state), async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(1_024).build()?;
+    let server = tokio::spawn(payledger_api::serve(
+        listener,
+        payledger_api::router(state),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1_024)
+        .build()?;
     let token = token(&http, &base).await?;
     let seconds = Duration::from_secs(args.seconds.max(1));
     let mut rows = Vec::new();
+    let chosen: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| args.workloads.iter().any(|name| name == w.flag()))
+        .collect();
+    anyhow::ensure!(
+        !chosen.is_empty(),
+        "no known workload in {:?}",
+        args.workloads
+    );
     for &clients in &args.clients {
-        for workload in Workload::ALL {
+        for &workload in &chosen {
             rows.push(measure(&http, &base, &token, workload, clients, seconds).await?);
         }
     }
@@ -134,7 +158,11 @@ async fn measure(
                 http: http.clone(),
                 base: base.to_owned(),
                 token: token.to_owned(),
-                name: format!("{}-{n}-{}", workload.name().len(), uuid::Uuid::new_v4().simple()),
+                name: format!(
+                    "{}-{n}-{}",
+                    workload.name().len(),
+                    uuid::Uuid::new_v4().simple()
+                ),
             };
             tokio::spawn(async move { client.run(workload, deadline).await })
         })
@@ -175,7 +203,11 @@ struct Owned {
 }
 
 impl Client {
-    async fn run(self, workload: Workload, deadline: Instant) -> anyhow::Result<(u64, u64, Histogram<u64>)> {
+    async fn run(
+        self,
+        workload: Workload,
+        deadline: Instant,
+    ) -> anyhow::Result<(u64, u64, Histogram<u64>)> {
         let mut latency = latency_histogram();
         let (mut requests, mut errors) = (0u64, 0u64);
         let mut serial = 0u64;
@@ -261,7 +293,12 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<bool> {
-        let response = self.http.get(self.url(path)).bearer_auth(&self.token).send().await?;
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
         let ok = response.status().is_success();
         response.bytes().await?;
         Ok(ok)
@@ -276,9 +313,14 @@ fn owned(reply: &Value, key: String) -> anyhow::Result<Owned> {
         .and_then(|t| t["id"].as_str())
         .context("payment without transactions")?;
     Ok(Owned {
-        id: reply["id"].as_str().context("payment without id")?.to_owned(),
+        id: reply["id"]
+            .as_str()
+            .context("payment without id")?
+            .to_owned(),
         key,
-        version: reply["version"].as_u64().context("payment without version")?,
+        version: reply["version"]
+            .as_u64()
+            .context("payment without version")?,
         transaction: last_transaction.to_owned(),
         updates: 0,
     })
