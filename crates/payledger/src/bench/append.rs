@@ -111,23 +111,29 @@ fn measure(
     events_per_append: usize,
     duration: Duration,
 ) -> anyhow::Result<Measured> {
+    // Appenders are async tasks awaiting their appends, as request
+    // handlers in the server are; two worker threads, as on this machine.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?;
     let started = Instant::now();
     let deadline = started + duration;
-    let threads: Vec<_> = (0..appenders)
-        .map(|_| {
-            let store = Arc::clone(store);
-            std::thread::spawn(move || append_until(&*store, events_per_append, deadline))
-        })
-        .collect();
-    let mut latency = latency_histogram();
-    let mut appends = 0;
-    for thread in threads {
-        let (count, histogram) = thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("an appender panicked"))??;
-        appends += count;
-        latency.add(histogram)?;
-    }
+    let (appends, latency) = runtime.block_on(async {
+        let tasks: Vec<_> = (0..appenders)
+            .map(|_| {
+                let store = Arc::clone(store);
+                tokio::spawn(async move { append_until(&*store, events_per_append, deadline).await })
+            })
+            .collect();
+        let mut latency = latency_histogram();
+        let mut appends = 0;
+        for task in tasks {
+            let (count, histogram) = task.await??;
+            appends += count;
+            latency.add(histogram)?;
+        }
+        anyhow::Ok((appends, latency))
+    })?;
     Ok(Measured {
         label: format!("{appenders} appenders × {events_per_append} event(s)"),
         appenders,
@@ -138,7 +144,7 @@ fn measure(
     })
 }
 
-fn append_until(
+async fn append_until(
     store: &RocksStore,
     events_per_append: usize,
     deadline: Instant,
@@ -154,9 +160,13 @@ fn append_until(
         let events = (0..events_per_append).map(|_| sample_event()).collect();
         let request = AppendRequest::events(payment.0, payment.1, events);
         let begun = Instant::now();
-        match store.append(request) {
+        match store.submit(request).await {
             Ok(appended) => payment.1 = appended.last_version,
-            Err(AppendError::Overloaded { .. }) => continue,
+            Err(AppendError::Overloaded { .. }) => {
+                // Let the writer drain before retrying.
+                tokio::task::yield_now().await;
+                continue;
+            }
             Err(other) => return Err(other.into()),
         }
         latency.record(micros(begun.elapsed()))?;
