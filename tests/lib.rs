@@ -147,7 +147,10 @@ impl Api {
             .expect("token request");
         assert_eq!(reply.status().as_u16(), 200, "token request failed");
         let body: serde_json::Value = reply.json().expect("token JSON");
-        let token = body["access_token"].as_str().expect("access_token").to_owned();
+        let token = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
         Self {
             base: base.to_owned(),
             project: project.to_owned(),
@@ -157,12 +160,19 @@ impl Api {
     }
 
     fn send(&self, request: reqwest::blocking::RequestBuilder) -> Reply {
-        let response = request.bearer_auth(&self.token).send().expect("HTTP request");
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .expect("HTTP request");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().expect("response body");
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -181,7 +191,12 @@ impl Api {
         self.send(self.http.post(self.url(path)).json(body))
     }
 
-    pub fn post_with(&self, path: &str, body: &serde_json::Value, headers: &[(&str, &str)]) -> Reply {
+    pub fn post_with(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self.http.post(self.url(path)).json(body);
         for (name, value) in headers {
             request = request.header(*name, *value);

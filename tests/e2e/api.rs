@@ -1,8 +1,8 @@
 //! The Payments API end to end: the real binary on real RocksDB, driven
 //! over HTTP with a token from `/oauth/token`.
 
-use payledger_e2e::{create_client, Api, Server};
-use serde_json::{json, Value};
+use payledger_e2e::{Api, Server, create_client};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const PROJECT: &str = "shop";
@@ -17,9 +17,20 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     create_client(dir.path(), "merchant", "merchant-secret-1", SCOPE);
-    create_client(dir.path(), "other", "other-secret-1", "manage_project:other");
+    create_client(
+        dir.path(),
+        "other",
+        "other-secret-1",
+        "manage_project:other",
+    );
     let server = Server::start(dir.path());
-    let api = Api::connect(server.url(), PROJECT, "merchant", "merchant-secret-1", SCOPE);
+    let api = Api::connect(
+        server.url(),
+        PROJECT,
+        "merchant",
+        "merchant-secret-1",
+        SCOPE,
+    );
     Setup { dir, server, api }
 }
 
@@ -54,14 +65,24 @@ fn add_charge(api: &Api, payment: &Value, cents: i64) -> Value {
 
 #[test]
 fn a_restart_keeps_every_payment_version_index_and_message() {
-    let Setup { dir: _dir, server, api } = setup();
+    let Setup {
+        dir: _dir,
+        server,
+        api,
+    } = setup();
     let created = create(&api, "order-1001", 4_200);
     let updated = add_charge(&api, &created, 4_200);
     assert_eq!(updated["version"], 3, "one event per changing action");
     let id = updated["id"].as_str().expect("id").to_owned();
 
     let server = server.restart();
-    let api = Api::connect(server.url(), PROJECT, "merchant", "merchant-secret-1", SCOPE);
+    let api = Api::connect(
+        server.url(),
+        PROJECT,
+        "merchant",
+        "merchant-secret-1",
+        SCOPE,
+    );
     let by_id = api.get(&format!("/payments/{id}"));
     assert_eq!(by_id.status, 200);
     assert_eq!(by_id.body, updated, "the view survives a restart unchanged");
@@ -69,7 +90,9 @@ fn a_restart_keeps_every_payment_version_index_and_message() {
     assert_eq!(by_key.body["id"], id.as_str());
     let by_interface = api.get("/payments?where=interfaceId%3D%22pi_order-1001%22");
     assert_eq!(by_interface.body["results"][0]["id"], id.as_str());
-    let messages = api.get(&format!("/messages?where=resource(id%3D%22{id}%22)&sort=sequenceNumber+asc"));
+    let messages = api.get(&format!(
+        "/messages?where=resource(id%3D%22{id}%22)&sort=sequenceNumber+asc"
+    ));
     let sequence: Vec<i64> = messages.body["results"]
         .as_array()
         .expect("results")
@@ -77,12 +100,19 @@ fn a_restart_keeps_every_payment_version_index_and_message() {
         .map(|m| m["sequenceNumber"].as_i64().expect("sequenceNumber"))
         .collect();
     assert_eq!(sequence, vec![1, 2, 3]);
-    assert_eq!(messages.body["results"][1]["type"], "PaymentTransactionAdded");
+    assert_eq!(
+        messages.body["results"][1]["type"],
+        "PaymentTransactionAdded"
+    );
 }
 
 #[test]
 fn a_stale_version_is_refused_with_the_current_one_and_changes_nothing() {
-    let Setup { api, server: _server, dir: _dir } = setup();
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
     let created = create(&api, "order-2001", 1_000);
     let id = created["id"].as_str().expect("id");
     add_charge(&api, &created, 1_000);
@@ -97,18 +127,28 @@ fn a_stale_version_is_refused_with_the_current_one_and_changes_nothing() {
         stale.body["errors"][0]["message"],
         format!("Object {id} has a different version than expected. Expected: 1 - Actual: 3.")
     );
-    assert_eq!(api.get(&format!("/payments/{id}")).body["key"], "order-2001");
+    assert_eq!(
+        api.get(&format!("/payments/{id}")).body["key"],
+        "order-2001"
+    );
 }
 
 #[test]
 fn an_idempotency_key_replays_the_original_answer_and_refuses_other_bodies() {
-    let Setup { api, server: _server, dir: _dir } = setup();
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
     let headers = [("Idempotency-Key", "create-3001")];
     let first = api.post_with("/payments", &draft("order-3001", 500), &headers);
     assert_eq!(first.status, 201);
     let again = api.post_with("/payments", &draft("order-3001", 500), &headers);
     assert_eq!(again.status, 201, "{}", again.body);
-    assert_eq!(again.body, first.body, "the repeat returns the original payment");
+    assert_eq!(
+        again.body, first.body,
+        "the repeat returns the original payment"
+    );
     let all = api.get("/payments?where=key%3D%22order-3001%22");
     assert_eq!(all.body["total"], 1, "the repeat created nothing");
     let different = api.post_with("/payments", &draft("order-3002", 500), &headers);
@@ -118,14 +158,20 @@ fn an_idempotency_key_replays_the_original_answer_and_refuses_other_bodies() {
 
 #[test]
 fn bad_input_gets_a_specific_error_and_changes_nothing() {
-    let Setup { api, server: _server, dir: _dir } = setup();
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
     let missing = api.post("/payments", &json!({"key": "no-amount"}));
     assert_eq!(missing.status, 400);
     assert_eq!(missing.body["errors"][0]["code"], "InvalidJsonInput");
-    assert!(missing.body["errors"][0]["detailedErrorMessage"]
-        .as_str()
-        .expect("detail")
-        .contains("amountPlanned"));
+    assert!(
+        missing.body["errors"][0]["detailedErrorMessage"]
+            .as_str()
+            .expect("detail")
+            .contains("amountPlanned")
+    );
     let currency = api.post(
         "/payments",
         &json!({"amountPlanned": {"currencyCode": "ABC", "centAmount": 1}}),
@@ -137,30 +183,57 @@ fn bad_input_gets_a_specific_error_and_changes_nothing() {
     assert_eq!(duplicate.status, 400);
     assert_eq!(duplicate.body["errors"][0]["code"], "DuplicateField");
     let huge = json!({"version": 1, "actions": [], "padding": "x".repeat(2 << 20)});
-    let too_large = api.post(&format!("/payments/{}", created["id"].as_str().expect("id")), &huge);
+    let too_large = api.post(
+        &format!("/payments/{}", created["id"].as_str().expect("id")),
+        &huge,
+    );
     assert_eq!(too_large.status, 413);
     let total = api.get("/payments").body["total"].clone();
     assert_eq!(total, 1, "only the valid payment exists");
     assert!(api.get("/payments/key=nothing-here").status == 404);
-    assert!(api.get("/payments").headers.contains_key("x-correlation-id"));
+    assert!(
+        api.get("/payments")
+            .headers
+            .contains_key("x-correlation-id")
+    );
 }
 
 #[test]
 fn a_token_for_one_project_never_reaches_another() {
-    let Setup { server, api, dir: _dir } = setup();
+    let Setup {
+        server,
+        api,
+        dir: _dir,
+    } = setup();
     create(&api, "order-5001", 100);
-    let other = Api::connect(server.url(), PROJECT, "other", "other-secret-1", "manage_project:other");
+    let other = Api::connect(
+        server.url(),
+        PROJECT,
+        "other",
+        "other-secret-1",
+        "manage_project:other",
+    );
     let denied = other.get("/payments");
     assert_eq!(denied.status, 403);
     assert_eq!(denied.body["errors"][0]["code"], "insufficient_scope");
-    let other_project = Api::connect(server.url(), "other", "other", "other-secret-1", "manage_project:other");
+    let other_project = Api::connect(
+        server.url(),
+        "other",
+        "other",
+        "other-secret-1",
+        "manage_project:other",
+    );
     assert_eq!(other_project.get("/payments").body["total"], 0);
     assert_eq!(other_project.get("/payments/key=order-5001").status, 404);
 }
 
 #[test]
 fn queries_filter_sort_and_page_over_real_views() {
-    let Setup { api, server: _server, dir: _dir } = setup();
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
     for (key, cents) in [("q-a", 300), ("q-b", 100), ("q-c", 200)] {
         create(&api, key, cents);
     }
@@ -186,7 +259,11 @@ fn queries_filter_sort_and_page_over_real_views() {
 
 #[test]
 fn a_deleted_payment_is_gone_but_its_history_remains() {
-    let Setup { api, server: _server, dir: _dir } = setup();
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
     let created = create(&api, "order-6001", 100);
     let id = created["id"].as_str().expect("id");
     let wrong = api.delete(&format!("/payments/{id}?version=7"));

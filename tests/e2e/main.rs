@@ -2,6 +2,6 @@
 //! modules, real peers). One test binary for all of them.
 
 mod api;
-mod sdk;
 mod crash;
 mod examples;
+mod sdk;

@@ -2,13 +2,18 @@
 //! by id and key, queries, update actions, a 409 with the SDK's
 //! force-version retry, and delete (tests/sdk/sdk_flow.py).
 
-use payledger_e2e::{create_client, python, Server};
+use payledger_e2e::{Server, create_client, python};
 use std::process::Command;
 
 #[test]
 fn the_commercetools_python_sdk_works_end_to_end() {
     let dir = tempfile::tempdir().expect("temp dir");
-    create_client(dir.path(), "sdk-client", "sdk-secret-1", "manage_project:sdk-shop");
+    create_client(
+        dir.path(),
+        "sdk-client",
+        "sdk-secret-1",
+        "manage_project:sdk-shop",
+    );
     let server = Server::start(dir.path());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/sdk_flow.py");
     let output = Command::new(python())

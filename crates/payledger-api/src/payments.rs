@@ -334,13 +334,9 @@ fn indexed_ids(
                 ids.extend(found.as_deref().and_then(tables::decode_payment_id));
             }
             IndexHint::InterfaceId(_) => {
+                // Entries: project · interfaceId · paymentInterface → payment id.
                 let prefix = tables::interface_prefix(project, value);
-                let found = store.scan(
-                    Table::InterfaceIndex,
-                    &prefix,
-                    &tables::prefix_end(&prefix),
-                    QUERY_SCAN_PAYMENTS_MAX,
-                )?;
+                let found = scan_prefix(state, Table::InterfaceIndex, &prefix)?;
                 ids.extend(
                     found
                         .iter()
@@ -348,13 +344,9 @@ fn indexed_ids(
                 );
             }
             IndexHint::CustomerId(_) => {
+                // Entries: project · customer · payment id → ().
                 let prefix = tables::customer_prefix(project, value);
-                let found = store.scan(
-                    Table::CustomerIndex,
-                    &prefix,
-                    &tables::prefix_end(&prefix),
-                    QUERY_SCAN_PAYMENTS_MAX,
-                )?;
+                let found = scan_prefix(state, Table::CustomerIndex, &prefix)?;
                 ids.extend(
                     found
                         .iter()
@@ -368,14 +360,22 @@ fn indexed_ids(
     Ok(Some(ids))
 }
 
-fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, ApiError> {
-    let prefix = tables::project_prefix(project);
-    let rows = state.store.scan(
-        Table::Views,
-        &prefix,
-        &tables::prefix_end(&prefix),
+/// Every entry of `table` whose key starts with `prefix`, up to the scan limit.
+fn scan_prefix(
+    state: &AppState,
+    table: Table,
+    prefix: &[u8],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ApiError> {
+    Ok(state.store.scan(
+        table,
+        prefix,
+        &tables::prefix_end(prefix),
         QUERY_SCAN_PAYMENTS_MAX,
-    )?;
+    )?)
+}
+
+fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, ApiError> {
+    let rows = scan_prefix(state, Table::Views, &tables::project_prefix(project))?;
     rows.iter()
         .map(|(_, bytes)| {
             payledger_codec::decode_payment(bytes).map_err(|e| {
