@@ -60,7 +60,7 @@ pub(crate) fn money_to_pb(money: &Money) -> pb::Money {
 }
 
 pub(crate) fn money_from_pb(money: pb::Money) -> Result<Money, CodecError> {
-    let currency = CurrencyCode::parse(&money.currency_code).map_err(|reason| {
+    let currency = CurrencyCode::from_stored(&money.currency_code).map_err(|reason| {
         CodecError::InvalidCurrency {
             code: money.currency_code.clone(),
             reason,

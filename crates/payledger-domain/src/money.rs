@@ -65,6 +65,18 @@ impl CurrencyCode {
         }
     }
 
+    /// Accepts a code read back from storage: only the pattern is checked,
+    /// not today's ISO 4217 list, so an event recorded in a currency that is
+    /// later retired still decodes. A code no longer listed keeps two
+    /// fraction digits.
+    pub fn from_stored(text: &str) -> Result<Self, CurrencyRejection> {
+        match Self::parse(text) {
+            Ok(code) => Ok(code),
+            Err(CurrencyRejection::Unknown) => Ok(Self(text.to_owned())),
+            Err(CurrencyRejection::Malformed) => Err(CurrencyRejection::Malformed),
+        }
+    }
+
     /// The code as text, for example `EUR`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -134,6 +146,21 @@ mod tests {
         assert_eq!(digits("KWD"), 3);
         assert_eq!(digits("TND"), 3);
         assert_eq!(digits("EUR0"), 0);
+    }
+
+    #[test]
+    fn stored_codes_outlive_the_iso_list() {
+        let retired = CurrencyCode::from_stored("XYZ").unwrap();
+        assert_eq!(retired.as_str(), "XYZ");
+        assert_eq!(retired.fraction_digits(), 2);
+        assert_eq!(
+            CurrencyCode::from_stored("JPY").unwrap().fraction_digits(),
+            0
+        );
+        assert_eq!(
+            CurrencyCode::from_stored("x"),
+            Err(CurrencyRejection::Malformed)
+        );
     }
 
     #[test]
