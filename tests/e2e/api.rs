@@ -277,3 +277,62 @@ fn a_deleted_payment_is_gone_but_its_history_remains() {
     // The key is free again.
     create(&api, "order-6001", 100);
 }
+
+#[test]
+fn references_expand_to_the_resources_they_name() {
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
+    let state = api.post(
+        "/states",
+        &json!({"key": "open", "type": "PaymentState", "initial": true}),
+    );
+    assert_eq!(state.status, 201, "{}", state.body);
+    let custom = api.post("/types", &json!({
+        "key": "order-fields",
+        "name": {"en": "Order"},
+        "resourceTypeIds": ["payment"],
+        "fieldDefinitions": [{"type": {"name": "String"}, "name": "orderNumber", "label": {"en": "Order"}, "required": true}],
+    }));
+    assert_eq!(custom.status, 201, "{}", custom.body);
+    let missing_required = api.post(
+        "/payments",
+        &json!({
+            "amountPlanned": {"currencyCode": "EUR", "centAmount": 100},
+            "custom": {"type": {"typeId": "type", "key": "order-fields"}, "fields": {}},
+        }),
+    );
+    assert_eq!(
+        missing_required.status, 400,
+        "a required custom field is enforced"
+    );
+    let payment = api.post("/payments", &json!({
+        "amountPlanned": {"currencyCode": "EUR", "centAmount": 100},
+        "custom": {"type": {"typeId": "type", "key": "order-fields"}, "fields": {"orderNumber": "A-1"}},
+        "paymentStatus": {"state": {"typeId": "state", "key": "open"}},
+    }));
+    assert_eq!(payment.status, 201, "{}", payment.body);
+    let id = payment.body["id"].as_str().expect("id");
+    let plain = api.get(&format!("/payments/{id}"));
+    assert!(plain.body["paymentStatus"]["state"].get("obj").is_none());
+    let expanded = api.get(&format!(
+        "/payments/{id}?expand=paymentStatus.state&expand=custom.type"
+    ));
+    assert_eq!(
+        expanded.body["paymentStatus"]["state"]["obj"]["key"],
+        "open"
+    );
+    assert_eq!(
+        expanded.body["custom"]["type"]["obj"]["key"],
+        "order-fields"
+    );
+    let queried =
+        api.get("/payments?where=custom(fields(orderNumber%20%3D%20%22A-1%22))&expand=custom.type");
+    assert_eq!(queried.body["count"], 1, "{}", queried.body);
+    assert_eq!(
+        queried.body["results"][0]["custom"]["type"]["obj"]["key"],
+        "order-fields"
+    );
+}
