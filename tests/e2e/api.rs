@@ -336,3 +336,32 @@ fn references_expand_to_the_resources_they_name() {
         "order-fields"
     );
 }
+
+#[test]
+fn types_and_states_honour_idempotency_keys_too() {
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
+    let draft = json!({"key": "k-1", "type": "PaymentState", "initial": true});
+    let headers = [("Idempotency-Key", "state-create-1")];
+    let first = api.post_with("/states", &draft, &headers);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = api.post_with("/states", &draft, &headers);
+    assert_eq!(
+        again.status, 201,
+        "the repeat answers like the original: {}",
+        again.body
+    );
+    assert_eq!(again.body, first.body);
+    let other = json!({"key": "k-2", "type": "PaymentState"});
+    let reused = api.post_with("/states", &other, &headers);
+    assert_eq!(reused.status, 409);
+    assert_eq!(reused.body["errors"][0]["code"], "IdempotencyKeyReused");
+    assert_eq!(
+        api.get("/states").body["total"],
+        1,
+        "nothing else was created"
+    );
+}

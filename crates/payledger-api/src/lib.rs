@@ -19,6 +19,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod expand;
+pub mod idempotent;
 pub mod json;
 pub mod messages;
 pub mod payments;
@@ -30,6 +31,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use payledger_app::Ledger;
+use payledger_app::consumer::LogSignal;
 use payledger_store::EventStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -63,12 +65,15 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Grants of recently authenticated tokens.
     pub tokens: Arc<token_cache::TokenCache>,
+    /// Wakes the log consumers (Kafka relay, deliveries) after commits.
+    pub log_signal: Arc<LogSignal>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn EventStore>, config: ApiConfig) -> Self {
         Self {
             ledger: Ledger::new(Arc::clone(&store)),
+            log_signal: Arc::new(LogSignal::new(store.partition_count())),
             store,
             config: Arc::new(config),
             tokens: Arc::default(),
@@ -95,7 +100,12 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
-        .merge(catalog::routes())
+        .merge(
+            catalog::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                idempotent::responses,
+            )),
+        )
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,
