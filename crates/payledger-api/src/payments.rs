@@ -105,6 +105,7 @@ async fn execute(
         })
         .await?;
     let outcome = prepared.commit(&*state.store).await?;
+    state.log_signal.notify_payment(outcome.payment.id);
     Ok(outcome.payment)
 }
 

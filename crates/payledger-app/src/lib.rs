@@ -5,6 +5,8 @@
 //!   the same atomic append as the events.
 //! - [`claims`]: in-process claims that make cross-partition uniqueness safe.
 //! - [`tables`]: the keys of the tables this layer owns.
+//! - [`consumer`]: durable cursors of log consumers and the signal that
+//!   wakes them.
 //! - [`idempotency`]: durable idempotency records.
 //! - [`error`]: the failures of a use case.
 //!
@@ -14,6 +16,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod claims;
+pub mod consumer;
 pub mod error;
 pub mod idempotency;
 pub mod payments;

@@ -1,0 +1,298 @@
+//! Log consumers: durable cursors over the partition logs, and the signal
+//! that tells consumers new events were committed.
+//!
+//! Every consumer that is not an inline projection (the Kafka relay, the
+//! webhook deliveries, analytics) tails each partition's log from a cursor
+//! it stores in [`Table::Cursors`], and advances the cursor only after its
+//! effect is durable: delivery is at least once, and a consumer restarted
+//! after a crash resumes where its last saved cursor points.
+//!
+//! | table   | key                                        | value |
+//! |---------|--------------------------------------------|-------|
+//! | Cursors | consumer name (length-prefixed) · partition (u16 BE) | last processed sequence (u64 BE) · optional last error |
+//!
+//! The optional last error is `failed at (unix ms, u64 BE) · UTF-8 text`;
+//! a successful save clears it, so the error an operator sees is always
+//! the one that is currently holding the cursor back.
+//!
+//! Consumers wait for new events on a [`LogSignal`] that the command path
+//! notifies after every commit, or for [`LOG_WAIT_FALLBACK_MS`] at most, so
+//! an idle consumer neither spins nor misses an event committed by a path
+//! that did not notify.
+
+use crate::tables::push_text;
+use payledger_domain::{EventEnvelope, PaymentId};
+use payledger_store::{EventStore, KvWrite, StoreError, Table, partition_of};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Most events one [`Cursor::next_batch`] reads.
+pub const LOG_BATCH_EVENTS_MAX: usize = 5_000;
+
+/// Longest a consumer waits for a signal before it looks at the log anyway.
+pub const LOG_WAIT_FALLBACK_MS: u64 = 500;
+
+/// Longest stored last-error text, in bytes.
+pub const CURSOR_ERROR_BYTES_MAX: usize = 1_024;
+
+/// Most cursor rows [`list_cursors`] reads.
+pub const CURSORS_LISTED_MAX: usize = 100_000;
+
+/// A consumer's place in one partition's log.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Cursor {
+    pub consumer: String,
+    pub partition: u16,
+    /// The last sequence whose effect is durable (0: nothing processed).
+    pub sequence: u64,
+    /// The failure currently holding the cursor back, if any.
+    pub last_error: Option<CursorError>,
+}
+
+/// A failure recorded on a cursor.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CursorError {
+    /// When it happened, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    pub message: String,
+}
+
+impl Cursor {
+    /// The cursor of `consumer` on `partition`, at 0 if it was never saved.
+    pub fn load<S: EventStore + ?Sized>(
+        store: &S,
+        consumer: &str,
+        partition: u16,
+    ) -> Result<Self, StoreError> {
+        let bytes = store.get(Table::Cursors, &cursor_key(consumer, partition))?;
+        let (sequence, last_error) = match bytes {
+            Some(bytes) => decode_value(&bytes)?,
+            None => (0, None),
+        };
+        Ok(Self {
+            consumer: consumer.to_owned(),
+            partition,
+            sequence,
+            last_error,
+        })
+    }
+
+    /// Durably records that everything up to `sequence` was processed, and
+    /// clears the last error.
+    pub fn save<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        sequence: u64,
+    ) -> Result<(), StoreError> {
+        assert!(
+            sequence >= self.sequence,
+            "cursor {}/{} moves backwards: {} -> {sequence}",
+            self.consumer,
+            self.partition,
+            self.sequence
+        );
+        self.write(store, sequence, None)
+    }
+
+    /// Durably records the failure that holds the cursor at its sequence.
+    pub fn save_error<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        error: CursorError,
+    ) -> Result<(), StoreError> {
+        self.write(store, self.sequence, Some(error))
+    }
+
+    fn write<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        sequence: u64,
+        last_error: Option<CursorError>,
+    ) -> Result<(), StoreError> {
+        let value = encode_value(sequence, last_error.as_ref());
+        store.write(vec![KvWrite {
+            table: Table::Cursors,
+            key: cursor_key(&self.consumer, self.partition),
+            value: Some(value),
+        }])?;
+        self.sequence = sequence;
+        self.last_error = last_error;
+        Ok(())
+    }
+
+    /// The next events after the cursor, at most `max_events` (bounded by
+    /// [`LOG_BATCH_EVENTS_MAX`]), in log order.
+    pub fn next_batch<S: EventStore + ?Sized>(
+        &self,
+        store: &S,
+        max_events: usize,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        let max = max_events.clamp(1, LOG_BATCH_EVENTS_MAX);
+        let events = store.read_log(self.partition, self.sequence + 1, max)?;
+        // The log has no gaps: what follows the cursor is contiguous.
+        for (offset, event) in (1u64..).zip(&events) {
+            assert_eq!(
+                event.partition_sequence,
+                self.sequence + offset,
+                "partition {} log read out of order",
+                self.partition
+            );
+        }
+        Ok(events)
+    }
+
+    /// Events of this partition not processed yet.
+    pub fn lag<S: EventStore + ?Sized>(&self, store: &S) -> Result<u64, StoreError> {
+        Ok(store
+            .log_head(self.partition)?
+            .saturating_sub(self.sequence))
+    }
+}
+
+/// Every saved cursor of every consumer, in (consumer, partition) order.
+pub fn list_cursors<S: EventStore + ?Sized>(store: &S) -> Result<Vec<Cursor>, StoreError> {
+    // Keys start with the name's u16 length; names are far shorter than
+    // 0xFFFF bytes, so every key sorts below [0xFF; 3].
+    let rows = store.scan(Table::Cursors, &[], &[u8::MAX; 3], CURSORS_LISTED_MAX)?;
+    rows.into_iter()
+        .map(|(key, value)| {
+            let (consumer, partition) = decode_key(&key)?;
+            let (sequence, last_error) = decode_value(&value)?;
+            Ok(Cursor {
+                consumer,
+                partition,
+                sequence,
+                last_error,
+            })
+        })
+        .collect()
+}
+
+/// The key of a consumer's cursor on a partition.
+pub fn cursor_key(consumer: &str, partition: u16) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + consumer.len() + 2);
+    push_text(&mut key, consumer);
+    key.extend_from_slice(&partition.to_be_bytes());
+    key
+}
+
+fn decode_key(key: &[u8]) -> Result<(String, u16), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("cursor key {}", hex::encode(key)));
+    let len: [u8; 2] = key
+        .get(..2)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(corrupt)?;
+    let end = 2 + usize::from(u16::from_be_bytes(len));
+    let name = key.get(2..end).ok_or_else(corrupt)?;
+    let partition: [u8; 2] = key
+        .get(end..)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(corrupt)?;
+    let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
+    Ok((name, u16::from_be_bytes(partition)))
+}
+
+fn encode_value(sequence: u64, error: Option<&CursorError>) -> Vec<u8> {
+    let mut value = sequence.to_be_bytes().to_vec();
+    if let Some(error) = error {
+        value.extend_from_slice(&error.at_unix_ms.to_be_bytes());
+        let mut end = error.message.len().min(CURSOR_ERROR_BYTES_MAX);
+        while !error.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.extend_from_slice(&error.message.as_bytes()[..end]);
+    }
+    value
+}
+
+fn decode_value(value: &[u8]) -> Result<(u64, Option<CursorError>), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("cursor value of {} bytes", value.len()));
+    let sequence: [u8; 8] = value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(corrupt)?;
+    let error = match value.get(8..) {
+        None | Some([]) => None,
+        Some(rest) => {
+            let at: [u8; 8] = rest
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(corrupt)?;
+            Some(CursorError {
+                at_unix_ms: u64::from_be_bytes(at),
+                message: String::from_utf8_lossy(&rest[8..]).into_owned(),
+            })
+        }
+    };
+    Ok((u64::from_be_bytes(sequence), error))
+}
+
+/// Tells log consumers that a partition's log has grown. One watch channel
+/// per partition: a notification sent while a consumer was busy is seen by
+/// its next wait, so none is lost, and many are coalesced into one wake-up.
+#[derive(Debug)]
+pub struct LogSignal {
+    partitions: Vec<watch::Sender<u64>>,
+}
+
+impl LogSignal {
+    pub fn new(partition_count: u16) -> Self {
+        Self {
+            partitions: (0..partition_count.max(1))
+                .map(|_| watch::Sender::new(0))
+                .collect(),
+        }
+    }
+
+    pub fn partition_count(&self) -> u16 {
+        u16::try_from(self.partitions.len()).unwrap_or(u16::MAX)
+    }
+
+    /// New events were committed to `partition`.
+    pub fn notify(&self, partition: u16) {
+        if let Some(sender) = self.partitions.get(usize::from(partition)) {
+            sender.send_modify(|count| *count = count.wrapping_add(1));
+        }
+    }
+
+    /// New events were committed to the stream of `payment_id`.
+    pub fn notify_payment(&self, payment_id: PaymentId) {
+        self.notify(partition_of(payment_id, self.partition_count()));
+    }
+
+    /// A waiter for `partition` that sees notifications sent from now on.
+    pub fn subscribe(&self, partition: u16) -> LogWaiter {
+        let index = usize::from(partition) % self.partitions.len();
+        let mut receiver = self.partitions[index].subscribe();
+        receiver.mark_unchanged();
+        LogWaiter { receiver }
+    }
+}
+
+/// One consumer's view of a partition's [`LogSignal`].
+#[derive(Debug)]
+pub struct LogWaiter {
+    receiver: watch::Receiver<u64>,
+}
+
+impl LogWaiter {
+    /// Waits until the partition was notified since the last wait, or
+    /// `fallback` passed (also when the signal's owner is gone).
+    pub async fn wait(&mut self, fallback: Duration) {
+        let changed = tokio::time::timeout(fallback, self.receiver.changed()).await;
+        match changed {
+            Ok(Ok(())) | Err(_) => {}
+            // Nobody can notify any more: fall back to the interval.
+            Ok(Err(_)) => tokio::time::sleep(fallback).await,
+        }
+        self.receiver.mark_unchanged();
+    }
+}
+
+/// The fallback wait as a duration.
+pub fn log_wait_fallback() -> Duration {
+    Duration::from_millis(LOG_WAIT_FALLBACK_MS)
+}
+
+#[cfg(test)]
+mod tests;

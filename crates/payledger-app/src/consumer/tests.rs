@@ -1,0 +1,118 @@
+use super::*;
+use payledger_store::conformance::{event, new_payment};
+use payledger_store::memory::MemoryStore;
+use payledger_store::{AppendRequest, EventStore};
+
+fn store_with(partitions: u16, appends: usize) -> MemoryStore {
+    let store = MemoryStore::with_partitions(partitions);
+    for _ in 0..appends {
+        store
+            .append(AppendRequest::events(new_payment(), 0, vec![event("c")]))
+            .unwrap();
+    }
+    store
+}
+
+#[test]
+fn a_new_cursor_starts_before_the_first_event() {
+    let store = store_with(1, 3);
+    let cursor = Cursor::load(&store, "relay", 0).unwrap();
+    assert_eq!(cursor.sequence, 0);
+    assert_eq!(cursor.last_error, None);
+    assert_eq!(cursor.lag(&store).unwrap(), 3);
+    let batch = cursor.next_batch(&store, 100).unwrap();
+    let sequences: Vec<u64> = batch.iter().map(|e| e.partition_sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 3]);
+}
+
+#[test]
+fn saved_cursors_resume_after_their_sequence_and_list_in_key_order() {
+    let store = store_with(1, 5);
+    let mut cursor = Cursor::load(&store, "relay", 0).unwrap();
+    cursor.save(&store, 2).unwrap();
+    let reloaded = Cursor::load(&store, "relay", 0).unwrap();
+    assert_eq!(reloaded.sequence, 2);
+    let batch = reloaded.next_batch(&store, 2).unwrap();
+    let sequences: Vec<u64> = batch.iter().map(|e| e.partition_sequence).collect();
+    assert_eq!(sequences, vec![3, 4]);
+
+    Cursor::load(&store, "b", 0)
+        .unwrap()
+        .save(&store, 1)
+        .unwrap();
+    let listed: Vec<(String, u16, u64)> = list_cursors(&store)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.consumer, c.partition, c.sequence))
+        .collect();
+    // Length-prefixed names: the shorter name sorts first.
+    assert_eq!(listed, vec![("b".into(), 0, 1), ("relay".into(), 0, 2)]);
+}
+
+#[test]
+fn an_error_is_kept_until_the_next_successful_save() {
+    let store = store_with(1, 2);
+    let mut cursor = Cursor::load(&store, "relay", 0).unwrap();
+    cursor.save(&store, 1).unwrap();
+    let error = CursorError {
+        at_unix_ms: 1_767_225_600_000,
+        message: "broker down ✗".repeat(200),
+    };
+    cursor.save_error(&store, error.clone()).unwrap();
+    let loaded = Cursor::load(&store, "relay", 0).unwrap();
+    assert_eq!(loaded.sequence, 1);
+    let kept = loaded.last_error.unwrap();
+    assert_eq!(kept.at_unix_ms, error.at_unix_ms);
+    assert!(kept.message.len() <= CURSOR_ERROR_BYTES_MAX);
+    assert!(error.message.starts_with(&kept.message));
+    cursor.save(&store, 2).unwrap();
+    assert_eq!(Cursor::load(&store, "relay", 0).unwrap().last_error, None);
+}
+
+#[test]
+#[should_panic(expected = "moves backwards")]
+fn a_cursor_never_moves_backwards() {
+    let store = store_with(1, 2);
+    let mut cursor = Cursor::load(&store, "relay", 0).unwrap();
+    cursor.save(&store, 2).unwrap();
+    cursor.save(&store, 1).unwrap();
+}
+
+#[test]
+fn cursors_of_partitions_and_consumers_are_independent() {
+    assert_ne!(cursor_key("ab", 1), cursor_key("a", 0x6201));
+    let store = store_with(4, 40);
+    for partition in 0..4 {
+        Cursor::load(&store, "relay", partition)
+            .unwrap()
+            .save(&store, u64::from(partition))
+            .unwrap();
+    }
+    for partition in 0..4 {
+        let cursor = Cursor::load(&store, "relay", partition).unwrap();
+        assert_eq!(cursor.sequence, u64::from(partition));
+        assert_eq!(
+            Cursor::load(&store, "other", partition).unwrap().sequence,
+            0
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_wakes_on_a_notification_sent_while_it_was_busy() {
+    let signal = LogSignal::new(2);
+    let mut waiter = signal.subscribe(1);
+    let payment = (0..)
+        .map(|_| new_payment())
+        .find(|p| partition_of(*p, 2) == 1)
+        .unwrap();
+    signal.notify_payment(payment);
+    let started = tokio::time::Instant::now();
+    waiter.wait(Duration::from_secs(60)).await;
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Nothing new: the wait lasts the fallback interval (paused time).
+    signal.notify(0);
+    let started = tokio::time::Instant::now();
+    waiter.wait(Duration::from_secs(60)).await;
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+}
