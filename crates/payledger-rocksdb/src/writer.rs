@@ -183,6 +183,13 @@ impl WriterState {
         if current_version != request.expected_version {
             return Err(AppendError::Conflict { current_version });
         }
+        // Everything that can fail happens before the batch is touched, so a
+        // refused request never leaves part of itself in the group's batch.
+        let events_cf = cf(&self.db, CF_EVENTS)?;
+        let log_cf = cf(&self.db, CF_LOG)?;
+        for write in &request.inline {
+            cf(&self.db, keys::table_cf(write.table))?;
+        }
         let stamped = stamp(
             request.payment_id,
             head,
@@ -190,8 +197,6 @@ impl WriterState {
             self.last_sequence,
             request.events,
         );
-        let events_cf = cf(&self.db, CF_EVENTS)?;
-        let log_cf = cf(&self.db, CF_LOG)?;
         for event in &stamped.events {
             let envelope = &event.envelope;
             batch.put_cf(
@@ -205,6 +210,7 @@ impl WriterState {
                 keys::log_value(request.payment_id, envelope.version),
             );
         }
+        // Cannot fail: every column family was resolved above.
         add_table_writes(&self.db, batch, request.inline)?;
         self.last_sequence = stamped.head_sequence();
         heads.insert(request.payment_id, stamped.head);
