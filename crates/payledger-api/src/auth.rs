@@ -78,22 +78,9 @@ pub async fn authorize(
 ) -> Result<Principal, ApiError> {
     let token = bearer_token(headers)?;
     let now = now_ms();
-    let grant = match state.tokens.get(token.expose(), now) {
-        Some(grant) => grant,
-        None => {
-            let grant = state
-                .blocking(move |s| {
-                    app::authenticate(&*s.store, token.expose(), now)
-                        .map(|grant| {
-                            s.tokens.insert(token.expose(), grant.clone());
-                            grant
-                        })
-                        .map_err(bearer_error)
-                })
-                .await?;
-            grant
-        }
-    };
+    let grant = state
+        .blocking(move |s| app::authenticate(&*s.store, token.expose(), now).map_err(bearer_error))
+        .await?;
     let permission = scope.permission();
     if grant.allows(project, permission) {
         Ok(Principal {

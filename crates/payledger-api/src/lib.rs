@@ -25,7 +25,6 @@ pub mod messages;
 pub mod payments;
 pub mod query;
 pub mod request;
-pub mod token_cache;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -63,8 +62,6 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     pub ledger: Ledger<dyn EventStore>,
     pub config: Arc<ApiConfig>,
-    /// Grants of recently authenticated tokens.
-    pub tokens: Arc<token_cache::TokenCache>,
     /// Wakes the log consumers (Kafka relay, deliveries) after commits.
     pub log_signal: Arc<LogSignal>,
 }
@@ -76,7 +73,6 @@ impl AppState {
             log_signal: Arc::new(LogSignal::new(store.partition_count())),
             store,
             config: Arc::new(config),
-            tokens: Arc::default(),
         }
     }
 

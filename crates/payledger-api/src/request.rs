@@ -40,24 +40,47 @@ use payledger_domain::{ProjectKey, Timestamp};
 
 /// A request body within `request_body_bytes_max`; larger bodies answer 413
 /// in the commercetools error shape.
+///
+/// An oversized body is read and discarded (up to
+/// [`OVERSIZED_BODY_DRAIN_BYTES_MAX`]) before the 413 is sent: closing a
+/// connection with unread data makes the kernel reset it, and the client
+/// would see a broken connection instead of the answer.
 #[derive(Debug)]
 pub struct Body(pub Bytes);
+
+/// Most bytes of an oversized body read and discarded before answering 413;
+/// beyond that the connection is closed.
+pub const OVERSIZED_BODY_DRAIN_BYTES_MAX: usize = 16 << 20;
 
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        use http_body_util::BodyExt;
         let limit = request
             .extensions()
             .get::<BodyLimit>()
             .map_or(usize::MAX, |l| l.0);
-        match Bytes::from_request(request, state).await {
-            Ok(bytes) => Ok(Self(bytes)),
-            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::payload_too_large(limit))
+        let mut body = request.into_body();
+        let mut kept = Vec::new();
+        let mut seen = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|e| ApiError::invalid_input(format!("Unreadable request body: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            seen = seen.saturating_add(data.len());
+            if seen <= limit {
+                kept.extend_from_slice(&data);
+            } else if seen > limit.saturating_add(OVERSIZED_BODY_DRAIN_BYTES_MAX) {
+                break;
             }
-            Err(rejection) => Err(ApiError::invalid_input(rejection.body_text())),
         }
+        if seen > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        Ok(Self(Bytes::from(kept)))
     }
 }
 
