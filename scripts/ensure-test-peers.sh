@@ -14,3 +14,14 @@ if ! .venv/bin/python -c "import commercetools" 2>/dev/null \
   echo "installing commercetools==$COMMERCETOOLS_VERSION into .venv ..." >&2
   .venv/bin/pip install --quiet "commercetools==$COMMERCETOOLS_VERSION"
 fi
+
+# The Kafka-protocol broker of the relay's end-to-end tests.
+scripts/ensure-tansu.sh
+
+# localstripe, the Stripe emulator of the PSP tests (tests/stripe/ serves
+# it on 127.0.0.1).
+LOCALSTRIPE_VERSION=1.15.10
+if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("localstripe"))' 2>/dev/null)" != "$LOCALSTRIPE_VERSION" ]; then
+  echo "installing localstripe==$LOCALSTRIPE_VERSION into .venv ..." >&2
+  .venv/bin/pip install --quiet "localstripe==$LOCALSTRIPE_VERSION"
+fi

@@ -54,15 +54,24 @@ pub struct Server {
     child: Option<ChildGuard>,
     data: PathBuf,
     base_url: String,
+    /// Further `serve` arguments, kept for restarts.
+    args: Vec<String>,
 }
 
 impl Server {
     /// Starts a server on the store in `data`.
     pub fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// Starts a server on the store in `data` with further `serve`
+    /// arguments (e.g. `--kafka-brokers`), which restarts keep.
+    pub fn start_with(data: &Path, args: &[&str]) -> Self {
         let mut child = ChildGuard::spawn(
             Command::new(payledger_bin())
                 .args(["serve", "--listen", "127.0.0.1:0", "--data"])
                 .arg(data)
+                .args(args)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit()),
         );
@@ -84,6 +93,7 @@ impl Server {
             child: Some(child),
             data: data.to_path_buf(),
             base_url,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
         }
     }
 
@@ -101,7 +111,8 @@ impl Server {
     /// Stops and starts the server on the same data.
     pub fn restart(mut self) -> Self {
         self.stop();
-        Self::start(&self.data)
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Self::start_with(&self.data, &args)
     }
 }
 
@@ -222,4 +233,348 @@ pub fn python() -> PathBuf {
         venv.display()
     );
     venv
+}
+
+/// The `tansu` Kafka-protocol broker (`make test` installs it into
+/// `~/.cargo/bin`); `PAYLEDGER_TANSU` overrides it.
+pub fn tansu_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("PAYLEDGER_TANSU") {
+        return PathBuf::from(path);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("tansu"))
+            .find(|candidate| candidate.is_file())
+    });
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let installed = cargo_home.map(|home| home.join("bin/tansu"));
+    on_path
+        .or(installed.filter(|path| path.is_file()))
+        .expect("tansu is missing: run `make test` (scripts/ensure-tansu.sh installs it)")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Where a [`Tansu`] broker keeps its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TansuStorage {
+    /// In memory: fast, lost when the broker stops.
+    Memory,
+    /// SQLite under the broker's directory: survives broker restarts.
+    Sqlite,
+}
+
+/// How long a broker may take to print `ready`.
+pub const TANSU_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A tansu broker on 127.0.0.1, killed when dropped. It runs in `dir`,
+/// so its SQLite path is relative (tansu doubles absolute paths).
+#[derive(Debug)]
+pub struct Tansu {
+    child: Option<ChildGuard>,
+    dir: PathBuf,
+    port: u16,
+    storage: TansuStorage,
+}
+
+impl Tansu {
+    /// Starts a broker on a free port with its files under `dir`.
+    pub fn start(dir: &Path, storage: TansuStorage) -> Self {
+        let mut broker = Self {
+            child: None,
+            dir: dir.to_path_buf(),
+            port: free_port(),
+            storage,
+        };
+        broker.run();
+        broker
+    }
+
+    /// `HOST:PORT` for `bootstrap.servers` and `--kafka-brokers`.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the broker gracefully (SIGTERM), or kills it when it does not
+    /// exit in time.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + TANSU_READY_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            if matches!(child.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        drop(child);
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    fn run(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let storage = match self.storage {
+            TansuStorage::Memory => "memory://tansu/".to_owned(),
+            TansuStorage::Sqlite => {
+                std::fs::create_dir_all(self.dir.join("sqlite")).expect("create sqlite dir");
+                "sqlite://sqlite/tansu.db".to_owned()
+            }
+        };
+        std::fs::create_dir_all(&self.dir).expect("create broker dir");
+        let mut child = ChildGuard::spawn(
+            Command::new(tansu_bin())
+                .current_dir(&self.dir)
+                .args(["broker", "--listener-url", &url])
+                .args(["--advertised-listener-url", &url])
+                .args(["--storage-engine", &storage])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
+        let (lines, ready) = std::sync::mpsc::channel::<String>();
+        let stdout = child.0.stdout.take().expect("piped stdout");
+        let stderr = child.0.stderr.take().expect("piped stderr");
+        for pipe in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let lines = lines.clone();
+            let port = self.port;
+            // Drains the pipe for the broker's whole life; the broker's
+            // complaints show in the output of a failing test.
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if ["ERROR", "WARN", "panicked"]
+                        .iter()
+                        .any(|w| line.contains(w))
+                    {
+                        eprintln!("tansu {port}: {line}");
+                    }
+                    let _ = lines.send(line);
+                }
+            });
+        }
+        let deadline = std::time::Instant::now() + TANSU_READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = ready
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("tansu on port {} never printed `ready`", self.port));
+            if line.contains("ready") {
+                break;
+            }
+        }
+        self.child = Some(child);
+    }
+}
+
+/// Reading the relay's topics and checking its delivery contract.
+pub mod kafka {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    use std::collections::{HashMap, HashSet};
+    use std::time::{Duration, Instant};
+
+    /// One consumed record.
+    #[derive(Clone, Debug)]
+    pub struct Consumed {
+        pub message_id: String,
+        pub payment: String,
+        pub version: u64,
+        pub message: serde_json::Value,
+    }
+
+    /// How long a reader waits for its consumer to leave the group.
+    pub const CONSUMER_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A consumer-group member subscribed to one topic from its start.
+    pub struct TopicReader {
+        /// Taken by `drop`, which closes it with a deadline.
+        consumer: Option<BaseConsumer>,
+    }
+
+    impl Drop for TopicReader {
+        /// rdkafka's own drop polls until the consumer left its group, with
+        /// no deadline; after a broker restart tansu may never answer, so
+        /// a consumer that did not close in time is leaked instead (its
+        /// threads end with the test process).
+        fn drop(&mut self) {
+            let Some(consumer) = self.consumer.take() else {
+                return;
+            };
+            if consumer.close_queue().is_ok() {
+                let deadline = Instant::now() + CONSUMER_CLOSE_TIMEOUT;
+                while !consumer.closed() && Instant::now() < deadline {
+                    consumer.poll(Duration::from_millis(100));
+                }
+            }
+            if consumer.closed() {
+                drop(consumer);
+            } else {
+                std::mem::forget(consumer);
+            }
+        }
+    }
+
+    impl std::fmt::Debug for TopicReader {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("TopicReader")
+        }
+    }
+
+    impl TopicReader {
+        pub fn subscribe(brokers: &str, group: &str, topic: &str) -> Self {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", brokers)
+                .set("group.id", group)
+                .set("auto.offset.reset", "earliest")
+                .set("enable.auto.commit", "true")
+                .set("topic.metadata.refresh.interval.ms", "500")
+                .create()
+                .expect("create consumer");
+            consumer.subscribe(&[topic]).expect("subscribe");
+            Self {
+                consumer: Some(consumer),
+            }
+        }
+
+        /// Reads until every payment in `expected` reached its version
+        /// (after dedupe), or panics at `deadline`.
+        pub fn read_until(
+            &self,
+            expected: &HashMap<String, u64>,
+            timeout: Duration,
+        ) -> Vec<Consumed> {
+            let consumer = self.consumer.as_ref().expect("an open consumer");
+            let deadline = Instant::now() + timeout;
+            let mut consumed = Vec::new();
+            let mut reached: HashMap<String, u64> = HashMap::new();
+            let mut complete = expected
+                .iter()
+                .filter(|(_, version)| **version == 0)
+                .count();
+            while complete < expected.len() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{complete} of {} payments complete after {timeout:?}; {} records read",
+                    expected.len(),
+                    consumed.len()
+                );
+                let Some(polled) = consumer.poll(Duration::from_millis(100)) else {
+                    continue;
+                };
+                // Transient errors (e.g. the topic does not exist yet).
+                let Ok(message) = polled else { continue };
+                let record = decode(&message);
+                let seen = reached.entry(record.payment.clone()).or_insert(0);
+                if record.version > *seen {
+                    *seen = record.version;
+                    if expected.get(&record.payment) == Some(&record.version) {
+                        complete += 1;
+                    }
+                }
+                consumed.push(record);
+            }
+            consumed
+        }
+    }
+
+    fn decode(message: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
+        let header = |name: &str| -> String {
+            let headers = message.headers().expect("record headers");
+            let found = headers
+                .iter()
+                .find(|h| h.key == name)
+                .unwrap_or_else(|| panic!("header {name} missing"));
+            String::from_utf8(found.value.expect("header value").to_vec()).expect("UTF-8 header")
+        };
+        let content_type = header("content-type");
+        assert_eq!(content_type, "application/json");
+        let message_json: serde_json::Value =
+            serde_json::from_slice(message.payload().expect("record value")).expect("JSON value");
+        let record = Consumed {
+            message_id: header("message-id"),
+            payment: String::from_utf8(message.key().expect("record key").to_vec()).expect("key"),
+            version: header("resource-version")
+                .parse()
+                .expect("resource-version"),
+            message: message_json,
+        };
+        assert_eq!(record.message["id"], record.message_id.as_str());
+        assert_eq!(record.message["type"], header("message-type").as_str());
+        assert_eq!(record.message["sequenceNumber"], record.version);
+        assert_eq!(record.message["resource"]["id"], record.payment.as_str());
+        assert!(
+            header("partition-sequence")
+                .parse::<u64>()
+                .expect("sequence")
+                > 0
+        );
+        record
+    }
+
+    /// What [`check_delivery`] found.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Delivery {
+        pub unique: usize,
+        pub duplicates: usize,
+    }
+
+    /// The delivery contract: after dedupe by `message-id`, every payment's
+    /// Messages are exactly versions 1..=expected, in consumption order.
+    pub fn check_delivery(consumed: &[Consumed], expected: &HashMap<String, u64>) -> Delivery {
+        let mut seen = HashSet::new();
+        let mut last: HashMap<&str, u64> = HashMap::new();
+        let mut duplicates = 0;
+        for record in consumed {
+            if !seen.insert(record.message_id.as_str()) {
+                duplicates += 1;
+                continue;
+            }
+            let previous = last.entry(record.payment.as_str()).or_insert(0);
+            assert_eq!(
+                record.version,
+                *previous + 1,
+                "payment {}: version {} follows {previous}",
+                record.payment,
+                record.version
+            );
+            *previous = record.version;
+        }
+        let delivered: HashMap<String, u64> =
+            last.into_iter().map(|(p, v)| (p.to_owned(), v)).collect();
+        let wanted: HashMap<String, u64> = expected
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(p, v)| (p.clone(), *v))
+            .collect();
+        assert_eq!(delivered, wanted, "every Message exactly once");
+        Delivery {
+            unique: seen.len(),
+            duplicates,
+        }
+    }
+}
+
+impl Api {
+    /// The bearer token, for clients that must survive a dying server
+    /// (the crash tests send requests that are allowed to fail).
+    pub fn bearer_token(&self) -> &str {
+        &self.token
+    }
 }

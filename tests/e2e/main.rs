@@ -4,4 +4,6 @@
 mod api;
 mod crash;
 mod examples;
+mod kafka;
 mod sdk;
+mod stripe;

@@ -10,6 +10,7 @@
 //! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
+//! - [`psp_webhooks`]: signed PSP webhooks and the payment refresh.
 //!
 //! Architecture invariant: JSON lives here and nowhere below; handlers turn
 //! requests into typed commands and blocking store work runs off the async
@@ -23,6 +24,7 @@ pub mod idempotent;
 pub mod json;
 pub mod messages;
 pub mod payments;
+pub mod psp_webhooks;
 pub mod query;
 pub mod request;
 
@@ -102,6 +104,7 @@ pub fn router(state: AppState) -> Router {
                 idempotent::responses,
             )),
         )
+        .merge(psp_webhooks::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,

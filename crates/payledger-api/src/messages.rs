@@ -37,19 +37,48 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Tracks each payment's key while events are read in stream order, so a
-/// Message names the key its payment had at that version.
-#[derive(Default)]
-struct Keys(HashMap<PaymentId, Option<String>>);
+/// Message names the key its payment had at that version. Shared with the
+/// log consumers that render Messages (the Kafka relay): a reader that
+/// starts mid-stream first [`Keys::observe`]s the stream's earlier events.
+#[derive(Default, Debug)]
+pub struct Keys(HashMap<PaymentId, Option<String>>);
 
 impl Keys {
-    fn render(&mut self, envelope: &EventEnvelope) -> Value {
+    /// Takes note of `envelope`'s key change, if any, and returns the key
+    /// its payment has after it.
+    pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
         let key = self.0.entry(envelope.payment_id).or_default();
         match &envelope.event {
             Event::Created(draft) => key.clone_from(&draft.key),
             Event::KeySet(new) => key.clone_from(new),
             _ => {}
         }
-        message_to_json(envelope, key.as_deref())
+        key.as_deref()
+    }
+
+    /// The Message of `envelope`, naming the key at its version.
+    pub fn render(&mut self, envelope: &EventEnvelope) -> Value {
+        let key = self.observe(envelope);
+        message_to_json(envelope, key)
+    }
+
+    /// True when the events of `payment` were observed from version 1 on.
+    pub fn knows(&self, payment: PaymentId) -> bool {
+        self.0.contains_key(&payment)
+    }
+
+    /// Payments tracked.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Forgets every payment (bounds the memory of a long-running reader).
+    pub fn clear(&mut self) {
+        self.0.clear();
     }
 }
 

@@ -8,6 +8,8 @@
 //! - [`consumer`]: durable cursors of log consumers and the signal that
 //!   wakes them.
 //! - [`idempotency`]: durable idempotency records.
+//! - [`psp`]: executing payments at PSPs, webhook intake, refresh and the
+//!   due-time task table.
 //! - [`error`]: the failures of a use case.
 //!
 //! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
@@ -20,6 +22,7 @@ pub mod consumer;
 pub mod error;
 pub mod idempotency;
 pub mod payments;
+pub mod psp;
 pub mod tables;
 
 pub use error::AppError;

@@ -426,6 +426,19 @@ impl Prepared {
     pub fn outcome(&self) -> &Outcome {
         &self.outcome
     }
+
+    /// Adds table writes to the command's append, committed atomically with
+    /// its events (a dedupe record of the input that caused them). Returns
+    /// false, adding nothing, when the command appends no event.
+    pub fn add_inline(&mut self, writes: Vec<KvWrite>) -> bool {
+        match &mut self.append {
+            Some(append) => {
+                append.inline.extend(writes);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The rejection for a unique index entry another payment holds. Index keys
@@ -533,6 +546,7 @@ fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment)
             });
         }
     }
+    writes.extend(transaction_interface_writes(project, before, after));
     let view_key = tables::view_key(project, id);
     writes.push(KvWrite {
         table: Table::Views,
@@ -540,6 +554,38 @@ fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment)
         value: live(after).then(|| payledger_codec::encode_payment(after)),
     });
     writes
+}
+
+/// The changes of the (non-unique) index of transaction interface ids:
+/// a PSP object id finds its payment without a scan.
+fn transaction_interface_writes(
+    project: &ProjectKey,
+    before: Option<&Payment>,
+    after: &Payment,
+) -> Vec<KvWrite> {
+    let keys = |p: &Payment| -> std::collections::BTreeSet<Vec<u8>> {
+        if p.deleted {
+            return Default::default();
+        }
+        p.transactions
+            .iter()
+            .filter_map(|t| t.interface_id.as_deref())
+            .map(|interface_id| tables::transaction_interface_key(project, interface_id, p.id))
+            .collect()
+    };
+    let old = before.map(keys).unwrap_or_default();
+    let new = keys(after);
+    let removed = old.difference(&new).map(|key| KvWrite {
+        table: Table::TransactionInterfaceIndex,
+        key: key.clone(),
+        value: None,
+    });
+    let added = new.difference(&old).map(|key| KvWrite {
+        table: Table::TransactionInterfaceIndex,
+        key: key.clone(),
+        value: Some(Vec::new()),
+    });
+    removed.chain(added).collect()
 }
 
 fn corrupt(what: &'static str) -> impl Fn() -> AppError {

@@ -13,6 +13,8 @@
 //! | EventIds       | event id                                   | payment id · version (u64 BE) |
 //! | Idempotency    | project · idempotency key                  | see [`crate::idempotency`] |
 //! | Catalog        | project · kind · id, and project · kind-key · key | record / id |
+//! | TransactionInterfaceIndex | project · transaction interfaceId · payment id | empty |
+//! | WebhookEvents  | project · interface · event id             | see [`crate::psp::webhooks`] |
 
 use payledger_domain::{PaymentId, ProjectKey};
 
@@ -93,6 +95,30 @@ pub fn customer_index_key(
 ) -> Vec<u8> {
     let mut key = customer_prefix(project, customer_id);
     key.extend_from_slice(payment_id.as_bytes());
+    key
+}
+
+/// The prefix of every payment with a transaction of this interface id.
+pub fn transaction_interface_prefix(project: &ProjectKey, interface_id: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, interface_id);
+    key
+}
+
+pub fn transaction_interface_key(
+    project: &ProjectKey,
+    interface_id: &str,
+    payment_id: PaymentId,
+) -> Vec<u8> {
+    let mut key = transaction_interface_prefix(project, interface_id);
+    key.extend_from_slice(payment_id.as_bytes());
+    key
+}
+
+pub fn webhook_event_key(project: &ProjectKey, interface: &str, event_id: &str) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    push_text(&mut key, interface);
+    push_text(&mut key, event_id);
     key
 }
 

@@ -33,6 +33,8 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::Catalog => "catalog",
         Table::Clients => "clients",
         Table::Tokens => "tokens",
+        Table::TransactionInterfaceIndex => "idx_txn_interface",
+        Table::WebhookEvents => "webhook_events",
     }
 }
 

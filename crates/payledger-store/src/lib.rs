@@ -69,11 +69,16 @@ pub enum Table {
     Clients,
     /// Hashed access tokens.
     Tokens,
+    /// Index: project · transaction interfaceId · payment → () (finds the
+    /// payment a PSP object belongs to).
+    TransactionInterfaceIndex,
+    /// PSP webhook events already recorded (dedupe by event id).
+    WebhookEvents,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -85,6 +90,8 @@ impl Table {
         Self::Catalog,
         Self::Clients,
         Self::Tokens,
+        Self::TransactionInterfaceIndex,
+        Self::WebhookEvents,
     ];
 }
 

@@ -28,6 +28,15 @@ pub enum Command {
     /// Manage API clients (create, list, revoke) while the server is
     /// stopped.
     Clients(crate::clients::ClientsArgs),
+    /// Show each log consumer's cursor, lag and last error per partition
+    /// (opens the store: run it while the server is stopped).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +58,68 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// JSON file of PSP accounts per project (Stripe keys, webhook signing
+    /// secrets, refresh timing); see the README. Without it payledger
+    /// executes nothing at PSPs.
+    #[arg(long, env = "PAYLEDGER_PSP_CONFIG")]
+    pub psp_config: Option<PathBuf>,
+}
+
+/// The Kafka relay: on when brokers are given.
+#[derive(Debug, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]. Without brokers
+    /// the relay is off.
+    #[arg(long, env = "PAYLEDGER_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Topic of a project's payment Messages; `{projectKey}` is replaced.
+    #[arg(long, default_value = payledger_kafka::config::TOPIC_TEMPLATE_DEFAULT)]
+    pub kafka_topic_template: String,
+    /// Partitions of the topics the relay creates when they are missing.
+    #[arg(long, default_value_t = payledger_kafka::config::TOPIC_PARTITIONS_DEFAULT)]
+    pub kafka_topic_partitions: i32,
+    /// Replication factor of the topics the relay creates.
+    #[arg(long, default_value_t = 1)]
+    pub kafka_topic_replication: i32,
+    /// Record value format: json (the Message), cloudevents or protobuf.
+    #[arg(long, default_value = "json")]
+    pub kafka_format: payledger_kafka::MessageFormat,
+    /// Format of one topic, TOPIC=FORMAT (repeatable); overrides
+    /// --kafka-format for that topic.
+    #[arg(long, value_parser = parse_topic_format)]
+    pub kafka_topic_format: Vec<(String, payledger_kafka::MessageFormat)>,
+    /// How long the producer tries to deliver a message before the relay
+    /// retries its batch.
+    #[arg(long, default_value_t = payledger_kafka::config::MESSAGE_TIMEOUT_MS_DEFAULT)]
+    pub kafka_message_timeout_ms: u64,
+}
+
+impl KafkaArgs {
+    /// The relay's configuration, or `None` when no brokers are given.
+    pub fn relay_config(&self) -> Option<payledger_kafka::RelayConfig> {
+        let brokers = self.kafka_brokers.as_deref()?.trim();
+        if brokers.is_empty() {
+            return None;
+        }
+        let mut config = payledger_kafka::RelayConfig::new(brokers);
+        config.topic_template.clone_from(&self.kafka_topic_template);
+        config.topic_partitions = self.kafka_topic_partitions;
+        config.topic_replication = self.kafka_topic_replication;
+        config.format = self.kafka_format;
+        config.topic_formats = self.kafka_topic_format.iter().cloned().collect();
+        config.message_timeout_ms = self.kafka_message_timeout_ms;
+        Some(config)
+    }
+}
+
+fn parse_topic_format(text: &str) -> Result<(String, payledger_kafka::MessageFormat), String> {
+    let (topic, format) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected TOPIC=FORMAT, got {text:?}"))?;
+    let format = format.parse().map_err(|e| format!("{e}"))?;
+    Ok((topic.to_owned(), format))
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +138,42 @@ pub enum BenchKind {
     /// create, update (addTransaction + changeTransactionState), get and
     /// query-by-key; prints req/s and p50/p99 per workload.
     Http(BenchHttpArgs),
+    /// Kafka relay: messages/s from a pre-filled log to the broker, then
+    /// end-to-end latency (HTTP write acknowledged → consumer receives)
+    /// p50/p99 under a steady write load.
+    Relay(BenchRelayArgs),
+    /// PSP flows: signed webhook ingestion req/s and p99, and (with
+    /// --stripe-url) executor authorizations/s against a Stripe emulator.
+    Psp(crate::bench::psp::BenchPspArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRelayArgs {
+    /// Directory to benchmark in; a fresh sub-directory is created and
+    /// removed afterwards.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…].
+    #[arg(long, env = "PAYLEDGER_KAFKA_BROKERS")]
+    pub kafka_brokers: String,
+    /// Events in the pre-filled log for the throughput run.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: u64,
+    /// Partitions of the benchmark topics.
+    #[arg(long, default_value_t = payledger_kafka::config::TOPIC_PARTITIONS_DEFAULT)]
+    pub kafka_topic_partitions: i32,
+    /// Writes per second of the latency run (each an HTTP update request).
+    #[arg(long, default_value_t = 5_000)]
+    pub writes_per_second: u64,
+    /// Seconds of the latency run.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Record value format of the benchmark topics.
+    #[arg(long, default_value = "json")]
+    pub kafka_format: payledger_kafka::MessageFormat,
+    /// Producer linger (ms): how long a batch waits to fill.
+    #[arg(long, default_value_t = payledger_kafka::config::LINGER_MS_DEFAULT)]
+    pub kafka_linger_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -175,7 +175,7 @@ fn open(args: &StoreArgs) -> anyhow::Result<RocksStore> {
 /// Whether RocksDB refused because another process holds the store's lock
 /// (its message reads "IO error: While lock file: …/LOCK: Resource
 /// temporarily unavailable").
-fn is_lock_error(message: &str) -> bool {
+pub(crate) fn is_lock_error(message: &str) -> bool {
     message.contains("lock file") || message.contains("/LOCK")
 }
 
@@ -186,7 +186,7 @@ fn now_ms() -> u64 {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for milliseconds since the epoch (UTC).
-fn utc_text(ms: u64) -> String {
+pub(crate) fn utc_text(ms: u64) -> String {
     let seconds = ms / 1_000;
     let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
     let rest = seconds % 86_400;

@@ -1,15 +1,19 @@
 //! The `payledger` binary: argument parsing and wiring, nothing else.
 //!
-//! - `serve`: the HTTP server on a RocksDB store.
+//! - `serve`: the HTTP server on a RocksDB store (with `psp`: the PSP
+//!   executor and task runner when `--psp-config` is given).
 //! - `bench`: the benchmark harness (figures go to BENCHMARKS.md).
 //! - `stress`: appends until killed, printing every acknowledged append; the
 //!   crash-safety test drives it.
 //! - `clients`: API client management on a stopped server's store.
+//! - `status`: log consumers' cursors and lag on a stopped server's store.
 
 mod bench;
 mod cli;
 mod clients;
+mod psp;
 mod serve;
+mod status;
 mod stress;
 
 use clap::Parser;
@@ -26,5 +30,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Bench(args) => bench::run(&args),
         cli::Command::Stress(args) => stress::run(&args),
         cli::Command::Clients(args) => clients::run(&args),
+        cli::Command::Status(args) => status::run(&args),
     }
 }

@@ -22,12 +22,44 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let relay = start_relay(&state, &args.kafka)?;
+        let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
         println!("payledger listening on http://{bound}");
-        payledger_api::serve(listener, payledger_api::router(state), shutdown_signal()).await?;
+        let mut router = payledger_api::router(state);
+        if let Some(psp) = &psp {
+            router = psp.layer(router);
+        }
+        let served = payledger_api::serve(listener, router, shutdown_signal()).await;
+        if let Some(psp) = psp {
+            psp.stop();
+        }
+        if let Some(relay) = relay {
+            relay.stop().await;
+        }
+        served?;
         Ok(())
     })
+}
+
+/// Starts the Kafka relay when brokers are configured. It only reads the
+/// log, so an unreachable broker never slows the API down.
+fn start_relay(
+    state: &AppState,
+    kafka: &crate::cli::KafkaArgs,
+) -> anyhow::Result<Option<payledger_kafka::Relay>> {
+    let Some(config) = kafka.relay_config() else {
+        return Ok(None);
+    };
+    tracing::info!(brokers = %config.brokers, format = %config.format, "starting the Kafka relay");
+    let relay = payledger_kafka::Relay::start(
+        Arc::clone(&state.store),
+        Arc::clone(&state.log_signal),
+        config,
+    )
+    .context("cannot start the Kafka relay")?;
+    Ok(Some(relay))
 }
 
 /// Most threads running blocking store work at once.

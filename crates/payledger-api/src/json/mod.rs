@@ -10,11 +10,13 @@
 //! - `draft`: PaymentDraft → [`PaymentDraftInput`].
 //! - `actions`: `{version, actions}` → [`UpdateRequest`].
 //! - `message`: event envelope → Message (with the message type table).
+//! - `cloudevents`: a Message in a CloudEvents 1.0 envelope.
 //! - `money`, `custom`, `time`: money, custom fields and references,
 //!   timestamps.
 //! - `read`: the path-aware reader behind all input decoding.
 
 mod actions;
+mod cloudevents;
 mod custom;
 mod draft;
 mod message;
@@ -26,6 +28,7 @@ mod time;
 use payledger_domain::UpdateAction;
 
 pub use actions::parse_update;
+pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, cloudevent_to_json};
 pub use custom::{
     custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
 };

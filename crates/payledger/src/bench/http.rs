@@ -126,7 +126,7 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     Ok(rows)
 }
 
-async fn token(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+pub(super) async fn token(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let reply: Value = http
         .post(format!("{base}/oauth/token"))
         .basic_auth("bench", Some("bench-secret-1"))

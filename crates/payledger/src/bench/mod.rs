@@ -5,6 +5,8 @@
 
 mod append;
 mod http;
+pub(crate) mod psp;
+mod relay;
 
 use crate::cli::{BenchArgs, BenchKind};
 use hdrhistogram::Histogram;
@@ -14,6 +16,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     match &args.which {
         BenchKind::Append(append) => append::run(append),
         BenchKind::Http(http) => http::run(http),
+        BenchKind::Psp(psp) => psp::run(psp),
+        BenchKind::Relay(relay) => relay::run(relay),
     }
 }
 

@@ -1,0 +1,128 @@
+//! The PSP-facing routes: signed webhooks from Stripe, and the refresh a
+//! merchant can ask for.
+//!
+//! | route | auth | success |
+//! |---|---|---|
+//! | `POST /webhooks/stripe/{pk}` | `Stripe-Signature` over the raw body | 200 `{received, outcome}` |
+//! | `POST /{pk}/payments/{id}/refresh` (and `key={key}`) | manage_payments | 200 the updated Payment |
+//!
+//! A webhook is verified on the exact bytes received before anything is
+//! parsed; a forged, tampered or stale one answers 400 and records
+//! nothing. A verified one is recorded and a refresh scheduled; no PSP is
+//! called inside the request, so it answers within milliseconds. The
+//! routes need the PSP service (`serve --psp-config`); without it they
+//! answer 404 (webhooks) or return the payment unchanged (refresh).
+
+use crate::auth::{Scope, authorize};
+use crate::json::payment_to_json;
+use crate::request::{Body, project_key};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use payledger_app::PaymentRef;
+use payledger_app::psp::webhooks::WebhookOutcome;
+use payledger_app::psp::{PspFailure, PspService};
+use payledger_domain::{PaymentId, ProjectKey};
+use serde_json::{Value, json};
+
+/// The `paymentInterface` name of Stripe.
+const STRIPE: &str = "stripe";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/stripe/{pk}", post(stripe_webhook))
+        .route("/{pk}/payments/{id}/refresh", post(refresh))
+}
+
+/// The one mapping of PSP flow failures: infrastructure is a 500 without
+/// internals (the detail goes to the log).
+fn failure(error: PspFailure) -> ApiError {
+    match error {
+        PspFailure::App(app) => ApiError::from(app),
+        other => {
+            tracing::error!(error = %other, "PSP flow failed");
+            ApiError::general()
+        }
+    }
+}
+
+async fn stripe_webhook(
+    Path(pk): Path<String>,
+    service: Option<Extension<PspService>>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let Some(Extension(service)) = service else {
+        return Err(ApiError::not_found("No PSP is configured on this server."));
+    };
+    let project = project_key(&pk)?;
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok());
+    let event = service
+        .verify_stripe_webhook(&project, signature, &body)
+        .map_err(|rejected| {
+            tracing::info!(project = %project, reason = %rejected, "webhook refused");
+            ApiError::invalid_input(format!("The webhook was refused: {rejected}."))
+        })?;
+    let outcome = service
+        .receive_webhook(&project, STRIPE, &event)
+        .await
+        .map_err(failure)?;
+    let outcome = match outcome {
+        WebhookOutcome::Recorded { .. } => "recorded",
+        WebhookOutcome::Duplicate => "duplicate",
+        WebhookOutcome::Orphaned => "orphaned",
+        WebhookOutcome::Ignored => "ignored",
+    };
+    Ok(Json(json!({"received": true, "outcome": outcome})))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    service: Option<Extension<PspService>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ManagePayments).await?;
+    let payment_id = resolve(&state, &project, &id).await?;
+    let payment = match service {
+        Some(Extension(service)) => service
+            .refresh_payment(&project, payment_id)
+            .await
+            .map_err(failure)?
+            .map(|refreshed| refreshed.payment),
+        None => {
+            let project = project.clone();
+            state
+                .blocking(move |s| Ok(s.ledger.view(&project, payment_id)?))
+                .await?
+        }
+    };
+    let payment = payment.ok_or_else(|| not_found(&id))?;
+    Ok(Json(payment_to_json(&payment)))
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::not_found(format!("The Resource with ID '{what}' was not found."))
+}
+
+/// The payment id of `{id}` or `key={key}`.
+async fn resolve(
+    state: &AppState,
+    project: &ProjectKey,
+    segment: &str,
+) -> Result<PaymentId, ApiError> {
+    let target = match segment.strip_prefix("key=") {
+        Some(key) => PaymentRef::Key(key.to_owned()),
+        None => PaymentRef::Id(PaymentId::parse(segment).ok_or_else(|| not_found(segment))?),
+    };
+    let project = project.clone();
+    let found = state
+        .blocking(move |s| Ok(s.ledger.get(&project, &target)?))
+        .await?;
+    found.map(|p| p.id).ok_or_else(|| not_found(segment))
+}

@@ -1,0 +1,224 @@
+//! Which PSP operation a transaction calls for, and which transaction state
+//! a PSP status means for it. Both are pure; every PSP status is matched
+//! without a catch-all, so a new status is a compile error here.
+
+use payledger_domain::Payment;
+use payledger_domain::payment::{FieldValue, Transaction, TransactionState, TransactionType};
+use payledger_psp::{IntentStatus, ObjectKind, RefundStatus};
+
+/// Custom field (on the payment or its method info) naming the PSP customer.
+pub const CUSTOMER_FIELD: &str = "stripeCustomerId";
+
+/// A PSP operation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Operation {
+    /// Authorization: create + confirm with manual capture.
+    Authorize,
+    /// Charge without an authorization: create + confirm, automatic capture.
+    Charge,
+    /// Charge of an authorized PaymentIntent.
+    Capture,
+    Refund,
+    /// CancelAuthorization.
+    Cancel,
+}
+
+impl Operation {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Charge => "charge",
+            Self::Capture => "capture",
+            Self::Refund => "refund",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+/// What to do with a transaction.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Decision {
+    /// Call the PSP. `target` is the PaymentIntent to capture or cancel, or
+    /// the interface id of the charged transaction to refund.
+    Execute {
+        operation: Operation,
+        target: Option<String>,
+    },
+    /// Another transaction must settle first (e.g. a Charge waits for its
+    /// Pending Authorization).
+    Wait,
+    /// The transaction cannot be executed; it fails with this reason.
+    Reject(&'static str),
+    /// Not payledger's to execute (Chargeback).
+    Skip,
+}
+
+fn latest<'a>(
+    payment: &'a Payment,
+    kind: TransactionType,
+    states: &[TransactionState],
+) -> Option<&'a Transaction> {
+    payment
+        .transactions
+        .iter()
+        .rev()
+        .find(|t| t.kind == kind && states.contains(&t.state))
+}
+
+/// The operation a transaction calls for, given the rest of the payment.
+/// `kind_of` tells what a PSP interface id names.
+pub fn decide(
+    payment: &Payment,
+    txn: &Transaction,
+    kind_of: impl Fn(&str) -> ObjectKind,
+) -> Decision {
+    use TransactionState::{Initial, Pending, Success};
+    let execute = |operation, target: Option<&String>| Decision::Execute {
+        operation,
+        target: target.cloned(),
+    };
+    let authorized = latest(payment, TransactionType::Authorization, &[Success])
+        .and_then(|t| t.interface_id.as_ref());
+    let authorizing = latest(payment, TransactionType::Authorization, &[Initial, Pending]);
+    match txn.kind {
+        TransactionType::Authorization => execute(Operation::Authorize, None),
+        TransactionType::Charge => match (authorized, authorizing) {
+            (Some(intent), _) => execute(Operation::Capture, Some(intent)),
+            (None, Some(_)) => Decision::Wait,
+            (None, None) => execute(Operation::Charge, None),
+        },
+        TransactionType::Refund => {
+            let charged = latest(payment, TransactionType::Charge, &[Success])
+                .and_then(|t| t.interface_id.as_ref());
+            let charging = latest(payment, TransactionType::Charge, &[Initial, Pending]);
+            match (charged, charging) {
+                (Some(charged), _) => execute(Operation::Refund, Some(charged)),
+                (None, Some(_)) => Decision::Wait,
+                (None, None) => Decision::Reject("nothing was charged at the PSP to refund"),
+            }
+        }
+        TransactionType::CancelAuthorization => {
+            let pending = authorizing
+                .and_then(|t| t.interface_id.as_ref())
+                .filter(|id| kind_of(id) == ObjectKind::PaymentIntent);
+            match (authorized, pending, authorizing) {
+                (Some(intent), _, _) | (None, Some(intent), _) => {
+                    execute(Operation::Cancel, Some(intent))
+                }
+                (None, None, Some(_)) => Decision::Wait,
+                (None, None, None) => Decision::Reject("no authorization to cancel"),
+            }
+        }
+        TransactionType::Chargeback => Decision::Skip,
+    }
+}
+
+/// The operation a Pending transaction with an interface id was executed
+/// with, for a refresh: a Charge whose interface id is a charge (not a
+/// PaymentIntent) was a capture.
+pub fn executed_operation(
+    txn: &Transaction,
+    interface_id: &str,
+    kind_of: impl Fn(&str) -> ObjectKind,
+) -> Option<Operation> {
+    match txn.kind {
+        TransactionType::Authorization => Some(Operation::Authorize),
+        TransactionType::Charge => match kind_of(interface_id) {
+            ObjectKind::PaymentIntent => Some(Operation::Charge),
+            ObjectKind::Charge => Some(Operation::Capture),
+            ObjectKind::Refund | ObjectKind::Other => None,
+        },
+        TransactionType::Refund => Some(Operation::Refund),
+        TransactionType::CancelAuthorization => Some(Operation::Cancel),
+        TransactionType::Chargeback => None,
+    }
+}
+
+/// The transaction state a PaymentIntent status means for an operation.
+pub fn intent_state(operation: Operation, status: IntentStatus) -> TransactionState {
+    use IntentStatus as S;
+    use TransactionState::{Failure, Pending, Success};
+    match operation {
+        Operation::Authorize => match status {
+            S::RequiresCapture | S::Succeeded => Success,
+            S::RequiresPaymentMethod | S::Canceled => Failure,
+            S::RequiresConfirmation | S::RequiresAction | S::Processing => Pending,
+        },
+        Operation::Charge => match status {
+            S::Succeeded => Success,
+            S::RequiresPaymentMethod | S::Canceled => Failure,
+            S::RequiresConfirmation | S::RequiresAction | S::Processing | S::RequiresCapture => {
+                Pending
+            }
+        },
+        Operation::Capture => match status {
+            S::Succeeded => Success,
+            S::RequiresPaymentMethod | S::Canceled => Failure,
+            S::RequiresConfirmation | S::RequiresAction | S::Processing | S::RequiresCapture => {
+                Pending
+            }
+        },
+        Operation::Cancel => match status {
+            S::Canceled => Success,
+            // Captured: there is nothing left to cancel.
+            S::Succeeded => Failure,
+            S::RequiresPaymentMethod
+            | S::RequiresConfirmation
+            | S::RequiresAction
+            | S::Processing
+            | S::RequiresCapture => Pending,
+        },
+        // A refund's state comes from the refund, not the intent.
+        Operation::Refund => Pending,
+    }
+}
+
+/// The transaction state a refund status means.
+pub fn refund_state(status: RefundStatus) -> TransactionState {
+    match status {
+        RefundStatus::Succeeded => TransactionState::Success,
+        RefundStatus::Pending | RefundStatus::RequiresAction => TransactionState::Pending,
+        RefundStatus::Failed | RefundStatus::Canceled => TransactionState::Failure,
+    }
+}
+
+/// The state a transaction moves to: a final state never changes.
+pub fn next_state(current: TransactionState, observed: TransactionState) -> TransactionState {
+    if current.is_final() {
+        current
+    } else {
+        observed
+    }
+}
+
+/// The PSP customer named by the payment's custom fields, if any.
+pub fn customer(payment: &Payment) -> Option<String> {
+    [
+        payment.custom.as_ref(),
+        payment.payment_method_info.custom.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|custom| match custom.fields.get(CUSTOMER_FIELD) {
+        Some(FieldValue::String(id)) if !id.is_empty() => Some(id.clone()),
+        _ => None,
+    })
+}
+
+/// The PSP payment method types the payment's `method` names.
+pub fn payment_method_types(payment: &Payment) -> Vec<String> {
+    let method = payment
+        .payment_method_info
+        .method
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match method.as_str() {
+        "card" | "creditcard" | "credit_card" => vec!["card".into()],
+        "sepa_debit" | "sepa" | "sepadebit" => vec!["sepa_debit".into()],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! Which operation each transaction calls for, and how every PSP status
+//! maps to a transaction state.
+
+use super::*;
+use payledger_domain::payment::{PaymentMethodInfo, PaymentStatus};
+use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, Timestamp, TransactionId};
+use proptest::prelude::*;
+
+fn txn(
+    n: u8,
+    kind: TransactionType,
+    state: TransactionState,
+    interface_id: Option<&str>,
+) -> Transaction {
+    Transaction {
+        id: TransactionId::from_bytes([n; 16]),
+        timestamp: None,
+        kind,
+        amount: Money::new(100, CurrencyCode::parse("EUR").unwrap()),
+        interaction_id: None,
+        interface_id: interface_id.map(str::to_owned),
+        state,
+        custom: None,
+    }
+}
+
+fn payment(transactions: Vec<Transaction>) -> Payment {
+    Payment {
+        id: PaymentId::from_bytes([9; 16]),
+        version: 1,
+        key: None,
+        customer_id: None,
+        anonymous_id: None,
+        interface_id: None,
+        external_id: None,
+        amount_planned: Money::new(100, CurrencyCode::parse("EUR").unwrap()),
+        amount_authorized: None,
+        authorized_until: None,
+        amount_paid: None,
+        amount_refunded: None,
+        payment_method_info: PaymentMethodInfo::default(),
+        payment_status: PaymentStatus::default(),
+        transactions,
+        interface_interactions: Vec::new(),
+        custom: None,
+        created_at: Timestamp(0),
+        last_modified_at: Timestamp(0),
+        created_by: Actor::Client("c".into()),
+        last_modified_by: Actor::Client("c".into()),
+        deleted: false,
+    }
+}
+
+fn kind_of(id: &str) -> ObjectKind {
+    payledger_psp::stripe::object_kind(id)
+}
+
+/// `check(transactions, index of the one decided, expected)`.
+fn check(transactions: Vec<Transaction>, index: usize, expected: Decision) {
+    let payment = payment(transactions);
+    let decided = decide(&payment, &payment.transactions[index], kind_of);
+    assert_eq!(decided, expected, "{:?}", payment.transactions[index].kind);
+}
+
+fn execute(operation: Operation, target: Option<&str>) -> Decision {
+    Decision::Execute {
+        operation,
+        target: target.map(str::to_owned),
+    }
+}
+
+#[test]
+fn each_transaction_type_calls_for_its_operation() {
+    use TransactionState::{Failure, Initial, Pending, Success};
+    use TransactionType::*;
+    check(
+        vec![txn(1, Authorization, Initial, None)],
+        0,
+        execute(Operation::Authorize, None),
+    );
+    check(
+        vec![txn(1, Charge, Initial, None)],
+        0,
+        execute(Operation::Charge, None),
+    );
+    let authorized = txn(1, Authorization, Success, Some("pi_1"));
+    check(
+        vec![authorized.clone(), txn(2, Charge, Initial, None)],
+        1,
+        execute(Operation::Capture, Some("pi_1")),
+    );
+    check(
+        vec![
+            txn(1, Authorization, Pending, Some("pi_1")),
+            txn(2, Charge, Initial, None),
+        ],
+        1,
+        Decision::Wait,
+    );
+    check(
+        vec![
+            txn(1, Authorization, Failure, Some("pi_1")),
+            txn(2, Charge, Initial, None),
+        ],
+        1,
+        execute(Operation::Charge, None),
+    );
+    check(
+        vec![
+            authorized.clone(),
+            txn(2, Charge, Success, Some("ch_1")),
+            txn(3, Refund, Initial, None),
+        ],
+        2,
+        execute(Operation::Refund, Some("ch_1")),
+    );
+    check(
+        vec![txn(3, Refund, Initial, None)],
+        0,
+        Decision::Reject("nothing was charged at the PSP to refund"),
+    );
+    check(
+        vec![
+            txn(2, Charge, Pending, Some("pi_2")),
+            txn(3, Refund, Initial, None),
+        ],
+        1,
+        Decision::Wait,
+    );
+    check(
+        vec![authorized, txn(4, CancelAuthorization, Initial, None)],
+        1,
+        execute(Operation::Cancel, Some("pi_1")),
+    );
+    check(
+        vec![
+            txn(1, Authorization, Pending, Some("pi_1")),
+            txn(4, CancelAuthorization, Initial, None),
+        ],
+        1,
+        execute(Operation::Cancel, Some("pi_1")),
+    );
+    check(
+        vec![txn(4, CancelAuthorization, Initial, None)],
+        0,
+        Decision::Reject("no authorization to cancel"),
+    );
+    check(vec![txn(5, Chargeback, Initial, None)], 0, Decision::Skip);
+}
+
+#[test]
+fn a_charge_was_a_capture_when_its_interface_id_is_a_charge() {
+    let charge = txn(2, TransactionType::Charge, TransactionState::Pending, None);
+    assert_eq!(
+        executed_operation(&charge, "ch_1", kind_of),
+        Some(Operation::Capture)
+    );
+    assert_eq!(
+        executed_operation(&charge, "pi_1", kind_of),
+        Some(Operation::Charge)
+    );
+    assert_eq!(executed_operation(&charge, "cus_1", kind_of), None);
+}
+
+#[test]
+fn statuses_map_to_states_per_operation() {
+    use IntentStatus as S;
+    use TransactionState::{Failure, Pending, Success};
+    let expected = [
+        // status, authorize, charge, capture, cancel
+        (S::RequiresPaymentMethod, Failure, Failure, Failure, Pending),
+        (S::RequiresConfirmation, Pending, Pending, Pending, Pending),
+        (S::RequiresAction, Pending, Pending, Pending, Pending),
+        (S::Processing, Pending, Pending, Pending, Pending),
+        (S::RequiresCapture, Success, Pending, Pending, Pending),
+        (S::Canceled, Failure, Failure, Failure, Success),
+        (S::Succeeded, Success, Success, Success, Failure),
+    ];
+    assert_eq!(expected.len(), IntentStatus::ALL.len());
+    for (status, authorize, charge, capture, cancel) in expected {
+        assert_eq!(
+            intent_state(Operation::Authorize, status),
+            authorize,
+            "{status:?}"
+        );
+        assert_eq!(
+            intent_state(Operation::Charge, status),
+            charge,
+            "{status:?}"
+        );
+        assert_eq!(
+            intent_state(Operation::Capture, status),
+            capture,
+            "{status:?}"
+        );
+        assert_eq!(
+            intent_state(Operation::Cancel, status),
+            cancel,
+            "{status:?}"
+        );
+    }
+    assert_eq!(refund_state(RefundStatus::Succeeded), Success);
+    assert_eq!(refund_state(RefundStatus::Pending), Pending);
+    assert_eq!(refund_state(RefundStatus::Failed), Failure);
+}
+
+proptest! {
+    /// Whatever the PSP reports, a final state stays.
+    #[test]
+    fn a_final_state_never_changes(
+        current in proptest::sample::select(TransactionState::ALL.to_vec()),
+        observed in proptest::sample::select(TransactionState::ALL.to_vec()),
+    ) {
+        let next = next_state(current, observed);
+        if current.is_final() {
+            prop_assert_eq!(next, current);
+        } else {
+            prop_assert_eq!(next, observed);
+        }
+    }
+}

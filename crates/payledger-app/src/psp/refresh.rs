@@ -1,0 +1,160 @@
+//! The refresh: fetch the PSP status of every Pending transaction of a
+//! payment and record what changed. It is the only path (besides the
+//! executor's own answers) by which a PSP status moves a transaction, and
+//! it never moves one out of Success or Failure.
+//!
+//! A refresh first resumes the executor's in-doubt transactions (and runs
+//! Initial ones), then, under the payment's lock, retrieves each Pending
+//! transaction's PaymentIntent or refund. An unchanged status appends
+//! nothing.
+
+use super::executor::{Outcome, intent_outcome, refund_outcome};
+use super::interaction::Source;
+use super::mapping::{self, Operation};
+use super::{PspAccount, PspFailure, PspService};
+use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
+use payledger_domain::{Payment, PaymentId, ProjectKey, TransactionId};
+use payledger_psp::{ObjectKind, PspError};
+
+/// The actor of the refresh's events.
+pub const REFRESH_ACTOR: &str = "psp-refresh";
+
+/// What a refresh left.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Refreshed {
+    pub payment: Payment,
+    /// Transactions still Pending, with their last known PSP status.
+    pub pending: Vec<(TransactionId, Option<String>)>,
+    /// PSP calls that failed (retried by the next refresh).
+    pub errors: Vec<String>,
+}
+
+impl PspService {
+    /// Refreshes a payment now. `None` when it does not exist; a payment
+    /// of no configured PSP comes back unchanged.
+    #[tracing::instrument(skip_all, fields(project = %project, payment_id = %payment_id))]
+    pub async fn refresh_payment(
+        &self,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+    ) -> Result<Option<Refreshed>, PspFailure> {
+        let resumed = self.process_payment(project, payment_id, true).await?;
+        let mut errors: Vec<String> = resumed.last_error.into_iter().collect();
+        let _guard = self.inner.locks.lock(payment_id).await;
+        let Some(payment) = self.load(project, payment_id).await? else {
+            return Ok(None);
+        };
+        let Some(account) = self.account(project, &payment) else {
+            return Ok(Some(Refreshed {
+                pending: Vec::new(),
+                payment,
+                errors,
+            }));
+        };
+        let mut last = payment.clone();
+        for txn in payment
+            .transactions
+            .iter()
+            .filter(|t| t.state == TransactionState::Pending)
+        {
+            let Some(outcome) = (match fetch(&account, &payment, txn).await {
+                Ok(outcome) => outcome,
+                Err(error) => {
+                    tracing::warn!(%error, transaction_id = %txn.id, "refresh could not fetch");
+                    errors.push(error.to_string());
+                    continue;
+                }
+            }) else {
+                continue;
+            };
+            let appended = self
+                .record_if_changed(project, payment_id, txn.id, outcome)
+                .await?;
+            if let Some(payment) = appended {
+                last = payment;
+            }
+        }
+        let pending = last
+            .transactions
+            .iter()
+            .filter(|t| t.state == TransactionState::Pending)
+            .map(|t| (t.id, last.payment_status.interface_code.clone()))
+            .collect();
+        Ok(Some(Refreshed {
+            payment: last,
+            pending,
+            errors,
+        }))
+    }
+
+    /// Records a fetched outcome when it changes the state or the PSP
+    /// status; returns the payment after it.
+    async fn record_if_changed(
+        &self,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+        transaction_id: TransactionId,
+        outcome: Outcome,
+    ) -> Result<Option<Payment>, PspFailure> {
+        let current = self.load(project, payment_id).await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        let Some(txn) = current.transactions.iter().find(|t| t.id == transaction_id) else {
+            return Ok(Some(current));
+        };
+        let state = mapping::next_state(txn.state, outcome.state);
+        let same_status = current.payment_status.interface_code == outcome.status;
+        if state == txn.state && same_status {
+            return Ok(Some(current));
+        }
+        let appended = self
+            .record(project, payment_id, transaction_id, outcome, REFRESH_ACTOR)
+            .await?;
+        Ok(appended.payment())
+    }
+}
+
+/// Fetches what the PSP says about a Pending transaction; `None` when
+/// there is nothing to ask (no interface id, or not payledger's kind).
+async fn fetch(
+    account: &PspAccount,
+    payment: &Payment,
+    txn: &Transaction,
+) -> Result<Option<Outcome>, PspError> {
+    let connector = &*account.connector;
+    let kind_of = |id: &str| connector.object_kind(id);
+    let Some(interface_id) = txn.interface_id.as_deref() else {
+        return Ok(None);
+    };
+    let Some(operation) = mapping::executed_operation(txn, interface_id, kind_of) else {
+        return Ok(None);
+    };
+    let intent_id = match operation {
+        Operation::Refund => {
+            let refund = connector.retrieve_refund(interface_id).await?;
+            return Ok(Some(refund_outcome(account, txn, &refund, Source::Refresh)));
+        }
+        Operation::Authorize | Operation::Charge => interface_id.to_owned(),
+        Operation::Capture | Operation::Cancel => match authorization_intent(payment, kind_of) {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+    };
+    let intent = connector.retrieve_payment_intent(&intent_id).await?;
+    let mut outcome = intent_outcome(account, txn, operation, &intent, Source::Refresh);
+    // The transaction keeps the interface id it has.
+    outcome.interface_id = None;
+    Ok(Some(outcome))
+}
+
+/// The PaymentIntent of the payment's latest authorization.
+fn authorization_intent(payment: &Payment, kind_of: impl Fn(&str) -> ObjectKind) -> Option<String> {
+    payment
+        .transactions
+        .iter()
+        .rev()
+        .filter(|t| t.kind == TransactionType::Authorization)
+        .filter_map(|t| t.interface_id.clone())
+        .find(|id| kind_of(id) == ObjectKind::PaymentIntent)
+}

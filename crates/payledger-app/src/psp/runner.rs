@@ -1,0 +1,381 @@
+//! The two loops of the PSP flows and their single steps.
+//!
+//! - The executor tails each partition's log with a durable cursor (one
+//!   cursor per partition, consumer [`EXECUTOR_CONSUMER`]) and runs
+//!   [`PspService::process_payment`] for every payment of a configured
+//!   project that an event touched; the cursor advances only after the
+//!   batch's PSP results are durable. Its own events are skipped.
+//! - The task runner takes due tasks from the task table, runs them, and
+//!   deletes each in the batch that schedules its follow-up.
+//!
+//! Tests drive the steps ([`PspService::execute_batch`],
+//! [`PspService::run_due_tasks`]) directly with a manual clock.
+
+use super::executor::EXECUTOR_ACTOR;
+use super::interaction::{Interaction, Phase, Source};
+use super::tasks::{self, ScheduledTask, Task};
+use super::{AppendWrites, PspFailure, PspService, backoff_ms};
+use crate::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
+use crate::error::AppError;
+use payledger_domain::{Actor, PaymentId, ProjectKey, UpdateAction};
+use payledger_store::KvWrite;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// The executor's cursor name.
+pub const EXECUTOR_CONSUMER: &str = "psp-executor";
+/// Most log events one executor batch reads.
+pub const EXECUTOR_BATCH_EVENTS_MAX: usize = 512;
+/// Most payments of one batch worked on at once (per partition).
+pub const EXECUTOR_PAYMENTS_CONCURRENT_MAX: usize = 8;
+/// Most tasks run at once.
+pub const TASKS_CONCURRENT_MAX: usize = 16;
+/// Longest the task runner sleeps without looking at the table.
+pub const TASK_POLL_MAX_MS: i64 = 1_000;
+/// Delay before a task that failed on infrastructure runs again.
+pub const TASK_FAILURE_DELAY_MS: i64 = 5_000;
+/// Longest wait before a failed executor batch is tried again.
+pub const EXECUTOR_RETRY_MAX_MS: u64 = 30_000;
+
+impl PspService {
+    /// Processes the next batch after `cursor` and saves the cursor.
+    /// Returns the number of log events consumed (0: caught up).
+    pub async fn execute_batch(&self, cursor: &mut Cursor) -> Result<usize, PspFailure> {
+        let snapshot = cursor.clone();
+        let batch = self
+            .blocking(move |s| Ok(snapshot.next_batch(&*s.inner.store, EXECUTOR_BATCH_EVENTS_MAX)?))
+            .await?;
+        let Some(last) = batch.last().map(|e| e.partition_sequence) else {
+            return Ok(0);
+        };
+        let mut seen = HashSet::new();
+        let work: Vec<(ProjectKey, PaymentId)> = batch
+            .iter()
+            .filter(|e| e.meta.actor != Actor::Internal(EXECUTOR_ACTOR.to_owned()))
+            .filter(|e| self.inner.registry.has_project(&e.meta.project))
+            .filter(|e| seen.insert(e.payment_id))
+            .map(|e| (e.meta.project.clone(), e.payment_id))
+            .collect();
+        let mut running = JoinSet::new();
+        let mut outcome = Ok(());
+        for (project, payment_id) in work {
+            if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
+                outcome = outcome.and(joined(running.join_next().await));
+            }
+            let this = self.clone();
+            running.spawn(async move {
+                match this.process_payment(&project, payment_id, false).await {
+                    // A rule refused payledger's own update (e.g. a merchant
+                    // changed the interaction Type): holding the whole
+                    // partition back would not help; the payment is skipped.
+                    Err(PspFailure::App(AppError::Rejected(rejection))) => {
+                        tracing::error!(%payment_id, ?rejection, "PSP result refused; payment skipped");
+                        Ok(())
+                    }
+                    other => other.map(drop),
+                }
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            outcome = outcome.and(joined(Some(done)));
+        }
+        outcome?;
+        let mut saved = cursor.clone();
+        let saved = self
+            .blocking(move |s| {
+                saved.save(&*s.inner.store, last)?;
+                Ok(saved)
+            })
+            .await?;
+        *cursor = saved;
+        Ok(batch.len())
+    }
+
+    /// Tails one partition forever (until the task is aborted).
+    pub async fn run_executor_partition(self, partition: u16, signal: Arc<LogSignal>) {
+        let mut waiter = signal.subscribe(partition);
+        let mut failures = 0u32;
+        let mut cursor = loop {
+            let load = self
+                .blocking(move |s| Ok(Cursor::load(&*s.inner.store, EXECUTOR_CONSUMER, partition)?))
+                .await;
+            match load {
+                Ok(cursor) => break cursor,
+                Err(error) => {
+                    tracing::error!(%error, partition, "cannot load the executor cursor");
+                    tokio::time::sleep(log_wait_fallback()).await;
+                }
+            }
+        };
+        loop {
+            match self.execute_batch(&mut cursor).await {
+                Ok(0) => waiter.wait(log_wait_fallback()).await,
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::error!(%error, partition, "executor batch failed; retrying");
+                    self.save_cursor_error(&cursor, &error).await;
+                    let delay = backoff_ms(100, EXECUTOR_RETRY_MAX_MS as i64, failures);
+                    tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+                }
+            }
+        }
+    }
+
+    async fn save_cursor_error(&self, cursor: &Cursor, error: &PspFailure) {
+        let mut cursor = cursor.clone();
+        let error = CursorError {
+            at_unix_ms: u64::try_from(self.inner.clock.now_ms()).unwrap_or(0),
+            message: error.to_string(),
+        };
+        let saved = self
+            .blocking(move |s| Ok(cursor.save_error(&*s.inner.store, error)?))
+            .await;
+        if let Err(error) = saved {
+            tracing::error!(%error, "cannot record the executor's failure on its cursor");
+        }
+    }
+
+    /// Spawns the executor (one task per partition) and the task runner.
+    pub fn spawn(self, signal: Arc<LogSignal>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles: Vec<_> = (0..signal.partition_count())
+            .map(|partition| {
+                tokio::spawn(
+                    self.clone()
+                        .run_executor_partition(partition, Arc::clone(&signal)),
+                )
+            })
+            .collect();
+        handles.push(tokio::spawn(self.run_task_loop()));
+        handles
+    }
+
+    /// Runs due tasks forever (until the task is aborted).
+    pub async fn run_task_loop(self) {
+        loop {
+            if let Err(error) = self.run_due_tasks().await {
+                tracing::error!(%error, "task runner pass failed");
+            }
+            let next = {
+                let this = self.clone();
+                this.blocking(|s| Ok(tasks::next_due_ms(&*s.inner.store)?))
+                    .await
+            };
+            let now = self.inner.clock.now_ms();
+            let wait = match next {
+                Ok(Some(due)) => (due - now).clamp(0, TASK_POLL_MAX_MS),
+                Ok(None) | Err(_) => TASK_POLL_MAX_MS,
+            };
+            if wait > 0 {
+                let sleep = tokio::time::sleep(Duration::from_millis(wait as u64));
+                tokio::select! {
+                    () = sleep => {}
+                    () = self.inner.tasks_due.notified() => {}
+                }
+            }
+        }
+    }
+
+    /// Runs every task due now (at most one table batch). Returns how many
+    /// ran.
+    pub async fn run_due_tasks(&self) -> Result<usize, PspFailure> {
+        let now = self.inner.clock.now_ms();
+        let due = self
+            .blocking(move |s| Ok(tasks::due(&*s.inner.store, now, tasks::TASK_BATCH_MAX)?))
+            .await?;
+        let count = due.len();
+        let mut running = JoinSet::new();
+        for task in due {
+            let task = match task {
+                Ok(task) => task,
+                Err(bad) if bad.foreign => {
+                    tracing::debug!("skipping another consumer's task");
+                    continue;
+                }
+                Err(bad) => {
+                    tracing::error!(reason = %bad.reason, "dropping an unreadable task");
+                    self.blocking(move |s| {
+                        Ok(s.inner.store.write(vec![tasks::remove(&bad.key)])?)
+                    })
+                    .await?;
+                    continue;
+                }
+            };
+            if running.len() >= TASKS_CONCURRENT_MAX {
+                let _ = running.join_next().await;
+            }
+            let this = self.clone();
+            running.spawn(async move { this.run_task(task).await });
+        }
+        while running.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs one task and replaces it with its follow-up, atomically. A task
+    /// that fails on infrastructure stays and runs again.
+    async fn run_task(&self, scheduled: ScheduledTask) {
+        let follow_up = match &scheduled.task {
+            Task::Resume {
+                project,
+                payment_id,
+                attempt,
+            } => self.resume_task(project, *payment_id, *attempt).await,
+            Task::Refresh {
+                project,
+                payment_id,
+                attempt,
+                follow_up,
+            } => {
+                self.refresh_task(project, *payment_id, *attempt, *follow_up)
+                    .await
+            }
+            Task::Orphan {
+                project,
+                event,
+                attempt,
+            } => self.retry_orphan(project, event, *attempt).await,
+        };
+        let follow_up = match follow_up {
+            Ok(follow_up) => follow_up,
+            Err(PspFailure::App(AppError::Rejected(rejection))) => {
+                tracing::error!(?rejection, task = ?scheduled.task, "task refused; dropped");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, task = ?scheduled.task, "task failed; it runs again later");
+                let due = self.inner.clock.now_ms() + TASK_FAILURE_DELAY_MS;
+                Some((scheduled.task.clone(), due))
+            }
+        };
+        let mut writes: Vec<KvWrite> = vec![tasks::remove(&scheduled.key)];
+        if let Some((task, due)) = follow_up {
+            writes.push(tasks::schedule(&task, due).1);
+        }
+        let written = self
+            .blocking(move |s| Ok(s.inner.store.write(writes)?))
+            .await;
+        if let Err(error) = written {
+            tracing::error!(%error, "cannot replace a finished task");
+        }
+    }
+
+    /// Resumes the executor's work; while transactions stay in doubt, the
+    /// next attempt follows with backoff, up to `execute_attempts_max`.
+    async fn resume_task(
+        &self,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+        attempt: u32,
+    ) -> Result<Option<(Task, i64)>, PspFailure> {
+        let progress = self.process_payment(project, payment_id, true).await?;
+        if progress.in_doubt == 0 {
+            return Ok(None);
+        }
+        let policy = self.inner.policy;
+        if attempt >= policy.execute_attempts_max {
+            let text = format!(
+                "payledger stopped retrying the PSP after {attempt} attempts: {}",
+                progress.last_error.unwrap_or_default()
+            );
+            self.set_status_text(project, payment_id, text).await?;
+            return Ok(None);
+        }
+        let next = attempt + 1;
+        let delay = backoff_ms(policy.retry_delay_ms, policy.retry_delay_max_ms, next);
+        let task = Task::Resume {
+            project: project.clone(),
+            payment_id,
+            attempt: next,
+        };
+        Ok(Some((task, self.inner.clock.now_ms() + delay)))
+    }
+
+    /// Refreshes; a follow-up refresh continues while transactions stay
+    /// Pending, up to `refresh_attempts_max`.
+    async fn refresh_task(
+        &self,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+        attempt: u32,
+        follow_up: bool,
+    ) -> Result<Option<(Task, i64)>, PspFailure> {
+        let Some(refreshed) = self.refresh_payment(project, payment_id).await? else {
+            return Ok(None);
+        };
+        if !follow_up || refreshed.pending.is_empty() {
+            return Ok(None);
+        }
+        let policy = self.inner.policy;
+        if attempt >= policy.refresh_attempts_max {
+            let (id, status) = &refreshed.pending[0];
+            let text = format!(
+                "payledger stopped refreshing after {attempt} attempts: transaction {id} is still {} at the PSP",
+                status.as_deref().unwrap_or("pending")
+            );
+            self.set_status_text(project, payment_id, text).await?;
+            return Ok(None);
+        }
+        let next = attempt + 1;
+        let delay = backoff_ms(
+            policy.refresh_first_delay_ms,
+            policy.refresh_backoff_max_ms,
+            next,
+        );
+        let task = Task::Refresh {
+            project: project.clone(),
+            payment_id,
+            attempt: next,
+            follow_up: true,
+        };
+        Ok(Some((task, self.inner.clock.now_ms() + delay)))
+    }
+
+    /// Says in `paymentStatus.interfaceText` why payledger stopped, with an
+    /// interaction naming the same.
+    async fn set_status_text(
+        &self,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+        text: String,
+    ) -> Result<(), PspFailure> {
+        tracing::warn!(%payment_id, reason = %text, "PSP work on a payment stopped");
+        self.append(
+            project,
+            payment_id,
+            super::refresh::REFRESH_ACTOR,
+            AppendWrites::default(),
+            move |payment, type_id| {
+                if payment.payment_status.interface_text.as_deref() == Some(text.as_str()) {
+                    return None;
+                }
+                let interface = payment
+                    .payment_method_info
+                    .payment_interface
+                    .clone()
+                    .unwrap_or_default();
+                let mut interaction = Interaction::new(&interface, Source::Refresh, Phase::Error);
+                interaction
+                    .set("code", "gave_up")
+                    .set("message", text.clone());
+                Some(vec![
+                    interaction.action(type_id),
+                    UpdateAction::SetStatusInterfaceText(Some(text.clone())),
+                ])
+            },
+        )
+        .await
+        .map(drop)
+    }
+}
+
+fn joined(
+    done: Option<Result<Result<(), PspFailure>, tokio::task::JoinError>>,
+) -> Result<(), PspFailure> {
+    match done {
+        None => Ok(()),
+        Some(Ok(result)) => result,
+        Some(Err(_)) => Err(PspFailure::Join),
+    }
+}

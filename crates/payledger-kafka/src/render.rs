@@ -1,0 +1,139 @@
+//! Log events → Kafka records: topic, key, value in the topic's format, and
+//! the headers consumers use to dedupe and order without parsing the value.
+//!
+//! | header | value |
+//! |---|---|
+//! | `message-id` | the Message id (the event id): the dedupe key |
+//! | `message-type` | e.g. `PaymentTransactionAdded` |
+//! | `resource-version` | the payment version (= `sequenceNumber`) |
+//! | `partition-sequence` | the event's sequence in its ledger partition's log |
+//! | `ledger-partition` | the ledger partition of the payment |
+//! | `content-type` | the media type of the value |
+//!
+//! The Message JSON is rendered by the API crate ([`Keys::render`]), the
+//! same code that answers `GET /{pk}/messages`, so both always agree. A
+//! Message names the payment's key at its version; a worker that starts
+//! mid-stream reads the stream's earlier events once to learn it.
+
+use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
+use payledger_api::json::{cloudevent_to_json, message_type};
+use payledger_api::messages::Keys;
+use payledger_domain::{EventEnvelope, ProjectKey};
+use payledger_store::{EventStore, StoreError, VersionRange};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One Kafka record, owning its bytes so a failed batch can be re-sent.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub topic: Arc<str>,
+    /// The payment id: Kafka keeps one payment's records in one partition.
+    pub key: String,
+    pub value: Vec<u8>,
+    pub message_id: String,
+    pub message_type: &'static str,
+    pub resource_version: u64,
+    pub ledger_partition: u16,
+    /// The event's position in its ledger partition's log.
+    pub sequence: u64,
+    pub content_type: &'static str,
+}
+
+/// Renders the events of one ledger partition, in log order.
+#[derive(Debug)]
+pub struct Renderer {
+    config: Arc<RelayConfig>,
+    keys: Keys,
+    topics: HashMap<ProjectKey, (Arc<str>, MessageFormat)>,
+}
+
+impl Renderer {
+    pub fn new(config: Arc<RelayConfig>) -> Self {
+        Self {
+            config,
+            keys: Keys::default(),
+            topics: HashMap::new(),
+        }
+    }
+
+    /// The records of `events`, which follow each other in one partition's
+    /// log. Reads a stream's start from `store` for a payment first seen
+    /// mid-stream.
+    pub fn render<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        events: &[EventEnvelope],
+    ) -> Result<Vec<Record>, StoreError> {
+        if self.keys.len() + events.len() > KEYS_TRACKED_MAX {
+            self.keys.clear();
+        }
+        let mut records = Vec::with_capacity(events.len());
+        for envelope in events {
+            self.learn_history(store, envelope)?;
+            records.push(self.record(envelope));
+        }
+        Ok(records)
+    }
+
+    /// Observes the events before `envelope` of a payment not seen yet.
+    fn learn_history<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        envelope: &EventEnvelope,
+    ) -> Result<(), StoreError> {
+        if envelope.version <= 1 || self.keys.knows(envelope.payment_id) {
+            return Ok(());
+        }
+        let earlier = store.read_stream(
+            envelope.payment_id,
+            VersionRange::new(1, envelope.version - 1),
+        )?;
+        for event in &earlier {
+            self.keys.observe(event);
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, envelope: &EventEnvelope) -> Record {
+        let (topic, format) = self.topic(&envelope.meta.project);
+        let value = match format {
+            MessageFormat::Json => to_bytes(&self.keys.render(envelope)),
+            MessageFormat::CloudEvents => {
+                let message = self.keys.render(envelope);
+                to_bytes(&cloudevent_to_json(envelope, message))
+            }
+            MessageFormat::Protobuf => {
+                self.keys.observe(envelope);
+                payledger_codec::encode_envelope(envelope)
+            }
+        };
+        Record {
+            topic,
+            key: envelope.payment_id.to_string(),
+            value,
+            message_id: envelope.meta.event_id.to_string(),
+            message_type: message_type(&envelope.event),
+            resource_version: envelope.version,
+            ledger_partition: envelope.partition,
+            sequence: envelope.partition_sequence,
+            content_type: format.content_type(),
+        }
+    }
+
+    fn topic(&mut self, project: &ProjectKey) -> (Arc<str>, MessageFormat) {
+        if let Some((topic, format)) = self.topics.get(project) {
+            return (Arc::clone(topic), *format);
+        }
+        let name = self.config.topic(project.as_str());
+        let format = self.config.format_of(&name);
+        let topic: Arc<str> = name.into();
+        self.topics
+            .insert(project.clone(), (Arc::clone(&topic), format));
+        (topic, format)
+    }
+}
+
+fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
+    // Serializing a `Value` cannot fail: its keys are strings.
+    serde_json::to_vec(value).unwrap_or_default()
+}

@@ -1,0 +1,51 @@
+//! A secret value (API key, webhook signing secret, client secret) whose
+//! `Debug` and `Display` print a mask, so a secret that ends up in a log
+//! line or an error message shows as `***`.
+
+use std::fmt;
+
+/// A secret string. Read it with [`Secret::expose`] only where it is sent.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: for the request header or MAC key, never a log.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_mask_the_value() {
+        let secret = Secret::new("sk_test_123");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        assert_eq!(format!("{secret}"), "***");
+        assert_eq!(secret.expose(), "sk_test_123");
+        let nested = Some(vec![secret]);
+        assert!(!format!("{nested:?}").contains("sk_test"));
+    }
+}

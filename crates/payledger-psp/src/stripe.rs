@@ -1,0 +1,433 @@
+//! The Stripe connector: [`PspConnector`] over Stripe's HTTP API.
+//!
+//! Requests are form encoded (`metadata[key]=value`), authenticated with the
+//! secret key as a bearer token, bounded by a connect and a whole-request
+//! timeout, and every changing call carries an `Idempotency-Key`. Answers
+//! are read by [`wire`]; error bodies become typed [`PspError`]s.
+//!
+//! Finding a PaymentIntent by metadata uses the search API when the server
+//! has it and otherwise pages through the list (at most `find_pages_max`
+//! pages of [`LIST_PAGE_OBJECTS`]); emulators such as localstripe have no
+//! search.
+
+pub mod wire;
+
+use crate::config::StripeSettings;
+use crate::error::PspError;
+use crate::model::{CreateIntent, CreateRefund, ObjectKind, PaymentIntent, Refund};
+use crate::secret::Secret;
+use crate::{METADATA_TRANSACTION_ID, PspConnector, PspFuture};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+use wire::{WireList, WirePaymentIntent, WireRefund};
+
+/// Objects per page when listing.
+pub const LIST_PAGE_OBJECTS: u32 = 100;
+/// Longest id accepted in a request path, in bytes.
+pub const OBJECT_ID_BYTES_MAX: usize = 255;
+
+/// Whether the server answered the search API.
+const SEARCH_UNKNOWN: u8 = 0;
+const SEARCH_AVAILABLE: u8 = 1;
+const SEARCH_MISSING: u8 = 2;
+
+/// A Stripe account reached over HTTP.
+#[derive(Debug)]
+pub struct StripeConnector {
+    http: reqwest::Client,
+    base_url: String,
+    secret_key: Secret,
+    find_pages_max: u32,
+    search: AtomicU8,
+}
+
+type Form = Vec<(String, String)>;
+
+impl StripeConnector {
+    /// A connector for one account.
+    pub fn new(settings: &StripeSettings) -> Result<Self, PspError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .timeout(Duration::from_millis(settings.request_timeout_ms))
+            .build()
+            .map_err(|e| PspError::Api {
+                status: None,
+                message: format!("cannot build the HTTP client: {e}"),
+                retryable: false,
+            })?;
+        Ok(Self {
+            http,
+            base_url: settings.api_base_url.trim_end_matches('/').to_owned(),
+            secret_key: settings.secret_key.clone(),
+            find_pages_max: settings.find_pages_max,
+            search: AtomicU8::new(SEARCH_UNKNOWN),
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(psp = "stripe", %method, path = tracing::field::Empty))]
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        form: Form,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, PspError> {
+        tracing::Span::current().record("path", path);
+        let url = format!("{}{path}", self.base_url);
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(self.secret_key.expose());
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request = if method == Method::GET {
+            request.query(&form)
+        } else {
+            request.form(&form)
+        };
+        let response = request.send().await.map_err(network)?;
+        let status = response.status().as_u16();
+        let should_retry = response
+            .headers()
+            .get("stripe-should-retry")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v == "true");
+        let body = response.bytes().await.map_err(network)?;
+        if !(200..300).contains(&status) {
+            let error = wire::map_error(status, should_retry, &body);
+            tracing::debug!(status, code = error.code(), "PSP refused the request");
+            return Err(error);
+        }
+        serde_json::from_slice(&body).map_err(|e| PspError::Api {
+            status: Some(status),
+            message: format!("unreadable answer: {e}"),
+            // The PSP acted; asking again with the same key is safe.
+            retryable: true,
+        })
+    }
+
+    async fn intent(
+        &self,
+        method: Method,
+        path: &str,
+        form: Form,
+        key: Option<&str>,
+    ) -> Result<PaymentIntent, PspError> {
+        self.call::<WirePaymentIntent>(method, path, form, key)
+            .await?
+            .try_into()
+    }
+
+    async fn find_intent(&self, transaction_id: &str) -> Result<Option<PaymentIntent>, PspError> {
+        check_id(transaction_id)?;
+        if self.search.load(Ordering::Relaxed) != SEARCH_MISSING {
+            let query = format!("metadata['{METADATA_TRANSACTION_ID}']:'{transaction_id}'");
+            let form = vec![("query".to_owned(), query)];
+            let page = self
+                .call::<WireList<WirePaymentIntent>>(
+                    Method::GET,
+                    "/v1/payment_intents/search",
+                    form,
+                    None,
+                )
+                .await;
+            match page {
+                Ok(page) => {
+                    self.search.store(SEARCH_AVAILABLE, Ordering::Relaxed);
+                    return page
+                        .data
+                        .into_iter()
+                        .next()
+                        .map(TryInto::try_into)
+                        .transpose();
+                }
+                Err(e) if e.is_not_found() => {
+                    tracing::debug!("no search API: finding by listing");
+                    self.search.store(SEARCH_MISSING, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let found = self
+            .scan::<WirePaymentIntent>("/v1/payment_intents", Vec::new(), transaction_id)
+            .await?;
+        found.map(TryInto::try_into).transpose()
+    }
+
+    /// Pages through a list for the object whose metadata names the
+    /// transaction.
+    async fn scan<T>(
+        &self,
+        path: &str,
+        filter: Form,
+        transaction_id: &str,
+    ) -> Result<Option<T>, PspError>
+    where
+        T: DeserializeOwned + HasMetadata,
+    {
+        let mut after: Option<String> = None;
+        for _ in 0..self.find_pages_max {
+            let mut form = filter.clone();
+            form.push(("limit".into(), LIST_PAGE_OBJECTS.to_string()));
+            if let Some(after) = &after {
+                form.push(("starting_after".into(), after.clone()));
+            }
+            let page = self
+                .call::<WireList<T>>(Method::GET, path, form, None)
+                .await?;
+            after = page.data.last().map(|o| o.object_id().to_owned());
+            if let Some(found) = page
+                .data
+                .into_iter()
+                .find(|o| o.transaction_id() == Some(transaction_id))
+            {
+                return Ok(Some(found));
+            }
+            if !page.has_more || after.is_none() {
+                return Ok(None);
+            }
+        }
+        Err(PspError::Api {
+            status: None,
+            message: format!(
+                "not found within {} pages (find_pages_max)",
+                self.find_pages_max
+            ),
+            retryable: false,
+        })
+    }
+}
+
+/// What [`StripeConnector::scan`] reads from listed objects.
+pub(crate) trait HasMetadata {
+    fn object_id(&self) -> &str;
+    fn transaction_id(&self) -> Option<&str>;
+}
+
+impl HasMetadata for WirePaymentIntent {
+    fn object_id(&self) -> &str {
+        self.id()
+    }
+    fn transaction_id(&self) -> Option<&str> {
+        self.metadata_value(METADATA_TRANSACTION_ID)
+    }
+}
+
+impl HasMetadata for WireRefund {
+    fn object_id(&self) -> &str {
+        self.id()
+    }
+    fn transaction_id(&self) -> Option<&str> {
+        self.metadata_value(METADATA_TRANSACTION_ID)
+    }
+}
+
+fn network(error: reqwest::Error) -> PspError {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "transport failure"
+    };
+    // reqwest's message names the URL but never the key.
+    PspError::Network {
+        message: format!("{kind}: {}", error.without_url()),
+    }
+}
+
+/// Ids go into request paths: only `[A-Za-z0-9_-]` is accepted.
+fn check_id(id: &str) -> Result<(), PspError> {
+    let valid = !id.is_empty()
+        && id.len() <= OBJECT_ID_BYTES_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(PspError::InvalidRequest {
+            status: 400,
+            code: Some("invalid_id".into()),
+            message: Some("the object id has characters outside [A-Za-z0-9_-]".into()),
+        })
+    }
+}
+
+fn push_metadata(form: &mut Form, metadata: &std::collections::BTreeMap<String, String>) {
+    for (key, value) in metadata {
+        form.push((format!("metadata[{key}]"), value.clone()));
+    }
+}
+
+/// The form of a PaymentIntent creation.
+pub fn create_intent_form(request: &CreateIntent) -> Form {
+    let mut form: Form = vec![
+        ("amount".into(), request.amount.to_string()),
+        ("currency".into(), request.currency.to_ascii_lowercase()),
+        ("payment_method".into(), request.payment_method.clone()),
+        (
+            "capture_method".into(),
+            request.capture_method.as_str().into(),
+        ),
+        ("confirm".into(), request.confirm.to_string()),
+    ];
+    for (index, kind) in request.payment_method_types.iter().enumerate() {
+        form.push((format!("payment_method_types[{index}]"), kind.clone()));
+    }
+    if let Some(customer) = &request.customer {
+        form.push(("customer".into(), customer.clone()));
+    }
+    push_metadata(&mut form, &request.metadata);
+    form
+}
+
+/// The form of a refund: `charge` for a charge id, `payment_intent` else.
+pub fn create_refund_form(request: &CreateRefund) -> Form {
+    let target = match object_kind(&request.charged) {
+        ObjectKind::Charge => "charge",
+        ObjectKind::PaymentIntent | ObjectKind::Refund | ObjectKind::Other => "payment_intent",
+    };
+    let mut form: Form = vec![(target.into(), request.charged.clone())];
+    if let Some(amount) = request.amount {
+        form.push(("amount".into(), amount.to_string()));
+    }
+    push_metadata(&mut form, &request.metadata);
+    form
+}
+
+/// The kind of object a Stripe id names, by its prefix.
+pub fn object_kind(id: &str) -> ObjectKind {
+    let prefix = id.split_once('_').map_or("", |(prefix, _)| prefix);
+    match prefix {
+        "pi" => ObjectKind::PaymentIntent,
+        "ch" | "py" => ObjectKind::Charge,
+        "re" | "pyr" => ObjectKind::Refund,
+        _ => ObjectKind::Other,
+    }
+}
+
+impl PspConnector for StripeConnector {
+    fn object_kind(&self, id: &str) -> ObjectKind {
+        object_kind(id)
+    }
+
+    fn create_payment_intent<'a>(
+        &'a self,
+        request: &'a CreateIntent,
+    ) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            let form = create_intent_form(request);
+            let key = Some(request.idempotency_key.as_str());
+            self.intent(Method::POST, "/v1/payment_intents", form, key)
+                .await
+        })
+    }
+
+    fn confirm_payment_intent<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: &'a str,
+    ) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            check_id(id)?;
+            let path = format!("/v1/payment_intents/{id}/confirm");
+            self.intent(Method::POST, &path, Vec::new(), Some(idempotency_key))
+                .await
+        })
+    }
+
+    fn capture_payment_intent<'a>(
+        &'a self,
+        id: &'a str,
+        amount: Option<i64>,
+        idempotency_key: &'a str,
+    ) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            check_id(id)?;
+            let path = format!("/v1/payment_intents/{id}/capture");
+            let form = amount
+                .map(|a| vec![("amount_to_capture".to_owned(), a.to_string())])
+                .unwrap_or_default();
+            self.intent(Method::POST, &path, form, Some(idempotency_key))
+                .await
+        })
+    }
+
+    fn cancel_payment_intent<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: &'a str,
+    ) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            check_id(id)?;
+            let path = format!("/v1/payment_intents/{id}/cancel");
+            self.intent(Method::POST, &path, Vec::new(), Some(idempotency_key))
+                .await
+        })
+    }
+
+    fn retrieve_payment_intent<'a>(&'a self, id: &'a str) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            check_id(id)?;
+            let path = format!("/v1/payment_intents/{id}");
+            self.intent(Method::GET, &path, Vec::new(), None).await
+        })
+    }
+
+    fn find_payment_intent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+    ) -> PspFuture<'a, Option<PaymentIntent>> {
+        Box::pin(self.find_intent(transaction_id))
+    }
+
+    fn create_refund<'a>(&'a self, request: &'a CreateRefund) -> PspFuture<'a, Refund> {
+        Box::pin(async move {
+            check_id(&request.charged)?;
+            let form = create_refund_form(request);
+            let key = Some(request.idempotency_key.as_str());
+            self.call::<WireRefund>(Method::POST, "/v1/refunds", form, key)
+                .await?
+                .try_into()
+        })
+    }
+
+    fn retrieve_refund<'a>(&'a self, id: &'a str) -> PspFuture<'a, Refund> {
+        Box::pin(async move {
+            check_id(id)?;
+            let path = format!("/v1/refunds/{id}");
+            self.call::<WireRefund>(Method::GET, &path, Vec::new(), None)
+                .await?
+                .try_into()
+        })
+    }
+
+    fn find_refund<'a>(
+        &'a self,
+        charged: &'a str,
+        transaction_id: &'a str,
+    ) -> PspFuture<'a, Option<Refund>> {
+        Box::pin(async move {
+            check_id(charged)?;
+            check_id(transaction_id)?;
+            let probe = CreateRefund {
+                charged: charged.to_owned(),
+                amount: None,
+                metadata: Default::default(),
+                idempotency_key: String::new(),
+            };
+            let filter = create_refund_form(&probe);
+            let found = self
+                .scan::<WireRefund>("/v1/refunds", filter, transaction_id)
+                .await?;
+            found.map(TryInto::try_into).transpose()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,96 @@
+//! `payledger serve --psp-config FILE`: read the PSP settings, build one
+//! connector per project account, and start the executor and the task
+//! runner. Without the flag no PSP work runs and the PSP routes answer 404.
+
+use anyhow::Context;
+use payledger_api::AppState;
+use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService, SystemClock};
+use payledger_domain::ProjectKey;
+use payledger_psp::config::{PspConfig, STRIPE};
+use payledger_psp::stripe::StripeConnector;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The running PSP flows; stopping aborts their tasks (what is in flight
+/// is resumed from the task table at the next start).
+#[derive(Debug)]
+pub struct PspRuntime {
+    pub service: PspService,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl PspRuntime {
+    /// Adds the service to every request, for the PSP routes.
+    pub fn layer(&self, router: axum::Router) -> axum::Router {
+        router.layer(axum::Extension(self.service.clone()))
+    }
+
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Reads the PSP settings file.
+pub fn read_config(path: &Path) -> anyhow::Result<PspConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the PSP configuration {}", path.display()))?;
+    PspConfig::parse(&text, |name| std::env::var(name).ok())
+        .with_context(|| format!("invalid PSP configuration {}", path.display()))
+}
+
+/// The executor and task timing of a configuration.
+pub fn policy(config: &PspConfig) -> PspPolicy {
+    let ms = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    PspPolicy {
+        refresh_first_delay_ms: ms(config.refresh.first_delay_ms),
+        refresh_backoff_max_ms: ms(config.refresh.backoff_max_ms),
+        refresh_attempts_max: config.refresh.attempts_max,
+        retry_delay_ms: ms(config.executor.retry_delay_ms),
+        retry_delay_max_ms: ms(config.executor.retry_delay_max_ms),
+        execute_attempts_max: config.executor.attempts_max,
+        ..PspPolicy::default()
+    }
+}
+
+/// One account per configured project and PSP.
+pub fn registry(config: &PspConfig) -> anyhow::Result<PspRegistry> {
+    let mut registry = PspRegistry::default();
+    for (project, psps) in &config.projects {
+        let key = ProjectKey::parse(project)
+            .with_context(|| format!("{project:?} is not a valid project key"))?;
+        if let Some(stripe) = &psps.stripe {
+            let connector = StripeConnector::new(stripe)
+                .with_context(|| format!("cannot set up Stripe for project {project}"))?;
+            registry.insert(
+                &key,
+                PspAccount {
+                    interface: STRIPE.to_owned(),
+                    connector: Arc::new(connector),
+                    webhook_secrets: stripe.webhook_secrets.clone(),
+                },
+            );
+            tracing::info!(project = %key, psp = STRIPE, base_url = %stripe.api_base_url, "PSP configured");
+        }
+    }
+    Ok(registry)
+}
+
+/// Starts the PSP flows when a configuration file is given. Must run
+/// inside the server's runtime.
+pub fn start(state: &AppState, path: Option<&Path>) -> anyhow::Result<Option<PspRuntime>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let config = read_config(path)?;
+    let service = PspService::new(
+        state.ledger.clone(),
+        registry(&config)?,
+        Arc::new(SystemClock),
+        policy(&config),
+        Some(Arc::clone(&state.log_signal)),
+    );
+    let tasks = service.clone().spawn(Arc::clone(&state.log_signal));
+    Ok(Some(PspRuntime { service, tasks }))
+}
