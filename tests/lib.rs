@@ -320,6 +320,18 @@ impl Tansu {
         drop(child);
     }
 
+    /// Creates a topic with the broker's own command line.
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu_bin())
+            .args(["topic", "create", "--broker"])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .args(["--partitions", &partitions.to_string(), name])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run tansu topic create");
+        assert!(status.success(), "tansu topic create {name} failed");
+    }
+
     /// Starts the broker again on the same port and storage.
     pub fn restart(&mut self) {
         self.stop();
