@@ -307,17 +307,19 @@ impl Tansu {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.0.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + TANSU_READY_TIMEOUT;
-        while std::time::Instant::now() < deadline {
-            if matches!(child.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        let pid = child.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        // Wait for the exit on another thread; the guard kills the broker
+        // if it is still running when the deadline passes.
+        let (exited, exit) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _ = child.0.wait();
+            let _ = exited.send(());
+        });
+        if exit.recv_timeout(TANSU_READY_TIMEOUT).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
         }
-        drop(child);
+        let _ = waiter.join();
     }
 
     /// Creates a topic with the broker's own command line.

@@ -11,7 +11,8 @@ use payledger_e2e::{Api, Server, Tansu, TansuStorage, create_client, payledger_b
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const PROJECT: &str = "shop";
@@ -133,6 +134,39 @@ fn versions(api: &Api, payments: &[String]) -> HashMap<String, u64> {
         .collect()
 }
 
+/// A count of acknowledged requests that a waiter can block on.
+#[derive(Default)]
+struct Acked {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Acked {
+    fn add(&self) {
+        *self.count.lock().expect("count") += 1;
+        self.changed.notify_all();
+    }
+
+    fn get(&self) -> usize {
+        *self.count.lock().expect("count")
+    }
+
+    /// Blocks until at least `wanted` requests were acknowledged, or fails
+    /// at the deadline.
+    fn wait_for(&self, wanted: usize, timeout: Duration) {
+        let count = self.count.lock().expect("count");
+        let (count, waited) = self
+            .changed
+            .wait_timeout_while(count, timeout, |count| *count < wanted)
+            .expect("count");
+        assert!(
+            !waited.timed_out(),
+            "the load stalled at {} acknowledgements",
+            *count
+        );
+    }
+}
+
 /// `rounds` update requests per payment from `WRITERS` threads, each
 /// owning its share of the payments. Stops a writer at its first failed
 /// request when `may_fail`, or when `stop` is set; counts acknowledged
@@ -143,7 +177,7 @@ fn load(
     rounds: u64,
     may_fail: bool,
     stop: &AtomicBool,
-    acked: &AtomicUsize,
+    acked: &Acked,
 ) {
     let current = versions(api, payments);
     std::thread::scope(|scope| {
@@ -163,7 +197,7 @@ fn load(
                             None if may_fail => return,
                             None => panic!("update of {id} failed"),
                         }
-                        acked.fetch_add(1, Ordering::Relaxed);
+                        acked.add();
                     }
                 }
             });
@@ -172,9 +206,9 @@ fn load(
 }
 
 fn load_all(api: &Api, payments: &[String], rounds: u64) {
-    let (stop, acked) = (AtomicBool::new(false), AtomicUsize::new(0));
+    let (stop, acked) = (AtomicBool::new(false), Acked::default());
     load(api, payments, rounds, false, &stop, &acked);
-    assert_eq!(acked.into_inner(), payments.len() * rounds as usize);
+    assert_eq!(acked.get(), payments.len() * rounds as usize);
 }
 
 /// The API's own count of the project's Messages.
@@ -238,15 +272,11 @@ fn a_killed_server_loses_and_reorders_nothing_on_kafka() {
     let payments = create_payments(&connect(&server), "crash");
     for crash in 0..CRASHES {
         let api = connect(&server);
-        let (stop, acked) = (AtomicBool::new(false), AtomicUsize::new(0));
+        let (stop, acked) = (AtomicBool::new(false), Acked::default());
         let kill_after = 150 + crash * 100;
         std::thread::scope(|scope| {
             scope.spawn(|| load(&api, &payments, 1_000, true, &stop, &acked));
-            let deadline = Instant::now() + LOAD_TIMEOUT;
-            while acked.load(Ordering::Relaxed) < kill_after {
-                assert!(Instant::now() < deadline, "the load stalled");
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            acked.wait_for(kill_after, LOAD_TIMEOUT);
             // SIGKILL while writers and the relay are busy.
             server.stop();
             stop.store(true, Ordering::Relaxed);
