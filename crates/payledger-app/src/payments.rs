@@ -199,16 +199,14 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             claims.push(claim_tag(Table::Idempotency, &key));
         }
         let (kind, before, events) = self.decide(meta, command, catalog)?;
-        let payment_id = match (&before, events.first()) {
-            (Some(payment), _) => payment.id,
-            (None, _) => PaymentId::from_uuid(uuid::Uuid::new_v4()),
-        };
+        let payment_id = before
+            .as_ref()
+            .map_or_else(|| PaymentId::from_uuid(uuid::Uuid::new_v4()), |p| p.id);
         let expected = before.as_ref().map_or(0, |p| p.version);
         let envelopes = self.envelopes(meta, payment_id, expected, events);
         let after = envelopes
             .iter()
             .fold(before.clone(), |state, e| Some(evolve(state, e)))
-            .or(before.clone())
             .ok_or_else(corrupt("a create decided no event"))?;
         let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
             table: Table::Idempotency,
