@@ -108,6 +108,23 @@ impl Server {
         self.child = None;
     }
 
+    /// Stops the server with SIGTERM and waits for its graceful exit
+    /// (log consumers finish what is under way and save their cursors).
+    pub fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.0.id().to_string()])
+                .status()
+                .expect("run kill -TERM");
+            assert!(status.success(), "kill -TERM failed");
+            let exit = child.0.wait().expect("wait for the server");
+            assert!(
+                exit.success(),
+                "the server exited with {exit} after SIGTERM"
+            );
+        }
+    }
+
     /// Stops and starts the server on the same data.
     pub fn restart(mut self) -> Self {
         self.stop();

@@ -7,3 +7,4 @@ mod examples;
 mod kafka;
 mod sdk;
 mod stripe;
+mod webhooks;

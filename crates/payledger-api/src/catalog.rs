@@ -29,6 +29,7 @@
 use crate::auth::{Scope, authorize};
 use crate::query::QuerySpec;
 use crate::request::{Body, QueryPairs, now, project_key};
+use crate::walk::{At, Obj, array, boolean, parse_body, string};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -45,7 +46,7 @@ use payledger_domain::payment::LocalizedString;
 use payledger_domain::types::StateType;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::EventStore;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -260,7 +261,7 @@ impl Kind for States {
 // Handlers.
 
 /// `{id}` or `key={key}` in a path.
-fn target(segment: &str) -> ResourceRef {
+pub(crate) fn target(segment: &str) -> ResourceRef {
     match segment.strip_prefix("key=") {
         Some(key) => ResourceRef::Key(key.to_owned()),
         None => ResourceRef::Id(segment.to_owned()),
@@ -282,7 +283,7 @@ fn to_json<R: CatalogRecord>(record: &R) -> Result<Value, ApiError> {
 }
 
 /// The query with its default order: oldest first.
-fn query_spec(params: &QueryPairs) -> Result<QuerySpec, ApiError> {
+pub(crate) fn query_spec(params: &QueryPairs) -> Result<QuerySpec, ApiError> {
     let mut spec = QuerySpec::parse(params)?;
     if spec.sort.is_empty() {
         spec.sort =
@@ -440,7 +441,7 @@ fn catalog_error(error: CatalogError, target: Option<&ResourceRef>) -> ApiError 
     }
 }
 
-fn duplicate_field(field: &str, value: &str, message: String) -> ApiError {
+pub(crate) fn duplicate_field(field: &str, value: &str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "DuplicateField", message)
         .with("field", field)
         .with("duplicateValue", value)
@@ -498,119 +499,6 @@ pub fn rejection_error(rejection: &CatalogRejection) -> ApiError {
         | CatalogRejection::TransitionToOtherType { .. }
         | CatalogRejection::TooManyTransitions { .. }
         | CatalogRejection::TooManyActions { .. } => ApiError::invalid_input(message),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Reading JSON bodies.
-
-/// Where a value sits in the body: `a -> b -> c` (array positions are not
-/// named, as in commercetools).
-#[derive(Clone, Debug, Default)]
-struct At(Vec<String>);
-
-impl At {
-    fn root() -> Self {
-        Self::default()
-    }
-
-    fn child(&self, name: &str) -> Self {
-        let mut segments = self.0.clone();
-        segments.push(name.to_owned());
-        Self(segments)
-    }
-
-    /// A 400 InvalidJsonInput whose detail is `path: detail`.
-    fn error(&self, detail: &str) -> ApiError {
-        if self.0.is_empty() {
-            ApiError::invalid_json(detail)
-        } else {
-            ApiError::invalid_json(format!("{}: {detail}", self.0.join(" -> ")))
-        }
-    }
-
-    fn missing(&self) -> ApiError {
-        self.error("Missing required value")
-    }
-
-    fn expected(&self, what: &str) -> ApiError {
-        self.error(&format!("JSON {what} expected."))
-    }
-
-    fn unknown(&self, text: &str, allowed: &[&str]) -> ApiError {
-        self.error(&format!(
-            "Unknown value '{text}'. Allowed values: {}.",
-            allowed.join(", ")
-        ))
-    }
-}
-
-/// A JSON object with its place.
-#[derive(Clone, Debug)]
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    at: At,
-}
-
-impl<'a> Obj<'a> {
-    fn new(value: &'a Value, at: At) -> Result<Self, ApiError> {
-        match value {
-            Value::Object(map) => Ok(Self { map, at }),
-            _ => Err(at.expected("Object")),
-        }
-    }
-
-    /// Field `name`, or `None` when absent or `null`.
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    fn opt<T>(
-        &self,
-        name: &str,
-        decode: impl FnOnce(&'a Value, At) -> Result<T, ApiError>,
-    ) -> Result<Option<T>, ApiError> {
-        self.get(name)
-            .map(|v| decode(v, self.at.child(name)))
-            .transpose()
-    }
-
-    fn req<T>(
-        &self,
-        name: &str,
-        decode: impl FnOnce(&'a Value, At) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        match self.get(name) {
-            Some(value) => decode(value, self.at.child(name)),
-            None => Err(self.at.child(name).missing()),
-        }
-    }
-}
-
-fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(format!("Invalid JSON: {e}")))
-}
-
-fn string(value: &Value, at: At) -> Result<String, ApiError> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| at.expected("String"))
-}
-
-fn boolean(value: &Value, at: At) -> Result<bool, ApiError> {
-    value.as_bool().ok_or_else(|| at.expected("Boolean"))
-}
-
-/// The non-null elements of an array, each with the array's place.
-fn array(value: &Value, at: At) -> Result<Vec<(&Value, At)>, ApiError> {
-    match value {
-        Value::Array(items) => Ok(items
-            .iter()
-            .filter(|v| !v.is_null())
-            .map(|v| (v, at.clone()))
-            .collect()),
-        _ => Err(at.expected("Array")),
     }
 }
 

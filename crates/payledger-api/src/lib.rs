@@ -1,5 +1,5 @@
 //! The HTTP front door of payledger: the commercetools-compatible Payments
-//! API, OAuth2 tokens, Types, States and Messages.
+//! API, OAuth2 tokens, Types, States, Messages and Subscriptions.
 //!
 //! The server is a library function, [`serve`], taking a bound listener and
 //! a shutdown future, so tests start the real server on port 0 and stop it
@@ -11,6 +11,8 @@
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
 //! - [`psp_webhooks`]: signed PSP webhooks and the payment refresh.
+//! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
+//!   relay's view.
 //!
 //! Architecture invariant: JSON lives here and nowhere below; handlers turn
 //! requests into typed commands and blocking store work runs off the async
@@ -27,6 +29,8 @@ pub mod payments;
 pub mod psp_webhooks;
 pub mod query;
 pub mod request;
+pub mod subscriptions;
+mod walk;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -37,6 +41,7 @@ use payledger_store::EventStore;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 pub use error::ApiError;
 
@@ -47,6 +52,8 @@ pub struct ApiConfig {
     pub request_body_bytes_max: usize,
     /// Lifetime of issued access tokens.
     pub token_ttl_seconds: u64,
+    /// The Kafka relay the server runs, shown as a read-only Subscription.
+    pub kafka_relay: Option<subscriptions::KafkaRelayInfo>,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +61,7 @@ impl Default for ApiConfig {
         Self {
             request_body_bytes_max: 1 << 20,
             token_ttl_seconds: 172_800,
+            kafka_relay: None,
         }
     }
 }
@@ -66,6 +74,9 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes the log consumers (Kafka relay, deliveries) after commits.
     pub log_signal: Arc<LogSignal>,
+    /// Counts Subscription creations and deletions, so the delivery
+    /// workers start and stop without polling.
+    pub subscription_changes: Arc<watch::Sender<u64>>,
 }
 
 impl AppState {
@@ -73,9 +84,17 @@ impl AppState {
         Self {
             ledger: Ledger::new(Arc::clone(&store)),
             log_signal: Arc::new(LogSignal::new(store.partition_count())),
+            subscription_changes: Arc::new(watch::Sender::new(0)),
             store,
             config: Arc::new(config),
         }
+    }
+
+    /// Tells the delivery workers that Subscriptions were created or
+    /// deleted.
+    pub fn subscriptions_changed(&self) {
+        self.subscription_changes
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Runs blocking store work off the async workers.
@@ -99,10 +118,12 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::routes())
         .merge(messages::routes())
         .merge(
-            catalog::routes().route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                idempotent::responses,
-            )),
+            catalog::routes()
+                .merge(subscriptions::routes())
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    idempotent::responses,
+                )),
         )
         .merge(psp_webhooks::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))

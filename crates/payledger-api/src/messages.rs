@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use payledger_app::tables;
 use payledger_domain::{Event, EventEnvelope, EventId, PaymentId, ProjectKey};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
-use payledger_store::{Table, VersionRange};
+use payledger_store::{EventStore, StoreError, Table, VersionRange};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -60,6 +60,27 @@ impl Keys {
     pub fn render(&mut self, envelope: &EventEnvelope) -> Value {
         let key = self.observe(envelope);
         message_to_json(envelope, key)
+    }
+
+    /// Observes the earlier events of `envelope`'s payment when it was not
+    /// seen from its start: a reader that starts mid-stream (a log consumer
+    /// after a restart) still names the key the payment had.
+    pub fn learn_history<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        envelope: &EventEnvelope,
+    ) -> Result<(), StoreError> {
+        if envelope.version <= 1 || self.knows(envelope.payment_id) {
+            return Ok(());
+        }
+        let earlier = store.read_stream(
+            envelope.payment_id,
+            VersionRange::new(1, envelope.version - 1),
+        )?;
+        for event in &earlier {
+            self.observe(event);
+        }
+        Ok(())
     }
 
     /// True when the events of `payment` were observed from version 1 on.

@@ -1909,3 +1909,35 @@ proptest! {
         prop_assert_eq!(parsed, UpdateAction::SetCustomField { name: "f".into(), value: Some(value) });
     }
 }
+
+#[test]
+fn every_event_of_the_golden_corpus_has_a_subscribable_message_type() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../payledger-codec/tests/golden/v1");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("PaymentView") {
+            continue; // Views, not events.
+        }
+        let envelope = payledger_codec::decode_envelope(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let message_type = json::message_type(&envelope.event);
+        assert!(
+            json::MESSAGE_TYPES.contains(&message_type),
+            "{name}: {message_type} is missing from MESSAGE_TYPES"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 40, "the golden corpus holds {seen} events");
+    let mut unique = json::MESSAGE_TYPES.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), json::MESSAGE_TYPES.len(), "no type twice");
+    for commercetools in json::COMMERCETOOLS_MESSAGE_TYPES {
+        assert!(
+            json::MESSAGE_TYPES.contains(&commercetools),
+            "{commercetools}"
+        );
+    }
+}

@@ -936,7 +936,7 @@ pub fn delete<R: CatalogRecord>(
 // Validation.
 
 /// `^[A-Za-z0-9_-]+$` within the byte bounds.
-fn is_identifier(text: &str, min: usize, max: usize) -> bool {
+pub(crate) fn is_identifier(text: &str, min: usize, max: usize) -> bool {
     (min..=max).contains(&text.len())
         && text
             .bytes()

@@ -120,6 +120,25 @@ impl Cursor {
         Ok(())
     }
 
+    /// The write that places `consumer`'s cursor on `partition` at
+    /// `sequence` (a consumer that starts at the log head, not at 0).
+    pub fn write_at(consumer: &str, partition: u16, sequence: u64) -> KvWrite {
+        KvWrite {
+            table: Table::Cursors,
+            key: cursor_key(consumer, partition),
+            value: Some(encode_value(sequence, None)),
+        }
+    }
+
+    /// The write that forgets `consumer`'s cursor on `partition`.
+    pub fn removal(consumer: &str, partition: u16) -> KvWrite {
+        KvWrite {
+            table: Table::Cursors,
+            key: cursor_key(consumer, partition),
+            value: None,
+        }
+    }
+
     /// The next events after the cursor, at most `max_events` (bounded by
     /// [`LOG_BATCH_EVENTS_MAX`]), in log order.
     pub fn next_batch<S: EventStore + ?Sized>(

@@ -10,6 +10,8 @@
 //! - [`idempotency`]: durable idempotency records.
 //! - [`psp`]: executing payments at PSPs, webhook intake, refresh and the
 //!   due-time task table.
+//! - [`subscriptions`]: outbound webhook subscriptions and their delivery
+//!   state.
 //! - [`error`]: the failures of a use case.
 //!
 //! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
@@ -23,6 +25,7 @@ pub mod error;
 pub mod idempotency;
 pub mod payments;
 pub mod psp;
+pub mod subscriptions;
 pub mod tables;
 
 pub use error::AppError;

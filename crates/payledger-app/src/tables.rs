@@ -15,6 +15,7 @@
 //! | Catalog        | project · kind · id, and project · kind-key · key | record / id |
 //! | TransactionInterfaceIndex | project · transaction interfaceId · payment id | empty |
 //! | WebhookEvents  | project · interface · event id             | see [`crate::psp::webhooks`] |
+//! | Subscriptions  | project · subscription id                  | see [`crate::subscriptions`] |
 
 use payledger_domain::{PaymentId, ProjectKey};
 

@@ -19,7 +19,7 @@ use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
 use payledger_api::json::{cloudevent_to_json, message_type};
 use payledger_api::messages::Keys;
 use payledger_domain::{EventEnvelope, ProjectKey};
-use payledger_store::{EventStore, StoreError, VersionRange};
+use payledger_store::{EventStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -69,29 +69,10 @@ impl Renderer {
         }
         let mut records = Vec::with_capacity(events.len());
         for envelope in events {
-            self.learn_history(store, envelope)?;
+            self.keys.learn_history(store, envelope)?;
             records.push(self.record(envelope));
         }
         Ok(records)
-    }
-
-    /// Observes the events before `envelope` of a payment not seen yet.
-    fn learn_history<S: EventStore + ?Sized>(
-        &mut self,
-        store: &S,
-        envelope: &EventEnvelope,
-    ) -> Result<(), StoreError> {
-        if envelope.version <= 1 || self.keys.knows(envelope.payment_id) {
-            return Ok(());
-        }
-        let earlier = store.read_stream(
-            envelope.payment_id,
-            VersionRange::new(1, envelope.version - 1),
-        )?;
-        for event in &earlier {
-            self.keys.observe(event);
-        }
-        Ok(())
     }
 
     fn record(&mut self, envelope: &EventEnvelope) -> Record {

@@ -35,6 +35,7 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::Tokens => "tokens",
         Table::TransactionInterfaceIndex => "idx_txn_interface",
         Table::WebhookEvents => "webhook_events",
+        Table::Subscriptions => "subscriptions",
     }
 }
 

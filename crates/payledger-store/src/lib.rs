@@ -74,11 +74,13 @@ pub enum Table {
     TransactionInterfaceIndex,
     /// PSP webhook events already recorded (dedupe by event id).
     WebhookEvents,
+    /// Outbound webhook subscriptions.
+    Subscriptions,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -92,6 +94,7 @@ impl Table {
         Self::Tokens,
         Self::TransactionInterfaceIndex,
         Self::WebhookEvents,
+        Self::Subscriptions,
     ];
 }
 

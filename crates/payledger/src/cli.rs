@@ -65,6 +65,39 @@ pub struct ServeArgs {
     /// executes nothing at PSPs.
     #[arg(long, env = "PAYLEDGER_PSP_CONFIG")]
     pub psp_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Deliveries to webhook Subscriptions (always on; idle without any).
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// First wait after a failed delivery, in milliseconds; it doubles per
+    /// attempt (with jitter) up to --webhook-backoff-max-ms.
+    #[arg(long, default_value_t = payledger_webhooks::backoff::BACKOFF_MS_MIN_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub webhook_backoff_min_ms: u64,
+    /// Longest wait between two attempts of a delivery, in milliseconds.
+    #[arg(long, default_value_t = payledger_webhooks::backoff::BACKOFF_MS_MAX_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub webhook_backoff_max_ms: u64,
+    /// Longest time one delivery request may take, in milliseconds.
+    #[arg(long, default_value_t = payledger_webhooks::worker::REQUEST_TIMEOUT_MS_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub webhook_timeout_ms: u64,
+}
+
+impl WebhookArgs {
+    pub fn delivery_config(&self) -> payledger_webhooks::DeliveryConfig {
+        payledger_webhooks::DeliveryConfig {
+            backoff: payledger_webhooks::Backoff {
+                min_ms: self.webhook_backoff_min_ms,
+                max_ms: self.webhook_backoff_max_ms.max(self.webhook_backoff_min_ms),
+            },
+            request_timeout_ms: self.webhook_timeout_ms,
+            ..payledger_webhooks::DeliveryConfig::default()
+        }
+    }
 }
 
 /// The Kafka relay: on when brokers are given.

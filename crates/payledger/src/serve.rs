@@ -1,4 +1,5 @@
-//! `payledger serve`: open the store, bind, serve until Ctrl-C or SIGTERM.
+//! `payledger serve`: open the store, bind, start the log consumers (Kafka
+//! relay, webhook deliveries, PSP executor), serve until Ctrl-C or SIGTERM.
 
 use crate::cli::ServeArgs;
 use anyhow::Context;
@@ -16,7 +17,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
-    let state = AppState::new(Arc::new(store), ApiConfig::default());
+    let api_config = ApiConfig {
+        kafka_relay: args.kafka.relay_config().map(|config| relay_info(&config)),
+        ..ApiConfig::default()
+    };
+    let state = AppState::new(Arc::new(store), api_config);
     let runtime = server_runtime().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -24,6 +29,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let relay = start_relay(&state, &args.kafka)?;
         let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
+        let deliveries = payledger_webhooks::Deliveries::start(
+            Arc::clone(&state.store),
+            Arc::clone(&state.log_signal),
+            state.subscription_changes.subscribe(),
+            args.webhooks.delivery_config(),
+        )
+        .context("cannot start the webhook deliveries")?;
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
         println!("payledger listening on http://{bound}");
@@ -35,6 +47,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         if let Some(psp) = psp {
             psp.stop();
         }
+        deliveries.stop().await;
         if let Some(relay) = relay {
             relay.stop().await;
         }
@@ -60,6 +73,25 @@ fn start_relay(
     )
     .context("cannot start the Kafka relay")?;
     Ok(Some(relay))
+}
+
+/// What the API shows of the relay (`GET /{pk}/subscriptions/kafka-relay`).
+fn relay_info(
+    config: &payledger_kafka::RelayConfig,
+) -> payledger_api::subscriptions::KafkaRelayInfo {
+    payledger_api::subscriptions::KafkaRelayInfo {
+        consumer: config.consumer_name.clone(),
+        brokers: config.brokers.clone(),
+        topic_template: config.topic_template.clone(),
+        placeholder: payledger_kafka::config::TOPIC_TEMPLATE_PROJECT.to_owned(),
+        topic_formats: config
+            .topic_formats
+            .iter()
+            .map(|(topic, format)| (topic.clone(), format.name().to_owned()))
+            .collect(),
+        default_format: config.format.name().to_owned(),
+        started_at_ms: payledger_api::request::now().millis(),
+    }
 }
 
 /// Most threads running blocking store work at once.

@@ -1,12 +1,14 @@
-//! `payledger status`: where every log consumer (the Kafka relay, later
-//! the webhook deliveries) stands, per partition: the log head, the saved
-//! cursor, the lag between them, and the error currently holding the
-//! cursor back. It opens the store, so it runs while the server is
+//! `payledger status`: where every log consumer (the Kafka relay, the
+//! webhook Subscriptions as `subscription:{id}`, the PSP executor) stands,
+//! per partition: the log head, the saved cursor, the lag between them,
+//! and the error currently holding the cursor back; then each
+//! Subscription's status and destination. It opens the store, so it runs while the server is
 //! stopped (RocksDB admits one process per store).
 
 use crate::cli::{StatusArgs, StoreArgs};
 use anyhow::{Context, bail};
 use payledger_app::consumer::{Cursor, list_cursors};
+use payledger_app::subscriptions;
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::{EventStore, StoreError};
 use std::collections::BTreeMap;
@@ -62,6 +64,28 @@ fn report(store: &dyn EventStore) -> anyhow::Result<String> {
             ));
         }
         out.push_str(&format!("{name}\ttotal\t\t\t{total_lag}\t\n"));
+    }
+    out.push_str(&subscriptions_report(store)?);
+    Ok(out)
+}
+
+/// One line per webhook Subscription: where it delivers and its status.
+fn subscriptions_report(store: &dyn EventStore) -> anyhow::Result<String> {
+    let listed = subscriptions::list_all(store)?;
+    if listed.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = String::from("\nsubscription\tproject\tstatus\tlag\turl\n");
+    for (project, record) in listed {
+        let state =
+            subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
+        out.push_str(&format!(
+            "{}\t{project}\t{}\t{}\t{}\n",
+            record.id,
+            state.status,
+            state.lag,
+            record.destination.url()
+        ));
     }
     Ok(out)
 }
@@ -139,5 +163,50 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kafka-relay\ttotal\t\t\t2"), "{text}");
+    }
+
+    #[test]
+    fn the_report_lists_each_subscription_with_its_status() {
+        use payledger_app::subscriptions::{
+            DeliveryFormat, Destination, MessageFilter, SubscriptionDraft, SubscriptionMeta,
+        };
+        let store = MemoryStore::with_partitions(2);
+        let draft = SubscriptionDraft {
+            key: None,
+            destination: Destination::Http {
+                url: "http://127.0.0.1:9/hook".into(),
+                secret: "0123456789abcdef".into(),
+            },
+            messages: vec![MessageFilter {
+                resource_type_id: "payment".into(),
+                types: vec![],
+            }],
+            format: DeliveryFormat::Platform,
+        };
+        let meta = SubscriptionMeta {
+            now_ms: 0,
+            client_id: None,
+        };
+        let project = ProjectKey::parse("shop").unwrap();
+        let record = subscriptions::create(&store, &project, draft, &[], &meta).unwrap();
+        let mut cursor =
+            Cursor::load(&store, &subscriptions::consumer_name(&record.id), 1).unwrap();
+        cursor
+            .save_error(
+                &store,
+                CursorError {
+                    at_unix_ms: 0,
+                    message: "TemporaryError: attempt 1 of message m: cannot connect".into(),
+                },
+            )
+            .unwrap();
+        let text = report(&store).unwrap();
+        assert!(
+            text.contains(&format!(
+                "{}\tshop\tTemporaryError\t0\thttp://127.0.0.1:9/hook",
+                record.id
+            )),
+            "{text}"
+        );
     }
 }

@@ -123,6 +123,49 @@ pub fn message_to_json(envelope: &EventEnvelope, payment_key: Option<&str>) -> V
     Value::Object(out)
 }
 
+/// Every message type [`message_type`] yields: what a Subscription's
+/// `types` filter may name.
+pub const MESSAGE_TYPES: [&str; 38] = [
+    "PaymentCreated",
+    "PaymentTransactionAdded",
+    "PaymentTransactionStateChanged",
+    "PaymentTransactionTimestampChanged",
+    "PaymentTransactionInteractionIdChanged",
+    "PaymentTransactionInterfaceIdSet",
+    "PaymentTransactionCustomTypeSet",
+    "PaymentTransactionCustomTypeRemoved",
+    "PaymentTransactionCustomFieldSet",
+    "PaymentTransactionCustomFieldRemoved",
+    "PaymentInteractionAdded",
+    "PaymentAmountPlannedChanged",
+    "PaymentKeySet",
+    "PaymentCustomerSet",
+    "PaymentAnonymousIdSet",
+    "PaymentInterfaceIdSet",
+    "PaymentMethodInfoInterfaceSet",
+    "PaymentMethodInfoMethodSet",
+    "PaymentMethodInfoNameSet",
+    "PaymentMethodInfoTokenSet",
+    "PaymentMethodInfoInterfaceAccountSet",
+    "PaymentMethodInfoCustomTypeSet",
+    "PaymentMethodInfoCustomTypeRemoved",
+    "PaymentMethodInfoCustomFieldChanged",
+    "PaymentMethodInfoCustomFieldRemoved",
+    "PaymentMethodInfoSet",
+    "PaymentStatusInterfaceCodeSet",
+    "PaymentStatusInterfaceTextSet",
+    "PaymentCustomTypeSet",
+    "PaymentCustomTypeRemoved",
+    "PaymentCustomFieldSet",
+    "PaymentCustomFieldRemoved",
+    "PaymentStatusStateTransition",
+    "PaymentAmountPaidSet",
+    "PaymentAmountRefundedSet",
+    "PaymentAuthorizationSet",
+    "PaymentExternalIdSet",
+    "PaymentDeleted",
+];
+
 /// The message type of an event (see the module table).
 pub fn message_type(event: &Event) -> &'static str {
     let set_or_removed = |set: bool, set_name, removed_name| {

@@ -1,0 +1,417 @@
+//! The Subscriptions routes: outbound webhooks that receive a project's
+//! payment Messages, and the read-only view of the Kafka relay.
+//!
+//! | route | scope | success |
+//! |---|---|---|
+//! | `GET /{pk}/subscriptions` | view_subscriptions | paged query response |
+//! | `HEAD /{pk}/subscriptions?where=…` | view_subscriptions | 200 if any match, else 404 |
+//! | `POST /{pk}/subscriptions` | manage_subscriptions | 201 Subscription |
+//! | `GET\|HEAD /{pk}/subscriptions/{id}` and `key={key}` | view_subscriptions | 200 / 404 |
+//! | `DELETE /{pk}/subscriptions/{id}?version=N` and `key={key}` | manage_subscriptions | 200 deleted Subscription |
+//!
+//! A Subscription is rendered as commercetools does (`id`, `version`,
+//! `destination`, `messages`, `changes`, `events`, `format`, `status`, …)
+//! with the destination's `secret` masked, plus payledger's `delivery`:
+//! `{lag, lastError?: {at, message}}` where `lag` counts the log events
+//! after the subscription's cursors. When the server runs the Kafka relay,
+//! it appears as the read-only Subscription [`KAFKA_RELAY_ID`] with a
+//! `Kafka` destination, so its lag and last error are visible the same way.
+//! The rules and the stored record live in
+//! [`payledger_app::subscriptions`]; deliveries in `payledger-webhooks`.
+
+use crate::auth::{Scope, authorize};
+use crate::catalog::{duplicate_field, query_spec, target};
+use crate::json::{MESSAGE_TYPES, mask_token};
+use crate::request::{Body, QueryPairs, now, project_key};
+use crate::walk::{At, Obj, array, parse_body, string};
+use crate::{ApiError, AppState};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use payledger_app::catalog::format_millis;
+use payledger_app::subscriptions::{
+    self, DeliveryFormat, DeliveryState, Destination, MessageFilter, SubscriptionDraft,
+    SubscriptionError, SubscriptionMeta, SubscriptionRecord, SubscriptionRejection,
+};
+use payledger_domain::{ProjectKey, ResourceRef};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The id (and key) of the Kafka relay's read-only Subscription.
+pub const KAFKA_RELAY_ID: &str = "kafka-relay";
+
+/// What the API shows of the Kafka relay the server runs.
+#[derive(Clone, Debug)]
+pub struct KafkaRelayInfo {
+    /// The relay's log consumer (cursor owner) name.
+    pub consumer: String,
+    /// Bootstrap brokers, as configured.
+    pub brokers: String,
+    /// The topic of each project: the template with `placeholder` replaced.
+    pub topic_template: String,
+    pub placeholder: String,
+    /// Format name (`json`, `cloudevents`, `protobuf`) by topic, and for
+    /// every other topic.
+    pub topic_formats: BTreeMap<String, String>,
+    pub default_format: String,
+    /// When the relay was started (milliseconds since the Unix epoch).
+    pub started_at_ms: i64,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/{pk}/subscriptions", get(query).head(exists).post(create))
+        .route("/{pk}/subscriptions/{id}", get(get_one).delete(delete))
+}
+
+// ---------------------------------------------------------------------------
+// Rendering.
+
+fn delivery_json(state: &DeliveryState) -> Value {
+    let mut delivery = json!({ "lag": state.lag });
+    if let Some(error) = &state.last_error {
+        let at = i64::try_from(error.at_unix_ms).unwrap_or(i64::MAX);
+        delivery["lastError"] = json!({ "at": format_millis(at), "message": error.message });
+    }
+    delivery
+}
+
+fn to_json(record: &SubscriptionRecord, state: &DeliveryState) -> Result<Value, ApiError> {
+    let mut value = serde_json::to_value(record).map_err(|error| {
+        tracing::error!(%error, "subscription record does not serialise");
+        ApiError::general()
+    })?;
+    value["destination"]["secret"] = json!(mask_token(record.destination.secret()));
+    value["changes"] = json!([]);
+    value["events"] = json!([]);
+    value["status"] = json!(state.status.as_str());
+    value["delivery"] = delivery_json(state);
+    Ok(value)
+}
+
+/// The Kafka relay as a read-only Subscription of `project`.
+fn relay_json(
+    info: &KafkaRelayInfo,
+    project: &ProjectKey,
+    state: &DeliveryState,
+) -> Result<Value, ApiError> {
+    let topic = info
+        .topic_template
+        .replace(&info.placeholder, project.as_str());
+    let format = match info
+        .topic_formats
+        .get(&topic)
+        .unwrap_or(&info.default_format)
+        .as_str()
+    {
+        "cloudevents" => json!({ "type": "CloudEvents", "cloudEventsVersion": "1.0" }),
+        "protobuf" => json!({ "type": "Protobuf" }),
+        _ => json!({ "type": "Platform" }),
+    };
+    let started = format_millis(info.started_at_ms);
+    Ok(json!({
+        "id": KAFKA_RELAY_ID,
+        "key": KAFKA_RELAY_ID,
+        "version": 1,
+        "createdAt": started,
+        "lastModifiedAt": started,
+        "destination": { "type": "Kafka", "bootstrapServer": info.brokers, "topic": topic },
+        "messages": [{ "resourceTypeId": "payment" }],
+        "changes": [],
+        "events": [],
+        "format": format,
+        "status": state.status.as_str(),
+        "delivery": delivery_json(state),
+    }))
+}
+
+fn is_relay(by: &ResourceRef) -> bool {
+    match by {
+        ResourceRef::Id(id) => id == KAFKA_RELAY_ID,
+        ResourceRef::Key(key) => key == KAFKA_RELAY_ID,
+    }
+}
+
+/// Every Subscription of the project, the relay first when it runs.
+fn documents(state: &AppState, project: &ProjectKey) -> Result<Vec<Value>, ApiError> {
+    let store = &*state.store;
+    let mut documents = Vec::new();
+    if let Some(info) = &state.config.kafka_relay {
+        let delivery = subscriptions::delivery_state(store, &info.consumer)?;
+        documents.push(relay_json(info, project, &delivery)?);
+    }
+    for record in subscriptions::list(store, project)? {
+        let delivery =
+            subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
+        documents.push(to_json(&record, &delivery)?);
+    }
+    Ok(documents)
+}
+
+fn one(state: &AppState, project: &ProjectKey, by: &ResourceRef) -> Result<Value, ApiError> {
+    let store = &*state.store;
+    if is_relay(by)
+        && let Some(info) = &state.config.kafka_relay
+    {
+        let delivery = subscriptions::delivery_state(store, &info.consumer)?;
+        return relay_json(info, project, &delivery);
+    }
+    let record = subscriptions::get(store, project, by).map_err(|e| error(e, Some(by)))?;
+    let delivery = subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
+    to_json(&record, &delivery)
+}
+
+// ---------------------------------------------------------------------------
+// Handlers.
+
+async fn query(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewSubscriptions).await?;
+    let spec = query_spec(&params)?;
+    let page = state
+        .blocking(move |s| spec.page(documents(&s, &project)?))
+        .await?;
+    Ok(Json(page))
+}
+
+async fn exists(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<StatusCode, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewSubscriptions).await?;
+    let spec = query_spec(&params)?;
+    let any = state
+        .blocking(move |s| {
+            for document in documents(&s, &project)? {
+                if spec.matches(&document)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await?;
+    Ok(if any {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ViewSubscriptions).await?;
+    let by = target(&id);
+    let document = state.blocking(move |s| one(&s, &project, &by)).await?;
+    Ok(Json(document))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManageSubscriptions).await?;
+    let value = parse_body(&body)?;
+    let draft = parse_draft(&Obj::new(&value, At::root())?)?;
+    if draft.key.as_deref() == Some(KAFKA_RELAY_ID) {
+        return Err(duplicate_field(
+            "key",
+            KAFKA_RELAY_ID,
+            format!("The key '{KAFKA_RELAY_ID}' is reserved for the Kafka relay."),
+        ));
+    }
+    let meta = SubscriptionMeta {
+        now_ms: now().millis(),
+        client_id: Some(principal.client_id),
+    };
+    let document = state
+        .blocking(move |s| {
+            let record = subscriptions::create(&*s.store, &project, draft, &MESSAGE_TYPES, &meta)
+                .map_err(|e| error(e, None))?;
+            let delivery = subscriptions::delivery_state(
+                &*s.store,
+                &subscriptions::consumer_name(&record.id),
+            )?;
+            s.subscriptions_changed();
+            to_json(&record, &delivery)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(document)).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    authorize(&state, &headers, &project, Scope::ManageSubscriptions).await?;
+    let by = target(&id);
+    if is_relay(&by) {
+        return Err(ApiError::invalid_operation(
+            "The Kafka relay is configured by the server (--kafka-brokers) and cannot be deleted.",
+        ));
+    }
+    let version = params
+        .last("version")
+        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: version."))
+        .and_then(|_| params.number("version", 0, u64::MAX))?;
+    let document = state
+        .blocking(move |s| {
+            let delivery_before = {
+                let record = subscriptions::get(&*s.store, &project, &by)
+                    .map_err(|e| error(e, Some(&by)))?;
+                subscriptions::delivery_state(&*s.store, &subscriptions::consumer_name(&record.id))?
+            };
+            let record = subscriptions::delete(&*s.store, &project, &by, version)
+                .map_err(|e| error(e, Some(&by)))?;
+            s.subscriptions_changed();
+            to_json(&record, &delivery_before)
+        })
+        .await?;
+    Ok(Json(document))
+}
+
+// ---------------------------------------------------------------------------
+// Drafts.
+
+fn parse_draft(draft: &Obj<'_>) -> Result<SubscriptionDraft, ApiError> {
+    let destination = draft.req("destination", |v, at| destination(&Obj::new(v, at)?))?;
+    let messages = draft
+        .opt("messages", |v, at| {
+            array(v, at)?
+                .into_iter()
+                .map(|(item, at)| message_filter(&Obj::new(item, at)?))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .unwrap_or_default();
+    for unsupported in ["changes", "events"] {
+        if let Some(entries) = draft.opt(unsupported, array)?
+            && !entries.is_empty()
+        {
+            return Err(ApiError::invalid_input(format!(
+                "payledger Subscriptions deliver messages only; '{unsupported}' must be empty."
+            )));
+        }
+    }
+    let format = draft
+        .opt("format", |v, at| format(&Obj::new(v, at)?))?
+        .unwrap_or(DeliveryFormat::Platform);
+    Ok(SubscriptionDraft {
+        key: draft.opt("key", string)?,
+        destination,
+        messages,
+        format,
+    })
+}
+
+fn destination(object: &Obj<'_>) -> Result<Destination, ApiError> {
+    let kind = object.req("type", string)?;
+    if kind != "HTTP" {
+        return Err(object.at.child("type").unknown(&kind, &["HTTP"]));
+    }
+    Ok(Destination::Http {
+        url: object.req("url", string)?,
+        secret: object.req("secret", string)?,
+    })
+}
+
+fn message_filter(object: &Obj<'_>) -> Result<MessageFilter, ApiError> {
+    let types = object
+        .opt("types", |v, at| {
+            array(v, at)?
+                .into_iter()
+                .map(|(item, at)| string(item, at))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .unwrap_or_default();
+    Ok(MessageFilter {
+        resource_type_id: object.req("resourceTypeId", string)?,
+        types,
+    })
+}
+
+fn format(object: &Obj<'_>) -> Result<DeliveryFormat, ApiError> {
+    let kind = object.req("type", string)?;
+    match kind.as_str() {
+        "Platform" => Ok(DeliveryFormat::Platform),
+        "CloudEvents" => Ok(DeliveryFormat::CloudEvents {
+            cloud_events_version: object.req("cloudEventsVersion", string)?,
+        }),
+        _ => Err(object
+            .at
+            .child("type")
+            .unknown(&kind, &["Platform", "CloudEvents"])),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors.
+
+/// Maps a failed subscription use case; `target` names the resource in a 404.
+fn error(error: SubscriptionError, target: Option<&ResourceRef>) -> ApiError {
+    match error {
+        SubscriptionError::Rejected(rejection) => rejection_error(&rejection),
+        SubscriptionError::NotFound => ApiError::not_found(match target {
+            Some(ResourceRef::Id(id)) => format!("The Resource with ID '{id}' was not found."),
+            Some(ResourceRef::Key(key)) => format!("The Resource with key '{key}' was not found."),
+            None => "The Subscription was not found.".to_owned(),
+        }),
+        SubscriptionError::Conflict {
+            id,
+            expected,
+            current_version,
+        } => ApiError::conflict(&id, expected, current_version),
+        SubscriptionError::Store(failure) => ApiError::from(failure),
+    }
+}
+
+/// The commercetools error of each subscription rule.
+pub fn rejection_error(rejection: &SubscriptionRejection) -> ApiError {
+    let message = rejection.message();
+    match rejection {
+        SubscriptionRejection::InvalidKey { key } => {
+            ApiError::invalid_field("key", json!(key), message)
+        }
+        SubscriptionRejection::DuplicateKey { key } => duplicate_field("key", key, message),
+        SubscriptionRejection::InvalidUrl { url, .. } => {
+            ApiError::invalid_field("destination.url", json!(url), message)
+        }
+        SubscriptionRejection::InvalidSecret { .. } => {
+            ApiError::invalid_field("destination.secret", json!("****"), message)
+        }
+        SubscriptionRejection::UnsupportedResourceTypeId { value } => {
+            ApiError::invalid_field("messages.resourceTypeId", json!(value), message)
+        }
+        SubscriptionRejection::UnknownMessageType { value } => {
+            ApiError::invalid_field("messages.types", json!(value), message)
+        }
+        SubscriptionRejection::UnsupportedFormatVersion { value } => {
+            ApiError::invalid_field("format.cloudEventsVersion", json!(value), message)
+        }
+        SubscriptionRejection::TooManySubscriptions { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "MaxResourceLimitExceeded", message)
+                .with("exceededResource", "subscription")
+        }
+        SubscriptionRejection::NoMessages | SubscriptionRejection::TooManyMessageTypes { .. } => {
+            ApiError::invalid_input(message)
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Subscription rules, storage and delivery state, on the in-memory store
+//! (the store itself is proven against RocksDB by the conformance suite).
+
+use super::*;
+use payledger_domain::{Actor, Event, EventId, EventMeta, PaymentId, Timestamp};
+use payledger_store::memory::MemoryStore;
+use payledger_store::{AppendRequest, NewEvent};
+use serde_json::Value;
+
+const TYPES: &[&str] = &["PaymentCreated", "PaymentTransactionAdded"];
+const GOLDEN_V1: &str = include_str!("golden/subscription_v1.json");
+
+fn project(key: &str) -> ProjectKey {
+    ProjectKey::parse(key).unwrap()
+}
+
+fn draft() -> SubscriptionDraft {
+    SubscriptionDraft {
+        key: Some("hook".to_owned()),
+        destination: Destination::Http {
+            url: "http://127.0.0.1:9/hook".to_owned(),
+            secret: "0123456789abcdef".to_owned(),
+        },
+        messages: vec![MessageFilter {
+            resource_type_id: "payment".to_owned(),
+            types: vec![],
+        }],
+        format: DeliveryFormat::Platform,
+    }
+}
+
+fn meta() -> SubscriptionMeta {
+    SubscriptionMeta {
+        now_ms: 1_767_225_600_000,
+        client_id: Some("admin".to_owned()),
+    }
+}
+
+fn rejection(draft: SubscriptionDraft) -> SubscriptionRejection {
+    check_draft(&draft, TYPES).expect_err("the draft must be refused")
+}
+
+fn append_events(store: &MemoryStore, payment: u8, count: u8) {
+    let events = (1..=count)
+        .map(|n| NewEvent {
+            meta: EventMeta {
+                event_id: EventId::from_bytes([payment ^ n; 16]),
+                project: project("shop"),
+                recorded_at: Timestamp(0),
+                actor: Actor::Client("c".into()),
+                correlation_id: None,
+                idempotency_key: None,
+            },
+            event: Event::StatusInterfaceTextSet(None),
+        })
+        .collect();
+    let id = PaymentId::from_bytes([payment; 16]);
+    store.append(AppendRequest::events(id, 0, events)).unwrap();
+}
+
+#[test]
+fn the_stored_record_format_is_stable() {
+    let record: SubscriptionRecord = serde_json::from_str(GOLDEN_V1).unwrap();
+    assert_eq!(record.key.as_deref(), Some("fulfilment-hook"));
+    assert_eq!(
+        record.destination.url(),
+        "http://hooks.example.com/payledger"
+    );
+    assert_eq!(
+        record.format,
+        DeliveryFormat::CloudEvents {
+            cloud_events_version: "1.0".to_owned()
+        }
+    );
+    assert!(record.wants("PaymentCreated"));
+    assert!(!record.wants("PaymentTransactionAdded"));
+    assert_eq!(
+        serde_json::to_value(&record).unwrap(),
+        serde_json::from_str::<Value>(GOLDEN_V1).unwrap()
+    );
+}
+
+#[test]
+fn a_filter_without_types_takes_every_payment_message() {
+    let store = MemoryStore::with_partitions(2);
+    let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
+    assert!(record.wants("PaymentCreated"));
+    assert!(record.wants("PaymentStatusStateTransition"));
+}
+
+#[test]
+fn drafts_are_refused_with_the_rule_they_break() {
+    let mut d = draft();
+    d.key = Some("x".to_owned());
+    assert!(matches!(
+        rejection(d),
+        SubscriptionRejection::InvalidKey { .. }
+    ));
+
+    for url in [
+        "ftp://host/x",
+        "not a url",
+        "http://",
+        "http://h/x#frag",
+        "https://h/x",
+    ] {
+        let mut d = draft();
+        d.destination = Destination::Http {
+            url: url.to_owned(),
+            secret: "0123456789abcdef".to_owned(),
+        };
+        assert!(
+            matches!(rejection(d), SubscriptionRejection::InvalidUrl { .. }),
+            "{url}"
+        );
+    }
+    let mut d = draft();
+    d.destination = Destination::Http {
+        url: format!("http://h/{}", "a".repeat(URL_BYTES_MAX)),
+        secret: "0123456789abcdef".to_owned(),
+    };
+    assert!(matches!(
+        rejection(d),
+        SubscriptionRejection::InvalidUrl { .. }
+    ));
+
+    let mut d = draft();
+    d.destination = Destination::Http {
+        url: "http://h/x".to_owned(),
+        secret: "short".to_owned(),
+    };
+    assert_eq!(
+        rejection(d),
+        SubscriptionRejection::InvalidSecret { length_bytes: 5 }
+    );
+
+    let mut d = draft();
+    d.messages.clear();
+    assert_eq!(rejection(d), SubscriptionRejection::NoMessages);
+
+    let mut d = draft();
+    d.messages[0].resource_type_id = "order".to_owned();
+    assert!(matches!(
+        rejection(d),
+        SubscriptionRejection::UnsupportedResourceTypeId { .. }
+    ));
+
+    let mut d = draft();
+    d.messages[0].types = vec!["OrderCreated".to_owned()];
+    assert_eq!(
+        rejection(d),
+        SubscriptionRejection::UnknownMessageType {
+            value: "OrderCreated".to_owned()
+        }
+    );
+
+    let mut d = draft();
+    d.messages[0].types = vec!["PaymentCreated".to_owned(); MESSAGE_TYPES_MAX + 1];
+    assert!(matches!(
+        rejection(d),
+        SubscriptionRejection::TooManyMessageTypes { .. }
+    ));
+
+    let mut d = draft();
+    d.format = DeliveryFormat::CloudEvents {
+        cloud_events_version: "0.3".to_owned(),
+    };
+    assert!(matches!(
+        rejection(d),
+        SubscriptionRejection::UnsupportedFormatVersion { .. }
+    ));
+}
+
+#[test]
+fn keys_are_unique_per_project_and_projects_hold_a_bounded_number() {
+    let store = MemoryStore::with_partitions(2);
+    create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
+    let again = create(&store, &project("shop"), draft(), TYPES, &meta());
+    assert!(matches!(
+        again,
+        Err(SubscriptionError::Rejected(
+            SubscriptionRejection::DuplicateKey { .. }
+        ))
+    ));
+    // Another project may use the same key.
+    create(&store, &project("other"), draft(), TYPES, &meta()).unwrap();
+
+    for _ in 1..SUBSCRIPTIONS_PER_PROJECT_MAX {
+        let mut d = draft();
+        d.key = None;
+        create(&store, &project("shop"), d, TYPES, &meta()).unwrap();
+    }
+    let mut d = draft();
+    d.key = None;
+    let full = create(&store, &project("shop"), d, TYPES, &meta());
+    assert!(matches!(
+        full,
+        Err(SubscriptionError::Rejected(
+            SubscriptionRejection::TooManySubscriptions { .. }
+        ))
+    ));
+    assert_eq!(
+        list(&store, &project("shop")).unwrap().len(),
+        SUBSCRIPTIONS_PER_PROJECT_MAX
+    );
+    assert_eq!(
+        list_all(&store).unwrap().len(),
+        SUBSCRIPTIONS_PER_PROJECT_MAX + 1
+    );
+}
+
+#[test]
+fn a_new_subscription_starts_at_the_log_heads_and_delete_removes_its_cursors() {
+    let store = MemoryStore::with_partitions(2);
+    append_events(&store, 1, 3);
+    append_events(&store, 2, 2);
+    let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
+    let state = delivery_state(&store, &consumer_name(&record.id)).unwrap();
+    assert_eq!(state.lag, 0, "only later messages are delivered");
+    assert_eq!(state.status, HealthStatus::Healthy);
+
+    append_events(&store, 3, 4);
+    assert_eq!(
+        delivery_state(&store, &consumer_name(&record.id))
+            .unwrap()
+            .lag,
+        4
+    );
+
+    let by_key = get(&store, &project("shop"), &ResourceRef::Key("hook".into())).unwrap();
+    assert_eq!(by_key, record);
+    let stale = delete(
+        &store,
+        &project("shop"),
+        &ResourceRef::Id(record.id.clone()),
+        2,
+    );
+    assert!(matches!(
+        stale,
+        Err(SubscriptionError::Conflict {
+            current_version: 1,
+            ..
+        })
+    ));
+    delete(
+        &store,
+        &project("shop"),
+        &ResourceRef::Id(record.id.clone()),
+        1,
+    )
+    .unwrap();
+    assert!(matches!(
+        get(
+            &store,
+            &project("shop"),
+            &ResourceRef::Id(record.id.clone())
+        ),
+        Err(SubscriptionError::NotFound)
+    ));
+    assert!(crate::consumer::list_cursors(&store).unwrap().is_empty());
+}
+
+#[test]
+fn the_status_follows_the_failure_holding_a_cursor_back() {
+    let store = MemoryStore::with_partitions(2);
+    let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
+    let consumer = consumer_name(&record.id);
+    let mut cursor = Cursor::load(&store, &consumer, 1).unwrap();
+    let failure = |status, at_unix_ms| CursorError {
+        at_unix_ms,
+        message: DeliveryFailure {
+            status,
+            attempt: 2,
+            message_id: "m".to_owned(),
+            detail: "HTTP 503".to_owned(),
+        }
+        .to_string(),
+    };
+    cursor
+        .save_error(&store, failure(HealthStatus::TemporaryError, 5))
+        .unwrap();
+    let state = delivery_state(&store, &consumer).unwrap();
+    assert_eq!(state.status, HealthStatus::TemporaryError);
+    assert_eq!(
+        state.last_error.unwrap().message,
+        "TemporaryError: attempt 2 of message m: HTTP 503"
+    );
+
+    let mut other = Cursor::load(&store, &consumer, 0).unwrap();
+    other
+        .save_error(&store, failure(HealthStatus::ConfigurationError, 9))
+        .unwrap();
+    assert_eq!(
+        delivery_state(&store, &consumer).unwrap().status,
+        HealthStatus::ConfigurationError,
+        "the most recent failure wins"
+    );
+
+    other.save(&store, 0).unwrap();
+    cursor.save(&store, 0).unwrap();
+    let state = delivery_state(&store, &consumer).unwrap();
+    assert_eq!(state.status, HealthStatus::Healthy);
+    assert_eq!(state.last_error, None);
+}

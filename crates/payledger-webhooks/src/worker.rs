@@ -1,0 +1,381 @@
+//! The delivery workers: one manager that follows the subscription list,
+//! and one task per subscription and partition that delivers in log order.
+
+use crate::backoff::{BACKOFF_MS_MAX_DEFAULT, BACKOFF_MS_MIN_DEFAULT, Backoff};
+use crate::render::{Delivery, Renderer, Step};
+use crate::send::{Target, attempt};
+use payledger_app::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
+use payledger_app::subscriptions::{self, DeliveryFailure, SubscriptionRecord};
+use payledger_domain::ProjectKey;
+use payledger_store::{EventStore, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// Default time to establish a connection to a receiver, in milliseconds.
+pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 2_000;
+/// Default time for a whole delivery request, in milliseconds.
+pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Default longest time between two reads of the subscription list, in
+/// milliseconds (the API also signals every change).
+pub const RESCAN_INTERVAL_MS_DEFAULT: u64 = 5_000;
+/// Most log events a worker reads and renders at once.
+pub const BATCH_EVENTS_MAX: usize = 256;
+
+/// Settings of the delivery workers.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    pub backoff: Backoff,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub rescan_interval_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            backoff: Backoff {
+                min_ms: BACKOFF_MS_MIN_DEFAULT,
+                max_ms: BACKOFF_MS_MAX_DEFAULT,
+            },
+            connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
+            request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
+            rescan_interval_ms: RESCAN_INTERVAL_MS_DEFAULT,
+        }
+    }
+}
+
+/// Why the workers did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+struct Shared {
+    store: Arc<dyn EventStore>,
+    log_signal: Arc<LogSignal>,
+    client: reqwest::Client,
+    config: DeliveryConfig,
+}
+
+/// The running delivery workers.
+#[derive(Debug)]
+pub struct Deliveries {
+    stop: watch::Sender<bool>,
+    manager: JoinHandle<()>,
+}
+
+impl Deliveries {
+    /// Starts delivering to every stored subscription; `changes` is bumped
+    /// by the API when subscriptions are created or deleted.
+    pub fn start(
+        store: Arc<dyn EventStore>,
+        log_signal: Arc<LogSignal>,
+        changes: watch::Receiver<u64>,
+        config: DeliveryConfig,
+    ) -> Result<Self, DeliveryError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .timeout(Duration::from_millis(config.request_timeout_ms))
+            .user_agent(concat!("payledger-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let shared = Arc::new(Shared {
+            store,
+            log_signal,
+            client,
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let manager = tokio::spawn(manage(shared, changes, stopped));
+        Ok(Self { stop, manager })
+    }
+
+    /// Stops every worker after its current attempt: what a receiver
+    /// answered with 2xx before the stop has its cursor saved.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.manager.await;
+    }
+}
+
+/// The workers of one subscription.
+struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn manage(
+    shared: Arc<Shared>,
+    mut changes: watch::Receiver<u64>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let rescan = Duration::from_millis(shared.config.rescan_interval_ms.max(1));
+    loop {
+        changes.mark_unchanged();
+        match list(&shared).await {
+            Ok(listed) => reconcile(&shared, &mut running, listed).await,
+            Err(error) => tracing::error!(%error, "cannot read the subscriptions"),
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            () = tokio::time::sleep(rescan) => {}
+            _ = stopped.changed() => break,
+        }
+        if *stopped.borrow() {
+            break;
+        }
+    }
+    for (_, workers) in running.drain() {
+        workers.stop().await;
+    }
+}
+
+async fn list(shared: &Arc<Shared>) -> Result<Vec<(ProjectKey, SubscriptionRecord)>, StoreError> {
+    let store = Arc::clone(&shared.store);
+    tokio::task::spawn_blocking(move || subscriptions::list_all(&*store))
+        .await
+        .map_err(|e| StoreError::Engine(format!("subscription listing panicked: {e}")))?
+}
+
+/// Starts workers for new subscriptions and stops those of deleted ones.
+async fn reconcile(
+    shared: &Arc<Shared>,
+    running: &mut HashMap<String, Running>,
+    listed: Vec<(ProjectKey, SubscriptionRecord)>,
+) {
+    let gone: Vec<String> = running
+        .keys()
+        .filter(|id| !listed.iter().any(|(_, r)| &r.id == *id))
+        .cloned()
+        .collect();
+    for id in gone {
+        if let Some(workers) = running.remove(&id) {
+            workers.stop().await;
+            // A worker may have saved its cursor after the deletion.
+            forget_cursors(shared, &id).await;
+            tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
+        }
+    }
+    for (project, record) in listed {
+        if running.contains_key(&record.id) {
+            continue;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let subscription = Arc::new((project, record));
+        let tasks = (0..shared.store.partition_count())
+            .map(|partition| {
+                let span = tracing::info_span!(
+                    "deliveries",
+                    subscription = %subscription.1.id,
+                    partition
+                );
+                tokio::spawn(
+                    deliver_partition(
+                        Arc::clone(shared),
+                        Arc::clone(&subscription),
+                        partition,
+                        stopped.clone(),
+                    )
+                    .instrument(span),
+                )
+            })
+            .collect();
+        tracing::info!(subscription = %subscription.1.id, url = subscription.1.destination.url(), "delivering");
+        running.insert(subscription.1.id.clone(), Running { stop, tasks });
+    }
+}
+
+async fn forget_cursors(shared: &Arc<Shared>, id: &str) {
+    let store = Arc::clone(&shared.store);
+    let id = id.to_owned();
+    let removed = tokio::task::spawn_blocking(move || {
+        let writes = subscriptions::remove_cursors(&*store, &id);
+        store.write(writes)
+    })
+    .await;
+    if !matches!(removed, Ok(Ok(()))) {
+        tracing::warn!("cannot remove the cursors of a deleted subscription");
+    }
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    work: impl FnOnce(&dyn EventStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = Arc::clone(&shared.store);
+    tokio::task::spawn_blocking(move || work(&*store))
+        .await
+        .map_err(|e| StoreError::Engine(format!("store work panicked: {e}")))?
+}
+
+/// Why a partition worker ended.
+enum Ended {
+    Stopped,
+}
+
+/// Delivers one partition's Messages for one subscription until stopped.
+async fn deliver_partition(
+    shared: Arc<Shared>,
+    subscription: Arc<(ProjectKey, SubscriptionRecord)>,
+    partition: u16,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let consumer = subscriptions::consumer_name(&subscription.1.id);
+    let mut store_failures = 0u32;
+    // Store failures (not receiver failures) are retried here, so a
+    // transient engine error never kills the worker.
+    loop {
+        match run(&shared, &subscription, &consumer, partition, &mut stopped).await {
+            Ok(Ended::Stopped) => return,
+            Err(error) => {
+                store_failures = store_failures.saturating_add(1);
+                tracing::error!(%error, "delivery worker failed; restarting it");
+                let wait = shared.config.backoff.next(store_failures);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+async fn run(
+    shared: &Arc<Shared>,
+    subscription: &Arc<(ProjectKey, SubscriptionRecord)>,
+    consumer: &str,
+    partition: u16,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<Ended, StoreError> {
+    let mut waiter = shared.log_signal.subscribe(partition);
+    let name = consumer.to_owned();
+    let mut cursor = blocking(shared, move |s| Cursor::load(s, &name, partition)).await?;
+    let mut renderer = Renderer::default();
+    loop {
+        if *stopped.borrow() {
+            return Ok(Ended::Stopped);
+        }
+        let (steps, returned) = {
+            let at = cursor.clone();
+            let subscription = Arc::clone(subscription);
+            blocking(shared, move |s| {
+                let events = at.next_batch(s, BATCH_EVENTS_MAX)?;
+                let steps = renderer.steps(s, &subscription.1, &subscription.0, &events)?;
+                Ok((steps, renderer))
+            })
+            .await?
+        };
+        renderer = returned;
+        if steps.is_empty() {
+            tokio::select! {
+                () = waiter.wait(log_wait_fallback()) => {}
+                _ = stopped.changed() => return Ok(Ended::Stopped),
+            }
+            continue;
+        }
+        let mut skipped_to = None;
+        for step in steps {
+            match step {
+                Step::Skip { sequence } => skipped_to = Some(sequence),
+                Step::Deliver(delivery) => {
+                    if !deliver(shared, subscription, &mut cursor, &delivery, stopped).await? {
+                        return Ok(Ended::Stopped);
+                    }
+                    skipped_to = None;
+                    cursor = save(shared, cursor, delivery.sequence).await?;
+                }
+            }
+        }
+        if let Some(sequence) = skipped_to {
+            cursor = save(shared, cursor, sequence).await?;
+        }
+    }
+}
+
+async fn save(
+    shared: &Arc<Shared>,
+    mut cursor: Cursor,
+    sequence: u64,
+) -> Result<Cursor, StoreError> {
+    blocking(shared, move |s| {
+        cursor.save(s, sequence)?;
+        Ok(cursor)
+    })
+    .await
+}
+
+/// Attempts `delivery` until the receiver takes it (`true`) or the worker
+/// is stopped while waiting to retry (`false`), recording every failed
+/// attempt on the cursor.
+async fn deliver(
+    shared: &Arc<Shared>,
+    subscription: &Arc<(ProjectKey, SubscriptionRecord)>,
+    cursor: &mut Cursor,
+    delivery: &Delivery,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<bool, StoreError> {
+    let record = &subscription.1;
+    let target = Target {
+        subscription_id: &record.id,
+        url: record.destination.url(),
+        secret: record.destination.secret().as_bytes(),
+    };
+    let mut number = 0u32;
+    loop {
+        number = number.saturating_add(1);
+        // An attempt under way is finished even when a stop comes (the
+        // request timeout bounds it), so what a receiver took is saved.
+        let outcome = attempt(&shared.client, &target, delivery, number).await;
+        let Err(failure) = outcome else {
+            return Ok(true);
+        };
+        let recorded = DeliveryFailure {
+            status: failure.status,
+            attempt: number,
+            message_id: delivery.message_id.clone(),
+            detail: failure.detail,
+        };
+        tracing::warn!(failure = %recorded, "delivery failed; will retry");
+        let error = CursorError {
+            at_unix_ms: unix_ms(),
+            message: recorded.to_string(),
+        };
+        *cursor = {
+            let mut held = cursor.clone();
+            blocking(shared, move |s| {
+                held.save_error(s, error)?;
+                Ok(held)
+            })
+            .await?
+        };
+        let wait = shared.config.backoff.next(number);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopped.changed() => return Ok(false),
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
