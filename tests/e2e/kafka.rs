@@ -44,6 +44,15 @@ fn start_server(data: &Path, brokers: &str) -> Server {
     Server::start_with(data, &args)
 }
 
+/// A server whose relay settings come from a `--kafka-config` file.
+fn start_server_from_file(dir: &Path, data: &Path, brokers: &str) -> Server {
+    let file = dir.join("kafka.json");
+    let settings = json!({"brokers": brokers, "topic_partitions": 4, "format": "json"});
+    std::fs::write(&file, settings.to_string()).expect("write the relay settings");
+    let file = file.to_string_lossy().into_owned();
+    Server::start_with(data, &["--kafka-config", &file])
+}
+
 fn connect(server: &Server) -> Api {
     Api::connect(
         server.url(),
@@ -234,7 +243,7 @@ fn every_message_reaches_kafka_once_in_order_per_payment() {
     let data = dir.path().join("data");
     let broker = Tansu::start(&dir.path().join("tansu"), TansuStorage::Memory);
     create_client(&data, "merchant", "merchant-secret-1", SCOPE);
-    let mut server = start_server(&data, &broker.brokers());
+    let mut server = start_server_from_file(dir.path(), &data, &broker.brokers());
     let api = connect(&server);
     let payments = create_payments(&api, "e2e");
     load_all(&api, &payments, 10);
@@ -243,6 +252,32 @@ fn every_message_reaches_kafka_once_in_order_per_payment() {
     assert_eq!(messages_total(&api), expected.values().sum::<u64>());
     let duplicates = consume_and_check(&broker.brokers(), &expected);
     assert_eq!(duplicates, 0, "no duplicates without faults");
+
+    // The relay as a read-only Subscription of the project.
+    let relay = api.get("/subscriptions/kafka-relay");
+    assert_eq!(relay.status, 200, "{}", relay.body);
+    assert_eq!(relay.body["destination"]["type"], "Kafka");
+    assert_eq!(relay.body["destination"]["topic"], TOPIC);
+    assert_eq!(
+        relay.body["destination"]["bootstrapServer"],
+        broker.brokers()
+    );
+    assert!(
+        ["Healthy", "TemporaryError"].contains(&relay.body["status"].as_str().unwrap_or("")),
+        "{}",
+        relay.body
+    );
+    assert!(
+        relay.body["delivery"]["lag"].as_u64().is_some(),
+        "{}",
+        relay.body
+    );
+    assert_eq!(
+        api.get("/subscriptions").body["results"][0]["id"],
+        "kafka-relay"
+    );
+    let removal = api.delete("/subscriptions/kafka-relay?version=1");
+    assert_eq!(removal.status, 400, "{}", removal.body);
 
     // The operator's view: every partition of the relay, lag and errors.
     server.stop();

@@ -1,8 +1,33 @@
 //! What an operator configures about the relay: brokers, topic layout,
 //! message format, and the limits of the producer and of the delivery loop.
+//!
+//! Settings come from defaults, then the JSON file of `serve --kafka-config
+//! FILE` ([`RelayFile`]), then command-line flags and environment
+//! variables, each overriding the one before:
+//!
+//! ```json
+//! {
+//!   "brokers": "kafka-1:9092,kafka-2:9092",
+//!   "topic_template": "payledger.{projectKey}.payments",
+//!   "topic_partitions": 12,
+//!   "topic_replication": 3,
+//!   "format": "json",
+//!   "topic_formats": { "payledger.audit.payments": "protobuf" },
+//!   "message_timeout_ms": 30000,
+//!   "linger_ms": 5,
+//!   "producer": { "compression.type": "lz4" }
+//! }
+//! ```
+//!
+//! Every field is optional; unknown fields are refused so a typo never
+//! silently drops a setting. `producer` properties are passed to
+//! librdkafka last, except the ones the relay's guarantees rest on
+//! ([`PINNED_PRODUCER_PROPERTIES`]), which the file cannot change.
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -173,5 +198,186 @@ impl RelayConfig {
 
     pub fn message_timeout(&self) -> Duration {
         Duration::from_millis(self.message_timeout_ms)
+    }
+}
+
+/// Producer properties the delivery guarantees rest on; a config file may
+/// not override them.
+pub const PINNED_PRODUCER_PROPERTIES: [&str; 5] = [
+    "enable.idempotence",
+    "acks",
+    "partitioner",
+    "max.in.flight.requests.per.connection",
+    "bootstrap.servers",
+];
+
+/// The `--kafka-config` file: every field optional.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayFile {
+    pub brokers: Option<String>,
+    pub topic_template: Option<String>,
+    pub topic_partitions: Option<i32>,
+    pub topic_replication: Option<i32>,
+    pub format: Option<String>,
+    #[serde(default)]
+    pub topic_formats: BTreeMap<String, String>,
+    pub message_timeout_ms: Option<u64>,
+    pub linger_ms: Option<u64>,
+    #[serde(default)]
+    pub producer: BTreeMap<String, String>,
+}
+
+/// Why a relay configuration file is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayFileError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid relay configuration: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{path}: {what}")]
+    Invalid { path: String, what: String },
+}
+
+impl RelayFile {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, RelayFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| RelayFileError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let file: Self = serde_json::from_str(&text).map_err(|source| RelayFileError::Parse {
+            path: shown.clone(),
+            source,
+        })?;
+        file.check()
+            .map_err(|what| RelayFileError::Invalid { path: shown, what })?;
+        Ok(file)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if let Some(format) = &self.format {
+            format.parse::<MessageFormat>().map_err(|e| e.to_string())?;
+        }
+        for (topic, format) in &self.topic_formats {
+            format
+                .parse::<MessageFormat>()
+                .map_err(|e| format!("topic_formats.{topic}: {e}"))?;
+        }
+        if self.topic_partitions.is_some_and(|n| n < 1) {
+            return Err("topic_partitions must be at least 1".to_owned());
+        }
+        if self.topic_replication.is_some_and(|n| n < 1) {
+            return Err("topic_replication must be at least 1".to_owned());
+        }
+        if self.message_timeout_ms == Some(0) {
+            return Err("message_timeout_ms must be at least 1".to_owned());
+        }
+        if let Some(pinned) = self
+            .producer
+            .keys()
+            .find(|key| PINNED_PRODUCER_PROPERTIES.contains(&key.as_str()))
+        {
+            return Err(format!(
+                "producer.{pinned} is set by the relay (its delivery guarantees depend on it) and cannot be overridden"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies the file's settings onto `config`.
+    pub fn apply(&self, config: &mut RelayConfig) {
+        if let Some(brokers) = &self.brokers {
+            config.brokers.clone_from(brokers);
+        }
+        if let Some(template) = &self.topic_template {
+            config.topic_template.clone_from(template);
+        }
+        if let Some(partitions) = self.topic_partitions {
+            config.topic_partitions = partitions;
+        }
+        if let Some(replication) = self.topic_replication {
+            config.topic_replication = replication;
+        }
+        if let Some(format) = self.format.as_deref().and_then(|f| f.parse().ok()) {
+            config.format = format;
+        }
+        for (topic, format) in &self.topic_formats {
+            if let Ok(format) = format.parse() {
+                config.topic_formats.insert(topic.clone(), format);
+            }
+        }
+        if let Some(timeout) = self.message_timeout_ms {
+            config.message_timeout_ms = timeout;
+        }
+        if let Some(linger) = self.linger_ms {
+            config.linger_ms = linger;
+        }
+        config
+            .producer_overrides
+            .extend(self.producer.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RelayFile, RelayFileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kafka.json");
+        std::fs::write(&path, text).unwrap();
+        RelayFile::load(&path)
+    }
+
+    #[test]
+    fn a_file_sets_what_it_names_and_keeps_the_defaults_of_the_rest() {
+        let file = load(
+            r#"{"brokers": "k1:9092", "topic_partitions": 12, "format": "cloudevents",
+                "topic_formats": {"audit": "protobuf"}, "producer": {"compression.type": "lz4"}}"#,
+        )
+        .unwrap();
+        let mut config = RelayConfig::new("");
+        file.apply(&mut config);
+        assert_eq!(config.brokers, "k1:9092");
+        assert_eq!(config.topic_partitions, 12);
+        assert_eq!(config.topic_replication, 1);
+        assert_eq!(config.format, MessageFormat::CloudEvents);
+        assert_eq!(config.format_of("audit"), MessageFormat::Protobuf);
+        assert_eq!(config.topic_template, TOPIC_TEMPLATE_DEFAULT);
+        assert_eq!(config.producer_overrides["compression.type"], "lz4");
+    }
+
+    #[test]
+    fn typos_bad_values_and_pinned_properties_are_refused_by_name() {
+        let refused = [
+            (r#"{"broker": "k1:9092"}"#, "unknown field `broker`"),
+            (r#"{"format": "avro"}"#, "unknown message format"),
+            (r#"{"topic_formats": {"t": "xml"}}"#, "topic_formats.t"),
+            (
+                r#"{"topic_partitions": 0}"#,
+                "topic_partitions must be at least 1",
+            ),
+            (
+                r#"{"producer": {"acks": "1"}}"#,
+                "producer.acks is set by the relay",
+            ),
+            (
+                r#"{"producer": {"enable.idempotence": "false"}}"#,
+                "producer.enable.idempotence",
+            ),
+            ("not json", "not a valid relay configuration"),
+        ];
+        for (text, expected) in refused {
+            let error = load(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
     }
 }

@@ -100,50 +100,77 @@ impl WebhookArgs {
     }
 }
 
-/// The Kafka relay: on when brokers are given.
+/// The Kafka relay: on when brokers are given (flag, environment or
+/// `--kafka-config` file). Flags override the file; the file overrides the
+/// defaults.
 #[derive(Debug, Args)]
 pub struct KafkaArgs {
+    /// JSON file of relay settings (brokers, topics, formats, producer
+    /// properties); see the README. Flags given as well win over it.
+    #[arg(long, env = "PAYLEDGER_KAFKA_CONFIG")]
+    pub kafka_config: Option<PathBuf>,
     /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]. Without brokers
     /// the relay is off.
     #[arg(long, env = "PAYLEDGER_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
-    /// Topic of a project's payment Messages; `{projectKey}` is replaced.
-    #[arg(long, default_value = payledger_kafka::config::TOPIC_TEMPLATE_DEFAULT)]
-    pub kafka_topic_template: String,
-    /// Partitions of the topics the relay creates when they are missing.
-    #[arg(long, default_value_t = payledger_kafka::config::TOPIC_PARTITIONS_DEFAULT)]
-    pub kafka_topic_partitions: i32,
-    /// Replication factor of the topics the relay creates.
-    #[arg(long, default_value_t = 1)]
-    pub kafka_topic_replication: i32,
-    /// Record value format: json (the Message), cloudevents or protobuf.
-    #[arg(long, default_value = "json")]
-    pub kafka_format: payledger_kafka::MessageFormat,
+    /// Topic of a project's payment Messages; `{projectKey}` is replaced
+    /// [default: payledger.{projectKey}.payments].
+    #[arg(long)]
+    pub kafka_topic_template: Option<String>,
+    /// Partitions of the topics the relay creates when they are missing
+    /// [default: 8].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    pub kafka_topic_partitions: Option<i32>,
+    /// Replication factor of the topics the relay creates [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+    pub kafka_topic_replication: Option<i32>,
+    /// Record value format: json (the Message), cloudevents or protobuf
+    /// [default: json].
+    #[arg(long)]
+    pub kafka_format: Option<payledger_kafka::MessageFormat>,
     /// Format of one topic, TOPIC=FORMAT (repeatable); overrides
     /// --kafka-format for that topic.
     #[arg(long, value_parser = parse_topic_format)]
     pub kafka_topic_format: Vec<(String, payledger_kafka::MessageFormat)>,
     /// How long the producer tries to deliver a message before the relay
-    /// retries its batch.
-    #[arg(long, default_value_t = payledger_kafka::config::MESSAGE_TIMEOUT_MS_DEFAULT)]
-    pub kafka_message_timeout_ms: u64,
+    /// retries its batch, in milliseconds [default: 30000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub kafka_message_timeout_ms: Option<u64>,
 }
 
 impl KafkaArgs {
     /// The relay's configuration, or `None` when no brokers are given.
-    pub fn relay_config(&self) -> Option<payledger_kafka::RelayConfig> {
-        let brokers = self.kafka_brokers.as_deref()?.trim();
-        if brokers.is_empty() {
-            return None;
+    pub fn relay_config(&self) -> anyhow::Result<Option<payledger_kafka::RelayConfig>> {
+        let mut config = payledger_kafka::RelayConfig::new("");
+        if let Some(path) = &self.kafka_config {
+            payledger_kafka::config::RelayFile::load(path)?.apply(&mut config);
         }
-        let mut config = payledger_kafka::RelayConfig::new(brokers);
-        config.topic_template.clone_from(&self.kafka_topic_template);
-        config.topic_partitions = self.kafka_topic_partitions;
-        config.topic_replication = self.kafka_topic_replication;
-        config.format = self.kafka_format;
-        config.topic_formats = self.kafka_topic_format.iter().cloned().collect();
-        config.message_timeout_ms = self.kafka_message_timeout_ms;
-        Some(config)
+        if let Some(brokers) = &self.kafka_brokers {
+            config.brokers.clone_from(brokers);
+        }
+        config.brokers = config.brokers.trim().to_owned();
+        if config.brokers.is_empty() {
+            return Ok(None);
+        }
+        if let Some(template) = &self.kafka_topic_template {
+            config.topic_template.clone_from(template);
+        }
+        if let Some(partitions) = self.kafka_topic_partitions {
+            config.topic_partitions = partitions;
+        }
+        if let Some(replication) = self.kafka_topic_replication {
+            config.topic_replication = replication;
+        }
+        if let Some(format) = self.kafka_format {
+            config.format = format;
+        }
+        config
+            .topic_formats
+            .extend(self.kafka_topic_format.iter().cloned());
+        if let Some(timeout) = self.kafka_message_timeout_ms {
+            config.message_timeout_ms = timeout;
+        }
+        Ok(Some(config))
     }
 }
 

@@ -17,8 +17,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
+    let relay_config = args.kafka.relay_config()?;
     let api_config = ApiConfig {
-        kafka_relay: args.kafka.relay_config().map(|config| relay_info(&config)),
+        kafka_relay: relay_config.as_ref().map(relay_info),
         ..ApiConfig::default()
     };
     let state = AppState::new(Arc::new(store), api_config);
@@ -27,7 +28,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let relay = start_relay(&state, &args.kafka)?;
+        let relay = start_relay(&state, relay_config)?;
         let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
         let deliveries = payledger_webhooks::Deliveries::start(
             Arc::clone(&state.store),
@@ -60,9 +61,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 /// log, so an unreachable broker never slows the API down.
 fn start_relay(
     state: &AppState,
-    kafka: &crate::cli::KafkaArgs,
+    config: Option<payledger_kafka::RelayConfig>,
 ) -> anyhow::Result<Option<payledger_kafka::Relay>> {
-    let Some(config) = kafka.relay_config() else {
+    let Some(config) = config else {
         return Ok(None);
     };
     tracing::info!(brokers = %config.brokers, format = %config.format, "starting the Kafka relay");
