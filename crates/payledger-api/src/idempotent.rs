@@ -1,5 +1,5 @@
 //! `Idempotency-Key` for routes whose writes are not payment commands
-//! (Types and States): the response of a successful POST or DELETE is
+//! (Types, States and Subscriptions): the response of a successful POST or DELETE is
 //! recorded, and a repeat of the same request with the same key gets it
 //! back instead of running again.
 //!

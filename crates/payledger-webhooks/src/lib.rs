@@ -10,15 +10,16 @@
 //! 1. render the Message in the subscription's format ([`render`]);
 //! 2. POST it, signed ([`signature`]), with the Message id as delivery id
 //!    ([`send`]);
-//! 3. on success save the cursor after it; on failure record the attempt
-//!    on the cursor (that is the subscription's `status`), wait with
-//!    bounded exponential backoff and jitter ([`backoff`]), and try the
-//!    same Message again.
+//! 3. on success go on with the next one, saving the cursor once per batch
+//!    of log events ([`worker::BATCH_EVENTS_MAX`]); on failure save the
+//!    progress and record the attempt on the cursor (that is the
+//!    subscription's `status`), wait with bounded exponential backoff and
+//!    jitter ([`backoff`]), and try the same Message again.
 //!
 //! A failing Message holds its partition back, so no later Message of the
 //! same payment (same partition) overtakes it: order per payment holds.
-//! Delivery is at least once: a crash between a receiver's `2xx` and the
-//! cursor save repeats that one Message; receivers dedupe by the
+//! Delivery is at least once: a crash repeats the Messages taken since the
+//! last cursor save (at most one batch per partition); receivers dedupe by the
 //! `X-Payledger-Delivery` header (the Message `id`).
 //!
 //! [`Deliveries`] starts the workers, starts and stops them as

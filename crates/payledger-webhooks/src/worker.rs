@@ -291,21 +291,28 @@ async fn run(
             }
             continue;
         }
-        let mut skipped_to = None;
+        // The cursor is saved once per batch, before a failure is recorded
+        // and when the worker stops: a crash repeats at most one batch.
+        let mut done = cursor.sequence;
         for step in steps {
             match step {
-                Step::Skip { sequence } => skipped_to = Some(sequence),
+                Step::Skip { sequence } => done = sequence,
                 Step::Deliver(delivery) => {
-                    if !deliver(shared, subscription, &mut cursor, &delivery, stopped).await? {
+                    let taken =
+                        deliver(shared, subscription, &mut cursor, done, &delivery, stopped)
+                            .await?;
+                    if !taken {
+                        if done > cursor.sequence {
+                            save(shared, cursor, done).await?;
+                        }
                         return Ok(Ended::Stopped);
                     }
-                    skipped_to = None;
-                    cursor = save(shared, cursor, delivery.sequence).await?;
+                    done = delivery.sequence;
                 }
             }
         }
-        if let Some(sequence) = skipped_to {
-            cursor = save(shared, cursor, sequence).await?;
+        if done > cursor.sequence {
+            cursor = save(shared, cursor, done).await?;
         }
     }
 }
@@ -324,11 +331,12 @@ async fn save(
 
 /// Attempts `delivery` until the receiver takes it (`true`) or the worker
 /// is stopped while waiting to retry (`false`), recording every failed
-/// attempt on the cursor.
+/// attempt on the cursor, moved to `done` (what was delivered before).
 async fn deliver(
     shared: &Arc<Shared>,
     subscription: &Arc<(ProjectKey, SubscriptionRecord)>,
     cursor: &mut Cursor,
+    done: u64,
     delivery: &Delivery,
     stopped: &mut watch::Receiver<bool>,
 ) -> Result<bool, StoreError> {
@@ -361,6 +369,9 @@ async fn deliver(
         *cursor = {
             let mut held = cursor.clone();
             blocking(shared, move |s| {
+                if done > held.sequence {
+                    held.save(s, done)?;
+                }
                 held.save_error(s, error)?;
                 Ok(held)
             })

@@ -202,6 +202,9 @@ pub enum BenchKind {
     /// end-to-end latency (HTTP write acknowledged → consumer receives)
     /// p50/p99 under a steady write load.
     Relay(BenchRelayArgs),
+    /// Webhook deliveries/s from a pre-filled log to a local receiver,
+    /// against raw signed POSTs of the same bodies to it.
+    Webhooks(crate::bench::webhooks::BenchWebhooksArgs),
     /// PSP flows: signed webhook ingestion req/s and p99, and (with
     /// --stripe-url) executor authorizations/s against a Stripe emulator.
     Psp(crate::bench::psp::BenchPspArgs),

@@ -7,6 +7,7 @@ mod append;
 mod http;
 pub(crate) mod psp;
 mod relay;
+pub(crate) mod webhooks;
 
 use crate::cli::{BenchArgs, BenchKind};
 use hdrhistogram::Histogram;
@@ -18,6 +19,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BenchKind::Http(http) => http::run(http),
         BenchKind::Psp(psp) => psp::run(psp),
         BenchKind::Relay(relay) => relay::run(relay),
+        BenchKind::Webhooks(webhooks) => webhooks::run(webhooks),
     }
 }
 

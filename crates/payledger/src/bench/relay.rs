@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const PROJECT: &str = "bench";
+pub(crate) const PROJECT: &str = "bench";
 const SCOPE: &str = "manage_project:bench";
 /// Concurrent writers filling the log.
 const FILL_WRITERS: usize = 64;
@@ -184,7 +184,7 @@ fn relayed(store: &dyn EventStore) -> anyhow::Result<u64> {
 }
 
 /// Appends about `events` events as payment histories.
-async fn fill(state: &AppState, events: u64) -> anyhow::Result<()> {
+pub(crate) async fn fill(state: &AppState, events: u64) -> anyhow::Result<()> {
     let written = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..FILL_WRITERS)
         .map(|writer| {
