@@ -5,9 +5,9 @@
 //! SIGKILL of the server; the status the API shows follows the receiver.
 
 use payledger_e2e::{Api, Server, create_client, payledger_bin};
-use payledger_webhooks::testing::{Mode, Received, Receiver};
+use payledger_webhooks::testing::{Mode, Receiver, taken};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -70,17 +70,6 @@ fn rename(api: &Api, payment: &Value, text: &str) -> Value {
     );
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
-}
-
-/// Deliveries answered with 2xx, first occurrence of each id, in arrival
-/// order.
-fn taken(received: &[Received]) -> Vec<Received> {
-    let mut seen = HashSet::new();
-    received
-        .iter()
-        .filter(|r| (200..300).contains(&r.answered) && seen.insert(r.delivery_id.clone()))
-        .cloned()
-        .collect()
 }
 
 /// The Message ids the API knows for `payment`, oldest first.

@@ -324,14 +324,7 @@ async fn exists<K: Kind>(
     authorize(&state, &headers, &project, K::VIEW).await?;
     let spec = query_spec(&params)?;
     let any = state
-        .blocking(move |s| {
-            for document in documents::<K>(&s, &project)? {
-                if spec.matches(&document)? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })
+        .blocking(move |s| spec.matches_any(documents::<K>(&s, &project)?))
         .await?;
     Ok(if any {
         StatusCode::OK

@@ -89,6 +89,19 @@ impl QuerySpec {
         }
     }
 
+    /// Whether any of `documents` matches (`HEAD` of a query).
+    pub fn matches_any(
+        &self,
+        documents: impl IntoIterator<Item = Value>,
+    ) -> Result<bool, ApiError> {
+        for document in documents {
+            if self.matches(&document)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Filters, sorts (ties broken by `id`) and pages documents.
     pub fn page(&self, documents: impl IntoIterator<Item = Value>) -> Result<Value, ApiError> {
         let mut matching = Vec::new();

@@ -78,7 +78,11 @@ fn delivery_json(state: &DeliveryState) -> Value {
     delivery
 }
 
-fn to_json(record: &SubscriptionRecord, state: &DeliveryState) -> Result<Value, ApiError> {
+/// The API representation of a Subscription in its delivery state.
+pub fn subscription_to_json(
+    record: &SubscriptionRecord,
+    state: &DeliveryState,
+) -> Result<Value, ApiError> {
     let mut value = serde_json::to_value(record).map_err(|error| {
         tracing::error!(%error, "subscription record does not serialise");
         ApiError::general()
@@ -145,7 +149,7 @@ fn documents(state: &AppState, project: &ProjectKey) -> Result<Vec<Value>, ApiEr
     for record in subscriptions::list(store, project)? {
         let delivery =
             subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
-        documents.push(to_json(&record, &delivery)?);
+        documents.push(subscription_to_json(&record, &delivery)?);
     }
     Ok(documents)
 }
@@ -160,7 +164,7 @@ fn one(state: &AppState, project: &ProjectKey, by: &ResourceRef) -> Result<Value
     }
     let record = subscriptions::get(store, project, by).map_err(|e| error(e, Some(by)))?;
     let delivery = subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
-    to_json(&record, &delivery)
+    subscription_to_json(&record, &delivery)
 }
 
 // ---------------------------------------------------------------------------
@@ -191,14 +195,7 @@ async fn exists(
     authorize(&state, &headers, &project, Scope::ViewSubscriptions).await?;
     let spec = query_spec(&params)?;
     let any = state
-        .blocking(move |s| {
-            for document in documents(&s, &project)? {
-                if spec.matches(&document)? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })
+        .blocking(move |s| spec.matches_any(documents(&s, &project)?))
         .await?;
     Ok(if any {
         StatusCode::OK
@@ -249,7 +246,7 @@ async fn create(
                 &subscriptions::consumer_name(&record.id),
             )?;
             s.subscriptions_changed();
-            to_json(&record, &delivery)
+            subscription_to_json(&record, &delivery)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(document)).into_response())
@@ -283,7 +280,7 @@ async fn delete(
             let record = subscriptions::delete(&*s.store, &project, &by, version)
                 .map_err(|e| error(e, Some(&by)))?;
             s.subscriptions_changed();
-            to_json(&record, &delivery_before)
+            subscription_to_json(&record, &delivery_before)
         })
         .await?;
     Ok(Json(document))

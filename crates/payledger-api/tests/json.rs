@@ -1941,3 +1941,68 @@ fn every_event_of_the_golden_corpus_has_a_subscribable_message_type() {
         );
     }
 }
+
+#[test]
+fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
+    use payledger_app::consumer::CursorError;
+    use payledger_app::subscriptions::{
+        DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter, SubscriptionRecord,
+    };
+    for (_, message) in every_message() {
+        let payload = json::message_delivery_payload("shop", message);
+        assert_schema("MessageDeliveryPayload", &payload);
+        assert_eq!(payload["notificationType"], "Message");
+        assert_not_schema("MessageDeliveryPayload", &without(payload, &["projectKey"]));
+    }
+    assert_schema(
+        "MessageDeliveryPayload",
+        &conformance_json("examples/Subscription/message-payload.example.json"),
+    );
+
+    let record = SubscriptionRecord {
+        id: "0c7d3f52-9c0e-4d0a-8a59-3f1a1d2b6c01".to_owned(),
+        version: 1,
+        created_at: "2026-11-21T10:00:00.000Z".to_owned(),
+        last_modified_at: "2026-11-21T10:00:00.000Z".to_owned(),
+        created_by: None,
+        key: Some("hook".to_owned()),
+        destination: Destination::Http {
+            url: "http://hooks.example.com/payledger".to_owned(),
+            secret: "0123456789abcdef".to_owned(),
+        },
+        messages: vec![MessageFilter {
+            resource_type_id: "payment".to_owned(),
+            types: vec!["PaymentCreated".to_owned()],
+        }],
+        format: DeliveryFormat::CloudEvents {
+            cloud_events_version: "1.0".to_owned(),
+        },
+    };
+    let failing = DeliveryState {
+        lag: 3,
+        last_error: Some(CursorError {
+            at_unix_ms: 1_767_225_600_000,
+            message: "TemporaryError: attempt 2 of message m: HTTP 503".to_owned(),
+        }),
+        status: HealthStatus::TemporaryError,
+    };
+    let shown = payledger_api::subscriptions::subscription_to_json(&record, &failing).unwrap();
+    assert_schema("Subscription", &shown);
+    assert_eq!(shown["destination"]["secret"], "************cdef");
+    assert_eq!(
+        shown["delivery"]["lastError"]["at"],
+        "2026-01-01T00:00:00.000Z"
+    );
+    let mut platform = record;
+    platform.format = DeliveryFormat::Platform;
+    let healthy = DeliveryState {
+        lag: 0,
+        last_error: None,
+        status: HealthStatus::Healthy,
+    };
+    let shown = payledger_api::subscriptions::subscription_to_json(&platform, &healthy).unwrap();
+    assert_schema("Subscription", &shown);
+    let mut bad = shown;
+    bad["status"] = json!("Sleeping");
+    assert_not_schema("Subscription", &bad);
+}

@@ -7,12 +7,12 @@
 //!   `source`, `subject`, `time`, `sequence`, …) whose `data` is the
 //!   Platform body.
 
-use payledger_api::json::{CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json};
+use payledger_api::json::{CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json, message_delivery_payload};
 use payledger_api::messages::Keys;
 use payledger_app::subscriptions::{DeliveryFormat, SubscriptionRecord};
 use payledger_domain::EventEnvelope;
 use payledger_store::{EventStore, StoreError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Content type of Platform bodies.
 pub const PLATFORM_CONTENT_TYPE: &str = "application/json";
@@ -90,14 +90,7 @@ pub fn body(
     envelope: &EventEnvelope,
     message: Value,
 ) -> (Vec<u8>, &'static str) {
-    let mut platform = message;
-    if let Value::Object(fields) = &mut platform {
-        fields.insert("notificationType".to_owned(), json!("Message"));
-        fields.insert(
-            "projectKey".to_owned(),
-            json!(envelope.meta.project.as_str()),
-        );
-    }
+    let platform = message_delivery_payload(envelope.meta.project.as_str(), message);
     let (value, content_type) = match format {
         DeliveryFormat::Platform => (platform, PLATFORM_CONTENT_TYPE),
         DeliveryFormat::CloudEvents { .. } => (

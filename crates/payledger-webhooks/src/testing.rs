@@ -53,6 +53,17 @@ impl Received {
     }
 }
 
+/// The requests answered with 2xx, the first of each delivery id, in
+/// arrival order: what a receiver that dedupes would have applied.
+pub fn taken(received: &[Received]) -> Vec<Received> {
+    let mut seen = std::collections::HashSet::new();
+    received
+        .iter()
+        .filter(|r| (200..300).contains(&r.answered) && seen.insert(r.delivery_id.clone()))
+        .cloned()
+        .collect()
+}
+
 #[derive(Debug)]
 struct State {
     mode: Mode,

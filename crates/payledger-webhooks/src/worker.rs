@@ -48,6 +48,19 @@ impl Default for DeliveryConfig {
     }
 }
 
+impl DeliveryConfig {
+    /// The HTTP client deliveries use: no redirects followed, bounded
+    /// connect and request times.
+    pub fn client(&self) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
+            .timeout(Duration::from_millis(self.request_timeout_ms))
+            .user_agent(concat!("payledger-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+}
+
 /// Why the workers did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -80,12 +93,7 @@ impl Deliveries {
         changes: watch::Receiver<u64>,
         config: DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .user_agent(concat!("payledger-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = config.client()?;
         let shared = Arc::new(Shared {
             store,
             log_signal,

@@ -17,9 +17,9 @@ use payledger_domain::{
 };
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
-use payledger_webhooks::testing::{Mode, Received, Receiver};
+use payledger_webhooks::testing::{Mode, Received, Receiver, taken};
 use payledger_webhooks::{Backoff, Deliveries, DeliveryConfig};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -155,17 +155,6 @@ impl Harness {
 
 fn project_key(text: &str) -> ProjectKey {
     ProjectKey::parse(text).unwrap()
-}
-
-/// The deliveries the receiver answered with 2xx, deduplicated by id, in
-/// arrival order.
-fn taken(received: &[Received]) -> Vec<Received> {
-    let mut seen = HashSet::new();
-    received
-        .iter()
-        .filter(|r| (200..300).contains(&r.answered) && seen.insert(r.delivery_id.clone()))
-        .cloned()
-        .collect()
 }
 
 #[test]

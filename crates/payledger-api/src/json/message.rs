@@ -123,6 +123,18 @@ pub fn message_to_json(envelope: &EventEnvelope, payment_key: Option<&str>) -> V
     Value::Object(out)
 }
 
+/// The commercetools `MessageDeliveryPayload` of `message`: what a
+/// Platform-format Subscription delivery carries (the Message with
+/// `notificationType` and `projectKey`).
+pub fn message_delivery_payload(project: &str, message: Value) -> Value {
+    let mut payload = message;
+    if let Value::Object(fields) = &mut payload {
+        fields.insert("notificationType".to_owned(), json!("Message"));
+        fields.insert("projectKey".to_owned(), json!(project));
+    }
+    payload
+}
+
 /// Every message type [`message_type`] yields: what a Subscription's
 /// `types` filter may name.
 pub const MESSAGE_TYPES: [&str; 38] = [

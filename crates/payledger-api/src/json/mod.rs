@@ -35,7 +35,7 @@ pub use custom::{
 pub use draft::parse_payment_draft;
 pub use message::{
     COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, is_extension_message_type, mask_token,
-    message_to_json, message_type,
+    message_delivery_payload, message_to_json, message_type,
 };
 pub use money::money_to_json;
 pub use payment::{

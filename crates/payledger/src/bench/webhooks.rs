@@ -154,12 +154,7 @@ async fn baseline(
             .collect();
         per_partition.push(bodies);
     }
-    let config = DeliveryConfig::default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-        .timeout(Duration::from_millis(config.request_timeout_ms))
-        .build()?;
+    let client = DeliveryConfig::default().client()?;
     let started = Instant::now();
     let senders: Vec<_> = per_partition
         .into_iter()
