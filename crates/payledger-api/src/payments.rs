@@ -260,12 +260,12 @@ async fn query(
             scan_spec.page(documents.iter().map(payment_to_json))
         })
         .await?;
-    if !expand.is_empty() {
-        if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {
-            for result in results.iter_mut() {
-                let taken = std::mem::take(result);
-                *result = crate::expand::expand(&state, &project, taken, expand.clone()).await?;
-            }
+    if !expand.is_empty()
+        && let Some(results) = page.get_mut("results").and_then(Value::as_array_mut)
+    {
+        for result in results.iter_mut() {
+            let taken = std::mem::take(result);
+            *result = crate::expand::expand(&state, &project, taken, expand.clone()).await?;
         }
     }
     Ok(Json(page))
@@ -366,7 +366,7 @@ fn scan_prefix(
     state: &AppState,
     table: Table,
     prefix: &[u8],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ApiError> {
+) -> Result<Vec<payledger_store::KeyValue>, ApiError> {
     Ok(state.store.scan(
         table,
         prefix,

@@ -227,7 +227,7 @@ impl EventStore for RocksStore {
         from: &[u8],
         to: &[u8],
         max_entries: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<payledger_store::KeyValue>, StoreError> {
         if from >= to {
             return Ok(Vec::new());
         }

@@ -98,6 +98,9 @@ impl Table {
     ];
 }
 
+/// One table entry: key and value bytes.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// A put (`Some`) or delete (`None`) of one key in a table.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct KvWrite {
@@ -258,7 +261,7 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
         from: &[u8],
         to: &[u8],
         max_entries: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    ) -> Result<Vec<KeyValue>, StoreError>;
 
     /// Applies table writes atomically and durably, outside any stream.
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError>;

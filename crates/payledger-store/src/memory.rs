@@ -182,7 +182,7 @@ impl EventStore for MemoryStore {
         from: &[u8],
         to: &[u8],
         max_entries: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<crate::KeyValue>, StoreError> {
         if from >= to {
             return Ok(Vec::new());
         }

@@ -42,12 +42,10 @@ pub fn stamp(
     let (mut version, mut previous_hash) =
         head.map_or((0, GENESIS_HASH), |h| (h.version, h.last_hash));
     let first_version = version + 1;
-    let mut sequence = last_sequence;
     let mut stamped = Vec::with_capacity(events.len());
     let mut positions = Vec::with_capacity(events.len());
-    for NewEvent { meta, event } in events {
+    for (sequence, NewEvent { meta, event }) in (last_sequence + 1..).zip(events) {
         version += 1;
-        sequence += 1;
         let envelope = EventEnvelope {
             meta,
             payment_id,

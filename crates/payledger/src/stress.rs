@@ -26,7 +26,7 @@ pub fn run(args: &StressArgs) -> anyhow::Result<()> {
             let store = Arc::clone(&store);
             let out = Arc::clone(&out);
             let payments = args.payments_per_writer;
-            std::thread::spawn(move || write_forever(&*store, &out, payments))
+            std::thread::spawn(move || write_forever(&store, &out, payments))
         })
         .collect();
     for thread in threads {

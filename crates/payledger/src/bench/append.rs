@@ -122,9 +122,7 @@ fn measure(
         let tasks: Vec<_> = (0..appenders)
             .map(|_| {
                 let store = Arc::clone(store);
-                tokio::spawn(
-                    async move { append_until(&*store, events_per_append, deadline).await },
-                )
+                tokio::spawn(async move { append_until(&store, events_per_append, deadline).await })
             })
             .collect();
         let mut latency = latency_histogram();
