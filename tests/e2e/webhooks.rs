@@ -99,7 +99,7 @@ fn subscriptions_are_created_shown_and_deleted_and_bad_drafts_change_nothing() {
 
     let refused = [
         (
-            json!({"destination": {"type": "HTTP", "url": "https://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "payment"}]}),
+            json!({"destination": {"type": "HTTP", "url": "ftp://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "payment"}]}),
             "destination.url",
         ),
         (
@@ -329,4 +329,35 @@ fn a_receiver_that_is_down_shows_temporary_error_then_healthy_at_the_api() {
     let shown = api.get(&path).body;
     assert_eq!(shown["status"], "Healthy", "{shown}");
     assert!(shown["delivery"].get("lastError").is_none(), "{shown}");
+}
+
+#[test]
+fn an_https_receiver_certified_by_an_internal_ca_gets_signed_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("internal-ca.pem");
+    std::fs::write(&ca, payledger_webhooks::testing::TEST_CA_PEM).unwrap();
+    let receiver = Receiver::start_tls(SECRET, Mode::Accept).unwrap();
+    let data = dir.path().join("data");
+    create_client(
+        &data,
+        "merchant",
+        "merchant-secret-1",
+        "manage_project:shop",
+    );
+    let ca = ca.to_string_lossy().into_owned();
+    let _server = Server::start_with(&data, &["--webhook-ca-file", &ca]);
+    let api = Api::connect(
+        _server.url(),
+        PROJECT,
+        "merchant",
+        "merchant-secret-1",
+        "manage_project:shop",
+    );
+    subscribe(&api, &receiver.url());
+    let payment = create_payment(&api);
+    let received = receiver.wait_until(WAIT, |r| !taken(r).is_empty());
+    let taken = taken(&received);
+    assert_eq!(taken.len(), 1, "{received:?}");
+    assert!(taken[0].signature_ok);
+    assert_eq!(taken[0].json()["resource"]["id"], payment["id"]);
 }

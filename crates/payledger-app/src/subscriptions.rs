@@ -18,9 +18,8 @@
 //! - A new subscription delivers the Messages committed after it was
 //!   created: its cursors start at the log heads, written in the same batch
 //!   as the record. Deleting it removes record and cursors together.
-//! - Destinations are plain `http://` URLs: the build links no TLS library
-//!   (as for the PSP connector), so `https://` is refused at creation
-//!   rather than failing at every delivery; use a TLS-terminating proxy.
+//! - Destinations are `http://` or `https://` URLs; HTTPS certificates are
+//!   verified (Mozilla roots, plus extra roots the server is given).
 //! - No test notification is sent on creation; a destination that does not
 //!   answer shows up in `status` instead.
 //! - `status` is derived from the cursors: a delivery failure holding any
@@ -217,7 +216,7 @@ impl SubscriptionRejection {
                 format!("A Subscription with the key '{key}' already exists.")
             }
             Self::InvalidUrl { url, reason } => format!(
-                "The destination URL '{url}' is not usable: {reason}. Use an absolute http:// URL of at most {URL_BYTES_MAX} bytes."
+                "The destination URL '{url}' is not usable: {reason}. Use an absolute http:// or https:// URL of at most {URL_BYTES_MAX} bytes."
             ),
             Self::InvalidSecret { length_bytes } => format!(
                 "The destination secret must be {SECRET_BYTES_MIN} to {SECRET_BYTES_MAX} bytes; it has {length_bytes}."
@@ -340,15 +339,8 @@ fn check_url(text: &str) -> Result<(), SubscriptionRejection> {
         return Err(invalid("it is too long"));
     }
     let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
-    match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(invalid(
-                "this build delivers over plain http only (no TLS library is linked); \
-                 point the subscription at a TLS-terminating egress proxy",
-            ));
-        }
-        _ => return Err(invalid("the scheme must be http")),
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it names no host"));

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 2xx | delivered |
 //! | 408, 425, 429, 5xx, timeout, refused or broken connection | TemporaryError |
-//! | 3xx (redirects are not followed), other 4xx, an unusable URL | ConfigurationError |
+//! | 3xx (redirects are not followed), other 4xx, an untrusted TLS certificate, an unusable URL | ConfigurationError |
 //!
 //! Both kinds are retried with backoff: a configuration fixed on the
 //! receiver's side makes the next attempt succeed.
@@ -86,7 +86,7 @@ pub fn classify(status: StatusCode) -> Result<(), AttemptFailure> {
 }
 
 fn transport_failure(error: reqwest::Error) -> AttemptFailure {
-    let status = if error.is_builder() {
+    let mut status = if error.is_builder() {
         HealthStatus::ConfigurationError
     } else {
         HealthStatus::TemporaryError
@@ -108,6 +108,11 @@ fn transport_failure(error: reqwest::Error) -> AttemptFailure {
         detail.push_str(": ");
         detail.push_str(&cause.to_string());
         source = cause.source();
+    }
+    // A certificate the client does not trust (or that names another
+    // host) will not heal by itself: one side's configuration must change.
+    if detail.contains("certificate") {
+        status = HealthStatus::ConfigurationError;
     }
     AttemptFailure { status, detail }
 }

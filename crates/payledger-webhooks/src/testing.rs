@@ -1,9 +1,13 @@
-//! A real HTTP receiver for tests: it listens on 127.0.0.1, verifies the
-//! signature of every request it reads, records what arrived, and answers
-//! according to its [`Mode`] (take everything, fail the first attempts of
-//! each delivery, refuse with a status, or drop connections unanswered as
-//! a receiver that is down does). Tests wait on its condition variable,
-//! never on the clock.
+//! A real HTTP receiver for tests: it listens on 127.0.0.1, over plain
+//! HTTP or HTTPS, verifies the signature of every request it reads,
+//! records what arrived, and answers according to its [`Mode`] (take
+//! everything, fail the first attempts of each delivery, refuse with a
+//! status, or drop connections unanswered as a receiver that is down
+//! does). Tests wait on its condition variable, never on the clock.
+//!
+//! HTTPS uses a certificate for `127.0.0.1` / `localhost` issued by a test
+//! CA ([`TEST_CA_PEM`], valid until 2126); clients trust it by adding that
+//! CA as a root. The key is a test key and secures nothing.
 
 use crate::send::{ATTEMPT_HEADER, DELIVERY_HEADER, SUBSCRIPTION_HEADER};
 use crate::signature::{SIGNATURE_HEADER, verify};
@@ -15,6 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The CA that issued the HTTPS receiver's certificate.
+pub const TEST_CA_PEM: &[u8] = include_bytes!("testing/test-ca.pem");
+const RECEIVER_CERT_PEM: &[u8] = include_bytes!("testing/receiver-cert.pem");
+const RECEIVER_KEY_PEM: &[u8] = include_bytes!("testing/receiver-key.pem");
 
 /// Largest request body the receiver reads, in bytes.
 pub const RECEIVED_BODY_BYTES_MAX: usize = 1 << 20;
@@ -44,6 +53,9 @@ pub struct Received {
     pub content_type: String,
     /// The status answered; 0 when the connection was dropped.
     pub answered: u16,
+    /// The TLS handshake failed (the client did not trust the
+    /// certificate); nothing else was read.
+    pub handshake_failed: bool,
 }
 
 impl Received {
@@ -84,12 +96,27 @@ struct Shared {
 pub struct Receiver {
     shared: Arc<Shared>,
     address: std::net::SocketAddr,
+    scheme: &'static str,
     acceptor: Option<JoinHandle<()>>,
 }
 
 impl Receiver {
-    /// Listens on a free port of 127.0.0.1.
+    /// Listens on a free port of 127.0.0.1, plain HTTP.
     pub fn start(secret: &str, mode: Mode) -> std::io::Result<Self> {
+        Self::listen(secret, mode, None)
+    }
+
+    /// Listens on a free port of 127.0.0.1, HTTPS with the test
+    /// certificate (see [`TEST_CA_PEM`]).
+    pub fn start_tls(secret: &str, mode: Mode) -> std::io::Result<Self> {
+        Self::listen(secret, mode, Some(tls_config()?))
+    }
+
+    fn listen(
+        secret: &str,
+        mode: Mode,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -103,6 +130,7 @@ impl Receiver {
             closing: AtomicBool::new(false),
         });
         let accepting = Arc::clone(&shared);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let acceptor = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if accepting.closing.load(Ordering::SeqCst) {
@@ -110,20 +138,28 @@ impl Receiver {
                 }
                 if let Ok(stream) = stream {
                     let shared = Arc::clone(&accepting);
-                    std::thread::spawn(move || serve(&shared, stream));
+                    let tls = tls.clone();
+                    std::thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        match tls {
+                            None => serve(&shared, stream),
+                            Some(config) => serve_tls(&shared, stream, config),
+                        }
+                    });
                 }
             }
         });
         Ok(Self {
             shared,
             address,
+            scheme,
             acceptor: Some(acceptor),
         })
     }
 
     /// The URL deliveries should go to.
     pub fn url(&self) -> String {
-        format!("http://{}/hooks/payledger", self.address)
+        format!("{}://{}/hooks/payledger", self.scheme, self.address)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -169,40 +205,57 @@ impl Drop for Receiver {
     }
 }
 
-fn serve(shared: &Shared, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(reader_stream) = stream.try_clone() else {
+fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+    let chain = CertificateDer::pem_slice_iter(RECEIVER_CERT_PEM)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(RECEIVER_KEY_PEM).map_err(|e| invalid(&e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid(&e))?;
+    Ok(Arc::new(config))
+}
+
+fn serve_tls(shared: &Shared, stream: TcpStream, config: Arc<rustls::ServerConfig>) {
+    let Ok(connection) = rustls::ServerConnection::new(config) else {
         return;
     };
-    let mut reader = BufReader::new(reader_stream);
-    let mut headers: HashMap<String, String> = HashMap::new();
-    let mut line = String::new();
-    // Request line, then headers up to the empty line.
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    while tls.conn.is_handshaking() {
+        if tls.conn.complete_io(&mut tls.sock).is_err() {
+            let mut state = shared.state.lock();
+            state.received.push(Received {
+                delivery_id: String::new(),
+                subscription_id: String::new(),
+                attempt: 0,
+                body: Vec::new(),
+                signature_ok: false,
+                content_type: String::new(),
+                answered: 0,
+                handshake_failed: true,
+            });
+            drop(state);
+            shared.arrived.notify_all();
             return;
         }
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = trimmed.split_once(':') {
-            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-        }
     }
-    let length = headers
-        .get("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(RECEIVED_BODY_BYTES_MAX);
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+    serve(shared, &mut tls);
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+}
+
+/// Reads one request from `stream`, records it, answers it.
+fn serve<S: Read + Write>(shared: &Shared, mut stream: S) {
+    let Some((headers, body)) = read_request(&mut stream) else {
         return;
-    }
+    };
     let header = |name: &str| {
         headers
             .get(&name.to_ascii_lowercase())
@@ -234,11 +287,11 @@ fn serve(shared: &Shared, stream: TcpStream) {
             signature_ok,
             content_type: header("content-type"),
             answered,
+            handshake_failed: false,
         });
         answered
     };
     if answered != 0 {
-        let mut stream = stream;
         let response = format!(
             "HTTP/1.1 {answered} Receiver\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         );
@@ -248,4 +301,36 @@ fn serve(shared: &Shared, stream: TcpStream) {
     // Wake waiters only after the answer left, so a waiter that sees a
     // request knows its answer is on the wire.
     shared.arrived.notify_all();
+}
+
+/// The headers (lower-case names) and body of one HTTP/1.1 request.
+fn read_request(stream: &mut impl Read) -> Option<(HashMap<String, String>, Vec<u8>)> {
+    let mut reader = BufReader::new(stream);
+    let mut headers: HashMap<String, String> = HashMap::new();
+    let mut line = String::new();
+    // Request line, then headers up to the empty line.
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = trimmed.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length = headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(RECEIVED_BODY_BYTES_MAX);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((headers, body))
 }

@@ -32,6 +32,9 @@ pub struct DeliveryConfig {
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub rescan_interval_ms: u64,
+    /// PEM certificates trusted for `https://` destinations besides the
+    /// Mozilla roots (an internal CA).
+    pub extra_root_certificates_pem: Vec<Vec<u8>>,
 }
 
 impl Default for DeliveryConfig {
@@ -44,20 +47,28 @@ impl Default for DeliveryConfig {
             connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
             rescan_interval_ms: RESCAN_INTERVAL_MS_DEFAULT,
+            extra_root_certificates_pem: Vec::new(),
         }
     }
 }
 
 impl DeliveryConfig {
     /// The HTTP client deliveries use: no redirects followed, bounded
-    /// connect and request times.
+    /// connect and request times, TLS verified against the Mozilla roots
+    /// and any extra roots configured.
     pub fn client(&self) -> Result<reqwest::Client, reqwest::Error> {
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
             .timeout(Duration::from_millis(self.request_timeout_ms))
             .user_agent(concat!("payledger-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .tls_built_in_webpki_certs(true);
+        for pem in &self.extra_root_certificates_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        builder.build()
     }
 }
 

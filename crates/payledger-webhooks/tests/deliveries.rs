@@ -17,7 +17,7 @@ use payledger_domain::{
 };
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
-use payledger_webhooks::testing::{Mode, Received, Receiver, taken};
+use payledger_webhooks::testing::{Mode, Received, Receiver, TEST_CA_PEM, taken};
 use payledger_webhooks::{Backoff, Deliveries, DeliveryConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,11 +61,17 @@ impl Harness {
     }
 
     fn start(&self) -> Deliveries {
+        self.start_with(Vec::new())
+    }
+
+    /// Starts the workers trusting `roots` (PEM) besides the Mozilla roots.
+    fn start_with(&self, roots: Vec<Vec<u8>>) -> Deliveries {
         let config = DeliveryConfig {
             backoff: Backoff {
                 min_ms: 20,
                 max_ms: 200,
             },
+            extra_root_certificates_pem: roots,
             ..DeliveryConfig::default()
         };
         let _guard = self.runtime.enter();
@@ -331,4 +337,46 @@ fn renamed_message_id(harness: &Harness, payment: &Payment) -> String {
         )
         .unwrap();
     events[0].meta.event_id.to_string()
+}
+
+#[test]
+fn https_destinations_are_delivered_when_their_certificate_is_trusted() {
+    let harness = Harness::new();
+    let receiver = Receiver::start_tls(SECRET, Mode::Accept).unwrap();
+    assert!(receiver.url().starts_with("https://127.0.0.1:"));
+    let deliveries = harness.start_with(vec![TEST_CA_PEM.to_vec()]);
+    harness.subscribe("shop", &receiver.url(), &[], DeliveryFormat::Platform);
+    let payment = harness.create_payment("shop");
+    let received = receiver.wait_until(WAIT, |r| !taken(r).is_empty());
+    harness.stop(deliveries);
+    let taken = taken(&received);
+    assert_eq!(taken.len(), 1);
+    assert!(taken[0].signature_ok);
+    assert_eq!(
+        taken[0].json()["resource"]["id"],
+        payment.id.to_string().as_str()
+    );
+    assert!(received.iter().all(|r| !r.handshake_failed));
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_configuration_error_and_nothing_is_sent() {
+    let harness = Harness::new();
+    let receiver = Receiver::start_tls(SECRET, Mode::Accept).unwrap();
+    let deliveries = harness.start();
+    let subscription = harness.subscribe("shop", &receiver.url(), &[], DeliveryFormat::Platform);
+    harness.create_payment("shop");
+    // A second handshake is only tried after the first failure was recorded.
+    let received = receiver.wait_until(WAIT, |r| r.len() >= 2);
+    assert!(
+        received.iter().all(|r| r.handshake_failed),
+        "no request got through"
+    );
+    let state = harness.status(&subscription);
+    assert_eq!(state.status, HealthStatus::ConfigurationError);
+    assert!(
+        state.last_error.unwrap().message.contains("certificate"),
+        "the reason names the certificate"
+    );
+    harness.stop(deliveries);
 }

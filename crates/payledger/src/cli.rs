@@ -85,18 +85,30 @@ pub struct WebhookArgs {
     #[arg(long, default_value_t = payledger_webhooks::worker::REQUEST_TIMEOUT_MS_DEFAULT,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub webhook_timeout_ms: u64,
+    /// PEM file of CA certificates trusted for https:// destinations
+    /// besides the Mozilla roots (repeatable), e.g. an internal CA.
+    #[arg(long)]
+    pub webhook_ca_file: Vec<PathBuf>,
 }
 
 impl WebhookArgs {
-    pub fn delivery_config(&self) -> payledger_webhooks::DeliveryConfig {
-        payledger_webhooks::DeliveryConfig {
+    pub fn delivery_config(&self) -> anyhow::Result<payledger_webhooks::DeliveryConfig> {
+        let mut extra_root_certificates_pem = Vec::new();
+        for path in &self.webhook_ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!("cannot read --webhook-ca-file {}: {e}", path.display())
+            })?;
+            extra_root_certificates_pem.push(pem);
+        }
+        Ok(payledger_webhooks::DeliveryConfig {
+            extra_root_certificates_pem,
             backoff: payledger_webhooks::Backoff {
                 min_ms: self.webhook_backoff_min_ms,
                 max_ms: self.webhook_backoff_max_ms.max(self.webhook_backoff_min_ms),
             },
             request_timeout_ms: self.webhook_timeout_ms,
             ..payledger_webhooks::DeliveryConfig::default()
-        }
+        })
     }
 }
 

@@ -34,7 +34,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::clone(&state.store),
             Arc::clone(&state.log_signal),
             state.subscription_changes.subscribe(),
-            args.webhooks.delivery_config(),
+            args.webhooks.delivery_config()?,
         )
         .context("cannot start the webhook deliveries")?;
         let bound = listener.local_addr()?;
