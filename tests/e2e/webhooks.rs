@@ -201,6 +201,9 @@ fn subscriptions_are_created_shown_and_deleted_and_bad_drafts_change_nothing() {
     let deleted = api.delete(&format!("/subscriptions/{id}?version=1"));
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(api.get(&format!("/subscriptions/{id}")).status, 404);
+    let health = format!("{}/{PROJECT}/subscriptions/{id}/health", api.base);
+    let gone = reqwest::blocking::get(health).unwrap().status();
+    assert_eq!(gone.as_u16(), 404);
 }
 
 #[test]
@@ -314,6 +317,10 @@ fn a_receiver_that_is_down_shows_temporary_error_then_healthy_at_the_api() {
     receiver.wait_until(WAIT, |r| r.len() >= 2);
     let shown = api.get(&path).body;
     assert_eq!(shown["status"], "TemporaryError", "{shown}");
+    let health = format!("{}/{PROJECT}{path}/health", api.base);
+    let monitor = reqwest::blocking::Client::new();
+    let polled = monitor.get(&health).send().unwrap().status();
+    assert_eq!(polled.as_u16(), 503, "health answers without a token");
     let message = shown["delivery"]["lastError"]["message"].as_str().unwrap();
     assert!(message.starts_with("TemporaryError: attempt "), "{message}");
     assert!(shown["delivery"]["lag"].as_u64().unwrap() >= 1, "{shown}");
@@ -328,6 +335,7 @@ fn a_receiver_that_is_down_shows_temporary_error_then_healthy_at_the_api() {
     receiver.wait_until(WAIT, |r| taken(r).iter().any(|t| t.delivery_id == last));
     let shown = api.get(&path).body;
     assert_eq!(shown["status"], "Healthy", "{shown}");
+    assert_eq!(monitor.get(&health).send().unwrap().status().as_u16(), 200);
     assert!(shown["delivery"].get("lastError").is_none(), "{shown}");
 }
 
@@ -360,4 +368,25 @@ fn an_https_receiver_certified_by_an_internal_ca_gets_signed_deliveries() {
     assert_eq!(taken.len(), 1, "{received:?}");
     assert!(taken[0].signature_ok);
     assert_eq!(taken[0].json()["resource"]["id"], payment["id"]);
+}
+
+#[test]
+fn a_receiver_that_refuses_shows_configuration_error_and_health_answers_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(SECRET, Mode::Answer(401)).unwrap();
+    let (_server, api) = setup(dir.path());
+    let subscription = subscribe(&api, &receiver.url());
+    let path = format!("/subscriptions/{}", subscription["id"].as_str().unwrap());
+    create_payment(&api);
+    // A second attempt is only made after the first failure was recorded.
+    receiver.wait_until(WAIT, |r| r.len() >= 2);
+    let shown = api.get(&path).body;
+    assert_eq!(shown["status"], "ConfigurationError", "{shown}");
+    let message = shown["delivery"]["lastError"]["message"].as_str().unwrap();
+    assert!(message.contains("401"), "{message}");
+    let health = format!("{}/{PROJECT}{path}/health", api.base);
+    assert_eq!(
+        reqwest::blocking::get(health).unwrap().status().as_u16(),
+        400
+    );
 }

@@ -8,6 +8,7 @@
 //! | `POST /{pk}/subscriptions` | manage_subscriptions | 201 Subscription |
 //! | `GET\|HEAD /{pk}/subscriptions/{id}` and `key={key}` | view_subscriptions | 200 / 404 |
 //! | `DELETE /{pk}/subscriptions/{id}?version=N` and `key={key}` | manage_subscriptions | 200 deleted Subscription |
+//! | `GET /{pk}/subscriptions/{id}/health` | none (for monitors, as commercetools) | 200 Healthy, 503 TemporaryError, 400 ConfigurationError, empty body |
 //!
 //! A Subscription is rendered as commercetools does (`id`, `version`,
 //! `destination`, `messages`, `changes`, `events`, `format`, `status`, …)
@@ -32,8 +33,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::catalog::format_millis;
 use payledger_app::subscriptions::{
-    self, DeliveryFormat, DeliveryState, Destination, MessageFilter, SubscriptionDraft,
-    SubscriptionError, SubscriptionMeta, SubscriptionRecord, SubscriptionRejection,
+    self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
+    SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
+    SubscriptionRejection,
 };
 use payledger_domain::{ProjectKey, ResourceRef};
 use serde_json::{Value, json};
@@ -64,6 +66,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{pk}/subscriptions", get(query).head(exists).post(create))
         .route("/{pk}/subscriptions/{id}", get(get_one).delete(delete))
+        .route("/{pk}/subscriptions/{id}/health", get(health))
 }
 
 // ---------------------------------------------------------------------------
@@ -284,6 +287,34 @@ async fn delete(
         })
         .await?;
     Ok(Json(document))
+}
+
+/// The status as an HTTP status, for monitors that only look at that; no
+/// token needed, as in commercetools (ids are random UUIDs).
+async fn health(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project = project_key(&pk)?;
+    let by = target(&id);
+    let status = state
+        .blocking(move |s| {
+            let consumer = match (&s.config.kafka_relay, is_relay(&by)) {
+                (Some(info), true) => info.consumer.clone(),
+                _ => {
+                    let record = subscriptions::get(&*s.store, &project, &by)
+                        .map_err(|e| error(e, Some(&by)))?;
+                    subscriptions::consumer_name(&record.id)
+                }
+            };
+            Ok(subscriptions::delivery_state(&*s.store, &consumer)?.status)
+        })
+        .await?;
+    Ok(match status {
+        HealthStatus::Healthy => StatusCode::OK,
+        HealthStatus::TemporaryError => StatusCode::SERVICE_UNAVAILABLE,
+        HealthStatus::ConfigurationError => StatusCode::BAD_REQUEST,
+    })
 }
 
 // ---------------------------------------------------------------------------
