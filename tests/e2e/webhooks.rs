@@ -27,14 +27,18 @@ const FAST_RETRIES: [&str; 4] = [
 fn setup(data: &Path) -> (Server, Api) {
     create_client(data, "merchant", "merchant-secret-1", "manage_project:shop");
     let server = Server::start_with(data, &FAST_RETRIES);
-    let api = Api::connect(
+    let api = connect(&server);
+    (server, api)
+}
+
+fn connect(server: &Server) -> Api {
+    Api::connect(
         server.url(),
         PROJECT,
         "merchant",
         "merchant-secret-1",
         "manage_project:shop",
-    );
-    (server, api)
+    )
 }
 
 fn subscribe(api: &Api, url: &str) -> Value {
@@ -230,13 +234,7 @@ fn deliveries_are_signed_retried_and_in_order_per_payment_across_a_sigkill() {
     // Kill the server while deliveries are under way, then restart it.
     receiver.wait_until(WAIT, |r| taken(r).len() as u64 >= total / 3);
     let mut server = server.restart();
-    let api = Api::connect(
-        server.url(),
-        PROJECT,
-        "merchant",
-        "merchant-secret-1",
-        "manage_project:shop",
-    );
+    let api = connect(&server);
     let received = receiver.wait_until(WAIT, |r| taken(r).len() as u64 >= total);
 
     assert!(
@@ -353,14 +351,8 @@ fn an_https_receiver_certified_by_an_internal_ca_gets_signed_deliveries() {
         "manage_project:shop",
     );
     let ca = ca.to_string_lossy().into_owned();
-    let _server = Server::start_with(&data, &["--webhook-ca-file", &ca]);
-    let api = Api::connect(
-        _server.url(),
-        PROJECT,
-        "merchant",
-        "merchant-secret-1",
-        "manage_project:shop",
-    );
+    let server = Server::start_with(&data, &["--webhook-ca-file", &ca]);
+    let api = connect(&server);
     subscribe(&api, &receiver.url());
     let payment = create_payment(&api);
     let received = receiver.wait_until(WAIT, |r| !taken(r).is_empty());
