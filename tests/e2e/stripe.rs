@@ -11,6 +11,7 @@
 mod proxy;
 
 use payledger_e2e::{Api, Server, create_client, python};
+use payledger_webhooks::testing::{Mode as ReceiverMode, Receiver};
 use proxy::{Mode, Proxy};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -24,8 +25,6 @@ const SECRET_KEY: &str = "sk_test_payledger";
 const PUBLISHABLE_KEY: &str = "pk_test_payledger";
 /// How long a condition may take before a test fails.
 const DEADLINE: Duration = Duration::from_secs(30);
-/// Pause between two looks at a condition.
-const POLL: Duration = Duration::from_millis(50);
 
 /// The shared localstripe's base URL, started on first use.
 fn localstripe() -> &'static str {
@@ -240,18 +239,71 @@ fn get(api: &Api, id: &str) -> Value {
 }
 
 /// Waits until `done` holds for the payment, or fails at the deadline.
+///
+/// Every change of a payment is a Message, so the wait subscribes a
+/// receiver to the project's Messages and looks at the payment again only
+/// when a Message about a newer version of it arrived: no polling.
 fn wait(api: &Api, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + DEADLINE;
+    let watch = Watch::start(api);
     loop {
         let payment = get(api, id);
         if done(&payment) {
             return payment;
         }
+        let remaining = deadline.saturating_duration_since(Instant::now());
         assert!(
-            Instant::now() < deadline,
+            !remaining.is_zero(),
             "{what} did not happen within {DEADLINE:?}: {payment:#}"
         );
-        std::thread::sleep(POLL);
+        let version = payment["version"].as_u64().unwrap_or(0);
+        watch.receiver.wait_until(remaining, |received| {
+            received.iter().any(|r| {
+                let message = r.json();
+                message["resource"]["id"] == id
+                    && message["sequenceNumber"].as_u64().unwrap_or(0) > version
+            })
+        });
+    }
+}
+
+/// A webhook Subscription of the project to a local receiver, removed when
+/// dropped. Messages committed after it was created reach the receiver.
+struct Watch<'a> {
+    api: &'a Api,
+    receiver: Receiver,
+    subscription: String,
+}
+
+impl<'a> Watch<'a> {
+    fn start(api: &'a Api) -> Self {
+        const SECRET: &str = "stripe-tests-watch-secret";
+        let receiver = Receiver::start(SECRET, ReceiverMode::Accept).expect("start a receiver");
+        let reply = api.post(
+            "/subscriptions",
+            &json!({
+                "destination": {"type": "HTTP", "url": receiver.url(), "secret": SECRET},
+                "messages": [{"resourceTypeId": "payment"}],
+            }),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let subscription = reply.body["id"]
+            .as_str()
+            .expect("subscription id")
+            .to_owned();
+        Self {
+            api,
+            receiver,
+            subscription,
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .api
+            .delete(&format!("/subscriptions/{}?version=1", self.subscription));
     }
 }
 

@@ -69,6 +69,8 @@ struct Shared {
     producer: ProducerSlot,
     topics: Topics,
     counters: Counters,
+    /// Bumped after every cursor write (progress or a recorded error).
+    cursor_writes: watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -83,7 +85,8 @@ struct Counters {
 pub struct RelayStats {
     /// Records handed to the producer (re-sent ones counted again).
     pub sent: u64,
-    /// Records the broker acknowledged and the cursor moved past.
+    /// Records the broker acknowledged (counted just before the cursor
+    /// moves past them; again if they are re-sent after a failed save).
     pub acknowledged: u64,
     /// Attempts that failed and were retried after a backoff.
     pub failed_attempts: u64,
@@ -122,6 +125,7 @@ impl Relay {
             producer,
             topics,
             counters: Counters::default(),
+            cursor_writes: watch::Sender::new(0),
         });
         let (stop, stopped) = watch::channel(false);
         let workers = (0..shared.store.partition_count())
@@ -150,6 +154,12 @@ impl Relay {
             acknowledged: counters.acknowledged.load(Ordering::Relaxed),
             failed_attempts: counters.failed_attempts.load(Ordering::Relaxed),
         }
+    }
+
+    /// Changes after every cursor write of any worker: what waits for the
+    /// relay to make progress (tests, benchmarks) waits on this.
+    pub fn cursor_writes(&self) -> watch::Receiver<u64> {
+        self.shared.cursor_writes.subscribe()
     }
 
     /// Stops the workers and waits for in-flight messages (bounded). What
@@ -296,13 +306,16 @@ impl Worker {
                 Err((acked, error)) => (acked, Some(error)),
             };
             if let Some(last) = acked.checked_sub(1).map(|i| &chunk[i]) {
-                if let Err(error) = self.save(cursor, last.sequence).await {
-                    return self.failed(cursor, &error).await;
-                }
+                // Counted before the cursor moves: whoever sees a cursor at
+                // its head also sees what got it there.
                 let counters = &self.shared.counters;
                 counters
                     .acknowledged
                     .fetch_add(acked as u64, Ordering::Relaxed);
+                if let Err(error) = self.save(cursor, last.sequence).await {
+                    return self.failed(cursor, &error).await;
+                }
+                self.cursor_written();
                 pending = &pending[acked..];
             }
             match failure {
@@ -376,6 +389,12 @@ impl Worker {
         Ok(())
     }
 
+    fn cursor_written(&self) {
+        self.shared
+            .cursor_writes
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
     /// Records `error` on the cursor (for `payledger status`) and backs
     /// off.
     async fn failed(&mut self, cursor: &mut Cursor, error: &RelayError) -> Flow {
@@ -395,6 +414,7 @@ impl Worker {
         .await;
         if let Ok(noted) = saved {
             *cursor = noted;
+            self.cursor_written();
         }
         self.backoff().await
     }

@@ -65,12 +65,18 @@ fn caught_up(store: &Arc<dyn EventStore>) -> bool {
     cursors(store).iter().all(|c| c.lag(&**store).unwrap() == 0)
 }
 
-/// Polls `condition` until it holds or the deadline passes.
-async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+/// Waits until `condition` (about the cursors) holds, looking again after
+/// every cursor write of `relay`, or fails at the deadline.
+async fn eventually(relay: &Relay, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + DEADLINE;
+    let mut writes = relay.cursor_writes();
     while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let written = tokio::time::timeout(remaining, writes.changed()).await;
+        assert!(
+            matches!(written, Ok(Ok(()))),
+            "timed out waiting until {what}"
+        );
     }
 }
 
@@ -168,7 +174,7 @@ async fn every_event_is_published_once_in_order_per_payment() {
     let cluster = MockCluster::new(1).unwrap();
     let (store, expected) = filled_store(40, 6);
     let relay = start(&store, config(&cluster));
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     let stats = relay.stats();
     relay.stop().await;
     assert_eq!(stats.acknowledged, 240);
@@ -200,7 +206,7 @@ async fn retriable_produce_errors_are_retried_without_loss_or_reordering() {
     );
     let (store, expected) = filled_store(30, 5);
     let relay = start(&store, config);
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     relay.stop().await;
     let bootstrap = cluster.bootstrap_servers();
     let consumed = tokio::task::spawn_blocking(move || consume(&bootstrap, 150))
@@ -224,7 +230,7 @@ async fn failed_batches_keep_the_cursor_and_are_sent_again() {
     );
     let (store, expected) = filled_store(30, 5);
     let relay = start(&store, config);
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     let stats = relay.stats();
     relay.stop().await;
     assert!(stats.failed_attempts >= 1, "{stats:?}");
@@ -243,7 +249,7 @@ async fn a_broker_outage_holds_the_cursors_until_the_broker_returns() {
     cluster.broker_down(1).unwrap();
     let (store, expected) = filled_store(20, 4);
     let relay = start(&store, config);
-    eventually("a worker recorded the outage", || {
+    eventually(&relay, "a worker recorded the outage", || {
         cursors(&store).iter().any(|c| c.last_error.is_some())
     })
     .await;
@@ -253,7 +259,7 @@ async fn a_broker_outage_holds_the_cursors_until_the_broker_returns() {
     );
     assert_eq!(relay.stats().acknowledged, 0);
     cluster.broker_up(1).unwrap();
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     assert!(cursors(&store).iter().all(|c| c.last_error.is_none()));
     relay.stop().await;
     let bootstrap = cluster.bootstrap_servers();
@@ -269,7 +275,7 @@ async fn a_restarted_relay_resumes_from_its_cursors() {
     let (store, mut expected) = filled_store(10, 3);
     let config = config(&cluster);
     let relay = start(&store, config.clone());
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     relay.stop().await;
     // More events while the relay is stopped, then a new relay.
     for (payment, version) in &mut expected {
@@ -280,7 +286,7 @@ async fn a_restarted_relay_resumes_from_its_cursors() {
         *version += 1;
     }
     let relay = start(&store, config);
-    eventually("the relay caught up", || caught_up(&store)).await;
+    eventually(&relay, "the relay caught up", || caught_up(&store)).await;
     let stats = relay.stats();
     relay.stop().await;
     assert_eq!(stats.acknowledged, 10, "only the new events are sent");

@@ -134,17 +134,19 @@ async fn throughput(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Through
         relay_config(args, "throughput"),
     )?;
     let deadline = started + THROUGHPUT_TIMEOUT;
+    let mut writes = relay.cursor_writes();
     loop {
         let done = relayed(&*store)?;
         if done >= events {
             break;
         }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let written = tokio::time::timeout(remaining, writes.changed()).await;
         anyhow::ensure!(
-            Instant::now() < deadline,
+            matches!(written, Ok(Ok(()))),
             "relay stalled at {done} of {events}: {:?}",
             relay.stats()
         );
-        tokio::time::sleep(POLL_INTERVAL).await;
     }
     let elapsed = started.elapsed();
     relay.stop().await;
