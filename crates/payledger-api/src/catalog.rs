@@ -27,9 +27,10 @@
 //! rejections to the commercetools error.
 
 use crate::auth::{Scope, authorize};
+use crate::json::draft::localized_string;
+use crate::json::read::{Obj, Path as JsonPath, array, boolean, parse_body, string};
 use crate::query::QuerySpec;
 use crate::request::{Body, QueryPairs, now, project_key};
-use crate::walk::{At, Obj, array, boolean, parse_body, string};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -42,7 +43,6 @@ use payledger_app::catalog::{
     LocalizedEnumValueRecord, StateAction, StateDraft, StateRecord, StateRole, TRANSITIONS_MAX,
     TypeAction, TypeDraft, TypeRecord,
 };
-use payledger_domain::payment::LocalizedString;
 use payledger_domain::types::StateType;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::EventStore;
@@ -125,10 +125,12 @@ impl Kind for Types {
     const MANAGE: Scope = Scope::ManageTypes;
     const ACTIONS: &'static [(&'static str, ActionParser<TypeAction>)] = &[
         ("changeName", |a| {
-            Ok(TypeAction::ChangeName(a.req("name", localized)?))
+            Ok(TypeAction::ChangeName(a.req("name", localized_string)?))
         }),
         ("setDescription", |a| {
-            Ok(TypeAction::SetDescription(a.opt("description", localized)?))
+            Ok(TypeAction::SetDescription(
+                a.opt("description", localized_string)?,
+            ))
         }),
         ("addFieldDefinition", |a| {
             Ok(TypeAction::AddFieldDefinition(
@@ -143,7 +145,7 @@ impl Kind for Types {
         ("changeLabel", |a| {
             Ok(TypeAction::ChangeLabel {
                 field_name: a.req("fieldName", string)?,
-                label: a.req("label", localized)?,
+                label: a.req("label", localized_string)?,
             })
         }),
         ("changeKey", |a| {
@@ -154,8 +156,8 @@ impl Kind for Types {
     fn parse_draft(draft: &Obj<'_>) -> Result<TypeDraft, ApiError> {
         Ok(TypeDraft {
             key: draft.req("key", string)?,
-            name: draft.req("name", localized)?,
-            description: draft.opt("description", localized)?,
+            name: draft.req("name", localized_string)?,
+            description: draft.opt("description", localized_string)?,
             resource_type_ids: draft
                 .req("resourceTypeIds", array)?
                 .into_iter()
@@ -199,11 +201,11 @@ impl Kind for States {
     const MANAGE: Scope = Scope::ManageStates;
     const ACTIONS: &'static [(&'static str, ActionParser<StateAction>)] = &[
         ("setName", |a| {
-            Ok(StateAction::SetName(a.opt("name", localized)?))
+            Ok(StateAction::SetName(a.opt("name", localized_string)?))
         }),
         ("setDescription", |a| {
             Ok(StateAction::SetDescription(
-                a.opt("description", localized)?,
+                a.opt("description", localized_string)?,
             ))
         }),
         ("changeInitial", |a| {
@@ -223,8 +225,8 @@ impl Kind for States {
         Ok(StateDraft {
             key: draft.req("key", string)?,
             state_type: draft.req("type", state_type)?,
-            name: draft.opt("name", localized)?,
-            description: draft.opt("description", localized)?,
+            name: draft.opt("name", localized_string)?,
+            description: draft.opt("description", localized_string)?,
             initial: draft.opt("initial", boolean)?.unwrap_or(true),
             roles: draft
                 .opt("roles", array)?
@@ -359,7 +361,7 @@ async fn create<K: Kind>(
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, K::MANAGE).await?;
     let value = parse_body(&body)?;
-    let draft = K::parse_draft(&Obj::new(&value, At::root())?)?;
+    let draft = K::parse_draft(&Obj::new(&value, JsonPath::root())?)?;
     let meta = meta(principal.client_id);
     let record = state
         .blocking(move |s| {
@@ -495,20 +497,10 @@ pub fn rejection_error(rejection: &CatalogRejection) -> ApiError {
     }
 }
 
-fn localized(value: &Value, at: At) -> Result<LocalizedString, ApiError> {
-    let object = Obj::new(value, at)?;
-    object
-        .map
-        .iter()
-        .filter(|(_, text)| !text.is_null())
-        .map(|(locale, text)| Ok((locale.clone(), string(text, object.at.child(locale))?)))
-        .collect()
-}
-
 /// `{version, actions}` of an update request.
 fn parse_update<K: Kind>(body: &[u8]) -> Result<(u64, Vec<K::Action>), ApiError> {
     let value = parse_body(body)?;
-    let update = Obj::new(&value, At::root())?;
+    let update = Obj::new(&value, JsonPath::root())?;
     let version = update.req("version", |value, at| {
         value.as_u64().ok_or_else(|| at.expected("Number"))
     })?;
@@ -528,8 +520,7 @@ fn parse_update<K: Kind>(body: &[u8]) -> Result<(u64, Vec<K::Action>), ApiError>
             match K::ACTIONS.iter().find(|(known, _)| *known == name) {
                 Some((_, parse)) => parse(&action),
                 None => Err(action
-                    .at
-                    .child("action")
+                    .at("action")
                     .error(&format!("Unknown action '{name}'."))),
             }
         })
@@ -537,12 +528,12 @@ fn parse_update<K: Kind>(body: &[u8]) -> Result<(u64, Vec<K::Action>), ApiError>
     Ok((version, actions))
 }
 
-fn field_definition(value: &Value, at: At) -> Result<FieldDefinitionRecord, ApiError> {
+fn field_definition(value: &Value, at: JsonPath) -> Result<FieldDefinitionRecord, ApiError> {
     let definition = Obj::new(value, at)?;
     Ok(FieldDefinitionRecord {
         field_type: definition.req("type", |v, at| field_type(v, at, 1))?,
         name: definition.req("name", string)?,
-        label: definition.req("label", localized)?,
+        label: definition.req("label", localized_string)?,
         required: definition.req("required", boolean)?,
         input_hint: definition.opt("inputHint", |value, at| {
             let text = string(value, at.clone())?;
@@ -568,7 +559,7 @@ const FIELD_TYPE_NAMES: [&str; 12] = [
 ];
 
 /// A FieldType at nesting `depth` (1 for a field's own type).
-fn field_type(value: &Value, at: At, depth: usize) -> Result<FieldTypeRecord, ApiError> {
+fn field_type(value: &Value, at: JsonPath, depth: usize) -> Result<FieldTypeRecord, ApiError> {
     if depth > FIELD_TYPE_DEPTH_MAX {
         return Err(rejection_error(&CatalogRejection::FieldTypeTooDeep {
             max: FIELD_TYPE_DEPTH_MAX,
@@ -597,7 +588,7 @@ fn field_type(value: &Value, at: At, depth: usize) -> Result<FieldTypeRecord, Ap
             values: enum_values(&object, |value| {
                 Ok(LocalizedEnumValueRecord {
                     key: value.req("key", string)?,
-                    label: value.req("label", localized)?,
+                    label: value.req("label", localized_string)?,
                 })
             })?,
         },
@@ -610,7 +601,7 @@ fn field_type(value: &Value, at: At, depth: usize) -> Result<FieldTypeRecord, Ap
             ),
         },
         other => {
-            return Err(object.at.child("name").unknown(other, &FIELD_TYPE_NAMES));
+            return Err(object.at("name").unknown(other, &FIELD_TYPE_NAMES));
         }
     })
 }
@@ -627,19 +618,19 @@ fn enum_values<T>(
         .collect()
 }
 
-fn state_type(value: &Value, at: At) -> Result<StateType, ApiError> {
+fn state_type(value: &Value, at: JsonPath) -> Result<StateType, ApiError> {
     let text = string(value, at.clone())?;
     StateType::parse(&text).ok_or_else(|| at.unknown(&text, &StateType::ALL.map(StateType::as_str)))
 }
 
-fn state_role(value: &Value, at: At) -> Result<StateRole, ApiError> {
+fn state_role(value: &Value, at: JsonPath) -> Result<StateRole, ApiError> {
     let text = string(value, at.clone())?;
     StateRole::parse(&text)
         .ok_or_else(|| at.unknown(&text, &["ReviewIncludedInStatistics", "Return"]))
 }
 
 /// A list of StateResourceIdentifiers `{typeId?: "state", id | key}`.
-fn transitions(value: &Value, at: At) -> Result<Vec<ResourceRef>, ApiError> {
+fn transitions(value: &Value, at: JsonPath) -> Result<Vec<ResourceRef>, ApiError> {
     let items = array(value, at)?;
     if items.len() > TRANSITIONS_MAX {
         return Err(rejection_error(&CatalogRejection::TooManyTransitions {
@@ -653,12 +644,12 @@ fn transitions(value: &Value, at: At) -> Result<Vec<ResourceRef>, ApiError> {
             if let Some(type_id) = reference.opt("typeId", string)?
                 && type_id != "state"
             {
-                return Err(reference.at.child("typeId").unknown(&type_id, &["state"]));
+                return Err(reference.at("typeId").unknown(&type_id, &["state"]));
             }
             match (reference.opt("id", string)?, reference.opt("key", string)?) {
                 (Some(id), _) => Ok(ResourceRef::Id(id)),
                 (None, Some(key)) => Ok(ResourceRef::Key(key)),
-                (None, None) => Err(reference.at.error("Either 'id' or 'key' is required.")),
+                (None, None) => Err(reference.path().error("Either 'id' or 'key' is required.")),
             }
         })
         .collect()

@@ -30,7 +30,6 @@ pub mod psp_webhooks;
 pub mod query;
 pub mod request;
 pub mod subscriptions;
-mod walk;
 
 use axum::Router;
 use axum::http::StatusCode;

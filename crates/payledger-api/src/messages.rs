@@ -83,23 +83,27 @@ impl Keys {
         Ok(())
     }
 
+    /// Takes note of `envelope` when its payment is tracked, without
+    /// rendering it: a reader that skips a Message (filtered out) still
+    /// names the right key in the later ones. Untracked payments are left
+    /// to [`Keys::learn_history`], which reads their whole start.
+    pub fn observe_if_tracked(&mut self, envelope: &EventEnvelope) {
+        if self.knows(envelope.payment_id) {
+            self.observe(envelope);
+        }
+    }
+
+    /// Forgets every payment when `incoming` more could take the tracker
+    /// past `max` payments: bounds the memory of a long-running reader.
+    pub fn make_room(&mut self, incoming: usize, max: usize) {
+        if self.0.len() + incoming > max {
+            self.0.clear();
+        }
+    }
+
     /// True when the events of `payment` were observed from version 1 on.
-    pub fn knows(&self, payment: PaymentId) -> bool {
+    fn knows(&self, payment: PaymentId) -> bool {
         self.0.contains_key(&payment)
-    }
-
-    /// Payments tracked.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Forgets every payment (bounds the memory of a long-running reader).
-    pub fn clear(&mut self) {
-        self.0.clear();
     }
 }
 

@@ -22,9 +22,9 @@
 
 use crate::auth::{Scope, authorize};
 use crate::catalog::{duplicate_field, query_spec, target};
+use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
 use crate::json::{MESSAGE_TYPES, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
-use crate::walk::{At, Obj, array, parse_body, string};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -228,7 +228,7 @@ async fn create(
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, Scope::ManageSubscriptions).await?;
     let value = parse_body(&body)?;
-    let draft = parse_draft(&Obj::new(&value, At::root())?)?;
+    let draft = parse_draft(&Obj::new(&value, JsonPath::root())?)?;
     if draft.key.as_deref() == Some(KAFKA_RELAY_ID) {
         return Err(duplicate_field(
             "key",
@@ -353,7 +353,7 @@ fn parse_draft(draft: &Obj<'_>) -> Result<SubscriptionDraft, ApiError> {
 fn destination(object: &Obj<'_>) -> Result<Destination, ApiError> {
     let kind = object.req("type", string)?;
     if kind != "HTTP" {
-        return Err(object.at.child("type").unknown(&kind, &["HTTP"]));
+        return Err(object.at("type").unknown(&kind, &["HTTP"]));
     }
     Ok(Destination::Http {
         url: object.req("url", string)?,
@@ -384,8 +384,7 @@ fn format(object: &Obj<'_>) -> Result<DeliveryFormat, ApiError> {
             cloud_events_version: object.req("cloudEventsVersion", string)?,
         }),
         _ => Err(object
-            .at
-            .child("type")
+            .at("type")
             .unknown(&kind, &["Platform", "CloudEvents"])),
     }
 }

@@ -64,9 +64,7 @@ impl Renderer {
         store: &S,
         events: &[EventEnvelope],
     ) -> Result<Vec<Record>, StoreError> {
-        if self.keys.len() + events.len() > KEYS_TRACKED_MAX {
-            self.keys.clear();
-        }
+        self.keys.make_room(events.len(), KEYS_TRACKED_MAX);
         let mut records = Vec::with_capacity(events.len());
         for envelope in events {
             self.keys.learn_history(store, envelope)?;

@@ -58,14 +58,14 @@ impl Renderer {
         project: &payledger_domain::ProjectKey,
         events: &[EventEnvelope],
     ) -> Result<Vec<Step>, StoreError> {
-        if self.keys.len() + events.len() > KEYS_TRACKED_MAX {
-            self.keys.clear();
-        }
+        self.keys.make_room(events.len(), KEYS_TRACKED_MAX);
         let mut steps = Vec::with_capacity(events.len());
         for envelope in events {
             let sequence = envelope.partition_sequence;
             let message_type = payledger_api::json::message_type(&envelope.event);
             if &envelope.meta.project != project || !subscription.wants(message_type) {
+                // A skipped key change still names the key of later Messages.
+                self.keys.observe_if_tracked(envelope);
                 steps.push(Step::Skip { sequence });
                 continue;
             }

@@ -19,6 +19,7 @@ use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
 use payledger_webhooks::testing::{Mode, Received, Receiver, TEST_CA_PEM, taken};
 use payledger_webhooks::{Backoff, Deliveries, DeliveryConfig};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -379,4 +380,37 @@ fn an_untrusted_certificate_is_a_configuration_error_and_nothing_is_sent() {
         "the reason names the certificate"
     );
     harness.stop(deliveries);
+}
+
+#[test]
+fn a_filtered_out_key_change_still_names_the_new_key_in_later_messages() {
+    let harness = Harness::new();
+    let receiver = Receiver::start(SECRET, Mode::Accept).unwrap();
+    let deliveries = harness.start();
+    harness.subscribe(
+        "shop",
+        &receiver.url(),
+        &["PaymentCreated", "PaymentStatusInterfaceTextSet"],
+        DeliveryFormat::Platform,
+    );
+    let payment = harness.create_payment("shop");
+    let keyed = harness.run(
+        "shop",
+        PaymentCommand::Update {
+            target: PaymentRef::Id(payment.id),
+            version: payment.version,
+            actions: vec![UpdateAction::SetKey(Some("order-42".to_owned()))],
+        },
+    );
+    harness.rename("shop", &keyed, "after the key");
+    let received = receiver.wait_until(WAIT, |r| taken(r).len() >= 2);
+    harness.stop(deliveries);
+    let taken = taken(&received);
+    let types: Vec<Value> = taken.iter().map(|r| r.json()["type"].clone()).collect();
+    assert_eq!(types, ["PaymentCreated", "PaymentStatusInterfaceTextSet"]);
+    assert_eq!(
+        taken[1].json()["resourceUserProvidedIdentifiers"]["key"],
+        "order-42",
+        "the skipped PaymentKeySet still counts"
+    );
 }

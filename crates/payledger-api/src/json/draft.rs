@@ -123,19 +123,12 @@ pub(crate) fn datetime(value: &Value, path: Path) -> Result<Timestamp, ApiError>
 pub(crate) fn transaction_type(value: &Value, path: Path) -> Result<TransactionType, ApiError> {
     let text = string(value, path.clone())?;
     TransactionType::parse(&text)
-        .ok_or_else(|| unknown_value(&path, &text, TransactionType::ALL.map(|t| t.as_str())))
+        .ok_or_else(|| path.unknown(&text, &TransactionType::ALL.map(|t| t.as_str())))
 }
 
 /// A TransactionState name.
 pub(crate) fn transaction_state(value: &Value, path: Path) -> Result<TransactionState, ApiError> {
     let text = string(value, path.clone())?;
     TransactionState::parse(&text)
-        .ok_or_else(|| unknown_value(&path, &text, TransactionState::ALL.map(|s| s.as_str())))
-}
-
-fn unknown_value<const N: usize>(path: &Path, text: &str, allowed: [&str; N]) -> ApiError {
-    path.error(&format!(
-        "Unknown value '{text}'. Allowed values: {}.",
-        allowed.join(", ")
-    ))
+        .ok_or_else(|| path.unknown(&text, &TransactionState::ALL.map(|s| s.as_str())))
 }

@@ -18,11 +18,11 @@
 mod actions;
 mod cloudevents;
 mod custom;
-mod draft;
+pub(crate) mod draft;
 mod message;
 mod money;
 mod payment;
-mod read;
+pub(crate) mod read;
 mod time;
 
 use payledger_domain::UpdateAction;

@@ -56,6 +56,14 @@ impl Path {
     pub(crate) fn expected(&self, what: &str) -> ApiError {
         self.error(&format!("JSON {what} expected."))
     }
+
+    /// `text` is none of the `allowed` values.
+    pub(crate) fn unknown(&self, text: &str, allowed: &[&str]) -> ApiError {
+        self.error(&format!(
+            "Unknown value '{text}'. Allowed values: {}.",
+            allowed.join(", ")
+        ))
+    }
 }
 
 /// Parses a request body into a JSON value; a syntax error names its line
@@ -125,9 +133,7 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        self.opt(name, |value, path| {
-            value.as_bool().ok_or_else(|| path.expected("Boolean"))
-        })
+        self.opt(name, boolean)
     }
 
     pub(crate) fn opt_obj(&self, name: &str) -> Result<Option<Obj<'a>>, ApiError> {
@@ -152,6 +158,11 @@ pub(crate) fn string(value: &Value, path: Path) -> Result<String, ApiError> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| path.expected("String"))
+}
+
+/// Reads a JSON boolean.
+pub(crate) fn boolean(value: &Value, path: Path) -> Result<bool, ApiError> {
+    value.as_bool().ok_or_else(|| path.expected("Boolean"))
 }
 
 /// Reads a JSON array: its non-null elements, each with the array's path.
