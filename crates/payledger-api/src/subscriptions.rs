@@ -141,33 +141,57 @@ fn is_relay(by: &ResourceRef) -> bool {
     }
 }
 
-/// Every Subscription of the project, the relay first when it runs.
-fn documents(state: &AppState, project: &ProjectKey) -> Result<Vec<Value>, ApiError> {
-    let store = &*state.store;
-    let mut documents = Vec::new();
-    if let Some(info) = &state.config.kafka_relay {
-        let delivery = subscriptions::delivery_state(store, &info.consumer)?;
-        documents.push(relay_json(info, project, &delivery)?);
-    }
-    for record in subscriptions::list(store, project)? {
-        let delivery =
-            subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
-        documents.push(subscription_to_json(&record, &delivery)?);
-    }
-    Ok(documents)
+/// What a path segment names: the relay's view or a stored Subscription.
+enum Named<'a> {
+    Relay(&'a KafkaRelayInfo),
+    Stored(Box<SubscriptionRecord>),
 }
 
-fn one(state: &AppState, project: &ProjectKey, by: &ResourceRef) -> Result<Value, ApiError> {
-    let store = &*state.store;
+impl Named<'_> {
+    fn state(&self, state: &AppState) -> Result<DeliveryState, ApiError> {
+        let store = &*state.store;
+        Ok(match self {
+            Self::Relay(info) => subscriptions::delivery_state(store, &info.consumer)?,
+            Self::Stored(record) => subscriptions::state_of(store, record)?,
+        })
+    }
+
+    fn to_json(&self, state: &AppState, project: &ProjectKey) -> Result<Value, ApiError> {
+        let delivery = self.state(state)?;
+        match self {
+            Self::Relay(info) => relay_json(info, project, &delivery),
+            Self::Stored(record) => subscription_to_json(record, &delivery),
+        }
+    }
+}
+
+/// The Subscription `by` names in `project`.
+fn find<'a>(
+    state: &'a AppState,
+    project: &ProjectKey,
+    by: &ResourceRef,
+) -> Result<Named<'a>, ApiError> {
     if is_relay(by)
         && let Some(info) = &state.config.kafka_relay
     {
-        let delivery = subscriptions::delivery_state(store, &info.consumer)?;
-        return relay_json(info, project, &delivery);
+        return Ok(Named::Relay(info));
     }
-    let record = subscriptions::get(store, project, by).map_err(|e| error(e, Some(by)))?;
-    let delivery = subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
-    subscription_to_json(&record, &delivery)
+    subscriptions::get(&*state.store, project, by)
+        .map(|record| Named::Stored(Box::new(record)))
+        .map_err(|e| error(e, Some(by)))
+}
+
+/// Every Subscription of the project, the relay first when it runs.
+fn documents(state: &AppState, project: &ProjectKey) -> Result<Vec<Value>, ApiError> {
+    let relay = state.config.kafka_relay.as_ref().map(Named::Relay);
+    let stored = subscriptions::list(&*state.store, project)?
+        .into_iter()
+        .map(|record| Named::Stored(Box::new(record)));
+    relay
+        .into_iter()
+        .chain(stored)
+        .map(|named| named.to_json(state, project))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -215,7 +239,9 @@ async fn get_one(
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewSubscriptions).await?;
     let by = target(&id);
-    let document = state.blocking(move |s| one(&s, &project, &by)).await?;
+    let document = state
+        .blocking(move |s| find(&s, &project, &by)?.to_json(&s, &project))
+        .await?;
     Ok(Json(document))
 }
 
@@ -244,12 +270,8 @@ async fn create(
         .blocking(move |s| {
             let record = subscriptions::create(&*s.store, &project, draft, &MESSAGE_TYPES, &meta)
                 .map_err(|e| error(e, None))?;
-            let delivery = subscriptions::delivery_state(
-                &*s.store,
-                &subscriptions::consumer_name(&record.id),
-            )?;
             s.subscriptions_changed();
-            subscription_to_json(&record, &delivery)
+            Named::Stored(Box::new(record)).to_json(&s, &project)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(document)).into_response())
@@ -275,11 +297,8 @@ async fn delete(
         .and_then(|_| params.number("version", 0, u64::MAX))?;
     let document = state
         .blocking(move |s| {
-            let delivery_before = {
-                let record = subscriptions::get(&*s.store, &project, &by)
-                    .map_err(|e| error(e, Some(&by)))?;
-                subscriptions::delivery_state(&*s.store, &subscriptions::consumer_name(&record.id))?
-            };
+            // The state it had: deleting removes the cursors.
+            let delivery_before = find(&s, &project, &by)?.state(&s)?;
             let record = subscriptions::delete(&*s.store, &project, &by, version)
                 .map_err(|e| error(e, Some(&by)))?;
             s.subscriptions_changed();
@@ -298,17 +317,7 @@ async fn health(
     let project = project_key(&pk)?;
     let by = target(&id);
     let status = state
-        .blocking(move |s| {
-            let consumer = match (&s.config.kafka_relay, is_relay(&by)) {
-                (Some(info), true) => info.consumer.clone(),
-                _ => {
-                    let record = subscriptions::get(&*s.store, &project, &by)
-                        .map_err(|e| error(e, Some(&by)))?;
-                    subscriptions::consumer_name(&record.id)
-                }
-            };
-            Ok(subscriptions::delivery_state(&*s.store, &consumer)?.status)
-        })
+        .blocking(move |s| Ok(find(&s, &project, &by)?.state(&s)?.status))
         .await?;
     Ok(match status {
         HealthStatus::Healthy => StatusCode::OK,

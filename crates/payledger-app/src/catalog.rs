@@ -351,7 +351,7 @@ pub struct CatalogMeta {
 }
 
 impl CatalogMeta {
-    fn modified_by(&self) -> Option<ModifiedBy> {
+    pub(crate) fn modified_by(&self) -> Option<ModifiedBy> {
         self.client_id.as_ref().map(|client_id| ModifiedBy {
             client_id: client_id.clone(),
             is_platform_client: false,

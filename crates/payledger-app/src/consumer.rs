@@ -57,6 +57,19 @@ pub struct CursorError {
     pub message: String,
 }
 
+impl CursorError {
+    /// A failure that happens now.
+    pub fn now(message: impl Into<String>) -> Self {
+        let at_unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            at_unix_ms,
+            message: message.into(),
+        }
+    }
+}
+
 impl Cursor {
     /// The cursor of `consumer` on `partition`, at 0 if it was never saved.
     pub fn load<S: EventStore + ?Sized>(

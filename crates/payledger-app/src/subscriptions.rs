@@ -162,13 +162,8 @@ pub struct SubscriptionDraft {
     pub format: DeliveryFormat,
 }
 
-/// Who creates the subscription, and when.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SubscriptionMeta {
-    /// Milliseconds since the Unix epoch.
-    pub now_ms: i64,
-    pub client_id: Option<String>,
-}
+/// Who creates the subscription, and when (as for the catalog).
+pub type SubscriptionMeta = crate::catalog::CatalogMeta;
 
 /// One variant per rule that can refuse a subscription.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -460,10 +455,7 @@ pub fn create(
         version: 1,
         created_at: now.clone(),
         last_modified_at: now,
-        created_by: meta.client_id.as_ref().map(|client_id| ModifiedBy {
-            client_id: client_id.clone(),
-            is_platform_client: false,
-        }),
+        created_by: meta.modified_by(),
         key: draft.key,
         destination: draft.destination,
         messages: draft.messages,
@@ -599,6 +591,14 @@ pub struct DeliveryState {
     /// The most recent failure holding a cursor back.
     pub last_error: Option<CursorError>,
     pub status: HealthStatus,
+}
+
+/// The delivery state of subscription `record`.
+pub fn state_of(
+    store: &(impl EventStore + ?Sized),
+    record: &SubscriptionRecord,
+) -> Result<DeliveryState, StoreError> {
+    delivery_state(store, &consumer_name(&record.id))
 }
 
 /// The delivery state of the log consumer `consumer` (a subscription's

@@ -28,7 +28,7 @@ use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -403,10 +403,7 @@ impl Worker {
         counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
         let store = Arc::clone(&self.shared.store);
         let mut noted = cursor.clone();
-        let record = CursorError {
-            at_unix_ms: unix_ms(),
-            message: error.to_string(),
-        };
+        let record = CursorError::now(error.to_string());
         let saved = blocking(move || {
             noted.save_error(&*store, record)?;
             Ok(noted)
@@ -532,11 +529,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| RelayError::Task)?
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }

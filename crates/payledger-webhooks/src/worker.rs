@@ -10,7 +10,7 @@ use payledger_domain::ProjectKey;
 use payledger_store::{EventStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -381,10 +381,7 @@ async fn deliver(
             detail: failure.detail,
         };
         tracing::warn!(failure = %recorded, "delivery failed; will retry");
-        let error = CursorError {
-            at_unix_ms: unix_ms(),
-            message: recorded.to_string(),
-        };
+        let error = CursorError::now(recorded.to_string());
         *cursor = {
             let mut held = cursor.clone();
             blocking(shared, move |s| {
@@ -402,10 +399,4 @@ async fn deliver(
             _ = stopped.changed() => return Ok(false),
         }
     }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

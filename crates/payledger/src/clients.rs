@@ -88,7 +88,7 @@ fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
     let data = &args.store.data;
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
-    let store = open(&args.store)?;
+    let store = open(&args.store, CLIENTS_PURPOSE)?;
     let scope = args.scopes.join(" ");
     let client = auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())
         .with_context(|| format!("cannot create client `{}`", args.id))?;
@@ -98,7 +98,7 @@ fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
 }
 
 fn run_list(args: &ListArgs) -> anyhow::Result<()> {
-    let store = open_existing(&args.store)?;
+    let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
     let clients = auth::list_clients(&store).context("cannot list clients")?;
     if clients.is_empty() {
         println!("no clients");
@@ -120,7 +120,7 @@ fn run_list(args: &ListArgs) -> anyhow::Result<()> {
 }
 
 fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
-    let store = open_existing(&args.store)?;
+    let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
     auth::revoke_client(&store, &args.id)
         .with_context(|| format!("cannot revoke client `{}`", args.id))?;
     let purge = auth::purge_tokens(&store, now_ms(), TOKENS_SCANNED_PER_REVOKE_MAX)
@@ -145,16 +145,20 @@ pub fn create_for_bench<S: EventStore + ?Sized>(
     Ok(())
 }
 
-/// Opens the store, refusing to create one where none exists.
-fn open_existing(args: &StoreArgs) -> anyhow::Result<RocksStore> {
+/// Why `clients` needs the store to itself.
+const CLIENTS_PURPOSE: &str = "clients are managed while it is stopped";
+
+/// Opens the store, refusing to create one where none exists; `purpose`
+/// completes "stop the server first: …" when a server holds the store.
+pub(crate) fn open_existing(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
     // RocksDB's CURRENT file exists in every store it created.
     if !args.data.join("CURRENT").is_file() {
         bail!("no payledger store in {}", args.data.display());
     }
-    open(args)
+    open(args, purpose)
 }
 
-fn open(args: &StoreArgs) -> anyhow::Result<RocksStore> {
+fn open(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
     let config = RocksConfig {
         partitions_for_new_store: args.partitions,
         ..RocksConfig::default()
@@ -163,7 +167,7 @@ fn open(args: &StoreArgs) -> anyhow::Result<RocksStore> {
         Ok(store) => Ok(store),
         Err(StoreError::Engine(message)) if is_lock_error(&message) => bail!(
             "the store in {} is in use by another process (is `payledger serve` running on it?); \
-             stop the server first: clients are managed while it is stopped",
+             stop the server first: {purpose}",
             args.data.display()
         ),
         Err(error) => {

@@ -5,19 +5,18 @@
 //! Subscription's status and destination. It opens the store, so it runs while the server is
 //! stopped (RocksDB admits one process per store).
 
-use crate::cli::{StatusArgs, StoreArgs};
-use anyhow::{Context, bail};
+use crate::cli::StatusArgs;
 use payledger_app::consumer::{Cursor, list_cursors};
 use payledger_app::subscriptions;
-use payledger_rocksdb::{RocksConfig, RocksStore};
-use payledger_store::{EventStore, StoreError};
+use payledger_store::EventStore;
 use std::collections::BTreeMap;
 
 /// Longest last-error text printed per row, in characters.
 const ERROR_CHARS_SHOWN_MAX: usize = 120;
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
-    let store = open_existing(&args.store)?;
+    let store =
+        crate::clients::open_existing(&args.store, "status reads the store while it is stopped")?;
     print!("{}", report(&store)?);
     Ok(())
 }
@@ -77,8 +76,7 @@ fn subscriptions_report(store: &dyn EventStore) -> anyhow::Result<String> {
     }
     let mut out = String::from("\nsubscription\tproject\tstatus\tlag\turl\n");
     for (project, record) in listed {
-        let state =
-            subscriptions::delivery_state(store, &subscriptions::consumer_name(&record.id))?;
+        let state = subscriptions::state_of(store, &record)?;
         out.push_str(&format!(
             "{}\t{project}\t{}\t{}\t{}\n",
             record.id,
@@ -88,29 +86,6 @@ fn subscriptions_report(store: &dyn EventStore) -> anyhow::Result<String> {
         ));
     }
     Ok(out)
-}
-
-/// Opens an existing store, saying so when a server holds it.
-fn open_existing(args: &StoreArgs) -> anyhow::Result<RocksStore> {
-    // RocksDB's CURRENT file exists in every store it created.
-    if !args.data.join("CURRENT").is_file() {
-        bail!("no payledger store in {}", args.data.display());
-    }
-    let config = RocksConfig {
-        partitions_for_new_store: args.partitions,
-        ..RocksConfig::default()
-    };
-    match RocksStore::open(&args.data, &config) {
-        Ok(store) => Ok(store),
-        Err(StoreError::Engine(message)) if crate::clients::is_lock_error(&message) => bail!(
-            "the store in {} is in use by another process (is `payledger serve` running on it?); \
-             stop the server first: status reads the store while it is stopped",
-            args.data.display()
-        ),
-        Err(error) => {
-            Err(error).with_context(|| format!("cannot open the store in {}", args.data.display()))
-        }
-    }
 }
 
 #[cfg(test)]
