@@ -420,13 +420,10 @@ async fn delete<K: Kind>(
 fn catalog_error(error: CatalogError, target: Option<&ResourceRef>) -> ApiError {
     match error {
         CatalogError::Rejected(rejection) => rejection_error(&rejection),
-        CatalogError::NotFound(kind) => ApiError::not_found(match target {
-            Some(ResourceRef::Id(id)) => format!("The Resource with ID '{id}' was not found."),
-            Some(ResourceRef::Key(key)) => {
-                format!("The Resource with key '{key}' was not found.")
-            }
-            None => format!("The {kind} was not found."),
-        }),
+        CatalogError::NotFound(kind) => target.map_or_else(
+            || ApiError::not_found(format!("The {kind} was not found.")),
+            ApiError::resource_not_found,
+        ),
         CatalogError::Conflict {
             id,
             expected,

@@ -7,8 +7,8 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
-use payledger_domain::Rejection;
 use payledger_domain::rejection::ErrorCode;
+use payledger_domain::{Rejection, ResourceRef};
 use serde_json::{Map, Value, json};
 
 /// One entry of the `errors` array.
@@ -98,6 +98,14 @@ impl ApiError {
     /// 404 ResourceNotFound.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+    }
+
+    /// 404 for a resource named by id or key, in the commercetools words.
+    pub fn resource_not_found(by: &ResourceRef) -> Self {
+        Self::not_found(match by {
+            ResourceRef::Id(id) => format!("The Resource with ID '{id}' was not found."),
+            ResourceRef::Key(key) => format!("The Resource with key '{key}' was not found."),
+        })
     }
 
     /// 409 ConcurrentModification with the current version.

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::tables;
-use payledger_domain::{Event, EventEnvelope, EventId, PaymentId, ProjectKey};
+use payledger_domain::{Event, EventEnvelope, EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
 use payledger_store::{EventStore, StoreError, Table, VersionRange};
 use serde_json::Value;
@@ -180,13 +180,18 @@ fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value
     let Some((payment, version)) = tables::decode_event_id_value(&bytes) else {
         return Err(ApiError::general());
     };
-    let events = state
+    let Some(event) = state
         .store
-        .read_stream(payment, VersionRange::new(1, version))?;
+        .read_stream(payment, VersionRange::new(version, version))?
+        .pop()
+        .filter(|e| &e.meta.project == project)
+    else {
+        return Ok(None);
+    };
+    // Only the key its payment had then is needed from the earlier events.
     let mut keys = Keys::default();
-    let rendered: Vec<Value> = events.iter().map(|e| keys.render(e)).collect();
-    let belongs = events.last().is_some_and(|e| &e.meta.project == project);
-    Ok(rendered.into_iter().last().filter(|_| belongs))
+    keys.learn_history(&*state.store, &event)?;
+    Ok(Some(keys.render(&event)))
 }
 
 async fn get_one(
@@ -201,7 +206,7 @@ async fn get_one(
         .blocking(move |s| find(&s, &project, &wanted))
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("The Resource with ID '{id}' was not found.")))
+        .ok_or_else(|| ApiError::resource_not_found(&ResourceRef::Id(id)))
 }
 
 async fn head_one(

@@ -26,7 +26,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::tables;
 use payledger_app::{CommandMeta, Idempotency, PaymentCommand, PaymentRef};
-use payledger_domain::{Actor, Payment, PaymentId, ProjectKey};
+use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::IndexHint;
 use payledger_store::Table;
 use serde_json::Value;
@@ -55,7 +55,7 @@ fn target(segment: &str) -> Result<PaymentRef, ApiError> {
 }
 
 fn not_found(what: &str) -> ApiError {
-    ApiError::not_found(format!("The Resource with ID '{what}' was not found."))
+    ApiError::resource_not_found(&ResourceRef::Id(what.to_owned()))
 }
 
 /// Builds the metadata of a command: actor, clock, correlation and the

@@ -24,7 +24,7 @@ use axum::{Extension, Json, Router};
 use payledger_app::PaymentRef;
 use payledger_app::psp::webhooks::WebhookOutcome;
 use payledger_app::psp::{PspFailure, PspService};
-use payledger_domain::{PaymentId, ProjectKey};
+use payledger_domain::{PaymentId, ProjectKey, ResourceRef};
 use serde_json::{Value, json};
 
 /// The `paymentInterface` name of Stripe.
@@ -107,7 +107,7 @@ async fn refresh(
 }
 
 fn not_found(what: &str) -> ApiError {
-    ApiError::not_found(format!("The Resource with ID '{what}' was not found."))
+    ApiError::resource_not_found(&ResourceRef::Id(what.to_owned()))
 }
 
 /// The payment id of `{id}` or `key={key}`.

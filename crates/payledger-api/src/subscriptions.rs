@@ -405,11 +405,10 @@ fn format(object: &Obj<'_>) -> Result<DeliveryFormat, ApiError> {
 fn error(error: SubscriptionError, target: Option<&ResourceRef>) -> ApiError {
     match error {
         SubscriptionError::Rejected(rejection) => rejection_error(&rejection),
-        SubscriptionError::NotFound => ApiError::not_found(match target {
-            Some(ResourceRef::Id(id)) => format!("The Resource with ID '{id}' was not found."),
-            Some(ResourceRef::Key(key)) => format!("The Resource with key '{key}' was not found."),
-            None => "The Subscription was not found.".to_owned(),
-        }),
+        SubscriptionError::NotFound => target.map_or_else(
+            || ApiError::not_found("The Subscription was not found."),
+            ApiError::resource_not_found,
+        ),
         SubscriptionError::Conflict {
             id,
             expected,
