@@ -282,12 +282,8 @@ async fn exists(
     let spec = QuerySpec::parse(&params)?;
     let any = state
         .blocking(move |s| {
-            for payment in candidates(&s, &project, &spec)? {
-                if spec.matches(&payment_to_json(&payment))? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
+            let payments = candidates(&s, &project, &spec)?;
+            spec.matches_any(payments.iter().map(payment_to_json))
         })
         .await?;
     Ok(if any {

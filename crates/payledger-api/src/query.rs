@@ -8,7 +8,9 @@
 
 use crate::ApiError;
 use crate::request::QueryPairs;
-use payledger_query::{IndexHint, Predicate, SortKey, Variables, compare_by, parse, parse_sort};
+use payledger_query::{
+    BoundPredicate, IndexHint, Predicate, SortKey, Variables, compare_by, parse, parse_sort,
+};
 use serde_json::{Value, json};
 use std::cmp::Ordering;
 
@@ -79,14 +81,14 @@ impl QuerySpec {
             .map_or_else(Vec::new, |p| p.index_hints(&self.variables))
     }
 
-    /// Whether a document matches the predicate (all match without one).
-    pub fn matches(&self, document: &Value) -> Result<bool, ApiError> {
-        match &self.predicate {
-            None => Ok(true),
-            Some(predicate) => predicate
-                .matches(document, &self.variables)
-                .map_err(|e| ApiError::invalid_input(format!("Malformed parameter: where: {e}"))),
-        }
+    /// The predicate bound to its variables once, for many documents
+    /// (`None`: every document matches).
+    fn matcher(&self) -> Result<Option<BoundPredicate<'_>>, ApiError> {
+        self.predicate
+            .as_ref()
+            .map(|p| p.bind(&self.variables))
+            .transpose()
+            .map_err(|e| ApiError::invalid_input(format!("Malformed parameter: where: {e}")))
     }
 
     /// Whether any of `documents` matches (`HEAD` of a query).
@@ -94,22 +96,19 @@ impl QuerySpec {
         &self,
         documents: impl IntoIterator<Item = Value>,
     ) -> Result<bool, ApiError> {
-        for document in documents {
-            if self.matches(&document)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let matcher = self.matcher()?;
+        Ok(documents
+            .into_iter()
+            .any(|d| matcher.as_ref().is_none_or(|m| m.matches(&d))))
     }
 
     /// Filters, sorts (ties broken by `id`) and pages documents.
     pub fn page(&self, documents: impl IntoIterator<Item = Value>) -> Result<Value, ApiError> {
-        let mut matching = Vec::new();
-        for document in documents {
-            if self.matches(&document)? {
-                matching.push(document);
-            }
-        }
+        let matcher = self.matcher()?;
+        let mut matching: Vec<Value> = documents
+            .into_iter()
+            .filter(|d| matcher.as_ref().is_none_or(|m| m.matches(d)))
+            .collect();
         matching.sort_by(|a, b| match compare_by(&self.sort, a, b) {
             Ordering::Equal => a
                 .get("id")

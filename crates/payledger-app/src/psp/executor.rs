@@ -533,7 +533,7 @@ fn create_request(
         },
         confirm: false,
         metadata,
-        idempotency_key: idempotency_key(txn.id, "create"),
+        idempotency_key: idempotency_key(txn.id, first_step(operation)),
     }
 }
 
@@ -681,7 +681,7 @@ async fn capture(account: &PspAccount, txn: &Transaction, intent: &str, resume: 
     let answer = match current {
         Some(current) if current.status != IntentStatus::RequiresCapture => Ok(current),
         _ => {
-            let key = idempotency_key(txn.id, "capture");
+            let key = idempotency_key(txn.id, first_step(Operation::Capture));
             connector
                 .capture_payment_intent(intent, Some(txn.amount.cent_amount), &key)
                 .await
@@ -712,7 +712,7 @@ async fn cancel(account: &PspAccount, txn: &Transaction, intent: &str, resume: b
     let answer = match current {
         Some(current) if current.status == IntentStatus::Canceled => Ok(current),
         _ => {
-            let key = idempotency_key(txn.id, "cancel");
+            let key = idempotency_key(txn.id, first_step(Operation::Cancel));
             connector.cancel_payment_intent(intent, &key).await
         }
     };
@@ -752,7 +752,7 @@ async fn refund(
                 charged: charged.to_owned(),
                 amount: Some(txn.amount.cent_amount),
                 metadata,
-                idempotency_key: idempotency_key(txn.id, "refund"),
+                idempotency_key: idempotency_key(txn.id, first_step(Operation::Refund)),
             };
             connector.create_refund(&request).await
         }
