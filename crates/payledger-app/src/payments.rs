@@ -54,6 +54,13 @@ pub enum PaymentCommand {
         version: u64,
         data_erasure: bool,
     },
+    /// An update of a payment the caller has just read (internal actors
+    /// that decide their actions from the view): not read again; a change
+    /// in between makes the append's expected version conflict.
+    UpdateRead {
+        payment: Box<Payment>,
+        actions: Vec<UpdateAction>,
+    },
 }
 
 /// The result of a command.
@@ -312,6 +319,10 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 let event = decide_delete(&payment, data_erasure)?;
                 Ok((RecordKind::Delete, Some(payment), vec![event]))
             }
+            PaymentCommand::UpdateRead { payment, actions } => {
+                let events = decide_update(&payment, &actions, &mut ctx)?;
+                Ok((RecordKind::Update, Some(*payment), events))
+            }
         }
     }
 
@@ -426,15 +437,11 @@ impl Prepared {
     }
 
     /// Adds table writes to the command's append, committed atomically with
-    /// its events (a dedupe record of the input that caused them). Returns
-    /// false, adding nothing, when the command appends no event.
-    pub fn add_inline(&mut self, writes: Vec<KvWrite>) -> bool {
-        match &mut self.append {
-            Some(append) => {
-                append.inline.extend(writes);
-                true
-            }
-            None => false,
+    /// its events (a dedupe record of the input that caused them); nothing
+    /// when the command appends no event.
+    pub fn add_inline(&mut self, writes: Vec<KvWrite>) {
+        if let Some(append) = &mut self.append {
+            append.inline.extend(writes);
         }
     }
 }

@@ -37,7 +37,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 use crate::catalog::{CatalogError, StoredCatalog};
 use crate::consumer::LogSignal;
 use crate::error::AppError;
-use crate::payments::{CommandMeta, Ledger, PaymentCommand, PaymentRef, Prepared};
+use crate::payments::{CommandMeta, Ledger, PaymentCommand, Prepared};
 use parking_lot::Mutex;
 use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, Rejection, UpdateAction};
 use payledger_psp::{PspConnector, PspError, Secret};
@@ -373,9 +373,8 @@ impl PspService {
             return Ok(Err(Appended::Unchanged(payment)));
         };
         let catalog = StoredCatalog::new(Arc::clone(&self.inner.store), meta.project.clone());
-        let command = PaymentCommand::Update {
-            target: PaymentRef::Id(payment_id),
-            version: payment.version,
+        let command = PaymentCommand::UpdateRead {
+            payment: Box::new(payment),
             actions,
         };
         let mut prepared = self.inner.ledger.prepare(&meta, command, &catalog)?;
