@@ -21,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use payledger_app::AppError;
 use payledger_app::idempotency::IDEMPOTENCY_KEY_BYTES_MAX;
 use payledger_app::tables;
 use payledger_domain::ProjectKey;
@@ -63,9 +64,9 @@ async fn replay_or_run(
         return Ok(next.run(request).await);
     };
     if key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
-        return Err(ApiError::invalid_input(format!(
-            "The Idempotency-Key is longer than {IDEMPOTENCY_KEY_BYTES_MAX} bytes."
-        )));
+        return Err(ApiError::from(AppError::IdempotencyKeyTooLong {
+            max: IDEMPOTENCY_KEY_BYTES_MAX,
+        }));
     }
     let limit = request
         .extensions()
@@ -118,11 +119,7 @@ async fn replay_or_run(
 fn replay(stored: &[u8], hash: &str) -> Result<Response, ApiError> {
     let record: Value = serde_json::from_slice(stored).map_err(|_| ApiError::general())?;
     if record["hash"].as_str() != Some(hash) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "IdempotencyKeyReused",
-            "The Idempotency-Key was already used with a different request.",
-        ));
+        return Err(ApiError::from(AppError::IdempotencyKeyReused));
     }
     let status = record["status"]
         .as_u64()

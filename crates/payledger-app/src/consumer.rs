@@ -210,16 +210,8 @@ pub fn cursor_key(consumer: &str, partition: u16) -> Vec<u8> {
 
 fn decode_key(key: &[u8]) -> Result<(String, u16), StoreError> {
     let corrupt = || StoreError::Corrupt(format!("cursor key {}", hex::encode(key)));
-    let len: [u8; 2] = key
-        .get(..2)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(corrupt)?;
-    let end = 2 + usize::from(u16::from_be_bytes(len));
-    let name = key.get(2..end).ok_or_else(corrupt)?;
-    let partition: [u8; 2] = key
-        .get(end..)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(corrupt)?;
+    let (name, partition) = crate::tables::split_text(key).ok_or_else(corrupt)?;
+    let partition: [u8; 2] = partition.try_into().map_err(|_| corrupt())?;
     let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
     Ok((name, u16::from_be_bytes(partition)))
 }

@@ -469,11 +469,9 @@ fn duplicate(table: Table, key: &[u8]) -> AppError {
 fn text_components(key: &[u8]) -> Vec<&[u8]> {
     let mut rest = key;
     let mut components = Vec::new();
-    while rest.len() >= 2 {
-        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        let end = (2 + len).min(rest.len());
-        components.push(&rest[2..end]);
-        rest = &rest[end..];
+    while let Some((component, after)) = tables::split_text(rest) {
+        components.push(component);
+        rest = after;
     }
     components
 }

@@ -29,7 +29,7 @@
 
 use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, format_millis, is_identifier};
 use crate::consumer::{Cursor, CursorError};
-use crate::tables::{prefix_end, project_prefix, push_text};
+use crate::tables::{prefix_end, project_prefix, push_text, split_text};
 use parking_lot::Mutex;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
@@ -407,18 +407,10 @@ pub fn list_all(
 }
 
 fn project_of_key(key: &[u8]) -> Result<ProjectKey, StoreError> {
-    let bad = || corrupt(format!("key {}", hex::encode(key)));
-    let len: [u8; 2] = key
-        .get(..2)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(bad)?;
-    let text = key
-        .get(2..2 + usize::from(u16::from_be_bytes(len)))
-        .ok_or_else(bad)?;
-    std::str::from_utf8(text)
-        .ok()
+    split_text(key)
+        .and_then(|(text, _)| std::str::from_utf8(text).ok())
         .and_then(ProjectKey::parse)
-        .ok_or_else(bad)
+        .ok_or_else(|| corrupt(format!("key {}", hex::encode(key))))
 }
 
 /// The subscription named by id or key.

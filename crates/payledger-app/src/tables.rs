@@ -26,6 +26,13 @@ pub fn push_text(key: &mut Vec<u8>, text: &str) {
     key.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
 }
 
+/// Splits a length-prefixed text component off the front of `bytes`:
+/// its bytes and what follows; `None` when `bytes` is too short.
+pub fn split_text(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = bytes.split_first_chunk::<2>()?;
+    rest.split_at_checked(usize::from(u16::from_be_bytes(*len)))
+}
+
 /// The key prefix of everything of one project.
 pub fn project_prefix(project: &ProjectKey) -> Vec<u8> {
     let mut key = Vec::with_capacity(2 + project.as_str().len() + 16);
@@ -178,5 +185,19 @@ mod tests {
     fn prefix_end_carries_over_ff_bytes() {
         assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
         assert_eq!(prefix_end(&[0xff]), vec![0xff, 0xff]);
+    }
+
+    #[test]
+    fn split_text_takes_back_what_push_text_wrote() {
+        let mut key = Vec::new();
+        push_text(&mut key, "shop");
+        push_text(&mut key, "");
+        key.extend_from_slice(&[7, 7]);
+        let (first, rest) = split_text(&key).unwrap();
+        assert_eq!(first, b"shop");
+        let (second, rest) = split_text(rest).unwrap();
+        assert_eq!((second, rest), (&b""[..], &[7u8, 7][..]));
+        assert_eq!(split_text(&[0]), None, "no length");
+        assert_eq!(split_text(&[0, 3, b'a']), None, "shorter than its length");
     }
 }

@@ -264,8 +264,9 @@ impl<'a> Reader<'a> {
     }
 
     fn text(&mut self) -> Option<String> {
-        let len = u16::from_be_bytes(self.bytes(2)?.try_into().ok()?);
-        String::from_utf8(self.bytes(usize::from(len))?.to_vec()).ok()
+        let (text, rest) = crate::tables::split_text(self.0)?;
+        self.0 = rest;
+        String::from_utf8(text.to_vec()).ok()
     }
 }
 
