@@ -23,7 +23,7 @@
 use crate::auth::{Scope, authorize};
 use crate::catalog::{duplicate_field, query_spec, target};
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
-use crate::json::{MESSAGE_TYPES, mask_token};
+use crate::json::{MESSAGE_TYPES, format_timestamp, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
@@ -31,13 +31,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use payledger_app::catalog::format_millis;
 use payledger_app::subscriptions::{
     self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
     SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
     SubscriptionRejection,
 };
-use payledger_domain::{ProjectKey, ResourceRef};
+use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -76,7 +75,8 @@ fn delivery_json(state: &DeliveryState) -> Value {
     let mut delivery = json!({ "lag": state.lag });
     if let Some(error) = &state.last_error {
         let at = i64::try_from(error.at_unix_ms).unwrap_or(i64::MAX);
-        delivery["lastError"] = json!({ "at": format_millis(at), "message": error.message });
+        delivery["lastError"] =
+            json!({ "at": format_timestamp(Timestamp(at)), "message": error.message });
     }
     delivery
 }
@@ -117,7 +117,7 @@ fn relay_json(
         "protobuf" => json!({ "type": "Protobuf" }),
         _ => json!({ "type": "Platform" }),
     };
-    let started = format_millis(info.started_at_ms);
+    let started = format_timestamp(Timestamp(info.started_at_ms));
     Ok(json!({
         "id": KAFKA_RELAY_ID,
         "key": KAFKA_RELAY_ID,

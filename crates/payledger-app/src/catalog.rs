@@ -33,10 +33,11 @@
 use crate::tables::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
 use payledger_domain::payment::LocalizedString;
+use payledger_domain::time::format_timestamp;
 use payledger_domain::types::{
     CustomResource, FieldDefinition, FieldType, StateDefinition, StateType, TypeDefinition,
 };
-use payledger_domain::{Catalog, ProjectKey, ResourceRef};
+use payledger_domain::{Catalog, ProjectKey, ResourceRef, Timestamp};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -98,61 +99,43 @@ static WRITES: Mutex<()> = Mutex::new(());
 
 /// `{clientId, isPlatformClient}` of `createdBy` / `lastModifiedBy`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ModifiedBy {
-    #[serde(rename = "clientId")]
     pub client_id: String,
-    #[serde(rename = "isPlatformClient")]
     pub is_platform_client: bool,
 }
 
 /// A custom field Type.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TypeRecord {
-    #[serde(rename = "id")]
     pub id: String,
-    #[serde(rename = "version")]
     pub version: u64,
-    #[serde(rename = "createdAt")]
     pub created_at: String,
-    #[serde(rename = "lastModifiedAt")]
     pub last_modified_at: String,
-    #[serde(rename = "createdBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<ModifiedBy>,
-    #[serde(
-        rename = "lastModifiedBy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_by: Option<ModifiedBy>,
-    #[serde(rename = "key")]
     pub key: String,
-    #[serde(rename = "name")]
     pub name: LocalizedString,
-    #[serde(
-        rename = "description",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<LocalizedString>,
-    #[serde(rename = "resourceTypeIds")]
     pub resource_type_ids: Vec<String>,
-    #[serde(rename = "fieldDefinitions")]
     pub field_definitions: Vec<FieldDefinitionRecord>,
 }
 
 /// One field of a Type; also the draft form (`fieldDefinitions[]`,
 /// `addFieldDefinition`).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldDefinitionRecord {
-    #[serde(rename = "name")]
     pub name: String,
-    #[serde(rename = "label")]
     pub label: LocalizedString,
-    #[serde(rename = "required")]
     pub required: bool,
     #[serde(rename = "type")]
     pub field_type: FieldTypeRecord,
-    #[serde(rename = "inputHint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_hint: Option<InputHint>,
 }
 
@@ -160,38 +143,24 @@ pub struct FieldDefinitionRecord {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "name")]
 pub enum FieldTypeRecord {
-    #[serde(rename = "Boolean")]
     Boolean,
-    #[serde(rename = "Number")]
     Number,
-    #[serde(rename = "String")]
     String,
-    #[serde(rename = "LocalizedString")]
     LocalizedString,
-    #[serde(rename = "Enum")]
     Enum {
-        #[serde(rename = "values")]
         values: Vec<EnumValueRecord>,
     },
-    #[serde(rename = "LocalizedEnum")]
     LocalizedEnum {
-        #[serde(rename = "values")]
         values: Vec<LocalizedEnumValueRecord>,
     },
-    #[serde(rename = "Money")]
     Money,
-    #[serde(rename = "Date")]
     Date,
-    #[serde(rename = "Time")]
     Time,
-    #[serde(rename = "DateTime")]
     DateTime,
-    #[serde(rename = "Reference")]
     Reference {
         #[serde(rename = "referenceTypeId")]
         reference_type_id: String,
     },
-    #[serde(rename = "Set")]
     Set {
         #[serde(rename = "elementType")]
         element_type: Box<FieldTypeRecord>,
@@ -200,28 +169,24 @@ pub enum FieldTypeRecord {
 
 /// `{key, label}` of an Enum field type.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EnumValueRecord {
-    #[serde(rename = "key")]
     pub key: String,
-    #[serde(rename = "label")]
     pub label: String,
 }
 
 /// `{key, label}` of a LocalizedEnum field type.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LocalizedEnumValueRecord {
-    #[serde(rename = "key")]
     pub key: String,
-    #[serde(rename = "label")]
     pub label: LocalizedString,
 }
 
 /// commercetools `TypeTextInputHint`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum InputHint {
-    #[serde(rename = "SingleLine")]
     SingleLine,
-    #[serde(rename = "MultiLine")]
     MultiLine,
 }
 
@@ -238,56 +203,37 @@ impl InputHint {
 
 /// A State.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StateRecord {
-    #[serde(rename = "id")]
     pub id: String,
-    #[serde(rename = "version")]
     pub version: u64,
-    #[serde(rename = "createdAt")]
     pub created_at: String,
-    #[serde(rename = "lastModifiedAt")]
     pub last_modified_at: String,
-    #[serde(rename = "createdBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<ModifiedBy>,
-    #[serde(
-        rename = "lastModifiedBy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified_by: Option<ModifiedBy>,
-    #[serde(rename = "key")]
     pub key: String,
     #[serde(rename = "type", with = "state_type_format")]
     pub state_type: StateType,
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<LocalizedString>,
-    #[serde(
-        rename = "description",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<LocalizedString>,
-    #[serde(rename = "initial")]
     pub initial: bool,
-    #[serde(rename = "builtIn")]
     pub built_in: bool,
-    #[serde(rename = "roles", default)]
+    #[serde(default)]
     pub roles: Vec<StateRole>,
     /// `None` allows every transition; `Some([])` makes the State final.
-    #[serde(
-        rename = "transitions",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<StateReference>>,
 }
 
 /// `{typeId: "state", id}`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StateReference {
-    #[serde(rename = "typeId")]
     pub type_id: String,
-    #[serde(rename = "id")]
     pub id: String,
 }
 
@@ -304,9 +250,7 @@ impl StateReference {
 /// commercetools `StateRoleEnum`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum StateRole {
-    #[serde(rename = "ReviewIncludedInStatistics")]
     ReviewIncludedInStatistics,
-    #[serde(rename = "Return")]
     Return,
 }
 
@@ -351,6 +295,11 @@ pub struct CatalogMeta {
 }
 
 impl CatalogMeta {
+    /// `now_ms` as stored in `createdAt` / `lastModifiedAt`.
+    pub(crate) fn now_text(&self) -> String {
+        format_timestamp(Timestamp(self.now_ms))
+    }
+
     pub(crate) fn modified_by(&self) -> Option<ModifiedBy> {
         self.client_id.as_ref().map(|client_id| ModifiedBy {
             client_id: client_id.clone(),
@@ -1075,7 +1024,7 @@ pub fn create_type(
     check_key(&draft.key)?;
     check_resource_type_ids(&draft.resource_type_ids)?;
     check_field_definitions(&draft.field_definitions)?;
-    let now = format_millis(meta.now_ms);
+    let now = meta.now_text();
     let record = TypeRecord {
         id: uuid::Uuid::new_v4().to_string(),
         version: 1,
@@ -1207,11 +1156,7 @@ fn commit_update<R: Stamped>(
     if after.key() != before.key() {
         check_key_free(store, project, R::KIND, after.key(), Some(before.id()))?;
     }
-    after.stamp(
-        before.version() + 1,
-        format_millis(meta.now_ms),
-        meta.modified_by(),
-    );
+    after.stamp(before.version() + 1, meta.now_text(), meta.modified_by());
     store.write(put_writes(project, &after, Some(before.key()))?)?;
     Ok(after)
 }
@@ -1229,7 +1174,7 @@ pub fn create_state(
     meta: &CatalogMeta,
 ) -> Result<StateRecord, CatalogError> {
     check_key(&draft.key)?;
-    let now = format_millis(meta.now_ms);
+    let now = meta.now_text();
     let mut record = StateRecord {
         id: uuid::Uuid::new_v4().to_string(),
         version: 1,
@@ -1451,38 +1396,6 @@ where
     }
 }
 
-// ---------------------------------------------------------------------------
-// Time.
-
-/// `2026-01-01T00:00:00.000Z` for milliseconds since the Unix epoch.
-pub fn format_millis(millis: i64) -> String {
-    const DAY_MS: i64 = 86_400_000;
-    let (year, month, day) = civil_from_days(millis.div_euclid(DAY_MS));
-    let in_day = millis.rem_euclid(DAY_MS);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1_000 % 60,
-        in_day % 1_000
-    )
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian;
-/// H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1621,19 +1534,6 @@ mod tests {
             serde_json::to_value(&state).unwrap(),
             serde_json::from_str::<Value>(GOLDEN_STATE_V1).unwrap()
         );
-    }
-
-    #[test]
-    fn timestamps_are_utc_with_milliseconds() {
-        for (millis, text) in [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (1_767_225_600_000, "2026-01-01T00:00:00.000Z"),
-            (951_782_400_123, "2000-02-29T00:00:00.123Z"),
-            (1_709_251_199_999, "2024-02-29T23:59:59.999Z"),
-            (-1, "1969-12-31T23:59:59.999Z"),
-        ] {
-            assert_eq!(format_millis(millis), text, "{millis}");
-        }
     }
 
     #[test]

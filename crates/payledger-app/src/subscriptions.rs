@@ -27,7 +27,7 @@
 //!   (recorded as the first word of the cursor's error, see
 //!   [`DeliveryFailure`]); a later success clears it (`Healthy`).
 
-use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, format_millis, is_identifier};
+use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
 use crate::consumer::{Cursor, CursorError};
 use crate::tables::{prefix_end, project_prefix, push_text, split_text};
 use parking_lot::Mutex;
@@ -68,24 +68,18 @@ pub fn consumer_name(id: &str) -> String {
 
 /// A stored subscription; also the body of the API's representation.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SubscriptionRecord {
-    #[serde(rename = "id")]
     pub id: String,
-    #[serde(rename = "version")]
     pub version: u64,
-    #[serde(rename = "createdAt")]
     pub created_at: String,
-    #[serde(rename = "lastModifiedAt")]
     pub last_modified_at: String,
-    #[serde(rename = "createdBy", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<ModifiedBy>,
-    #[serde(rename = "key", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(rename = "destination")]
     pub destination: Destination,
-    #[serde(rename = "messages")]
     pub messages: Vec<MessageFilter>,
-    #[serde(rename = "format")]
     pub format: DeliveryFormat,
 }
 
@@ -105,12 +99,7 @@ impl SubscriptionRecord {
 pub enum Destination {
     /// `POST url` with the delivery as body, signed with `secret`.
     #[serde(rename = "HTTP")]
-    Http {
-        #[serde(rename = "url")]
-        url: String,
-        #[serde(rename = "secret")]
-        secret: String,
-    },
+    Http { url: String, secret: String },
 }
 
 impl Destination {
@@ -130,10 +119,10 @@ impl Destination {
 /// Which Messages a subscription receives: of `resourceTypeId`, all types
 /// when `types` is empty.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageFilter {
-    #[serde(rename = "resourceTypeId")]
     pub resource_type_id: String,
-    #[serde(rename = "types", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
 }
 
@@ -441,7 +430,7 @@ pub fn create(
     meta: &SubscriptionMeta,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
     check_draft(&draft, message_types)?;
-    let now = format_millis(meta.now_ms);
+    let now = meta.now_text();
     let record = SubscriptionRecord {
         id: uuid::Uuid::new_v4().to_string(),
         version: 1,

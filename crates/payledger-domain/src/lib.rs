@@ -13,6 +13,7 @@
 //! - [`types`]: custom field Types and PaymentState States as the rules see them.
 //! - [`catalog`]: the read-only lookup of Types and States while deciding.
 //! - [`rejection`]: one named variant per business rule that can say no.
+//! - [`time`]: ISO 8601 text of [`Timestamp`]s (calendar arithmetic, no clock).
 //! - [`decide`](mod@decide): command + state → events or rejection.
 //! - [`evolve`](mod@evolve): state + event → state; replaying a stream.
 
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod money;
 pub mod payment;
 pub mod rejection;
+pub mod time;
 pub mod types;
 
 #[cfg(test)]

@@ -10,12 +10,12 @@
 use super::custom::{parse_custom_fields_draft, parse_customer, parse_resource_ref};
 use super::money::parse_money;
 use super::read::{Obj, Path, parse_body, string};
-use super::time::parse_timestamp;
 use crate::ApiError;
 use payledger_domain::command::{
     MethodInfoInput, PaymentDraftInput, PaymentStatusInput, TransactionDraftInput,
 };
 use payledger_domain::payment::{LocalizedString, TransactionState, TransactionType};
+use payledger_domain::time::parse_timestamp;
 use payledger_domain::{ResourceRef, Timestamp};
 use serde_json::Value;
 

@@ -54,9 +54,9 @@
 use super::custom::{custom_fields_to_json, field_value_to_json, reference_to_json};
 use super::money::money_to_json;
 use super::payment::{actor_to_json, payment_to_json, put, token_to_json, transaction_to_json};
-use super::time::format_timestamp;
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::payment::{CustomFields, FieldValue};
+use payledger_domain::time::format_timestamp;
 use payledger_domain::{Event, EventEnvelope, TransactionId, evolve};
 use serde_json::{Map, Value, json};
 

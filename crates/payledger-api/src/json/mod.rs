@@ -23,7 +23,6 @@ mod message;
 mod money;
 mod payment;
 pub(crate) mod read;
-mod time;
 
 use payledger_domain::UpdateAction;
 
@@ -38,11 +37,13 @@ pub use message::{
     message_delivery_payload, message_to_json, message_type,
 };
 pub use money::money_to_json;
+pub use payledger_domain::time::{
+    civil_from_days, days_from_civil, format_timestamp, parse_timestamp,
+};
 pub use payment::{
     INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
     token_to_json, transaction_to_json,
 };
-pub use time::{civil_from_days, days_from_civil, format_timestamp, parse_timestamp};
 
 /// The body of `POST /{pk}/payments/{id}`.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,8 +11,8 @@
 
 use super::custom::{custom_fields_to_json, reference_to_json};
 use super::money::money_to_json;
-use super::time::format_timestamp;
 use payledger_domain::payment::{PaymentMethodInfo, PaymentStatus, Transaction};
+use payledger_domain::time::format_timestamp;
 use payledger_domain::{Actor, Payment};
 use serde_json::{Map, Value, json};
 

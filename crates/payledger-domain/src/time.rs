@@ -8,8 +8,11 @@
 //! numeric offset (`+01:00`, `+0100`), which is normalised to UTC. A
 //! datetime without any zone is read as UTC. Years outside 0000–9999 are
 //! refused on input; on output they use the extended form (`+10000-…`).
+//!
+//! Pure like the rest of the domain: the API edge, stored catalog records
+//! and the command line all format instants through this one module.
 
-use payledger_domain::Timestamp;
+use crate::payment::Timestamp;
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 /// Days from 0000-03-01 to 1970-01-01.
@@ -179,5 +182,162 @@ impl Cursor<'_> {
             self.digits(2)?
         };
         (hours < 24 && minutes < 60).then(|| sign * i64::from(hours * 60 + minutes))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.
+    const FIRST_MILLIS: i64 = -62_167_219_200_000;
+    const LAST_MILLIS: i64 = 253_402_300_799_999;
+
+    fn is_leap(year: i64) -> bool {
+        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    }
+
+    /// An independent calendar: walk years, then months, from 1970.
+    fn naive_civil_from_days(mut days: i64) -> (i64, u32, u32) {
+        let year_length = |y: i64| if is_leap(y) { 366 } else { 365 };
+        let mut year = 1970;
+        while days < 0 {
+            year -= 1;
+            days += year_length(year);
+        }
+        while days >= year_length(year) {
+            days -= year_length(year);
+            year += 1;
+        }
+        let month_lengths = [
+            31,
+            if is_leap(year) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let mut month = 1;
+        for length in month_lengths {
+            if days < length {
+                break;
+            }
+            days -= length;
+            month += 1;
+        }
+        (year, month, u32::try_from(days).unwrap() + 1)
+    }
+
+    #[test]
+    fn known_dates_format_and_parse() {
+        for (millis, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (1, "1970-01-01T00:00:00.001Z"),
+            (951_827_696_789, "2000-02-29T12:34:56.789Z"),
+            (1_445_331_251_480, "2015-10-20T08:54:11.480Z"),
+            (1_767_225_600_000, "2026-01-01T00:00:00.000Z"),
+            (-11_670_912_000_000, "1600-03-01T00:00:00.000Z"),
+            (-62_135_596_800_000, "0001-01-01T00:00:00.000Z"),
+            (FIRST_MILLIS, "0000-01-01T00:00:00.000Z"),
+            (LAST_MILLIS, "9999-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(format_timestamp(Timestamp(millis)), text);
+            assert_eq!(parse_timestamp(text), Some(Timestamp(millis)), "{text}");
+        }
+        assert_eq!(
+            format_timestamp(Timestamp(LAST_MILLIS + 1)),
+            "+010000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(Timestamp(FIRST_MILLIS - 1)),
+            "-000001-12-31T23:59:59.999Z"
+        );
+        assert!(format_timestamp(Timestamp(i64::MIN)).ends_with('Z'));
+        assert!(format_timestamp(Timestamp(i64::MAX)).ends_with('Z'));
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
+    }
+
+    #[test]
+    fn accepted_and_refused_datetime_forms() {
+        let utc = Some(Timestamp(1_767_225_600_000));
+        for text in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-01T00:00:00.000000000Z",
+            "2026-01-01t00:00:00z",
+            "2026-01-01T01:00:00+01:00",
+            "2026-01-01T01:00:00+0100",
+            "2026-01-01T01:00:00+01",
+            "2025-12-31T19:00:00-05:00",
+            "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00.0009Z",
+        ] {
+            assert_eq!(parse_timestamp(text), utc, "{text}");
+        }
+        for text in [
+            "",
+            "2026-01-01",
+            "2026-01-01T00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:60Z",
+            "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00.0000000000Z",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00Zjunk",
+            "2026-1-01T00:00:00Z",
+            "+2026-01-01T00:00:00Z",
+            "2026-01-01 00:00:00Z",
+            "２026-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text:?}");
+        }
+        assert_eq!(
+            parse_timestamp("2024-02-29T00:00:00Z").map(format_timestamp),
+            Some("2024-02-29T00:00:00.000Z".into())
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn timestamps_round_trip_through_text(millis in FIRST_MILLIS..=LAST_MILLIS) {
+            let text = format_timestamp(Timestamp(millis));
+            prop_assert_eq!(text.len(), 24);
+            prop_assert_eq!(parse_timestamp(&text), Some(Timestamp(millis)));
+        }
+
+        #[test]
+        fn offsets_normalise_to_utc(millis in 0i64..LAST_MILLIS - 86_400_000, offset_minutes in -23 * 60i64..=23 * 60) {
+            let local = format_timestamp(Timestamp(millis + offset_minutes * 60_000));
+            let sign = if offset_minutes < 0 { '-' } else { '+' };
+            let (hours, minutes) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+            let text = format!("{}{sign}{hours:02}:{minutes:02}", local.trim_end_matches('Z'));
+            prop_assert_eq!(parse_timestamp(&text), Some(Timestamp(millis)), "{}", text);
+        }
+
+        #[test]
+        fn civil_dates_agree_with_a_naive_calendar(days in -200_000i64..200_000) {
+            let civil = civil_from_days(days);
+            prop_assert_eq!(civil, naive_civil_from_days(days));
+            prop_assert_eq!(days_from_civil(civil.0, civil.1, civil.2), days);
+        }
+
+        #[test]
+        fn any_instant_formats_without_panicking(millis in any::<i64>()) {
+            let text = format_timestamp(Timestamp(millis));
+            prop_assert!(text.ends_with('Z'));
+        }
     }
 }
