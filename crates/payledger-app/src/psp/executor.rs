@@ -364,8 +364,9 @@ impl PspService {
             Operation::Authorize | Operation::Charge => {
                 pay(account, payment, txn, operation, metadata, resume).await
             }
-            Operation::Capture => capture(account, txn, &target, resume).await,
-            Operation::Cancel => cancel(account, txn, &target, resume).await,
+            Operation::Capture | Operation::Cancel => {
+                settle_intent(account, txn, operation, &target, resume).await
+            }
             Operation::Refund => refund(account, txn, &target, metadata, resume).await,
         }
     }
@@ -462,7 +463,7 @@ fn next_step(
 }
 
 /// The actions that record an outcome on a transaction still awaiting it.
-fn outcome_actions(
+pub(super) fn outcome_actions(
     payment: &Payment,
     transaction_id: TransactionId,
     outcome: &Outcome,
@@ -668,63 +669,51 @@ async fn failed(
     })
 }
 
-async fn capture(account: &PspAccount, txn: &Transaction, intent: &str, resume: bool) -> Attempt {
+/// Captures or cancels an authorized intent. Resuming after a crash, the
+/// intent is read first: a step that already happened is taken from it and
+/// not sent again (the idempotency key covers the rest).
+async fn settle_intent(
+    account: &PspAccount,
+    txn: &Transaction,
+    operation: Operation,
+    intent: &str,
+    resume: bool,
+) -> Attempt {
     let connector = &*account.connector;
+    let already_done = |status: IntentStatus| match operation {
+        Operation::Capture => status != IntentStatus::RequiresCapture,
+        _ => status == IntentStatus::Canceled,
+    };
     let current = if resume {
         match connector.retrieve_payment_intent(intent).await {
             Ok(current) => Some(current),
-            Err(error) => return failed(account, txn, Operation::Capture, None, error).await,
+            Err(error) => return failed(account, txn, operation, None, error).await,
         }
     } else {
         None
     };
     let answer = match current {
-        Some(current) if current.status != IntentStatus::RequiresCapture => Ok(current),
+        Some(current) if already_done(current.status) => Ok(current),
         _ => {
-            let key = idempotency_key(txn.id, first_step(Operation::Capture));
-            connector
-                .capture_payment_intent(intent, Some(txn.amount.cent_amount), &key)
-                .await
+            let key = idempotency_key(txn.id, first_step(operation));
+            if operation == Operation::Capture {
+                connector
+                    .capture_payment_intent(intent, Some(txn.amount.cent_amount), &key)
+                    .await
+            } else {
+                connector.cancel_payment_intent(intent, &key).await
+            }
         }
     };
     match answer {
         Ok(intent) => Attempt::Done(intent_outcome(
             account,
             txn,
-            Operation::Capture,
+            operation,
             &intent,
             Source::Executor,
         )),
-        Err(error) => failed(account, txn, Operation::Capture, None, error).await,
-    }
-}
-
-async fn cancel(account: &PspAccount, txn: &Transaction, intent: &str, resume: bool) -> Attempt {
-    let connector = &*account.connector;
-    let current = if resume {
-        match connector.retrieve_payment_intent(intent).await {
-            Ok(current) => Some(current),
-            Err(error) => return failed(account, txn, Operation::Cancel, None, error).await,
-        }
-    } else {
-        None
-    };
-    let answer = match current {
-        Some(current) if current.status == IntentStatus::Canceled => Ok(current),
-        _ => {
-            let key = idempotency_key(txn.id, first_step(Operation::Cancel));
-            connector.cancel_payment_intent(intent, &key).await
-        }
-    };
-    match answer {
-        Ok(intent) => Attempt::Done(intent_outcome(
-            account,
-            txn,
-            Operation::Cancel,
-            &intent,
-            Source::Executor,
-        )),
-        Err(error) => failed(account, txn, Operation::Cancel, None, error).await,
+        Err(error) => failed(account, txn, operation, None, error).await,
     }
 }
 

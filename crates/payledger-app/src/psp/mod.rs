@@ -62,27 +62,27 @@ pub struct PspAccount {
 /// The PSP accounts by project and interface name.
 #[derive(Debug, Default)]
 pub struct PspRegistry {
-    accounts: BTreeMap<(String, String), Arc<PspAccount>>,
+    /// project key → payment interface → account; looked up by `&str`
+    /// without building a key.
+    accounts: BTreeMap<String, BTreeMap<String, Arc<PspAccount>>>,
 }
 
 impl PspRegistry {
     pub fn insert(&mut self, project: &ProjectKey, account: PspAccount) {
-        let key = (project.as_str().to_owned(), account.interface.clone());
-        self.accounts.insert(key, Arc::new(account));
+        self.accounts
+            .entry(project.as_str().to_owned())
+            .or_default()
+            .insert(account.interface.clone(), Arc::new(account));
     }
 
     /// The account a payment of `project` with `interface` uses.
     pub fn get(&self, project: &ProjectKey, interface: &str) -> Option<Arc<PspAccount>> {
-        self.accounts
-            .get(&(project.as_str().to_owned(), interface.to_owned()))
-            .cloned()
+        self.accounts.get(project.as_str())?.get(interface).cloned()
     }
 
     /// Whether any PSP is configured for `project`.
     pub fn has_project(&self, project: &ProjectKey) -> bool {
-        self.accounts
-            .keys()
-            .any(|(p, _)| p.as_str() == project.as_str())
+        self.accounts.contains_key(project.as_str())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -8,10 +8,10 @@
 //! transaction's PaymentIntent or refund. An unchanged status appends
 //! nothing.
 
-use super::executor::{Outcome, intent_outcome, refund_outcome};
+use super::executor::{Outcome, intent_outcome, outcome_actions, refund_outcome};
 use super::interaction::Source;
 use super::mapping::{self, Operation};
-use super::{PspAccount, PspFailure, PspService};
+use super::{AppendWrites, PspAccount, PspFailure, PspService};
 use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
 use payledger_domain::{Payment, PaymentId, ProjectKey, TransactionId};
 use payledger_psp::{ObjectKind, PspError};
@@ -88,7 +88,8 @@ impl PspService {
     }
 
     /// Records a fetched outcome when it changes the state or the PSP
-    /// status; returns the payment after it.
+    /// status; returns the payment after it. The check runs on the view
+    /// the append decides on, so no extra read is needed.
     async fn record_if_changed(
         &self,
         project: &ProjectKey,
@@ -96,20 +97,25 @@ impl PspService {
         transaction_id: TransactionId,
         outcome: Outcome,
     ) -> Result<Option<Payment>, PspFailure> {
-        let current = self.load(project, payment_id).await?;
-        let Some(current) = current else {
-            return Ok(None);
-        };
-        let Some(txn) = current.transactions.iter().find(|t| t.id == transaction_id) else {
-            return Ok(Some(current));
-        };
-        let state = mapping::next_state(txn.state, outcome.state);
-        let same_status = current.payment_status.interface_code == outcome.status;
-        if state == txn.state && same_status {
-            return Ok(Some(current));
-        }
         let appended = self
-            .record(project, payment_id, transaction_id, outcome, REFRESH_ACTOR)
+            .append(
+                project,
+                payment_id,
+                REFRESH_ACTOR,
+                AppendWrites::default(),
+                move |payment, type_id| {
+                    let txn = payment
+                        .transactions
+                        .iter()
+                        .find(|t| t.id == transaction_id)?;
+                    let same_state = mapping::next_state(txn.state, outcome.state) == txn.state;
+                    let same_status = payment.payment_status.interface_code == outcome.status;
+                    if same_state && same_status {
+                        return None;
+                    }
+                    outcome_actions(payment, transaction_id, &outcome, type_id)
+                },
+            )
             .await?;
         Ok(appended.payment())
     }
