@@ -34,8 +34,9 @@ pub mod subscriptions;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use payledger_app::Ledger;
 use payledger_app::consumer::LogSignal;
+use payledger_app::{CommandMeta, Ledger, PaymentCommand};
+use payledger_domain::Payment;
 use payledger_store::EventStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -105,6 +106,27 @@ impl AppState {
         tokio::task::spawn_blocking(move || work(state))
             .await
             .map_err(|_| ApiError::general())?
+    }
+
+    /// Runs a payment command as every writer does: decides it off the
+    /// async workers, awaits the durable commit, then wakes the log
+    /// consumers.
+    pub async fn execute(
+        &self,
+        meta: CommandMeta,
+        command: PaymentCommand,
+    ) -> Result<Payment, ApiError> {
+        let prepared = self
+            .blocking(move |s| {
+                let catalog = expand::catalog_for(&s, &meta.project);
+                s.ledger
+                    .prepare(&meta, command, &catalog)
+                    .map_err(ApiError::from)
+            })
+            .await?;
+        let outcome = prepared.commit(&*self.store).await?;
+        self.log_signal.notify_payment(outcome.payment.id);
+        Ok(outcome.payment)
     }
 }
 

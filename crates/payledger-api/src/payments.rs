@@ -90,25 +90,6 @@ fn command_meta(
     }
 }
 
-/// Prepares a command off the async workers, then awaits its commit.
-async fn execute(
-    state: &AppState,
-    meta: CommandMeta,
-    command: PaymentCommand,
-) -> Result<Payment, ApiError> {
-    let prepared = state
-        .blocking(move |s| {
-            let catalog = crate::expand::catalog_for(&s, &meta.project);
-            s.ledger
-                .prepare(&meta, command, &catalog)
-                .map_err(ApiError::from)
-        })
-        .await?;
-    let outcome = prepared.commit(&*state.store).await?;
-    state.log_signal.notify_payment(outcome.payment.id);
-    Ok(outcome.payment)
-}
-
 async fn create(
     State(state): State<AppState>,
     Path(pk): Path<String>,
@@ -128,7 +109,9 @@ async fn create(
         &line,
         &body,
     );
-    let payment = execute(&state, meta, PaymentCommand::Create(Box::new(draft))).await?;
+    let payment = state
+        .execute(meta, PaymentCommand::Create(Box::new(draft)))
+        .await?;
     Ok((StatusCode::CREATED, Json(payment_to_json(&payment))).into_response())
 }
 
@@ -157,7 +140,7 @@ async fn update(
         version: request.version,
         actions: request.actions,
     };
-    let payment = execute(&state, meta, command).await?;
+    let payment = state.execute(meta, command).await?;
     Ok(Json(payment_to_json(&payment)))
 }
 
@@ -190,7 +173,7 @@ async fn delete(
         version,
         data_erasure,
     };
-    let payment = execute(&state, meta, command).await?;
+    let payment = state.execute(meta, command).await?;
     Ok(Json(payment_to_json(&payment)))
 }
 

@@ -306,21 +306,13 @@ async fn authorize_until(
     Ok((count, errors, latency))
 }
 
-/// Creates a payment as the API would (decide off the async workers, then
-/// await the durable commit).
+/// Creates a payment as the API would.
 async fn create(state: &AppState, draft: PaymentDraftInput) -> anyhow::Result<PaymentId> {
-    let prepared = {
-        let state = state.clone();
-        tokio::task::spawn_blocking(move || {
-            let catalog =
-                payledger_app::catalog::StoredCatalog::new(Arc::clone(&state.store), project());
-            state
-                .ledger
-                .prepare(&meta(), PaymentCommand::Create(Box::new(draft)), &catalog)
-        })
-        .await??
-    };
-    Ok(prepared.commit(&*state.store).await?.payment.id)
+    let payment = state
+        .execute(meta(), PaymentCommand::Create(Box::new(draft)))
+        .await
+        .map_err(|error| anyhow::anyhow!("benchmark payment refused: {error:?}"))?;
+    Ok(payment.id)
 }
 
 async fn wait_final(

@@ -20,7 +20,7 @@ use anyhow::Context;
 use payledger_api::{ApiConfig, AppState};
 use payledger_app::consumer::Cursor;
 use payledger_app::{CommandMeta, PaymentCommand, PaymentRef};
-use payledger_domain::{Actor, ProjectKey, Timestamp};
+use payledger_domain::{Actor, Payment, ProjectKey, Timestamp};
 use payledger_kafka::{Probe, Relay, RelayConfig};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
@@ -235,30 +235,18 @@ async fn write_history(state: &AppState, key: &str) -> anyhow::Result<u64> {
     Ok(version)
 }
 
-async fn execute(
-    state: &AppState,
-    command: PaymentCommand,
-) -> anyhow::Result<payledger_domain::Payment> {
-    let project = ProjectKey::parse(PROJECT).context("project key")?;
+async fn execute(state: &AppState, command: PaymentCommand) -> anyhow::Result<Payment> {
     let meta = CommandMeta {
-        project: project.clone(),
+        project: ProjectKey::parse(PROJECT).context("project key")?,
         actor: Actor::Client("bench".into()),
         now: Timestamp(now_ms()),
         correlation_id: None,
         idempotency: None,
     };
-    let prepared = state
-        .blocking(move |s| {
-            let catalog = payledger_api::expand::catalog_for(&s, &project);
-            s.ledger
-                .prepare(&meta, command, &catalog)
-                .map_err(payledger_api::ApiError::from)
-        })
+    state
+        .execute(meta, command)
         .await
-        .map_err(|_| anyhow::anyhow!("benchmark command refused"))?;
-    let outcome = prepared.commit(&*state.store).await?;
-    state.log_signal.notify_payment(outcome.payment.id);
-    Ok(outcome.payment)
+        .map_err(|error| anyhow::anyhow!("benchmark command refused: {error:?}"))
 }
 
 fn draft_body(key: &str) -> Value {
