@@ -255,17 +255,25 @@ impl EventStore for RocksStore {
 }
 
 /// Adds table writes to a batch.
-pub(crate) fn add_table_writes(
+fn add_table_writes(
     db: &DB,
     batch: &mut rocksdb::WriteBatch,
     writes: Vec<KvWrite>,
 ) -> Result<(), StoreError> {
-    for KvWrite { table, key, value } in writes {
-        let cf = cf(db, keys::table_cf(table))?;
-        match value {
-            Some(value) => batch.put_cf(cf, key, value),
-            None => batch.delete_cf(cf, key),
-        }
+    for write in writes {
+        stage_table_write(batch, cf(db, keys::table_cf(write.table))?, write);
     }
     Ok(())
+}
+
+/// Adds one table write to a batch, in the column family of its table.
+pub(crate) fn stage_table_write(
+    batch: &mut rocksdb::WriteBatch,
+    table_cf: &rocksdb::ColumnFamily,
+    KvWrite { key, value, .. }: KvWrite,
+) {
+    match value {
+        Some(value) => batch.put_cf(table_cf, key, value),
+        None => batch.delete_cf(table_cf, key),
+    }
 }

@@ -10,7 +10,7 @@
 //! in-memory sequence never runs ahead of what is durable.
 
 use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG};
-use crate::store::{add_table_writes, cf, engine, last_log_sequence, read_head};
+use crate::store::{cf, engine, last_log_sequence, read_head, stage_table_write};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::PaymentId;
 use payledger_store::{
@@ -187,9 +187,11 @@ impl WriterState {
         // refused request never leaves part of itself in the group's batch.
         let events_cf = cf(&self.db, CF_EVENTS)?;
         let log_cf = cf(&self.db, CF_LOG)?;
-        for write in &request.inline {
-            cf(&self.db, keys::table_cf(write.table))?;
-        }
+        let table_cfs = request
+            .inline
+            .iter()
+            .map(|write| cf(&self.db, keys::table_cf(write.table)))
+            .collect::<Result<Vec<_>, _>>()?;
         let stamped = stamp(
             request.payment_id,
             head,
@@ -210,8 +212,9 @@ impl WriterState {
                 keys::log_value(request.payment_id, envelope.version),
             );
         }
-        // Cannot fail: every column family was resolved above.
-        add_table_writes(&self.db, batch, request.inline)?;
+        for (table_cf, write) in table_cfs.into_iter().zip(request.inline) {
+            stage_table_write(batch, table_cf, write);
+        }
         self.last_sequence = stamped.head_sequence();
         heads.insert(request.payment_id, stamped.head);
         Ok(stamped.appended)
