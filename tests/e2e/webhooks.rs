@@ -2,7 +2,8 @@
 //! API, and a real HTTP receiver that checks the signature of every
 //! request. Deliveries must arrive signed, retried after failures, once
 //! taken per Message after dedupe, in order per payment, also across a
-//! SIGKILL of the server; the status the API shows follows the receiver.
+//! SIGKILL of the server; the status the API shows follows the receiver,
+//! and an update of the destination resumes where deliveries stood.
 
 use payledger_e2e::{Api, Server, create_client, payledger_bin};
 use payledger_webhooks::testing::{Mode, Receiver, taken};
@@ -381,4 +382,79 @@ fn a_receiver_that_refuses_shows_configuration_error_and_health_answers_400() {
         reqwest::blocking::get(health).unwrap().status().as_u16(),
         400
     );
+}
+
+#[test]
+fn changing_the_destination_of_a_refused_subscription_delivers_what_was_held_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = Receiver::start(SECRET, Mode::Answer(404)).unwrap();
+    let (_server, api) = setup(dir.path());
+    let subscription = subscribe(&api, &refusing.url());
+    let path = format!("/subscriptions/{}", subscription["id"].as_str().unwrap());
+    let payment = create_payment(&api);
+    let renamed = rename(&api, &payment, "sent while the destination refused");
+    // A second attempt is only made after the first failure was recorded.
+    refusing.wait_until(WAIT, |r| r.len() >= 2);
+    assert_eq!(api.get(&path).body["status"], "ConfigurationError");
+
+    // Refused updates name what is wrong and change nothing.
+    let change_to = |version: u64, url: &str, secret: &str| {
+        api.post(
+            &path,
+            &json!({
+                "version": version,
+                "actions": [
+                    {"action": "changeDestination",
+                     "destination": {"type": "HTTP", "url": url, "secret": secret}},
+                    {"action": "setKey", "key": "orders-hook-v2"}
+                ]
+            }),
+        )
+    };
+    let bad = change_to(1, "ftp://hooks.example.com/", SECRET);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(
+        bad.body["errors"][0]["code"], "InvalidField",
+        "{}",
+        bad.body
+    );
+    assert_eq!(bad.body["errors"][0]["field"], "destination.url");
+    let unknown = api.post(
+        &path,
+        &json!({"version": 1, "actions": [{"action": "changeFormat"}]}),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    let events = api.post(
+        &path,
+        &json!({"version": 1, "actions": [{"action": "setEvents", "events": [{"resourceTypeId": "payment", "types": []}]}]}),
+    );
+    assert_eq!(events.status, 400, "{}", events.body);
+    assert_eq!(api.get(&path).body["version"], 1);
+
+    // The new destination, with a new secret, gets every Message from the
+    // one held back on, in order, signed with the new secret.
+    let new_secret = "rotated-secret-456789";
+    let fixed = Receiver::start(new_secret, Mode::Accept).unwrap();
+    let updated = change_to(1, &fixed.url(), new_secret);
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["version"], 2);
+    assert_eq!(updated.body["key"], "orders-hook-v2");
+    assert_eq!(updated.body["destination"]["url"], fixed.url());
+    assert_ne!(updated.body["destination"]["secret"], new_secret);
+    let expected = message_ids(&api, renamed["id"].as_str().unwrap());
+    assert_eq!(expected.len(), 2);
+    let last = expected.last().unwrap().clone();
+    let received = fixed.wait_until(WAIT, |r| taken(r).iter().any(|t| t.delivery_id == last));
+    let delivered: Vec<String> = taken(&received)
+        .iter()
+        .map(|t| t.delivery_id.clone())
+        .collect();
+    assert_eq!(delivered, expected, "{received:?}");
+    assert!(received.iter().all(|r| r.signature_ok), "{received:?}");
+
+    let stale = change_to(1, &fixed.url(), new_secret);
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    let by_key = api.get("/subscriptions/key=orders-hook-v2");
+    assert_eq!(by_key.status, 200, "{}", by_key.body);
+    assert_eq!(by_key.body["id"], subscription["id"]);
 }

@@ -80,7 +80,7 @@ pub fn routes() -> Router<AppState> {
 // The two resource kinds.
 
 /// Decodes the fields of one update action (the `action` name matched).
-type ActionParser<A> = fn(&Obj<'_>) -> Result<A, ApiError>;
+pub(crate) type ActionParser<A> = fn(&Obj<'_>) -> Result<A, ApiError>;
 
 /// What differs between Types and States at the HTTP edge.
 trait Kind: Send + Sync + 'static {
@@ -380,7 +380,7 @@ async fn update<K: Kind>(
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, K::MANAGE).await?;
     let by = target(&id);
-    let (version, actions) = parse_update::<K>(&body)?;
+    let (version, actions) = parse_update(&body, K::ACTIONS)?;
     let meta = meta(principal.client_id);
     let record = state
         .blocking(move |s| {
@@ -494,8 +494,12 @@ pub fn rejection_error(rejection: &CatalogRejection) -> ApiError {
     }
 }
 
-/// `{version, actions}` of an update request.
-fn parse_update<K: Kind>(body: &[u8]) -> Result<(u64, Vec<K::Action>), ApiError> {
+/// `{version, actions}` of an update request whose actions are `known`
+/// by name.
+pub(crate) fn parse_update<A>(
+    body: &[u8],
+    known: &[(&str, ActionParser<A>)],
+) -> Result<(u64, Vec<A>), ApiError> {
     let value = parse_body(body)?;
     let update = Obj::new(&value, JsonPath::root())?;
     let version = update.req("version", |value, at| {
@@ -514,7 +518,7 @@ fn parse_update<K: Kind>(body: &[u8]) -> Result<(u64, Vec<K::Action>), ApiError>
         .map(|(value, at)| {
             let action = Obj::new(value, at)?;
             let name = action.req("action", string)?;
-            match K::ACTIONS.iter().find(|(known, _)| *known == name) {
+            match known.iter().find(|(known, _)| *known == name) {
                 Some((_, parse)) => parse(&action),
                 None => Err(action
                     .at("action")

@@ -74,8 +74,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes the log consumers (Kafka relay, deliveries) after commits.
     pub log_signal: Arc<LogSignal>,
-    /// Counts Subscription creations and deletions, so the delivery
-    /// workers start and stop without polling.
+    /// Counts Subscription creations, updates and deletions, so the
+    /// delivery workers start, restart and stop without polling.
     pub subscription_changes: Arc<watch::Sender<u64>>,
 }
 
@@ -90,8 +90,8 @@ impl AppState {
         }
     }
 
-    /// Tells the delivery workers that Subscriptions were created or
-    /// deleted.
+    /// Tells the delivery workers that Subscriptions were created,
+    /// updated or deleted.
     pub fn subscriptions_changed(&self) {
         self.subscription_changes
             .send_modify(|count| *count = count.wrapping_add(1));

@@ -7,6 +7,7 @@
 //! | `HEAD /{pk}/subscriptions?where=…` | view_subscriptions | 200 if any match, else 404 |
 //! | `POST /{pk}/subscriptions` | manage_subscriptions | 201 Subscription |
 //! | `GET\|HEAD /{pk}/subscriptions/{id}` and `key={key}` | view_subscriptions | 200 / 404 |
+//! | `POST /{pk}/subscriptions/{id}` and `key={key}`, `{version, actions}` | manage_subscriptions | 200 updated Subscription |
 //! | `DELETE /{pk}/subscriptions/{id}?version=N` and `key={key}` | manage_subscriptions | 200 deleted Subscription |
 //! | `GET /{pk}/subscriptions/{id}/health` | none (for monitors, as commercetools) | 200 Healthy, 503 TemporaryError, 400 ConfigurationError, empty body |
 //!
@@ -17,11 +18,13 @@
 //! after the subscription's cursors. When the server runs the Kafka relay,
 //! it appears as the read-only Subscription [`KAFKA_RELAY_ID`] with a
 //! `Kafka` destination, so its lag and last error are visible the same way.
-//! The rules and the stored record live in
+//! Update actions: `changeDestination`, `setKey`, `setMessages` (and
+//! `setChanges` / `setEvents` with an empty list); deliveries go on from
+//! where they stood. The rules and the stored record live in
 //! [`payledger_app::subscriptions`]; deliveries in `payledger-webhooks`.
 
 use crate::auth::{Scope, authorize};
-use crate::catalog::{duplicate_field, query_spec, target};
+use crate::catalog::{ActionParser, duplicate_field, parse_update, query_spec, target};
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
 use crate::json::{MESSAGE_TYPES, format_timestamp, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
@@ -33,7 +36,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::subscriptions::{
     self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
-    SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
+    SubscriptionAction, SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
     SubscriptionRejection,
 };
 use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
@@ -64,7 +67,10 @@ pub struct KafkaRelayInfo {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{pk}/subscriptions", get(query).head(exists).post(create))
-        .route("/{pk}/subscriptions/{id}", get(get_one).delete(delete))
+        .route(
+            "/{pk}/subscriptions/{id}",
+            get(get_one).post(update).delete(delete),
+        )
         .route("/{pk}/subscriptions/{id}/health", get(health))
 }
 
@@ -255,13 +261,7 @@ async fn create(
     let principal = authorize(&state, &headers, &project, Scope::ManageSubscriptions).await?;
     let value = parse_body(&body)?;
     let draft = parse_draft(&Obj::new(&value, JsonPath::root())?)?;
-    if draft.key.as_deref() == Some(KAFKA_RELAY_ID) {
-        return Err(duplicate_field(
-            "key",
-            KAFKA_RELAY_ID,
-            format!("The key '{KAFKA_RELAY_ID}' is reserved for the Kafka relay."),
-        ));
-    }
+    refuse_relay_key(draft.key.as_deref())?;
     let meta = SubscriptionMeta {
         now_ms: now().millis(),
         client_id: Some(principal.client_id),
@@ -275,6 +275,84 @@ async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(document)).into_response())
+}
+
+/// The update actions by their commercetools names; `None` for an
+/// accepted action that changes nothing.
+const ACTIONS: &[(&str, ActionParser<Option<SubscriptionAction>>)] = &[
+    ("changeDestination", |a| {
+        let destination = a.req("destination", |v, at| destination(&Obj::new(v, at)?))?;
+        Ok(Some(SubscriptionAction::ChangeDestination(destination)))
+    }),
+    ("setKey", |a| {
+        Ok(Some(SubscriptionAction::SetKey(a.opt("key", string)?)))
+    }),
+    ("setMessages", |a| {
+        let messages = a.opt("messages", message_filters)?.unwrap_or_default();
+        Ok(Some(SubscriptionAction::SetMessages(messages)))
+    }),
+    ("setChanges", |a| {
+        unsupported_list(a, "changes").map(|()| None)
+    }),
+    ("setEvents", |a| {
+        unsupported_list(a, "events").map(|()| None)
+    }),
+];
+
+async fn update(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManageSubscriptions).await?;
+    let by = target(&id);
+    if is_relay(&by) {
+        return Err(ApiError::invalid_operation(
+            "The Kafka relay is configured by the server (--kafka-brokers, --kafka-config) and cannot be updated.",
+        ));
+    }
+    let (version, actions) = parse_update(&body, ACTIONS)?;
+    let actions: Vec<SubscriptionAction> = actions.into_iter().flatten().collect();
+    for action in &actions {
+        if let SubscriptionAction::SetKey(key) = action {
+            refuse_relay_key(key.as_deref())?;
+        }
+    }
+    let meta = SubscriptionMeta {
+        now_ms: now().millis(),
+        client_id: Some(principal.client_id),
+    };
+    let document = state
+        .blocking(move |s| {
+            let record = subscriptions::update(
+                &*s.store,
+                &project,
+                &by,
+                version,
+                actions,
+                &MESSAGE_TYPES,
+                &meta,
+            )
+            .map_err(|e| error(e, Some(&by)))?;
+            s.subscriptions_changed();
+            Named::Stored(Box::new(record)).to_json(&s, &project)
+        })
+        .await?;
+    Ok(Json(document))
+}
+
+/// The key of the Kafka relay's view cannot name a stored Subscription.
+fn refuse_relay_key(key: Option<&str>) -> Result<(), ApiError> {
+    if key == Some(KAFKA_RELAY_ID) {
+        return Err(duplicate_field(
+            "key",
+            KAFKA_RELAY_ID,
+            format!("The key '{KAFKA_RELAY_ID}' is reserved for the Kafka relay."),
+        ));
+    }
+    Ok(())
 }
 
 async fn delete(
@@ -331,23 +409,9 @@ async fn health(
 
 fn parse_draft(draft: &Obj<'_>) -> Result<SubscriptionDraft, ApiError> {
     let destination = draft.req("destination", |v, at| destination(&Obj::new(v, at)?))?;
-    let messages = draft
-        .opt("messages", |v, at| {
-            array(v, at)?
-                .into_iter()
-                .map(|(item, at)| message_filter(&Obj::new(item, at)?))
-                .collect::<Result<Vec<_>, _>>()
-        })?
-        .unwrap_or_default();
-    for unsupported in ["changes", "events"] {
-        if let Some(entries) = draft.opt(unsupported, array)?
-            && !entries.is_empty()
-        {
-            return Err(ApiError::invalid_input(format!(
-                "payledger Subscriptions deliver messages only; '{unsupported}' must be empty."
-            )));
-        }
-    }
+    let messages = draft.opt("messages", message_filters)?.unwrap_or_default();
+    unsupported_list(draft, "changes")?;
+    unsupported_list(draft, "events")?;
     let format = draft
         .opt("format", |v, at| format(&Obj::new(v, at)?))?
         .unwrap_or(DeliveryFormat::Platform);
@@ -368,6 +432,23 @@ fn destination(object: &Obj<'_>) -> Result<Destination, ApiError> {
         url: object.req("url", string)?,
         secret: object.req("secret", string)?,
     })
+}
+
+/// `changes` and `events` of commercetools Subscriptions: only empty.
+fn unsupported_list(object: &Obj<'_>, field: &str) -> Result<(), ApiError> {
+    match object.opt(field, array)? {
+        Some(entries) if !entries.is_empty() => Err(ApiError::invalid_input(format!(
+            "payledger Subscriptions deliver messages only; '{field}' must be empty."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn message_filters(value: &Value, at: JsonPath) -> Result<Vec<MessageFilter>, ApiError> {
+    array(value, at)?
+        .into_iter()
+        .map(|(item, at)| message_filter(&Obj::new(item, at)?))
+        .collect()
 }
 
 fn message_filter(object: &Obj<'_>) -> Result<MessageFilter, ApiError> {

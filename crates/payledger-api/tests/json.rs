@@ -1817,6 +1817,10 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
         created_at: "2026-11-21T10:00:00.000Z".to_owned(),
         last_modified_at: "2026-11-21T10:00:00.000Z".to_owned(),
         created_by: None,
+        last_modified_by: Some(payledger_app::catalog::ModifiedBy {
+            client_id: "operator".to_owned(),
+            is_platform_client: false,
+        }),
         key: Some("hook".to_owned()),
         destination: Destination::Http {
             url: "http://hooks.example.com/payledger".to_owned(),

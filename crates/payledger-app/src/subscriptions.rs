@@ -18,6 +18,10 @@
 //! - A new subscription delivers the Messages committed after it was
 //!   created: its cursors start at the log heads, written in the same batch
 //!   as the record. Deleting it removes record and cursors together.
+//! - Update actions `changeDestination`, `setKey` and `setMessages` keep
+//!   the cursors: a URL or secret can change (or a refusing destination be
+//!   fixed) without losing or repeating the Messages still to deliver.
+//!   `format` cannot change (commercetools has no such action either).
 //! - Destinations are `http://` or `https://` URLs; HTTPS certificates are
 //!   verified (Mozilla roots, plus extra roots the server is given).
 //! - No test notification is sent on creation; a destination that does not
@@ -76,6 +80,8 @@ pub struct SubscriptionRecord {
     pub last_modified_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<ModifiedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_by: Option<ModifiedBy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub destination: Destination,
@@ -149,6 +155,30 @@ pub struct SubscriptionDraft {
     pub destination: Destination,
     pub messages: Vec<MessageFilter>,
     pub format: DeliveryFormat,
+}
+
+impl SubscriptionDraft {
+    /// What of `record` a draft describes (to check an update against the
+    /// rules of a new subscription).
+    fn of(record: &SubscriptionRecord) -> Self {
+        Self {
+            key: record.key.clone(),
+            destination: record.destination.clone(),
+            messages: record.messages.clone(),
+            format: record.format.clone(),
+        }
+    }
+}
+
+/// A commercetools `SubscriptionUpdateAction` that payledger supports.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum SubscriptionAction {
+    /// `changeDestination`: a new URL and/or secret.
+    ChangeDestination(Destination),
+    /// `setKey`; `None` removes the key.
+    SetKey(Option<String>),
+    /// `setMessages`.
+    SetMessages(Vec<MessageFilter>),
 }
 
 /// Who creates the subscription, and when (as for the catalog).
@@ -437,6 +467,7 @@ pub fn create(
         created_at: now.clone(),
         last_modified_at: now,
         created_by: meta.modified_by(),
+        last_modified_by: meta.modified_by(),
         key: draft.key,
         destination: draft.destination,
         messages: draft.messages,
@@ -467,6 +498,69 @@ pub fn create(
     }
     store.write(writes)?;
     Ok(record)
+}
+
+/// Applies update actions to the subscription at `version`, all or
+/// nothing; the result must pass the rules of a new subscription. The
+/// cursors stay where they are: deliveries go on from there with the new
+/// destination and filters, so a Message held back by a failing
+/// destination is retried at the new one and nothing is skipped. An update
+/// that changes nothing keeps the version.
+#[tracing::instrument(skip_all, fields(project = %project, version))]
+pub fn update(
+    store: &(impl EventStore + ?Sized),
+    project: &ProjectKey,
+    by: &ResourceRef,
+    version: u64,
+    actions: Vec<SubscriptionAction>,
+    message_types: &[&str],
+    meta: &SubscriptionMeta,
+) -> Result<SubscriptionRecord, SubscriptionError> {
+    let _writes = WRITES.lock();
+    let before = get(store, project, by)?;
+    if before.version != version {
+        return Err(SubscriptionError::Conflict {
+            id: before.id,
+            expected: version,
+            current_version: before.version,
+        });
+    }
+    let mut draft = SubscriptionDraft::of(&before);
+    for action in actions {
+        match action {
+            SubscriptionAction::ChangeDestination(destination) => draft.destination = destination,
+            SubscriptionAction::SetKey(key) => draft.key = key,
+            SubscriptionAction::SetMessages(messages) => draft.messages = messages,
+        }
+    }
+    if draft == SubscriptionDraft::of(&before) {
+        return Ok(before);
+    }
+    check_draft(&draft, message_types)?;
+    if let Some(key) = &draft.key
+        && draft.key != before.key
+        && list(store, project)?
+            .iter()
+            .any(|r| r.id != before.id && r.key.as_ref() == Some(key))
+    {
+        return Err(SubscriptionRejection::DuplicateKey { key: key.clone() }.into());
+    }
+    let after = SubscriptionRecord {
+        version: before.version + 1,
+        last_modified_at: meta.now_text(),
+        last_modified_by: meta.modified_by(),
+        key: draft.key,
+        destination: draft.destination,
+        messages: draft.messages,
+        format: draft.format,
+        ..before
+    };
+    store.write(vec![KvWrite {
+        table: Table::Subscriptions,
+        key: record_key(project, &after.id),
+        value: Some(encode(&after)?),
+    }])?;
+    Ok(after)
 }
 
 /// Deletes the subscription at `version`, with its cursors.

@@ -97,7 +97,7 @@ pub struct Deliveries {
 
 impl Deliveries {
     /// Starts delivering to every stored subscription; `changes` is bumped
-    /// by the API when subscriptions are created or deleted.
+    /// by the API when subscriptions are created, updated or deleted.
     pub fn start(
         store: Arc<dyn EventStore>,
         log_signal: Arc<LogSignal>,
@@ -126,6 +126,8 @@ impl Deliveries {
 
 /// The workers of one subscription.
 struct Running {
+    /// The version of the record they deliver with.
+    version: u64,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -173,23 +175,32 @@ async fn list(shared: &Arc<Shared>) -> Result<Vec<(ProjectKey, SubscriptionRecor
         .map_err(|e| StoreError::Engine(format!("subscription listing panicked: {e}")))?
 }
 
-/// Starts workers for new subscriptions and stops those of deleted ones.
+/// Starts workers for new subscriptions, stops those of deleted ones, and
+/// restarts those of updated ones (their cursors stay: the new workers go
+/// on from where the old ones stopped).
 async fn reconcile(
     shared: &Arc<Shared>,
     running: &mut HashMap<String, Running>,
     listed: Vec<(ProjectKey, SubscriptionRecord)>,
 ) {
-    let gone: Vec<String> = running
-        .keys()
-        .filter(|id| !listed.iter().any(|(_, r)| &r.id == *id))
-        .cloned()
+    let outdated: Vec<(String, bool)> = running
+        .iter()
+        .filter_map(
+            |(id, workers)| match listed.iter().find(|(_, r)| &r.id == id) {
+                None => Some((id.clone(), true)),
+                Some((_, r)) if r.version != workers.version => Some((id.clone(), false)),
+                Some(_) => None,
+            },
+        )
         .collect();
-    for id in gone {
+    for (id, deleted) in outdated {
         if let Some(workers) = running.remove(&id) {
             workers.stop().await;
-            // A worker may have saved its cursor after the deletion.
-            forget_cursors(shared, &id).await;
-            tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
+            if deleted {
+                // A worker may have saved its cursor after the deletion.
+                forget_cursors(shared, &id).await;
+                tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
+            }
         }
     }
     for (project, record) in listed {
@@ -217,7 +228,14 @@ async fn reconcile(
             })
             .collect();
         tracing::info!(subscription = %subscription.1.id, url = subscription.1.destination.url(), "delivering");
-        running.insert(subscription.1.id.clone(), Running { stop, tasks });
+        running.insert(
+            subscription.1.id.clone(),
+            Running {
+                version: subscription.1.version,
+                stop,
+                tasks,
+            },
+        );
     }
 }
 

@@ -266,6 +266,100 @@ fn a_new_subscription_starts_at_the_log_heads_and_delete_removes_its_cursors() {
 }
 
 #[test]
+fn updates_keep_the_cursors_and_must_pass_the_rules_of_a_draft() {
+    let store = MemoryStore::with_partitions(2);
+    let shop = project("shop");
+    let record = create(&store, &shop, draft(), TYPES, &meta()).unwrap();
+    let mut other = draft();
+    other.key = Some("other-hook".to_owned());
+    create(&store, &shop, other, TYPES, &meta()).unwrap();
+    append_events(&store, 1, 4);
+    let by = ResourceRef::Id(record.id.clone());
+    let later = SubscriptionMeta {
+        now_ms: meta().now_ms + 1_000,
+        client_id: Some("operator".to_owned()),
+    };
+    let moved = Destination::Http {
+        url: "https://hooks.example.com/v2".to_owned(),
+        secret: "a-new-secret-of-24-bytes".to_owned(),
+    };
+    let only_created = vec![MessageFilter {
+        resource_type_id: "payment".to_owned(),
+        types: vec!["PaymentCreated".to_owned()],
+    }];
+    let update_at = |version, actions| update(&store, &shop, &by, version, actions, TYPES, &later);
+
+    let updated = update_at(
+        1,
+        vec![
+            SubscriptionAction::ChangeDestination(moved.clone()),
+            SubscriptionAction::SetMessages(only_created.clone()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.destination, moved);
+    assert_eq!(updated.messages, only_created);
+    assert_eq!(updated.created_at, record.created_at);
+    assert_eq!(updated.last_modified_at, "2026-01-01T00:00:01.000Z");
+    let json = serde_json::to_value(&updated).unwrap();
+    assert_eq!(json["lastModifiedBy"]["clientId"], "operator");
+    assert_eq!(get(&store, &shop, &by).unwrap(), updated);
+    assert_eq!(
+        state_of(&store, &updated).unwrap().lag,
+        4,
+        "the Messages still to deliver stay to deliver"
+    );
+
+    // Refused updates name their rule and change nothing.
+    assert!(matches!(
+        update_at(1, vec![SubscriptionAction::SetKey(None)]),
+        Err(SubscriptionError::Conflict {
+            current_version: 2,
+            ..
+        })
+    ));
+    let bad_url = Destination::Http {
+        url: "ftp://hooks.example.com".to_owned(),
+        secret: "0123456789abcdef".to_owned(),
+    };
+    assert!(matches!(
+        update_at(2, vec![SubscriptionAction::ChangeDestination(bad_url)]),
+        Err(SubscriptionError::Rejected(
+            SubscriptionRejection::InvalidUrl { .. }
+        ))
+    ));
+    assert!(matches!(
+        update_at(2, vec![SubscriptionAction::SetMessages(vec![])]),
+        Err(SubscriptionError::Rejected(
+            SubscriptionRejection::NoMessages
+        ))
+    ));
+    assert!(matches!(
+        update_at(
+            2,
+            vec![SubscriptionAction::SetKey(Some("other-hook".to_owned()))]
+        ),
+        Err(SubscriptionError::Rejected(
+            SubscriptionRejection::DuplicateKey { .. }
+        ))
+    ));
+    assert_eq!(get(&store, &shop, &by).unwrap(), updated);
+
+    // Nothing changed, nothing written.
+    let same = update_at(2, vec![SubscriptionAction::ChangeDestination(moved)]).unwrap();
+    assert_eq!(same, updated);
+
+    // Removing the key: found by id only.
+    let keyless = update_at(2, vec![SubscriptionAction::SetKey(None)]).unwrap();
+    assert_eq!((keyless.version, keyless.key.as_deref()), (3, None));
+    assert!(matches!(
+        get(&store, &shop, &ResourceRef::Key("hook".into())),
+        Err(SubscriptionError::NotFound)
+    ));
+}
+
+#[test]
 fn the_status_follows_the_failure_holding_a_cursor_back() {
     let store = MemoryStore::with_partitions(2);
     let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
