@@ -133,8 +133,13 @@ struct Running {
 }
 
 impl Running {
-    async fn stop(self) {
+    /// Asks every worker to stop after its current attempt.
+    fn signal_stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Waits until every worker stopped.
+    async fn join(self) {
         for task in self.tasks {
             let _ = task.await;
         }
@@ -163,8 +168,10 @@ async fn manage(
             break;
         }
     }
-    for (_, workers) in running.drain() {
-        workers.stop().await;
+    let all: Vec<Running> = running.drain().map(|(_, workers)| workers).collect();
+    all.iter().for_each(Running::signal_stop);
+    for workers in all {
+        workers.join().await;
     }
 }
 
@@ -183,24 +190,24 @@ async fn reconcile(
     running: &mut HashMap<String, Running>,
     listed: Vec<(ProjectKey, SubscriptionRecord)>,
 ) {
-    let outdated: Vec<(String, bool)> = running
-        .iter()
-        .filter_map(
-            |(id, workers)| match listed.iter().find(|(_, r)| &r.id == id) {
-                None => Some((id.clone(), true)),
-                Some((_, r)) if r.version != workers.version => Some((id.clone(), false)),
-                Some(_) => None,
-            },
-        )
+    let stopping: Vec<(String, Running)> = running
+        .extract_if(|id, workers| {
+            listed
+                .iter()
+                .find(|(_, r)| &r.id == id)
+                .is_none_or(|(_, r)| r.version != workers.version)
+        })
         .collect();
-    for (id, deleted) in outdated {
-        if let Some(workers) = running.remove(&id) {
-            workers.stop().await;
-            if deleted {
-                // A worker may have saved its cursor after the deletion.
-                forget_cursors(shared, &id).await;
-                tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
-            }
+    // Signal every stop first: each may wait for an attempt under way.
+    for (_, workers) in &stopping {
+        workers.signal_stop();
+    }
+    for (id, workers) in stopping {
+        workers.join().await;
+        if !listed.iter().any(|(_, r)| r.id == id) {
+            // A worker may have saved its cursor after the deletion.
+            forget_cursors(shared, &id).await;
+            tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
         }
     }
     for (project, record) in listed {
