@@ -8,7 +8,8 @@
 //! neither. Time comes in as `now_ms`; this layer reads no clock.
 //!
 //! Revoking a client deletes its row. Its tokens stay stored until
-//! [`purge_tokens`] removes them, but stop working at once: a token names
+//! [`purge_tokens`] removes them (the server runs it periodically, see
+//! [`purger`]), but stop working at once: a token names
 //! the client's per-creation `uid`, and [`authenticate`] checks that the
 //! client still exists with that uid.
 //!
@@ -21,6 +22,7 @@
 //! two concurrent creations of the same id could both succeed (the last
 //! wins); clients are created by one operator command at a time.
 
+pub mod purger;
 mod records;
 mod scope;
 mod secret;

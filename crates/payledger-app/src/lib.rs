@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod claims;
+pub mod clock;
 pub mod consumer;
 pub mod error;
 pub mod idempotency;

@@ -67,6 +67,12 @@ pub struct ServeArgs {
     pub psp_config: Option<PathBuf>,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    /// Seconds between purges of stored tokens that expired or whose
+    /// client was revoked (they stop working at once either way; the
+    /// purge reclaims their rows). The first purge runs at start.
+    #[arg(long, default_value_t = payledger_app::auth::purger::TOKEN_PURGE_INTERVAL_S_DEFAULT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_purge_interval_s: u64,
 }
 
 /// Deliveries to webhook Subscriptions (always on; idle without any).

@@ -1,11 +1,15 @@
 //! `payledger serve`: open the store, bind, start the log consumers (Kafka
-//! relay, webhook deliveries, PSP executor), serve until Ctrl-C or SIGTERM.
+//! relay, webhook deliveries, PSP executor) and the token purge, serve
+//! until Ctrl-C or SIGTERM.
 
 use crate::cli::ServeArgs;
 use anyhow::Context;
 use payledger_api::{ApiConfig, AppState};
+use payledger_app::auth::purger::TokenPurger;
+use payledger_app::clock::SystemClock;
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     init_tracing();
@@ -37,6 +41,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             args.webhooks.delivery_config()?,
         )
         .context("cannot start the webhook deliveries")?;
+        let purger = TokenPurger::start(
+            Arc::clone(&state.store),
+            Arc::new(SystemClock),
+            Duration::from_secs(args.token_purge_interval_s),
+        );
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
         println!("payledger listening on http://{bound}");
@@ -49,6 +58,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             psp.stop();
         }
         deliveries.stop().await;
+        purger.stop().await;
         if let Some(relay) = relay {
             relay.stop().await;
         }

@@ -22,7 +22,6 @@
 //! trigger a refresh; only statuses fetched from the PSP change states, and
 //! a final state (Success, Failure) never changes.
 
-pub mod clock;
 pub mod executor;
 pub mod interaction;
 pub mod locks;
@@ -32,7 +31,7 @@ pub mod runner;
 pub mod tasks;
 pub mod webhooks;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 use crate::catalog::{CatalogError, StoredCatalog};
 use crate::consumer::LogSignal;

@@ -1,6 +1,6 @@
-//! The clock of the PSP flows. Due times, backoff and webhook tolerance
-//! read time through [`Clock`], so tests move time by hand instead of
-//! sleeping.
+//! The clock of the background work: the PSP flows' due times, backoff
+//! and webhook tolerance, and the token purge read time through [`Clock`],
+//! so tests move time by hand instead of sleeping.
 
 use payledger_domain::Timestamp;
 use std::sync::atomic::{AtomicI64, Ordering};
