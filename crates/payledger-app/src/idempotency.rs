@@ -76,6 +76,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_stored_record_format_is_stable() {
+        let records = [
+            ("create", RecordKind::Create),
+            ("update", RecordKind::Update),
+            ("delete", RecordKind::Delete),
+        ]
+        .map(|(name, kind)| {
+            let record = Record {
+                request_hash: [0xab; 32],
+                kind,
+                payment_id: PaymentId::from_bytes([4; 16]),
+                version: 7,
+            };
+            (name, record)
+        });
+        let rows: Vec<(&str, Vec<u8>)> = records
+            .iter()
+            .map(|(name, r)| (*name, r.encode()))
+            .collect();
+        let stored = crate::golden::check("idempotency_record_v1.txt", &rows);
+        for (name, record) in records {
+            assert_eq!(Record::decode(&stored[name]), Some(record), "{name}");
+        }
+    }
+
+    #[test]
     fn records_round_trip_and_reject_garbage() {
         let record = Record {
             request_hash: [9; 32],

@@ -23,6 +23,8 @@ pub mod claims;
 pub mod clock;
 pub mod consumer;
 pub mod error;
+#[cfg(test)]
+mod golden;
 pub mod idempotency;
 pub mod payments;
 pub mod psp;

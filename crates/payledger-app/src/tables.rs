@@ -182,6 +182,37 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_key_formats_are_stable() {
+        let shop = project("shop");
+        let id = PaymentId::from_bytes([0x11; 16]);
+        let rows = [
+            ("views", view_key(&shop, id)),
+            ("idx_key", key_index_key(&shop, "order-1")),
+            (
+                "idx_interface",
+                interface_index_key(&shop, "stripe", "pi_1"),
+            ),
+            ("idx_customer", customer_index_key(&shop, "cus-1", id)),
+            (
+                "idx_txn_interface",
+                transaction_interface_key(&shop, "re_1", id),
+            ),
+            (
+                "webhook_events",
+                webhook_event_key(&shop, "stripe", "evt_1"),
+            ),
+            ("idempotency", idempotency_key(&shop, "key-1")),
+            ("event id value", event_id_value(id, 9)),
+        ];
+        let stored = crate::golden::check("table_keys_v1.txt", &rows);
+        assert_eq!(view_key_payment(&stored["views"]), Some(id));
+        assert_eq!(
+            decode_event_id_value(&stored["event id value"]),
+            Some((id, 9))
+        );
+    }
+
+    #[test]
     fn prefix_end_carries_over_ff_bytes() {
         assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
         assert_eq!(prefix_end(&[0xff]), vec![0xff, 0xff]);

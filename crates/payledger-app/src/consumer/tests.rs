@@ -116,3 +116,31 @@ async fn a_waiter_wakes_on_a_notification_sent_while_it_was_busy() {
     waiter.wait(Duration::from_secs(60)).await;
     assert_eq!(started.elapsed(), Duration::from_secs(60));
 }
+
+#[test]
+fn the_stored_cursor_format_is_stable() {
+    let error = CursorError {
+        at_unix_ms: 1_767_225_600_000,
+        message: "TemporaryError: attempt 2 of message m-1: HTTP 503".to_owned(),
+    };
+    let stored = crate::golden::check(
+        "cursor_v1.txt",
+        &[
+            (
+                "key subscription:ab partition 3",
+                cursor_key("subscription:ab", 3),
+            ),
+            ("value at 42", encode_value(42, None)),
+            ("value at 42 with an error", encode_value(42, Some(&error))),
+        ],
+    );
+    assert_eq!(
+        decode_key(&stored["key subscription:ab partition 3"]).unwrap(),
+        ("subscription:ab".to_owned(), 3)
+    );
+    assert_eq!(decode_value(&stored["value at 42"]).unwrap(), (42, None));
+    assert_eq!(
+        decode_value(&stored["value at 42 with an error"]).unwrap(),
+        (42, Some(error))
+    );
+}

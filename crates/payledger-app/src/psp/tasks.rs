@@ -322,6 +322,24 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_task_format_is_stable() {
+        let names = ["resume", "refresh", "orphan"];
+        let mut rows: Vec<(&str, Vec<u8>)> = names
+            .iter()
+            .zip(tasks())
+            .map(|(name, task)| (*name, encode(&task)))
+            .collect();
+        rows.push((
+            "key due 1767225600000",
+            task_key(1_767_225_600_000, [5; 16]),
+        ));
+        let stored = crate::golden::check("psp_task_v1.txt", &rows);
+        for (name, task) in names.iter().zip(tasks()) {
+            assert_eq!(decode(&stored[*name]), Some(task), "{name}");
+        }
+    }
+
+    #[test]
     fn only_due_tasks_are_read_earliest_first() {
         let store = MemoryStore::new();
         let all = tasks();
