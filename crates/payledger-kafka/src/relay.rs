@@ -495,16 +495,10 @@ fn report(
 }
 
 fn future_record(record: &Record) -> FutureRecord<'_, str, [u8]> {
-    let version = record.resource_version.to_string();
-    let sequence = record.sequence.to_string();
-    let partition = record.ledger_partition.to_string();
-    let headers = OwnedHeaders::new_with_capacity(6)
-        .insert(header("message-id", &record.message_id))
-        .insert(header("message-type", record.message_type))
-        .insert(header("resource-version", &version))
-        .insert(header("partition-sequence", &sequence))
-        .insert(header("ledger-partition", &partition))
-        .insert(header("content-type", record.content_type));
+    let headers = record.headers().iter().fold(
+        OwnedHeaders::new_with_capacity(6),
+        |headers, (key, value)| headers.insert(header(key, value)),
+    );
     FutureRecord::to(&record.topic)
         .key(record.key.as_str())
         .payload(record.value.as_slice())

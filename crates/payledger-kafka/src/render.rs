@@ -39,6 +39,20 @@ pub struct Record {
     pub content_type: &'static str,
 }
 
+impl Record {
+    /// The record's headers, in the order they are produced.
+    pub fn headers(&self) -> [(&'static str, String); 6] {
+        [
+            ("message-id", self.message_id.clone()),
+            ("message-type", self.message_type.to_owned()),
+            ("resource-version", self.resource_version.to_string()),
+            ("partition-sequence", self.sequence.to_string()),
+            ("ledger-partition", self.ledger_partition.to_string()),
+            ("content-type", self.content_type.to_owned()),
+        ]
+    }
+}
+
 /// Renders the events of one ledger partition, in log order.
 #[derive(Debug)]
 pub struct Renderer {
@@ -115,4 +129,70 @@ impl Renderer {
 fn to_bytes(value: &serde_json::Value) -> Vec<u8> {
     // Serializing a `Value` cannot fail: its keys are strings.
     serde_json::to_vec(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use payledger_domain::{Actor, Event, EventId, EventMeta, PaymentId, Timestamp};
+
+    /// A record as consumers see it: topic, key, headers, value (text for
+    /// the JSON formats, hex for protobuf).
+    fn wire_text(format: MessageFormat) -> String {
+        let envelope = EventEnvelope {
+            meta: EventMeta {
+                event_id: EventId::from_bytes([0x2a; 16]),
+                project: ProjectKey::parse("shop").unwrap(),
+                recorded_at: Timestamp(1_767_225_600_000),
+                actor: Actor::Client("shop-backend".into()),
+                correlation_id: None,
+                idempotency_key: None,
+            },
+            payment_id: PaymentId::from_bytes([0x11; 16]),
+            version: 3,
+            partition: 5,
+            partition_sequence: 42,
+            previous_hash: [0; 32],
+            event: Event::StatusInterfaceCodeSet(Some("succeeded".into())),
+        };
+        let mut config = RelayConfig::new("127.0.0.1:9092");
+        config.format = format;
+        let record = Renderer::new(Arc::new(config)).record(&envelope);
+        let mut text = format!("topic: {}\nkey: {}\n", record.topic, record.key);
+        for (name, value) in record.headers() {
+            text.push_str(&format!("header {name}: {value}\n"));
+        }
+        let value = match format {
+            MessageFormat::Protobuf => record.value.iter().map(|b| format!("{b:02x}")).collect(),
+            MessageFormat::Json | MessageFormat::CloudEvents => {
+                String::from_utf8(record.value).unwrap()
+            }
+        };
+        text.push_str(&format!("value: {value}\n"));
+        text
+    }
+
+    /// What consumers parse. Written once with `PAYLEDGER_BLESS=1` when
+    /// missing; never edited: a change breaks every consumer.
+    #[test]
+    fn the_record_wire_format_is_stable() {
+        for format in MessageFormat::ALL {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("src/golden/record_{}_v1.txt", format.name()));
+            let text = wire_text(format);
+            if !path.exists() && std::env::var_os("PAYLEDGER_BLESS").is_some_and(|v| v == "1") {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{} is missing", path.display()));
+            assert_eq!(
+                text,
+                golden,
+                "{} records changed on the wire",
+                format.name()
+            );
+        }
+    }
 }

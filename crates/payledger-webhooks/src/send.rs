@@ -51,19 +51,34 @@ pub async fn attempt(
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs();
-    let response = client
-        .post(target.url)
-        .header(reqwest::header::CONTENT_TYPE, delivery.content_type)
-        .header(SIGNATURE_HEADER, sign(target.secret, now, &delivery.body))
-        .header(SUBSCRIPTION_HEADER, target.subscription_id)
-        .header(DELIVERY_HEADER, &delivery.message_id)
-        .header(ATTEMPT_HEADER, attempt.to_string())
-        .header(MESSAGE_TYPE_HEADER, &delivery.message_type)
+    let mut request = client.post(target.url);
+    for (name, value) in headers(target, delivery, attempt, now) {
+        request = request.header(name, value);
+    }
+    let response = request
         .body(delivery.body.clone())
         .send()
         .await
         .map_err(transport_failure)?;
     classify(response.status())
+}
+
+/// The headers of an attempt signed at `now_s` (Unix seconds), in the
+/// order they are sent.
+pub fn headers(
+    target: &Target<'_>,
+    delivery: &Delivery,
+    attempt: u32,
+    now_s: u64,
+) -> [(&'static str, String); 6] {
+    [
+        ("Content-Type", delivery.content_type.to_owned()),
+        (SIGNATURE_HEADER, sign(target.secret, now_s, &delivery.body)),
+        (SUBSCRIPTION_HEADER, target.subscription_id.to_owned()),
+        (DELIVERY_HEADER, delivery.message_id.clone()),
+        (ATTEMPT_HEADER, attempt.to_string()),
+        (MESSAGE_TYPE_HEADER, delivery.message_type.clone()),
+    ]
 }
 
 /// The meaning of the receiver's answer.
@@ -118,8 +133,84 @@ fn transport_failure(error: reqwest::Error) -> AttemptFailure {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::render::body;
+    use payledger_api::messages::Keys;
+    use payledger_app::subscriptions::DeliveryFormat;
+    use payledger_domain::{
+        Actor, Event, EventEnvelope, EventId, EventMeta, PaymentId, ProjectKey, Timestamp,
+    };
+
+    /// A delivery as it goes over the wire: request line, headers, body.
+    fn wire_text(format: &DeliveryFormat) -> String {
+        let envelope = EventEnvelope {
+            meta: EventMeta {
+                event_id: EventId::from_bytes([0x2a; 16]),
+                project: ProjectKey::parse("shop").unwrap(),
+                recorded_at: Timestamp(1_767_225_600_000),
+                actor: Actor::Client("shop-backend".into()),
+                correlation_id: None,
+                idempotency_key: None,
+            },
+            payment_id: PaymentId::from_bytes([0x11; 16]),
+            version: 3,
+            partition: 5,
+            partition_sequence: 42,
+            previous_hash: [0; 32],
+            event: Event::StatusInterfaceCodeSet(Some("succeeded".into())),
+        };
+        let (bytes, content_type) = body(format, &envelope, Keys::default().render(&envelope));
+        let delivery = Delivery {
+            message_id: envelope.meta.event_id.to_string(),
+            message_type: payledger_api::json::message_type(&envelope.event).to_owned(),
+            sequence: envelope.partition_sequence,
+            body: bytes,
+            content_type,
+        };
+        let target = Target {
+            subscription_id: "0c7d3f52-9c0e-4d0a-8a59-3f1a1d2b6c01",
+            url: "https://hooks.example.com/payledger",
+            secret: b"whsec-0123456789abcdef",
+        };
+        let mut text = format!("POST {}\n", target.url);
+        for (name, value) in headers(&target, &delivery, 2, 1_767_225_600) {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        text.push('\n');
+        text.push_str(std::str::from_utf8(&delivery.body).unwrap());
+        text.push('\n');
+        text
+    }
+
+    /// The wire format receivers parse and verify. Written once with
+    /// `PAYLEDGER_BLESS=1` when missing; never edited: a change breaks
+    /// every receiver.
+    #[test]
+    fn the_delivery_wire_format_is_stable() {
+        let formats = [
+            ("platform", DeliveryFormat::Platform),
+            (
+                "cloudevents",
+                DeliveryFormat::CloudEvents {
+                    cloud_events_version: "1.0".into(),
+                },
+            ),
+        ];
+        for (name, format) in formats {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("src/golden/delivery_{name}_v1.http"));
+            let text = wire_text(&format);
+            if !path.exists() && std::env::var_os("PAYLEDGER_BLESS").is_some_and(|v| v == "1") {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let golden = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{} is missing", path.display()));
+            assert_eq!(text, golden, "{name} deliveries changed on the wire");
+        }
+    }
 
     #[test]
     fn answers_map_to_delivered_temporary_or_configuration_errors() {
