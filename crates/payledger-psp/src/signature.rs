@@ -91,9 +91,9 @@ fn parse_header(header: &str) -> Result<Header, SignatureError> {
     })
 }
 
-fn mac(secret: &Secret, timestamp: i64, body: &[u8]) -> HmacSha256 {
+fn mac(key: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this never fails.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret.expose().as_bytes())
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
@@ -119,25 +119,46 @@ pub fn verify(
     if age > tolerance_seconds {
         return Err(SignatureError::Stale);
     }
-    for secret in secrets {
-        let expected = mac(secret, header.timestamp, body);
-        // `verify_slice` compares in constant time.
-        if header
-            .signatures
-            .iter()
-            .any(|signature| expected.clone().verify_slice(signature).is_ok())
-        {
-            return Ok(header.timestamp);
-        }
+    let key_matches = |secret: &Secret| {
+        matches_any(
+            secret.expose().as_bytes(),
+            header.timestamp,
+            body,
+            &header.signatures,
+        )
+    };
+    if secrets.iter().any(key_matches) {
+        Ok(header.timestamp)
+    } else {
+        Err(SignatureError::Mismatch)
     }
-    Err(SignatureError::Mismatch)
 }
 
 /// The `Stripe-Signature` header Stripe would send for `body` at
 /// `timestamp` with `secret` (for tests, benchmarks and emulators).
 pub fn sign(secret: &Secret, timestamp: i64, body: &[u8]) -> String {
-    let signature = mac(secret, timestamp, body).finalize().into_bytes();
+    sign_with_key(secret.expose().as_bytes(), timestamp, body)
+}
+
+/// `t=<timestamp>,v1=<hex HMAC-SHA256(key, "t.body")>`: the scheme of
+/// Stripe's webhooks, which payledger's own webhook deliveries use too.
+pub fn sign_with_key(key: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let signature = mac(key, timestamp, body).finalize().into_bytes();
     format!("t={timestamp},v1={}", hex::encode(signature))
+}
+
+/// Whether any of `signatures` (raw `v1` bytes) signs `body` at
+/// `timestamp` under `key`; each comparison is constant-time.
+pub fn matches_any(
+    key: &[u8],
+    timestamp: i64,
+    body: &[u8],
+    signatures: &[impl AsRef<[u8]>],
+) -> bool {
+    let expected = mac(key, timestamp, body);
+    signatures
+        .iter()
+        .any(|signature| expected.clone().verify_slice(signature.as_ref()).is_ok())
 }
 
 #[cfg(test)]

@@ -6,29 +6,21 @@
 //! old timestamps also refuses replays. A receiver verifies on the raw
 //! body bytes, before parsing them; [`verify`] does exactly that.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use payledger_psp::signature::{matches_any, sign_with_key};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Payledger-Signature";
 /// How far a receiver should let the signed time differ from its clock.
 pub const SIGNATURE_TOLERANCE_SECONDS: u64 = 300;
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8], timestamp: u64, body: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length.
-    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac
+/// The header value for `body` signed at `timestamp` (Unix seconds): the
+/// same scheme as Stripe's webhook signatures.
+pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
+    sign_with_key(secret, unix_seconds(timestamp), body)
 }
 
-/// The header value for `body` signed at `timestamp` (Unix seconds).
-pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
-    let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    format!("t={timestamp},v1={}", hex::encode(digest))
+fn unix_seconds(timestamp: u64) -> i64 {
+    i64::try_from(timestamp).unwrap_or(i64::MAX)
 }
 
 /// Why a signature does not verify.
@@ -73,11 +65,7 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: u64) -> Result<(), 
     if age_seconds > SIGNATURE_TOLERANCE_SECONDS {
         return Err(SignatureError::OutsideTolerance { age_seconds });
     }
-    let expected = mac(secret, timestamp, body);
-    if signatures
-        .iter()
-        .any(|signature| expected.clone().verify_slice(signature).is_ok())
-    {
+    if matches_any(secret, unix_seconds(timestamp), body, &signatures) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
