@@ -20,6 +20,7 @@
 //! an idle consumer neither spins nor misses an event committed by a path
 //! that did not notify.
 
+use crate::clock::{Clock, SystemClock};
 use crate::tables::push_text;
 use payledger_domain::{EventEnvelope, PaymentId};
 use payledger_store::{EventStore, KvWrite, StoreError, Table, partition_of};
@@ -58,15 +59,17 @@ pub struct CursorError {
 }
 
 impl CursorError {
-    /// A failure that happens now.
-    pub fn now(message: impl Into<String>) -> Self {
-        let at_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    /// A failure at `at_ms` (milliseconds since the Unix epoch).
+    pub fn at(at_ms: i64, message: impl Into<String>) -> Self {
         Self {
-            at_unix_ms,
+            at_unix_ms: u64::try_from(at_ms).unwrap_or(0),
             message: message.into(),
         }
+    }
+
+    /// A failure that happens now, by the wall clock.
+    pub fn now(message: impl Into<String>) -> Self {
+        Self::at(SystemClock.now_ms(), message)
     }
 }
 
@@ -114,6 +117,24 @@ impl Cursor {
         error: CursorError,
     ) -> Result<(), StoreError> {
         self.write(store, self.sequence, Some(error))
+    }
+
+    /// Moves the cursor to `sequence` and records the failure that holds
+    /// it there, in one write.
+    pub fn save_error_at<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        sequence: u64,
+        error: CursorError,
+    ) -> Result<(), StoreError> {
+        assert!(
+            sequence >= self.sequence,
+            "cursor {}/{} moves backwards: {} -> {sequence}",
+            self.consumer,
+            self.partition,
+            self.sequence
+        );
+        self.write(store, sequence, Some(error))
     }
 
     fn write<S: EventStore + ?Sized>(

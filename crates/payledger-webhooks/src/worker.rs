@@ -1,7 +1,7 @@
 //! The delivery workers: one manager that follows the subscription list,
 //! and one task per subscription and partition that delivers in log order.
 
-use crate::backoff::{BACKOFF_MS_MAX_DEFAULT, BACKOFF_MS_MIN_DEFAULT, Backoff};
+use crate::backoff::Backoff;
 use crate::render::{Delivery, Renderer, Step};
 use crate::send::{Target, attempt};
 use payledger_app::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
@@ -40,10 +40,7 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            backoff: Backoff {
-                min_ms: BACKOFF_MS_MIN_DEFAULT,
-                max_ms: BACKOFF_MS_MAX_DEFAULT,
-            },
+            backoff: Backoff::default(),
             connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
             rescan_interval_ms: RESCAN_INTERVAL_MS_DEFAULT,
@@ -176,10 +173,7 @@ async fn manage(
 }
 
 async fn list(shared: &Arc<Shared>) -> Result<Vec<(ProjectKey, SubscriptionRecord)>, StoreError> {
-    let store = Arc::clone(&shared.store);
-    tokio::task::spawn_blocking(move || subscriptions::list_all(&*store))
-        .await
-        .map_err(|e| StoreError::Engine(format!("subscription listing panicked: {e}")))?
+    blocking(shared, |s| subscriptions::list_all(s)).await
 }
 
 /// Starts workers for new subscriptions, stops those of deleted ones, and
@@ -190,13 +184,12 @@ async fn reconcile(
     running: &mut HashMap<String, Running>,
     listed: Vec<(ProjectKey, SubscriptionRecord)>,
 ) {
+    let versions: HashMap<&str, u64> = listed
+        .iter()
+        .map(|(_, r)| (r.id.as_str(), r.version))
+        .collect();
     let stopping: Vec<(String, Running)> = running
-        .extract_if(|id, workers| {
-            listed
-                .iter()
-                .find(|(_, r)| &r.id == id)
-                .is_none_or(|(_, r)| r.version != workers.version)
-        })
+        .extract_if(|id, workers| versions.get(id.as_str()) != Some(&workers.version))
         .collect();
     // Signal every stop first: each may wait for an attempt under way.
     for (_, workers) in &stopping {
@@ -204,7 +197,7 @@ async fn reconcile(
     }
     for (id, workers) in stopping {
         workers.join().await;
-        if !listed.iter().any(|(_, r)| r.id == id) {
+        if !versions.contains_key(id.as_str()) {
             // A worker may have saved its cursor after the deletion.
             forget_cursors(shared, &id).await;
             tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
@@ -247,15 +240,13 @@ async fn reconcile(
 }
 
 async fn forget_cursors(shared: &Arc<Shared>, id: &str) {
-    let store = Arc::clone(&shared.store);
     let id = id.to_owned();
-    let removed = tokio::task::spawn_blocking(move || {
-        let writes = subscriptions::remove_cursors(&*store, &id);
-        store.write(writes)
+    let removed = blocking(shared, move |s| {
+        s.write(subscriptions::remove_cursors(s, &id))
     })
     .await;
-    if !matches!(removed, Ok(Ok(()))) {
-        tracing::warn!("cannot remove the cursors of a deleted subscription");
+    if let Err(error) = removed {
+        tracing::warn!(%error, "cannot remove the cursors of a deleted subscription");
     }
 }
 
@@ -268,11 +259,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || work(&*store))
         .await
         .map_err(|e| StoreError::Engine(format!("store work panicked: {e}")))?
-}
-
-/// Why a partition worker ended.
-enum Ended {
-    Stopped,
 }
 
 /// Delivers one partition's Messages for one subscription until stopped.
@@ -288,7 +274,7 @@ async fn deliver_partition(
     // transient engine error never kills the worker.
     loop {
         match run(&shared, &subscription, &consumer, partition, &mut stopped).await {
-            Ok(Ended::Stopped) => return,
+            Ok(()) => return,
             Err(error) => {
                 store_failures = store_failures.saturating_add(1);
                 tracing::error!(%error, "delivery worker failed; restarting it");
@@ -308,14 +294,14 @@ async fn run(
     consumer: &str,
     partition: u16,
     stopped: &mut watch::Receiver<bool>,
-) -> Result<Ended, StoreError> {
+) -> Result<(), StoreError> {
     let mut waiter = shared.log_signal.subscribe(partition);
     let name = consumer.to_owned();
     let mut cursor = blocking(shared, move |s| Cursor::load(s, &name, partition)).await?;
     let mut renderer = Renderer::default();
     loop {
         if *stopped.borrow() {
-            return Ok(Ended::Stopped);
+            return Ok(());
         }
         let (steps, returned) = {
             let at = cursor.clone();
@@ -331,7 +317,7 @@ async fn run(
         if steps.is_empty() {
             tokio::select! {
                 () = waiter.wait(log_wait_fallback()) => {}
-                _ = stopped.changed() => return Ok(Ended::Stopped),
+                _ = stopped.changed() => return Ok(()),
             }
             continue;
         }
@@ -346,10 +332,9 @@ async fn run(
                         deliver(shared, subscription, &mut cursor, done, &delivery, stopped)
                             .await?;
                     if !taken {
-                        if done > cursor.sequence {
-                            save(shared, cursor, done).await?;
-                        }
-                        return Ok(Ended::Stopped);
+                        // Stopped while waiting to retry: `deliver` saved
+                        // the cursor at `done` with the failure.
+                        return Ok(());
                     }
                     done = delivery.sequence;
                 }
@@ -410,10 +395,7 @@ async fn deliver(
         *cursor = {
             let mut held = cursor.clone();
             blocking(shared, move |s| {
-                if done > held.sequence {
-                    held.save(s, done)?;
-                }
-                held.save_error(s, error)?;
+                held.save_error_at(s, done, error)?;
                 Ok(held)
             })
             .await?
