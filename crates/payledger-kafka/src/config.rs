@@ -29,7 +29,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 /// The name of the relay's cursors in the cursor table.
 pub const RELAY_CONSUMER_NAME: &str = "kafka-relay";
@@ -43,9 +42,10 @@ pub const TOPIC_TEMPLATE_PROJECT: &str = "{projectKey}";
 /// Kafka partitions of a topic the relay creates, unless configured.
 pub const TOPIC_PARTITIONS_DEFAULT: i32 = 8;
 
-/// Most events the relay reads and produces in one batch of a partition;
-/// the cursor is saved (one synced write) once per acknowledged batch.
-pub const RELAY_BATCH_EVENTS_MAX: usize = 5_000;
+/// Most events the relay reads and produces in one batch of a partition
+/// (as many as one log read returns); the cursor is saved (one synced
+/// write) once per acknowledged batch.
+pub const RELAY_BATCH_EVENTS_MAX: usize = payledger_app::consumer::LOG_BATCH_EVENTS_MAX;
 
 /// How long librdkafka keeps trying to deliver one message before it
 /// reports the message as failed (the relay then retries the batch).
@@ -194,10 +194,6 @@ impl RelayConfig {
             .get(topic)
             .copied()
             .unwrap_or(self.format)
-    }
-
-    pub fn message_timeout(&self) -> Duration {
-        Duration::from_millis(self.message_timeout_ms)
     }
 }
 

@@ -223,7 +223,7 @@ impl Worker {
             return;
         };
         tracing::info!(cursor = cursor.sequence, "relay worker started");
-        let mut renderer = Some(Renderer::new(Arc::clone(&self.shared.config)));
+        let mut renderer = None;
         while !*self.stop.borrow() {
             let (back, next) = self.next_records(&cursor, renderer.take()).await;
             renderer = back;
@@ -339,8 +339,13 @@ impl Worker {
     /// One attempt at `records`: `Err((n, error))` when only the first `n`
     /// were acknowledged.
     async fn attempt(&mut self, records: &[Record]) -> Result<(), (usize, RelayError)> {
-        let mut topics: Vec<Arc<str>> = records.iter().map(|r| Arc::clone(&r.topic)).collect();
-        topics.dedup();
+        // The renderer hands out one `Arc` per topic: a batch names few.
+        let mut topics: Vec<Arc<str>> = Vec::new();
+        for record in records {
+            if !topics.iter().any(|topic| Arc::ptr_eq(topic, &record.topic)) {
+                topics.push(Arc::clone(&record.topic));
+            }
+        }
         self.shared
             .topics
             .ensure(&topics)

@@ -81,24 +81,29 @@ impl Renderer {
         self.keys.make_room(events.len(), KEYS_TRACKED_MAX);
         let mut records = Vec::with_capacity(events.len());
         for envelope in events {
-            self.keys.learn_history(store, envelope)?;
-            records.push(self.record(envelope));
+            let (topic, format) = self.topic(&envelope.meta.project);
+            // A protobuf value carries no payment key: nothing to learn.
+            if format != MessageFormat::Protobuf {
+                self.keys.learn_history(store, envelope)?;
+            }
+            records.push(self.record(envelope, topic, format));
         }
         Ok(records)
     }
 
-    fn record(&mut self, envelope: &EventEnvelope) -> Record {
-        let (topic, format) = self.topic(&envelope.meta.project);
+    fn record(
+        &mut self,
+        envelope: &EventEnvelope,
+        topic: Arc<str>,
+        format: MessageFormat,
+    ) -> Record {
         let value = match format {
             MessageFormat::Json => to_bytes(&self.keys.render(envelope)),
             MessageFormat::CloudEvents => {
                 let message = self.keys.render(envelope);
                 to_bytes(&cloudevent_to_json(envelope, message))
             }
-            MessageFormat::Protobuf => {
-                self.keys.observe(envelope);
-                payledger_codec::encode_envelope(envelope)
-            }
+            MessageFormat::Protobuf => payledger_codec::encode_envelope(envelope),
         };
         Record {
             topic,
@@ -158,7 +163,9 @@ mod tests {
         };
         let mut config = RelayConfig::new("127.0.0.1:9092");
         config.format = format;
-        let record = Renderer::new(Arc::new(config)).record(&envelope);
+        let mut renderer = Renderer::new(Arc::new(config));
+        let (topic, format) = renderer.topic(&envelope.meta.project);
+        let record = renderer.record(&envelope, topic, format);
         let mut text = format!("topic: {}\nkey: {}\n", record.topic, record.key);
         for (name, value) in record.headers() {
             text.push_str(&format!("header {name}: {value}\n"));
