@@ -566,6 +566,16 @@ fn transaction_interface_writes(
     before: Option<&Payment>,
     after: &Payment,
 ) -> Vec<KvWrite> {
+    let same_ids = |b: &Payment| {
+        b.deleted == after.deleted
+            && b.transactions.len() == after.transactions.len()
+            && (b.transactions.iter().zip(&after.transactions))
+                .all(|(x, y)| x.interface_id == y.interface_id)
+    };
+    if before.is_some_and(same_ids) {
+        // Most appends (interactions, states) leave every id as it was.
+        return Vec::new();
+    }
     let keys = |p: &Payment| -> std::collections::BTreeSet<Vec<u8>> {
         if p.deleted {
             return Default::default();

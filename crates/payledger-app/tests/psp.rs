@@ -2,13 +2,12 @@
 //! clock: execution, webhooks, refresh, retries, crash recovery, and the
 //! property that any interleaving of them ends in the PSP's final state.
 
+use payledger_app::clock::{Clock, ManualClock};
 use payledger_app::consumer::Cursor;
 use payledger_app::psp::interaction::INTERACTION_TYPE_KEY;
 use payledger_app::psp::tasks;
 use payledger_app::psp::webhooks::WebhookOutcome;
-use payledger_app::psp::{
-    Clock, ManualClock, PspAccount, PspPolicy, PspRegistry, PspService, mapping,
-};
+use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService, mapping};
 use payledger_app::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{FieldValue, TransactionState, TransactionType};

@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 use payledger_api::AppState;
-use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService, SystemClock};
+use payledger_app::clock::SystemClock;
+use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_domain::ProjectKey;
 use payledger_psp::config::{PspConfig, STRIPE};
 use payledger_psp::stripe::StripeConnector;

@@ -13,7 +13,7 @@
 
 use super::interaction::{self, Interaction, Phase, Source};
 use super::mapping::{self, Decision, Operation};
-use super::tasks::Task;
+use super::tasks::{self, Task};
 use super::{AppendWrites, Appended, PspAccount, PspFailure, PspService, backoff_ms};
 use payledger_domain::payment::{Transaction, TransactionState};
 use payledger_domain::{Payment, PaymentId, ProjectKey, TransactionId, UpdateAction};
@@ -21,6 +21,7 @@ use payledger_psp::{
     CaptureMethod, CreateIntent, CreateRefund, IntentStatus, METADATA_PAYMENT_ID, METADATA_PROJECT,
     METADATA_TRANSACTION_ID, PaymentIntent, PspError, Refund,
 };
+use payledger_store::KvWrite;
 use std::collections::{BTreeMap, HashSet};
 
 /// The actor of the executor's events.
@@ -32,10 +33,6 @@ pub const STEPS_PER_PAYMENT_MAX: usize = 64;
 /// What one pass over a payment did.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Progress {
-    /// Transactions whose PSP result was recorded.
-    pub executed: usize,
-    /// Transactions failed without a PSP call (nothing to refund, …).
-    pub rejected: usize,
     /// Transactions whose call had an unknown outcome, left in doubt.
     pub in_doubt: usize,
     /// The last unknown-outcome failure.
@@ -121,7 +118,6 @@ impl PspService {
                     attempted.insert(txn.id);
                     self.reject(project, payment_id, &account, &txn, reason)
                         .await?;
-                    progress.rejected += 1;
                 }
                 Step::Fresh(txn, operation, target) => {
                     attempted.insert(txn.id);
@@ -131,13 +127,17 @@ impl PspService {
                         attempt: 1,
                     };
                     let due = self.inner.clock.now_ms() + self.inner.policy.retry_delay_ms;
-                    let watchdog = self.schedule(watchdog, due, Vec::new()).await?;
+                    // Written with the claim, in its batch: a claimed
+                    // transaction always has its watchdog.
+                    let (watchdog, schedule) = tasks::schedule(&watchdog, due);
                     if !self
-                        .claim(project, &payment, &account, &txn, operation)
+                        .claim(project, &payment, &account, &txn, operation, schedule)
                         .await?
                     {
-                        self.unschedule(watchdog).await?;
                         continue;
+                    }
+                    if due <= self.inner.clock.now_ms() {
+                        self.inner.tasks_due.notify_one();
                     }
                     let attempt = self
                         .attempt(
@@ -186,7 +186,8 @@ impl PspService {
     }
 
     /// Claims an Initial transaction: Pending plus the `request`
-    /// interaction. False when it is no longer Initial.
+    /// interaction, with `watchdog` (a task write) in the same batch.
+    /// False when it is no longer Initial (nothing is written).
     async fn claim(
         &self,
         project: &ProjectKey,
@@ -194,6 +195,7 @@ impl PspService {
         account: &PspAccount,
         txn: &Transaction,
         operation: Operation,
+        watchdog: KvWrite,
     ) -> Result<bool, PspFailure> {
         let mut request = Interaction::new(&account.interface, Source::Executor, Phase::Request);
         request
@@ -210,7 +212,10 @@ impl PspService {
                 project,
                 payment.id,
                 EXECUTOR_ACTOR,
-                AppendWrites::default(),
+                AppendWrites {
+                    inline: vec![watchdog],
+                    dedupe: None,
+                },
                 move |payment, type_id| {
                     let current = payment.transactions.iter().find(|t| t.id == id)?;
                     (current.state == TransactionState::Initial).then(|| {
@@ -274,7 +279,6 @@ impl PspService {
                 if pending {
                     self.schedule_refresh(project, payment.id).await?;
                 }
-                progress.executed += 1;
                 Ok(true)
             }
             Attempt::Retry(error) => {

@@ -144,14 +144,7 @@ pub fn intent_state(operation: Operation, status: IntentStatus) -> TransactionSt
             S::RequiresPaymentMethod | S::Canceled => Failure,
             S::RequiresConfirmation | S::RequiresAction | S::Processing => Pending,
         },
-        Operation::Charge => match status {
-            S::Succeeded => Success,
-            S::RequiresPaymentMethod | S::Canceled => Failure,
-            S::RequiresConfirmation | S::RequiresAction | S::Processing | S::RequiresCapture => {
-                Pending
-            }
-        },
-        Operation::Capture => match status {
+        Operation::Charge | Operation::Capture => match status {
             S::Succeeded => Success,
             S::RequiresPaymentMethod | S::Canceled => Failure,
             S::RequiresConfirmation | S::RequiresAction | S::Processing | S::RequiresCapture => {

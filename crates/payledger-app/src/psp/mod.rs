@@ -11,9 +11,10 @@
 //! Exactly-once effect at the PSP under at-least-once processing:
 //! - all PSP work on one payment runs under an in-process per-payment lock
 //!   ([`locks`]), and re-reads the payment before acting;
-//! - before a call, the executor writes a watchdog task and claims the
-//!   transaction (Initial → Pending plus a `request` interaction), so a
-//!   crash leaves a claimed transaction without interface id: "in doubt";
+//! - before a call, the executor claims the transaction (Initial →
+//!   Pending plus a `request` interaction) with a watchdog task in the
+//!   same batch, so a crash leaves a claimed transaction without interface
+//!   id, "in doubt", that its watchdog resumes;
 //! - an in-doubt transaction is resumed by finding the PSP object by the
 //!   transaction id in its metadata, and only created when none exists;
 //!   every call carries an idempotency key derived from the transaction id.
@@ -31,7 +32,7 @@ pub mod runner;
 pub mod tasks;
 pub mod webhooks;
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::clock::Clock;
 
 use crate::catalog::{CatalogError, StoredCatalog};
 use crate::consumer::LogSignal;
@@ -202,7 +203,6 @@ pub struct PspService {
 #[derive(Debug)]
 struct Inner {
     ledger: Ledger<dyn EventStore>,
-    store: Arc<dyn EventStore>,
     registry: PspRegistry,
     clock: Arc<dyn Clock>,
     policy: PspPolicy,
@@ -222,11 +222,9 @@ impl PspService {
         policy: PspPolicy,
         log_signal: Option<Arc<LogSignal>>,
     ) -> Self {
-        let store = Arc::clone(ledger.store());
         Self {
             inner: Arc::new(Inner {
                 ledger,
-                store,
                 registry,
                 clock,
                 policy,
@@ -238,20 +236,9 @@ impl PspService {
         }
     }
 
-    pub fn registry(&self) -> &PspRegistry {
-        &self.inner.registry
-    }
-
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    pub fn policy(&self) -> &PspPolicy {
-        &self.inner.policy
-    }
-
-    pub fn store(&self) -> &Arc<dyn EventStore> {
-        &self.inner.store
+    /// The ledger's store.
+    fn store(&self) -> &dyn EventStore {
+        &**self.inner.ledger.store()
     }
 
     /// Runs blocking store work off the async workers.
@@ -290,7 +277,7 @@ impl PspService {
         let now = self.inner.clock.now_ms();
         let key = project.clone();
         let id = self
-            .blocking(move |s| Ok(interaction::ensure_type(&*s.inner.store, &key, now)?))
+            .blocking(move |s| Ok(interaction::ensure_type(s.store(), &key, now)?))
             .await?;
         self.inner
             .interaction_types
@@ -336,7 +323,7 @@ impl PspService {
                 }
                 Err(other) => return Err(other),
             };
-            match prepared.commit(&*self.inner.store).await {
+            match prepared.commit(self.store()).await {
                 Ok(outcome) => {
                     if let Some(signal) = &self.inner.log_signal {
                         signal.notify_payment(payment_id);
@@ -361,7 +348,7 @@ impl PspService {
         build: &dyn Fn(&Payment, &str) -> Option<Vec<UpdateAction>>,
     ) -> Result<Result<Prepared, Appended>, PspFailure> {
         if let Some(key) = &write.dedupe
-            && self.inner.store.get(Table::WebhookEvents, key)?.is_some()
+            && self.store().get(Table::WebhookEvents, key)?.is_some()
         {
             return Ok(Err(Appended::Duplicate));
         }
@@ -371,7 +358,8 @@ impl PspService {
         let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
             return Ok(Err(Appended::Unchanged(payment)));
         };
-        let catalog = StoredCatalog::new(Arc::clone(&self.inner.store), meta.project.clone());
+        let catalog =
+            StoredCatalog::new(Arc::clone(self.inner.ledger.store()), meta.project.clone());
         let command = PaymentCommand::UpdateRead {
             payment: Box::new(payment),
             actions,
@@ -391,8 +379,7 @@ impl PspService {
     ) -> Result<Vec<u8>, PspFailure> {
         let (key, write) = tasks::schedule(&task, due_ms);
         extra.push(write);
-        self.blocking(move |s| Ok(s.inner.store.write(extra)?))
-            .await?;
+        self.blocking(move |s| Ok(s.store().write(extra)?)).await?;
         if due_ms <= self.inner.clock.now_ms() {
             self.inner.tasks_due.notify_one();
         }
@@ -401,7 +388,7 @@ impl PspService {
 
     /// Removes a task that is no longer needed.
     async fn unschedule(&self, key: Vec<u8>) -> Result<(), PspFailure> {
-        self.blocking(move |s| Ok(s.inner.store.write(vec![tasks::remove(&key)])?))
+        self.blocking(move |s| Ok(s.store().write(vec![tasks::remove(&key)])?))
             .await
     }
 }

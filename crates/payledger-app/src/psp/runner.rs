@@ -45,7 +45,7 @@ impl PspService {
     pub async fn execute_batch(&self, cursor: &mut Cursor) -> Result<usize, PspFailure> {
         let snapshot = cursor.clone();
         let batch = self
-            .blocking(move |s| Ok(snapshot.next_batch(&*s.inner.store, EXECUTOR_BATCH_EVENTS_MAX)?))
+            .blocking(move |s| Ok(snapshot.next_batch(s.store(), EXECUTOR_BATCH_EVENTS_MAX)?))
             .await?;
         let Some(last) = batch.last().map(|e| e.partition_sequence) else {
             return Ok(0);
@@ -85,7 +85,7 @@ impl PspService {
         let mut saved = cursor.clone();
         let saved = self
             .blocking(move |s| {
-                saved.save(&*s.inner.store, last)?;
+                saved.save(s.store(), last)?;
                 Ok(saved)
             })
             .await?;
@@ -99,7 +99,7 @@ impl PspService {
         let mut failures = 0u32;
         let mut cursor = loop {
             let load = self
-                .blocking(move |s| Ok(Cursor::load(&*s.inner.store, EXECUTOR_CONSUMER, partition)?))
+                .blocking(move |s| Ok(Cursor::load(s.store(), EXECUTOR_CONSUMER, partition)?))
                 .await;
             match load {
                 Ok(cursor) => break cursor,
@@ -126,12 +126,9 @@ impl PspService {
 
     async fn save_cursor_error(&self, cursor: &Cursor, error: &PspFailure) {
         let mut cursor = cursor.clone();
-        let error = CursorError {
-            at_unix_ms: u64::try_from(self.inner.clock.now_ms()).unwrap_or(0),
-            message: error.to_string(),
-        };
+        let error = CursorError::at(self.inner.clock.now_ms(), error.to_string());
         let saved = self
-            .blocking(move |s| Ok(cursor.save_error(&*s.inner.store, error)?))
+            .blocking(move |s| Ok(cursor.save_error(s.store(), error)?))
             .await;
         if let Err(error) = saved {
             tracing::error!(%error, "cannot record the executor's failure on its cursor");
@@ -160,8 +157,7 @@ impl PspService {
             }
             let next = {
                 let this = self.clone();
-                this.blocking(|s| Ok(tasks::next_due_ms(&*s.inner.store)?))
-                    .await
+                this.blocking(|s| Ok(tasks::next_due_ms(s.store())?)).await
             };
             let now = self.inner.clock.now_ms();
             let wait = match next {
@@ -183,7 +179,7 @@ impl PspService {
     pub async fn run_due_tasks(&self) -> Result<usize, PspFailure> {
         let now = self.inner.clock.now_ms();
         let due = self
-            .blocking(move |s| Ok(tasks::due(&*s.inner.store, now, tasks::TASK_BATCH_MAX)?))
+            .blocking(move |s| Ok(tasks::due(s.store(), now, tasks::TASK_BATCH_MAX)?))
             .await?;
         let count = due.len();
         let mut running = JoinSet::new();
@@ -196,10 +192,8 @@ impl PspService {
                 }
                 Err(bad) => {
                     tracing::error!(reason = %bad.reason, "dropping an unreadable task");
-                    self.blocking(move |s| {
-                        Ok(s.inner.store.write(vec![tasks::remove(&bad.key)])?)
-                    })
-                    .await?;
+                    self.blocking(move |s| Ok(s.store().write(vec![tasks::remove(&bad.key)])?))
+                        .await?;
                     continue;
                 }
             };
@@ -253,9 +247,7 @@ impl PspService {
         if let Some((task, due)) = follow_up {
             writes.push(tasks::schedule(&task, due).1);
         }
-        let written = self
-            .blocking(move |s| Ok(s.inner.store.write(writes)?))
-            .await;
+        let written = self.blocking(move |s| Ok(s.store().write(writes)?)).await;
         if let Err(error) = written {
             tracing::error!(%error, "cannot replace a finished task");
         }

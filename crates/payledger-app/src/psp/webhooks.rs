@@ -27,9 +27,6 @@ use payledger_store::{KvWrite, Table};
 /// The actor of the events webhooks cause.
 pub const WEBHOOK_ACTOR: &str = "psp-webhook";
 
-/// Most payments one PaymentIntent is looked up in.
-pub const PAYMENTS_PER_OBJECT_MAX: usize = 16;
-
 /// Why a webhook was refused (400, nothing recorded).
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum WebhookRejected {
@@ -124,27 +121,25 @@ impl PspService {
             project.clone(),
             event.payment_intent.clone(),
         );
-        let (seen, payments) = self
+        let (seen, payment) = self
             .blocking(move |s| {
-                let seen = s.inner.store.get(Table::WebhookEvents, &key)?.is_some();
+                let seen = s.store().get(Table::WebhookEvents, &key)?.is_some();
                 let prefix = tables::transaction_interface_prefix(&p, &intent);
-                let rows = s.inner.store.scan(
+                // The first payment holding the PSP object is the one.
+                let rows = s.store().scan(
                     Table::TransactionInterfaceIndex,
                     &prefix,
                     &tables::prefix_end(&prefix),
-                    PAYMENTS_PER_OBJECT_MAX,
+                    1,
                 )?;
-                let payments: Vec<PaymentId> = rows
-                    .iter()
-                    .filter_map(|(k, _)| tables::view_key_payment(k))
-                    .collect();
-                Ok((seen, payments))
+                let payment = rows.first().and_then(|(k, _)| tables::view_key_payment(k));
+                Ok((seen, payment))
             })
             .await?;
         if seen {
             return Ok(WebhookOutcome::Duplicate);
         }
-        let Some(&payment_id) = payments.first() else {
+        let Some(payment_id) = payment else {
             return Ok(WebhookOutcome::Orphaned);
         };
         let refresh = Task::Refresh {

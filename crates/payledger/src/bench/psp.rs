@@ -19,7 +19,8 @@ use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
 use payledger_api::{ApiConfig, AppState};
-use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService, SystemClock};
+use payledger_app::clock::SystemClock;
+use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_app::{CommandMeta, PaymentCommand};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{TransactionState, TransactionType};
@@ -115,7 +116,7 @@ fn now() -> Timestamp {
     SystemClock.now()
 }
 
-use payledger_app::psp::Clock;
+use payledger_app::clock::Clock;
 
 fn meta() -> CommandMeta {
     CommandMeta {
@@ -295,7 +296,6 @@ async fn authorize_until(
         )];
         let sent = Instant::now();
         let id = create(&state, draft).await?;
-        state.log_signal.notify_payment(id);
         let state_reached = wait_final(&state, id, sent).await?;
         latency.record(micros(sent.elapsed()))?;
         count += 1;
