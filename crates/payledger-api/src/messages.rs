@@ -180,18 +180,21 @@ fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value
     let Some((payment, version)) = tables::decode_event_id_value(&bytes) else {
         return Err(ApiError::general());
     };
-    let Some(event) = state
+    // The earlier events give the key the payment had then: one read.
+    let stream = state
         .store
-        .read_stream(payment, VersionRange::new(version, version))?
-        .pop()
-        .filter(|e| &e.meta.project == project)
+        .read_stream(payment, VersionRange::new(1, version))?;
+    let Some((event, earlier)) = stream
+        .split_last()
+        .filter(|(e, _)| e.version == version && &e.meta.project == project)
     else {
         return Ok(None);
     };
-    // Only the key its payment had then is needed from the earlier events.
     let mut keys = Keys::default();
-    keys.learn_history(&*state.store, &event)?;
-    Ok(Some(keys.render(&event)))
+    for before in earlier {
+        keys.observe(before);
+    }
+    Ok(Some(keys.render(event)))
 }
 
 async fn get_one(

@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `{id}` or `key={key}` in a path.
-fn target(segment: &str) -> Result<PaymentRef, ApiError> {
+pub(crate) fn target(segment: &str) -> Result<PaymentRef, ApiError> {
     if let Some(key) = segment.strip_prefix("key=") {
         return Ok(PaymentRef::Key(key.to_owned()));
     }
@@ -54,7 +54,7 @@ fn target(segment: &str) -> Result<PaymentRef, ApiError> {
         .ok_or_else(|| not_found(segment))
 }
 
-fn not_found(what: &str) -> ApiError {
+pub(crate) fn not_found(what: &str) -> ApiError {
     ApiError::resource_not_found(&ResourceRef::Id(what.to_owned()))
 }
 
@@ -178,7 +178,7 @@ async fn delete(
 }
 
 /// Loads one payment by id or key.
-async fn load(
+pub(crate) async fn load(
     state: &AppState,
     project: ProjectKey,
     target: PaymentRef,

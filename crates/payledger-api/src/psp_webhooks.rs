@@ -15,16 +15,15 @@
 
 use crate::auth::{Scope, authorize};
 use crate::json::payment_to_json;
+use crate::payments::{load, not_found, target};
 use crate::request::{Body, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use payledger_app::PaymentRef;
 use payledger_app::psp::webhooks::WebhookOutcome;
 use payledger_app::psp::{PspFailure, PspService};
-use payledger_domain::{PaymentId, ProjectKey, ResourceRef};
 use serde_json::{Value, json};
 
 /// The `paymentInterface` name of Stripe.
@@ -88,41 +87,17 @@ async fn refresh(
 ) -> Result<Json<Value>, ApiError> {
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ManagePayments).await?;
-    let payment_id = resolve(&state, &project, &id).await?;
+    let found = load(&state, project.clone(), target(&id)?).await?;
+    let found = found.ok_or_else(|| not_found(&id))?;
     let payment = match service {
         Some(Extension(service)) => service
-            .refresh_payment(&project, payment_id)
+            .refresh_payment(&project, found.id)
             .await
             .map_err(failure)?
             .map(|refreshed| refreshed.payment),
-        None => {
-            let project = project.clone();
-            state
-                .blocking(move |s| Ok(s.ledger.view(&project, payment_id)?))
-                .await?
-        }
+        // No PSP configured: the payment as it is.
+        None => Some(found),
     };
     let payment = payment.ok_or_else(|| not_found(&id))?;
     Ok(Json(payment_to_json(&payment)))
-}
-
-fn not_found(what: &str) -> ApiError {
-    ApiError::resource_not_found(&ResourceRef::Id(what.to_owned()))
-}
-
-/// The payment id of `{id}` or `key={key}`.
-async fn resolve(
-    state: &AppState,
-    project: &ProjectKey,
-    segment: &str,
-) -> Result<PaymentId, ApiError> {
-    let target = match segment.strip_prefix("key=") {
-        Some(key) => PaymentRef::Key(key.to_owned()),
-        None => PaymentRef::Id(PaymentId::parse(segment).ok_or_else(|| not_found(segment))?),
-    };
-    let project = project.clone();
-    let found = state
-        .blocking(move |s| Ok(s.ledger.get(&project, &target)?))
-        .await?;
-    found.map(|p| p.id).ok_or_else(|| not_found(segment))
 }

@@ -26,7 +26,7 @@
 use crate::auth::{Scope, authorize};
 use crate::catalog::{ActionParser, duplicate_field, parse_update, query_spec, target};
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
-use crate::json::{MESSAGE_TYPES, format_timestamp, mask_token};
+use crate::json::{MESSAGE_TYPES, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
@@ -39,6 +39,7 @@ use payledger_app::subscriptions::{
     SubscriptionAction, SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
     SubscriptionRejection,
 };
+use payledger_domain::time::format_timestamp;
 use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -194,7 +194,7 @@ pub(crate) fn utc_text(ms: u64) -> String {
     let seconds = ms / 1_000;
     let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
     let rest = seconds % 86_400;
-    let (year, month, day) = payledger_api::json::civil_from_days(days);
+    let (year, month, day) = payledger_domain::time::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rest / 3_600,

@@ -27,7 +27,7 @@ pub(crate) mod read;
 use payledger_domain::UpdateAction;
 
 pub use actions::parse_update;
-pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, cloudevent_to_json};
+pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json};
 pub use custom::{
     custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
 };
@@ -37,9 +37,6 @@ pub use message::{
     message_delivery_payload, message_to_json, message_type,
 };
 pub use money::money_to_json;
-pub use payledger_domain::time::{
-    civil_from_days, days_from_civil, format_timestamp, parse_timestamp,
-};
 pub use payment::{
     INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
     token_to_json, transaction_to_json,
