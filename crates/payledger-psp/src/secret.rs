@@ -1,4 +1,5 @@
-//! A secret value (API key, webhook signing secret, client secret) whose
+//! A secret value (API key, webhook signing secret, client secret, access
+//! token; the auth layer uses this type too) whose
 //! `Debug` and `Display` print a mask, so a secret that ends up in a log
 //! line or an error message shows as `***`.
 
@@ -17,15 +18,23 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self::new(value)
     }
 }
 

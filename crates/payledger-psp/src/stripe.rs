@@ -19,7 +19,7 @@ use crate::secret::Secret;
 use crate::{METADATA_TRANSACTION_ID, PspConnector, PspFuture};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wire::{WireList, WirePaymentIntent, WireRefund};
 
@@ -28,11 +28,6 @@ pub const LIST_PAGE_OBJECTS: u32 = 100;
 /// Longest id accepted in a request path, in bytes.
 pub const OBJECT_ID_BYTES_MAX: usize = 255;
 
-/// Whether the server answered the search API.
-const SEARCH_UNKNOWN: u8 = 0;
-const SEARCH_AVAILABLE: u8 = 1;
-const SEARCH_MISSING: u8 = 2;
-
 /// A Stripe account reached over HTTP.
 #[derive(Debug)]
 pub struct StripeConnector {
@@ -40,7 +35,8 @@ pub struct StripeConnector {
     base_url: String,
     secret_key: Secret,
     find_pages_max: u32,
-    search: AtomicU8,
+    /// Set once the server answered 404 to the search API.
+    search_missing: AtomicBool,
 }
 
 type Form = Vec<(String, String)>;
@@ -62,7 +58,7 @@ impl StripeConnector {
             base_url: settings.api_base_url.trim_end_matches('/').to_owned(),
             secret_key: settings.secret_key.clone(),
             find_pages_max: settings.find_pages_max,
-            search: AtomicU8::new(SEARCH_UNKNOWN),
+            search_missing: AtomicBool::new(false),
         })
     }
 
@@ -121,9 +117,23 @@ impl StripeConnector {
             .try_into()
     }
 
+    /// `POST /v1/payment_intents/{id}/{step}` (confirm, capture, cancel).
+    async fn intent_step(
+        &self,
+        id: &str,
+        step: &str,
+        form: Form,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, PspError> {
+        check_id(id)?;
+        let path = format!("/v1/payment_intents/{id}/{step}");
+        self.intent(Method::POST, &path, form, Some(idempotency_key))
+            .await
+    }
+
     async fn find_intent(&self, transaction_id: &str) -> Result<Option<PaymentIntent>, PspError> {
         check_id(transaction_id)?;
-        if self.search.load(Ordering::Relaxed) != SEARCH_MISSING {
+        if !self.search_missing.load(Ordering::Relaxed) {
             let query = format!("metadata['{METADATA_TRANSACTION_ID}']:'{transaction_id}'");
             let form = vec![("query".to_owned(), query)];
             let page = self
@@ -136,7 +146,6 @@ impl StripeConnector {
                 .await;
             match page {
                 Ok(page) => {
-                    self.search.store(SEARCH_AVAILABLE, Ordering::Relaxed);
                     return page
                         .data
                         .into_iter()
@@ -146,7 +155,7 @@ impl StripeConnector {
                 }
                 Err(e) if e.is_not_found() => {
                     tracing::debug!("no search API: finding by listing");
-                    self.search.store(SEARCH_MISSING, Ordering::Relaxed);
+                    self.search_missing.store(true, Ordering::Relaxed);
                 }
                 Err(e) => return Err(e),
             }
@@ -287,16 +296,22 @@ pub fn create_intent_form(request: &CreateIntent) -> Form {
 
 /// The form of a refund: `charge` for a charge id, `payment_intent` else.
 pub fn create_refund_form(request: &CreateRefund) -> Form {
-    let target = match object_kind(&request.charged) {
-        ObjectKind::Charge => "charge",
-        ObjectKind::PaymentIntent | ObjectKind::Refund | ObjectKind::Other => "payment_intent",
-    };
-    let mut form: Form = vec![(target.into(), request.charged.clone())];
+    let mut form = refund_target(&request.charged);
     if let Some(amount) = request.amount {
         form.push(("amount".into(), amount.to_string()));
     }
     push_metadata(&mut form, &request.metadata);
     form
+}
+
+/// `charge` or `payment_intent` = `charged`: what a refund refunds, as a
+/// form field (also the filter when listing refunds).
+fn refund_target(charged: &str) -> Form {
+    let field = match object_kind(charged) {
+        ObjectKind::Charge => "charge",
+        ObjectKind::PaymentIntent | ObjectKind::Refund | ObjectKind::Other => "payment_intent",
+    };
+    vec![(field.into(), charged.to_owned())]
 }
 
 /// The kind of object a Stripe id names, by its prefix.
@@ -332,12 +347,7 @@ impl PspConnector for StripeConnector {
         id: &'a str,
         idempotency_key: &'a str,
     ) -> PspFuture<'a, PaymentIntent> {
-        Box::pin(async move {
-            check_id(id)?;
-            let path = format!("/v1/payment_intents/{id}/confirm");
-            self.intent(Method::POST, &path, Vec::new(), Some(idempotency_key))
-                .await
-        })
+        Box::pin(self.intent_step(id, "confirm", Vec::new(), idempotency_key))
     }
 
     fn capture_payment_intent<'a>(
@@ -346,15 +356,10 @@ impl PspConnector for StripeConnector {
         amount: Option<i64>,
         idempotency_key: &'a str,
     ) -> PspFuture<'a, PaymentIntent> {
-        Box::pin(async move {
-            check_id(id)?;
-            let path = format!("/v1/payment_intents/{id}/capture");
-            let form = amount
-                .map(|a| vec![("amount_to_capture".to_owned(), a.to_string())])
-                .unwrap_or_default();
-            self.intent(Method::POST, &path, form, Some(idempotency_key))
-                .await
-        })
+        let form = amount
+            .map(|a| vec![("amount_to_capture".to_owned(), a.to_string())])
+            .unwrap_or_default();
+        Box::pin(self.intent_step(id, "capture", form, idempotency_key))
     }
 
     fn cancel_payment_intent<'a>(
@@ -362,12 +367,7 @@ impl PspConnector for StripeConnector {
         id: &'a str,
         idempotency_key: &'a str,
     ) -> PspFuture<'a, PaymentIntent> {
-        Box::pin(async move {
-            check_id(id)?;
-            let path = format!("/v1/payment_intents/{id}/cancel");
-            self.intent(Method::POST, &path, Vec::new(), Some(idempotency_key))
-                .await
-        })
+        Box::pin(self.intent_step(id, "cancel", Vec::new(), idempotency_key))
     }
 
     fn retrieve_payment_intent<'a>(&'a self, id: &'a str) -> PspFuture<'a, PaymentIntent> {
@@ -414,15 +414,8 @@ impl PspConnector for StripeConnector {
         Box::pin(async move {
             check_id(charged)?;
             check_id(transaction_id)?;
-            let probe = CreateRefund {
-                charged: charged.to_owned(),
-                amount: None,
-                metadata: Default::default(),
-                idempotency_key: String::new(),
-            };
-            let filter = create_refund_form(&probe);
             let found = self
-                .scan::<WireRefund>("/v1/refunds", filter, transaction_id)
+                .scan::<WireRefund>("/v1/refunds", refund_target(charged), transaction_id)
                 .await?;
             found.map(TryInto::try_into).transpose()
         })

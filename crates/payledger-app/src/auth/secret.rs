@@ -29,39 +29,9 @@ pub const SALT_BYTES: usize = 16;
 /// Length of a derived hash, in bytes.
 pub const HASH_BYTES: usize = 32;
 
-/// A client secret or access token. `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself: for hashing, and for the one response or request
-    /// that must carry it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self::new(value)
-    }
-}
+/// A client secret or access token: `Debug` and `Display` never show the
+/// value (the same wrapper the PSP settings use).
+pub use payledger_psp::Secret;
 
 /// A salted PBKDF2-HMAC-SHA256 hash of a client secret.
 #[derive(Clone, PartialEq, Eq)]
