@@ -500,6 +500,24 @@ pub fn create(
     Ok(record)
 }
 
+/// The subscription `by` names, if it is at `version`.
+fn current(
+    store: &(impl EventStore + ?Sized),
+    project: &ProjectKey,
+    by: &ResourceRef,
+    version: u64,
+) -> Result<SubscriptionRecord, SubscriptionError> {
+    let record = get(store, project, by)?;
+    if record.version != version {
+        return Err(SubscriptionError::Conflict {
+            id: record.id,
+            expected: version,
+            current_version: record.version,
+        });
+    }
+    Ok(record)
+}
+
 /// Applies update actions to the subscription at `version`, all or
 /// nothing; the result must pass the rules of a new subscription. The
 /// cursors stay where they are: deliveries go on from there with the new
@@ -517,15 +535,9 @@ pub fn update(
     meta: &SubscriptionMeta,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
     let _writes = WRITES.lock();
-    let before = get(store, project, by)?;
-    if before.version != version {
-        return Err(SubscriptionError::Conflict {
-            id: before.id,
-            expected: version,
-            current_version: before.version,
-        });
-    }
-    let mut draft = SubscriptionDraft::of(&before);
+    let before = current(store, project, by, version)?;
+    let unchanged = SubscriptionDraft::of(&before);
+    let mut draft = unchanged.clone();
     for action in actions {
         match action {
             SubscriptionAction::ChangeDestination(destination) => draft.destination = destination,
@@ -533,7 +545,7 @@ pub fn update(
             SubscriptionAction::SetMessages(messages) => draft.messages = messages,
         }
     }
-    if draft == SubscriptionDraft::of(&before) {
+    if draft == unchanged {
         return Ok(before);
     }
     check_draft(&draft, message_types)?;
@@ -572,14 +584,7 @@ pub fn delete(
     version: u64,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
     let _writes = WRITES.lock();
-    let record = get(store, project, by)?;
-    if record.version != version {
-        return Err(SubscriptionError::Conflict {
-            id: record.id,
-            expected: version,
-            current_version: record.version,
-        });
-    }
+    let record = current(store, project, by, version)?;
     let mut writes = vec![KvWrite {
         table: Table::Subscriptions,
         key: record_key(project, &record.id),

@@ -66,9 +66,7 @@ pub fn view_key_payment(key: &[u8]) -> Option<PaymentId> {
 }
 
 pub fn key_index_key(project: &ProjectKey, payment_key: &str) -> Vec<u8> {
-    let mut key = project_prefix(project);
-    push_text(&mut key, payment_key);
-    key
+    text_prefix(project, payment_key)
 }
 
 /// Interface ids lead so a lookup by `interfaceId` alone is a prefix scan;
@@ -83,17 +81,27 @@ pub fn interface_index_key(
     key
 }
 
-/// The prefix of every interface index entry with this interface id.
-pub fn interface_prefix(project: &ProjectKey, interface_id: &str) -> Vec<u8> {
+/// `project · text`: the prefix of every entry about one value.
+fn text_prefix(project: &ProjectKey, text: &str) -> Vec<u8> {
     let mut key = project_prefix(project);
-    push_text(&mut key, interface_id);
+    push_text(&mut key, text);
     key
 }
 
-pub fn customer_prefix(project: &ProjectKey, customer_id: &str) -> Vec<u8> {
-    let mut key = project_prefix(project);
-    push_text(&mut key, customer_id);
+/// `project · text · payment id`: one payment's entry under a value.
+fn text_payment_key(project: &ProjectKey, text: &str, payment_id: PaymentId) -> Vec<u8> {
+    let mut key = text_prefix(project, text);
+    key.extend_from_slice(payment_id.as_bytes());
     key
+}
+
+/// The prefix of every interface index entry with this interface id.
+pub fn interface_prefix(project: &ProjectKey, interface_id: &str) -> Vec<u8> {
+    text_prefix(project, interface_id)
+}
+
+pub fn customer_prefix(project: &ProjectKey, customer_id: &str) -> Vec<u8> {
+    text_prefix(project, customer_id)
 }
 
 pub fn customer_index_key(
@@ -101,16 +109,12 @@ pub fn customer_index_key(
     customer_id: &str,
     payment_id: PaymentId,
 ) -> Vec<u8> {
-    let mut key = customer_prefix(project, customer_id);
-    key.extend_from_slice(payment_id.as_bytes());
-    key
+    text_payment_key(project, customer_id, payment_id)
 }
 
 /// The prefix of every payment with a transaction of this interface id.
 pub fn transaction_interface_prefix(project: &ProjectKey, interface_id: &str) -> Vec<u8> {
-    let mut key = project_prefix(project);
-    push_text(&mut key, interface_id);
-    key
+    text_prefix(project, interface_id)
 }
 
 pub fn transaction_interface_key(
@@ -118,22 +122,17 @@ pub fn transaction_interface_key(
     interface_id: &str,
     payment_id: PaymentId,
 ) -> Vec<u8> {
-    let mut key = transaction_interface_prefix(project, interface_id);
-    key.extend_from_slice(payment_id.as_bytes());
-    key
+    text_payment_key(project, interface_id, payment_id)
 }
 
 pub fn webhook_event_key(project: &ProjectKey, interface: &str, event_id: &str) -> Vec<u8> {
-    let mut key = project_prefix(project);
-    push_text(&mut key, interface);
+    let mut key = text_prefix(project, interface);
     push_text(&mut key, event_id);
     key
 }
 
 pub fn idempotency_key(project: &ProjectKey, idempotency_key: &str) -> Vec<u8> {
-    let mut key = project_prefix(project);
-    push_text(&mut key, idempotency_key);
-    key
+    text_prefix(project, idempotency_key)
 }
 
 pub fn event_id_value(payment_id: PaymentId, version: u64) -> Vec<u8> {
