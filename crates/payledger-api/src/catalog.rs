@@ -400,10 +400,7 @@ async fn delete<K: Kind>(
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, K::MANAGE).await?;
     let by = target(&id);
-    let version = params
-        .last("version")
-        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: version."))
-        .and_then(|_| params.number("version", 0, u64::MAX))?;
+    let version = params.required_version()?;
     let record = state
         .blocking(move |s| {
             catalog::delete::<K::Record>(&*s.store, &project, &by, version)

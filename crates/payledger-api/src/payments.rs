@@ -154,10 +154,7 @@ async fn delete(
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
     let target = target(&id)?;
-    let version = params
-        .last("version")
-        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: version."))
-        .and_then(|_| params.number("version", 0, u64::MAX))?;
+    let version = params.required_version()?;
     let data_erasure = params.boolean("dataErasure", false)?;
     let line = format!("DELETE /{pk}/payments/{id}?version={version}&dataErasure={data_erasure}");
     let meta = command_meta(

@@ -134,6 +134,16 @@ impl QueryPairs {
         }
     }
 
+    /// The `version` a DELETE must name.
+    pub fn required_version(&self) -> Result<u64, ApiError> {
+        if self.last("version").is_none() {
+            return Err(ApiError::invalid_input(
+                "Missing required parameter: version.",
+            ));
+        }
+        self.number("version", 0, u64::MAX)
+    }
+
     /// A boolean parameter, parsed case-insensitively.
     pub fn boolean(&self, name: &str, default: bool) -> Result<bool, ApiError> {
         match self.last(name) {

@@ -370,10 +370,7 @@ async fn delete(
             "The Kafka relay is configured by the server (--kafka-brokers) and cannot be deleted.",
         ));
     }
-    let version = params
-        .last("version")
-        .ok_or_else(|| ApiError::invalid_input("Missing required parameter: version."))
-        .and_then(|_| params.number("version", 0, u64::MAX))?;
+    let version = params.required_version()?;
     let document = state
         .blocking(move |s| {
             // The state it had: deleting removes the cursors.

@@ -173,7 +173,7 @@ async fn manage(
 }
 
 async fn list(shared: &Arc<Shared>) -> Result<Vec<(ProjectKey, SubscriptionRecord)>, StoreError> {
-    blocking(shared, |s| subscriptions::list_all(s)).await
+    blocking(shared, subscriptions::list_all).await
 }
 
 /// Starts workers for new subscriptions, stops those of deleted ones, and
