@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
+use payledger_app::auth::ClientError;
 use payledger_domain::rejection::ErrorCode;
 use payledger_domain::{Rejection, ResourceRef};
 use serde_json::{Map, Value, json};
@@ -228,6 +229,28 @@ impl From<AppError> for ApiError {
             }
             AppError::Overloaded => Self::overloaded(),
             AppError::Store(failure) => {
+                tracing::error!(%failure, "store failure");
+                Self::general()
+            }
+        }
+    }
+}
+
+impl From<ClientError> for ApiError {
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::InvalidId
+            | ClientError::InvalidSecret
+            | ClientError::InvalidScope { .. }
+            | ClientError::NoScopes
+            | ClientError::TooManyScopes { .. } => Self::invalid_input(error.to_string()),
+            ClientError::Duplicate { ref id } => {
+                Self::new(StatusCode::BAD_REQUEST, "DuplicateField", error.to_string())
+                    .with("field", "id")
+                    .with("duplicateValue", id.clone())
+            }
+            ClientError::NotFound { .. } => Self::not_found(error.to_string()),
+            ClientError::Store(failure) => {
                 tracing::error!(%failure, "store failure");
                 Self::general()
             }

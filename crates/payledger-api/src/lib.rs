@@ -7,6 +7,8 @@
 //!
 //! - [`error`]: the one mapping from failures to HTTP and the error body.
 //! - [`json`]: JSON ↔ domain (payments, drafts, update actions, messages).
+//! - [`admin`]: API client management over the data directory's Unix
+//!   socket, for `payledger clients` while the server runs.
 //! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
@@ -18,6 +20,7 @@
 //! requests into typed commands and blocking store work runs off the async
 //! workers.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod error;

@@ -50,6 +50,9 @@ pub const SCOPES_PER_CLIENT_MAX: usize = 64;
 pub const CLIENTS_LISTED_MAX: usize = 10_000;
 /// Token rows [`purge_tokens`] reads per store scan.
 pub const TOKENS_PER_SCAN_MAX: usize = 1_024;
+/// Token rows [`revoke_client_and_purge`] reads to delete the revoked
+/// client's tokens.
+pub const TOKENS_SCANNED_PER_REVOKE_MAX: usize = 10_000_000;
 
 /// The OAuth2 grant types this server knows.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -266,6 +269,23 @@ pub fn revoke_client<S: EventStore + ?Sized>(store: &S, id: &str) -> Result<(), 
     }])?;
     tracing::info!(client_id = id, "API client revoked");
     Ok(())
+}
+
+/// Revokes a client (see [`revoke_client`]) and deletes the stored tokens
+/// that can no longer be used, reading at most
+/// [`TOKENS_SCANNED_PER_REVOKE_MAX`] token rows; returns how many it
+/// deleted. The tokens stop working with the revocation either way.
+pub fn revoke_client_and_purge<S: EventStore + ?Sized>(
+    store: &S,
+    id: &str,
+    now_ms: u64,
+) -> Result<usize, ClientError> {
+    revoke_client(store, id)?;
+    match purge_tokens(store, now_ms, TOKENS_SCANNED_PER_REVOKE_MAX) {
+        Ok(report) => Ok(report.deleted),
+        Err(AuthError::Store(error)) => Err(ClientError::Store(error)),
+        Err(other) => Err(ClientError::Store(StoreError::Corrupt(other.to_string()))),
+    }
 }
 
 /// Checks a client's credentials and issues a token for `requested_scope`

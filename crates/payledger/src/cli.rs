@@ -25,8 +25,8 @@ pub enum Command {
     /// Append events from many threads until killed, printing one line
     /// `ack <payment-id> <version>` per durable append (crash testing).
     Stress(StressArgs),
-    /// Manage API clients (create, list, revoke) while the server is
-    /// stopped.
+    /// Manage API clients (create, list, revoke); while a server runs on
+    /// the data directory, through its admin socket, taking effect at once.
     Clients(crate::clients::ClientsArgs),
     /// Show each log consumer's cursor, lag and last error per partition
     /// (opens the store: run it while the server is stopped).

@@ -1,19 +1,21 @@
 //! `payledger clients create|list|revoke`: API client management.
 //!
-//! These commands open the RocksDB store directly, so they run while the
-//! server is stopped (RocksDB lets one process open a store; a running
-//! server is reported as such). Secrets are taken from `--secret` or
+//! With no server on the data directory these commands open the RocksDB
+//! store themselves. While `payledger serve` holds it (RocksDB lets one
+//! process open a store), they send the same command to the server over
+//! the data directory's admin socket (`payledger_api::admin`), which only
+//! the directory's owner and root may use; the change takes effect at
+//! once either way. Secrets are taken from `--secret` or
 //! `PAYLEDGER_CLIENT_SECRET` and never printed.
 
 use crate::cli::StoreArgs;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use hyper::http::Method;
+use payledger_api::admin::{ClientEntry, Revocation};
 use payledger_app::auth::{self, Secret};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::{EventStore, StoreError};
-
-/// Token rows a revocation reads to delete the revoked client's tokens.
-pub const TOKENS_SCANNED_PER_REVOKE_MAX: usize = 10_000_000;
 
 #[derive(Debug, Args)]
 pub struct ClientsArgs {
@@ -86,20 +88,44 @@ pub fn run(args: &ClientsArgs) -> anyhow::Result<()> {
 
 fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
     let data = &args.store.data;
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("cannot create data directory {}", data.display()))?;
-    let store = open(&args.store, CLIENTS_PURPOSE)?;
     let scope = args.scopes.join(" ");
-    let client = auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())
-        .with_context(|| format!("cannot create client `{}`", args.id))?;
+    let draft = serde_json::json!({
+        "id": args.id, "secret": args.secret.expose(), "scope": scope,
+    });
+    let client: ClientEntry =
+        match crate::admin::request(data, Method::POST, "/clients", Some(&draft))
+            .with_context(|| format!("cannot create client `{}`", args.id))?
+        {
+            Some(body) => serde_json::from_value(body).context("the server's answer")?,
+            None => {
+                std::fs::create_dir_all(data)
+                    .with_context(|| format!("cannot create data directory {}", data.display()))?;
+                let store = open(&args.store, CLIENTS_PURPOSE)?;
+                auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())
+                    .with_context(|| format!("cannot create client `{}`", args.id))?
+                    .into()
+            }
+        };
     println!("created client {}", client.id);
     println!("scope: {}", client.scope);
     Ok(())
 }
 
 fn run_list(args: &ListArgs) -> anyhow::Result<()> {
-    let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
-    let clients = auth::list_clients(&store).context("cannot list clients")?;
+    let data = &args.store.data;
+    let clients: Vec<ClientEntry> = match crate::admin::request(data, Method::GET, "/clients", None)
+        .context("cannot list clients")?
+    {
+        Some(body) => serde_json::from_value(body).context("the server's answer")?,
+        None => {
+            let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
+            auth::list_clients(&store)
+                .context("cannot list clients")?
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }
+    };
     if clients.is_empty() {
         println!("no clients");
         return Ok(());
@@ -120,14 +146,33 @@ fn run_list(args: &ListArgs) -> anyhow::Result<()> {
 }
 
 fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
-    let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
-    auth::revoke_client(&store, &args.id)
-        .with_context(|| format!("cannot revoke client `{}`", args.id))?;
-    let purge = auth::purge_tokens(&store, now_ms(), TOKENS_SCANNED_PER_REVOKE_MAX)
-        .context("the client is revoked, but removing stale tokens failed")?;
+    let data = &args.store.data;
+    let path = format!("/clients/{}", args.id);
+    let context = || format!("cannot revoke client `{}`", args.id);
+    // Ids are ASCII letters, digits and `.-_`; anything else cannot name a
+    // client and must not reach the URL unescaped.
+    if !args
+        .id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        bail!("{}: no client with id `{}` exists", context(), args.id);
+    }
+    let revocation: Revocation =
+        match crate::admin::request(data, Method::DELETE, &path, None).with_context(context)? {
+            Some(body) => serde_json::from_value(body).context("the server's answer")?,
+            None => {
+                let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
+                Revocation {
+                    tokens_removed: auth::revoke_client_and_purge(&store, &args.id, now_ms())
+                        .with_context(context)?,
+                    id: args.id.clone(),
+                }
+            }
+        };
     println!(
         "revoked client {} ({} stale tokens removed)",
-        args.id, purge.deleted
+        revocation.id, revocation.tokens_removed
     );
     Ok(())
 }
@@ -145,11 +190,13 @@ pub fn create_for_bench<S: EventStore + ?Sized>(
     Ok(())
 }
 
-/// Why `clients` needs the store to itself.
-const CLIENTS_PURPOSE: &str = "clients are managed while it is stopped";
+/// What `clients` says when a process holds the store but answered on no
+/// admin socket.
+const CLIENTS_PURPOSE: &str = "no server answered on its admin socket (a data path longer than \
+     ADMIN_SOCKET_PATH_BYTES_MAX gets none); stop the server first";
 
 /// Opens the store, refusing to create one where none exists; `purpose`
-/// completes "stop the server first: …" when a server holds the store.
+/// completes the message when another process holds the store.
 pub(crate) fn open_existing(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
     // RocksDB's CURRENT file exists in every store it created.
     if !args.data.join("CURRENT").is_file() {
@@ -166,8 +213,8 @@ fn open(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
     match RocksStore::open(&args.data, &config) {
         Ok(store) => Ok(store),
         Err(StoreError::Engine(message)) if is_lock_error(&message) => bail!(
-            "the store in {} is in use by another process (is `payledger serve` running on it?); \
-             stop the server first: {purpose}",
+            "the store in {} is in use by another process (is `payledger serve` running on it?): \
+             {purpose}",
             args.data.display()
         ),
         Err(error) => {

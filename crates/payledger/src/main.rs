@@ -5,9 +5,11 @@
 //! - `bench`: the benchmark harness (figures go to BENCHMARKS.md).
 //! - `stress`: appends until killed, printing every acknowledged append; the
 //!   crash-safety test drives it.
-//! - `clients`: API client management on a stopped server's store.
+//! - `clients`: API client management, on the store or through a running
+//!   server's admin socket (`admin`).
 //! - `status`: log consumers' cursors and lag on a stopped server's store.
 
+mod admin;
 mod bench;
 mod cli;
 mod clients;

@@ -8,6 +8,8 @@ use payledger_api::{ApiConfig, AppState};
 use payledger_app::auth::purger::TokenPurger;
 use payledger_app::clock::SystemClock;
 use payledger_rocksdb::{RocksConfig, RocksStore};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,14 +48,23 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::new(SystemClock),
             Duration::from_secs(args.token_purge_interval_s),
         );
+        let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
+        let admin = start_admin(&state, &args.store.data, admin_stopped);
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
-        println!("payledger listening on http://{bound}");
+        print_ready(&state, bound, &args.store.data, admin.is_some()).await;
         let mut router = payledger_api::router(state);
         if let Some(psp) = &psp {
             router = psp.layer(router);
         }
-        let served = payledger_api::serve(listener, router, shutdown_signal()).await;
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = stop_admin.send(true);
+        };
+        let served = payledger_api::serve(listener, router, shutdown).await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         if let Some(psp) = psp {
             psp.stop();
         }
@@ -65,6 +76,77 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         served?;
         Ok(())
     })
+}
+
+/// Serves the admin socket (`payledger clients` while the server runs)
+/// until `stopped` turns true. Without it the server still serves the API;
+/// `clients` then says to stop the server first.
+fn start_admin(
+    state: &AppState,
+    data: &Path,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = match payledger_api::admin::AdminListener::bind(data) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(%error, "no admin socket: `payledger clients` needs the server stopped");
+            return None;
+        }
+    };
+    tracing::info!(socket = %listener.path().display(), "admin socket ready");
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    Some(tokio::spawn(payledger_api::admin::serve(
+        listener,
+        state.clone(),
+        shutdown,
+    )))
+}
+
+/// Prints, once the server accepts connections, where it is and what to
+/// do next: the quick start's second terminal reads this.
+async fn print_ready(state: &AppState, bound: SocketAddr, data: &Path, admin: bool) {
+    println!("payledger listening on http://{bound}");
+    let clients = state
+        .blocking(|s| {
+            payledger_app::auth::list_clients(&*s.store).map_err(payledger_api::ApiError::from)
+        })
+        .await
+        .map_or(0, |clients| clients.len());
+    let me = own_command();
+    let data = data.display();
+    if clients > 0 {
+        println!("{clients} API client(s); list them with: {me} clients list --data {data}");
+        return;
+    }
+    let when = if admin {
+        "in a second terminal"
+    } else {
+        "after stopping the server"
+    };
+    println!("next, {when}: create an API client and get a token");
+    println!(
+        "  {me} clients create --data {data} --id merchant --secret s3cret-merchant --scope manage_project:shop"
+    );
+    println!(
+        "  curl -s -u merchant:s3cret-merchant -X POST 'http://{bound}/oauth/token?grant_type=client_credentials&scope=manage_project:shop'"
+    );
+}
+
+/// How to run this binary from the current directory: `./target/…` when
+/// it lies below it, its absolute path otherwise.
+fn own_command() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "payledger".to_owned();
+    };
+    match std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(Path::to_path_buf))
+    {
+        Some(relative) => format!("./{}", relative.display()),
+        None => exe.display().to_string(),
+    }
 }
 
 /// Starts the Kafka relay when brokers are configured. It only reads the

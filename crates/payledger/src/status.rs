@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 const ERROR_CHARS_SHOWN_MAX: usize = 120;
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
-    let store =
-        crate::clients::open_existing(&args.store, "status reads the store while it is stopped")?;
+    let store = crate::clients::open_existing(
+        &args.store,
+        "stop the server first: status reads the store while it is stopped",
+    )?;
     print!("{}", report(&store)?);
     Ok(())
 }
