@@ -2,9 +2,12 @@
 //! modules, real peers). One test binary for all of them.
 
 mod api;
+mod clients;
 mod crash;
 mod examples;
 mod kafka;
+mod quickstart;
 mod sdk;
+mod setup;
 mod stripe;
 mod webhooks;
