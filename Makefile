@@ -30,7 +30,7 @@ test: build peers
 
 ## Run the benchmarks recorded in BENCHMARKS.md.
 bench: build
-	./target/release/payledger bench append --data ./target/bench --seconds 5
+	./target/release/payledger-bench append --data ./target/bench --seconds 5
 
 fmt:
 	$(CARGO) fmt --all

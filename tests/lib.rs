@@ -7,7 +7,17 @@ use std::process::{Child, Command};
 /// The `payledger` binary of this build. `make test` builds it before the
 /// tests run; set `PAYLEDGER_BIN` to test another build.
 pub fn payledger_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("PAYLEDGER_BIN") {
+    built_binary("payledger", "PAYLEDGER_BIN")
+}
+
+/// The `payledger-bench` binary of this build (benchmarks and the crash
+/// test's stress writer); `PAYLEDGER_BENCH_BIN` overrides it.
+pub fn payledger_bench_bin() -> PathBuf {
+    built_binary("payledger-bench", "PAYLEDGER_BENCH_BIN")
+}
+
+fn built_binary(name: &str, variable: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
     // Test executables live in target/<profile>/deps; the binary one level up.
@@ -16,10 +26,10 @@ pub fn payledger_bin() -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("test executable sits in target/<profile>/deps");
-    let bin = profile_dir.join("payledger");
+    let bin = profile_dir.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: build it first with `cargo build --release -p payledger` (make test does)",
+        "{} is missing: build it first with `cargo build --release --bins` (make test does)",
         bin.display()
     );
     bin

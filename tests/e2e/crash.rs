@@ -1,6 +1,6 @@
 //! Crash safety: nothing acknowledged is ever lost across `kill -9`.
 //!
-//! A child `payledger stress` appends under concurrency and prints every
+//! A child `payledger-bench stress` appends under concurrency and prints every
 //! acknowledged append. The test kills it with SIGKILL after a random number
 //! of acknowledgements, reopens the store and checks that every acknowledged
 //! event is present, versions are contiguous, the logs have no gaps and the
@@ -8,7 +8,7 @@
 //! round crashed, so recovery after recovery is covered too.
 
 use payledger_domain::PaymentId;
-use payledger_e2e::{ChildGuard, payledger_bin};
+use payledger_e2e::{ChildGuard, payledger_bench_bin};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::conformance::event;
 use payledger_store::{AppendRequest, EventStore, VersionRange};
@@ -45,7 +45,7 @@ fn acknowledged_appends_survive_sigkill() {
 /// pipe when it died: they too were acknowledged).
 fn crash_once(data: &Path, kill_after: usize) -> Vec<(PaymentId, u64)> {
     let mut child = ChildGuard::spawn(
-        Command::new(payledger_bin())
+        Command::new(payledger_bench_bin())
             .args(["stress", "--writers", "16", "--partitions", "4", "--data"])
             .arg(data)
             .stdout(Stdio::piped())

@@ -178,6 +178,21 @@ async fn ready(
     }
 }
 
+/// Most threads running blocking store work at once.
+pub const BLOCKING_THREADS_MAX: usize = 256;
+/// How long an idle blocking thread is kept; store work arrives with every
+/// request, so recreating threads would cost more than keeping them.
+const BLOCKING_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The runtime the server (and the benchmarks that measure it) runs on.
+pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS_MAX)
+        .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
+        .build()
+}
+
 /// Serves `router` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,

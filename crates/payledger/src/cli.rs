@@ -20,11 +20,6 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API on a RocksDB store.
     Serve(ServeArgs),
-    /// Run a benchmark and print its figures.
-    Bench(BenchArgs),
-    /// Append events from many threads until killed, printing one line
-    /// `ack <payment-id> <version>` per durable append (crash testing).
-    Stress(StressArgs),
     /// Manage API clients (create, list, revoke); while a server runs on
     /// the data directory, through its admin socket, taking effect at once.
     Clients(crate::clients::ClientsArgs),
@@ -198,104 +193,4 @@ fn parse_topic_format(text: &str) -> Result<(String, payledger_kafka::MessageFor
         .ok_or_else(|| format!("expected TOPIC=FORMAT, got {text:?}"))?;
     let format = format.parse().map_err(|e| format!("{e}"))?;
     Ok((topic.to_owned(), format))
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    #[command(subcommand)]
-    pub which: BenchKind,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchKind {
-    /// Durable appends/s and latency at 1, 16, 64 and 256 concurrent
-    /// appenders and with 10-event batches, against a serial-fdatasync
-    /// baseline measured in the same run and directory.
-    Append(BenchAppendArgs),
-    /// HTTP load: a closed loop of N clients, each owning its payments, for
-    /// create, update (addTransaction + changeTransactionState), get and
-    /// query-by-key; prints req/s and p50/p99 per workload.
-    Http(BenchHttpArgs),
-    /// Kafka relay: messages/s from a pre-filled log to the broker, then
-    /// end-to-end latency (HTTP write acknowledged → consumer receives)
-    /// p50/p99 under a steady write load.
-    Relay(BenchRelayArgs),
-    /// Webhook deliveries/s from a pre-filled log to a local receiver,
-    /// against raw signed POSTs of the same bodies to it.
-    Webhooks(crate::bench::webhooks::BenchWebhooksArgs),
-    /// PSP flows: signed webhook ingestion req/s and p99, and (with
-    /// --stripe-url) executor authorizations/s against a Stripe emulator.
-    Psp(crate::bench::psp::BenchPspArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchRelayArgs {
-    /// Directory to benchmark in; a fresh sub-directory is created and
-    /// removed afterwards.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…].
-    #[arg(long, env = "PAYLEDGER_KAFKA_BROKERS")]
-    pub kafka_brokers: String,
-    /// Events in the pre-filled log for the throughput run.
-    #[arg(long, default_value_t = 200_000)]
-    pub events: u64,
-    /// Partitions of the benchmark topics.
-    #[arg(long, default_value_t = payledger_kafka::config::TOPIC_PARTITIONS_DEFAULT)]
-    pub kafka_topic_partitions: i32,
-    /// Writes per second of the latency run (each an HTTP update request).
-    #[arg(long, default_value_t = 5_000)]
-    pub writes_per_second: u64,
-    /// Seconds of the latency run.
-    #[arg(long, default_value_t = 10)]
-    pub seconds: u64,
-    /// Record value format of the benchmark topics.
-    #[arg(long, default_value = "json")]
-    pub kafka_format: payledger_kafka::MessageFormat,
-    /// Producer linger (ms): how long a batch waits to fill.
-    #[arg(long, default_value_t = payledger_kafka::config::LINGER_MS_DEFAULT)]
-    pub kafka_linger_ms: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchHttpArgs {
-    /// Directory to benchmark in; a fresh sub-directory is created and
-    /// removed afterwards.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Seconds to run each workload.
-    #[arg(long, default_value_t = 5)]
-    pub seconds: u64,
-    /// Concurrent clients, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "64")]
-    pub clients: Vec<usize>,
-    /// Workloads to run, comma separated (create, update, get, query).
-    #[arg(long, value_delimiter = ',', default_value = "create,update,get,query")]
-    pub workloads: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchAppendArgs {
-    /// Directory to benchmark in; a fresh sub-directory is created and
-    /// removed afterwards.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Seconds to run each measurement.
-    #[arg(long, default_value_t = 5)]
-    pub seconds: u64,
-    /// Concurrency levels to measure, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
-    pub appenders: Vec<usize>,
-}
-
-#[derive(Debug, Args)]
-pub struct StressArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Number of appending threads.
-    #[arg(long, default_value_t = 8)]
-    pub writers: usize,
-    /// Payments each writer appends to, round robin.
-    #[arg(long, default_value_t = 4)]
-    pub payments_per_writer: usize,
 }

@@ -15,7 +15,7 @@ use hyper::http::Method;
 use payledger_api::admin::{ClientEntry, Revocation};
 use payledger_app::auth::{self, Secret};
 use payledger_rocksdb::{RocksConfig, RocksStore};
-use payledger_store::{EventStore, StoreError};
+use payledger_store::StoreError;
 
 #[derive(Debug, Args)]
 pub struct ClientsArgs {
@@ -174,19 +174,6 @@ fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
         "revoked client {} ({} stale tokens removed)",
         revocation.id, revocation.tokens_removed
     );
-    Ok(())
-}
-
-/// Creates a client in an already open store (the HTTP benchmark uses it
-/// for its own throwaway store).
-pub fn create_for_bench<S: EventStore + ?Sized>(
-    store: &S,
-    id: &str,
-    secret: &str,
-    scope: &str,
-) -> anyhow::Result<()> {
-    auth::create_client(store, id, &Secret::from(secret), scope, now_ms())
-        .with_context(|| format!("cannot create client `{id}`"))?;
     Ok(())
 }
 

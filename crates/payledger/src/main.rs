@@ -2,21 +2,16 @@
 //!
 //! - `serve`: the HTTP server on a RocksDB store (with `psp`: the PSP
 //!   executor and task runner when `--psp-config` is given).
-//! - `bench`: the benchmark harness (figures go to BENCHMARKS.md).
-//! - `stress`: appends until killed, printing every acknowledged append; the
-//!   crash-safety test drives it.
 //! - `clients`: API client management, on the store or through a running
 //!   server's admin socket (`admin`).
 //! - `status`: log consumers' cursors and lag on a stopped server's store.
 
 mod admin;
-mod bench;
 mod cli;
 mod clients;
 mod psp;
 mod serve;
 mod status;
-mod stress;
 
 use clap::Parser;
 
@@ -29,8 +24,6 @@ fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => serve::run(&args),
-        cli::Command::Bench(args) => bench::run(&args),
-        cli::Command::Stress(args) => stress::run(&args),
         cli::Command::Clients(args) => clients::run(&args),
         cli::Command::Status(args) => status::run(&args),
     }

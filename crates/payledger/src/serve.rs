@@ -29,7 +29,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ..ApiConfig::default()
     };
     let state = AppState::new(Arc::new(store), api_config);
-    let runtime = server_runtime().context("cannot start the async runtime")?;
+    let runtime = payledger_api::server_runtime().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -185,21 +185,6 @@ fn relay_info(
         default_format: config.format.name().to_owned(),
         started_at_ms: payledger_api::request::now().millis(),
     }
-}
-
-/// Most threads running blocking store work at once.
-pub const BLOCKING_THREADS_MAX: usize = 256;
-/// How long an idle blocking thread is kept; store work arrives with every
-/// request, so recreating threads would cost more than keeping them.
-const BLOCKING_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// The runtime the server runs on.
-pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS_MAX)
-        .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
-        .build()
 }
 
 fn init_tracing() {

@@ -1,4 +1,4 @@
-//! `payledger bench http`: the HTTP API under a closed-loop load.
+//! `payledger-bench http`: the HTTP API under a closed-loop load.
 //!
 //! The server runs in this process on a fresh RocksDB store and 127.0.0.1
 //! port 0; N client tasks each own their payments and send one request at
@@ -57,7 +57,7 @@ impl Workload {
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<()> {
     let root = args.data.join(format!("bench-http-{}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-    let runtime = crate::serve::server_runtime().context("start runtime")?;
+    let runtime = payledger_api::server_runtime().context("start runtime")?;
     let outcome = runtime.block_on(measure_all(&root, args));
     drop(runtime);
     let _ = std::fs::remove_dir_all(&root);
@@ -89,7 +89,7 @@ struct Row {
 
 async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Result<Vec<Row>> {
     let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(root, &RocksConfig::default())?);
-    crate::clients::create_for_bench(&*store, "bench", "bench-secret-1", SCOPE)?;
+    super::create_client(&*store, "bench", "bench-secret-1", SCOPE)?;
     let state = AppState::new(Arc::clone(&store), ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -1,4 +1,4 @@
-//! `payledger bench relay`: the Kafka relay against a real broker.
+//! `payledger-bench relay`: the Kafka relay against a real broker.
 //!
 //! Throughput: a fresh store is filled with realistic payment histories
 //! through the use-case layer (create, then updates of addTransaction +
@@ -51,7 +51,7 @@ pub fn run(args: &BenchRelayArgs) -> anyhow::Result<()> {
         .data
         .join(format!("bench-relay-{}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-    let runtime = crate::serve::server_runtime().context("start runtime")?;
+    let runtime = payledger_api::server_runtime().context("start runtime")?;
     let outcome = runtime.block_on(async {
         let throughput = throughput(&root.join("throughput"), args).await?;
         let latency = latency(&root.join("latency"), args).await?;
@@ -277,7 +277,7 @@ struct Latency {
 
 async fn latency(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Latency> {
     let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(dir, &RocksConfig::default())?);
-    crate::clients::create_for_bench(&*store, "bench", "bench-secret-1", SCOPE)?;
+    super::create_client(&*store, "bench", "bench-secret-1", SCOPE)?;
     let state = AppState::new(Arc::clone(&store), ApiConfig::default());
     let config = relay_config(args, "latency");
     let topic = config.topic(PROJECT);

@@ -1,4 +1,4 @@
-//! `payledger bench webhooks`: delivery throughput to a local HTTP receiver.
+//! `payledger-bench webhooks`: delivery throughput to a local HTTP receiver.
 //!
 //! A subscription is created on a fresh store, the log is filled with
 //! payment histories through the use-case layer (the workers are not
@@ -48,7 +48,7 @@ pub fn run(args: &BenchWebhooksArgs) -> anyhow::Result<()> {
         .data
         .join(format!("bench-webhooks-{}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-    let runtime = crate::serve::server_runtime().context("start runtime")?;
+    let runtime = payledger_api::server_runtime().context("start runtime")?;
     let outcome = runtime.block_on(measure(&root, args.events));
     drop(runtime);
     let _ = std::fs::remove_dir_all(&root);

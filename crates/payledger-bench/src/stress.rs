@@ -1,4 +1,4 @@
-//! `payledger stress`: append from many threads until killed.
+//! `payledger-bench stress`: append from many threads until killed.
 //!
 //! Each durable append is printed as `ack <payment-id> <version>` and
 //! flushed before the next append, so whatever the parent read before a
@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 pub fn run(args: &StressArgs) -> anyhow::Result<()> {
     let config = RocksConfig {
-        partitions_for_new_store: args.store.partitions,
+        partitions_for_new_store: args.partitions,
         ..RocksConfig::default()
     };
-    std::fs::create_dir_all(&args.store.data)?;
-    let store = Arc::new(RocksStore::open(&args.store.data, &config).context("open store")?);
+    std::fs::create_dir_all(&args.data)?;
+    let store = Arc::new(RocksStore::open(&args.data, &config).context("open store")?);
     let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..args.writers)
         .map(|_| {

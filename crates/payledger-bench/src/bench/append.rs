@@ -1,4 +1,4 @@
-//! `payledger bench append`: durable append throughput and latency.
+//! `payledger-bench append`: durable append throughput and latency.
 //!
 //! Baseline: serial 300-byte appends to a file, each followed by
 //! `fdatasync`, in the same directory — the cost of one durable write on

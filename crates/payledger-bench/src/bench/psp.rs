@@ -1,4 +1,4 @@
-//! `payledger bench psp`: the PSP flows under load.
+//! `payledger-bench psp`: the PSP flows under load.
 //!
 //! - Webhook ingestion: the server runs in this process on a fresh RocksDB
 //!   store; N clients post signed `payment_intent.succeeded` events (each a
@@ -66,7 +66,7 @@ pub struct BenchPspArgs {
 pub fn run(args: &BenchPspArgs) -> anyhow::Result<()> {
     let root = args.data.join(format!("bench-psp-{}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
-    let runtime = crate::serve::server_runtime().context("start runtime")?;
+    let runtime = payledger_api::server_runtime().context("start runtime")?;
     let outcome = runtime.block_on(async {
         let mut rows = vec![webhooks(&root.join("webhooks"), args).await?];
         if let Some(url) = &args.stripe_url {

@@ -1,0 +1,53 @@
+//! The benchmarks: each prints figures for BENCHMARKS.md.
+//!
+//! Every benchmark measures its own baseline in the same run, because these
+//! machines are noisy and only ratios travel between them.
+
+mod append;
+mod http;
+pub(crate) mod psp;
+mod relay;
+pub(crate) mod webhooks;
+
+pub(crate) use append::run as append;
+pub(crate) use http::run as http;
+pub(crate) use psp::run as psp;
+pub(crate) use relay::run as relay;
+pub(crate) use webhooks::run as webhooks;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use payledger_app::auth::{self, Secret};
+use payledger_store::EventStore;
+use std::time::Duration;
+
+/// Creates an API client in a benchmark's own store.
+pub(crate) fn create_client<S: EventStore + ?Sized>(
+    store: &S,
+    id: &str,
+    secret: &str,
+    scope: &str,
+) -> anyhow::Result<()> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    auth::create_client(store, id, &Secret::from(secret), scope, now_ms)
+        .with_context(|| format!("cannot create client `{id}`"))?;
+    Ok(())
+}
+
+/// A latency histogram in microseconds, 1 µs to 60 s.
+pub(crate) fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("static histogram bounds are valid")
+}
+
+pub(crate) fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Formats microseconds as milliseconds with three decimals.
+pub(crate) fn ms(micros: u64) -> String {
+    format!("{:.3}", micros as f64 / 1_000.0)
+}
