@@ -12,7 +12,6 @@
 //! [`MESSAGE_SCAN_EVENTS_MAX`].
 
 use crate::auth::{Scope, authorize};
-use crate::json::message_to_json;
 use crate::query::QuerySpec;
 use crate::request::{QueryPairs, project_key};
 use crate::{ApiError, AppState};
@@ -21,11 +20,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::tables;
-use payledger_domain::{Event, EventEnvelope, EventId, PaymentId, ProjectKey, ResourceRef};
+use payledger_domain::{EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
-use payledger_store::{EventStore, StoreError, Table, VersionRange};
+use payledger_store::{Table, VersionRange};
+use payledger_wire::json::Keys;
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// Most events a message query reads when no stream is pinned.
 pub const MESSAGE_SCAN_EVENTS_MAX: usize = 1_000_000;
@@ -34,77 +33,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{pk}/messages", get(query))
         .route("/{pk}/messages/{id}", get(get_one).head(head_one))
-}
-
-/// Tracks each payment's key while events are read in stream order, so a
-/// Message names the key its payment had at that version. Shared with the
-/// log consumers that render Messages (the Kafka relay): a reader that
-/// starts mid-stream first [`Keys::observe`]s the stream's earlier events.
-#[derive(Default, Debug)]
-pub struct Keys(HashMap<PaymentId, Option<String>>);
-
-impl Keys {
-    /// Takes note of `envelope`'s key change, if any, and returns the key
-    /// its payment has after it.
-    pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
-        let key = self.0.entry(envelope.payment_id).or_default();
-        match &envelope.event {
-            Event::Created(draft) => key.clone_from(&draft.key),
-            Event::KeySet(new) => key.clone_from(new),
-            _ => {}
-        }
-        key.as_deref()
-    }
-
-    /// The Message of `envelope`, naming the key at its version.
-    pub fn render(&mut self, envelope: &EventEnvelope) -> Value {
-        let key = self.observe(envelope);
-        message_to_json(envelope, key)
-    }
-
-    /// Observes the earlier events of `envelope`'s payment when it was not
-    /// seen from its start: a reader that starts mid-stream (a log consumer
-    /// after a restart) still names the key the payment had.
-    pub fn learn_history<S: EventStore + ?Sized>(
-        &mut self,
-        store: &S,
-        envelope: &EventEnvelope,
-    ) -> Result<(), StoreError> {
-        if envelope.version <= 1 || self.knows(envelope.payment_id) {
-            return Ok(());
-        }
-        let earlier = store.read_stream(
-            envelope.payment_id,
-            VersionRange::new(1, envelope.version - 1),
-        )?;
-        for event in &earlier {
-            self.observe(event);
-        }
-        Ok(())
-    }
-
-    /// Takes note of `envelope` when its payment is tracked, without
-    /// rendering it: a reader that skips a Message (filtered out) still
-    /// names the right key in the later ones. Untracked payments are left
-    /// to [`Keys::learn_history`], which reads their whole start.
-    pub fn observe_if_tracked(&mut self, envelope: &EventEnvelope) {
-        if self.knows(envelope.payment_id) {
-            self.observe(envelope);
-        }
-    }
-
-    /// Forgets every payment when `incoming` more could take the tracker
-    /// past `max` payments: bounds the memory of a long-running reader.
-    pub fn make_room(&mut self, incoming: usize, max: usize) {
-        if self.0.len() + incoming > max {
-            self.0.clear();
-        }
-    }
-
-    /// True when the events of `payment` were observed from version 1 on.
-    fn knows(&self, payment: PaymentId) -> bool {
-        self.0.contains_key(&payment)
-    }
 }
 
 /// The payment a predicate pins with a top-level `resource(id = "…")`.

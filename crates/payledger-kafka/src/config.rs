@@ -110,7 +110,7 @@ impl MessageFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Json => "application/json",
-            Self::CloudEvents => payledger_api::json::CLOUDEVENTS_CONTENT_TYPE,
+            Self::CloudEvents => payledger_wire::json::CLOUDEVENTS_CONTENT_TYPE,
             Self::Protobuf => "application/x-protobuf; messageType=payledger.v1.EventEnvelope",
         }
     }

@@ -16,10 +16,10 @@
 //! mid-stream reads the stream's earlier events once to learn it.
 
 use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
-use payledger_api::json::{cloudevent_to_json, message_type};
-use payledger_api::messages::Keys;
 use payledger_domain::{EventEnvelope, ProjectKey};
-use payledger_store::{EventStore, StoreError};
+use payledger_store::{EventStore, StoreError, VersionRange};
+use payledger_wire::json::Keys;
+use payledger_wire::json::{cloudevent_to_json, message_type};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -84,7 +84,9 @@ impl Renderer {
             let (topic, format) = self.topic(&envelope.meta.project);
             // A protobuf value carries no payment key: nothing to learn.
             if format != MessageFormat::Protobuf {
-                self.keys.learn_history(store, envelope)?;
+                self.keys.learn_history(envelope, |payment, last| {
+                    store.read_stream(payment, VersionRange::new(1, last))
+                })?;
             }
             records.push(self.record(envelope, topic, format));
         }

@@ -23,8 +23,6 @@
 pub mod config;
 pub mod error;
 pub mod model;
-pub mod secret;
-pub mod signature;
 pub mod stripe;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,7 +33,11 @@ pub use model::{
     CaptureMethod, CreateIntent, CreateRefund, IntentStatus, ObjectKind, PaymentError,
     PaymentIntent, Refund, RefundStatus,
 };
-pub use secret::Secret;
+pub use payledger_wire::Secret;
+/// The `t=…,v1=…` HMAC-SHA256 scheme Stripe signs its webhooks with (the
+/// same one payledger signs its own deliveries with) lives in
+/// `payledger_wire`; re-exported for the connector's users.
+pub use payledger_wire::{secret, signature};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -7,11 +7,13 @@
 //!   `source`, `subject`, `time`, `sequence`, …) whose `data` is the
 //!   Platform body.
 
-use payledger_api::json::{CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json, message_delivery_payload};
-use payledger_api::messages::Keys;
 use payledger_app::subscriptions::{DeliveryFormat, SubscriptionRecord};
 use payledger_domain::EventEnvelope;
-use payledger_store::{EventStore, StoreError};
+use payledger_store::{EventStore, StoreError, VersionRange};
+use payledger_wire::json::Keys;
+use payledger_wire::json::{
+    CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json, message_delivery_payload,
+};
 use serde_json::Value;
 
 /// Content type of Platform bodies.
@@ -62,14 +64,16 @@ impl Renderer {
         let mut steps = Vec::with_capacity(events.len());
         for envelope in events {
             let sequence = envelope.partition_sequence;
-            let message_type = payledger_api::json::message_type(&envelope.event);
+            let message_type = payledger_wire::json::message_type(&envelope.event);
             if &envelope.meta.project != project || !subscription.wants(message_type) {
                 // A skipped key change still names the key of later Messages.
                 self.keys.observe_if_tracked(envelope);
                 steps.push(Step::Skip { sequence });
                 continue;
             }
-            self.keys.learn_history(store, envelope)?;
+            self.keys.learn_history(envelope, |payment, last| {
+                store.read_stream(payment, VersionRange::new(1, last))
+            })?;
             let message = self.keys.render(envelope);
             let (body, content_type) = body(&subscription.format, envelope, message);
             steps.push(Step::Deliver(Delivery {

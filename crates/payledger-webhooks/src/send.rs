@@ -137,11 +137,11 @@ fn transport_failure(error: reqwest::Error) -> AttemptFailure {
 mod tests {
     use super::*;
     use crate::render::body;
-    use payledger_api::messages::Keys;
     use payledger_app::subscriptions::DeliveryFormat;
     use payledger_domain::{
         Actor, Event, EventEnvelope, EventId, EventMeta, PaymentId, ProjectKey, Timestamp,
     };
+    use payledger_wire::json::Keys;
 
     /// A delivery as it goes over the wire: request line, headers, body.
     fn wire_text(format: &DeliveryFormat) -> String {
@@ -164,7 +164,7 @@ mod tests {
         let (bytes, content_type) = body(format, &envelope, Keys::default().render(&envelope));
         let delivery = Delivery {
             message_id: envelope.meta.event_id.to_string(),
-            message_type: payledger_api::json::message_type(&envelope.event).to_owned(),
+            message_type: payledger_wire::json::message_type(&envelope.event).to_owned(),
             sequence: envelope.partition_sequence,
             body: bytes,
             content_type,

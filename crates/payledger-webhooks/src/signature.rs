@@ -6,7 +6,7 @@
 //! old timestamps also refuses replays. A receiver verifies on the raw
 //! body bytes, before parsing them; [`verify`] does exactly that.
 
-use payledger_psp::signature::{matches_any, sign_with_key};
+use payledger_wire::signature::{matches_any, sign_with_key};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Payledger-Signature";

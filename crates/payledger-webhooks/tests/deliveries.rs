@@ -28,7 +28,7 @@ use tokio::sync::watch;
 const SECRET: &str = "receiver-secret-0123";
 /// How long a test waits for the receiver to see what it expects.
 const WAIT: Duration = Duration::from_secs(60);
-const TYPES: &[&str] = &payledger_api::json::MESSAGE_TYPES;
+const TYPES: &[&str] = &payledger_wire::json::MESSAGE_TYPES;
 
 struct Harness {
     _dir: tempfile::TempDir,

@@ -9,11 +9,12 @@
 //! document order: the first bad action decides the answer.
 
 use super::UpdateRequest;
-use super::custom::{custom_from_object, field_value_from_json, parse_customer};
+use super::custom::{custom_from_object, parse_customer};
 use super::draft::{
     datetime, localized_string, parse_method_info, parse_transaction_draft, state_ref, token,
     transaction_state,
 };
+use super::field_value_from_json;
 use super::money::parse_money;
 use super::read::{Obj, Path, array, integer, parse_body};
 use crate::ApiError;

@@ -1,27 +1,14 @@
-//! Money on the wire. Output is always a commercetools `CentPrecisionMoney`
-//! (`{type: "centPrecision", currencyCode, centAmount, fractionDigits}`);
-//! input is a `Money` draft `{currencyCode, centAmount}` that may also
-//! carry `type` (only `centPrecision`) and `fractionDigits` (only the
-//! currency's ISO 4217 digits).
+//! Money read from requests: a `Money` draft `{currencyCode, centAmount}`
+//! that may also carry `type` (only `centPrecision`) and `fractionDigits`
+//! (only the currency's ISO 4217 digits). Output is
+//! `payledger_wire::json::money_to_json`.
 
 use super::read::{Obj, Path, integer};
 use crate::ApiError;
 use payledger_domain::money::CurrencyRejection;
 use payledger_domain::{CurrencyCode, Money};
+use payledger_wire::json::CENT_PRECISION;
 use serde_json::{Value, json};
-
-/// The only money type payments carry.
-const CENT_PRECISION: &str = "centPrecision";
-
-/// Money as a `CentPrecisionMoney`.
-pub fn money_to_json(money: &Money) -> Value {
-    json!({
-        "type": CENT_PRECISION,
-        "currencyCode": money.currency.as_str(),
-        "centAmount": money.cent_amount,
-        "fractionDigits": money.fraction_digits(),
-    })
-}
 
 /// Reads a money draft at `path`.
 pub(crate) fn parse_money(value: &Value, path: Path) -> Result<Money, ApiError> {

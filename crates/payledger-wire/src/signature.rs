@@ -8,7 +8,7 @@
 //! and `t` lies within the tolerance of the caller's clock. The body must
 //! be the exact bytes received: parse JSON only after verifying.
 
-use crate::secret::Secret;
+use crate::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -1,0 +1,30 @@
+//! The commercetools JSON payledger writes: payments, Messages and their
+//! parts. Reading requests is the HTTP API's business (`payledger-api`).
+//!
+//! - `payment`: Payment, transactions, method info, status, actors.
+//! - `message`: event envelope → Message (with the message type table).
+//! - `cloudevents`: a Message in a CloudEvents 1.0 envelope.
+//! - `money`, `custom`: money, custom fields and references.
+//! - `keys`: the key each payment had at each version.
+
+mod cloudevents;
+mod custom;
+mod keys;
+mod message;
+mod money;
+mod payment;
+
+pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, cloudevent_to_json};
+pub use custom::{
+    custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
+};
+pub use keys::Keys;
+pub use message::{
+    COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, is_extension_message_type, mask_token,
+    message_delivery_payload, message_to_json, message_type,
+};
+pub use money::{CENT_PRECISION, money_to_json};
+pub use payment::{
+    INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
+    token_to_json, transaction_to_json,
+};
