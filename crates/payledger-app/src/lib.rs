@@ -12,12 +12,14 @@
 //!   due-time task table.
 //! - [`subscriptions`]: outbound webhook subscriptions and their delivery
 //!   state.
+//! - [`backoff`]: the one retry schedule every retrier uses.
 //! - [`error`]: the failures of a use case.
 //!
 //! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
 //! requests into commands, and the store crate owns the bytes on disk.
 
 pub mod auth;
+pub mod backoff;
 pub mod catalog;
 pub mod claims;
 pub mod clock;

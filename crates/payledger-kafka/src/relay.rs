@@ -18,6 +18,13 @@
 //! interval.
 
 use crate::config::{RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS_MIN, RelayConfig, SHUTDOWN_FLUSH_MS};
+use payledger_app::backoff::Backoff;
+
+/// The wait between failed attempts: 100 ms doubling up to 5 s.
+const RETRY_BACKOFF: Backoff = Backoff {
+    min_ms: RETRY_BACKOFF_MS_MIN,
+    max_ms: RETRY_BACKOFF_MS_MAX,
+};
 use crate::producer::{ProducerSlot, TopicError, Topics, producer_config};
 use crate::render::{Record, Renderer};
 use payledger_app::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
@@ -196,7 +203,9 @@ struct Worker {
     shared: Arc<Shared>,
     partition: u16,
     stop: watch::Receiver<bool>,
-    backoff_ms: u64,
+    /// Backoffs since the last success (the next wait is the
+    /// [`Backoff`] ceiling of this attempt).
+    backoffs: u32,
     /// Failed attempts since the last success with the current producer.
     failures_in_a_row: u32,
     /// Most records the next attempt sends: halved after a failure,
@@ -212,7 +221,7 @@ impl Worker {
             shared,
             partition,
             stop,
-            backoff_ms: RETRY_BACKOFF_MS_MIN,
+            backoffs: 0,
             failures_in_a_row: 0,
         }
     }
@@ -320,7 +329,7 @@ impl Worker {
             }
             match failure {
                 None => {
-                    self.backoff_ms = RETRY_BACKOFF_MS_MIN;
+                    self.backoffs = 0;
                     self.attempt_records_max = (self.attempt_records_max * 2)
                         .min(self.shared.config.batch_events_max.max(1));
                 }
@@ -422,8 +431,8 @@ impl Worker {
     }
 
     async fn backoff(&mut self) -> Flow {
-        let wait = Duration::from_millis(self.backoff_ms);
-        self.backoff_ms = (self.backoff_ms * 2).min(RETRY_BACKOFF_MS_MAX);
+        self.backoffs = self.backoffs.saturating_add(1);
+        let wait = Duration::from_millis(RETRY_BACKOFF.ceiling(self.backoffs));
         let mut stop = self.stop.clone();
         tokio::select! {
             () = tokio::time::sleep(wait) => Flow::Continue,

@@ -40,7 +40,7 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            backoff: Backoff::default(),
+            backoff: crate::backoff::BACKOFF_DEFAULT,
             connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
             rescan_interval_ms: RESCAN_INTERVAL_MS_DEFAULT,

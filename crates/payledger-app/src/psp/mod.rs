@@ -124,10 +124,15 @@ impl Default for PspPolicy {
     }
 }
 
-/// `first · 2^(attempt-1)`, at most `max` (attempt counts from 1).
+/// `first · 2^(attempt-1)`, at most `max` (attempt counts from 1): the
+/// [`Backoff`](crate::backoff::Backoff) ceiling, without jitter, since PSP
+/// retries are stored as due times.
 pub fn backoff_ms(first: i64, max: i64, attempt: u32) -> i64 {
-    let shift = attempt.saturating_sub(1).min(30);
-    first.saturating_mul(1 << shift).min(max).max(0)
+    let schedule = crate::backoff::Backoff {
+        min_ms: u64::try_from(first).unwrap_or(0),
+        max_ms: u64::try_from(max).unwrap_or(0),
+    };
+    i64::try_from(schedule.ceiling(attempt)).unwrap_or(i64::MAX)
 }
 
 /// Why a PSP flow did not complete. PSP failures are recorded on the
