@@ -1,25 +1,18 @@
 //! Reference expansion (`expand=paymentStatus.state`, `custom.type`,
 //! `paymentMethodInfo.custom.type`, `transactions[*].custom.type`,
-//! `interfaceInteractions[*].type`) and the catalog that deciding consults
-//! for a project.
+//! `interfaceInteractions[*].type`).
 //!
 //! An expanded reference keeps `typeId` and `id` and gains `obj`, the
 //! referenced Type or State as its own endpoint returns it. References
 //! that no longer resolve stay unexpanded, as commercetools does.
 
 use crate::{ApiError, AppState};
-use payledger_app::catalog::{self, StateRecord, StoredCatalog, TypeRecord};
-use payledger_domain::{Catalog, ProjectKey, ResourceRef};
+use payledger_app::catalog::{self, StateRecord, TypeRecord};
+use payledger_domain::{ProjectKey, ResourceRef};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// Most `expand` paths one request may name.
 pub const EXPAND_PATHS_MAX: usize = 10;
-
-/// The Types and States a command of `project` may reference.
-pub fn catalog_for(state: &AppState, project: &ProjectKey) -> impl Catalog + use<> {
-    StoredCatalog::new(Arc::clone(&state.store), project.clone())
-}
 
 /// Expands the requested reference paths of a document.
 pub async fn expand(

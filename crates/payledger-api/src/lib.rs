@@ -121,9 +121,8 @@ impl AppState {
     ) -> Result<Payment, ApiError> {
         let prepared = self
             .blocking(move |s| {
-                let catalog = expand::catalog_for(&s, &meta.project);
                 s.ledger
-                    .prepare(&meta, command, &catalog)
+                    .prepare_stored(&meta, command)
                     .map_err(ApiError::from)
             })
             .await?;

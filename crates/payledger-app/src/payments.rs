@@ -9,6 +9,7 @@
 //! that append and waits until it is durable. The view therefore never lags
 //! its events, and a client reads its own writes.
 
+use crate::catalog::StoredCatalog;
 use crate::claims::{ClaimGuard, Claims};
 use crate::error::AppError;
 use crate::idempotency::{IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, Record, RecordKind};
@@ -135,6 +136,23 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         self.prepare(&meta, command, catalog)?
             .commit(&*self.store)
             .await
+    }
+
+    /// Prepares a command against the project's Types and States as stored.
+    /// A store failure met while resolving one is the answer
+    /// ([`AppError::Store`]), not the rejection the missing Type or State
+    /// would have caused.
+    pub fn prepare_stored(
+        &self,
+        meta: &CommandMeta,
+        command: PaymentCommand,
+    ) -> Result<Prepared, AppError> {
+        let catalog = StoredCatalog::new(Arc::clone(&self.store), meta.project.clone());
+        let prepared = self.prepare(meta, command, &catalog);
+        match catalog.take_failure() {
+            Some(failure) => Err(AppError::Store(failure)),
+            None => prepared,
+        }
     }
 
     /// Reads the current view of a payment.

@@ -247,3 +247,53 @@ fn an_idempotent_repeat_replays_and_a_different_request_is_refused() {
         .sum();
     assert_eq!(heads, 1, "only the first request appended");
 }
+
+/// A store failure while resolving a Type is a store failure (a 500 at the
+/// edge), never the "Type not found" rejection the rules would conclude.
+#[test]
+fn a_catalog_read_failure_is_a_store_failure_not_a_rejection() {
+    use payledger_app::catalog::CatalogKind;
+    use payledger_app::catalog::record_key;
+    use payledger_domain::ResourceRef;
+    use payledger_domain::command::CustomFieldsInput;
+    use payledger_store::{KvWrite, Table};
+
+    let store = Arc::new(MemoryStore::new());
+    let ledger = Ledger::new(Arc::clone(&store));
+    let payment = create(&ledger, None).expect("create");
+    let set_type = |type_id: &str| PaymentCommand::Update {
+        target: PaymentRef::Id(payment.id),
+        version: payment.version,
+        actions: vec![UpdateAction::SetCustomType(Some(CustomFieldsInput {
+            type_ref: ResourceRef::Id(type_id.to_owned()),
+            fields: Default::default(),
+        }))],
+    };
+
+    // A Type that does not exist: the rules reject the reference.
+    let missing = ledger
+        .prepare_stored(&meta(None), set_type("no-such-type"))
+        .err()
+        .expect("refused");
+    assert!(matches!(missing, AppError::Rejected(_)), "{missing:?}");
+
+    // A Type whose stored record cannot be read: the failure is the answer.
+    let type_id = "6f1c9c1e-4a52-4d8e-9f57-0a4e3c1b2d01";
+    store
+        .write(vec![KvWrite {
+            table: Table::Catalog,
+            key: record_key(&project(), CatalogKind::Type, type_id),
+            value: Some(b"not a type record".to_vec()),
+        }])
+        .expect("write the unreadable record");
+    let unreadable = ledger
+        .prepare_stored(&meta(None), set_type(type_id))
+        .err()
+        .expect("refused");
+    assert!(matches!(unreadable, AppError::Store(_)), "{unreadable:?}");
+    let after = ledger
+        .get(&project(), &PaymentRef::Id(payment.id))
+        .expect("read")
+        .expect("payment");
+    assert_eq!(after.version, payment.version, "nothing was written");
+}

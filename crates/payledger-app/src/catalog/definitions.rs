@@ -66,15 +66,18 @@ impl StateRecord {
 }
 
 /// The [`Catalog`] of one project, read from the store on every lookup.
-/// A store failure reads as "not found" (the rules then reject the
-/// reference) and is logged.
+/// The rules cannot see a store failure, so a lookup that fails reads as
+/// "not found" to them and the failure is kept: [`StoredCatalog::take_failure`]
+/// hands it to the command path, which then answers with the failure
+/// (a 500), never with the rejection it caused.
 ///
 /// `S` is any handle to a store: `&MemoryStore`, `&dyn EventStore` or an
 /// owned `Arc<dyn EventStore>` (for a catalog that borrows nothing).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct StoredCatalog<S> {
     pub store: S,
     pub project: ProjectKey,
+    failure: Mutex<Option<StoreError>>,
 }
 
 impl<S, T> StoredCatalog<S>
@@ -83,7 +86,16 @@ where
     T: EventStore + ?Sized,
 {
     pub fn new(store: S, project: ProjectKey) -> Self {
-        Self { store, project }
+        Self {
+            store,
+            project,
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// The first store failure a lookup met since the last call, if any.
+    pub fn take_failure(&self) -> Option<StoreError> {
+        self.failure.lock().take()
     }
 
     fn lookup<R: CatalogRecord>(&self, by: &ResourceRef) -> Option<R> {
@@ -91,6 +103,7 @@ where
             Ok(found) => found,
             Err(failure) => {
                 tracing::error!(%failure, kind = %R::KIND, "catalog lookup failed");
+                self.failure.lock().get_or_insert(failure);
                 None
             }
         }

@@ -34,7 +34,7 @@ pub mod webhooks;
 
 use crate::clock::Clock;
 
-use crate::catalog::{CatalogError, StoredCatalog};
+use crate::catalog::CatalogError;
 use crate::consumer::LogSignal;
 use crate::error::AppError;
 use crate::payments::{CommandMeta, Ledger, PaymentCommand, Prepared};
@@ -363,13 +363,11 @@ impl PspService {
         let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
             return Ok(Err(Appended::Unchanged(payment)));
         };
-        let catalog =
-            StoredCatalog::new(Arc::clone(self.inner.ledger.store()), meta.project.clone());
         let command = PaymentCommand::UpdateRead {
             payment: Box::new(payment),
             actions,
         };
-        let mut prepared = self.inner.ledger.prepare(&meta, command, &catalog)?;
+        let mut prepared = self.inner.ledger.prepare_stored(&meta, command)?;
         prepared.add_inline(write.inline);
         Ok(Ok(prepared))
     }
