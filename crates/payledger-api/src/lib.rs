@@ -12,7 +12,8 @@
 //! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
-//! - [`psp_webhooks`]: signed PSP webhooks and the payment refresh.
+//! - [`psp_notifications`]: signed PSP notifications (inbound webhooks) and
+//!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
 //!   relay's view.
 //!
@@ -29,7 +30,7 @@ pub mod idempotent;
 pub mod json;
 pub mod messages;
 pub mod payments;
-pub mod psp_webhooks;
+pub mod psp_notifications;
 pub mod query;
 pub mod request;
 pub mod subscriptions;
@@ -148,7 +149,7 @@ pub fn router(state: AppState) -> Router {
                     idempotent::responses,
                 )),
         )
-        .merge(psp_webhooks::routes())
+        .merge(psp_notifications::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,

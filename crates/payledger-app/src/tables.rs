@@ -14,7 +14,7 @@
 //! | Idempotency    | project · idempotency key                  | see [`crate::idempotency`] |
 //! | Catalog        | project · kind · id, and project · kind-key · key | record / id |
 //! | TransactionInterfaceIndex | project · transaction interfaceId · payment id | empty |
-//! | WebhookEvents  | project · interface · event id             | see [`crate::psp::webhooks`] |
+//! | WebhookEvents  | project · interface · event id             | see [`crate::psp::notifications`] |
 //! | Subscriptions  | project · subscription id                  | see [`crate::subscriptions`] |
 
 use payledger_domain::{PaymentId, ProjectKey};

@@ -5,8 +5,8 @@
 use payledger_app::clock::{Clock, ManualClock};
 use payledger_app::consumer::Cursor;
 use payledger_app::psp::interaction::INTERACTION_TYPE_KEY;
+use payledger_app::psp::notifications::NotificationOutcome;
 use payledger_app::psp::tasks;
-use payledger_app::psp::webhooks::WebhookOutcome;
 use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService, mapping};
 use payledger_app::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
@@ -158,7 +158,7 @@ impl World {
     }
 
     /// Delivers the fake PSP's `index`-th event as a verified webhook.
-    async fn deliver(&self, index: usize) -> WebhookOutcome {
+    async fn deliver(&self, index: usize) -> NotificationOutcome {
         let event = self.psp.events()[index].clone();
         let body = format!(
             r#"{{"id":"{}","type":"payment_intent.{}","created":{},
@@ -340,7 +340,7 @@ fn three_d_secure_success_arrives_by_webhook_and_failure_by_refresh() {
         let last = w.psp.events().len() - 1;
         assert_eq!(
             w.deliver(last).await,
-            WebhookOutcome::Recorded { payment_id: ok.id }
+            NotificationOutcome::Recorded { payment_id: ok.id }
         );
         // The webhook changed nothing but an interaction; the refresh it
         // scheduled (due now) settles the transaction.
@@ -663,8 +663,8 @@ fn duplicate_and_orphan_webhooks_are_recorded_once() {
         // A webhook about an intent no payment knows yet: orphaned.
         w.psp.inject(Fault::AnswerLost);
         w.execute().await;
-        assert_eq!(w.deliver(0).await, WebhookOutcome::Orphaned);
-        assert_eq!(w.deliver(0).await, WebhookOutcome::Orphaned);
+        assert_eq!(w.deliver(0).await, NotificationOutcome::Orphaned);
+        assert_eq!(w.deliver(0).await, NotificationOutcome::Orphaned);
         // The watchdog (+1 s) resumes the execution; the orphans (+5 s)
         // then find the payment; their refresh is due at once.
         w.clock.advance(1_000);
@@ -680,7 +680,7 @@ fn duplicate_and_orphan_webhooks_are_recorded_once() {
                 .count()
         };
         assert_eq!(notifications(&w.get(payment.id)), 1);
-        assert_eq!(w.deliver(0).await, WebhookOutcome::Duplicate);
+        assert_eq!(w.deliver(0).await, NotificationOutcome::Duplicate);
         assert_eq!(notifications(&w.get(payment.id)), 1);
     });
 }

@@ -27,10 +27,10 @@ pub mod executor;
 pub mod interaction;
 pub mod locks;
 pub mod mapping;
+pub mod notifications;
 pub mod refresh;
 pub mod runner;
 pub mod tasks;
-pub mod webhooks;
 
 use crate::clock::Clock;
 

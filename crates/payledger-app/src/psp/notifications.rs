@@ -1,4 +1,6 @@
-//! Intake of PSP webhooks (architecture invariant 8: webhooks are hints).
+//! Intake of PSP notifications: the webhooks a PSP sends payledger
+//! (architecture invariant 8: they are hints). Not to be confused with
+//! payledger's own outbound deliveries (`payledger-webhooks`).
 //!
 //! The HTTP edge verifies the signature on the raw body
 //! ([`PspService::verify_stripe_webhook`]); nothing unverified goes
@@ -29,7 +31,7 @@ pub const WEBHOOK_ACTOR: &str = "psp-webhook";
 
 /// Why a webhook was refused (400, nothing recorded).
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-pub enum WebhookRejected {
+pub enum NotificationRejected {
     #[error("no {0} account is configured for this project")]
     NotConfigured(&'static str),
     #[error(transparent)]
@@ -40,7 +42,7 @@ pub enum WebhookRejected {
 
 /// What became of a verified webhook.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum WebhookOutcome {
+pub enum NotificationOutcome {
     /// Recorded on the payment; a refresh is scheduled.
     Recorded { payment_id: PaymentId },
     /// The event was recorded before.
@@ -58,12 +60,12 @@ impl PspService {
         project: &ProjectKey,
         signature_header: Option<&str>,
         body: &[u8],
-    ) -> Result<WebhookEvent, WebhookRejected> {
+    ) -> Result<WebhookEvent, NotificationRejected> {
         let account = self
             .inner
             .registry
             .get(project, STRIPE)
-            .ok_or(WebhookRejected::NotConfigured(STRIPE))?;
+            .ok_or(NotificationRejected::NotConfigured(STRIPE))?;
         let now_seconds = self.inner.clock.now_ms().div_euclid(1_000);
         signature::verify(
             signature_header,
@@ -82,9 +84,9 @@ impl PspService {
         project: &ProjectKey,
         interface: &str,
         event: &WebhookEvent,
-    ) -> Result<WebhookOutcome, PspFailure> {
+    ) -> Result<NotificationOutcome, PspFailure> {
         let Some(intent) = event.payment_intent.clone() else {
-            return Ok(WebhookOutcome::Ignored);
+            return Ok(NotificationOutcome::Ignored);
         };
         let orphan = OrphanEvent {
             interface: interface.to_owned(),
@@ -95,7 +97,7 @@ impl PspService {
             created: event.created,
         };
         let outcome = self.record_webhook(project, &orphan).await?;
-        if outcome == WebhookOutcome::Orphaned {
+        if outcome == NotificationOutcome::Orphaned {
             let task = Task::Orphan {
                 project: project.clone(),
                 event: orphan,
@@ -114,7 +116,7 @@ impl PspService {
         &self,
         project: &ProjectKey,
         event: &OrphanEvent,
-    ) -> Result<WebhookOutcome, PspFailure> {
+    ) -> Result<NotificationOutcome, PspFailure> {
         let dedupe = tables::webhook_event_key(project, &event.interface, &event.id);
         let (key, p, intent) = (
             dedupe.clone(),
@@ -137,10 +139,10 @@ impl PspService {
             })
             .await?;
         if seen {
-            return Ok(WebhookOutcome::Duplicate);
+            return Ok(NotificationOutcome::Duplicate);
         }
         let Some(payment_id) = payment else {
-            return Ok(WebhookOutcome::Orphaned);
+            return Ok(NotificationOutcome::Orphaned);
         };
         let refresh = Task::Refresh {
             project: project.clone(),
@@ -184,10 +186,10 @@ impl PspService {
         }
         Ok(match appended {
             Appended::Changed(_) | Appended::Unchanged(_) => {
-                WebhookOutcome::Recorded { payment_id }
+                NotificationOutcome::Recorded { payment_id }
             }
-            Appended::Duplicate => WebhookOutcome::Duplicate,
-            Appended::Missing => WebhookOutcome::Ignored,
+            Appended::Duplicate => NotificationOutcome::Duplicate,
+            Appended::Missing => NotificationOutcome::Ignored,
         })
     }
 
@@ -199,7 +201,7 @@ impl PspService {
         attempt: u32,
     ) -> Result<Option<(Task, i64)>, PspFailure> {
         let outcome = self.record_webhook(project, event).await?;
-        if outcome != WebhookOutcome::Orphaned {
+        if outcome != NotificationOutcome::Orphaned {
             return Ok(None);
         }
         let policy = self.inner.policy;

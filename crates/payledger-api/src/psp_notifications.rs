@@ -1,5 +1,6 @@
-//! The PSP-facing routes: signed webhooks from Stripe, and the refresh a
-//! merchant can ask for.
+//! The PSP-facing routes: signed notifications (webhooks) from Stripe, and
+//! the refresh a merchant can ask for. Inbound only: outbound deliveries
+//! are `payledger-webhooks`.
 //!
 //! | route | auth | success |
 //! |---|---|---|
@@ -22,7 +23,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use payledger_app::psp::webhooks::WebhookOutcome;
+use payledger_app::psp::notifications::NotificationOutcome;
 use payledger_app::psp::{PspFailure, PspService};
 use serde_json::{Value, json};
 
@@ -71,10 +72,10 @@ async fn stripe_webhook(
         .await
         .map_err(failure)?;
     let outcome = match outcome {
-        WebhookOutcome::Recorded { .. } => "recorded",
-        WebhookOutcome::Duplicate => "duplicate",
-        WebhookOutcome::Orphaned => "orphaned",
-        WebhookOutcome::Ignored => "ignored",
+        NotificationOutcome::Recorded { .. } => "recorded",
+        NotificationOutcome::Duplicate => "duplicate",
+        NotificationOutcome::Orphaned => "orphaned",
+        NotificationOutcome::Ignored => "ignored",
     };
     Ok(Json(json!({"received": true, "outcome": outcome})))
 }
