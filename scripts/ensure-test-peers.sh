@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 COMMERCETOOLS_VERSION=2026.10.12
 
 if [ ! -x .venv/bin/python ]; then
+  echo "creating .venv, the virtualenv of the Python test peers ..." >&2
   python3 -m venv .venv
 fi
 if ! .venv/bin/python -c "import commercetools" 2>/dev/null \
    || [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("commercetools"))')" != "$COMMERCETOOLS_VERSION" ]; then
-  echo "installing commercetools==$COMMERCETOOLS_VERSION into .venv ..." >&2
+  echo "installing commercetools==$COMMERCETOOLS_VERSION into .venv (the SDK end-to-end tests run it) ..." >&2
   .venv/bin/pip install --quiet "commercetools==$COMMERCETOOLS_VERSION"
 fi
 
@@ -22,6 +23,6 @@ scripts/ensure-tansu.sh
 # it on 127.0.0.1).
 LOCALSTRIPE_VERSION=1.15.10
 if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("localstripe"))' 2>/dev/null)" != "$LOCALSTRIPE_VERSION" ]; then
-  echo "installing localstripe==$LOCALSTRIPE_VERSION into .venv ..." >&2
+  echo "installing localstripe==$LOCALSTRIPE_VERSION into .venv (the Stripe emulator of the PSP tests) ..." >&2
   .venv/bin/pip install --quiet "localstripe==$LOCALSTRIPE_VERSION"
 fi
