@@ -271,10 +271,9 @@ fn a_catalog_read_failure_is_a_store_failure_not_a_rejection() {
     };
 
     // A Type that does not exist: the rules reject the reference.
-    let missing = ledger
-        .prepare_stored(&meta(None), set_type("no-such-type"))
-        .err()
-        .expect("refused");
+    let Err(missing) = ledger.prepare_stored(&meta(None), set_type("no-such-type")) else {
+        panic!("a reference to a missing Type was accepted");
+    };
     assert!(matches!(missing, AppError::Rejected(_)), "{missing:?}");
 
     // A Type whose stored record cannot be read: the failure is the answer.
@@ -286,10 +285,9 @@ fn a_catalog_read_failure_is_a_store_failure_not_a_rejection() {
             value: Some(b"not a type record".to_vec()),
         }])
         .expect("write the unreadable record");
-    let unreadable = ledger
-        .prepare_stored(&meta(None), set_type(type_id))
-        .err()
-        .expect("refused");
+    let Err(unreadable) = ledger.prepare_stored(&meta(None), set_type(type_id)) else {
+        panic!("a reference to an unreadable Type was accepted");
+    };
     assert!(matches!(unreadable, AppError::Store(_)), "{unreadable:?}");
     let after = ledger
         .get(&project(), &PaymentRef::Id(payment.id))
