@@ -23,7 +23,7 @@ use payledger_app::tables;
 use payledger_domain::{EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
 use payledger_store::{Table, VersionRange};
-use payledger_wire::json::Keys;
+use payledger_wire::json::MessageKeys;
 use serde_json::Value;
 
 /// Most events a message query reads when no stream is pinned.
@@ -60,7 +60,7 @@ fn candidates(
     project: &ProjectKey,
     spec: &QuerySpec,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut keys = Keys::default();
+    let mut keys = MessageKeys::default();
     let events = match pinned_resource(spec.predicate.as_ref()) {
         Some(payment) => state.store.read_stream(payment, VersionRange::ALL)?,
         None => {
@@ -118,7 +118,7 @@ fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value
     else {
         return Ok(None);
     };
-    let mut keys = Keys::default();
+    let mut keys = MessageKeys::default();
     for before in earlier {
         keys.observe(before);
     }

@@ -10,7 +10,7 @@
 //! | `ledger-partition` | the ledger partition of the payment |
 //! | `content-type` | the media type of the value |
 //!
-//! The Message JSON is rendered by the API crate ([`Keys::render`]), the
+//! The Message JSON is rendered by the API crate ([`MessageKeys::render`]), the
 //! same code that answers `GET /{pk}/messages`, so both always agree. A
 //! Message names the payment's key at its version; a worker that starts
 //! mid-stream reads the stream's earlier events once to learn it.
@@ -18,7 +18,7 @@
 use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
 use payledger_domain::{EventEnvelope, ProjectKey};
 use payledger_store::{EventStore, StoreError, VersionRange};
-use payledger_wire::json::Keys;
+use payledger_wire::json::MessageKeys;
 use payledger_wire::json::{cloudevent_to_json, message_type};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ impl Record {
 #[derive(Debug)]
 pub struct Renderer {
     config: Arc<RelayConfig>,
-    keys: Keys,
+    keys: MessageKeys,
     topics: HashMap<ProjectKey, (Arc<str>, MessageFormat)>,
 }
 
@@ -65,7 +65,7 @@ impl Renderer {
     pub fn new(config: Arc<RelayConfig>) -> Self {
         Self {
             config,
-            keys: Keys::default(),
+            keys: MessageKeys::default(),
             topics: HashMap::new(),
         }
     }

@@ -10,7 +10,7 @@
 use payledger_app::subscriptions::{DeliveryFormat, SubscriptionRecord};
 use payledger_domain::EventEnvelope;
 use payledger_store::{EventStore, StoreError, VersionRange};
-use payledger_wire::json::Keys;
+use payledger_wire::json::MessageKeys;
 use payledger_wire::json::{
     CLOUDEVENTS_CONTENT_TYPE, cloudevent_to_json, message_delivery_payload,
 };
@@ -48,7 +48,7 @@ pub enum Step {
 /// Renders the events of one partition, in log order, for one subscription.
 #[derive(Debug, Default)]
 pub struct Renderer {
-    keys: Keys,
+    keys: MessageKeys,
 }
 
 impl Renderer {

@@ -141,7 +141,7 @@ mod tests {
     use payledger_domain::{
         Actor, Event, EventEnvelope, EventId, EventMeta, PaymentId, ProjectKey, Timestamp,
     };
-    use payledger_wire::json::Keys;
+    use payledger_wire::json::MessageKeys;
 
     /// A delivery as it goes over the wire: request line, headers, body.
     fn wire_text(format: &DeliveryFormat) -> String {
@@ -161,7 +161,8 @@ mod tests {
             previous_hash: [0; 32],
             event: Event::StatusInterfaceCodeSet(Some("succeeded".into())),
         };
-        let (bytes, content_type) = body(format, &envelope, Keys::default().render(&envelope));
+        let (bytes, content_type) =
+            body(format, &envelope, MessageKeys::default().render(&envelope));
         let delivery = Delivery {
             message_id: envelope.meta.event_id.to_string(),
             message_type: payledger_wire::json::message_type(&envelope.event).to_owned(),

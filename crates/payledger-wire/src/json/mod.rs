@@ -5,12 +5,12 @@
 //! - `message`: event envelope → Message (with the message type table).
 //! - `cloudevents`: a Message in a CloudEvents 1.0 envelope.
 //! - `money`, `custom`: money, custom fields and references.
-//! - `keys`: the key each payment had at each version.
+//! - `message_keys`: the key each payment had at each version.
 
 mod cloudevents;
 mod custom;
-mod keys;
 mod message;
+mod message_keys;
 mod money;
 mod payment;
 
@@ -18,11 +18,11 @@ pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, cloudev
 pub use custom::{
     custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
 };
-pub use keys::Keys;
 pub use message::{
     COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, is_extension_message_type, mask_token,
     message_delivery_payload, message_to_json, message_type,
 };
+pub use message_keys::MessageKeys;
 pub use money::{CENT_PRECISION, money_to_json};
 pub use payment::{
     INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,

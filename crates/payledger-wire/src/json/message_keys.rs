@@ -10,11 +10,11 @@ use std::collections::HashMap;
 /// Message names the key its payment had at that version. Shared by every
 /// reader that renders Messages (the Messages routes, the Kafka relay,
 /// webhook deliveries): a reader that
-/// starts mid-stream first [`Keys::observe`]s the stream's earlier events.
+/// starts mid-stream first [`MessageKeys::observe`]s the stream's earlier events.
 #[derive(Default, Debug)]
-pub struct Keys(HashMap<PaymentId, Option<String>>);
+pub struct MessageKeys(HashMap<PaymentId, Option<String>>);
 
-impl Keys {
+impl MessageKeys {
     /// Takes note of `envelope`'s key change, if any, and returns the key
     /// its payment has after it.
     pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
@@ -55,7 +55,7 @@ impl Keys {
     /// Takes note of `envelope` when its payment is tracked, without
     /// rendering it: a reader that skips a Message (filtered out) still
     /// names the right key in the later ones. Untracked payments are left
-    /// to [`Keys::learn_history`], which reads their whole start.
+    /// to [`MessageKeys::learn_history`], which reads their whole start.
     pub fn observe_if_tracked(&mut self, envelope: &EventEnvelope) {
         if self.knows(envelope.payment_id) {
             self.observe(envelope);
