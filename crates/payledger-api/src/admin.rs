@@ -225,7 +225,7 @@ async fn create_client(
 ) -> Result<(StatusCode, axum::Json<ClientEntry>), ApiError> {
     let draft: ClientDraft =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid_json(e.to_string()))?;
-    let now_ms = now_ms();
+    let now_ms = crate::auth::now_ms();
     let created = state
         .blocking(move |s| {
             auth::create_client(
@@ -245,7 +245,7 @@ async fn revoke_client(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<axum::Json<Revocation>, ApiError> {
-    let now_ms = now_ms();
+    let now_ms = crate::auth::now_ms();
     let revocation = state
         .blocking(move |s| {
             let tokens_removed =
@@ -254,8 +254,4 @@ async fn revoke_client(
         })
         .await?;
     Ok(axum::Json(revocation))
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(crate::request::now().millis()).unwrap_or(0)
 }

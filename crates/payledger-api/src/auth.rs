@@ -353,7 +353,7 @@ fn decode_form(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// Milliseconds since the Unix epoch, by the wall clock.
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

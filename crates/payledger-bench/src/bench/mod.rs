@@ -28,9 +28,8 @@ pub(crate) fn create_client<S: EventStore + ?Sized>(
     secret: &str,
     scope: &str,
 ) -> anyhow::Result<()> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    use payledger_app::clock::{Clock, SystemClock};
+    let now_ms = u64::try_from(SystemClock.now_ms()).unwrap_or(0);
     auth::create_client(store, id, &Secret::from(secret), scope, now_ms)
         .with_context(|| format!("cannot create client `{id}`"))?;
     Ok(())
