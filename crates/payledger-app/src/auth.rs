@@ -162,7 +162,9 @@ pub struct PurgeReport {
     pub complete: bool,
 }
 
-fn client_id_ok(id: &str) -> bool {
+/// Whether `id` is a well-formed client id: 1 to [`CLIENT_ID_BYTES_MAX`]
+/// bytes of ASCII letters, digits, `.`, `_` or `-`.
+pub fn client_id_ok(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= CLIENT_ID_BYTES_MAX
         && id
@@ -255,6 +257,11 @@ pub fn list_clients<S: EventStore + ?Sized>(store: &S) -> Result<Vec<ClientInfo>
     rows.iter()
         .map(|(_, value)| Ok(info(&Client::decode(value)?)))
         .collect()
+}
+
+/// Whether the store holds any client (reads one row).
+pub fn any_client<S: EventStore + ?Sized>(store: &S) -> Result<bool, StoreError> {
+    Ok(!store.scan(Table::Clients, &[], &[u8::MAX], 1)?.is_empty())
 }
 
 /// Deletes a client; its tokens stop working at once.

@@ -149,13 +149,9 @@ fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
     let data = &args.store.data;
     let path = format!("/clients/{}", args.id);
     let context = || format!("cannot revoke client `{}`", args.id);
-    // Ids are ASCII letters, digits and `.-_`; anything else cannot name a
-    // client and must not reach the URL unescaped.
-    if !args
-        .id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
+    // A malformed id cannot name a client and must not reach the URL
+    // unescaped.
+    if !auth::client_id_ok(&args.id) {
         bail!("{}: no client with id `{}` exists", context(), args.id);
     }
     let revocation: Revocation =
