@@ -10,7 +10,7 @@
 //! | `ledger-partition` | the ledger partition of the payment |
 //! | `content-type` | the media type of the value |
 //!
-//! The Message JSON is rendered by the API crate ([`MessageKeys::render`]), the
+//! The Message JSON is rendered by `payledger-wire` ([`MessageKeys::render`]), the
 //! same code that answers `GET /{pk}/messages`, so both always agree. A
 //! Message names the payment's key at its version; a worker that starts
 //! mid-stream reads the stream's earlier events once to learn it.

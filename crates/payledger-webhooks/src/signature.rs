@@ -6,12 +6,13 @@
 //! old timestamps also refuses replays. A receiver verifies on the raw
 //! body bytes, before parsing them; [`verify`] does exactly that.
 
+/// How far a receiver should let the signed time differ from its clock:
+/// the scheme's own tolerance.
+pub use payledger_wire::signature::SIGNATURE_TOLERANCE_SECONDS;
 use payledger_wire::signature::{matches_any, sign_with_key};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Payledger-Signature";
-/// How far a receiver should let the signed time differ from its clock.
-pub const SIGNATURE_TOLERANCE_SECONDS: u64 = 300;
 
 /// The header value for `body` signed at `timestamp` (Unix seconds): the
 /// same scheme as Stripe's webhook signatures.
