@@ -58,14 +58,27 @@ impl Machine {
     }
 
     fn script(&self, args: &[&str], apt_get: Option<&Path>) -> Output {
+        self.script_with_libclang_path(args, apt_get, None)
+    }
+
+    /// The script on this machine, with `LIBCLANG_PATH` set or unset.
+    fn script_with_libclang_path(
+        &self,
+        args: &[&str],
+        apt_get: Option<&Path>,
+        libclang_path: Option<&Path>,
+    ) -> Output {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-system-deps.sh");
         let mut command = Command::new("bash");
         command
             .arg(script)
             .args(args)
             .env("PAYLEDGER_DEPS_ROOT", self.root())
-            .env("PAYLEDGER_DEPS_PATH", self.bin())
-            .env_remove("LIBCLANG_PATH");
+            .env("PAYLEDGER_DEPS_PATH", self.bin());
+        match libclang_path {
+            Some(path) => command.env("LIBCLANG_PATH", path),
+            None => command.env_remove("LIBCLANG_PATH"),
+        };
         match apt_get {
             Some(path) => command.env("PAYLEDGER_APT_GET", path),
             None => command.env_remove("PAYLEDGER_APT_GET"),
@@ -144,18 +157,7 @@ fn every_name_bindgen_loads_counts_as_libclang() {
 fn all_present_reports_nothing_and_installs_nothing() {
     let machine = Machine::with_commands();
     machine.file("usr/lib/llvm-14/lib/libclang-14.so.1");
-    let apt_log = machine.root().join("apt.log");
-    let apt_get = machine.root().join("apt-get");
-    std::fs::write(
-        &apt_get,
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", apt_log.display()),
-    )
-    .expect("write fake apt-get");
-    std::fs::set_permissions(
-        &apt_get,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    let (apt_get, apt_log) = fake_apt_get(&machine, "true");
     let output = machine.script(&[], Some(&apt_get));
     assert!(output.status.success(), "{output:?}");
     assert!(
