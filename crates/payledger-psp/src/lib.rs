@@ -1,6 +1,8 @@
-//! PSP connectors: the calls payledger makes to a payment service provider,
-//! their typed results and failures, and the verification of the PSP's
-//! signed webhooks.
+//! The PSP port: the calls payledger makes to a payment service provider,
+//! their typed results and failures, and the reading of the PSP's signed
+//! webhooks. Pure (no HTTP client): the Stripe connector over HTTP is
+//! `payledger-stripe`, so the application layer depends on this crate
+//! without pulling an HTTP stack.
 //!
 //! - [`PspConnector`]: the interface the executor and the refresh use,
 //!   object safe so it travels as `Arc<dyn PspConnector>`.
@@ -13,7 +15,7 @@
 //! - [`signature`]: the `Stripe-Signature` scheme (HMAC-SHA256, constant
 //!   time, tolerance, several secrets for rotation).
 //! - [`webhook`]: the typed content of a verified webhook event.
-//! - [`stripe`]: the Stripe connector over HTTP.
+//! - [`stripe_wire`]: Stripe's JSON objects, error bodies and id prefixes.
 //! - `testing` (feature): an in-memory PSP for tests of the layers above.
 //!
 //! Architecture invariant: the PSP's wire format (form bodies, JSON
@@ -23,7 +25,7 @@
 pub mod config;
 pub mod error;
 pub mod model;
-pub mod stripe;
+pub mod stripe_wire;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod webhook;

@@ -307,7 +307,7 @@ fn ready<'a, T: Send + 'a>(result: Result<T, PspError>) -> PspFuture<'a, T> {
 
 impl PspConnector for FakePsp {
     fn object_kind(&self, id: &str) -> ObjectKind {
-        crate::stripe::object_kind(id)
+        crate::stripe_wire::object_kind(id)
     }
 
     fn create_payment_intent<'a>(

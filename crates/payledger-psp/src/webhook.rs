@@ -59,7 +59,7 @@ struct WireObject {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
-    payment_intent: Option<crate::stripe::wire::Expandable>,
+    payment_intent: Option<crate::stripe_wire::Expandable>,
 }
 
 /// Reads a verified Stripe event body.
@@ -87,7 +87,7 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookParseError> {
         ObjectKind::Charge | ObjectKind::Refund => (
             object
                 .payment_intent
-                .map(crate::stripe::wire::Expandable::into_id),
+                .map(crate::stripe_wire::Expandable::into_id),
             None,
         ),
         ObjectKind::Other => (None, None),

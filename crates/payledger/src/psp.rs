@@ -8,7 +8,7 @@ use payledger_app::clock::SystemClock;
 use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_domain::ProjectKey;
 use payledger_psp::config::{PspConfig, STRIPE};
-use payledger_psp::stripe::StripeConnector;
+use payledger_stripe::StripeConnector;
 use std::path::Path;
 use std::sync::Arc;
 

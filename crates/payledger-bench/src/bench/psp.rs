@@ -25,7 +25,7 @@ use payledger_app::{CommandMeta, PaymentCommand};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{TransactionState, TransactionType};
 use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, ProjectKey, Timestamp};
-use payledger_psp::stripe::StripeConnector;
+use payledger_stripe::StripeConnector;
 use payledger_psp::{Secret, config::StripeSettings};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;

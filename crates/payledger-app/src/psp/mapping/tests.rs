@@ -52,7 +52,7 @@ fn payment(transactions: Vec<Transaction>) -> Payment {
 }
 
 fn kind_of(id: &str) -> ObjectKind {
-    payledger_psp::stripe::object_kind(id)
+    payledger_psp::stripe_wire::object_kind(id)
 }
 
 /// `check(transactions, index of the one decided, expected)`.

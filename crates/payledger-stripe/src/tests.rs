@@ -2,7 +2,7 @@
 //! reads answers, and how failures map.
 
 use super::*;
-use crate::model::{CaptureMethod, IntentStatus, RefundStatus};
+use payledger_psp::{CaptureMethod, IntentStatus, RefundStatus};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,4 +1,6 @@
-//! The Stripe connector: [`PspConnector`] over Stripe's HTTP API.
+//! The Stripe connector: [`PspConnector`] over Stripe's HTTP API, the
+//! only crate that talks HTTP to a PSP (so the application layer has no
+//! HTTP client).
 //!
 //! Requests are form encoded (`metadata[key]=value`), authenticated with the
 //! secret key as a bearer token, bounded by a connect and a whole-request
@@ -10,18 +12,16 @@
 //! pages of [`LIST_PAGE_OBJECTS`]); emulators such as localstripe have no
 //! search.
 
-pub mod wire;
-
-use crate::config::StripeSettings;
-use crate::error::PspError;
-use crate::model::{CreateIntent, CreateRefund, ObjectKind, PaymentIntent, Refund};
-use crate::secret::Secret;
-use crate::{METADATA_TRANSACTION_ID, PspConnector, PspFuture};
+use payledger_psp::config::StripeSettings;
+use payledger_psp::stripe_wire::{self as wire, WireList, WirePaymentIntent, WireRefund, object_kind};
+use payledger_psp::{
+    CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,
+    PspError, PspFuture, Refund, Secret,
+};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wire::{WireList, WirePaymentIntent, WireRefund};
 
 /// Objects per page when listing.
 pub const LIST_PAGE_OBJECTS: u32 = 100;
@@ -211,7 +211,7 @@ impl StripeConnector {
 }
 
 /// What [`StripeConnector::scan`] reads from listed objects.
-pub(crate) trait HasMetadata {
+trait HasMetadata {
     fn object_id(&self) -> &str;
     fn transaction_id(&self) -> Option<&str>;
 }
@@ -312,17 +312,6 @@ fn refund_target(charged: &str) -> Form {
         ObjectKind::PaymentIntent | ObjectKind::Refund | ObjectKind::Other => "payment_intent",
     };
     vec![(field.into(), charged.to_owned())]
-}
-
-/// The kind of object a Stripe id names, by its prefix.
-pub fn object_kind(id: &str) -> ObjectKind {
-    let prefix = id.split_once('_').map_or("", |(prefix, _)| prefix);
-    match prefix {
-        "pi" => ObjectKind::PaymentIntent,
-        "ch" | "py" => ObjectKind::Charge,
-        "re" | "pyr" => ObjectKind::Refund,
-        _ => ObjectKind::Other,
-    }
 }
 
 impl PspConnector for StripeConnector {

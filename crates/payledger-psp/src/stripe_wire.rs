@@ -1,12 +1,14 @@
-//! Stripe's JSON: the objects and error bodies it answers with, and their
-//! mapping to [`crate::model`] and [`PspError`].
+//! Stripe's JSON: the objects and error bodies it answers with, their
+//! mapping to [`crate::model`] and [`PspError`], and what an id's prefix
+//! says about its object. Pure: the HTTP connector (`payledger-stripe`)
+//! and the webhook intake ([`crate::webhook`]) both read through here.
 //!
 //! Fields that Stripe may return either as an id or as an expanded object
 //! (`latest_charge`, `customer`, `payment_intent`) are read as
 //! [`Expandable`] and reduced to the id.
 
 use crate::error::PspError;
-use crate::model::{IntentStatus, PaymentError, PaymentIntent, Refund, RefundStatus};
+use crate::model::{IntentStatus, ObjectKind, PaymentError, PaymentIntent, Refund, RefundStatus};
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,8 +37,9 @@ impl Expandable {
     }
 }
 
+/// A PaymentIntent as Stripe answers it.
 #[derive(Deserialize)]
-pub(crate) struct WirePaymentIntent {
+pub struct WirePaymentIntent {
     id: String,
     status: String,
     amount: i64,
@@ -59,8 +62,8 @@ pub(crate) struct WirePaymentIntent {
     metadata: Option<BTreeMap<String, Value>>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct WirePaymentError {
+#[derive(Debug, Deserialize)]
+struct WirePaymentError {
     #[serde(default)]
     code: Option<String>,
     #[serde(default)]
@@ -69,14 +72,15 @@ pub(crate) struct WirePaymentError {
     message: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct WireNextAction {
+#[derive(Debug, Deserialize)]
+struct WireNextAction {
     #[serde(rename = "type", default)]
     action_type: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct WireRefund {
+/// A refund as Stripe answers it.
+#[derive(Debug, Deserialize)]
+pub struct WireRefund {
     id: String,
     status: String,
     amount: i64,
@@ -92,9 +96,11 @@ pub(crate) struct WireRefund {
 }
 
 /// A page of a list or search answer.
-#[derive(Deserialize)]
-pub(crate) struct WireList<T> {
+#[derive(Debug, Deserialize)]
+pub struct WireList<T> {
+    /// The objects of this page.
     pub data: Vec<T>,
+    /// Whether a next page exists.
     #[serde(default)]
     pub has_more: bool,
 }
@@ -247,7 +253,19 @@ pub fn map_error(status: u16, should_retry: Option<bool>, body: &[u8]) -> PspErr
     }
 }
 
+/// Names the object and its status only: the client secret stays out of
+/// logs.
+impl std::fmt::Debug for WirePaymentIntent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WirePaymentIntent")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
 impl WirePaymentIntent {
+    /// The object's id (`pi_…`).
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -259,6 +277,7 @@ impl WirePaymentIntent {
 }
 
 impl WireRefund {
+    /// The object's id (`re_…`).
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -266,5 +285,16 @@ impl WireRefund {
     /// A metadata value, if it is text.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
         self.metadata.as_ref()?.get(key)?.as_str()
+    }
+}
+
+/// The kind of object a Stripe id names, by its prefix.
+pub fn object_kind(id: &str) -> ObjectKind {
+    let prefix = id.split_once('_').map_or("", |(prefix, _)| prefix);
+    match prefix {
+        "pi" => ObjectKind::PaymentIntent,
+        "ch" | "py" => ObjectKind::Charge,
+        "re" | "pyr" => ObjectKind::Refund,
+        _ => ObjectKind::Other,
     }
 }
