@@ -38,7 +38,6 @@ pub mod subscriptions;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use payledger_app::consumer::LogSignal;
 use payledger_app::{CommandMeta, Ledger, PaymentCommand};
 use payledger_domain::Payment;
 use payledger_store::EventStore;
@@ -76,8 +75,6 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     pub ledger: Ledger<dyn EventStore>,
     pub config: Arc<ApiConfig>,
-    /// Wakes the log consumers (Kafka relay, deliveries) after commits.
-    pub log_signal: Arc<LogSignal>,
     /// Counts Subscription creations, updates and deletions, so the
     /// delivery workers start, restart and stop without polling.
     pub subscription_changes: Arc<watch::Sender<u64>>,
@@ -87,7 +84,6 @@ impl AppState {
     pub fn new(store: Arc<dyn EventStore>, config: ApiConfig) -> Self {
         Self {
             ledger: Ledger::new(Arc::clone(&store)),
-            log_signal: Arc::new(LogSignal::new(store.partition_count())),
             subscription_changes: Arc::new(watch::Sender::new(0)),
             store,
             config: Arc::new(config),
@@ -113,8 +109,8 @@ impl AppState {
     }
 
     /// Runs a payment command as every writer does: decides it off the
-    /// async workers, awaits the durable commit, then wakes the log
-    /// consumers.
+    /// async workers and awaits the durable commit (which wakes the log
+    /// consumers).
     pub async fn execute(
         &self,
         meta: CommandMeta,
@@ -128,7 +124,6 @@ impl AppState {
             })
             .await?;
         let outcome = prepared.commit(&*self.store).await?;
-        self.log_signal.notify_payment(outcome.payment.id);
         Ok(outcome.payment)
     }
 }

@@ -1862,3 +1862,36 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
     bad["status"] = json!("Sleeping");
     assert_not_schema("Subscription", &bad);
 }
+
+#[test]
+fn a_reader_that_reads_events_again_names_the_key_they_had_then() {
+    use payledger_wire::json::MessageKeys;
+    let events = [
+        envelope(1, Event::Created(Box::new(full_draft()))),
+        envelope(
+            2,
+            Event::TransactionAdded(full_payment().transactions[0].clone()),
+        ),
+        envelope(3, Event::KeySet(Some("k-3".into()))),
+        envelope(4, Event::KeySet(None)),
+    ];
+    let read_earlier = |_: PaymentId, last: u64| -> Result<Vec<EventEnvelope>, ()> {
+        Ok(events[..usize::try_from(last).unwrap()].to_vec())
+    };
+    let mut keys = MessageKeys::default();
+    let first: Vec<Value> = events.iter().map(|e| keys.render(e)).collect();
+    let key_of = |message: &Value| message["resourceUserProvidedIdentifiers"]["key"].clone();
+    assert_eq!(key_of(&first[1]), json!(full_draft().key));
+    assert_eq!(key_of(&first[2]), json!("k-3"));
+
+    // A consumer retrying the rest of a batch reads versions 2.. again.
+    keys.learn_history(&events[1], read_earlier).unwrap();
+    let again: Vec<Value> = events[1..].iter().map(|e| keys.render(e)).collect();
+    assert_eq!(again, first[1..]);
+
+    // One that skips version 2 (filtered out) and reads 3 again learns
+    // the history instead of naming the key after version 4.
+    keys.observe_if_tracked(&events[1]);
+    keys.learn_history(&events[2], read_earlier).unwrap();
+    assert_eq!(keys.render(&events[2]), first[2]);
+}

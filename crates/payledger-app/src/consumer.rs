@@ -15,23 +15,23 @@
 //! a successful save clears it, so the error an operator sees is always
 //! the one that is currently holding the cursor back.
 //!
-//! Consumers wait for new events on a [`LogSignal`] that the command path
-//! notifies after every commit, or for [`LOG_WAIT_FALLBACK_MS`] at most, so
-//! an idle consumer neither spins nor misses an event committed by a path
-//! that did not notify.
+//! Consumers run on the one runner in [`runner`]: they supply a
+//! [`LogHandler`], and wait for new events on the store's commit signal
+//! ([`payledger_store::LogSignal`]), which every commit notifies.
 
 use crate::clock::{Clock, SystemClock};
 use crate::tables::push_text;
-use payledger_domain::{EventEnvelope, PaymentId};
-use payledger_store::{EventStore, KvWrite, StoreError, Table, partition_of};
-use std::time::Duration;
-use tokio::sync::watch;
+use payledger_domain::EventEnvelope;
+use payledger_store::{EventStore, KvWrite, StoreError, Table};
+
+mod runner;
+pub use runner::{
+    ConsumerConfig, ConsumerFailure, Handled, LogConsumer, LogHandler, PartitionConsumer, Stepped,
+    Stop,
+};
 
 /// Most events one [`Cursor::next_batch`] reads.
 pub const LOG_BATCH_EVENTS_MAX: usize = 5_000;
-
-/// Longest a consumer waits for a signal before it looks at the log anyway.
-pub const LOG_WAIT_FALLBACK_MS: u64 = 500;
 
 /// Longest stored last-error text, in bytes.
 pub const CURSOR_ERROR_BYTES_MAX: usize = 1_024;
@@ -270,73 +270,6 @@ fn decode_value(value: &[u8]) -> Result<(u64, Option<CursorError>), StoreError> 
         }
     };
     Ok((u64::from_be_bytes(sequence), error))
-}
-
-/// Tells log consumers that a partition's log has grown. One watch channel
-/// per partition: a notification sent while a consumer was busy is seen by
-/// its next wait, so none is lost, and many are coalesced into one wake-up.
-#[derive(Debug)]
-pub struct LogSignal {
-    partitions: Vec<watch::Sender<u64>>,
-}
-
-impl LogSignal {
-    pub fn new(partition_count: u16) -> Self {
-        Self {
-            partitions: (0..partition_count.max(1))
-                .map(|_| watch::Sender::new(0))
-                .collect(),
-        }
-    }
-
-    pub fn partition_count(&self) -> u16 {
-        u16::try_from(self.partitions.len()).unwrap_or(u16::MAX)
-    }
-
-    /// New events were committed to `partition`.
-    pub fn notify(&self, partition: u16) {
-        if let Some(sender) = self.partitions.get(usize::from(partition)) {
-            sender.send_modify(|count| *count = count.wrapping_add(1));
-        }
-    }
-
-    /// New events were committed to the stream of `payment_id`.
-    pub fn notify_payment(&self, payment_id: PaymentId) {
-        self.notify(partition_of(payment_id, self.partition_count()));
-    }
-
-    /// A waiter for `partition` that sees notifications sent from now on.
-    pub fn subscribe(&self, partition: u16) -> LogWaiter {
-        let index = usize::from(partition) % self.partitions.len();
-        let mut receiver = self.partitions[index].subscribe();
-        receiver.mark_unchanged();
-        LogWaiter { receiver }
-    }
-}
-
-/// One consumer's view of a partition's [`LogSignal`].
-#[derive(Debug)]
-pub struct LogWaiter {
-    receiver: watch::Receiver<u64>,
-}
-
-impl LogWaiter {
-    /// Waits until the partition was notified since the last wait, or
-    /// `fallback` passed (also when the signal's owner is gone).
-    pub async fn wait(&mut self, fallback: Duration) {
-        let changed = tokio::time::timeout(fallback, self.receiver.changed()).await;
-        match changed {
-            Ok(Ok(())) | Err(_) => {}
-            // Nobody can notify any more: fall back to the interval.
-            Ok(Err(_)) => tokio::time::sleep(fallback).await,
-        }
-        self.receiver.mark_unchanged();
-    }
-}
-
-/// The fallback wait as a duration.
-pub fn log_wait_fallback() -> Duration {
-    Duration::from_millis(LOG_WAIT_FALLBACK_MS)
 }
 
 #[cfg(test)]

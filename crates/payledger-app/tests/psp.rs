@@ -83,7 +83,6 @@ impl World {
             registry,
             Arc::clone(&clock) as Arc<dyn Clock>,
             policy(),
-            None,
         );
         Self {
             store,

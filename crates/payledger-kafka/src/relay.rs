@@ -1,33 +1,30 @@
-//! The relay loop: one worker per ledger partition tails the partition's
-//! log from its durable cursor and produces every event's record.
+//! The relay: a log consumer on payledger's one runner
+//! ([`payledger_app::consumer::LogConsumer`], one worker per ledger
+//! partition) whose handler produces every event's record.
 //!
-//! A worker reads at most `batch_events_max` events after its cursor,
-//! renders them, sends them (in attempts of at most `attempt_records_max`,
-//! which halves after a failure so a struggling broker gets less at once),
-//! then awaits every delivery report in log order. The cursor moves to the last event of the longest prefix the
-//! broker acknowledged, never further; the rest of the batch is sent again
-//! after a bounded backoff, so a record may be duplicated but never lost.
-//! Re-sending starts only after every report of the attempt arrived, so an
-//! old attempt never races a new one. With the idempotent producer,
-//! librdkafka's own retries neither reorder nor duplicate, so the records
-//! of one payment reach their Kafka partition in version order.
+//! The runner reads at most `batch_events_max` events after the cursor;
+//! the handler renders them (on a blocking thread), sends them in attempts
+//! of at most `attempt_records_max` (halved after a failure, so a
+//! struggling broker gets less at once), and awaits every delivery report
+//! in log order. It reports the last event of the longest prefix the
+//! broker acknowledged; the runner moves the cursor there, never further,
+//! records the failure, and reads the rest again after a backoff, so a
+//! record may be duplicated but never lost. Re-sending starts only after
+//! every report of the attempt arrived, so an old attempt never races a
+//! new one. With the idempotent producer, librdkafka's own retries neither
+//! reorder nor duplicate, so the records of one payment reach their Kafka
+//! partition in version order.
 //!
-//! Workers never touch the write path: they read the log and save their
-//! cursors through `spawn_blocking`, and an unreachable broker only makes
-//! them fall behind. Each wakes on the [`LogSignal`] or after the fallback
-//! interval.
+//! The relay never touches the write path: it reads the log and saves its
+//! cursors off the async workers, and an unreachable broker only makes it
+//! fall behind. It wakes on the store's commit signal.
 
 use crate::config::{RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS_MIN, RelayConfig, SHUTDOWN_FLUSH_MS};
-use payledger_app::backoff::Backoff;
-
-/// The wait between failed attempts: 100 ms doubling up to 5 s.
-const RETRY_BACKOFF: Backoff = Backoff {
-    min_ms: RETRY_BACKOFF_MS_MIN,
-    max_ms: RETRY_BACKOFF_MS_MAX,
-};
 use crate::producer::{ProducerSlot, TopicError, Topics, producer_config};
 use crate::render::{Record, Renderer};
-use payledger_app::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
+use payledger_app::backoff::Backoff;
+use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
+use payledger_domain::EventEnvelope;
 use payledger_store::{EventStore, StoreError};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -37,8 +34,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tracing::Instrument;
+
+/// The wait between failed attempts: 100 ms doubling up to 5 s.
+const RETRY_BACKOFF: Backoff = Backoff {
+    min_ms: RETRY_BACKOFF_MS_MIN,
+    max_ms: RETRY_BACKOFF_MS_MAX,
+};
 
 /// How long a worker waits when the producer queue is full and it has no
 /// delivery of its own to wait for.
@@ -64,20 +65,14 @@ pub enum RelayError {
     QueueFull,
     #[error("the producer dropped a delivery report")]
     ReportLost,
-    #[error("a blocking task of the relay failed")]
-    Task,
 }
 
 /// What every worker shares.
 struct Shared {
-    store: Arc<dyn EventStore>,
-    signal: Arc<LogSignal>,
     config: Arc<RelayConfig>,
     producer: ProducerSlot,
     topics: Topics,
     counters: Counters,
-    /// Bumped after every cursor write (progress or a recorded error).
-    cursor_writes: watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -99,17 +94,16 @@ pub struct RelayStats {
     pub failed_attempts: u64,
 }
 
-/// The running relay: one worker task per ledger partition.
+/// The running relay: one consumer worker per ledger partition.
 pub struct Relay {
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    workers: Vec<JoinHandle<()>>,
+    consumer: LogConsumer,
 }
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
-            .field("workers", &self.workers.len())
+            .field("consumer", &self.consumer)
             .finish_non_exhaustive()
     }
 }
@@ -118,39 +112,21 @@ impl Relay {
     /// Starts a worker per partition of `store` on the current runtime.
     /// Fails only on an invalid configuration; an unreachable broker is
     /// retried by the workers.
-    pub fn start(
-        store: Arc<dyn EventStore>,
-        signal: Arc<LogSignal>,
-        config: RelayConfig,
-    ) -> Result<Self, RelayError> {
+    pub fn start(store: Arc<dyn EventStore>, config: RelayConfig) -> Result<Self, RelayError> {
         let producer = ProducerSlot::new(producer_config(&config))?;
         let topics = Topics::new(&config)?;
         let shared = Arc::new(Shared {
-            store,
-            signal,
             config: Arc::new(config),
             producer,
             topics,
             counters: Counters::default(),
-            cursor_writes: watch::Sender::new(0),
         });
-        let (stop, stopped) = watch::channel(false);
-        let workers = (0..shared.store.partition_count())
-            .map(|partition| {
-                let span = tracing::info_span!(
-                    "relay",
-                    consumer = %shared.config.consumer_name,
-                    partition
-                );
-                let worker = Worker::new(Arc::clone(&shared), partition, stopped.clone());
-                tokio::spawn(worker.run().instrument(span))
-            })
-            .collect();
-        Ok(Self {
-            shared,
-            stop,
-            workers,
-        })
+        let consumer_config = ConsumerConfig::new(&shared.config.consumer_name, RETRY_BACKOFF);
+        let handlers = Arc::clone(&shared);
+        let consumer = LogConsumer::spawn(store, consumer_config, move |_partition| {
+            RelayHandler::new(Arc::clone(&handlers))
+        });
+        Ok(Self { shared, consumer })
     }
 
     /// What the relay did so far.
@@ -166,17 +142,14 @@ impl Relay {
     /// Changes after every cursor write of any worker: what waits for the
     /// relay to make progress (tests, benchmarks) waits on this.
     pub fn cursor_writes(&self) -> watch::Receiver<u64> {
-        self.shared.cursor_writes.subscribe()
+        self.consumer.cursor_writes()
     }
 
     /// Stops the workers and waits for in-flight messages (bounded). What
     /// was not acknowledged stays behind the cursors and is sent again by
     /// the next start.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for worker in self.workers {
-            let _ = worker.await;
-        }
+        self.consumer.stop().await;
         let shared = self.shared;
         // Flushing and dropping the producer block: off the async workers.
         let flushed = tokio::task::spawn_blocking(move || {
@@ -193,19 +166,10 @@ impl Relay {
     }
 }
 
-/// Whether a worker goes on.
-enum Flow {
-    Continue,
-    Stop,
-}
-
-struct Worker {
+/// One partition's handler: renders batches and produces their records.
+struct RelayHandler {
     shared: Arc<Shared>,
-    partition: u16,
-    stop: watch::Receiver<bool>,
-    /// Backoffs since the last success (the next wait is the
-    /// [`Backoff`] ceiling of this attempt).
-    backoffs: u32,
+    renderer: Renderer,
     /// Failed attempts since the last success with the current producer.
     failures_in_a_row: u32,
     /// Most records the next attempt sends: halved after a failure,
@@ -214,101 +178,44 @@ struct Worker {
     attempt_records_max: usize,
 }
 
-impl Worker {
-    fn new(shared: Arc<Shared>, partition: u16, stop: watch::Receiver<bool>) -> Self {
+impl RelayHandler {
+    fn new(shared: Arc<Shared>) -> Self {
         Self {
             attempt_records_max: shared.config.batch_events_max.max(1),
+            renderer: Renderer::new(Arc::clone(&shared.config)),
             shared,
-            partition,
-            stop,
-            backoffs: 0,
             failures_in_a_row: 0,
         }
     }
+}
 
-    async fn run(mut self) {
-        let mut waiter = self.shared.signal.subscribe(self.partition);
-        let Some(mut cursor) = self.load_cursor().await else {
-            return;
-        };
-        tracing::info!(cursor = cursor.sequence, "relay worker started");
-        let mut renderer = None;
-        while !*self.stop.borrow() {
-            let (back, next) = self.next_records(&cursor, renderer.take()).await;
-            renderer = back;
-            let flow = match next {
-                Ok(records) if records.is_empty() => {
-                    let mut stop = self.stop.clone();
-                    tokio::select! {
-                        () = waiter.wait(log_wait_fallback()) => Flow::Continue,
-                        () = stopped(&mut stop) => Flow::Stop,
-                    }
-                }
-                Ok(records) => self.deliver(&mut cursor, &records).await,
-                Err(error) => self.failed(&mut cursor, &error).await,
-            };
-            if matches!(flow, Flow::Stop) {
-                break;
-            }
-        }
-        tracing::info!(cursor = cursor.sequence, "relay worker stopped");
+impl LogHandler for RelayHandler {
+    type Work = Vec<Record>;
+    type Error = RelayError;
+
+    fn batch_events_max(&self) -> usize {
+        self.shared.config.batch_events_max
     }
 
-    async fn load_cursor(&mut self) -> Option<Cursor> {
-        loop {
-            let (store, name, partition) = (
-                Arc::clone(&self.shared.store),
-                self.shared.config.consumer_name.clone(),
-                self.partition,
-            );
-            let loaded = blocking(move || Ok(Cursor::load(&*store, &name, partition)?)).await;
-            match loaded {
-                Ok(cursor) => return Some(cursor),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot load the relay cursor");
-                    if matches!(self.backoff().await, Flow::Stop) {
-                        return None;
-                    }
-                }
-            }
-        }
+    fn prepare(
+        &mut self,
+        store: &dyn EventStore,
+        events: Vec<EventEnvelope>,
+    ) -> Result<Vec<Record>, RelayError> {
+        Ok(self.renderer.render(store, &events)?)
     }
 
-    /// Reads and renders the next batch. The renderer travels into the
-    /// blocking task and back (it is lost only if the task panicked).
-    async fn next_records(
-        &self,
-        cursor: &Cursor,
-        renderer: Option<Renderer>,
-    ) -> (Option<Renderer>, Result<Vec<Record>, RelayError>) {
-        let store = Arc::clone(&self.shared.store);
-        let mut renderer =
-            renderer.unwrap_or_else(|| Renderer::new(Arc::clone(&self.shared.config)));
-        let cursor = cursor.clone();
-        let max = self.shared.config.batch_events_max;
-        let task = tokio::task::spawn_blocking(move || {
-            let rendered = cursor
-                .next_batch(&*store, max)
-                .and_then(|events| renderer.render(&*store, &events));
-            (renderer, rendered)
-        });
-        match task.await {
-            Ok((renderer, rendered)) => (Some(renderer), rendered.map_err(RelayError::from)),
-            Err(_) => (None, Err(RelayError::Task)),
-        }
-    }
-
-    /// Sends `records` until the broker acknowledged all of them, saving
-    /// the cursor after every acknowledged prefix.
-    async fn deliver(&mut self, cursor: &mut Cursor, records: &[Record]) -> Flow {
-        let mut pending = records;
+    /// Sends `records` in attempts until the broker acknowledged all of
+    /// them, or an attempt failed (reporting the acknowledged prefix).
+    async fn handle(&mut self, records: Vec<Record>, stop: &Stop) -> Handled<RelayError> {
+        let mut done: Option<u64> = None;
+        let mut pending = &records[..];
         while !pending.is_empty() {
             // A struggling broker gets fewer records per attempt.
             let chunk = &pending[..pending.len().min(self.attempt_records_max)];
-            let mut stop = self.stop.clone();
             let attempt = tokio::select! {
                 outcome = self.attempt(chunk) => outcome,
-                () = stopped(&mut stop) => return Flow::Stop,
+                () = stop.requested() => return Handled::Stopped { through: done },
             };
             let (acked, failure) = match attempt {
                 Ok(()) => (chunk.len(), None),
@@ -321,30 +228,26 @@ impl Worker {
                 counters
                     .acknowledged
                     .fetch_add(acked as u64, Ordering::Relaxed);
-                if let Err(error) = self.save(cursor, last.sequence).await {
-                    return self.failed(cursor, &error).await;
-                }
-                self.cursor_written();
+                done = Some(last.sequence);
                 pending = &pending[acked..];
             }
-            match failure {
-                None => {
-                    self.backoffs = 0;
-                    self.attempt_records_max = (self.attempt_records_max * 2)
-                        .min(self.shared.config.batch_events_max.max(1));
-                }
-                Some(error) => {
-                    self.attempt_records_max =
-                        (self.attempt_records_max / 2).max(ATTEMPT_RECORDS_MIN);
-                    if matches!(self.failed(cursor, &error).await, Flow::Stop) {
-                        return Flow::Stop;
-                    }
-                }
+            if let Some(failure) = failure {
+                self.attempt_records_max = (self.attempt_records_max / 2).max(ATTEMPT_RECORDS_MIN);
+                let counters = &self.shared.counters;
+                counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                return Handled::Failed {
+                    through: done,
+                    failure,
+                };
             }
+            self.attempt_records_max =
+                (self.attempt_records_max * 2).min(self.shared.config.batch_events_max.max(1));
         }
-        Flow::Continue
+        Handled::All
     }
+}
 
+impl RelayHandler {
     /// One attempt at `records`: `Err((n, error))` when only the first `n`
     /// were acknowledged.
     async fn attempt(&mut self, records: &[Record]) -> Result<(), (usize, RelayError)> {
@@ -389,55 +292,6 @@ impl Worker {
             tokio::task::spawn_blocking(move || drop(producer));
         }
         outcome
-    }
-
-    async fn save(&self, cursor: &mut Cursor, sequence: u64) -> Result<(), RelayError> {
-        let store = Arc::clone(&self.shared.store);
-        let mut saved = cursor.clone();
-        *cursor = blocking(move || {
-            saved.save(&*store, sequence)?;
-            Ok(saved)
-        })
-        .await?;
-        tracing::debug!(cursor = sequence, "relay cursor saved");
-        Ok(())
-    }
-
-    fn cursor_written(&self) {
-        self.shared
-            .cursor_writes
-            .send_modify(|count| *count = count.wrapping_add(1));
-    }
-
-    /// Records `error` on the cursor (for `payledger status`) and backs
-    /// off.
-    async fn failed(&mut self, cursor: &mut Cursor, error: &RelayError) -> Flow {
-        tracing::warn!(%error, cursor = cursor.sequence, "relay batch failed; retrying");
-        let counters = &self.shared.counters;
-        counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
-        let store = Arc::clone(&self.shared.store);
-        let mut noted = cursor.clone();
-        let record = CursorError::now(error.to_string());
-        let saved = blocking(move || {
-            noted.save_error(&*store, record)?;
-            Ok(noted)
-        })
-        .await;
-        if let Ok(noted) = saved {
-            *cursor = noted;
-            self.cursor_written();
-        }
-        self.backoff().await
-    }
-
-    async fn backoff(&mut self) -> Flow {
-        self.backoffs = self.backoffs.saturating_add(1);
-        let wait = Duration::from_millis(RETRY_BACKOFF.ceiling(self.backoffs));
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            () = tokio::time::sleep(wait) => Flow::Continue,
-            () = stopped(&mut stop) => Flow::Stop,
-        }
     }
 }
 
@@ -524,17 +378,4 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
         key,
         value: Some(value),
     }
-}
-
-/// Resolves once the relay is asked to stop (or its owner is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RelayError> + Send + 'static,
-) -> Result<T, RelayError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| RelayError::Task)?
 }

@@ -5,7 +5,7 @@
 //! past a record the broker did not acknowledge.
 
 use super::*;
-use payledger_app::consumer::{Cursor, LogSignal};
+use payledger_app::consumer::Cursor;
 use payledger_domain::PaymentId;
 use payledger_store::conformance::{event, new_payment};
 use payledger_store::memory::MemoryStore;
@@ -51,8 +51,7 @@ fn config(cluster: &MockCluster<'_, impl rdkafka::ClientContext>) -> RelayConfig
 }
 
 fn start(store: &Arc<dyn EventStore>, config: RelayConfig) -> Relay {
-    let signal = Arc::new(LogSignal::new(store.partition_count()));
-    Relay::start(Arc::clone(store), signal, config).unwrap()
+    Relay::start(Arc::clone(store), config).unwrap()
 }
 
 fn cursors(store: &Arc<dyn EventStore>) -> Vec<Cursor> {

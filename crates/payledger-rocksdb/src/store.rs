@@ -4,8 +4,8 @@ use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG, CF_META, META_PARTITION_COU
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, PaymentId};
 use payledger_store::{
-    AppendRequest, EventStore, KvWrite, PARTITIONS_DEFAULT, PARTITIONS_MAX, PendingAppend,
-    StoreError, StreamHead, Table, VersionRange, partition_of,
+    AppendRequest, EventStore, KvWrite, LogSignal, PARTITIONS_DEFAULT, PARTITIONS_MAX,
+    PendingAppend, StoreError, StreamHead, Table, VersionRange, partition_of,
 };
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions};
 use std::path::Path;
@@ -37,6 +37,7 @@ pub struct RocksStore {
     writers: Vec<PartitionWriter>,
     db: Arc<DB>,
     partition_count: u16,
+    signal: Arc<LogSignal>,
 }
 
 pub(crate) fn engine(error: rocksdb::Error) -> StoreError {
@@ -72,15 +73,22 @@ impl RocksStore {
         let db = DB::open_cf_descriptors(&options, path, descriptors).map_err(engine)?;
         let db = Arc::new(db);
         let partition_count = fixed_partition_count(&db, wanted)?;
+        let signal = Arc::new(LogSignal::new(partition_count));
         let writers = (0..partition_count)
             .map(|partition| {
-                PartitionWriter::start(Arc::clone(&db), partition, config.append_queue_requests_max)
+                PartitionWriter::start(
+                    Arc::clone(&db),
+                    partition,
+                    config.append_queue_requests_max,
+                    Arc::clone(&signal),
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             writers,
             db,
             partition_count,
+            signal,
         })
     }
 
@@ -164,6 +172,10 @@ impl EventStore for RocksStore {
         }
         let partition = partition_of(request.payment_id, self.partition_count);
         self.writers[usize::from(partition)].submit(request)
+    }
+
+    fn log_signal(&self) -> &LogSignal {
+        &self.signal
     }
 
     fn read_stream(

@@ -5,7 +5,8 @@
 //! [`GROUP_COMMIT_EVENTS_MAX`] events), checks each request's expected
 //! version in queue order against the heads as this group leaves them,
 //! stamps the accepted ones into one `WriteBatch` and writes it with
-//! `sync = true`. Only then are callers answered. A failed write answers
+//! `sync = true`. Only then is the partition's [`LogSignal`] notified and
+//! are callers answered. A failed write answers
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
 
@@ -14,8 +15,8 @@ use crate::store::{cf, engine, last_log_sequence, read_head, stage_table_write};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::PaymentId;
 use payledger_store::{
-    AppendError, AppendRequest, Appended, Completion, PendingAppend, StoreError, StreamHead,
-    completion, stamp,
+    AppendError, AppendRequest, Appended, Completion, LogSignal, PendingAppend, StoreError,
+    StreamHead, completion, stamp,
 };
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use std::collections::HashMap;
@@ -57,6 +58,7 @@ impl PartitionWriter {
         db: Arc<DB>,
         partition: u16,
         queue_requests_max: usize,
+        signal: Arc<LogSignal>,
     ) -> Result<Self, StoreError> {
         let last_sequence = last_log_sequence(&db, partition)?;
         let (queue, jobs) = crossbeam_channel::bounded(queue_requests_max);
@@ -64,6 +66,7 @@ impl PartitionWriter {
             db,
             partition,
             last_sequence,
+            signal,
         };
         let thread = std::thread::Builder::new()
             .name(format!("writer-{partition}"))
@@ -107,6 +110,7 @@ struct WriterState {
     db: Arc<DB>,
     partition: u16,
     last_sequence: u64,
+    signal: Arc<LogSignal>,
 }
 
 /// A request accepted into the current group.
@@ -152,6 +156,8 @@ impl WriterState {
         let outcome = self.write(batch, &heads);
         match outcome {
             Ok(()) => {
+                // Readable now: consumers may look before callers hear back.
+                self.signal.notify(self.partition);
                 for Accepted { appended, done } in accepted {
                     let _ = done.send(Ok(appended));
                 }

@@ -40,6 +40,7 @@ macro_rules! event_store_conformance {
             reads_of_unknown_streams_are_empty,
             inline_writes_commit_with_their_append_only,
             tables_scan_in_key_order_within_bounds,
+            a_commit_notifies_its_partition_before_the_appender_hears_back,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -472,4 +473,44 @@ pub fn tables_scan_in_key_order_within_bounds<H: Harness>(harness: &mut H) {
         store.get(Table::Cursors, &key(b"b")).expect("get"),
         Some(b"other table".to_vec())
     );
+}
+
+pub fn a_commit_notifies_its_partition_before_the_appender_hears_back<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let count = store.partition_count();
+    let payment = new_payment();
+    let partition = crate::partition_of(payment, count);
+    let signal = store.log_signal();
+    let mut waiter = signal.subscribe(partition);
+    let others: Vec<_> = (0..count)
+        .filter(|p| *p != partition)
+        .map(|p| signal.subscribe(p))
+        .collect();
+    assert!(!waiter.is_notified(), "nothing was committed yet");
+
+    // A refused append commits nothing and notifies nobody.
+    let refused = store.append(request(payment, 7, 1, "refused"));
+    assert!(matches!(refused, Err(AppendError::Conflict { .. })));
+    assert!(!waiter.is_notified(), "a refused append notified");
+
+    store.append(request(payment, 0, 2, "a")).expect("append");
+    assert!(waiter.is_notified(), "the commit did not notify");
+    // What woke the consumer is readable by then.
+    let log = store.read_log(partition, 1, 10).expect("read log");
+    assert!(log.iter().any(|e| e.payment_id == payment));
+    assert!(
+        others.iter().all(|w| !w.is_notified()),
+        "a commit notified another partition"
+    );
+
+    // Many commits while a consumer is busy are one wake-up, none lost.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime.block_on(waiter.wait());
+    assert!(!waiter.is_notified());
+    store.append(request(payment, 2, 1, "b")).expect("append");
+    store.append(request(payment, 3, 1, "c")).expect("append");
+    runtime.block_on(waiter.wait());
+    assert!(!waiter.is_notified());
 }

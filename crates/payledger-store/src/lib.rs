@@ -7,6 +7,7 @@
 //! [`AppendError::Conflict`] carrying the current version.
 //!
 //! - [`memory`]: an in-memory implementation for tests and tools.
+//! - [`LogSignal`]: how a store tells log consumers that a commit happened.
 //! - [`conformance`] (feature `conformance`): the suite every implementation
 //!   must pass, run with [`event_store_conformance!`].
 //!
@@ -20,10 +21,12 @@ pub mod conformance;
 pub mod memory;
 mod partition;
 mod pending;
+mod signal;
 mod stamp;
 
 pub use partition::{PARTITIONS_DEFAULT, PARTITIONS_MAX, partition_of};
 pub use pending::{Completion, PendingAppend, completion};
+pub use signal::{LogSignal, LogWaiter};
 pub use stamp::{Stamped, StampedEvent, stamp};
 
 use payledger_domain::{Event, EventEnvelope, EventMeta, PaymentId};
@@ -225,8 +228,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     fn partition_count(&self) -> u16;
 
     /// Queues an append without blocking. The returned handle resolves once
-    /// the append is durable (or was refused).
+    /// the append is durable (or was refused); a durable append has
+    /// notified its partition on [`EventStore::log_signal`] by then.
     fn submit(&self, request: AppendRequest) -> PendingAppend;
+
+    /// The signal this store notifies after every commit to a partition.
+    fn log_signal(&self) -> &LogSignal;
 
     /// Reads a stream's events within `range`, in version order.
     fn read_stream(

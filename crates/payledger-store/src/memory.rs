@@ -4,8 +4,8 @@
 //! order equal commit order trivially.
 
 use crate::{
-    AppendError, AppendRequest, EventStore, PARTITIONS_DEFAULT, PendingAppend, StoreError,
-    StreamHead, VersionRange, partition_of, stamp,
+    AppendError, AppendRequest, EventStore, LogSignal, PARTITIONS_DEFAULT, PendingAppend,
+    StoreError, StreamHead, VersionRange, partition_of, stamp,
 };
 use crate::{KvWrite, Table};
 use parking_lot::RwLock;
@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 pub struct MemoryStore {
     partition_count: u16,
     state: RwLock<State>,
+    signal: LogSignal,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +63,7 @@ impl MemoryStore {
         Self {
             partition_count,
             state: RwLock::new(state),
+            signal: LogSignal::new(partition_count),
         }
     }
 }
@@ -118,7 +120,13 @@ impl EventStore for MemoryStore {
             .events
             .extend(stamped.events.into_iter().map(|e| e.envelope));
         state.apply(request.inline);
+        drop(state);
+        self.signal.notify(partition);
         PendingAppend::ready(Ok(stamped.appended))
+    }
+
+    fn log_signal(&self) -> &LogSignal {
+        &self.signal
     }
 
     fn read_stream(

@@ -13,7 +13,9 @@
 //! search.
 
 use payledger_psp::config::StripeSettings;
-use payledger_psp::stripe_wire::{self as wire, WireList, WirePaymentIntent, WireRefund, object_kind};
+use payledger_psp::stripe_wire::{
+    self as wire, WireList, WirePaymentIntent, WireRefund, object_kind,
+};
 use payledger_psp::{
     CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,
     PspError, PspFuture, Refund, Secret,

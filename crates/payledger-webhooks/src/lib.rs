@@ -4,8 +4,9 @@
 //! Deliveries are a projection of the global log, never a call inside the
 //! write path. Each subscription is a log consumer with one durable cursor
 //! per partition (`subscription:{id}`, see
-//! [`payledger_app::subscriptions`]); one task per subscription and
-//! partition walks the log in order and delivers one Message at a time:
+//! [`payledger_app::subscriptions`]) on payledger's one log-consumer runner
+//! ([`payledger_app::consumer::LogConsumer`]); its handler walks each
+//! partition's log in order and delivers one Message at a time:
 //!
 //! 1. render the Message in the subscription's format ([`render`]);
 //! 2. POST it, signed ([`signature`]), with the Message id as delivery id

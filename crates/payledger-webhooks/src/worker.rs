@@ -1,19 +1,19 @@
 //! The delivery workers: one manager that follows the subscription list,
-//! and one task per subscription and partition that delivers in log order.
+//! and per subscription one log consumer (on the one runner, a worker per
+//! partition) whose handler delivers in log order.
 
 use crate::backoff::Backoff;
-use crate::render::{Delivery, Renderer, Step};
+use crate::render::{Renderer, Step};
 use crate::send::{Target, attempt};
-use payledger_app::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
+use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
 use payledger_app::subscriptions::{self, DeliveryFailure, SubscriptionRecord};
-use payledger_domain::ProjectKey;
+use payledger_domain::{EventEnvelope, ProjectKey};
 use payledger_store::{EventStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::Instrument;
 
 /// Default time to establish a connection to a receiver, in milliseconds.
 pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 2_000;
@@ -80,7 +80,6 @@ pub enum DeliveryError {
 #[derive(Debug)]
 struct Shared {
     store: Arc<dyn EventStore>,
-    log_signal: Arc<LogSignal>,
     client: reqwest::Client,
     config: DeliveryConfig,
 }
@@ -97,14 +96,12 @@ impl Deliveries {
     /// by the API when subscriptions are created, updated or deleted.
     pub fn start(
         store: Arc<dyn EventStore>,
-        log_signal: Arc<LogSignal>,
         changes: watch::Receiver<u64>,
         config: DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
         let client = config.client()?;
         let shared = Arc::new(Shared {
             store,
-            log_signal,
             client,
             config,
         });
@@ -125,21 +122,18 @@ impl Deliveries {
 struct Running {
     /// The version of the record they deliver with.
     version: u64,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    consumer: LogConsumer,
 }
 
 impl Running {
     /// Asks every worker to stop after its current attempt.
     fn signal_stop(&self) {
-        let _ = self.stop.send(true);
+        self.consumer.signal_stop();
     }
 
     /// Waits until every worker stopped.
     async fn join(self) {
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        self.consumer.join().await;
     }
 }
 
@@ -207,33 +201,21 @@ async fn reconcile(
         if running.contains_key(&record.id) {
             continue;
         }
-        let (stop, stopped) = watch::channel(false);
         let subscription = Arc::new((project, record));
-        let tasks = (0..shared.store.partition_count())
-            .map(|partition| {
-                let span = tracing::info_span!(
-                    "deliveries",
-                    subscription = %subscription.1.id,
-                    partition
-                );
-                tokio::spawn(
-                    deliver_partition(
-                        Arc::clone(shared),
-                        Arc::clone(&subscription),
-                        partition,
-                        stopped.clone(),
-                    )
-                    .instrument(span),
-                )
-            })
-            .collect();
+        let config = ConsumerConfig::new(
+            subscriptions::consumer_name(&subscription.1.id),
+            shared.config.backoff,
+        );
+        let handlers = (Arc::clone(shared), Arc::clone(&subscription));
+        let consumer = LogConsumer::spawn(Arc::clone(&shared.store), config, move |_partition| {
+            DeliveryHandler::new(Arc::clone(&handlers.0), Arc::clone(&handlers.1))
+        });
         tracing::info!(subscription = %subscription.1.id, url = subscription.1.destination.url(), "delivering");
         running.insert(
             subscription.1.id.clone(),
             Running {
                 version: subscription.1.version,
-                stop,
-                tasks,
+                consumer,
             },
         );
     }
@@ -261,149 +243,108 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Engine(format!("store work panicked: {e}")))?
 }
 
-/// Delivers one partition's Messages for one subscription until stopped.
-async fn deliver_partition(
+/// One partition's deliveries for one subscription, on the one
+/// log-consumer runner: renders a batch into steps, then delivers them in
+/// order, one attempt each; the first failure holds the rest back (the
+/// runner records it and reads the rest again after a backoff).
+struct DeliveryHandler {
     shared: Arc<Shared>,
     subscription: Arc<(ProjectKey, SubscriptionRecord)>,
-    partition: u16,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let consumer = subscriptions::consumer_name(&subscription.1.id);
-    let mut store_failures = 0u32;
-    // Store failures (not receiver failures) are retried here, so a
-    // transient engine error never kills the worker.
-    loop {
-        match run(&shared, &subscription, &consumer, partition, &mut stopped).await {
-            Ok(()) => return,
-            Err(error) => {
-                store_failures = store_failures.saturating_add(1);
-                tracing::error!(%error, "delivery worker failed; restarting it");
-                let wait = shared.config.backoff.next(store_failures);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    _ = stopped.changed() => return,
-                }
-            }
+    renderer: Renderer,
+    /// The sequence of the Message that failed last and its attempts so
+    /// far: the next attempt at it carries the next number.
+    failing: Option<(u64, u32)>,
+}
+
+impl DeliveryHandler {
+    fn new(shared: Arc<Shared>, subscription: Arc<(ProjectKey, SubscriptionRecord)>) -> Self {
+        Self {
+            shared,
+            subscription,
+            renderer: Renderer::default(),
+            failing: None,
         }
     }
 }
 
-async fn run(
-    shared: &Arc<Shared>,
-    subscription: &Arc<(ProjectKey, SubscriptionRecord)>,
-    consumer: &str,
-    partition: u16,
-    stopped: &mut watch::Receiver<bool>,
-) -> Result<(), StoreError> {
-    let mut waiter = shared.log_signal.subscribe(partition);
-    let name = consumer.to_owned();
-    let mut cursor = blocking(shared, move |s| Cursor::load(s, &name, partition)).await?;
-    let mut renderer = Renderer::default();
-    loop {
-        if *stopped.borrow() {
-            return Ok(());
-        }
-        let (steps, returned) = {
-            let at = cursor.clone();
-            let subscription = Arc::clone(subscription);
-            blocking(shared, move |s| {
-                let events = at.next_batch(s, BATCH_EVENTS_MAX)?;
-                let steps = renderer.steps(s, &subscription.1, &subscription.0, &events)?;
-                Ok((steps, renderer))
-            })
-            .await?
+/// Why a batch of deliveries stopped short.
+#[derive(Debug, thiserror::Error)]
+enum HandlerFailure {
+    /// The receiver did not take a Message (recorded as the subscription's
+    /// status).
+    #[error("{0}")]
+    Delivery(DeliveryFailure),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LogHandler for DeliveryHandler {
+    type Work = Vec<Step>;
+    type Error = HandlerFailure;
+
+    fn batch_events_max(&self) -> usize {
+        BATCH_EVENTS_MAX
+    }
+
+    fn prepare(
+        &mut self,
+        store: &dyn EventStore,
+        events: Vec<EventEnvelope>,
+    ) -> Result<Vec<Step>, HandlerFailure> {
+        let (project, record) = &*self.subscription;
+        Ok(self.renderer.steps(store, record, project, &events)?)
+    }
+
+    async fn handle(&mut self, steps: Vec<Step>, stop: &Stop) -> Handled<HandlerFailure> {
+        let record = &self.subscription.1;
+        let target = Target {
+            subscription_id: &record.id,
+            url: record.destination.url(),
+            secret: record.destination.secret().as_bytes(),
         };
-        renderer = returned;
-        if steps.is_empty() {
-            tokio::select! {
-                () = waiter.wait(log_wait_fallback()) => {}
-                _ = stopped.changed() => return Ok(()),
-            }
-            continue;
-        }
-        // The cursor is saved once per batch, before a failure is recorded
-        // and when the worker stops: a crash repeats at most one batch.
-        let mut done = cursor.sequence;
+        let mut done = None;
         for step in steps {
-            match step {
-                Step::Skip { sequence } => done = sequence,
-                Step::Deliver(delivery) => {
-                    let taken =
-                        deliver(shared, subscription, &mut cursor, done, &delivery, stopped)
-                            .await?;
-                    if !taken {
-                        // Stopped while waiting to retry: `deliver` saved
-                        // the cursor at `done` with the failure.
-                        return Ok(());
-                    }
-                    done = delivery.sequence;
+            let delivery = match step {
+                Step::Skip { sequence } => {
+                    done = Some(sequence);
+                    continue;
+                }
+                Step::Deliver(delivery) => delivery,
+            };
+            if stop.is_requested() {
+                return Handled::Stopped { through: done };
+            }
+            let number = match self.failing {
+                Some((sequence, attempts)) if sequence == delivery.sequence => attempts + 1,
+                _ => 1,
+            };
+            // An attempt under way is finished even when a stop comes (the
+            // request timeout bounds it), so what a receiver took is saved.
+            match attempt(&self.shared.client, &target, &delivery, number).await {
+                Ok(()) if self.failing.take().is_some() => {
+                    // The failure recorded on the cursor is over: say so
+                    // before the next Message goes out.
+                    return Handled::Partly {
+                        through: delivery.sequence,
+                    };
+                }
+                Ok(()) => done = Some(delivery.sequence),
+                Err(failure) => {
+                    self.failing = Some((delivery.sequence, number));
+                    let failure = DeliveryFailure {
+                        status: failure.status,
+                        attempt: number,
+                        message_id: delivery.message_id,
+                        detail: failure.detail,
+                    };
+                    tracing::warn!(%failure, "delivery failed; will retry");
+                    return Handled::Failed {
+                        through: done,
+                        failure: HandlerFailure::Delivery(failure),
+                    };
                 }
             }
         }
-        if done > cursor.sequence {
-            cursor = save(shared, cursor, done).await?;
-        }
-    }
-}
-
-async fn save(
-    shared: &Arc<Shared>,
-    mut cursor: Cursor,
-    sequence: u64,
-) -> Result<Cursor, StoreError> {
-    blocking(shared, move |s| {
-        cursor.save(s, sequence)?;
-        Ok(cursor)
-    })
-    .await
-}
-
-/// Attempts `delivery` until the receiver takes it (`true`) or the worker
-/// is stopped while waiting to retry (`false`), recording every failed
-/// attempt on the cursor, moved to `done` (what was delivered before).
-async fn deliver(
-    shared: &Arc<Shared>,
-    subscription: &Arc<(ProjectKey, SubscriptionRecord)>,
-    cursor: &mut Cursor,
-    done: u64,
-    delivery: &Delivery,
-    stopped: &mut watch::Receiver<bool>,
-) -> Result<bool, StoreError> {
-    let record = &subscription.1;
-    let target = Target {
-        subscription_id: &record.id,
-        url: record.destination.url(),
-        secret: record.destination.secret().as_bytes(),
-    };
-    let mut number = 0u32;
-    loop {
-        number = number.saturating_add(1);
-        // An attempt under way is finished even when a stop comes (the
-        // request timeout bounds it), so what a receiver took is saved.
-        let outcome = attempt(&shared.client, &target, delivery, number).await;
-        let Err(failure) = outcome else {
-            return Ok(true);
-        };
-        let recorded = DeliveryFailure {
-            status: failure.status,
-            attempt: number,
-            message_id: delivery.message_id.clone(),
-            detail: failure.detail,
-        };
-        tracing::warn!(failure = %recorded, "delivery failed; will retry");
-        let error = CursorError::now(recorded.to_string());
-        *cursor = {
-            let mut held = cursor.clone();
-            blocking(shared, move |s| {
-                held.save_error_at(s, done, error)?;
-                Ok(held)
-            })
-            .await?
-        };
-        let wait = shared.config.backoff.next(number);
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            _ = stopped.changed() => return Ok(false),
-        }
+        Handled::All
     }
 }

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-use payledger_app::consumer::LogSignal;
 use payledger_app::subscriptions::{
     self, DeliveryFormat, Destination, HealthStatus, MessageFilter, SubscriptionDraft,
     SubscriptionMeta, SubscriptionRecord,
@@ -34,7 +33,6 @@ struct Harness {
     _dir: tempfile::TempDir,
     store: Arc<dyn EventStore>,
     ledger: Ledger<dyn EventStore>,
-    signal: Arc<LogSignal>,
     changes: watch::Sender<u64>,
     runtime: tokio::runtime::Runtime,
 }
@@ -50,7 +48,6 @@ impl Harness {
         Self {
             _dir: dir,
             ledger: Ledger::new(Arc::clone(&store)),
-            signal: Arc::new(LogSignal::new(store.partition_count())),
             store,
             changes: watch::Sender::new(0),
             runtime: tokio::runtime::Builder::new_multi_thread()
@@ -76,13 +73,7 @@ impl Harness {
             ..DeliveryConfig::default()
         };
         let _guard = self.runtime.enter();
-        Deliveries::start(
-            Arc::clone(&self.store),
-            Arc::clone(&self.signal),
-            self.changes.subscribe(),
-            config,
-        )
-        .unwrap()
+        Deliveries::start(Arc::clone(&self.store), self.changes.subscribe(), config).unwrap()
     }
 
     fn stop(&self, deliveries: Deliveries) {
@@ -134,7 +125,6 @@ impl Harness {
                     .execute(meta, command, &InMemoryCatalog::default()),
             )
             .unwrap();
-        self.signal.notify_payment(outcome.payment.id);
         outcome.payment
     }
 

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use payledger_api::AppState;
 use payledger_app::clock::SystemClock;
+use payledger_app::consumer::LogConsumer;
 use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_domain::ProjectKey;
 use payledger_psp::config::{PspConfig, STRIPE};
@@ -12,12 +13,15 @@ use payledger_stripe::StripeConnector;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The running PSP flows; stopping aborts their tasks (what is in flight
-/// is resumed from the task table at the next start).
+/// The running PSP flows; stopping lets the executor finish the payments
+/// it is working on and aborts the task runner (what is in flight is
+/// resumed from the task table and the executor's cursor at the next
+/// start).
 #[derive(Debug)]
 pub struct PspRuntime {
     pub service: PspService,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    executor: LogConsumer,
+    tasks: tokio::task::JoinHandle<()>,
 }
 
 impl PspRuntime {
@@ -26,10 +30,11 @@ impl PspRuntime {
         router.layer(axum::Extension(self.service.clone()))
     }
 
-    pub fn stop(self) {
-        for task in self.tasks {
-            task.abort();
-        }
+    /// Stops the executor after the payments it is working on, and the
+    /// task runner at once (tasks stay stored and run after a restart).
+    pub async fn stop(self) {
+        self.tasks.abort();
+        self.executor.stop().await;
     }
 }
 
@@ -90,8 +95,11 @@ pub fn start(state: &AppState, path: Option<&Path>) -> anyhow::Result<Option<Psp
         registry(&config)?,
         Arc::new(SystemClock),
         policy(&config),
-        Some(Arc::clone(&state.log_signal)),
     );
-    let tasks = service.clone().spawn(Arc::clone(&state.log_signal));
-    Ok(Some(PspRuntime { service, tasks }))
+    let (executor, tasks) = service.clone().spawn();
+    Ok(Some(PspRuntime {
+        service,
+        executor,
+        tasks,
+    }))
 }

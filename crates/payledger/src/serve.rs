@@ -38,7 +38,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
         let deliveries = payledger_webhooks::Deliveries::start(
             Arc::clone(&state.store),
-            Arc::clone(&state.log_signal),
             state.subscription_changes.subscribe(),
             args.webhooks.delivery_config()?,
         )
@@ -66,7 +65,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             let _ = admin.await;
         }
         if let Some(psp) = psp {
-            psp.stop();
+            psp.stop().await;
         }
         deliveries.stop().await;
         purger.stop().await;
@@ -160,12 +159,8 @@ fn start_relay(
         return Ok(None);
     };
     tracing::info!(brokers = %config.brokers, format = %config.format, "starting the Kafka relay");
-    let relay = payledger_kafka::Relay::start(
-        Arc::clone(&state.store),
-        Arc::clone(&state.log_signal),
-        config,
-    )
-    .context("cannot start the Kafka relay")?;
+    let relay = payledger_kafka::Relay::start(Arc::clone(&state.store), config)
+        .context("cannot start the Kafka relay")?;
     Ok(Some(relay))
 }
 

@@ -98,25 +98,6 @@ fn cursors_of_partitions_and_consumers_are_independent() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_waiter_wakes_on_a_notification_sent_while_it_was_busy() {
-    let signal = LogSignal::new(2);
-    let mut waiter = signal.subscribe(1);
-    let payment = (0..)
-        .map(|_| new_payment())
-        .find(|p| partition_of(*p, 2) == 1)
-        .unwrap();
-    signal.notify_payment(payment);
-    let started = tokio::time::Instant::now();
-    waiter.wait(Duration::from_secs(60)).await;
-    assert!(started.elapsed() < Duration::from_secs(1));
-    // Nothing new: the wait lasts the fallback interval (paused time).
-    signal.notify(0);
-    let started = tokio::time::Instant::now();
-    waiter.wait(Duration::from_secs(60)).await;
-    assert_eq!(started.elapsed(), Duration::from_secs(60));
-}
-
 #[test]
 fn the_stored_cursor_format_is_stable() {
     let error = CursorError {

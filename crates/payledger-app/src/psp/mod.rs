@@ -35,7 +35,6 @@ pub mod tasks;
 use crate::clock::Clock;
 
 use crate::catalog::CatalogError;
-use crate::consumer::LogSignal;
 use crate::error::AppError;
 use crate::payments::{CommandMeta, Ledger, PaymentCommand, Prepared};
 use parking_lot::Mutex;
@@ -211,7 +210,6 @@ struct Inner {
     registry: PspRegistry,
     clock: Arc<dyn Clock>,
     policy: PspPolicy,
-    log_signal: Option<Arc<LogSignal>>,
     /// Wakes the task runner when a task is due now.
     tasks_due: Notify,
     locks: locks::PaymentLocks,
@@ -225,7 +223,6 @@ impl PspService {
         registry: PspRegistry,
         clock: Arc<dyn Clock>,
         policy: PspPolicy,
-        log_signal: Option<Arc<LogSignal>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -233,7 +230,6 @@ impl PspService {
                 registry,
                 clock,
                 policy,
-                log_signal,
                 tasks_due: Notify::new(),
                 locks: locks::PaymentLocks::default(),
                 interaction_types: Mutex::new(HashMap::new()),
@@ -329,12 +325,7 @@ impl PspService {
                 Err(other) => return Err(other),
             };
             match prepared.commit(self.store()).await {
-                Ok(outcome) => {
-                    if let Some(signal) = &self.inner.log_signal {
-                        signal.notify_payment(payment_id);
-                    }
-                    return Ok(Appended::Changed(outcome.payment));
-                }
+                Ok(outcome) => return Ok(Appended::Changed(outcome.payment)),
                 Err(AppError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }

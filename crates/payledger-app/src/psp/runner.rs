@@ -1,10 +1,10 @@
 //! The two loops of the PSP flows and their single steps.
 //!
-//! - The executor tails each partition's log with a durable cursor (one
-//!   cursor per partition, consumer [`EXECUTOR_CONSUMER`]) and runs
-//!   [`PspService::process_payment`] for every payment of a configured
-//!   project that an event touched; the cursor advances only after the
-//!   batch's PSP results are durable. Its own events are skipped.
+//! - The executor is a log consumer on the one runner
+//!   ([`crate::consumer::LogConsumer`], cursor name [`EXECUTOR_CONSUMER`]):
+//!   its handler runs [`PspService::process_payment`] for every payment of
+//!   a configured project that an event touched; the cursor advances only
+//!   after the batch's PSP results are durable. Its own events are skipped.
 //! - The task runner takes due tasks from the task table, runs them, and
 //!   deletes each in the batch that schedules its follow-up.
 //!
@@ -15,10 +15,14 @@ use super::executor::EXECUTOR_ACTOR;
 use super::interaction::{Interaction, Phase, Source};
 use super::tasks::{self, ScheduledTask, Task};
 use super::{AppendWrites, PspFailure, PspService, backoff_ms};
-use crate::consumer::{Cursor, CursorError, LogSignal, log_wait_fallback};
+use crate::backoff::Backoff;
+use crate::consumer::{
+    ConsumerConfig, ConsumerFailure, Cursor, Handled, LogConsumer, LogHandler, PartitionConsumer,
+    Stepped, Stop,
+};
 use crate::error::AppError;
-use payledger_domain::{Actor, PaymentId, ProjectKey, UpdateAction};
-use payledger_store::KvWrite;
+use payledger_domain::{Actor, EventEnvelope, PaymentId, ProjectKey, UpdateAction};
+use payledger_store::{EventStore, KvWrite};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,35 +40,53 @@ pub const TASKS_CONCURRENT_MAX: usize = 16;
 pub const TASK_POLL_MAX_MS: i64 = 1_000;
 /// Delay before a task that failed on infrastructure runs again.
 pub const TASK_FAILURE_DELAY_MS: i64 = 5_000;
-/// Longest wait before a failed executor batch is tried again.
-pub const EXECUTOR_RETRY_MAX_MS: u64 = 30_000;
+/// The wait before a failed executor batch is tried again: 100 ms
+/// doubling up to 30 s.
+pub const EXECUTOR_RETRY_BACKOFF: Backoff = Backoff {
+    min_ms: 100,
+    max_ms: 30_000,
+};
 
-impl PspService {
-    /// Processes the next batch after `cursor` and saves the cursor.
-    /// Returns the number of log events consumed (0: caught up).
-    pub async fn execute_batch(&self, cursor: &mut Cursor) -> Result<usize, PspFailure> {
-        let snapshot = cursor.clone();
-        let batch = self
-            .blocking(move |s| Ok(snapshot.next_batch(s.store(), EXECUTOR_BATCH_EVENTS_MAX)?))
-            .await?;
-        let Some(last) = batch.last().map(|e| e.partition_sequence) else {
-            return Ok(0);
-        };
+/// The executor's handler on the one log-consumer runner: the payments of
+/// configured projects that a batch touched (not by the executor itself),
+/// worked on at most [`EXECUTOR_PAYMENTS_CONCURRENT_MAX`] at once.
+#[derive(Debug)]
+struct ExecutorHandler {
+    service: PspService,
+}
+
+impl LogHandler for ExecutorHandler {
+    type Work = Vec<(ProjectKey, PaymentId)>;
+    type Error = PspFailure;
+
+    fn batch_events_max(&self) -> usize {
+        EXECUTOR_BATCH_EVENTS_MAX
+    }
+
+    fn prepare(
+        &mut self,
+        _store: &dyn EventStore,
+        events: Vec<EventEnvelope>,
+    ) -> Result<Self::Work, PspFailure> {
         let mut seen = HashSet::new();
-        let work: Vec<(ProjectKey, PaymentId)> = batch
-            .iter()
-            .filter(|e| e.meta.actor != Actor::Internal(EXECUTOR_ACTOR.to_owned()))
-            .filter(|e| self.inner.registry.has_project(&e.meta.project))
+        let executor = Actor::Internal(EXECUTOR_ACTOR.to_owned());
+        Ok(events
+            .into_iter()
+            .filter(|e| e.meta.actor != executor)
+            .filter(|e| self.service.inner.registry.has_project(&e.meta.project))
             .filter(|e| seen.insert(e.payment_id))
-            .map(|e| (e.meta.project.clone(), e.payment_id))
-            .collect();
+            .map(|e| (e.meta.project, e.payment_id))
+            .collect())
+    }
+
+    async fn handle(&mut self, work: Self::Work, _stop: &Stop) -> Handled<PspFailure> {
         let mut running = JoinSet::new();
         let mut outcome = Ok(());
         for (project, payment_id) in work {
             if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
                 outcome = outcome.and(joined(running.join_next().await));
             }
-            let this = self.clone();
+            let this = self.service.clone();
             running.spawn(async move {
                 match this.process_payment(&project, payment_id, false).await {
                     // A rule refused payledger's own update (e.g. a merchant
@@ -81,72 +103,62 @@ impl PspService {
         while let Some(done) = running.join_next().await {
             outcome = outcome.and(joined(Some(done)));
         }
-        outcome?;
-        let mut saved = cursor.clone();
-        let saved = self
-            .blocking(move |s| {
-                saved.save(s.store(), last)?;
-                Ok(saved)
-            })
-            .await?;
-        *cursor = saved;
-        Ok(batch.len())
+        match outcome {
+            Ok(()) => Handled::All,
+            Err(failure) => Handled::Failed {
+                through: None,
+                failure,
+            },
+        }
     }
+}
 
-    /// Tails one partition forever (until the task is aborted).
-    pub async fn run_executor_partition(self, partition: u16, signal: Arc<LogSignal>) {
-        let mut waiter = signal.subscribe(partition);
-        let mut failures = 0u32;
-        let mut cursor = loop {
-            let load = self
-                .blocking(move |s| Ok(Cursor::load(s.store(), EXECUTOR_CONSUMER, partition)?))
-                .await;
-            match load {
-                Ok(cursor) => break cursor,
-                Err(error) => {
-                    tracing::error!(%error, partition, "cannot load the executor cursor");
-                    tokio::time::sleep(log_wait_fallback()).await;
-                }
-            }
-        };
-        loop {
-            match self.execute_batch(&mut cursor).await {
-                Ok(0) => waiter.wait(log_wait_fallback()).await,
-                Ok(_) => failures = 0,
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    tracing::error!(%error, partition, "executor batch failed; retrying");
-                    self.save_cursor_error(&cursor, &error).await;
-                    let delay = backoff_ms(100, EXECUTOR_RETRY_MAX_MS as i64, failures);
-                    tokio::time::sleep(Duration::from_millis(delay as u64)).await;
-                }
-            }
+impl PspService {
+    fn executor_config(&self) -> ConsumerConfig {
+        ConsumerConfig {
+            name: EXECUTOR_CONSUMER.to_owned(),
+            backoff: EXECUTOR_RETRY_BACKOFF,
+            clock: Arc::clone(&self.inner.clock),
         }
     }
 
-    async fn save_cursor_error(&self, cursor: &Cursor, error: &PspFailure) {
-        let mut cursor = cursor.clone();
-        let error = CursorError::at(self.inner.clock.now_ms(), error.to_string());
-        let saved = self
-            .blocking(move |s| Ok(cursor.save_error(s.store(), error)?))
-            .await;
-        if let Err(error) = saved {
-            tracing::error!(%error, "cannot record the executor's failure on its cursor");
+    /// Processes the next batch after `cursor` and saves the cursor (a
+    /// single step of the executor's consumer). Returns the number of log
+    /// events consumed (0: caught up).
+    pub async fn execute_batch(&self, cursor: &mut Cursor) -> Result<usize, PspFailure> {
+        let service = self.clone();
+        let mut consumer = PartitionConsumer::new(
+            Arc::clone(self.inner.ledger.store()),
+            self.executor_config(),
+            cursor.clone(),
+            move || ExecutorHandler {
+                service: service.clone(),
+            },
+        );
+        let stepped = consumer.step(&Stop::never()).await;
+        *cursor = consumer.cursor().clone();
+        match stepped {
+            Ok(Stepped::Done { events }) => Ok(events),
+            Ok(Stepped::CaughtUp | Stepped::Stopped) => Ok(0),
+            Err(ConsumerFailure::Handler(failure)) => Err(failure),
+            Err(ConsumerFailure::Store(error)) => Err(error.into()),
+            Err(ConsumerFailure::Panicked) => Err(PspFailure::Join),
         }
     }
 
-    /// Spawns the executor (one task per partition) and the task runner.
-    pub fn spawn(self, signal: Arc<LogSignal>) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut handles: Vec<_> = (0..signal.partition_count())
-            .map(|partition| {
-                tokio::spawn(
-                    self.clone()
-                        .run_executor_partition(partition, Arc::clone(&signal)),
-                )
-            })
-            .collect();
-        handles.push(tokio::spawn(self.run_task_loop()));
-        handles
+    /// Starts the executor (one consumer worker per partition) and the task
+    /// runner. Stop the executor with [`LogConsumer::stop`]; abort the task
+    /// runner's handle.
+    pub fn spawn(self) -> (LogConsumer, tokio::task::JoinHandle<()>) {
+        let service = self.clone();
+        let executor = LogConsumer::spawn(
+            Arc::clone(self.inner.ledger.store()),
+            self.executor_config(),
+            move |_partition| ExecutorHandler {
+                service: service.clone(),
+            },
+        );
+        (executor, tokio::spawn(self.run_task_loop()))
     }
 
     /// Runs due tasks forever (until the task is aborted).

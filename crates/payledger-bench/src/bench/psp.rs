@@ -25,10 +25,10 @@ use payledger_app::{CommandMeta, PaymentCommand};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{TransactionState, TransactionType};
 use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, ProjectKey, Timestamp};
-use payledger_stripe::StripeConnector;
 use payledger_psp::{Secret, config::StripeSettings};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
+use payledger_stripe::StripeConnector;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,7 +150,6 @@ fn service(root: &Path, stripe_url: &str) -> anyhow::Result<(AppState, PspServic
         registry,
         Arc::new(SystemClock),
         policy,
-        Some(Arc::clone(&state.log_signal)),
     );
     Ok((state, psp))
 }
@@ -251,7 +250,7 @@ async fn send_webhooks(
 
 async fn executor(root: &Path, stripe_url: &str, args: &BenchPspArgs) -> anyhow::Result<Row> {
     let (state, psp) = service(root, stripe_url)?;
-    let loops = psp.clone().spawn(Arc::clone(&state.log_signal));
+    let (executor, tasks) = psp.clone().spawn();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds.max(1));
     let merchants: Vec<_> = (0..args.merchants.max(1))
@@ -272,9 +271,8 @@ async fn executor(root: &Path, stripe_url: &str, args: &BenchPspArgs) -> anyhow:
         row.latency.add(latency)?;
     }
     row.elapsed = started.elapsed();
-    for task in loops {
-        task.abort();
-    }
+    executor.stop().await;
+    tasks.abort();
     Ok(row)
 }
 

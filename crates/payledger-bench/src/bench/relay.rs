@@ -128,11 +128,7 @@ async fn throughput(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Through
     let value_bytes = sample_value_bytes(&*store, args)?;
     eprintln!("filled {events} events; relaying");
     let started = Instant::now();
-    let relay = Relay::start(
-        Arc::clone(&store),
-        Arc::clone(&state.log_signal),
-        relay_config(args, "throughput"),
-    )?;
+    let relay = Relay::start(Arc::clone(&store), relay_config(args, "throughput"))?;
     let deadline = started + THROUGHPUT_TIMEOUT;
     let mut writes = relay.cursor_writes();
     loop {
@@ -281,7 +277,7 @@ async fn latency(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Latency> {
     let state = AppState::new(Arc::clone(&store), ApiConfig::default());
     let config = relay_config(args, "latency");
     let topic = config.topic(PROJECT);
-    let relay = Relay::start(Arc::clone(&store), Arc::clone(&state.log_signal), config)?;
+    let relay = Relay::start(Arc::clone(&store), config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -91,7 +91,6 @@ async fn measure(root: &std::path::Path, events: u64) -> anyhow::Result<(u64, Du
     let started = Instant::now();
     let deliveries = Deliveries::start(
         Arc::clone(&store),
-        Arc::clone(&state.log_signal),
         state.subscription_changes.subscribe(),
         DeliveryConfig::default(),
     )?;

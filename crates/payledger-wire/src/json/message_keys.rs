@@ -11,20 +11,33 @@ use std::collections::HashMap;
 /// reader that renders Messages (the Messages routes, the Kafka relay,
 /// webhook deliveries): a reader that
 /// starts mid-stream first [`MessageKeys::observe`]s the stream's earlier events.
+///
+/// Each payment's entry remembers the version it was observed up to, so a
+/// reader that reads events again (a log consumer retrying the rest of a
+/// batch) or skips some is noticed and learns the history again instead
+/// of naming a later key.
 #[derive(Default, Debug)]
-pub struct MessageKeys(HashMap<PaymentId, Option<String>>);
+pub struct MessageKeys(HashMap<PaymentId, Tracked>);
+
+/// A payment's key after `version`.
+#[derive(Default, Debug)]
+struct Tracked {
+    key: Option<String>,
+    version: u64,
+}
 
 impl MessageKeys {
     /// Takes note of `envelope`'s key change, if any, and returns the key
     /// its payment has after it.
     pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
-        let key = self.0.entry(envelope.payment_id).or_default();
+        let tracked = self.0.entry(envelope.payment_id).or_default();
         match &envelope.event {
-            Event::Created(draft) => key.clone_from(&draft.key),
-            Event::KeySet(new) => key.clone_from(new),
+            Event::Created(draft) => tracked.key.clone_from(&draft.key),
+            Event::KeySet(new) => tracked.key.clone_from(new),
             _ => {}
         }
-        key.as_deref()
+        tracked.version = envelope.version;
+        tracked.key.as_deref()
     }
 
     /// The Message of `envelope`, naming the key at its version.
@@ -33,9 +46,10 @@ impl MessageKeys {
         message_to_json(envelope, key)
     }
 
-    /// Observes the earlier events of `envelope`'s payment when it was not
-    /// seen from its start: a reader that starts mid-stream (a log consumer
-    /// after a restart) still names the key the payment had.
+    /// Observes the earlier events of `envelope`'s payment unless the
+    /// version before it was the last one observed: a reader that starts
+    /// mid-stream (a log consumer after a restart) or reads events again
+    /// (after a failed attempt) still names the key the payment had.
     /// `read_earlier(payment, last)` returns the payment's events of
     /// versions 1 to `last`; it is called only when they are needed.
     pub fn learn_history<E>(
@@ -43,22 +57,26 @@ impl MessageKeys {
         envelope: &EventEnvelope,
         read_earlier: impl FnOnce(PaymentId, u64) -> Result<Vec<EventEnvelope>, E>,
     ) -> Result<(), E> {
-        if envelope.version <= 1 || self.knows(envelope.payment_id) {
+        if envelope.version <= 1 || self.follows(envelope) {
             return Ok(());
         }
+        self.0.remove(&envelope.payment_id);
         for event in &read_earlier(envelope.payment_id, envelope.version - 1)? {
             self.observe(event);
         }
         Ok(())
     }
 
-    /// Takes note of `envelope` when its payment is tracked, without
-    /// rendering it: a reader that skips a Message (filtered out) still
-    /// names the right key in the later ones. Untracked payments are left
-    /// to [`MessageKeys::learn_history`], which reads their whole start.
+    /// Takes note of `envelope` when it follows what was observed of its
+    /// payment, without rendering it: a reader that skips a Message
+    /// (filtered out) still names the right key in the later ones. Other
+    /// payments are forgotten and left to [`MessageKeys::learn_history`],
+    /// which reads their whole start.
     pub fn observe_if_tracked(&mut self, envelope: &EventEnvelope) {
-        if self.knows(envelope.payment_id) {
+        if self.follows(envelope) {
             self.observe(envelope);
+        } else {
+            self.0.remove(&envelope.payment_id);
         }
     }
 
@@ -70,8 +88,11 @@ impl MessageKeys {
         }
     }
 
-    /// True when the events of `payment` were observed from version 1 on.
-    fn knows(&self, payment: PaymentId) -> bool {
-        self.0.contains_key(&payment)
+    /// True when the events of `envelope`'s payment were observed from
+    /// version 1 up to the one just before it.
+    fn follows(&self, envelope: &EventEnvelope) -> bool {
+        self.0
+            .get(&envelope.payment_id)
+            .is_some_and(|t| t.version + 1 == envelope.version)
     }
 }

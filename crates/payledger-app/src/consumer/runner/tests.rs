@@ -1,0 +1,269 @@
+//! The runner's promises, with a scripted handler on the in-memory store.
+
+use super::*;
+use parking_lot::Mutex;
+use payledger_store::conformance::{event, new_payment};
+use payledger_store::memory::MemoryStore;
+use payledger_store::{AppendRequest, partition_of};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// What the scripted handler answers to its next batches (then `All`).
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Partly(u64),
+    Failed(Option<u64>),
+    Stopped(Option<u64>),
+}
+
+/// Shared by every handler the factory builds.
+#[derive(Clone, Default)]
+struct Script {
+    /// (partition, sequence) of every event handed to `handle`.
+    handled: Arc<Mutex<Vec<(u16, u64)>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    /// `prepare` calls that panic before the next one succeeds.
+    panics: Arc<AtomicU32>,
+    /// Handlers built by the factory.
+    built: Arc<AtomicU32>,
+}
+
+struct Scripted {
+    script: Script,
+    partition: u16,
+}
+
+impl Script {
+    fn handler(&self, partition: u16) -> Scripted {
+        self.built.fetch_add(1, Ordering::SeqCst);
+        Scripted {
+            script: self.clone(),
+            partition,
+        }
+    }
+
+    fn sequences(&self) -> Vec<u64> {
+        self.handled.lock().iter().map(|(_, s)| *s).collect()
+    }
+}
+
+impl LogHandler for Scripted {
+    type Work = Vec<u64>;
+    type Error = String;
+
+    fn batch_events_max(&self) -> usize {
+        100
+    }
+
+    fn prepare(
+        &mut self,
+        _store: &dyn EventStore,
+        events: Vec<EventEnvelope>,
+    ) -> Result<Vec<u64>, String> {
+        let panics = &self.script.panics;
+        if panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("scripted panic in prepare");
+        }
+        Ok(events.iter().map(|e| e.partition_sequence).collect())
+    }
+
+    async fn handle(&mut self, work: Vec<u64>, _stop: &Stop) -> Handled<String> {
+        let partition = self.partition;
+        self.script
+            .handled
+            .lock()
+            .extend(work.iter().map(|s| (partition, *s)));
+        match self.script.answers.lock().pop_front() {
+            None => Handled::All,
+            Some(Answer::Partly(through)) => Handled::Partly { through },
+            Some(Answer::Failed(through)) => Handled::Failed {
+                through,
+                failure: "the receiver answered 503".to_owned(),
+            },
+            Some(Answer::Stopped(through)) => Handled::Stopped { through },
+        }
+    }
+}
+
+fn config(clock_ms: i64) -> ConsumerConfig {
+    ConsumerConfig {
+        name: "runner-test".to_owned(),
+        backoff: Backoff {
+            min_ms: 1,
+            max_ms: 1,
+        },
+        clock: Arc::new(crate::clock::ManualClock::new(clock_ms)),
+    }
+}
+
+/// A store with `events` single-event payments, all on partition 0 of 1.
+fn store_with(events: usize) -> Arc<dyn EventStore> {
+    let store = MemoryStore::with_partitions(1);
+    for _ in 0..events {
+        store
+            .append(AppendRequest::events(new_payment(), 0, vec![event("r")]))
+            .unwrap();
+    }
+    Arc::new(store)
+}
+
+fn partition_consumer(store: &Arc<dyn EventStore>, script: &Script) -> PartitionConsumer<Scripted> {
+    let cursor = Cursor::load(&**store, "runner-test", 0).unwrap();
+    let script = script.clone();
+    PartitionConsumer::new(Arc::clone(store), config(1_000), cursor, move || {
+        script.handler(0)
+    })
+}
+
+#[tokio::test]
+async fn a_failure_moves_the_cursor_past_what_was_done_records_why_and_the_rest_is_read_again() {
+    let store = store_with(5);
+    let script = Script::default();
+    script.answers.lock().push_back(Answer::Failed(Some(2)));
+    let mut consumer = partition_consumer(&store, &script);
+
+    let failed = consumer.step(&Stop::never()).await;
+    assert!(
+        matches!(failed, Err(ConsumerFailure::Handler(ref e)) if e == "the receiver answered 503")
+    );
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!(stored.sequence, 2);
+    let error = stored.last_error.expect("the failure is recorded");
+    assert_eq!(error.message, "the receiver answered 503");
+    assert_eq!(error.at_unix_ms, 1_000);
+
+    let done = consumer.step(&Stop::never()).await.unwrap();
+    assert_eq!(done, Stepped::Done { events: 3 });
+    assert_eq!(script.sequences(), [1, 2, 3, 4, 5, 3, 4, 5]);
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!((stored.sequence, stored.last_error), (5, None));
+    assert_eq!(
+        consumer.step(&Stop::never()).await.unwrap(),
+        Stepped::CaughtUp
+    );
+}
+
+#[tokio::test]
+async fn a_handler_that_did_part_of_a_batch_has_the_cursor_cleared_there_and_the_rest_read_at_once()
+{
+    let store = store_with(4);
+    let script = Script::default();
+    script
+        .answers
+        .lock()
+        .extend([Answer::Failed(None), Answer::Partly(1)]);
+    let mut consumer = partition_consumer(&store, &script);
+    assert!(consumer.step(&Stop::never()).await.is_err());
+    assert!(consumer.cursor().last_error.is_some());
+
+    assert_eq!(
+        consumer.step(&Stop::never()).await.unwrap(),
+        Stepped::Done { events: 1 }
+    );
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!((stored.sequence, stored.last_error), (1, None));
+    assert_eq!(
+        consumer.step(&Stop::never()).await.unwrap(),
+        Stepped::Done { events: 3 }
+    );
+    assert_eq!(script.sequences(), [1, 2, 3, 4, 1, 2, 3, 4, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_stop_keeps_what_was_done_and_nothing_more() {
+    let store = store_with(3);
+    let script = Script::default();
+    script.answers.lock().push_back(Answer::Stopped(Some(1)));
+    let mut consumer = partition_consumer(&store, &script);
+    assert_eq!(
+        consumer.step(&Stop::never()).await.unwrap(),
+        Stepped::Stopped
+    );
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!((stored.sequence, stored.last_error), (1, None));
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_is_replaced_and_the_batch_read_again() {
+    let store = store_with(2);
+    let script = Script::default();
+    script.panics.store(1, Ordering::SeqCst);
+    let mut consumer = partition_consumer(&store, &script);
+
+    let failed = consumer.step(&Stop::never()).await;
+    assert!(matches!(failed, Err(ConsumerFailure::Panicked)));
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!(stored.sequence, 0);
+    assert!(stored.last_error.unwrap().message.contains("panicked"));
+
+    assert_eq!(
+        consumer.step(&Stop::never()).await.unwrap(),
+        Stepped::Done { events: 2 }
+    );
+    assert_eq!(script.built.load(Ordering::SeqCst), 2);
+    assert_eq!(script.sequences(), [1, 2]);
+}
+
+/// Waits (bounded) until `done` holds, re-checking after every cursor
+/// write of `consumer`.
+async fn until(consumer: &LogConsumer, mut done: impl FnMut() -> bool) {
+    let mut writes = consumer.cursor_writes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        tokio::time::timeout_at(deadline, writes.changed())
+            .await
+            .expect("the consumer made no progress within 20 s")
+            .expect("the consumer is running");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_partition_is_consumed_in_log_order_and_a_commit_wakes_an_idle_consumer() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::with_partitions(3));
+    let append = |count: usize| {
+        for _ in 0..count {
+            store
+                .append(AppendRequest::events(new_payment(), 0, vec![event("r")]))
+                .unwrap();
+        }
+    };
+    let at_heads = |store: &Arc<dyn EventStore>| {
+        (0..3).all(|p| {
+            let head = store.log_head(p).unwrap();
+            Cursor::load(&**store, "runner-test", p).unwrap().sequence == head
+        })
+    };
+    append(30);
+    let script = Script::default();
+    let consumer = {
+        let script = script.clone();
+        LogConsumer::spawn(Arc::clone(&store), config(0), move |p| script.handler(p))
+    };
+    until(&consumer, || at_heads(&store)).await;
+
+    // Idle now: only a commit can wake it (there is no poll).
+    let payment = new_payment();
+    store
+        .append(AppendRequest::events(payment, 0, vec![event("late")]))
+        .unwrap();
+    until(&consumer, || at_heads(&store)).await;
+    consumer.stop().await;
+
+    let handled = script.handled.lock().clone();
+    assert_eq!(handled.len(), 31);
+    for partition in 0..3u16 {
+        let sequences: Vec<u64> = handled
+            .iter()
+            .filter(|(p, _)| *p == partition)
+            .map(|(_, s)| *s)
+            .collect();
+        let head = store.log_head(partition).unwrap();
+        assert_eq!(sequences, (1..=head).collect::<Vec<_>>());
+    }
+    let late = partition_of(payment, 3);
+    assert!(handled.contains(&(late, store.log_head(late).unwrap())));
+}
