@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
-use payledger_app::auth::{self as app, AuthError, GrantType, Permission, Secret};
+use payledger_app::auth::{self as app, GrantType, Permission, Secret};
 use payledger_domain::ProjectKey;
 use serde_json::json;
 
@@ -79,7 +79,9 @@ pub async fn authorize(
     let token = bearer_token(headers)?;
     let now = now_ms();
     let grant = state
-        .blocking(move |s| app::authenticate(&*s.store, token.expose(), now).map_err(bearer_error))
+        .blocking(move |s| {
+            app::authenticate(&*s.store, token.expose(), now).map_err(ApiError::bearer)
+        })
         .await?;
     let permission = scope.permission();
     if grant.allows(project, permission) {
@@ -121,58 +123,6 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn bearer_error(error: AuthError) -> ApiError {
-    match error {
-        AuthError::InvalidToken => ApiError::invalid_token("The access token is invalid."),
-        AuthError::Expired => ApiError::invalid_token("The access token has expired."),
-        AuthError::Revoked => ApiError::invalid_token("The access token was revoked."),
-        other => internal(other),
-    }
-}
-
-/// A failure that no request can cause; logged, answered 500.
-fn internal(error: AuthError) -> ApiError {
-    tracing::error!(%error, "authentication failure");
-    ApiError::general()
-}
-
-/// An OAuth error in the commercetools body: `code` is both the error
-/// object's code and the top-level `error`.
-fn oauth_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-    let mut error = ApiError::new(status, code, message);
-    error.oauth_error = Some(code);
-    error
-}
-
-fn invalid_client() -> ApiError {
-    oauth_error(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "Please provide valid client credentials using HTTP Basic Authentication.",
-    )
-}
-
-fn invalid_request(message: impl Into<String>) -> ApiError {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", message)
-}
-
-fn token_error(error: AuthError) -> ApiError {
-    match error {
-        AuthError::InvalidClient => invalid_client(),
-        AuthError::InvalidScope { scope } => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            format!("The scope '{scope}' is unknown, malformed or not allowed for this client."),
-        ),
-        AuthError::UnsupportedGrantType { grant_type } => oauth_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            format!("The grant type '{grant_type}' is not supported; use client_credentials."),
-        ),
-        other => internal(other),
-    }
-}
-
 /// The parameters of a token request.
 #[derive(Debug)]
 struct TokenRequest {
@@ -193,7 +143,9 @@ async fn token(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
             ApiError::payload_too_large(state.config.request_body_bytes_max),
         ),
-        Err(_) => Err(invalid_request("The request body could not be read.")),
+        Err(_) => Err(ApiError::invalid_request(
+            "The request body could not be read.",
+        )),
     };
     match result {
         Ok(response) => response,
@@ -233,7 +185,7 @@ async fn issue(
             )
             .map_err(|error| {
                 tracing::debug!(client_id = %request.client_id, %error, "token refused");
-                token_error(error)
+                ApiError::token(error)
             })
         })
         .await?;
@@ -260,13 +212,13 @@ fn token_request(headers: &HeaderMap, uri: &Uri, body: &Bytes) -> Result<TokenRe
         // Never from the query string: URLs end up in logs.
         None => match (params.body("client_id"), params.body("client_secret")) {
             (Some(id), Some(secret)) => (id.to_owned(), Secret::new(secret)),
-            _ => return Err(invalid_client()),
+            _ => return Err(ApiError::invalid_client()),
         },
     };
     let grant_type = params
         .get("grant_type")
-        .ok_or_else(|| invalid_request("Missing required parameter: grant_type."))?;
-    match GrantType::parse(grant_type).map_err(token_error)? {
+        .ok_or_else(|| ApiError::invalid_request("Missing required parameter: grant_type."))?;
+    match GrantType::parse(grant_type).map_err(ApiError::token)? {
         GrantType::ClientCredentials => {}
     }
     Ok(TokenRequest {
@@ -284,14 +236,16 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, Secret)>, Ap
     };
     let encoded = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("basic") => rest.trim(),
-        _ => return Err(invalid_client()),
+        _ => return Err(ApiError::invalid_client()),
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(invalid_client)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
+        .ok_or_else(ApiError::invalid_client)?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(ApiError::invalid_client)?;
     Ok(Some((id.to_owned(), Secret::new(secret))))
 }
 
@@ -321,7 +275,7 @@ impl Params {
                 decode_form(body)?
             }
             Some(_) => {
-                return Err(invalid_request(
+                return Err(ApiError::invalid_request(
                     "The body must be application/x-www-form-urlencoded.",
                 ));
             }
@@ -349,7 +303,7 @@ fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 fn decode_form(bytes: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_bytes(bytes)
-        .map_err(|_| invalid_request("The parameters are not valid form encoding."))
+        .map_err(|_| ApiError::invalid_request("The parameters are not valid form encoding."))
 }
 
 /// Milliseconds since the Unix epoch, by the wall clock.

@@ -23,7 +23,7 @@
 //! `addFieldDefinition`, `removeFieldDefinition`, `changeLabel`,
 //! `changeKey`; States: `setName`, `setDescription`, `changeInitial`,
 //! `setTransitions`, `changeKey`. The rules live in
-//! [`payledger_app::catalog`]; [`rejection_error`] maps each of its named
+//! [`payledger_app::catalog`]; [`ApiError::catalog`] maps each of its named
 //! rejections to the commercetools error.
 
 use crate::auth::{Scope, authorize};
@@ -46,7 +46,7 @@ use payledger_app::catalog::{
 use payledger_domain::types::StateType;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::EventStore;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -296,8 +296,8 @@ pub(crate) fn query_spec(params: &QueryPairs) -> Result<QuerySpec, ApiError> {
 
 /// The JSON documents of every record of the kind in a project.
 fn documents<K: Kind>(state: &AppState, project: &ProjectKey) -> Result<Vec<Value>, ApiError> {
-    let records =
-        catalog::list::<K::Record>(&*state.store, project).map_err(|e| catalog_error(e, None))?;
+    let records = catalog::list::<K::Record>(&*state.store, project)
+        .map_err(|e| ApiError::catalog(e, None))?;
     records.iter().map(to_json).collect()
 }
 
@@ -346,7 +346,7 @@ async fn get_one<K: Kind>(
     let record = state
         .blocking(move |s| {
             catalog::get::<K::Record>(&*s.store, &project, &by)
-                .map_err(|e| catalog_error(e, Some(&by)))
+                .map_err(|e| ApiError::catalog(e, Some(&by)))
         })
         .await?;
     Ok(Json(to_json(&record)?))
@@ -365,7 +365,7 @@ async fn create<K: Kind>(
     let meta = meta(principal.client_id);
     let record = state
         .blocking(move |s| {
-            K::create(&*s.store, &project, draft, &meta).map_err(|e| catalog_error(e, None))
+            K::create(&*s.store, &project, draft, &meta).map_err(|e| ApiError::catalog(e, None))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(to_json(&record)?)).into_response())
@@ -385,7 +385,7 @@ async fn update<K: Kind>(
     let record = state
         .blocking(move |s| {
             K::update(&*s.store, &project, &by, version, actions, &meta)
-                .map_err(|e| catalog_error(e, Some(&by)))
+                .map_err(|e| ApiError::catalog(e, Some(&by)))
         })
         .await?;
     Ok(Json(to_json(&record)?))
@@ -404,91 +404,10 @@ async fn delete<K: Kind>(
     let record = state
         .blocking(move |s| {
             catalog::delete::<K::Record>(&*s.store, &project, &by, version)
-                .map_err(|e| catalog_error(e, Some(&by)))
+                .map_err(|e| ApiError::catalog(e, Some(&by)))
         })
         .await?;
     Ok(Json(to_json(&record)?))
-}
-
-// ---------------------------------------------------------------------------
-// Errors.
-
-/// Maps a failed catalog use case; `target` names the resource in a 404.
-fn catalog_error(error: CatalogError, target: Option<&ResourceRef>) -> ApiError {
-    match error {
-        CatalogError::Rejected(rejection) => rejection_error(&rejection),
-        CatalogError::NotFound(kind) => target.map_or_else(
-            || ApiError::not_found(format!("The {kind} was not found.")),
-            ApiError::resource_not_found,
-        ),
-        CatalogError::Conflict {
-            id,
-            expected,
-            current_version,
-        } => ApiError::conflict(&id, expected, current_version),
-        CatalogError::Store(failure) => ApiError::from(failure),
-    }
-}
-
-pub(crate) fn duplicate_field(field: &str, value: &str, message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "DuplicateField", message)
-        .with("field", field)
-        .with("duplicateValue", value)
-}
-
-/// The commercetools error of each catalog rule.
-pub fn rejection_error(rejection: &CatalogRejection) -> ApiError {
-    let message = rejection.message();
-    match rejection {
-        CatalogRejection::InvalidKey { key } => ApiError::invalid_field("key", json!(key), message),
-        CatalogRejection::DuplicateKey { key } => duplicate_field("key", key, message),
-        CatalogRejection::MissingResourceTypeIds => {
-            ApiError::invalid_field("resourceTypeIds", json!([]), message)
-        }
-        CatalogRejection::UnknownResourceTypeId { value }
-        | CatalogRejection::DuplicateResourceTypeId { value } => {
-            ApiError::invalid_field("resourceTypeIds", json!(value), message)
-        }
-        CatalogRejection::InvalidFieldName { name } => {
-            ApiError::invalid_field("fieldDefinitions.name", json!(name), message)
-        }
-        CatalogRejection::DuplicateFieldName { name } => {
-            duplicate_field("fieldDefinitions.name", name, message)
-        }
-        CatalogRejection::UnknownFieldName { .. } => ApiError::invalid_operation(message),
-        CatalogRejection::InvalidEnumKey { key } => {
-            ApiError::invalid_field("fieldDefinitions.type.values.key", json!(key), message)
-        }
-        CatalogRejection::DuplicateEnumKeys { duplicates } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "DuplicateEnumValues", message)
-                .with("duplicates", json!(duplicates))
-        }
-        CatalogRejection::UnknownReferenceTypeId { value } => ApiError::invalid_field(
-            "fieldDefinitions.type.referenceTypeId",
-            json!(value),
-            message,
-        ),
-        CatalogRejection::TransitionNotFound { by } => {
-            let (by_name, value) = by.parts();
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "ReferencedResourceNotFound",
-                message,
-            )
-            .with("typeId", "state")
-            .with(by_name, value)
-        }
-        CatalogRejection::TooManyResources { kind, .. } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "MaxResourceLimitExceeded", message)
-                .with("exceededResource", kind.type_id())
-        }
-        CatalogRejection::TooManyFieldDefinitions { .. }
-        | CatalogRejection::TooManyEnumValues { .. }
-        | CatalogRejection::FieldTypeTooDeep { .. }
-        | CatalogRejection::TransitionToOtherType { .. }
-        | CatalogRejection::TooManyTransitions { .. }
-        | CatalogRejection::TooManyActions { .. } => ApiError::invalid_input(message),
-    }
 }
 
 /// `{version, actions}` of an update request whose actions are `known`
@@ -559,7 +478,7 @@ const FIELD_TYPE_NAMES: [&str; 12] = [
 /// A FieldType at nesting `depth` (1 for a field's own type).
 fn field_type(value: &Value, at: JsonPath, depth: usize) -> Result<FieldTypeRecord, ApiError> {
     if depth > FIELD_TYPE_DEPTH_MAX {
-        return Err(rejection_error(&CatalogRejection::FieldTypeTooDeep {
+        return Err(ApiError::from(&CatalogRejection::FieldTypeTooDeep {
             max: FIELD_TYPE_DEPTH_MAX,
         }));
     }
@@ -631,7 +550,7 @@ fn state_role(value: &Value, at: JsonPath) -> Result<StateRole, ApiError> {
 fn transitions(value: &Value, at: JsonPath) -> Result<Vec<ResourceRef>, ApiError> {
     let items = array(value, at)?;
     if items.len() > TRANSITIONS_MAX {
-        return Err(rejection_error(&CatalogRejection::TooManyTransitions {
+        return Err(ApiError::from(&CatalogRejection::TooManyTransitions {
             max: TRANSITIONS_MAX,
         }));
     }

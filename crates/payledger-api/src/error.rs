@@ -1,21 +1,145 @@
 //! The one place where failures become HTTP responses.
 //!
 //! Every error body has the commercetools shape `{statusCode, message,
-//! errors: [{code, message, …extra}]}`. Internal failures answer 500
-//! `General` without internals; the detail goes to the log only.
+//! errors: [{code, message, …extra}]}`; `code` is one of the closed
+//! [`ErrorCode`] list. Each use-case error (`AppError`, `CatalogError`,
+//! `SubscriptionError`, `ClientError`, `AuthError`, `PspFailure`, the
+//! domain's `Rejection`) is mapped here and nowhere else. Store and other
+//! internal failures answer 5xx (`General`, or `Overloaded` with
+//! `Retry-After`) without internals; the detail goes to the log only.
+//! Routes only pick a constructor for failures of the request itself
+//! (unreadable JSON, an unknown route parameter).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
-use payledger_app::auth::ClientError;
-use payledger_domain::rejection::ErrorCode;
+use payledger_app::auth::{AuthError, ClientError};
+use payledger_app::catalog::{CatalogError, CatalogRejection};
+use payledger_app::psp::PspFailure;
+use payledger_app::subscriptions::{SubscriptionError, SubscriptionRejection};
+use payledger_domain::rejection::RejectionCode;
 use payledger_domain::{Rejection, ResourceRef};
+use payledger_store::StoreError;
 use serde_json::{Map, Value, json};
+
+/// Every `code` payledger answers with: the commercetools error codes it
+/// uses, and the OAuth 2.0 ones of the token endpoint and bearer checks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ErrorCode {
+    ConcurrentModification,
+    DuplicateEnumValues,
+    DuplicateField,
+    General,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidField,
+    InvalidInput,
+    InvalidJsonInput,
+    InvalidOperation,
+    MaxResourceLimitExceeded,
+    Overloaded,
+    ReferencedResourceNotFound,
+    RequiredField,
+    ResourceNotFound,
+    /// OAuth: the bearer token is missing, unknown, expired or revoked.
+    InvalidToken,
+    /// OAuth: the token lacks the scope the endpoint needs.
+    InsufficientScope,
+    /// OAuth: the client credentials are wrong.
+    InvalidClient,
+    /// OAuth: the token request is malformed.
+    InvalidRequest,
+    /// OAuth: a requested scope is unknown or not allowed.
+    InvalidScope,
+    /// OAuth: only `client_credentials` is supported.
+    UnsupportedGrantType,
+}
+
+impl ErrorCode {
+    /// The `code` text of the error object.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConcurrentModification => "ConcurrentModification",
+            Self::DuplicateEnumValues => "DuplicateEnumValues",
+            Self::DuplicateField => "DuplicateField",
+            Self::General => "General",
+            Self::IdempotencyKeyInFlight => "IdempotencyKeyInFlight",
+            Self::IdempotencyKeyReused => "IdempotencyKeyReused",
+            Self::InvalidField => "InvalidField",
+            Self::InvalidInput => "InvalidInput",
+            Self::InvalidJsonInput => "InvalidJsonInput",
+            Self::InvalidOperation => "InvalidOperation",
+            Self::MaxResourceLimitExceeded => "MaxResourceLimitExceeded",
+            Self::Overloaded => "Overloaded",
+            Self::ReferencedResourceNotFound => "ReferencedResourceNotFound",
+            Self::RequiredField => "RequiredField",
+            Self::ResourceNotFound => "ResourceNotFound",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+
+    /// The HTTP status an error with this code answers with (a body over
+    /// the size limit is the one exception: 413 `InvalidInput`).
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::ConcurrentModification
+            | Self::IdempotencyKeyInFlight
+            | Self::IdempotencyKeyReused => StatusCode::CONFLICT,
+            Self::General => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ResourceNotFound => StatusCode::NOT_FOUND,
+            Self::InvalidToken | Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::DuplicateEnumValues
+            | Self::DuplicateField
+            | Self::InvalidField
+            | Self::InvalidInput
+            | Self::InvalidJsonInput
+            | Self::InvalidOperation
+            | Self::MaxResourceLimitExceeded
+            | Self::ReferencedResourceNotFound
+            | Self::RequiredField
+            | Self::InvalidRequest
+            | Self::InvalidScope
+            | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Whether the body also carries the OAuth `error` fields.
+    const fn is_oauth(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidToken
+                | Self::InsufficientScope
+                | Self::InvalidClient
+                | Self::InvalidRequest
+                | Self::InvalidScope
+                | Self::UnsupportedGrantType
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// One entry of the `errors` array.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ErrorObject {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// Extra fields of the error object (`field`, `currentVersion`, …).
     pub extra: Map<String, Value>,
@@ -27,27 +151,37 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub errors: Vec<ErrorObject>,
-    /// OAuth errors also carry a top-level `error` (`invalid_token`, …).
-    pub oauth_error: Option<&'static str>,
     /// Seconds for `Retry-After` when shedding load.
     pub retry_after_seconds: Option<u64>,
 }
 
 impl ApiError {
-    /// An error with one error object.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error with one error object, answered with the code's status.
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let message = message.into();
         Self {
-            status,
+            status: code.status(),
             errors: vec![ErrorObject {
-                code: code.to_owned(),
+                code,
                 message: message.clone(),
                 extra: Map::new(),
             }],
             message,
-            oauth_error: None,
             retry_after_seconds: None,
         }
+    }
+
+    /// The code of the (first) error object.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.errors.first().map(|e| e.code)
+    }
+
+    /// The top-level OAuth `error` of the body (`invalid_token`, …), if
+    /// the code is an OAuth one.
+    pub fn oauth_error(&self) -> Option<&'static str> {
+        self.code()
+            .filter(|code| code.is_oauth())
+            .map(ErrorCode::as_str)
     }
 
     /// Adds an extra field to the (first) error object.
@@ -62,8 +196,7 @@ impl ApiError {
     pub fn invalid_json(detail: impl Into<String>) -> Self {
         let detail = detail.into();
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidJsonInput",
+            ErrorCode::InvalidJsonInput,
             "Request body does not contain valid JSON.",
         )
         .with("detailedErrorMessage", detail)
@@ -71,17 +204,17 @@ impl ApiError {
 
     /// 400 InvalidInput.
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidInput", message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
 
     /// 400 InvalidOperation.
     pub fn invalid_operation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidOperation", message)
+        Self::new(ErrorCode::InvalidOperation, message)
     }
 
     /// 400 InvalidField.
     pub fn invalid_field(field: &str, invalid_value: Value, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidField", message)
+        Self::new(ErrorCode::InvalidField, message)
             .with("field", field)
             .with("invalidValue", invalid_value)
     }
@@ -89,16 +222,35 @@ impl ApiError {
     /// 400 RequiredField.
     pub fn required_field(field: &str) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "RequiredField",
+            ErrorCode::RequiredField,
             format!("A value is required for field {field}."),
         )
         .with("field", field)
     }
 
+    /// 400 DuplicateField.
+    pub fn duplicate_field(field: &str, value: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::DuplicateField, message)
+            .with("field", field)
+            .with("duplicateValue", value)
+    }
+
+    /// 400 ReferencedResourceNotFound: `by` names a `type_id` resource
+    /// that does not exist.
+    pub fn referenced_not_found(
+        type_id: &str,
+        by: &ResourceRef,
+        message: impl Into<String>,
+    ) -> Self {
+        let (by_name, value) = by.parts();
+        Self::new(ErrorCode::ReferencedResourceNotFound, message)
+            .with("typeId", type_id)
+            .with(by_name, value)
+    }
+
     /// 404 ResourceNotFound.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+        Self::new(ErrorCode::ResourceNotFound, message)
     }
 
     /// 404 for a resource named by id or key, in the commercetools words.
@@ -112,8 +264,7 @@ impl ApiError {
     /// 409 ConcurrentModification with the current version.
     pub fn conflict(id: &str, expected: u64, current_version: u64) -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "ConcurrentModification",
+            ErrorCode::ConcurrentModification,
             format!("Object {id} has a different version than expected. Expected: {expected} - Actual: {current_version}."),
         )
         .with("currentVersion", current_version)
@@ -121,38 +272,46 @@ impl ApiError {
 
     /// 413: the body exceeds the limit.
     pub fn payload_too_large(limit_bytes: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "InvalidInput",
+        let mut error = Self::new(
+            ErrorCode::InvalidInput,
             format!(
                 "The request body exceeds the limit of {limit_bytes} bytes (request_body_bytes_max)."
             ),
-        )
+        );
+        error.status = StatusCode::PAYLOAD_TOO_LARGE;
+        error
     }
 
     /// 401 invalid_token.
     pub fn invalid_token(message: impl Into<String>) -> Self {
-        let mut error = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message);
-        error.oauth_error = Some("invalid_token");
-        error
+        Self::new(ErrorCode::InvalidToken, message)
     }
 
     /// 403 insufficient_scope.
     pub fn insufficient_scope(needed: &str) -> Self {
-        let mut error = Self::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
+        Self::new(
+            ErrorCode::InsufficientScope,
             format!("Insufficient scope: one of the following scopes is missing: {needed}"),
-        );
-        error.oauth_error = Some("insufficient_scope");
-        error
+        )
+    }
+
+    /// 401 invalid_client.
+    pub fn invalid_client() -> Self {
+        Self::new(
+            ErrorCode::InvalidClient,
+            "Please provide valid client credentials using HTTP Basic Authentication.",
+        )
+    }
+
+    /// 400 invalid_request: a malformed token request.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
     }
 
     /// 503 with `Retry-After`: the store sheds load.
     pub fn overloaded() -> Self {
         let mut error = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Overloaded",
+            ErrorCode::Overloaded,
             "The service is overloaded; retry after the indicated delay.",
         );
         error.retry_after_seconds = Some(1);
@@ -161,43 +320,104 @@ impl ApiError {
 
     /// 500 General, without internals.
     pub fn general() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "General",
-            "An internal error occurred.",
-        )
+        Self::new(ErrorCode::General, "An internal error occurred.")
     }
 
-    /// A business rule said no.
+    /// A failure no request can cause: logged with `what`, answered 500.
+    fn internal(what: &str, failure: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%failure, "{what}");
+        Self::general()
+    }
+
+    /// A business rule of the payment domain said no.
     pub fn from_rejection(rejection: &Rejection) -> Self {
         let message = rejection.message();
-        let bad_request = |code: &str| Self::new(StatusCode::BAD_REQUEST, code, message.clone());
         match rejection.code() {
-            ErrorCode::InvalidInput => bad_request("InvalidInput"),
-            ErrorCode::InvalidOperation => bad_request("InvalidOperation"),
-            ErrorCode::InvalidField {
+            RejectionCode::InvalidInput => Self::invalid_input(message),
+            RejectionCode::InvalidOperation => Self::invalid_operation(message),
+            RejectionCode::InvalidField {
                 field,
                 invalid_value,
-            } => bad_request("InvalidField").with("field", field).with(
-                "invalidValue",
+            } => Self::invalid_field(
+                &field,
                 crate::json::field_value_to_json(&invalid_value),
+                message,
             ),
-            ErrorCode::RequiredField { field } => bad_request("RequiredField").with("field", field),
-            ErrorCode::DuplicateField {
+            RejectionCode::RequiredField { field } => {
+                Self::new(ErrorCode::RequiredField, message).with("field", field)
+            }
+            RejectionCode::DuplicateField {
                 field,
                 duplicate_value,
-            } => bad_request("DuplicateField")
-                .with("field", field)
-                .with("duplicateValue", duplicate_value),
-            ErrorCode::ReferencedResourceNotFound { type_id, by } => {
-                let (by_name, value) = by.parts();
-                bad_request("ReferencedResourceNotFound")
-                    .with("typeId", type_id)
-                    .with(by_name, value)
+            } => Self::duplicate_field(&field, &duplicate_value, message),
+            RejectionCode::ReferencedResourceNotFound { type_id, by } => {
+                Self::referenced_not_found(type_id, &by, message)
             }
-            ErrorCode::ResourceNotFound => {
-                Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
-            }
+            RejectionCode::ResourceNotFound => Self::not_found(message),
+        }
+    }
+
+    /// A failed bearer-token check.
+    pub fn bearer(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidToken => Self::invalid_token("The access token is invalid."),
+            AuthError::Expired => Self::invalid_token("The access token has expired."),
+            AuthError::Revoked => Self::invalid_token("The access token was revoked."),
+            other => Self::internal("authentication failure", &other),
+        }
+    }
+
+    /// A refused token request.
+    pub fn token(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidClient => Self::invalid_client(),
+            AuthError::InvalidScope { scope } => Self::new(
+                ErrorCode::InvalidScope,
+                format!(
+                    "The scope '{scope}' is unknown, malformed or not allowed for this client."
+                ),
+            ),
+            AuthError::UnsupportedGrantType { grant_type } => Self::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("The grant type '{grant_type}' is not supported; use client_credentials."),
+            ),
+            other => Self::internal("authentication failure", &other),
+        }
+    }
+
+    /// A failed Type or State use case; `target` names the resource in a
+    /// 404.
+    pub fn catalog(error: CatalogError, target: Option<&ResourceRef>) -> Self {
+        match error {
+            CatalogError::Rejected(rejection) => Self::from(&rejection),
+            CatalogError::NotFound(kind) => target.map_or_else(
+                || Self::not_found(format!("The {kind} was not found.")),
+                Self::resource_not_found,
+            ),
+            CatalogError::Conflict {
+                id,
+                expected,
+                current_version,
+            } => Self::conflict(&id, expected, current_version),
+            CatalogError::Store(failure) => Self::from(failure),
+        }
+    }
+
+    /// A failed Subscription use case; `target` names the resource in a
+    /// 404.
+    pub fn subscription(error: SubscriptionError, target: Option<&ResourceRef>) -> Self {
+        match error {
+            SubscriptionError::Rejected(rejection) => Self::from(&rejection),
+            SubscriptionError::NotFound => target.map_or_else(
+                || Self::not_found("The Subscription was not found."),
+                Self::resource_not_found,
+            ),
+            SubscriptionError::Conflict {
+                id,
+                expected,
+                current_version,
+            } => Self::conflict(&id, expected, current_version),
+            SubscriptionError::Store(failure) => Self::from(failure),
         }
     }
 }
@@ -215,23 +435,18 @@ impl From<AppError> for ApiError {
                 current_version,
             } => Self::conflict(&id.to_string(), expected, current_version),
             AppError::IdempotencyKeyReused => Self::new(
-                StatusCode::CONFLICT,
-                "IdempotencyKeyReused",
+                ErrorCode::IdempotencyKeyReused,
                 "The Idempotency-Key was already used with a different request.",
             ),
             AppError::IdempotencyKeyInFlight => Self::new(
-                StatusCode::CONFLICT,
-                "IdempotencyKeyInFlight",
+                ErrorCode::IdempotencyKeyInFlight,
                 "A request with this Idempotency-Key is still in progress.",
             ),
             AppError::IdempotencyKeyTooLong { max } => {
                 Self::invalid_input(format!("The Idempotency-Key is longer than {max} bytes."))
             }
             AppError::Overloaded => Self::overloaded(),
-            AppError::Store(failure) => {
-                tracing::error!(%failure, "store failure");
-                Self::general()
-            }
+            AppError::Store(failure) => Self::from(failure),
         }
     }
 }
@@ -244,16 +459,116 @@ impl From<ClientError> for ApiError {
             | ClientError::InvalidScope { .. }
             | ClientError::NoScopes
             | ClientError::TooManyScopes { .. } => Self::invalid_input(error.to_string()),
-            ClientError::Duplicate { ref id } => {
-                Self::new(StatusCode::BAD_REQUEST, "DuplicateField", error.to_string())
-                    .with("field", "id")
-                    .with("duplicateValue", id.clone())
-            }
+            ClientError::Duplicate { ref id } => Self::duplicate_field("id", id, error.to_string()),
             ClientError::NotFound { .. } => Self::not_found(error.to_string()),
-            ClientError::Store(failure) => {
-                tracing::error!(%failure, "store failure");
-                Self::general()
+            ClientError::Store(failure) => Self::from(failure),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(failure: StoreError) -> Self {
+        Self::internal("store failure", &failure)
+    }
+}
+
+/// PSP flows: rules and conflicts as for payments; infrastructure (the
+/// PSP, the catalog, a task) is a 500 without internals.
+impl From<PspFailure> for ApiError {
+    fn from(error: PspFailure) -> Self {
+        match error {
+            PspFailure::App(app) => Self::from(app),
+            other => Self::internal("PSP flow failed", &other),
+        }
+    }
+}
+
+/// The commercetools error of each catalog rule.
+impl From<&CatalogRejection> for ApiError {
+    fn from(rejection: &CatalogRejection) -> Self {
+        let message = rejection.message();
+        match rejection {
+            CatalogRejection::InvalidKey { key } => {
+                ApiError::invalid_field("key", json!(key), message)
             }
+            CatalogRejection::DuplicateKey { key } => {
+                ApiError::duplicate_field("key", key, message)
+            }
+            CatalogRejection::MissingResourceTypeIds => {
+                ApiError::invalid_field("resourceTypeIds", json!([]), message)
+            }
+            CatalogRejection::UnknownResourceTypeId { value }
+            | CatalogRejection::DuplicateResourceTypeId { value } => {
+                ApiError::invalid_field("resourceTypeIds", json!(value), message)
+            }
+            CatalogRejection::InvalidFieldName { name } => {
+                ApiError::invalid_field("fieldDefinitions.name", json!(name), message)
+            }
+            CatalogRejection::DuplicateFieldName { name } => {
+                ApiError::duplicate_field("fieldDefinitions.name", name, message)
+            }
+            CatalogRejection::UnknownFieldName { .. } => ApiError::invalid_operation(message),
+            CatalogRejection::InvalidEnumKey { key } => {
+                ApiError::invalid_field("fieldDefinitions.type.values.key", json!(key), message)
+            }
+            CatalogRejection::DuplicateEnumKeys { duplicates } => {
+                ApiError::new(ErrorCode::DuplicateEnumValues, message)
+                    .with("duplicates", json!(duplicates))
+            }
+            CatalogRejection::UnknownReferenceTypeId { value } => ApiError::invalid_field(
+                "fieldDefinitions.type.referenceTypeId",
+                json!(value),
+                message,
+            ),
+            CatalogRejection::TransitionNotFound { by } => {
+                ApiError::referenced_not_found("state", by, message)
+            }
+            CatalogRejection::TooManyResources { kind, .. } => {
+                ApiError::new(ErrorCode::MaxResourceLimitExceeded, message)
+                    .with("exceededResource", kind.type_id())
+            }
+            CatalogRejection::TooManyFieldDefinitions { .. }
+            | CatalogRejection::TooManyEnumValues { .. }
+            | CatalogRejection::FieldTypeTooDeep { .. }
+            | CatalogRejection::TransitionToOtherType { .. }
+            | CatalogRejection::TooManyTransitions { .. }
+            | CatalogRejection::TooManyActions { .. } => ApiError::invalid_input(message),
+        }
+    }
+}
+
+/// The commercetools error of each subscription rule.
+impl From<&SubscriptionRejection> for ApiError {
+    fn from(rejection: &SubscriptionRejection) -> Self {
+        let message = rejection.message();
+        match rejection {
+            SubscriptionRejection::InvalidKey { key } => {
+                ApiError::invalid_field("key", json!(key), message)
+            }
+            SubscriptionRejection::DuplicateKey { key } => {
+                ApiError::duplicate_field("key", key, message)
+            }
+            SubscriptionRejection::InvalidUrl { url, .. } => {
+                ApiError::invalid_field("destination.url", json!(url), message)
+            }
+            SubscriptionRejection::InvalidSecret { .. } => {
+                ApiError::invalid_field("destination.secret", json!("****"), message)
+            }
+            SubscriptionRejection::UnsupportedResourceTypeId { value } => {
+                ApiError::invalid_field("messages.resourceTypeId", json!(value), message)
+            }
+            SubscriptionRejection::UnknownMessageType { value } => {
+                ApiError::invalid_field("messages.types", json!(value), message)
+            }
+            SubscriptionRejection::UnsupportedFormatVersion { value } => {
+                ApiError::invalid_field("format.cloudEventsVersion", json!(value), message)
+            }
+            SubscriptionRejection::TooManySubscriptions { .. } => {
+                ApiError::new(ErrorCode::MaxResourceLimitExceeded, message)
+                    .with("exceededResource", "subscription")
+            }
+            SubscriptionRejection::NoMessages
+            | SubscriptionRejection::TooManyMessageTypes { .. } => ApiError::invalid_input(message),
         }
     }
 }
@@ -265,7 +580,7 @@ impl IntoResponse for ApiError {
             .iter()
             .map(|e| {
                 let mut object = Map::new();
-                object.insert("code".into(), json!(e.code));
+                object.insert("code".into(), json!(e.code.as_str()));
                 object.insert("message".into(), json!(e.message));
                 object.extend(e.extra.clone());
                 Value::Object(object)
@@ -276,7 +591,7 @@ impl IntoResponse for ApiError {
             "message": self.message,
             "errors": errors,
         });
-        if let (Some(oauth), Some(object)) = (self.oauth_error, body.as_object_mut()) {
+        if let (Some(oauth), Some(object)) = (self.oauth_error(), body.as_object_mut()) {
             object.insert("error".into(), json!(oauth));
             object.insert("error_description".into(), json!(self.message));
         }

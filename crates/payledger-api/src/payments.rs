@@ -362,9 +362,3 @@ fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, Ap
         })
         .collect()
 }
-
-impl From<payledger_store::StoreError> for ApiError {
-    fn from(error: payledger_store::StoreError) -> Self {
-        ApiError::from(payledger_app::AppError::Store(error))
-    }
-}

@@ -23,8 +23,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
+use payledger_app::psp::PspService;
 use payledger_app::psp::notifications::NotificationOutcome;
-use payledger_app::psp::{PspFailure, PspService};
 use serde_json::{Value, json};
 
 /// The `paymentInterface` name of Stripe.
@@ -34,18 +34,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/webhooks/stripe/{pk}", post(stripe_webhook))
         .route("/{pk}/payments/{id}/refresh", post(refresh))
-}
-
-/// The one mapping of PSP flow failures: infrastructure is a 500 without
-/// internals (the detail goes to the log).
-fn failure(error: PspFailure) -> ApiError {
-    match error {
-        PspFailure::App(app) => ApiError::from(app),
-        other => {
-            tracing::error!(error = %other, "PSP flow failed");
-            ApiError::general()
-        }
-    }
 }
 
 async fn stripe_webhook(
@@ -70,7 +58,7 @@ async fn stripe_webhook(
     let outcome = service
         .receive_webhook(&project, STRIPE, &event)
         .await
-        .map_err(failure)?;
+        .map_err(ApiError::from)?;
     let outcome = match outcome {
         NotificationOutcome::Recorded { .. } => "recorded",
         NotificationOutcome::Duplicate => "duplicate",
@@ -94,7 +82,7 @@ async fn refresh(
         Some(Extension(service)) => service
             .refresh_payment(&project, found.id)
             .await
-            .map_err(failure)?
+            .map_err(ApiError::from)?
             .map(|refreshed| refreshed.payment),
         // No PSP configured: the payment as it is.
         None => Some(found),

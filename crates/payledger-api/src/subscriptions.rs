@@ -24,7 +24,7 @@
 //! [`payledger_app::subscriptions`]; deliveries in `payledger-webhooks`.
 
 use crate::auth::{Scope, authorize};
-use crate::catalog::{ActionParser, duplicate_field, parse_update, query_spec, target};
+use crate::catalog::{ActionParser, parse_update, query_spec, target};
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
 use crate::json::{MESSAGE_TYPES, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
@@ -36,8 +36,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use payledger_app::subscriptions::{
     self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
-    SubscriptionAction, SubscriptionDraft, SubscriptionError, SubscriptionMeta, SubscriptionRecord,
-    SubscriptionRejection,
+    SubscriptionAction, SubscriptionDraft, SubscriptionMeta, SubscriptionRecord,
 };
 use payledger_domain::time::format_timestamp;
 use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
@@ -185,7 +184,7 @@ fn find<'a>(
     }
     subscriptions::get(&*state.store, project, by)
         .map(|record| Named::Stored(Box::new(record)))
-        .map_err(|e| error(e, Some(by)))
+        .map_err(|e| ApiError::subscription(e, Some(by)))
 }
 
 /// Every Subscription of the project, the relay first when it runs.
@@ -270,7 +269,7 @@ async fn create(
     let document = state
         .blocking(move |s| {
             let record = subscriptions::create(&*s.store, &project, draft, &MESSAGE_TYPES, &meta)
-                .map_err(|e| error(e, None))?;
+                .map_err(|e| ApiError::subscription(e, None))?;
             s.subscriptions_changed();
             Named::Stored(Box::new(record)).to_json(&s, &project)
         })
@@ -336,7 +335,7 @@ async fn update(
                 &MESSAGE_TYPES,
                 &meta,
             )
-            .map_err(|e| error(e, Some(&by)))?;
+            .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
             Named::Stored(Box::new(record)).to_json(&s, &project)
         })
@@ -347,7 +346,7 @@ async fn update(
 /// The key of the Kafka relay's view cannot name a stored Subscription.
 fn refuse_relay_key(key: Option<&str>) -> Result<(), ApiError> {
     if key == Some(KAFKA_RELAY_ID) {
-        return Err(duplicate_field(
+        return Err(ApiError::duplicate_field(
             "key",
             KAFKA_RELAY_ID,
             format!("The key '{KAFKA_RELAY_ID}' is reserved for the Kafka relay."),
@@ -376,7 +375,7 @@ async fn delete(
             // The state it had: deleting removes the cursors.
             let delivery_before = find(&s, &project, &by)?.state(&s)?;
             let record = subscriptions::delete(&*s.store, &project, &by, version)
-                .map_err(|e| error(e, Some(&by)))?;
+                .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
             subscription_to_json(&record, &delivery_before)
         })
@@ -474,58 +473,5 @@ fn format(object: &Obj<'_>) -> Result<DeliveryFormat, ApiError> {
         _ => Err(object
             .at("type")
             .unknown(&kind, &["Platform", "CloudEvents"])),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Errors.
-
-/// Maps a failed subscription use case; `target` names the resource in a 404.
-fn error(error: SubscriptionError, target: Option<&ResourceRef>) -> ApiError {
-    match error {
-        SubscriptionError::Rejected(rejection) => rejection_error(&rejection),
-        SubscriptionError::NotFound => target.map_or_else(
-            || ApiError::not_found("The Subscription was not found."),
-            ApiError::resource_not_found,
-        ),
-        SubscriptionError::Conflict {
-            id,
-            expected,
-            current_version,
-        } => ApiError::conflict(&id, expected, current_version),
-        SubscriptionError::Store(failure) => ApiError::from(failure),
-    }
-}
-
-/// The commercetools error of each subscription rule.
-pub fn rejection_error(rejection: &SubscriptionRejection) -> ApiError {
-    let message = rejection.message();
-    match rejection {
-        SubscriptionRejection::InvalidKey { key } => {
-            ApiError::invalid_field("key", json!(key), message)
-        }
-        SubscriptionRejection::DuplicateKey { key } => duplicate_field("key", key, message),
-        SubscriptionRejection::InvalidUrl { url, .. } => {
-            ApiError::invalid_field("destination.url", json!(url), message)
-        }
-        SubscriptionRejection::InvalidSecret { .. } => {
-            ApiError::invalid_field("destination.secret", json!("****"), message)
-        }
-        SubscriptionRejection::UnsupportedResourceTypeId { value } => {
-            ApiError::invalid_field("messages.resourceTypeId", json!(value), message)
-        }
-        SubscriptionRejection::UnknownMessageType { value } => {
-            ApiError::invalid_field("messages.types", json!(value), message)
-        }
-        SubscriptionRejection::UnsupportedFormatVersion { value } => {
-            ApiError::invalid_field("format.cloudEventsVersion", json!(value), message)
-        }
-        SubscriptionRejection::TooManySubscriptions { .. } => {
-            ApiError::new(StatusCode::BAD_REQUEST, "MaxResourceLimitExceeded", message)
-                .with("exceededResource", "subscription")
-        }
-        SubscriptionRejection::NoMessages | SubscriptionRejection::TooManyMessageTypes { .. } => {
-            ApiError::invalid_input(message)
-        }
     }
 }

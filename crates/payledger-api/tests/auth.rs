@@ -234,7 +234,7 @@ fn assert_denied(result: Result<Principal, ApiError>, status: StatusCode, code: 
     let error = result.unwrap_err();
     assert_eq!(error.status, status, "{error:?}");
     assert_eq!(error.errors[0].code, code);
-    assert_eq!(error.oauth_error, Some(code));
+    assert_eq!(error.oauth_error(), Some(code));
 }
 
 #[tokio::test]

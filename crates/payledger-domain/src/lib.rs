@@ -40,4 +40,4 @@ pub use evolve::{evolve, fold};
 pub use ids::{EventId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
 pub use payment::{Payment, Timestamp};
-pub use rejection::{ErrorCode, Rejection};
+pub use rejection::{Rejection, RejectionCode};

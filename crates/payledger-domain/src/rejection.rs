@@ -81,9 +81,10 @@ pub enum Rejection {
     TransitionNotAllowed { from: String, to: String },
 }
 
-/// A commercetools error code with the extra fields its error object has.
+/// The commercetools error code a [`Rejection`] answers with, and the extra
+/// fields of its error object.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum ErrorCode {
+pub enum RejectionCode {
     InvalidInput,
     InvalidOperation,
     InvalidField {
@@ -105,7 +106,7 @@ pub enum ErrorCode {
     ResourceNotFound,
 }
 
-impl ErrorCode {
+impl RejectionCode {
     /// The `code` of the commercetools error object.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -122,10 +123,10 @@ impl ErrorCode {
 
 impl Rejection {
     /// The commercetools error code and its extra fields.
-    pub fn code(&self) -> ErrorCode {
+    pub fn code(&self) -> RejectionCode {
         match self {
-            Self::TooManyActions { .. } | Self::KeyInvalid { .. } => ErrorCode::InvalidInput,
-            Self::PaymentDeleted { .. } => ErrorCode::ResourceNotFound,
+            Self::TooManyActions { .. } | Self::KeyInvalid { .. } => RejectionCode::InvalidInput,
+            Self::PaymentDeleted { .. } => RejectionCode::ResourceNotFound,
             Self::DuplicateKey { key } => duplicate("key", key),
             Self::DuplicateInterfaceId { interface_id }
             | Self::DuplicateTransactionInterfaceId { interface_id } => {
@@ -141,15 +142,15 @@ impl Rejection {
             | Self::RemovingMissingCustomField { .. }
             | Self::StateNotPaymentState { .. }
             | Self::StateNotInitial { .. }
-            | Self::TransitionNotAllowed { .. } => ErrorCode::InvalidOperation,
+            | Self::TransitionNotAllowed { .. } => RejectionCode::InvalidOperation,
             Self::TypeNotFound { by } => referenced("type", by),
             Self::StateNotFound { by } => referenced("state", by),
             Self::CustomFieldUndefined { name, value, .. }
-            | Self::CustomFieldInvalid { name, value, .. } => ErrorCode::InvalidField {
+            | Self::CustomFieldInvalid { name, value, .. } => RejectionCode::InvalidField {
                 field: name.clone(),
                 invalid_value: value.clone(),
             },
-            Self::CustomFieldRequiredMissing { name } => ErrorCode::RequiredField {
+            Self::CustomFieldRequiredMissing { name } => RejectionCode::RequiredField {
                 field: name.clone(),
             },
         }
@@ -228,15 +229,15 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-fn duplicate(field: &str, value: &str) -> ErrorCode {
-    ErrorCode::DuplicateField {
+fn duplicate(field: &str, value: &str) -> RejectionCode {
+    RejectionCode::DuplicateField {
         field: field.to_owned(),
         duplicate_value: value.to_owned(),
     }
 }
 
-fn referenced(type_id: &'static str, by: &ResourceRef) -> ErrorCode {
-    ErrorCode::ReferencedResourceNotFound {
+fn referenced(type_id: &'static str, by: &ResourceRef) -> RejectionCode {
+    RejectionCode::ReferencedResourceNotFound {
         type_id,
         by: by.clone(),
     }

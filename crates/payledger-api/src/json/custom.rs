@@ -5,7 +5,6 @@
 use super::field_value_from_json;
 use super::read::{Obj, Path};
 use crate::ApiError;
-use axum::http::StatusCode;
 use payledger_domain::ResourceRef;
 use payledger_domain::command::CustomFieldsInput;
 use payledger_domain::payment::FieldValue;
@@ -42,16 +41,17 @@ pub(crate) fn parse_resource_ref(
 pub(crate) fn parse_customer(value: &Value, path: Path) -> Result<String, ApiError> {
     match parse_resource_ref(value, path, "customer")? {
         ResourceRef::Id(id) => Ok(id),
-        ResourceRef::Key(key) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "ReferencedResourceNotFound",
-            format!(
+        ResourceRef::Key(key) => {
+            let message = format!(
                 "The referenced object of type 'customer' with key '{key}' was not found. \
                  Customers are referenced by id."
-            ),
-        )
-        .with("typeId", "customer")
-        .with("key", key)),
+            );
+            Err(ApiError::referenced_not_found(
+                "customer",
+                &ResourceRef::Key(key),
+                message,
+            ))
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::payment::{
     CustomFields, FieldValue, LocalizedString, Timestamp, Transaction, TransactionState,
     TransactionType,
 };
-use crate::rejection::ErrorCode;
+use crate::rejection::RejectionCode;
 use crate::testkit::*;
 use crate::types::{FieldType, StateType};
 
@@ -1215,14 +1215,14 @@ fn rejections_name_their_commercetools_error_code() {
 fn rejections_carry_the_extra_fields_of_their_error() {
     assert_eq!(
         Rejection::DuplicateKey { key: "k1".into() }.code(),
-        ErrorCode::DuplicateField {
+        RejectionCode::DuplicateField {
             field: "key".into(),
             duplicate_value: "k1".into()
         }
     );
     assert_eq!(
         Rejection::TypeNotFound { by: by_key("t") }.code(),
-        ErrorCode::ReferencedResourceNotFound {
+        RejectionCode::ReferencedResourceNotFound {
             type_id: "type",
             by: by_key("t")
         }
