@@ -627,13 +627,15 @@ impl HealthStatus {
         }
     }
 
-    /// The status a recorded delivery failure stands for.
-    pub fn of_error(error: &CursorError) -> Self {
-        if error.message.starts_with(Self::ConfigurationError.as_str()) {
-            Self::ConfigurationError
-        } else {
-            Self::TemporaryError
-        }
+    /// The status named `text` (as [`HealthStatus::as_str`] writes it).
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Healthy,
+            Self::TemporaryError,
+            Self::ConfigurationError,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
     }
 }
 
@@ -644,7 +646,9 @@ impl fmt::Display for HealthStatus {
 }
 
 /// A failed delivery attempt, as recorded on the cursor it holds back:
-/// `{status}: attempt {n} of message {id}: {detail}`.
+/// `{status}: attempt {n} of message {id}: {detail}` (its `Display`), read
+/// back by its `FromStr`; a subscription's status is the `status` of the
+/// failure decoded from its cursors.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct DeliveryFailure {
     pub status: HealthStatus,
@@ -662,6 +666,30 @@ impl fmt::Display for DeliveryFailure {
         )
     }
 }
+
+impl std::str::FromStr for DeliveryFailure {
+    type Err = UnreadableFailure;
+
+    fn from_str(text: &str) -> Result<Self, UnreadableFailure> {
+        let (status, rest) = text.split_once(": ").ok_or(UnreadableFailure)?;
+        let status = HealthStatus::parse(status).ok_or(UnreadableFailure)?;
+        let rest = rest.strip_prefix("attempt ").ok_or(UnreadableFailure)?;
+        let (attempt, rest) = rest.split_once(" of message ").ok_or(UnreadableFailure)?;
+        let attempt = attempt.parse().map_err(|_| UnreadableFailure)?;
+        let (message_id, detail) = rest.split_once(": ").ok_or(UnreadableFailure)?;
+        Ok(Self {
+            status,
+            attempt,
+            message_id: message_id.to_owned(),
+            detail: detail.to_owned(),
+        })
+    }
+}
+
+/// A cursor error that is not a [`DeliveryFailure`] (a store failure of
+/// the worker): the subscription counts as `TemporaryError`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct UnreadableFailure;
 
 /// Where a subscription's deliveries stand.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -700,9 +728,12 @@ pub fn delivery_state(
             last_error = Some(error);
         }
     }
-    let status = last_error
-        .as_ref()
-        .map_or(HealthStatus::Healthy, HealthStatus::of_error);
+    let status = last_error.as_ref().map_or(HealthStatus::Healthy, |error| {
+        error
+            .message
+            .parse::<DeliveryFailure>()
+            .map_or(HealthStatus::TemporaryError, |failure| failure.status)
+    });
     Ok(DeliveryState {
         lag,
         last_error,

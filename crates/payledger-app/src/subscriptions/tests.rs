@@ -401,3 +401,42 @@ fn the_status_follows_the_failure_holding_a_cursor_back() {
     assert_eq!(state.status, HealthStatus::Healthy);
     assert_eq!(state.last_error, None);
 }
+
+proptest::proptest! {
+    #[test]
+    fn a_recorded_delivery_failure_reads_back_as_itself(
+        status in proptest::sample::select(vec![
+            HealthStatus::TemporaryError,
+            HealthStatus::ConfigurationError,
+        ]),
+        attempt in 1u32..,
+        message_id in "[0-9a-f-]{1,36}",
+        detail in "\\PC*",
+    ) {
+        let failure = DeliveryFailure { status, attempt, message_id, detail };
+        proptest::prop_assert_eq!(failure.to_string().parse::<DeliveryFailure>(), Ok(failure));
+    }
+}
+
+#[test]
+fn a_failure_that_is_not_a_delivery_counts_as_temporary() {
+    let store = MemoryStore::with_partitions(1);
+    let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
+    let consumer = consumer_name(&record.id);
+    let mut cursor = Cursor::load(&store, &consumer, 0).unwrap();
+    // Even one that starts like a configuration error.
+    cursor
+        .save_error(
+            &store,
+            CursorError::at(5, "ConfigurationError in the store"),
+        )
+        .unwrap();
+    assert_eq!(
+        delivery_state(&store, &consumer).unwrap().status,
+        HealthStatus::TemporaryError
+    );
+    assert_eq!(
+        "Healthy: attempt x of message m: d".parse::<DeliveryFailure>(),
+        Err(UnreadableFailure)
+    );
+}
