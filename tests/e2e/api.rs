@@ -365,3 +365,39 @@ fn types_and_states_honour_idempotency_keys_too() {
         "nothing else was created"
     );
 }
+
+#[test]
+fn racing_repeats_of_a_keyless_subscription_create_it_once() {
+    let Setup {
+        api,
+        server: _server,
+        dir: _dir,
+    } = setup();
+    let draft = json!({
+        "destination": {"type": "HTTP", "url": "http://127.0.0.1:9/hook", "secret": "receiver-secret-0123"},
+        "messages": [{"resourceTypeId": "payment"}],
+    });
+    let headers = [("Idempotency-Key", "subscription-create-1")];
+    let replies: Vec<_> = std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| api.post_with("/subscriptions", &draft, &headers)))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let created: Vec<_> = replies.iter().filter(|r| r.status == 201).collect();
+    assert!(!created.is_empty(), "{replies:?}");
+    for reply in &replies {
+        match reply.status {
+            201 => assert_eq!(reply.body, created[0].body, "one answer for one key"),
+            409 => assert_eq!(reply.body["errors"][0]["code"], "IdempotencyKeyInFlight"),
+            other => panic!("unexpected {other}: {}", reply.body),
+        }
+    }
+    let again = api.post_with("/subscriptions", &draft, &headers);
+    assert_eq!((again.status, &again.body), (201, &created[0].body));
+    assert_eq!(
+        api.get("/subscriptions").body["total"],
+        1,
+        "the racing repeats created one subscription"
+    );
+}

@@ -27,6 +27,7 @@
 //! rejections to the commercetools error.
 
 use crate::auth::{Scope, authorize};
+use crate::idempotent::{IdempotencyRow, answer};
 use crate::json::draft::localized_string;
 use crate::json::read::{Obj, Path as JsonPath, array, boolean, parse_body, string};
 use crate::query::QuerySpec;
@@ -36,13 +37,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use payledger_app::catalog::{
     self, ACTIONS_PER_REQUEST_MAX, CatalogError, CatalogMeta, CatalogRecord, CatalogRejection,
     EnumValueRecord, FIELD_TYPE_DEPTH_MAX, FieldDefinitionRecord, FieldTypeRecord, InputHint,
     LocalizedEnumValueRecord, StateAction, StateDraft, StateRecord, StateRole, TRANSITIONS_MAX,
     TypeAction, TypeDraft, TypeRecord,
 };
+use payledger_app::idempotency::Answered;
 use payledger_domain::types::StateType;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::EventStore;
@@ -274,7 +276,19 @@ fn meta(client_id: String) -> CatalogMeta {
     CatalogMeta {
         now_ms: now().millis(),
         client_id: Some(client_id),
+        answer: None,
     }
+}
+
+/// The body a Type or State route answers with, for the idempotency
+/// record written with the change.
+fn answer_json(answered: Answered<'_>) -> Value {
+    let value = match answered {
+        Answered::Type(record) => serde_json::to_value(record),
+        Answered::State(record) => serde_json::to_value(record),
+        Answered::Subscription(_) => Ok(Value::Null),
+    };
+    value.unwrap_or(Value::Null)
 }
 
 fn to_json<R: CatalogRecord>(record: &R) -> Result<Value, ApiError> {
@@ -356,13 +370,15 @@ async fn create<K: Kind>(
     State(state): State<AppState>,
     Path(pk): Path<String>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, K::MANAGE).await?;
     let value = parse_body(&body)?;
     let draft = K::parse_draft(&Obj::new(&value, JsonPath::root())?)?;
-    let meta = meta(principal.client_id);
+    let mut meta = meta(principal.client_id);
+    meta.answer = answer(row.as_deref(), StatusCode::CREATED, answer_json);
     let record = state
         .blocking(move |s| {
             K::create(&*s.store, &project, draft, &meta).map_err(|e| ApiError::catalog(e, None))
@@ -375,13 +391,15 @@ async fn update<K: Kind>(
     State(state): State<AppState>,
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, K::MANAGE).await?;
     let by = target(&id);
     let (version, actions) = parse_update(&body, K::ACTIONS)?;
-    let meta = meta(principal.client_id);
+    let mut meta = meta(principal.client_id);
+    meta.answer = answer(row.as_deref(), StatusCode::OK, answer_json);
     let record = state
         .blocking(move |s| {
             K::update(&*s.store, &project, &by, version, actions, &meta)
@@ -395,15 +413,17 @@ async fn delete<K: Kind>(
     State(state): State<AppState>,
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
+    let answer = answer(row.as_deref(), StatusCode::OK, answer_json);
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, K::MANAGE).await?;
     let by = target(&id);
     let version = params.required_version()?;
     let record = state
         .blocking(move |s| {
-            catalog::delete::<K::Record>(&*s.store, &project, &by, version)
+            catalog::delete::<K::Record>(&*s.store, &project, &by, version, answer.as_ref())
                 .map_err(|e| ApiError::catalog(e, Some(&by)))
         })
         .await?;

@@ -399,6 +399,7 @@ impl ApiError {
                 expected,
                 current_version,
             } => Self::conflict(&id, expected, current_version),
+            CatalogError::AnswerRecorded => Self::from(AppError::IdempotencyKeyInFlight),
             CatalogError::Store(failure) => Self::from(failure),
         }
     }
@@ -417,6 +418,7 @@ impl ApiError {
                 expected,
                 current_version,
             } => Self::conflict(&id, expected, current_version),
+            SubscriptionError::AnswerRecorded => Self::from(AppError::IdempotencyKeyInFlight),
             SubscriptionError::Store(failure) => Self::from(failure),
         }
     }

@@ -1,13 +1,15 @@
 //! `Idempotency-Key` for routes whose writes are not payment commands
-//! (Types, States and Subscriptions): the response of a successful POST or DELETE is
-//! recorded, and a repeat of the same request with the same key gets it
-//! back instead of running again.
+//! (Types, States and Subscriptions): the response of a successful POST or
+//! DELETE is recorded, and a repeat of the same request with the same key
+//! gets it back instead of running again.
 //!
-//! Payment commands keep their records inside the command's own atomic
-//! append (see `payledger_app::idempotency`); here the record is written
-//! right after the resource's own write. A crash between the two means the
-//! repeat runs again, which for these keyed resources answers
-//! `DuplicateField` rather than creating a second one.
+//! This middleware replays recorded answers and, for a key not seen yet,
+//! hands the route an [`IdempotencyRow`]; the route turns it into the
+//! use case's [`Answer`], which the use case writes in the same atomic
+//! write as the resource (see `payledger_app::idempotency`). A crash
+//! therefore leaves both or neither, and two requests with one key racing
+//! each other change the resource once: the later one is answered 409
+//! `IdempotencyKeyInFlight` and its repeat gets the recorded answer.
 //!
 //! Records live in the idempotency table under the project, keyed by
 //! `\u{1}` + the client's key (header values cannot contain control
@@ -22,15 +24,51 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
-use payledger_app::idempotency::IDEMPOTENCY_KEY_BYTES_MAX;
+use payledger_app::idempotency::{Answer, Answered, IDEMPOTENCY_KEY_BYTES_MAX};
 use payledger_app::tables;
 use payledger_domain::ProjectKey;
-use payledger_store::{KvWrite, Table};
+use payledger_store::Table;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
-/// Most bytes of a recorded response body.
-pub const RECORDED_RESPONSE_BYTES_MAX: usize = 1 << 20;
+/// The idempotency row of a keyed request that was not answered yet: the
+/// route records its answer there with the change it makes.
+#[derive(Clone, Debug)]
+pub struct IdempotencyRow {
+    key: Vec<u8>,
+    /// Hex SHA-256 of method, URI and body.
+    hash: String,
+}
+
+impl IdempotencyRow {
+    /// The answer `status` with the body `body` renders from the resource
+    /// the use case writes (or deletes).
+    pub fn answer(
+        &self,
+        status: StatusCode,
+        body: impl Fn(Answered<'_>) -> Value + Send + Sync + 'static,
+    ) -> Answer {
+        let hash = self.hash.clone();
+        Answer {
+            key: self.key.clone(),
+            render: Arc::new(move |answered| {
+                let record =
+                    json!({"hash": hash, "status": status.as_u16(), "body": body(answered)});
+                record.to_string().into_bytes()
+            }),
+        }
+    }
+}
+
+/// The answer for `row`, if the request carried a key.
+pub fn answer(
+    row: Option<&IdempotencyRow>,
+    status: StatusCode,
+    body: impl Fn(Answered<'_>) -> Value + Send + Sync + 'static,
+) -> Option<Answer> {
+    row.map(|row| row.answer(status, body))
+}
 
 /// The middleware: records and replays responses of keyed POST/DELETE.
 pub async fn responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -92,27 +130,12 @@ async fn replay_or_run(
     if let Some(stored) = stored {
         return replay(&stored, &hash);
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if !response.status().is_success() {
-        return Ok(response);
-    }
-    let (parts, body) = response.into_parts();
-    let body = to_bytes(body, RECORDED_RESPONSE_BYTES_MAX)
-        .await
-        .map_err(|_| ApiError::general())?;
-    let recorded: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let record = json!({"hash": hash, "status": parts.status.as_u16(), "body": recorded});
-    let write = KvWrite {
-        table: Table::Idempotency,
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(IdempotencyRow {
         key: record_key,
-        value: Some(record.to_string().into_bytes()),
-    };
-    state
-        .blocking(move |s| Ok(s.store.write(vec![write])?))
-        .await?;
-    Ok(Response::from_parts(parts, Body::from(body)))
+        hash,
+    });
+    Ok(next.run(request).await)
 }
 
 /// The recorded answer, or 409 when the key was used for another request.

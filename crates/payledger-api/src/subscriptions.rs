@@ -25,6 +25,7 @@
 
 use crate::auth::{Scope, authorize};
 use crate::catalog::{ActionParser, parse_update, query_spec, target};
+use crate::idempotent::{IdempotencyRow, answer};
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
 use crate::json::{MESSAGE_TYPES, mask_token};
 use crate::request::{Body, QueryPairs, now, project_key};
@@ -33,7 +34,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use payledger_app::idempotency::Answered;
 use payledger_app::subscriptions::{
     self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
     SubscriptionAction, SubscriptionDraft, SubscriptionMeta, SubscriptionRecord,
@@ -42,6 +44,7 @@ use payledger_domain::time::format_timestamp;
 use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The id (and key) of the Kafka relay's read-only Subscription.
 pub const KAFKA_RELAY_ID: &str = "kafka-relay";
@@ -255,6 +258,7 @@ async fn create(
     State(state): State<AppState>,
     Path(pk): Path<String>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
@@ -262,9 +266,18 @@ async fn create(
     let value = parse_body(&body)?;
     let draft = parse_draft(&Obj::new(&value, JsonPath::root())?)?;
     refuse_relay_key(draft.key.as_deref())?;
+    // A new subscription's cursors start at the log heads.
+    let fresh = DeliveryState {
+        lag: 0,
+        last_error: None,
+        status: HealthStatus::Healthy,
+    };
     let meta = SubscriptionMeta {
         now_ms: now().millis(),
         client_id: Some(principal.client_id),
+        answer: answer(row.as_deref(), StatusCode::CREATED, move |answered| {
+            answer_json(answered, &fresh)
+        }),
     };
     let document = state
         .blocking(move |s| {
@@ -303,6 +316,7 @@ async fn update(
     State(state): State<AppState>,
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_key(&pk)?;
@@ -320,9 +334,19 @@ async fn update(
             refuse_relay_key(key.as_deref())?;
         }
     }
+    let store = Arc::clone(&state.store);
     let meta = SubscriptionMeta {
         now_ms: now().millis(),
         client_id: Some(principal.client_id),
+        answer: answer(row.as_deref(), StatusCode::OK, move |answered| {
+            let Answered::Subscription(record) = answered else {
+                return Value::Null;
+            };
+            // Updates leave the cursors where they are.
+            subscriptions::state_of(&*store, record)
+                .ok()
+                .map_or(Value::Null, |delivery| answer_json(answered, &delivery))
+        }),
     };
     let document = state
         .blocking(move |s| {
@@ -343,6 +367,17 @@ async fn update(
     Ok(Json(document))
 }
 
+/// The body a Subscription route answers with, for the idempotency record
+/// written with the change.
+fn answer_json(answered: Answered<'_>, delivery: &DeliveryState) -> Value {
+    match answered {
+        Answered::Subscription(record) => {
+            subscription_to_json(record, delivery).unwrap_or(Value::Null)
+        }
+        Answered::Type(_) | Answered::State(_) => Value::Null,
+    }
+}
+
 /// The key of the Kafka relay's view cannot name a stored Subscription.
 fn refuse_relay_key(key: Option<&str>) -> Result<(), ApiError> {
     if key == Some(KAFKA_RELAY_ID) {
@@ -359,6 +394,7 @@ async fn delete(
     State(state): State<AppState>,
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
+    row: Option<Extension<IdempotencyRow>>,
     params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_key(&pk)?;
@@ -374,7 +410,11 @@ async fn delete(
         .blocking(move |s| {
             // The state it had: deleting removes the cursors.
             let delivery_before = find(&s, &project, &by)?.state(&s)?;
-            let record = subscriptions::delete(&*s.store, &project, &by, version)
+            let recorded = delivery_before.clone();
+            let answer = answer(row.as_deref(), StatusCode::OK, move |answered| {
+                answer_json(answered, &recorded)
+            });
+            let record = subscriptions::delete(&*s.store, &project, &by, version, answer.as_ref())
                 .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
             subscription_to_json(&record, &delivery_before)

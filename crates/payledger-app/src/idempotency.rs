@@ -1,9 +1,17 @@
-//! Durable idempotency records for API requests.
+//! Durable idempotency records for API requests: one scheme, always
+//! written in the same atomic write as the change it answers, so a change
+//! and its record are durable together or not at all.
 //!
-//! A record is written in the same batch as the command's events and points
-//! at the response rather than storing it: the payment and the version the
-//! request left it at. Replaying rebuilds the response from the stream, so
-//! the record is small and the answer is exactly the original one.
+//! - Payment commands: the record is part of the command's append and
+//!   points at the response rather than storing it: the payment and the
+//!   version the request left it at. Replaying rebuilds the response from
+//!   the stream, so the record is small and the answer is exactly the
+//!   original one. Format below.
+//! - Types, States and Subscriptions have no history to rebuild from: the
+//!   API renders the answer from the resource the use case is about to
+//!   write ([`Answer`]), and the use case writes it in the same batch,
+//!   under its write lock, after checking that no answer exists for the
+//!   key yet ([`AnswerError::Recorded`] otherwise).
 //!
 //! | bytes | field |
 //! |---|---|
@@ -12,7 +20,11 @@
 //! | 16 | payment id |
 //! | 8  | version (u64 BE) |
 
+use crate::catalog::{StateRecord, TypeRecord};
+use crate::subscriptions::SubscriptionRecord;
 use payledger_domain::PaymentId;
+use payledger_store::{EventStore, KvWrite, StoreError, Table};
+use std::sync::Arc;
 
 /// Longest accepted `Idempotency-Key`, in bytes.
 pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
@@ -68,6 +80,66 @@ impl Record {
             payment_id: PaymentId::from_bytes(bytes[33..49].try_into().ok()?),
             version: u64::from_be_bytes(bytes[49..57].try_into().ok()?),
         })
+    }
+}
+
+/// The resource a Type, State or Subscription use case answers with.
+#[derive(Clone, Copy, Debug)]
+pub enum Answered<'a> {
+    Type(&'a TypeRecord),
+    State(&'a StateRecord),
+    Subscription(&'a SubscriptionRecord),
+}
+
+/// Renders the stored answer (the idempotency row's value) from the
+/// resource as written, or as it was before a delete.
+pub type RenderAnswer = dyn Fn(Answered<'_>) -> Vec<u8> + Send + Sync;
+
+/// The answer to record for a request that carried an `Idempotency-Key`.
+#[derive(Clone)]
+pub struct Answer {
+    /// The row of [`Table::Idempotency`] the answer goes to.
+    pub key: Vec<u8>,
+    pub render: Arc<RenderAnswer>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("key", &hex::encode(&self.key))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an answer cannot be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// Another request with the same key was answered since this one
+    /// looked (they ran at the same time): this one changes nothing.
+    #[error("a request with this Idempotency-Key was answered meanwhile")]
+    Recorded,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Answer {
+    /// Fails when the key already has an answer. Call under the use case's
+    /// write lock, before its write.
+    pub fn check_unused(&self, store: &(impl EventStore + ?Sized)) -> Result<(), AnswerError> {
+        match store.get(Table::Idempotency, &self.key)? {
+            Some(_) => Err(AnswerError::Recorded),
+            None => Ok(()),
+        }
+    }
+
+    /// The write that records the answer for `answered`, for the use
+    /// case's batch.
+    pub fn write(&self, answered: Answered<'_>) -> KvWrite {
+        KvWrite {
+            table: Table::Idempotency,
+            key: self.key.clone(),
+            value: Some((self.render)(answered)),
+        }
     }
 }
 

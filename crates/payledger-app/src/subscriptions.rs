@@ -33,6 +33,7 @@
 
 use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
 use crate::consumer::{Cursor, CursorError};
+use crate::idempotency::{Answer, AnswerError, Answered};
 use crate::tables::{prefix_end, project_prefix, push_text, split_text};
 use parking_lot::Mutex;
 use payledger_domain::{ProjectKey, ResourceRef};
@@ -278,8 +279,35 @@ pub enum SubscriptionError {
         expected: u64,
         current_version: u64,
     },
+    /// A request with the same `Idempotency-Key` was answered meanwhile.
+    #[error("a request with this Idempotency-Key was answered meanwhile")]
+    AnswerRecorded,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<AnswerError> for SubscriptionError {
+    fn from(error: AnswerError) -> Self {
+        match error {
+            AnswerError::Recorded => Self::AnswerRecorded,
+            AnswerError::Store(failure) => Self::Store(failure),
+        }
+    }
+}
+
+/// `writes` plus the answer to record for `record`, once it is checked
+/// that the answer's key has none yet (call under [`WRITES`]).
+fn with_answer(
+    store: &(impl EventStore + ?Sized),
+    answer: Option<&Answer>,
+    record: &SubscriptionRecord,
+    mut writes: Vec<KvWrite>,
+) -> Result<Vec<KvWrite>, SubscriptionError> {
+    if let Some(answer) = answer {
+        answer.check_unused(store)?;
+        writes.push(answer.write(Answered::Subscription(record)));
+    }
+    Ok(writes)
 }
 
 impl From<SubscriptionRejection> for SubscriptionError {
@@ -496,7 +524,7 @@ pub fn create(
         let head = store.log_head(partition)?;
         writes.push(Cursor::write_at(&consumer, partition, head));
     }
-    store.write(writes)?;
+    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
     Ok(record)
 }
 
@@ -546,6 +574,11 @@ pub fn update(
         }
     }
     if draft == unchanged {
+        // Nothing changes; the answer is still recorded.
+        let writes = with_answer(store, meta.answer.as_ref(), &before, Vec::new())?;
+        if !writes.is_empty() {
+            store.write(writes)?;
+        }
         return Ok(before);
     }
     check_draft(&draft, message_types)?;
@@ -567,21 +600,24 @@ pub fn update(
         format: draft.format,
         ..before
     };
-    store.write(vec![KvWrite {
+    let writes = vec![KvWrite {
         table: Table::Subscriptions,
         key: record_key(project, &after.id),
         value: Some(encode(&after)?),
-    }])?;
+    }];
+    store.write(with_answer(store, meta.answer.as_ref(), &after, writes)?)?;
     Ok(after)
 }
 
-/// Deletes the subscription at `version`, with its cursors.
+/// Deletes the subscription at `version`, with its cursors (and records
+/// `answer` for it in the same write).
 #[tracing::instrument(skip_all, fields(project = %project, version))]
 pub fn delete(
     store: &(impl EventStore + ?Sized),
     project: &ProjectKey,
     by: &ResourceRef,
     version: u64,
+    answer: Option<&Answer>,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
     let _writes = WRITES.lock();
     let record = current(store, project, by, version)?;
@@ -591,7 +627,7 @@ pub fn delete(
         value: None,
     }];
     writes.extend(remove_cursors(store, &record.id));
-    store.write(writes)?;
+    store.write(with_answer(store, answer, &record, writes)?)?;
     Ok(record)
 }
 

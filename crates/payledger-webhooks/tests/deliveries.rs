@@ -102,6 +102,7 @@ impl Harness {
         let meta = SubscriptionMeta {
             now_ms: 0,
             client_id: None,
+            answer: None,
         };
         let record =
             subscriptions::create(&*self.store, &project_key(project), draft, TYPES, &meta)

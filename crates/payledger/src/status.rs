@@ -163,6 +163,7 @@ mod tests {
         let meta = SubscriptionMeta {
             now_ms: 0,
             client_id: None,
+            answer: None,
         };
         let project = ProjectKey::parse("shop").unwrap();
         let record = subscriptions::create(&store, &project, draft, &[], &meta).unwrap();

@@ -211,8 +211,20 @@ pub enum CatalogError {
         expected: u64,
         current_version: u64,
     },
+    /// A request with the same `Idempotency-Key` was answered meanwhile.
+    #[error("a request with this Idempotency-Key was answered meanwhile")]
+    AnswerRecorded,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<AnswerError> for CatalogError {
+    fn from(error: AnswerError) -> Self {
+        match error {
+            AnswerError::Recorded => Self::AnswerRecorded,
+            AnswerError::Store(failure) => Self::Store(failure),
+        }
+    }
 }
 
 impl From<CatalogRejection> for CatalogError {

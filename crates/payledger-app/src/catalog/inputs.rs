@@ -4,12 +4,15 @@
 use super::*;
 
 /// Who changes the catalog, and when.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Debug)]
 pub struct CatalogMeta {
     /// Milliseconds since the Unix epoch.
     pub now_ms: i64,
     /// The API client, for `createdBy` / `lastModifiedBy`.
     pub client_id: Option<String>,
+    /// The answer to record with the change (a request with an
+    /// `Idempotency-Key`).
+    pub answer: Option<Answer>,
 }
 
 impl CatalogMeta {

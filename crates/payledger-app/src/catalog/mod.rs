@@ -37,6 +37,7 @@
 //! - Deleting a Type or State that payments or other States still refer to
 //!   is allowed; the rules then treat those references as unresolvable.
 
+use crate::idempotency::{Answer, AnswerError, Answered};
 use crate::tables::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
 use payledger_domain::payment::LocalizedString;

@@ -33,7 +33,8 @@ pub fn create_state(
     check_room(store, project, CatalogKind::State)?;
     check_key_free(store, project, CatalogKind::State, &record.key, None)?;
     record.transitions = resolve_transitions(store, project, &record, draft.transitions)?;
-    store.write(put_writes(project, &record, None)?)?;
+    let writes = put_writes(project, &record, None)?;
+    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
     Ok(record)
 }
 

@@ -11,6 +11,8 @@ pub trait CatalogRecord: Serialize + DeserializeOwned + Clone + Send + 'static {
     fn key(&self) -> &str;
     fn version(&self) -> u64;
     fn created_at(&self) -> &str;
+    /// The record as the answer of a request.
+    fn answered(&self) -> Answered<'_>;
 }
 
 impl CatalogRecord for TypeRecord {
@@ -26,6 +28,9 @@ impl CatalogRecord for TypeRecord {
     }
     fn created_at(&self) -> &str {
         &self.created_at
+    }
+    fn answered(&self) -> Answered<'_> {
+        Answered::Type(self)
     }
 }
 
@@ -43,6 +48,24 @@ impl CatalogRecord for StateRecord {
     fn created_at(&self) -> &str {
         &self.created_at
     }
+    fn answered(&self) -> Answered<'_> {
+        Answered::State(self)
+    }
+}
+
+/// `writes` plus the answer to record for `record`, once it is checked
+/// that the answer's key has none yet (call under [`WRITES`]).
+pub(super) fn with_answer<R: CatalogRecord>(
+    store: &(impl EventStore + ?Sized),
+    answer: Option<&Answer>,
+    record: &R,
+    mut writes: Vec<KvWrite>,
+) -> Result<Vec<KvWrite>, CatalogError> {
+    if let Some(answer) = answer {
+        answer.check_unused(store)?;
+        writes.push(answer.write(record.answered()));
+    }
+    Ok(writes)
 }
 
 /// The key prefix of every record of a kind in a project.
@@ -273,17 +296,19 @@ pub fn list<R: CatalogRecord>(
     Ok(records)
 }
 
-/// Deletes a Type or State at `version`; returns the deleted record.
+/// Deletes a Type or State at `version`; returns the deleted record (and
+/// records `answer` for it in the same write).
 #[tracing::instrument(skip_all, fields(project = %project, kind = %R::KIND, version))]
 pub fn delete<R: CatalogRecord>(
     store: &(impl EventStore + ?Sized),
     project: &ProjectKey,
     by: &ResourceRef,
     version: u64,
+    answer: Option<&Answer>,
 ) -> Result<R, CatalogError> {
     let _writes = WRITES.lock();
     let record: R = current(store, project, by, version)?;
-    store.write(vec![
+    let writes = vec![
         KvWrite {
             table: Table::Catalog,
             key: record_key(project, R::KIND, record.id()),
@@ -294,6 +319,7 @@ pub fn delete<R: CatalogRecord>(
             key: key_index_key(project, R::KIND, record.key()),
             value: None,
         },
-    ])?;
+    ];
+    store.write(with_answer(store, answer, &record, writes)?)?;
     Ok(record)
 }

@@ -53,6 +53,7 @@ fn meta(now_ms: i64) -> CatalogMeta {
     CatalogMeta {
         now_ms,
         client_id: Some("client-1".to_owned()),
+        answer: None,
     }
 }
 
@@ -412,20 +413,20 @@ fn deletes_check_the_version_and_free_the_key() {
     let p = project("shop");
     let created = create_type(&store, &p, type_draft("extras"), &meta(1)).unwrap();
     assert!(matches!(
-        delete::<TypeRecord>(&store, &p, &key("extras"), 7),
+        delete::<TypeRecord>(&store, &p, &key("extras"), 7, None),
         Err(CatalogError::Conflict {
             current_version: 1,
             ..
         })
     ));
-    let deleted: TypeRecord = delete(&store, &p, &key("extras"), 1).unwrap();
+    let deleted: TypeRecord = delete(&store, &p, &key("extras"), 1, None).unwrap();
     assert_eq!(deleted, created);
     assert!(matches!(
         get::<TypeRecord>(&store, &p, &id(&created.id)),
         Err(CatalogError::NotFound(CatalogKind::Type))
     ));
     assert!(matches!(
-        delete::<TypeRecord>(&store, &p, &id(&created.id), 1),
+        delete::<TypeRecord>(&store, &p, &id(&created.id), 1, None),
         Err(CatalogError::NotFound(CatalogKind::Type))
     ));
     create_type(&store, &p, type_draft("extras"), &meta(2)).unwrap();
@@ -673,5 +674,61 @@ fn records_render_as_commercetools_json() {
             "roles": [],
             "transitions": [],
         })
+    );
+}
+
+#[test]
+fn an_answer_is_written_with_its_change_and_a_second_one_for_the_key_changes_nothing() {
+    use crate::idempotency::{Answer, Answered};
+    let store = MemoryStore::new();
+    let p = project("shop");
+    let row = b"\x01retry-1".to_vec();
+    let answer = Answer {
+        key: row.clone(),
+        render: std::sync::Arc::new(|answered| match answered {
+            Answered::Type(record) => {
+                format!("type {} v{}", record.key, record.version).into_bytes()
+            }
+            Answered::State(_) | Answered::Subscription(_) => Vec::new(),
+        }),
+    };
+    let keyed = CatalogMeta {
+        answer: Some(answer.clone()),
+        ..meta(1)
+    };
+    create_type(&store, &p, type_draft("extras"), &keyed).unwrap();
+    assert_eq!(
+        store.get(Table::Idempotency, &row).unwrap(),
+        Some(b"type extras v1".to_vec())
+    );
+
+    // A request with the same key that raced the first one: refused, and
+    // neither the resource nor the answer changes.
+    let raced = create_type(&store, &p, type_draft("other"), &keyed);
+    assert!(
+        matches!(raced, Err(CatalogError::AnswerRecorded)),
+        "{raced:?}"
+    );
+    assert!(matches!(
+        get::<TypeRecord>(&store, &p, &key("other")),
+        Err(CatalogError::NotFound(_))
+    ));
+    let deleted = delete::<TypeRecord>(&store, &p, &key("extras"), 1, Some(&answer));
+    assert!(matches!(deleted, Err(CatalogError::AnswerRecorded)));
+    assert!(get::<TypeRecord>(&store, &p, &key("extras")).is_ok());
+    assert_eq!(
+        store.get(Table::Idempotency, &row).unwrap(),
+        Some(b"type extras v1".to_vec())
+    );
+
+    // A delete answers with the record as it was.
+    let fresh = Answer {
+        key: b"\x01retry-2".to_vec(),
+        ..answer
+    };
+    delete::<TypeRecord>(&store, &p, &key("extras"), 1, Some(&fresh)).unwrap();
+    assert_eq!(
+        store.get(Table::Idempotency, b"\x01retry-2").unwrap(),
+        Some(b"type extras v1".to_vec())
     );
 }

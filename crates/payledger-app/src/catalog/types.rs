@@ -30,7 +30,8 @@ pub fn create_type(
     let _writes = WRITES.lock();
     check_room(store, project, CatalogKind::Type)?;
     check_key_free(store, project, CatalogKind::Type, &record.key, None)?;
-    store.write(put_writes(project, &record, None)?)?;
+    let writes = put_writes(project, &record, None)?;
+    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
     Ok(record)
 }
 
@@ -143,12 +144,18 @@ pub(super) fn commit_update<R: Stamped>(
     meta: &CatalogMeta,
 ) -> Result<R, CatalogError> {
     if after == *before {
+        // Nothing changes; the answer is still recorded.
+        let writes = with_answer(store, meta.answer.as_ref(), &after, Vec::new())?;
+        if !writes.is_empty() {
+            store.write(writes)?;
+        }
         return Ok(after);
     }
     if after.key() != before.key() {
         check_key_free(store, project, R::KIND, after.key(), Some(before.id()))?;
     }
     after.stamp(before.version() + 1, meta.now_text(), meta.modified_by());
-    store.write(put_writes(project, &after, Some(before.key()))?)?;
+    let writes = put_writes(project, &after, Some(before.key()))?;
+    store.write(with_answer(store, meta.answer.as_ref(), &after, writes)?)?;
     Ok(after)
 }

@@ -195,6 +195,7 @@ pub fn ensure_type(
     let meta = CatalogMeta {
         now_ms,
         client_id: None,
+        answer: None,
     };
     match catalog::create_type(store, project, draft, &meta) {
         Ok(record) => Ok(record.id),

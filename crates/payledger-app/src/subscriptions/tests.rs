@@ -33,6 +33,7 @@ fn meta() -> SubscriptionMeta {
     SubscriptionMeta {
         now_ms: 1_767_225_600_000,
         client_id: Some("admin".to_owned()),
+        answer: None,
     }
 }
 
@@ -239,6 +240,7 @@ fn a_new_subscription_starts_at_the_log_heads_and_delete_removes_its_cursors() {
         &project("shop"),
         &ResourceRef::Id(record.id.clone()),
         2,
+        None,
     );
     assert!(matches!(
         stale,
@@ -252,6 +254,7 @@ fn a_new_subscription_starts_at_the_log_heads_and_delete_removes_its_cursors() {
         &project("shop"),
         &ResourceRef::Id(record.id.clone()),
         1,
+        None,
     )
     .unwrap();
     assert!(matches!(
@@ -278,6 +281,7 @@ fn updates_keep_the_cursors_and_must_pass_the_rules_of_a_draft() {
     let later = SubscriptionMeta {
         now_ms: meta().now_ms + 1_000,
         client_id: Some("operator".to_owned()),
+        answer: None,
     };
     let moved = Destination::Http {
         url: "https://hooks.example.com/v2".to_owned(),

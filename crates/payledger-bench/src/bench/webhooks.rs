@@ -127,6 +127,7 @@ fn subscribe(store: &dyn EventStore, url: &str) -> anyhow::Result<SubscriptionRe
     let meta = SubscriptionMeta {
         now_ms: 0,
         client_id: None,
+        answer: None,
     };
     let project = ProjectKey::parse(PROJECT).context("project key")?;
     subscriptions::create(store, &project, draft, &[], &meta).context("create the subscription")
