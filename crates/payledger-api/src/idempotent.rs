@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
 use payledger_app::idempotency::{Answer, Answered, IDEMPOTENCY_KEY_BYTES_MAX};
-use payledger_app::tables;
+use payledger_app::table_keys;
 use payledger_domain::ProjectKey;
 use payledger_store::Table;
 use serde_json::{Value, json};
@@ -121,7 +121,7 @@ async fn replay_or_run(
     hasher.update(b"\n");
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
-    let record_key = tables::idempotency_key(&project, &format!("\u{1}{key}"));
+    let record_key = table_keys::idempotency_key(&project, &format!("\u{1}{key}"));
 
     let lookup_key = record_key.clone();
     let stored = state

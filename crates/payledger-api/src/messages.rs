@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use payledger_app::tables;
+use payledger_app::table_keys;
 use payledger_domain::{EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
 use payledger_store::{Table, VersionRange};
@@ -105,7 +105,7 @@ fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value
     let Some(bytes) = state.store.get(Table::EventIds, event_id.as_bytes())? else {
         return Ok(None);
     };
-    let Some((payment, version)) = tables::decode_event_id_value(&bytes) else {
+    let Some((payment, version)) = table_keys::decode_event_id_value(&bytes) else {
         return Err(ApiError::general());
     };
     // The earlier events give the key the payment had then: one read.

@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use payledger_app::tables;
+use payledger_app::table_keys;
 use payledger_app::{CommandMeta, Idempotency, PaymentCommand, PaymentRef};
 use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::IndexHint;
@@ -307,27 +307,28 @@ fn indexed_ids(
         match hint {
             IndexHint::Id(_) => ids.extend(PaymentId::parse(value)),
             IndexHint::Key(_) => {
-                let found = store.get(Table::KeyIndex, &tables::key_index_key(project, value))?;
-                ids.extend(found.as_deref().and_then(tables::decode_payment_id));
+                let found =
+                    store.get(Table::KeyIndex, &table_keys::key_index_key(project, value))?;
+                ids.extend(found.as_deref().and_then(table_keys::decode_payment_id));
             }
             IndexHint::InterfaceId(_) => {
                 // Entries: project · interfaceId · paymentInterface → payment id.
-                let prefix = tables::interface_prefix(project, value);
+                let prefix = table_keys::interface_prefix(project, value);
                 let found = scan_prefix(state, Table::InterfaceIndex, &prefix)?;
                 ids.extend(
                     found
                         .iter()
-                        .filter_map(|(_, v)| tables::decode_payment_id(v)),
+                        .filter_map(|(_, v)| table_keys::decode_payment_id(v)),
                 );
             }
             IndexHint::CustomerId(_) => {
                 // Entries: project · customer · payment id → ().
-                let prefix = tables::customer_prefix(project, value);
+                let prefix = table_keys::customer_prefix(project, value);
                 let found = scan_prefix(state, Table::CustomerIndex, &prefix)?;
                 ids.extend(
                     found
                         .iter()
-                        .filter_map(|(k, _)| tables::view_key_payment(k)),
+                        .filter_map(|(k, _)| table_keys::view_key_payment(k)),
                 );
             }
         }
@@ -346,13 +347,13 @@ fn scan_prefix(
     Ok(state.store.scan(
         table,
         prefix,
-        &tables::prefix_end(prefix),
+        &table_keys::prefix_end(prefix),
         QUERY_SCAN_PAYMENTS_MAX,
     )?)
 }
 
 fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, ApiError> {
-    let rows = scan_prefix(state, Table::Views, &tables::project_prefix(project))?;
+    let rows = scan_prefix(state, Table::Views, &table_keys::project_prefix(project))?;
     rows.iter()
         .map(|(_, bytes)| {
             payledger_codec::decode_payment(bytes).map_err(|e| {

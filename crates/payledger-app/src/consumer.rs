@@ -20,7 +20,7 @@
 //! ([`payledger_store::LogSignal`]), which every commit notifies.
 
 use crate::clock::{Clock, SystemClock};
-use crate::tables::push_text;
+use crate::table_keys::push_text;
 use payledger_domain::EventEnvelope;
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 
@@ -231,7 +231,7 @@ pub fn cursor_key(consumer: &str, partition: u16) -> Vec<u8> {
 
 fn decode_key(key: &[u8]) -> Result<(String, u16), StoreError> {
     let corrupt = || StoreError::Corrupt(format!("cursor key {}", hex::encode(key)));
-    let (name, partition) = crate::tables::split_text(key).ok_or_else(corrupt)?;
+    let (name, partition) = crate::table_keys::split_text(key).ok_or_else(corrupt)?;
     let partition: [u8; 2] = partition.try_into().map_err(|_| corrupt())?;
     let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt())?;
     Ok((name, u16::from_be_bytes(partition)))

@@ -39,7 +39,7 @@ pub struct Idempotency {
 
 /// Which use case a record answers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RecordKind {
+pub enum PaymentAnswerKind {
     Create = 1,
     Update = 2,
     Delete = 3,
@@ -47,14 +47,14 @@ pub enum RecordKind {
 
 /// A stored idempotency record.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Record {
+pub struct PaymentAnswer {
     pub request_hash: [u8; 32],
-    pub kind: RecordKind,
+    pub kind: PaymentAnswerKind,
     pub payment_id: PaymentId,
     pub version: u64,
 }
 
-impl Record {
+impl PaymentAnswer {
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(57);
         bytes.extend_from_slice(&self.request_hash);
@@ -69,9 +69,9 @@ impl Record {
             return None;
         }
         let kind = match bytes[32] {
-            1 => RecordKind::Create,
-            2 => RecordKind::Update,
-            3 => RecordKind::Delete,
+            1 => PaymentAnswerKind::Create,
+            2 => PaymentAnswerKind::Update,
+            3 => PaymentAnswerKind::Delete,
             _ => return None,
         };
         Some(Self {
@@ -150,12 +150,12 @@ mod tests {
     #[test]
     fn the_stored_record_format_is_stable() {
         let records = [
-            ("create", RecordKind::Create),
-            ("update", RecordKind::Update),
-            ("delete", RecordKind::Delete),
+            ("create", PaymentAnswerKind::Create),
+            ("update", PaymentAnswerKind::Update),
+            ("delete", PaymentAnswerKind::Delete),
         ]
         .map(|(name, kind)| {
-            let record = Record {
+            let record = PaymentAnswer {
                 request_hash: [0xab; 32],
                 kind,
                 payment_id: PaymentId::from_bytes([4; 16]),
@@ -169,22 +169,22 @@ mod tests {
             .collect();
         let stored = crate::golden::check("idempotency_record_v1.txt", &rows);
         for (name, record) in records {
-            assert_eq!(Record::decode(&stored[name]), Some(record), "{name}");
+            assert_eq!(PaymentAnswer::decode(&stored[name]), Some(record), "{name}");
         }
     }
 
     #[test]
     fn records_round_trip_and_reject_garbage() {
-        let record = Record {
+        let record = PaymentAnswer {
             request_hash: [9; 32],
-            kind: RecordKind::Delete,
+            kind: PaymentAnswerKind::Delete,
             payment_id: PaymentId::from_bytes([4; 16]),
             version: 7,
         };
-        assert_eq!(Record::decode(&record.encode()), Some(record));
-        assert_eq!(Record::decode(&[0; 56]), None);
+        assert_eq!(PaymentAnswer::decode(&record.encode()), Some(record));
+        assert_eq!(PaymentAnswer::decode(&[0; 56]), None);
         let mut bad_kind = [0u8; 57];
         bad_kind[32] = 9;
-        assert_eq!(Record::decode(&bad_kind), None);
+        assert_eq!(PaymentAnswer::decode(&bad_kind), None);
     }
 }

@@ -21,7 +21,6 @@
 pub mod auth;
 pub mod backoff;
 pub mod catalog;
-pub mod claims;
 pub mod clock;
 pub mod consumer;
 pub mod error;
@@ -31,8 +30,9 @@ pub mod idempotency;
 pub mod payments;
 pub mod psp;
 pub mod subscriptions;
-pub mod tables;
+pub mod table_keys;
+pub mod unique_claims;
 
 pub use error::AppError;
 pub use idempotency::Idempotency;
-pub use payments::{CommandMeta, Ledger, Outcome, PaymentCommand, PaymentRef, Prepared};
+pub use payments::{CommandMeta, Committed, Ledger, PaymentCommand, PaymentRef, Prepared};

@@ -10,10 +10,12 @@
 //! its events, and a client reads its own writes.
 
 use crate::catalog::StoredCatalog;
-use crate::claims::{ClaimGuard, Claims};
 use crate::error::AppError;
-use crate::idempotency::{IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, Record, RecordKind};
-use crate::tables;
+use crate::idempotency::{
+    IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, PaymentAnswer, PaymentAnswerKind,
+};
+use crate::table_keys;
+use crate::unique_claims::{ClaimGuard, UniqueClaims};
 use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
 use payledger_domain::{
@@ -58,15 +60,15 @@ pub enum PaymentCommand {
     /// An update of a payment the caller has just read (internal actors
     /// that decide their actions from the view): not read again; a change
     /// in between makes the append's expected version conflict.
-    UpdateRead {
+    UpdateLoaded {
         payment: Box<Payment>,
         actions: Vec<UpdateAction>,
     },
 }
 
-/// The result of a command.
+/// What a committed (or replayed) command left: the payment.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct Committed {
     pub payment: Payment,
     /// True when the answer is the replay of an earlier identical request.
     pub replayed: bool,
@@ -78,7 +80,7 @@ pub struct Prepared {
     append: Option<AppendRequest>,
     /// Written outside any stream when the command changed nothing.
     standalone: Vec<KvWrite>,
-    outcome: Outcome,
+    outcome: Committed,
     _claims: Option<ClaimGuard>,
 }
 
@@ -86,7 +88,7 @@ pub struct Prepared {
 #[derive(Debug)]
 pub struct Ledger<S: ?Sized> {
     store: Arc<S>,
-    claims: Claims,
+    claims: UniqueClaims,
 }
 
 impl<S: ?Sized> Clone for Ledger<S> {
@@ -117,7 +119,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     pub fn new(store: Arc<S>) -> Self {
         Self {
             store,
-            claims: Claims::default(),
+            claims: UniqueClaims::default(),
         }
     }
 
@@ -132,7 +134,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         meta: CommandMeta,
         command: PaymentCommand,
         catalog: &dyn Catalog,
-    ) -> Result<Outcome, AppError> {
+    ) -> Result<Committed, AppError> {
         self.prepare(&meta, command, catalog)?
             .commit(&*self.store)
             .await
@@ -165,11 +167,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             PaymentRef::Id(id) => *id,
             PaymentRef::Key(key) => match self
                 .store
-                .get(Table::KeyIndex, &tables::key_index_key(project, key))?
+                .get(Table::KeyIndex, &table_keys::key_index_key(project, key))?
             {
                 None => return Ok(None),
                 Some(bytes) => {
-                    tables::decode_payment_id(&bytes).ok_or_else(corrupt("key index"))?
+                    table_keys::decode_payment_id(&bytes).ok_or_else(corrupt("key index"))?
                 }
             },
         };
@@ -180,7 +182,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     pub fn view(&self, project: &ProjectKey, id: PaymentId) -> Result<Option<Payment>, AppError> {
         match self
             .store
-            .get(Table::Views, &tables::view_key(project, id))?
+            .get(Table::Views, &table_keys::view_key(project, id))?
         {
             None => Ok(None),
             Some(bytes) => Ok(Some(
@@ -217,7 +219,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                     max: IDEMPOTENCY_KEY_BYTES_MAX,
                 });
             }
-            let key = tables::idempotency_key(&meta.project, &idempotency.key);
+            let key = table_keys::idempotency_key(&meta.project, &idempotency.key);
             if let Some(replayed) = self.replay(meta, idempotency, &key)? {
                 return Ok(replayed);
             }
@@ -235,9 +237,9 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             .ok_or_else(corrupt("a create decided no event"))?;
         let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
             table: Table::Idempotency,
-            key: tables::idempotency_key(&meta.project, &idempotency.key),
+            key: table_keys::idempotency_key(&meta.project, &idempotency.key),
             value: Some(
-                Record {
+                PaymentAnswer {
                     request_hash: idempotency.request_hash,
                     kind,
                     payment_id,
@@ -246,7 +248,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 .encode(),
             ),
         });
-        let outcome = Outcome {
+        let outcome = Committed {
             payment: after,
             replayed: false,
         };
@@ -265,7 +267,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         inline.extend(envelopes.iter().map(|e| KvWrite {
             table: Table::EventIds,
             key: e.meta.event_id.as_bytes().to_vec(),
-            value: Some(tables::event_id_value(payment_id, e.version)),
+            value: Some(table_keys::event_id_value(payment_id, e.version)),
         }));
         inline.extend(idempotency_write);
         let events = envelopes
@@ -308,7 +310,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         meta: &CommandMeta,
         command: PaymentCommand,
         catalog: &dyn Catalog,
-    ) -> Result<(RecordKind, Option<Payment>, Vec<Event>), AppError> {
+    ) -> Result<(PaymentAnswerKind, Option<Payment>, Vec<Event>), AppError> {
         let mut ids = RandomIds;
         let mut ctx = Context {
             catalog,
@@ -317,7 +319,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         match command {
             PaymentCommand::Create(draft) => {
                 let event = decide_create(&draft, &mut ctx)?;
-                Ok((RecordKind::Create, None, vec![event]))
+                Ok((PaymentAnswerKind::Create, None, vec![event]))
             }
             PaymentCommand::Update {
                 target,
@@ -326,7 +328,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             } => {
                 let payment = self.current(meta, &target, version)?;
                 let events = decide_update(&payment, &actions, &mut ctx)?;
-                Ok((RecordKind::Update, Some(payment), events))
+                Ok((PaymentAnswerKind::Update, Some(payment), events))
             }
             PaymentCommand::Delete {
                 target,
@@ -335,11 +337,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             } => {
                 let payment = self.current(meta, &target, version)?;
                 let event = decide_delete(&payment, data_erasure)?;
-                Ok((RecordKind::Delete, Some(payment), vec![event]))
+                Ok((PaymentAnswerKind::Delete, Some(payment), vec![event]))
             }
-            PaymentCommand::UpdateRead { payment, actions } => {
+            PaymentCommand::UpdateLoaded { payment, actions } => {
                 let events = decide_update(&payment, &actions, &mut ctx)?;
-                Ok((RecordKind::Update, Some(*payment), events))
+                Ok((PaymentAnswerKind::Update, Some(*payment), events))
             }
         }
     }
@@ -402,7 +404,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let Some(bytes) = self.store.get(Table::Idempotency, key)? else {
             return Ok(None);
         };
-        let record = Record::decode(&bytes).ok_or_else(corrupt("idempotency record"))?;
+        let record = PaymentAnswer::decode(&bytes).ok_or_else(corrupt("idempotency record"))?;
         if record.request_hash != idempotency.request_hash {
             return Err(AppError::IdempotencyKeyReused);
         }
@@ -412,7 +414,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         Ok(Some(Prepared {
             append: None,
             standalone: Vec::new(),
-            outcome: Outcome {
+            outcome: Committed {
                 payment,
                 replayed: true,
             },
@@ -425,7 +427,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             let Some(owner) = self.store.get(table, key)? else {
                 continue;
             };
-            if tables::decode_payment_id(&owner) == Some(payment_id) {
+            if table_keys::decode_payment_id(&owner) == Some(payment_id) {
                 continue;
             }
             return Err(duplicate(table, key));
@@ -436,7 +438,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
 
 impl Prepared {
     /// Commits the prepared append and waits until it is durable.
-    pub async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Outcome, AppError> {
+    pub async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Committed, AppError> {
         if let Some(append) = self.append {
             let (id, expected) = (append.payment_id, append.expected_version);
             store
@@ -450,7 +452,7 @@ impl Prepared {
     }
 
     /// The payment the command will leave (for tests and tracing).
-    pub fn outcome(&self) -> &Outcome {
+    pub fn outcome(&self) -> &Committed {
         &self.outcome
     }
 
@@ -487,7 +489,7 @@ fn duplicate(table: Table, key: &[u8]) -> AppError {
 fn text_components(key: &[u8]) -> Vec<&[u8]> {
     let mut rest = key;
     let mut components = Vec::new();
-    while let Some((component, after)) = tables::split_text(rest) {
+    while let Some((component, after)) = table_keys::split_text(rest) {
         components.push(component);
         rest = after;
     }
@@ -510,22 +512,20 @@ fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment)
         p.key
             .clone()
             .filter(|_| live(p))
-            .map(|k| tables::key_index_key(project, &k))
+            .map(|k| table_keys::key_index_key(project, &k))
     };
     let interface_of =
         |p: &Payment| match (&p.payment_method_info.payment_interface, &p.interface_id) {
-            (Some(interface), Some(interface_id)) if live(p) => Some(tables::interface_index_key(
-                project,
-                interface,
-                interface_id,
-            )),
+            (Some(interface), Some(interface_id)) if live(p) => Some(
+                table_keys::interface_index_key(project, interface, interface_id),
+            ),
             _ => None,
         };
     let customer_of = |p: &Payment| {
         p.customer_id
             .clone()
             .filter(|_| live(p))
-            .map(|c| tables::customer_index_key(project, &c, id))
+            .map(|c| table_keys::customer_index_key(project, &c, id))
     };
     let mut writes = Vec::new();
     let id_value = id.as_bytes().to_vec();
@@ -568,7 +568,7 @@ fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment)
         }
     }
     writes.extend(transaction_interface_writes(project, before, after));
-    let view_key = tables::view_key(project, id);
+    let view_key = table_keys::view_key(project, id);
     writes.push(KvWrite {
         table: Table::Views,
         key: view_key,
@@ -601,7 +601,7 @@ fn transaction_interface_writes(
         p.transactions
             .iter()
             .filter_map(|t| t.interface_id.as_deref())
-            .map(|interface_id| tables::transaction_interface_key(project, interface_id, p.id))
+            .map(|interface_id| table_keys::transaction_interface_key(project, interface_id, p.id))
             .collect()
     };
     let old = before.map(keys).unwrap_or_default();

@@ -34,7 +34,7 @@
 use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
 use crate::consumer::{Cursor, CursorError};
 use crate::idempotency::{Answer, AnswerError, Answered};
-use crate::tables::{prefix_end, project_prefix, push_text, split_text};
+use crate::table_keys::{prefix_end, project_prefix, push_text, split_text};
 use parking_lot::Mutex;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};

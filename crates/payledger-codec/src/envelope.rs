@@ -6,14 +6,14 @@
 //! a payload case) does not compile until it is mapped here, and then the
 //! golden test in `tests/codec.rs` demands a golden file for it.
 
-use crate::error::CodecError;
-use crate::parts::{
+use crate::building_blocks::{
     ID_BYTES, actor_from_pb, actor_to_pb, custom_from_pb, custom_to_pb, draft_from_pb, draft_to_pb,
     field_value_to_pb, fixed_bytes, localized_from_pb, localized_to_pb, money_from_pb, money_to_pb,
     option_custom_from_pb, option_field_value_from_pb, option_money_from_pb, required,
     timestamp_from_pb, transaction_from_pb, transaction_id_from_pb, transaction_state_from_pb,
     transaction_state_to_pb, transaction_to_pb,
 };
+use crate::error::CodecError;
 use crate::pb;
 use crate::pb::event_envelope::Payload;
 use payledger_domain::event::MethodInfoUpdate;

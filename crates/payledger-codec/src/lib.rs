@@ -5,7 +5,7 @@
 //! `build.rs` (protox + prost-build, no system `protoc`) into [`pb`]. This
 //! crate is the only place that knows the stored wire format (architecture
 //! invariant 5); the mapping between the generated types and the domain is
-//! written out by hand in the `parts`, `envelope` and `view` modules, with
+//! written out by hand in the `building_blocks`, `envelope` and `view` modules, with
 //! exhaustive matches so a new domain variant cannot go unmapped.
 //!
 //! Architecture invariants of this crate:
@@ -31,9 +31,9 @@
 //! in. Bless never overwrites an existing file: a released file that no
 //! longer matches is a broken contract, not a file to refresh.
 
+mod building_blocks;
 mod envelope;
 mod error;
-mod parts;
 mod view;
 
 pub use error::CodecError;

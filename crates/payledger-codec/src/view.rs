@@ -4,13 +4,13 @@
 //! be byte-identical to the maintained one, so it goes through the same
 //! deterministic encoding and validation as the events.
 
-use crate::error::CodecError;
-use crate::parts::{
+use crate::building_blocks::{
     ID_BYTES, actor_from_pb, actor_to_pb, custom_to_pb, customs_from_pb, fixed_bytes,
     method_info_from_pb, method_info_to_pb, money_from_pb, money_to_pb, option_custom_from_pb,
     option_money_from_pb, required, status_from_pb, status_to_pb, timestamp_from_pb,
     transaction_to_pb, transactions_from_pb,
 };
+use crate::error::CodecError;
 use crate::pb;
 use payledger_domain::payment::Payment;
 use payledger_domain::{PaymentId, Timestamp};

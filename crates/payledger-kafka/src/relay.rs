@@ -21,7 +21,7 @@
 
 use crate::config::{RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS_MIN, RelayConfig, SHUTDOWN_FLUSH_MS};
 use crate::producer::{ProducerSlot, TopicError, Topics, producer_config};
-use crate::render::{Record, Renderer};
+use crate::render::{KafkaRecord, RecordRenderer};
 use payledger_app::backoff::Backoff;
 use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
 use payledger_domain::EventEnvelope;
@@ -169,7 +169,7 @@ impl Relay {
 /// One partition's handler: renders batches and produces their records.
 struct RelayHandler {
     shared: Arc<Shared>,
-    renderer: Renderer,
+    renderer: RecordRenderer,
     /// Failed attempts since the last success with the current producer.
     failures_in_a_row: u32,
     /// Most records the next attempt sends: halved after a failure,
@@ -182,7 +182,7 @@ impl RelayHandler {
     fn new(shared: Arc<Shared>) -> Self {
         Self {
             attempt_records_max: shared.config.batch_events_max.max(1),
-            renderer: Renderer::new(Arc::clone(&shared.config)),
+            renderer: RecordRenderer::new(Arc::clone(&shared.config)),
             shared,
             failures_in_a_row: 0,
         }
@@ -190,7 +190,7 @@ impl RelayHandler {
 }
 
 impl LogHandler for RelayHandler {
-    type Work = Vec<Record>;
+    type Work = Vec<KafkaRecord>;
     type Error = RelayError;
 
     fn batch_events_max(&self) -> usize {
@@ -201,13 +201,13 @@ impl LogHandler for RelayHandler {
         &mut self,
         store: &dyn EventStore,
         events: Vec<EventEnvelope>,
-    ) -> Result<Vec<Record>, RelayError> {
+    ) -> Result<Vec<KafkaRecord>, RelayError> {
         Ok(self.renderer.render(store, &events)?)
     }
 
     /// Sends `records` in attempts until the broker acknowledged all of
     /// them, or an attempt failed (reporting the acknowledged prefix).
-    async fn handle(&mut self, records: Vec<Record>, stop: &Stop) -> Handled<RelayError> {
+    async fn handle(&mut self, records: Vec<KafkaRecord>, stop: &Stop) -> Handled<RelayError> {
         let mut done: Option<u64> = None;
         let mut pending = &records[..];
         while !pending.is_empty() {
@@ -250,7 +250,7 @@ impl LogHandler for RelayHandler {
 impl RelayHandler {
     /// One attempt at `records`: `Err((n, error))` when only the first `n`
     /// were acknowledged.
-    async fn attempt(&mut self, records: &[Record]) -> Result<(), (usize, RelayError)> {
+    async fn attempt(&mut self, records: &[KafkaRecord]) -> Result<(), (usize, RelayError)> {
         // The renderer hands out one `Arc` per topic: a batch names few.
         let mut topics: Vec<Arc<str>> = Vec::new();
         for record in records {
@@ -298,7 +298,7 @@ impl RelayHandler {
 /// Sends every record, then awaits every delivery report in order.
 async fn produce(
     producer: &rdkafka::producer::FutureProducer,
-    records: &[Record],
+    records: &[KafkaRecord],
 ) -> Result<(), (usize, RelayError)> {
     let mut deliveries: VecDeque<DeliveryFuture> = VecDeque::with_capacity(records.len());
     let mut acked = 0usize;
@@ -362,7 +362,7 @@ fn report(
     }
 }
 
-fn future_record(record: &Record) -> FutureRecord<'_, str, [u8]> {
+fn future_record(record: &KafkaRecord) -> FutureRecord<'_, str, [u8]> {
     let headers = record.headers().iter().fold(
         OwnedHeaders::new_with_capacity(6),
         |headers, (key, value)| headers.insert(header(key, value)),

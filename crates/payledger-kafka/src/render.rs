@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 /// One Kafka record, owning its bytes so a failed batch can be re-sent.
 #[derive(Clone, Debug)]
-pub struct Record {
+pub struct KafkaRecord {
     pub topic: Arc<str>,
     /// The payment id: Kafka keeps one payment's records in one partition.
     pub key: String,
@@ -39,7 +39,7 @@ pub struct Record {
     pub content_type: &'static str,
 }
 
-impl Record {
+impl KafkaRecord {
     /// The record's headers, in the order they are produced.
     pub fn headers(&self) -> [(&'static str, String); 6] {
         [
@@ -55,13 +55,13 @@ impl Record {
 
 /// Renders the events of one ledger partition, in log order.
 #[derive(Debug)]
-pub struct Renderer {
+pub struct RecordRenderer {
     config: Arc<RelayConfig>,
     keys: MessageKeys,
     topics: HashMap<ProjectKey, (Arc<str>, MessageFormat)>,
 }
 
-impl Renderer {
+impl RecordRenderer {
     pub fn new(config: Arc<RelayConfig>) -> Self {
         Self {
             config,
@@ -77,7 +77,7 @@ impl Renderer {
         &mut self,
         store: &S,
         events: &[EventEnvelope],
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<Vec<KafkaRecord>, StoreError> {
         self.keys.make_room(events.len(), KEYS_TRACKED_MAX);
         let mut records = Vec::with_capacity(events.len());
         for envelope in events {
@@ -98,7 +98,7 @@ impl Renderer {
         envelope: &EventEnvelope,
         topic: Arc<str>,
         format: MessageFormat,
-    ) -> Record {
+    ) -> KafkaRecord {
         let value = match format {
             MessageFormat::Json => to_bytes(&self.keys.render(envelope)),
             MessageFormat::CloudEvents => {
@@ -107,7 +107,7 @@ impl Renderer {
             }
             MessageFormat::Protobuf => payledger_codec::encode_envelope(envelope),
         };
-        Record {
+        KafkaRecord {
             topic,
             key: envelope.payment_id.to_string(),
             value,
@@ -165,7 +165,7 @@ mod tests {
         };
         let mut config = RelayConfig::new("127.0.0.1:9092");
         config.format = format;
-        let mut renderer = Renderer::new(Arc::new(config));
+        let mut renderer = RecordRenderer::new(Arc::new(config));
         let (topic, format) = renderer.topic(&envelope.meta.project);
         let record = renderer.record(&envelope, topic, format);
         let mut text = format!("topic: {}\nkey: {}\n", record.topic, record.key);

@@ -321,7 +321,7 @@ fn keyed_store() -> (MemoryStore, PaymentId) {
 fn a_renderer_starting_mid_stream_learns_the_payments_key() {
     let (store, id) = keyed_store();
     let tail = store.read_log(0, 3, 10).unwrap();
-    let mut renderer = render::Renderer::new(Arc::new(RelayConfig::new("b:1")));
+    let mut renderer = render::RecordRenderer::new(Arc::new(RelayConfig::new("b:1")));
     let records = renderer.render(&store, &tail).unwrap();
     let message: serde_json::Value = serde_json::from_slice(&records[0].value).unwrap();
     assert_eq!(message["resourceUserProvidedIdentifiers"]["key"], "order-1");
@@ -338,7 +338,7 @@ fn cloudevents_and_protobuf_topics_wrap_the_same_message() {
     let log = store.read_log(0, 1, 10).unwrap();
     let mut config = RelayConfig::new("b:1");
     config.format = MessageFormat::CloudEvents;
-    let mut renderer = render::Renderer::new(Arc::new(config.clone()));
+    let mut renderer = render::RecordRenderer::new(Arc::new(config.clone()));
     let records = renderer.render(&store, &log).unwrap();
     let cloud: serde_json::Value = serde_json::from_slice(&records[2].value).unwrap();
     assert_eq!(cloud["specversion"], "1.0");
@@ -364,7 +364,7 @@ fn cloudevents_and_protobuf_topics_wrap_the_same_message() {
         "payledger.conformance.payments".into(),
         MessageFormat::Protobuf,
     );
-    let mut renderer = render::Renderer::new(Arc::new(config));
+    let mut renderer = render::RecordRenderer::new(Arc::new(config));
     let records = renderer.render(&store, &log).unwrap();
     let decoded = payledger_codec::decode_envelope(&records[1].value).unwrap();
     assert_eq!(decoded, log[1]);

@@ -36,7 +36,7 @@ pub struct Delivery {
 
 /// What one log event means for one subscription.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Step {
+pub enum DeliveryStep {
     /// Not for this subscription (another project, a filtered-out type):
     /// only the cursor moves.
     Skip {
@@ -47,11 +47,11 @@ pub enum Step {
 
 /// Renders the events of one partition, in log order, for one subscription.
 #[derive(Debug, Default)]
-pub struct Renderer {
+pub struct DeliveryRenderer {
     keys: MessageKeys,
 }
 
-impl Renderer {
+impl DeliveryRenderer {
     /// The steps for `events`, which follow each other in one log.
     pub fn steps<S: EventStore + ?Sized>(
         &mut self,
@@ -59,7 +59,7 @@ impl Renderer {
         subscription: &SubscriptionRecord,
         project: &payledger_domain::ProjectKey,
         events: &[EventEnvelope],
-    ) -> Result<Vec<Step>, StoreError> {
+    ) -> Result<Vec<DeliveryStep>, StoreError> {
         self.keys.make_room(events.len(), KEYS_TRACKED_MAX);
         let mut steps = Vec::with_capacity(events.len());
         for envelope in events {
@@ -68,7 +68,7 @@ impl Renderer {
             if &envelope.meta.project != project || !subscription.wants(message_type) {
                 // A skipped key change still names the key of later Messages.
                 self.keys.observe_if_tracked(envelope);
-                steps.push(Step::Skip { sequence });
+                steps.push(DeliveryStep::Skip { sequence });
                 continue;
             }
             self.keys.learn_history(envelope, |payment, last| {
@@ -76,7 +76,7 @@ impl Renderer {
             })?;
             let message = self.keys.render(envelope);
             let (body, content_type) = body(&subscription.format, envelope, message);
-            steps.push(Step::Deliver(Delivery {
+            steps.push(DeliveryStep::Deliver(Delivery {
                 message_id: envelope.meta.event_id.to_string(),
                 message_type: message_type.to_owned(),
                 sequence,

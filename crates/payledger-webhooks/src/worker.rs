@@ -3,7 +3,7 @@
 //! partition) whose handler delivers in log order.
 
 use crate::backoff::Backoff;
-use crate::render::{Renderer, Step};
+use crate::render::{DeliveryRenderer, DeliveryStep};
 use crate::send::{Target, attempt};
 use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
 use payledger_app::subscriptions::{self, DeliveryFailure, SubscriptionRecord};
@@ -250,7 +250,7 @@ async fn blocking<T: Send + 'static>(
 struct DeliveryHandler {
     shared: Arc<Shared>,
     subscription: Arc<(ProjectKey, SubscriptionRecord)>,
-    renderer: Renderer,
+    renderer: DeliveryRenderer,
     /// The sequence of the Message that failed last and its attempts so
     /// far: the next attempt at it carries the next number.
     failing: Option<(u64, u32)>,
@@ -261,7 +261,7 @@ impl DeliveryHandler {
         Self {
             shared,
             subscription,
-            renderer: Renderer::default(),
+            renderer: DeliveryRenderer::default(),
             failing: None,
         }
     }
@@ -279,7 +279,7 @@ enum HandlerFailure {
 }
 
 impl LogHandler for DeliveryHandler {
-    type Work = Vec<Step>;
+    type Work = Vec<DeliveryStep>;
     type Error = HandlerFailure;
 
     fn batch_events_max(&self) -> usize {
@@ -290,12 +290,12 @@ impl LogHandler for DeliveryHandler {
         &mut self,
         store: &dyn EventStore,
         events: Vec<EventEnvelope>,
-    ) -> Result<Vec<Step>, HandlerFailure> {
+    ) -> Result<Vec<DeliveryStep>, HandlerFailure> {
         let (project, record) = &*self.subscription;
         Ok(self.renderer.steps(store, record, project, &events)?)
     }
 
-    async fn handle(&mut self, steps: Vec<Step>, stop: &Stop) -> Handled<HandlerFailure> {
+    async fn handle(&mut self, steps: Vec<DeliveryStep>, stop: &Stop) -> Handled<HandlerFailure> {
         let record = &self.subscription.1;
         let target = Target {
             subscription_id: &record.id,
@@ -305,11 +305,11 @@ impl LogHandler for DeliveryHandler {
         let mut done = None;
         for step in steps {
             let delivery = match step {
-                Step::Skip { sequence } => {
+                DeliveryStep::Skip { sequence } => {
                     done = Some(sequence);
                     continue;
                 }
-                Step::Deliver(delivery) => delivery,
+                DeliveryStep::Deliver(delivery) => delivery,
             };
             if stop.is_requested() {
                 return Handled::Stopped { through: done };

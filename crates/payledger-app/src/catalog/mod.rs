@@ -10,7 +10,7 @@
 //! Writes are rare, so one process-wide lock serialises them; under it a
 //! write checks the version and the key index and then commits the record
 //! and its index entries in one atomic batch. One process serves a store
-//! (see [`crate::claims`]), so an in-process lock is enough.
+//! (see [`crate::unique_claims`]), so an in-process lock is enough.
 //!
 //! | table   | key                              | value |
 //! |---------|----------------------------------|-------|
@@ -38,7 +38,7 @@
 //!   is allowed; the rules then treat those references as unresolvable.
 
 use crate::idempotency::{Answer, AnswerError, Answered};
-use crate::tables::{prefix_end, project_prefix, push_text};
+use crate::table_keys::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
 use payledger_domain::payment::LocalizedString;
 use payledger_domain::time::format_timestamp;

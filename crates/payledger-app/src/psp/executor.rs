@@ -14,7 +14,7 @@
 use super::interaction::{self, Interaction, Phase, Source};
 use super::mapping::{self, Decision, Operation};
 use super::tasks::{self, Task};
-use super::{AppendWrites, Appended, PspAccount, PspFailure, PspService, backoff_ms};
+use super::{AppendWrites, PspAccount, PspFailure, PspService, PspWrite, backoff_ms};
 use payledger_domain::payment::{Transaction, TransactionState};
 use payledger_domain::{Payment, PaymentId, ProjectKey, TransactionId, UpdateAction};
 use payledger_psp::{
@@ -41,7 +41,7 @@ pub struct Progress {
 
 /// What a PSP operation came to.
 #[derive(Clone, Debug)]
-pub(super) struct Outcome {
+pub(super) struct PspResult {
     pub state: TransactionState,
     pub interface_id: Option<String>,
     /// The PSP status, for `paymentStatus.interfaceCode`.
@@ -51,13 +51,13 @@ pub(super) struct Outcome {
 
 /// The result of an attempt at the PSP.
 enum Attempt {
-    Done(Outcome),
+    Done(PspResult),
     /// The outcome is unknown or the PSP is unavailable: try again later.
     Retry(PspError),
 }
 
 /// The next step on a payment.
-enum Step {
+enum NextStep {
     Fresh(Transaction, Operation, Option<String>),
     Resume(Transaction, Operation, Option<String>),
     Reject(Transaction, &'static str),
@@ -114,12 +114,12 @@ impl PspService {
                 break;
             };
             match step {
-                Step::Reject(txn, reason) => {
+                NextStep::Reject(txn, reason) => {
                     attempted.insert(txn.id);
                     self.reject(project, payment_id, &account, &txn, reason)
                         .await?;
                 }
-                Step::Fresh(txn, operation, target) => {
+                NextStep::Fresh(txn, operation, target) => {
                     attempted.insert(txn.id);
                     let watchdog = Task::Resume {
                         project: project.clone(),
@@ -164,7 +164,7 @@ impl PspService {
                         self.unschedule(watchdog).await?;
                     }
                 }
-                Step::Resume(txn, operation, target) => {
+                NextStep::Resume(txn, operation, target) => {
                     attempted.insert(txn.id);
                     let attempt = self
                         .attempt(project, &account, &payment, &txn, (operation, target), true)
@@ -230,7 +230,7 @@ impl PspService {
                 },
             )
             .await?;
-        Ok(matches!(appended, Appended::Changed(_)))
+        Ok(matches!(appended, PspWrite::Changed(_)))
     }
 
     /// Fails a transaction that cannot be executed.
@@ -247,7 +247,7 @@ impl PspService {
             .set("transactionId", txn.id.to_string())
             .set("code", "not_executable")
             .set("message", reason);
-        let outcome = Outcome {
+        let outcome = PspResult {
             state: TransactionState::Failure,
             interface_id: None,
             status: None,
@@ -317,9 +317,9 @@ impl PspService {
         project: &ProjectKey,
         payment_id: PaymentId,
         transaction_id: TransactionId,
-        outcome: Outcome,
+        outcome: PspResult,
         actor: &str,
-    ) -> Result<Appended, PspFailure> {
+    ) -> Result<PspWrite, PspFailure> {
         self.append(
             project,
             payment_id,
@@ -440,7 +440,7 @@ fn next_step(
     type_id: &str,
     resume: bool,
     attempted: &HashSet<TransactionId>,
-) -> Option<Step> {
+) -> Option<NextStep> {
     let kind_of = |id: &str| account.connector.object_kind(id);
     payment.transactions.iter().find_map(|txn| {
         if attempted.contains(&txn.id) {
@@ -455,12 +455,12 @@ fn next_step(
         }
         match mapping::decide(payment, txn, kind_of) {
             Decision::Execute { operation, target } if in_doubt => {
-                Some(Step::Resume(txn.clone(), operation, target))
+                Some(NextStep::Resume(txn.clone(), operation, target))
             }
             Decision::Execute { operation, target } => {
-                Some(Step::Fresh(txn.clone(), operation, target))
+                Some(NextStep::Fresh(txn.clone(), operation, target))
             }
-            Decision::Reject(reason) => Some(Step::Reject(txn.clone(), reason)),
+            Decision::Reject(reason) => Some(NextStep::Reject(txn.clone(), reason)),
             Decision::Wait | Decision::Skip => None,
         }
     })
@@ -470,7 +470,7 @@ fn next_step(
 pub(super) fn outcome_actions(
     payment: &Payment,
     transaction_id: TransactionId,
-    outcome: &Outcome,
+    outcome: &PspResult,
     type_id: &str,
 ) -> Option<Vec<UpdateAction>> {
     let current = payment
@@ -549,7 +549,7 @@ pub(super) fn intent_outcome(
     operation: Operation,
     intent: &PaymentIntent,
     source: Source,
-) -> Outcome {
+) -> PspResult {
     let state = mapping::intent_state(operation, intent.status);
     let mut interaction = Interaction::new(&account.interface, source, Phase::Response);
     interaction
@@ -576,7 +576,7 @@ pub(super) fn intent_outcome(
         Operation::Capture => intent.latest_charge.clone(),
         Operation::Cancel | Operation::Refund => None,
     };
-    Outcome {
+    PspResult {
         state,
         interface_id,
         status: Some(intent.status.as_str().to_owned()),
@@ -590,7 +590,7 @@ pub(super) fn refund_outcome(
     txn: &Transaction,
     refund: &Refund,
     source: Source,
-) -> Outcome {
+) -> PspResult {
     let mut interaction = Interaction::new(&account.interface, source, Phase::Response);
     interaction
         .set("operation", Operation::Refund.as_str())
@@ -599,7 +599,7 @@ pub(super) fn refund_outcome(
         .set("status", refund.status.as_str())
         .set("amount", refund.amount.to_string())
         .set_some("code", refund.failure_reason.clone());
-    Outcome {
+    PspResult {
         state: mapping::refund_state(refund.status),
         interface_id: Some(refund.id.clone()),
         status: Some(refund.status.as_str().to_owned()),
@@ -665,7 +665,7 @@ async fn failed(
         Operation::Authorize | Operation::Charge => intent_id,
         Operation::Capture | Operation::Cancel | Operation::Refund => None,
     };
-    Attempt::Done(Outcome {
+    Attempt::Done(PspResult {
         state: TransactionState::Failure,
         interface_id,
         status: Some(status),

@@ -1,7 +1,7 @@
 //! Per-payment locks: all PSP work on one payment (executor, refresh,
 //! resume) runs one at a time in this process, so an in-flight call is
 //! never mistaken for an interrupted one. One process serves a store (see
-//! [`crate::claims`]), so in-process locks are enough. Entries are removed
+//! [`crate::unique_claims`]), so in-process locks are enough. Entries are removed
 //! when the last holder or waiter lets go, so the map holds only payments
 //! being worked on.
 

@@ -176,7 +176,7 @@ struct AppendWrites {
 
 /// What an append came to.
 #[derive(Clone, Debug)]
-pub enum Appended {
+pub enum PspWrite {
     /// Events were appended; the payment after them.
     Changed(Payment),
     /// Nothing to append; the payment as it is.
@@ -187,7 +187,7 @@ pub enum Appended {
     Missing,
 }
 
-impl Appended {
+impl PspWrite {
     /// The payment, if it exists.
     pub fn payment(self) -> Option<Payment> {
         match self {
@@ -298,7 +298,7 @@ impl PspService {
         actor: &str,
         write: AppendWrites,
         build: impl Fn(&Payment, &str) -> Option<Vec<UpdateAction>> + Send + Sync + 'static,
-    ) -> Result<Appended, PspFailure> {
+    ) -> Result<PspWrite, PspFailure> {
         let build = Arc::new(build);
         for _ in 0..APPEND_CONFLICT_RETRIES_MAX {
             let type_id = self.interaction_type(project).await?;
@@ -325,7 +325,7 @@ impl PspService {
                 Err(other) => return Err(other),
             };
             match prepared.commit(self.store()).await {
-                Ok(outcome) => return Ok(Appended::Changed(outcome.payment)),
+                Ok(outcome) => return Ok(PspWrite::Changed(outcome.payment)),
                 Err(AppError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -342,19 +342,19 @@ impl PspService {
         type_id: &str,
         write: AppendWrites,
         build: &dyn Fn(&Payment, &str) -> Option<Vec<UpdateAction>>,
-    ) -> Result<Result<Prepared, Appended>, PspFailure> {
+    ) -> Result<Result<Prepared, PspWrite>, PspFailure> {
         if let Some(key) = &write.dedupe
             && self.store().get(Table::WebhookEvents, key)?.is_some()
         {
-            return Ok(Err(Appended::Duplicate));
+            return Ok(Err(PspWrite::Duplicate));
         }
         let Some(payment) = self.inner.ledger.view(&meta.project, payment_id)? else {
-            return Ok(Err(Appended::Missing));
+            return Ok(Err(PspWrite::Missing));
         };
         let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
-            return Ok(Err(Appended::Unchanged(payment)));
+            return Ok(Err(PspWrite::Unchanged(payment)));
         };
-        let command = PaymentCommand::UpdateRead {
+        let command = PaymentCommand::UpdateLoaded {
             payment: Box::new(payment),
             actions,
         };

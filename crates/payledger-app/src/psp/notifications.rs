@@ -18,8 +18,8 @@
 
 use super::interaction::{Interaction, Phase, Source};
 use super::tasks::{self, OrphanEvent, Task};
-use super::{AppendWrites, Appended, PspFailure, PspService, backoff_ms};
-use crate::tables;
+use super::{AppendWrites, PspFailure, PspService, PspWrite, backoff_ms};
+use crate::table_keys;
 use payledger_domain::{PaymentId, ProjectKey};
 use payledger_psp::config::STRIPE;
 use payledger_psp::signature::{self, SIGNATURE_TOLERANCE_SECONDS, SignatureError};
@@ -117,7 +117,7 @@ impl PspService {
         project: &ProjectKey,
         event: &OrphanEvent,
     ) -> Result<NotificationOutcome, PspFailure> {
-        let dedupe = tables::webhook_event_key(project, &event.interface, &event.id);
+        let dedupe = table_keys::webhook_event_key(project, &event.interface, &event.id);
         let (key, p, intent) = (
             dedupe.clone(),
             project.clone(),
@@ -126,15 +126,17 @@ impl PspService {
         let (seen, payment) = self
             .blocking(move |s| {
                 let seen = s.store().get(Table::WebhookEvents, &key)?.is_some();
-                let prefix = tables::transaction_interface_prefix(&p, &intent);
+                let prefix = table_keys::transaction_interface_prefix(&p, &intent);
                 // The first payment holding the PSP object is the one.
                 let rows = s.store().scan(
                     Table::TransactionInterfaceIndex,
                     &prefix,
-                    &tables::prefix_end(&prefix),
+                    &table_keys::prefix_end(&prefix),
                     1,
                 )?;
-                let payment = rows.first().and_then(|(k, _)| tables::view_key_payment(k));
+                let payment = rows
+                    .first()
+                    .and_then(|(k, _)| table_keys::view_key_payment(k));
                 Ok((seen, payment))
             })
             .await?;
@@ -181,15 +183,15 @@ impl PspService {
                 move |_, type_id| Some(vec![interaction.action(type_id)]),
             )
             .await?;
-        if matches!(appended, Appended::Changed(_)) {
+        if matches!(appended, PspWrite::Changed(_)) {
             self.inner.tasks_due.notify_one();
         }
         Ok(match appended {
-            Appended::Changed(_) | Appended::Unchanged(_) => {
+            PspWrite::Changed(_) | PspWrite::Unchanged(_) => {
                 NotificationOutcome::Recorded { payment_id }
             }
-            Appended::Duplicate => NotificationOutcome::Duplicate,
-            Appended::Missing => NotificationOutcome::Ignored,
+            PspWrite::Duplicate => NotificationOutcome::Duplicate,
+            PspWrite::Missing => NotificationOutcome::Ignored,
         })
     }
 

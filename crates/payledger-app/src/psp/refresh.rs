@@ -8,7 +8,7 @@
 //! transaction's PaymentIntent or refund. An unchanged status appends
 //! nothing.
 
-use super::executor::{Outcome, intent_outcome, outcome_actions, refund_outcome};
+use super::executor::{PspResult, intent_outcome, outcome_actions, refund_outcome};
 use super::interaction::Source;
 use super::mapping::{self, Operation};
 use super::{AppendWrites, PspAccount, PspFailure, PspService};
@@ -95,7 +95,7 @@ impl PspService {
         project: &ProjectKey,
         payment_id: PaymentId,
         transaction_id: TransactionId,
-        outcome: Outcome,
+        outcome: PspResult,
     ) -> Result<Option<Payment>, PspFailure> {
         let appended = self
             .append(
@@ -127,7 +127,7 @@ async fn fetch(
     account: &PspAccount,
     payment: &Payment,
     txn: &Transaction,
-) -> Result<Option<Outcome>, PspError> {
+) -> Result<Option<PspResult>, PspError> {
     let connector = &*account.connector;
     let kind_of = |id: &str| connector.object_kind(id);
     let Some(interface_id) = txn.interface_id.as_deref() else {

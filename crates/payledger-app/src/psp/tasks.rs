@@ -11,7 +11,7 @@
 //! its follow-up, so a crash repeats a task (at least once) but never
 //! loses its chain. Tasks are idempotent: each re-reads the payment first.
 
-use crate::tables::push_text;
+use crate::table_keys::push_text;
 use payledger_domain::{PaymentId, ProjectKey};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 
@@ -264,7 +264,7 @@ impl<'a> Reader<'a> {
     }
 
     fn text(&mut self) -> Option<String> {
-        let (text, rest) = crate::tables::split_text(self.0)?;
+        let (text, rest) = crate::table_keys::split_text(self.0)?;
         self.0 = rest;
         String::from_utf8(text.to_vec()).ok()
     }

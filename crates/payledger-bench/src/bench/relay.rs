@@ -158,7 +158,7 @@ async fn throughput(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Through
 fn sample_value_bytes(store: &dyn EventStore, args: &BenchRelayArgs) -> anyhow::Result<u64> {
     let events = store.read_log(0, 1, 1_000)?;
     let mut renderer =
-        payledger_kafka::render::Renderer::new(Arc::new(relay_config(args, "sample")));
+        payledger_kafka::render::RecordRenderer::new(Arc::new(relay_config(args, "sample")));
     let records = renderer.render(store, &events)?;
     let bytes: usize = records.iter().map(|r| r.value.len()).sum();
     Ok((bytes / records.len().max(1)) as u64)

@@ -21,7 +21,7 @@ use payledger_app::subscriptions::{
 use payledger_domain::ProjectKey;
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
-use payledger_webhooks::render::{Renderer, Step};
+use payledger_webhooks::render::{DeliveryRenderer, DeliveryStep};
 use payledger_webhooks::send::{Target, attempt};
 use payledger_webhooks::testing::{Mode, Receiver};
 use payledger_webhooks::{Deliveries, DeliveryConfig};
@@ -144,12 +144,12 @@ async fn baseline(
     let mut per_partition = Vec::new();
     for partition in 0..store.partition_count() {
         let events = store.read_log(partition, 1, usize::MAX)?;
-        let steps = Renderer::default().steps(&**store, record, &project, &events)?;
+        let steps = DeliveryRenderer::default().steps(&**store, record, &project, &events)?;
         let bodies: Vec<_> = steps
             .into_iter()
             .filter_map(|step| match step {
-                Step::Deliver(delivery) => Some(delivery),
-                Step::Skip { .. } => None,
+                DeliveryStep::Deliver(delivery) => Some(delivery),
+                DeliveryStep::Skip { .. } => None,
             })
             .collect();
         per_partition.push(bodies);

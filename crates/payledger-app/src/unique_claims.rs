@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// The set of values currently claimed.
 #[derive(Debug, Default, Clone)]
-pub struct Claims {
+pub struct UniqueClaims {
     held: Arc<Mutex<HashSet<Vec<u8>>>>,
 }
 
@@ -24,7 +24,7 @@ pub struct ClaimGuard {
     values: Vec<Vec<u8>>,
 }
 
-impl Claims {
+impl UniqueClaims {
     /// Claims every value or none. Returns the first value another command
     /// holds when the claim fails.
     pub fn claim(&self, values: Vec<Vec<u8>>) -> Result<ClaimGuard, Vec<u8>> {
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn a_value_is_held_by_one_command_at_a_time() {
-        let claims = Claims::default();
+        let claims = UniqueClaims::default();
         let first = claims.claim(vec![b"k1".to_vec(), b"k2".to_vec()]).unwrap();
         assert_eq!(
             claims.claim(vec![b"k2".to_vec()]).unwrap_err(),
