@@ -116,15 +116,8 @@ impl AppState {
         meta: CommandMeta,
         command: PaymentCommand,
     ) -> Result<Payment, ApiError> {
-        let prepared = self
-            .blocking(move |s| {
-                s.ledger
-                    .prepare_stored(&meta, command)
-                    .map_err(ApiError::from)
-            })
-            .await?;
-        let outcome = prepared.commit(&*self.store).await?;
-        Ok(outcome.payment)
+        let committed = self.ledger.execute(meta, command).await?;
+        Ok(committed.payment)
     }
 }
 

@@ -23,7 +23,9 @@ use payledger_domain::{
     Rejection, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
     evolve, fold,
 };
-use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, Table, VersionRange};
+use payledger_store::{
+    AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table, VersionRange,
+};
 use std::sync::Arc;
 
 /// Who asks, when, and under which correlation and idempotency key.
@@ -128,16 +130,37 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         &self.store
     }
 
-    /// Runs a command to completion.
+    /// The one command path: every writer (API routes, the PSP flows,
+    /// tools) runs a command through here. Off the async workers it reads
+    /// what the command needs, decides it against the stored Types and
+    /// States and stamps the append once ([`Ledger::prepare_stored`]);
+    /// then it awaits the durable commit, which wakes the log consumers.
     pub async fn execute(
         &self,
         meta: CommandMeta,
         command: PaymentCommand,
-        catalog: &dyn Catalog,
     ) -> Result<Committed, AppError> {
-        self.prepare(&meta, command, catalog)?
-            .commit(&*self.store)
-            .await
+        self.execute_with(meta, command, Vec::new()).await
+    }
+
+    /// [`Ledger::execute`] with table writes committed atomically with the
+    /// command's events (a dedupe record of the input that caused them;
+    /// nothing is written when the command appends no event).
+    pub async fn execute_with(
+        &self,
+        meta: CommandMeta,
+        command: PaymentCommand,
+        inline: Vec<KvWrite>,
+    ) -> Result<Committed, AppError> {
+        let ledger = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let mut prepared = ledger.prepare_stored(&meta, command)?;
+            prepared.add_inline(inline);
+            Ok::<_, AppError>(prepared)
+        })
+        .await
+        .map_err(|_| AppError::Store(StoreError::Engine("a command task panicked".into())))??;
+        prepared.commit(&*self.store).await
     }
 
     /// Prepares a command against the project's Types and States as stored.

@@ -6,8 +6,8 @@ use payledger_app::{AppError, CommandMeta, Idempotency, Ledger, PaymentCommand, 
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput};
 use payledger_domain::payment::{TransactionState, TransactionType};
 use payledger_domain::{
-    Actor, CurrencyCode, InMemoryCatalog, Money, Payment, ProjectKey, Rejection, Timestamp,
-    TransactionId, UpdateAction, fold,
+    Actor, CurrencyCode, Money, Payment, ProjectKey, Rejection, Timestamp, TransactionId,
+    UpdateAction, fold,
 };
 use payledger_store::memory::MemoryStore;
 use payledger_store::{EventStore, VersionRange};
@@ -46,7 +46,7 @@ fn create(ledger: &Ledger<MemoryStore>, key: Option<&str>) -> Result<Payment, Ap
     draft.key = key.map(str::to_owned);
     let command = PaymentCommand::Create(Box::new(draft));
     runtime()
-        .block_on(ledger.execute(meta(None), command, &InMemoryCatalog::default()))
+        .block_on(ledger.execute(meta(None), command))
         .map(|o| o.payment)
 }
 
@@ -61,7 +61,7 @@ fn update(
         actions,
     };
     runtime()
-        .block_on(ledger.execute(meta(None), command, &InMemoryCatalog::default()))
+        .block_on(ledger.execute(meta(None), command))
         .map(|o| o.payment)
 }
 
@@ -214,7 +214,7 @@ fn setting_a_key_frees_the_old_one_and_deleting_frees_all() {
         data_erasure: false,
     };
     let deleted = runtime()
-        .block_on(ledger.execute(meta(None), command, &InMemoryCatalog::default()))
+        .block_on(ledger.execute(meta(None), command))
         .expect("delete");
     assert!(deleted.payment.deleted);
     assert!(ledger.view(&project(), payment.id).expect("view").is_none());
@@ -226,18 +226,17 @@ fn an_idempotent_repeat_replays_and_a_different_request_is_refused() {
     let ledger = Ledger::new(Arc::new(MemoryStore::new()));
     let command = || PaymentCommand::Create(Box::new(PaymentDraftInput::new(eur(10))));
     let rt = runtime();
-    let catalog = InMemoryCatalog::default();
     let first = rt
-        .block_on(ledger.execute(meta(Some("k1")), command(), &catalog))
+        .block_on(ledger.execute(meta(Some("k1")), command()))
         .expect("first");
     let again = rt
-        .block_on(ledger.execute(meta(Some("k1")), command(), &catalog))
+        .block_on(ledger.execute(meta(Some("k1")), command()))
         .expect("again");
     assert!(again.replayed);
     assert_eq!(again.payment, first.payment);
     let mut other = meta(Some("k1"));
     other.idempotency.as_mut().expect("key").request_hash = [2; 32];
-    let refused = rt.block_on(ledger.execute(other, command(), &catalog));
+    let refused = rt.block_on(ledger.execute(other, command()));
     assert!(
         matches!(refused, Err(AppError::IdempotencyKeyReused)),
         "{refused:?}"

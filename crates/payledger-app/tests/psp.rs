@@ -101,10 +101,8 @@ impl World {
             correlation_id: None,
             idempotency: None,
         };
-        let catalog =
-            payledger_app::catalog::StoredCatalog::new(Arc::clone(&self.store), project());
         self.ledger
-            .execute(meta, command, &catalog)
+            .execute(meta, command)
             .await
             .expect("command")
             .payment

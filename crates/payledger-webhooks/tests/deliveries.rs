@@ -11,9 +11,7 @@ use payledger_app::subscriptions::{
 };
 use payledger_app::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use payledger_domain::command::PaymentDraftInput;
-use payledger_domain::{
-    Actor, CurrencyCode, InMemoryCatalog, Money, Payment, ProjectKey, Timestamp, UpdateAction,
-};
+use payledger_domain::{Actor, CurrencyCode, Money, Payment, ProjectKey, Timestamp, UpdateAction};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
 use payledger_webhooks::testing::{Mode, Received, Receiver, TEST_CA_PEM, taken};
@@ -121,10 +119,7 @@ impl Harness {
         };
         let outcome = self
             .runtime
-            .block_on(
-                self.ledger
-                    .execute(meta, command, &InMemoryCatalog::default()),
-            )
+            .block_on(self.ledger.execute(meta, command))
             .unwrap();
         outcome.payment
     }

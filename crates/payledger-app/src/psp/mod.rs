@@ -36,7 +36,7 @@ use crate::clock::Clock;
 
 use crate::catalog::CatalogError;
 use crate::error::AppError;
-use crate::payments::{CommandMeta, Ledger, PaymentCommand, Prepared};
+use crate::payments::{CommandMeta, Ledger, PaymentCommand};
 use parking_lot::Mutex;
 use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, Rejection, UpdateAction};
 use payledger_psp::{PspConnector, PspError, Secret};
@@ -309,41 +309,43 @@ impl PspService {
                 correlation_id: None,
                 idempotency: None,
             };
-            let (build, write) = (Arc::clone(&build), write.clone());
-            let prepared = self
-                .blocking(move |s| s.prepare_append(meta, payment_id, &type_id, write, &*build))
-                .await;
-            let prepared = match prepared {
-                Ok(Err(done)) => return Ok(done),
-                Ok(Ok(prepared)) => prepared,
-                Err(PspFailure::App(AppError::Conflict { .. })) => continue,
-                Err(PspFailure::App(AppError::Rejected(Rejection::TypeNotFound { .. }))) => {
+            let (build, dedupe) = (Arc::clone(&build), write.dedupe.clone());
+            let planned = self
+                .blocking(move |s| s.plan_append(&meta, payment_id, &type_id, dedupe, &*build))
+                .await?;
+            let (meta, command) = match planned {
+                Err(done) => return Ok(done),
+                Ok(planned) => planned,
+            };
+            let ledger = &self.inner.ledger;
+            match ledger
+                .execute_with(meta, command, write.inline.clone())
+                .await
+            {
+                Ok(committed) => return Ok(PspWrite::Changed(committed.payment)),
+                Err(AppError::Conflict { .. }) => continue,
+                Err(AppError::Rejected(Rejection::TypeNotFound { .. })) => {
                     // The interaction Type was deleted: create it again.
                     self.inner.interaction_types.lock().remove(project);
                     continue;
                 }
-                Err(other) => return Err(other),
-            };
-            match prepared.commit(self.store()).await {
-                Ok(outcome) => return Ok(PspWrite::Changed(outcome.payment)),
-                Err(AppError::Conflict { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
         Err(PspFailure::App(AppError::Overloaded))
     }
 
-    /// The blocking half of [`PspService::append`]: `Err` carries an answer
-    /// that needs no append.
-    fn prepare_append(
+    /// The reading half of [`PspService::append`]: the command to run on
+    /// the ledger's one path, or (`Err`) an answer that needs no append.
+    fn plan_append(
         &self,
-        meta: CommandMeta,
+        meta: &CommandMeta,
         payment_id: PaymentId,
         type_id: &str,
-        write: AppendWrites,
+        dedupe: Option<Vec<u8>>,
         build: &dyn Fn(&Payment, &str) -> Option<Vec<UpdateAction>>,
-    ) -> Result<Result<Prepared, PspWrite>, PspFailure> {
-        if let Some(key) = &write.dedupe
+    ) -> Result<Result<(CommandMeta, PaymentCommand), PspWrite>, PspFailure> {
+        if let Some(key) = &dedupe
             && self.store().get(Table::WebhookEvents, key)?.is_some()
         {
             return Ok(Err(PspWrite::Duplicate));
@@ -358,9 +360,7 @@ impl PspService {
             payment: Box::new(payment),
             actions,
         };
-        let mut prepared = self.inner.ledger.prepare_stored(&meta, command)?;
-        prepared.add_inline(write.inline);
-        Ok(Ok(prepared))
+        Ok(Ok((meta.clone(), command)))
     }
 
     /// Schedules a task at `due_ms` (plus extra writes in the same batch);
