@@ -143,6 +143,22 @@ impl Answer {
     }
 }
 
+/// `writes` plus the answer to record for `answered` (if the request
+/// carried a key), once it is checked that the key has none yet. Call
+/// under the use case's write lock.
+pub fn with_answer(
+    store: &(impl EventStore + ?Sized),
+    answer: Option<&Answer>,
+    answered: Answered<'_>,
+    mut writes: Vec<KvWrite>,
+) -> Result<Vec<KvWrite>, AnswerError> {
+    if let Some(answer) = answer {
+        answer.check_unused(store)?;
+        writes.push(answer.write(answered));
+    }
+    Ok(writes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

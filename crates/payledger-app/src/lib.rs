@@ -29,6 +29,7 @@ mod golden;
 pub mod idempotency;
 pub mod payments;
 pub mod psp;
+pub mod resource_writes;
 pub mod subscriptions;
 pub mod table_keys;
 pub mod unique_claims;

@@ -33,9 +33,8 @@
 
 use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
 use crate::consumer::{Cursor, CursorError};
-use crate::idempotency::{Answer, AnswerError, Answered};
+use crate::idempotency::{self, Answer, AnswerError, Answered};
 use crate::table_keys::{prefix_end, project_prefix, push_text, split_text};
-use parking_lot::Mutex;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use serde::{Deserialize, Serialize};
@@ -59,9 +58,6 @@ pub const PAYMENT_RESOURCE_TYPE_ID: &str = "payment";
 pub const CLOUD_EVENTS_VERSION: &str = "1.0";
 /// Prefix of the log consumer name of every subscription.
 pub const CONSUMER_PREFIX: &str = "subscription:";
-
-/// Serialises subscription writes (key uniqueness, per-project count).
-static WRITES: Mutex<()> = Mutex::new(());
 
 /// The log consumer (cursor owner) of subscription `id`.
 pub fn consumer_name(id: &str) -> String {
@@ -295,19 +291,16 @@ impl From<AnswerError> for SubscriptionError {
     }
 }
 
-/// `writes` plus the answer to record for `record`, once it is checked
-/// that the answer's key has none yet (call under [`WRITES`]).
+/// `writes` plus the answer to record for `record` (see
+/// [`crate::idempotency::with_answer`]; call under [`crate::resource_writes::lock`]).
 fn with_answer(
     store: &(impl EventStore + ?Sized),
     answer: Option<&Answer>,
     record: &SubscriptionRecord,
-    mut writes: Vec<KvWrite>,
+    writes: Vec<KvWrite>,
 ) -> Result<Vec<KvWrite>, SubscriptionError> {
-    if let Some(answer) = answer {
-        answer.check_unused(store)?;
-        writes.push(answer.write(Answered::Subscription(record)));
-    }
-    Ok(writes)
+    let answered = Answered::Subscription(record);
+    Ok(idempotency::with_answer(store, answer, answered, writes)?)
 }
 
 impl From<SubscriptionRejection> for SubscriptionError {
@@ -501,7 +494,7 @@ pub fn create(
         messages: draft.messages,
         format: draft.format,
     };
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let existing = list(store, project)?;
     if existing.len() >= SUBSCRIPTIONS_PER_PROJECT_MAX {
         return Err(SubscriptionRejection::TooManySubscriptions {
@@ -562,7 +555,7 @@ pub fn update(
     message_types: &[&str],
     meta: &SubscriptionMeta,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let before = current(store, project, by, version)?;
     let unchanged = SubscriptionDraft::of(&before);
     let mut draft = unchanged.clone();
@@ -619,7 +612,7 @@ pub fn delete(
     version: u64,
     answer: Option<&Answer>,
 ) -> Result<SubscriptionRecord, SubscriptionError> {
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let record = current(store, project, by, version)?;
     let mut writes = vec![KvWrite {
         table: Table::Subscriptions,

@@ -7,10 +7,9 @@
 //! what the API returns. [`StoredCatalog`] turns records into the domain's
 //! [`TypeDefinition`] and [`StateDefinition`] for the payment rules.
 //!
-//! Writes are rare, so one process-wide lock serialises them; under it a
-//! write checks the version and the key index and then commits the record
-//! and its index entries in one atomic batch. One process serves a store
-//! (see [`crate::unique_claims`]), so an in-process lock is enough.
+//! Writes hold [`crate::resource_writes::lock`]; under it a write checks
+//! the version and the key index and then commits the record, its index
+//! entries and its idempotency answer in one atomic batch.
 //!
 //! | table   | key                              | value |
 //! |---------|----------------------------------|-------|
@@ -37,7 +36,7 @@
 //! - Deleting a Type or State that payments or other States still refer to
 //!   is allowed; the rules then treat those references as unresolvable.
 
-use crate::idempotency::{Answer, AnswerError, Answered};
+use crate::idempotency::{self, Answer, AnswerError, Answered};
 use crate::table_keys::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
 use payledger_domain::payment::LocalizedString;
@@ -98,9 +97,6 @@ pub const REFERENCE_TYPE_IDS: [&str; 19] = [
     "variant",
     "zone",
 ];
-
-/// Serialises every catalog write of the process (see the module docs).
-static WRITES: Mutex<()> = Mutex::new(());
 
 mod definitions;
 mod failures;

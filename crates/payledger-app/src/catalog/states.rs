@@ -29,7 +29,7 @@ pub fn create_state(
         roles: draft.roles,
         transitions: None,
     };
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     check_room(store, project, CatalogKind::State)?;
     check_key_free(store, project, CatalogKind::State, &record.key, None)?;
     record.transitions = resolve_transitions(store, project, &record, draft.transitions)?;
@@ -49,7 +49,7 @@ pub fn update_state(
     meta: &CatalogMeta,
 ) -> Result<StateRecord, CatalogError> {
     check_action_count(actions.len())?;
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let before: StateRecord = current(store, project, by, version)?;
     let mut after = before.clone();
     for action in actions {

@@ -53,19 +53,20 @@ impl CatalogRecord for StateRecord {
     }
 }
 
-/// `writes` plus the answer to record for `record`, once it is checked
-/// that the answer's key has none yet (call under [`WRITES`]).
+/// `writes` plus the answer to record for `record` (see
+/// [`crate::idempotency::with_answer`]; call under [`crate::resource_writes::lock`]).
 pub(super) fn with_answer<R: CatalogRecord>(
     store: &(impl EventStore + ?Sized),
     answer: Option<&Answer>,
     record: &R,
-    mut writes: Vec<KvWrite>,
+    writes: Vec<KvWrite>,
 ) -> Result<Vec<KvWrite>, CatalogError> {
-    if let Some(answer) = answer {
-        answer.check_unused(store)?;
-        writes.push(answer.write(record.answered()));
-    }
-    Ok(writes)
+    Ok(idempotency::with_answer(
+        store,
+        answer,
+        record.answered(),
+        writes,
+    )?)
 }
 
 /// The key prefix of every record of a kind in a project.
@@ -306,7 +307,7 @@ pub fn delete<R: CatalogRecord>(
     version: u64,
     answer: Option<&Answer>,
 ) -> Result<R, CatalogError> {
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let record: R = current(store, project, by, version)?;
     let writes = vec![
         KvWrite {

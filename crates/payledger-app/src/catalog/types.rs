@@ -27,7 +27,7 @@ pub fn create_type(
         resource_type_ids: draft.resource_type_ids,
         field_definitions: draft.field_definitions,
     };
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     check_room(store, project, CatalogKind::Type)?;
     check_key_free(store, project, CatalogKind::Type, &record.key, None)?;
     let writes = put_writes(project, &record, None)?;
@@ -46,7 +46,7 @@ pub fn update_type(
     meta: &CatalogMeta,
 ) -> Result<TypeRecord, CatalogError> {
     check_action_count(actions.len())?;
-    let _writes = WRITES.lock();
+    let _writes = crate::resource_writes::lock();
     let before: TypeRecord = current(store, project, by, version)?;
     let mut after = before.clone();
     for action in actions {
