@@ -24,10 +24,8 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
-use payledger_app::idempotency::{Answer, Answered, IDEMPOTENCY_KEY_BYTES_MAX};
-use payledger_app::table_keys;
+use payledger_app::idempotency::{self, Answer, Answered, IDEMPOTENCY_KEY_BYTES_MAX};
 use payledger_domain::ProjectKey;
-use payledger_store::Table;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -121,11 +119,11 @@ async fn replay_or_run(
     hasher.update(b"\n");
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
-    let record_key = table_keys::idempotency_key(&project, &format!("\u{1}{key}"));
+    let record_key = idempotency::resource_answer_key(&project, &key);
 
     let lookup_key = record_key.clone();
     let stored = state
-        .blocking(move |s| Ok(s.store.get(Table::Idempotency, &lookup_key)?))
+        .blocking(move |s| Ok(idempotency::recorded_answer(&*s.store, &lookup_key)?))
         .await?;
     if let Some(stored) = stored {
         return replay(&stored, &hash);

@@ -19,10 +19,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use payledger_app::table_keys;
 use payledger_domain::{EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
-use payledger_store::{Table, VersionRange};
+use payledger_store::VersionRange;
 use payledger_wire::json::MessageKeys;
 use serde_json::Value;
 
@@ -102,19 +101,13 @@ fn find(state: &AppState, project: &ProjectKey, id: &str) -> Result<Option<Value
     let Some(event_id) = EventId::parse(id) else {
         return Ok(None);
     };
-    let Some(bytes) = state.store.get(Table::EventIds, event_id.as_bytes())? else {
+    // The earlier events give the key the payment had then: one read.
+    let Some(stream) = state.ledger.event_with_history(event_id)? else {
         return Ok(None);
     };
-    let Some((payment, version)) = table_keys::decode_event_id_value(&bytes) else {
-        return Err(ApiError::general());
-    };
-    // The earlier events give the key the payment had then: one read.
-    let stream = state
-        .store
-        .read_stream(payment, VersionRange::new(1, version))?;
     let Some((event, earlier)) = stream
         .split_last()
-        .filter(|(e, _)| e.version == version && &e.meta.project == project)
+        .filter(|(e, _)| &e.meta.project == project)
     else {
         return Ok(None);
     };

@@ -24,16 +24,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use payledger_app::table_keys;
+use payledger_app::payment_reads::PaymentIndex;
 use payledger_app::{CommandMeta, Idempotency, PaymentCommand, PaymentRef};
 use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::IndexHint;
-use payledger_store::Table;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-/// Most views one query may read when no index applies.
-pub const QUERY_SCAN_PAYMENTS_MAX: usize = 1_000_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -273,93 +269,22 @@ async fn exists(
     })
 }
 
-/// The payments a query must look at: those an index names, or all views
-/// of the project when no index applies.
+/// The payments a query must look at: those the most selective index
+/// names, or all views of the project when no index applies.
 fn candidates(
     state: &AppState,
     project: &ProjectKey,
     spec: &QuerySpec,
 ) -> Result<Vec<Payment>, ApiError> {
-    let Some(ids) = indexed_ids(state, project, &spec.index_hints())? else {
-        return scan_views(state, project);
-    };
-    let mut payments = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(payment) = state.ledger.view(project, id)? {
-            payments.push(payment);
-        }
-    }
-    Ok(payments)
-}
-
-/// Payment ids from the most selective index hint, or `None` to scan.
-fn indexed_ids(
-    state: &AppState,
-    project: &ProjectKey,
-    hints: &[IndexHint],
-) -> Result<Option<Vec<PaymentId>>, ApiError> {
-    let store = &state.store;
+    let hints = spec.index_hints();
     let Some(hint) = hints.iter().min_by_key(|h| h.values().len()) else {
-        return Ok(None);
+        return Ok(state.ledger.all_views(project)?);
     };
-    let mut ids = Vec::new();
-    for value in hint.values() {
-        match hint {
-            IndexHint::Id(_) => ids.extend(PaymentId::parse(value)),
-            IndexHint::Key(_) => {
-                let found =
-                    store.get(Table::KeyIndex, &table_keys::key_index_key(project, value))?;
-                ids.extend(found.as_deref().and_then(table_keys::decode_payment_id));
-            }
-            IndexHint::InterfaceId(_) => {
-                // Entries: project · interfaceId · paymentInterface → payment id.
-                let prefix = table_keys::interface_prefix(project, value);
-                let found = scan_prefix(state, Table::InterfaceIndex, &prefix)?;
-                ids.extend(
-                    found
-                        .iter()
-                        .filter_map(|(_, v)| table_keys::decode_payment_id(v)),
-                );
-            }
-            IndexHint::CustomerId(_) => {
-                // Entries: project · customer · payment id → ().
-                let prefix = table_keys::customer_prefix(project, value);
-                let found = scan_prefix(state, Table::CustomerIndex, &prefix)?;
-                ids.extend(
-                    found
-                        .iter()
-                        .filter_map(|(k, _)| table_keys::view_key_payment(k)),
-                );
-            }
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    Ok(Some(ids))
-}
-
-/// Every entry of `table` whose key starts with `prefix`, up to the scan limit.
-fn scan_prefix(
-    state: &AppState,
-    table: Table,
-    prefix: &[u8],
-) -> Result<Vec<payledger_store::KeyValue>, ApiError> {
-    Ok(state.store.scan(
-        table,
-        prefix,
-        &table_keys::prefix_end(prefix),
-        QUERY_SCAN_PAYMENTS_MAX,
-    )?)
-}
-
-fn scan_views(state: &AppState, project: &ProjectKey) -> Result<Vec<Payment>, ApiError> {
-    let rows = scan_prefix(state, Table::Views, &table_keys::project_prefix(project))?;
-    rows.iter()
-        .map(|(_, bytes)| {
-            payledger_codec::decode_payment(bytes).map_err(|e| {
-                tracing::error!(error = %e, "undecodable payment view");
-                ApiError::general()
-            })
-        })
-        .collect()
+    let index = match hint {
+        IndexHint::Id(_) => PaymentIndex::Id,
+        IndexHint::Key(_) => PaymentIndex::Key,
+        IndexHint::InterfaceId(_) => PaymentIndex::InterfaceId,
+        IndexHint::CustomerId(_) => PaymentIndex::CustomerId,
+    };
+    Ok(state.ledger.find_by(project, index, hint.values())?)
 }

@@ -22,7 +22,7 @@
 
 use crate::catalog::{StateRecord, TypeRecord};
 use crate::subscriptions::SubscriptionRecord;
-use payledger_domain::PaymentId;
+use payledger_domain::{PaymentId, ProjectKey};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use std::sync::Arc;
 
@@ -81,6 +81,22 @@ impl PaymentAnswer {
             version: u64::from_be_bytes(bytes[49..57].try_into().ok()?),
         })
     }
+}
+
+/// The row of [`Table::Idempotency`] that holds the answer to a Type,
+/// State or Subscription request with `Idempotency-Key` `key`. Header
+/// values cannot hold control characters, so the `\u{1}` in front keeps
+/// these rows apart from those of payment commands.
+pub fn resource_answer_key(project: &ProjectKey, key: &str) -> Vec<u8> {
+    crate::table_keys::idempotency_key(project, &format!("\u{1}{key}"))
+}
+
+/// The answer recorded in row `key` ([`resource_answer_key`]), if any.
+pub fn recorded_answer(
+    store: &(impl EventStore + ?Sized),
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    store.get(Table::Idempotency, key)
 }
 
 /// The resource a Type, State or Subscription use case answers with.

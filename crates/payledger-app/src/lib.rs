@@ -27,6 +27,7 @@ pub mod error;
 #[cfg(test)]
 mod golden;
 pub mod idempotency;
+pub mod payment_reads;
 pub mod payments;
 pub mod psp;
 pub mod resource_writes;

@@ -1,0 +1,114 @@
+//! Reads of payments for queries and Messages: which views an index names,
+//! every view of a project, and an event found by its id. The API decides
+//! what a query asks for; the table layouts and the decoding of stored
+//! rows stay here.
+
+use crate::error::AppError;
+use crate::payments::Ledger;
+use crate::table_keys;
+use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey};
+use payledger_store::{EventStore, KeyValue, StoreError, Table, VersionRange};
+
+/// Most rows one read of an index or of a project's views returns.
+pub const QUERY_SCAN_PAYMENTS_MAX: usize = 1_000_000;
+
+/// An index of the payments of a project.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PaymentIndex {
+    /// The payment id itself (no table read).
+    Id,
+    /// The unique payment key.
+    Key,
+    /// `interfaceId` (one per payment interface).
+    InterfaceId,
+    /// `customer.id`.
+    CustomerId,
+}
+
+impl<S: EventStore + ?Sized> Ledger<S> {
+    /// The payments `index` names for any of `values`, each once, in id
+    /// order.
+    pub fn find_by(
+        &self,
+        project: &ProjectKey,
+        index: PaymentIndex,
+        values: &[String],
+    ) -> Result<Vec<Payment>, AppError> {
+        let mut ids = Vec::new();
+        for value in values {
+            match index {
+                PaymentIndex::Id => ids.extend(PaymentId::parse(value)),
+                PaymentIndex::Key => {
+                    let key = table_keys::key_index_key(project, value);
+                    let found = self.store().get(Table::KeyIndex, &key)?;
+                    ids.extend(found.as_deref().and_then(table_keys::decode_payment_id));
+                }
+                PaymentIndex::InterfaceId => {
+                    // Entries: project · interfaceId · paymentInterface → payment id.
+                    let prefix = table_keys::interface_prefix(project, value);
+                    let found = self.scan_prefix(Table::InterfaceIndex, &prefix)?;
+                    ids.extend(
+                        found
+                            .iter()
+                            .filter_map(|(_, v)| table_keys::decode_payment_id(v)),
+                    );
+                }
+                PaymentIndex::CustomerId => {
+                    // Entries: project · customer · payment id → ().
+                    let prefix = table_keys::customer_prefix(project, value);
+                    let found = self.scan_prefix(Table::CustomerIndex, &prefix)?;
+                    ids.extend(
+                        found
+                            .iter()
+                            .filter_map(|(k, _)| table_keys::view_key_payment(k)),
+                    );
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let mut payments = Vec::with_capacity(ids.len());
+        for id in ids {
+            payments.extend(self.view(project, id)?);
+        }
+        Ok(payments)
+    }
+
+    /// Every payment view of the project, up to [`QUERY_SCAN_PAYMENTS_MAX`].
+    pub fn all_views(&self, project: &ProjectKey) -> Result<Vec<Payment>, AppError> {
+        let rows = self.scan_prefix(Table::Views, &table_keys::project_prefix(project))?;
+        rows.iter()
+            .map(|(_, bytes)| {
+                payledger_codec::decode_payment(bytes)
+                    .map_err(|e| AppError::Store(StoreError::Corrupt(format!("payment view: {e}"))))
+            })
+            .collect()
+    }
+
+    /// The event with id `event_id` and the events of its stream before
+    /// it (oldest first, the event last), if it exists.
+    pub fn event_with_history(
+        &self,
+        event_id: EventId,
+    ) -> Result<Option<Vec<EventEnvelope>>, AppError> {
+        let Some(bytes) = self.store().get(Table::EventIds, event_id.as_bytes())? else {
+            return Ok(None);
+        };
+        let (payment, version) = table_keys::decode_event_id_value(&bytes).ok_or_else(|| {
+            AppError::Store(StoreError::Corrupt(format!("event id row of {event_id}")))
+        })?;
+        let stream = self
+            .store()
+            .read_stream(payment, VersionRange::new(1, version))?;
+        Ok(Some(stream).filter(|s| s.last().is_some_and(|e| e.version == version)))
+    }
+
+    fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
+        self.store().scan(
+            table,
+            prefix,
+            &table_keys::prefix_end(prefix),
+            QUERY_SCAN_PAYMENTS_MAX,
+        )
+    }
+}
