@@ -1,0 +1,78 @@
+//! The stored Subscription: destination, message filters and format.
+
+use super::*;
+
+/// A stored subscription; also the body of the API's representation.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub version: u64,
+    pub created_at: String,
+    pub last_modified_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<ModifiedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_by: Option<ModifiedBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub destination: Destination,
+    pub messages: Vec<MessageFilter>,
+    pub format: DeliveryFormat,
+}
+
+impl SubscriptionRecord {
+    /// Whether a Message of `message_type` (about a payment) is delivered.
+    pub fn wants(&self, message_type: &str) -> bool {
+        self.messages.iter().any(|filter| {
+            filter.resource_type_id == PAYMENT_RESOURCE_TYPE_ID
+                && (filter.types.is_empty() || filter.types.iter().any(|t| t == message_type))
+        })
+    }
+}
+
+/// Where deliveries go.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Destination {
+    /// `POST url` with the delivery as body, signed with `secret`.
+    #[serde(rename = "HTTP")]
+    Http { url: String, secret: String },
+}
+
+impl Destination {
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Http { url, .. } => url,
+        }
+    }
+
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Http { secret, .. } => secret,
+        }
+    }
+}
+
+/// Which Messages a subscription receives: of `resourceTypeId`, all types
+/// when `types` is empty.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageFilter {
+    pub resource_type_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+}
+
+/// The body of a delivery.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum DeliveryFormat {
+    /// The Message JSON with `notificationType` and `projectKey`.
+    Platform,
+    /// A CloudEvents 1.0 JSON envelope whose `data` is the Platform body.
+    CloudEvents {
+        #[serde(rename = "cloudEventsVersion")]
+        cloud_events_version: String,
+    },
+}
