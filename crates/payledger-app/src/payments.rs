@@ -19,9 +19,9 @@ use crate::unique_claims::{ClaimGuard, UniqueClaims};
 use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
 use payledger_domain::{
-    Actor, Catalog, Event, EventEnvelope, EventId, EventMeta, Payment, PaymentId, ProjectKey,
-    Rejection, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
-    evolve, fold,
+    Actor, Catalog, Event, EventId, EventMeta, Payment, PaymentId, ProjectKey, Recorded, Rejection,
+    Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
+    evolve_recorded, fold,
 };
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table, VersionRange,
@@ -253,10 +253,20 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             .as_ref()
             .map_or_else(|| PaymentId::from_uuid(uuid::Uuid::new_v4()), |p| p.id);
         let expected = before.as_ref().map_or(0, |p| p.version);
-        let envelopes = self.envelopes(meta, payment_id, expected, events);
-        let after = envelopes
-            .iter()
-            .fold(before.clone(), |state, e| Some(evolve(state, e)))
+        // Versions follow the expected one; the store stamps log positions
+        // and hashes once, when it appends.
+        let events = self.new_events(meta, events);
+        let versioned = || events.iter().zip(expected + 1..);
+        let after = versioned()
+            .fold(before.clone(), |state, (e, version)| {
+                let recorded = Recorded {
+                    payment_id,
+                    version,
+                    meta: &e.meta,
+                    event: &e.event,
+                };
+                Some(evolve_recorded(state, recorded))
+            })
             .ok_or_else(corrupt("a create decided no event"))?;
         let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
             table: Table::Idempotency,
@@ -275,7 +285,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             payment: after,
             replayed: false,
         };
-        if envelopes.is_empty() {
+        if events.is_empty() {
             return Ok(Prepared {
                 append: None,
                 standalone: idempotency_write.into_iter().collect(),
@@ -287,19 +297,12 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         claims.extend(unique_values(&inline).map(|(table, key)| claim_tag(table, key)));
         let guard = self.claim(claims)?;
         self.check_unique(&inline, payment_id)?;
-        inline.extend(envelopes.iter().map(|e| KvWrite {
+        inline.extend(versioned().map(|(e, version)| KvWrite {
             table: Table::EventIds,
             key: e.meta.event_id.as_bytes().to_vec(),
-            value: Some(table_keys::event_id_value(payment_id, e.version)),
+            value: Some(table_keys::event_id_value(payment_id, version)),
         }));
         inline.extend(idempotency_write);
-        let events = envelopes
-            .into_iter()
-            .map(|e| NewEvent {
-                meta: e.meta,
-                event: e.event,
-            })
-            .collect();
         Ok(Prepared {
             append: Some(AppendRequest {
                 payment_id,
@@ -387,17 +390,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         Ok(payment)
     }
 
-    fn envelopes(
-        &self,
-        meta: &CommandMeta,
-        payment_id: PaymentId,
-        expected: u64,
-        events: Vec<Event>,
-    ) -> Vec<EventEnvelope> {
+    /// The decided events with their metadata, ready to append.
+    fn new_events(&self, meta: &CommandMeta, events: Vec<Event>) -> Vec<NewEvent> {
         events
             .into_iter()
-            .zip(expected + 1..)
-            .map(|(event, version)| EventEnvelope {
+            .map(|event| NewEvent {
                 meta: EventMeta {
                     event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
                     project: meta.project.clone(),
@@ -406,12 +403,6 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                     correlation_id: meta.correlation_id.clone(),
                     idempotency_key: meta.idempotency.as_ref().map(|i| i.key.clone()),
                 },
-                payment_id,
-                version,
-                // Positions are assigned by the store; folding ignores them.
-                partition: 0,
-                partition_sequence: 0,
-                previous_hash: payledger_store::GENESIS_HASH,
                 event,
             })
             .collect()

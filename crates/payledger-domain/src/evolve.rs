@@ -8,21 +8,54 @@
 //! exist, a version gap, anything after deletion) means the log or the
 //! decider is broken, and the fold panics rather than invent a state.
 
-use crate::event::{Event, EventEnvelope, MethodInfoUpdate};
-use crate::ids::TransactionId;
+use crate::event::{Event, EventEnvelope, EventMeta, MethodInfoUpdate};
+use crate::ids::{PaymentId, TransactionId};
 use crate::payment::{
     CustomFields, FieldValue, Payment, PaymentDraft, PaymentMethodInfo, Transaction,
 };
 
+/// What a fold needs of an event: its stream, its version there, who
+/// recorded it and when, and the event. A stored envelope has all of it;
+/// so has an event that is decided but not appended yet (the ledger folds
+/// those into the new view, and the store stamps log positions and
+/// hashes once, on append).
+#[derive(Clone, Copy, Debug)]
+pub struct Recorded<'a> {
+    pub payment_id: PaymentId,
+    pub version: u64,
+    pub meta: &'a EventMeta,
+    pub event: &'a Event,
+}
+
+impl EventEnvelope {
+    /// What a fold reads of this envelope.
+    pub fn recorded(&self) -> Recorded<'_> {
+        Recorded {
+            payment_id: self.payment_id,
+            version: self.version,
+            meta: &self.meta,
+            event: &self.event,
+        }
+    }
+}
+
 /// Applies one stored event to the state before it.
+///
+/// # Panics
+/// As [`evolve_recorded`].
+pub fn evolve(state: Option<Payment>, envelope: &EventEnvelope) -> Payment {
+    evolve_recorded(state, envelope.recorded())
+}
+
+/// Applies one event to the state before it.
 ///
 /// # Panics
 /// If the event cannot follow the state: `Created` on an existing payment,
 /// another event before `Created` or after `Deleted`, or a version that is
 /// not the next one. These are broken invariants, not user errors.
-pub fn evolve(state: Option<Payment>, envelope: &EventEnvelope) -> Payment {
+pub fn evolve_recorded(state: Option<Payment>, envelope: Recorded<'_>) -> Payment {
     let version = envelope.version;
-    let payment = match (state, &envelope.event) {
+    let payment = match (state, envelope.event) {
         (None, Event::Created(draft)) => created(envelope, draft),
         (Some(mut payment), event) if !matches!(event, Event::Created(_)) => {
             assert!(!payment.deleted, "event v{version} after deletion");
@@ -50,7 +83,7 @@ pub fn fold<'a>(envelopes: impl IntoIterator<Item = &'a EventEnvelope>) -> Optio
         .fold(None, |state, envelope| Some(evolve(state, envelope)))
 }
 
-fn created(envelope: &EventEnvelope, draft: &PaymentDraft) -> Payment {
+fn created(envelope: Recorded<'_>, draft: &PaymentDraft) -> Payment {
     let draft = draft.clone();
     Payment {
         id: envelope.payment_id,

@@ -36,7 +36,7 @@ pub use catalog::{Catalog, InMemoryCatalog};
 pub use command::{Command, ResourceRef, UpdateAction};
 pub use decide::{Context, IdSource, decide_create, decide_delete, decide_update};
 pub use event::{Actor, Event, EventEnvelope, EventMeta};
-pub use evolve::{evolve, fold};
+pub use evolve::{Recorded, evolve, evolve_recorded, fold};
 pub use ids::{EventId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
 pub use payment::{Payment, Timestamp};
