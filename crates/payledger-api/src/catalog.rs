@@ -28,6 +28,7 @@
 
 use crate::auth::{Scope, authorize};
 use crate::idempotent::{IdempotencyRow, answer};
+use crate::json::catalog::catalog_to_json;
 use crate::json::draft::localized_string;
 use crate::json::read::{Obj, Path as JsonPath, array, boolean, parse_body, string};
 use crate::query::QuerySpec;
@@ -280,22 +281,14 @@ fn meta(client_id: String) -> CatalogMeta {
     }
 }
 
-/// The body a Type or State route answers with, for the idempotency
-/// record written with the change.
+/// The body a Type or State route answers with, also recorded for the
+/// request's `Idempotency-Key` with the change.
 fn answer_json(answered: Answered<'_>) -> Value {
-    let value = match answered {
-        Answered::Type(record) => serde_json::to_value(record),
-        Answered::State(record) => serde_json::to_value(record),
-        Answered::Subscription(_) => Ok(Value::Null),
-    };
-    value.unwrap_or(Value::Null)
+    catalog_to_json(answered)
 }
 
 fn to_json<R: CatalogRecord>(record: &R) -> Result<Value, ApiError> {
-    serde_json::to_value(record).map_err(|error| {
-        tracing::error!(%error, "catalog record does not serialise");
-        ApiError::general()
-    })
+    Ok(catalog_to_json(record.answered()))
 }
 
 /// The query with its default order: oldest first.

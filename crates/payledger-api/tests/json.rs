@@ -1895,3 +1895,127 @@ fn a_reader_that_reads_events_again_names_the_key_they_had_then() {
     keys.learn_history(&events[2], read_earlier).unwrap();
     assert_eq!(keys.render(&events[2]), first[2]);
 }
+
+#[test]
+fn types_and_states_answer_in_the_commercetools_shape_whatever_their_stored_form() {
+    use payledger_api::json::catalog::{state_to_json, type_to_json};
+    use payledger_app::catalog::{
+        EnumValueRecord, FieldDefinitionRecord, FieldTypeRecord, InputHint,
+        LocalizedEnumValueRecord, ModifiedBy, StateRecord, StateReference, StateRole, TypeRecord,
+    };
+    use payledger_domain::types::StateType;
+    let en = |text: &str| BTreeMap::from([("en".to_owned(), text.to_owned())]);
+    let by = Some(ModifiedBy {
+        client_id: "client-1".into(),
+        is_platform_client: false,
+    });
+    let field = |name: &str, field_type, input_hint| FieldDefinitionRecord {
+        name: name.into(),
+        label: en(name),
+        required: name == "a",
+        field_type,
+        input_hint,
+    };
+    let record = TypeRecord {
+        id: "t-1".into(),
+        version: 3,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        last_modified_at: "2026-01-02T00:00:00.000Z".into(),
+        created_by: by.clone(),
+        last_modified_by: None,
+        key: "order-fields".into(),
+        name: en("Order fields"),
+        description: Some(en("For orders")),
+        resource_type_ids: vec!["payment".into()],
+        field_definitions: vec![
+            field("a", FieldTypeRecord::String, Some(InputHint::MultiLine)),
+            field(
+                "b",
+                FieldTypeRecord::Set {
+                    element_type: Box::new(FieldTypeRecord::Enum {
+                        values: vec![EnumValueRecord {
+                            key: "x".into(),
+                            label: "X".into(),
+                        }],
+                    }),
+                },
+                None,
+            ),
+            field(
+                "c",
+                FieldTypeRecord::LocalizedEnum {
+                    values: vec![LocalizedEnumValueRecord {
+                        key: "y".into(),
+                        label: en("Y"),
+                    }],
+                },
+                None,
+            ),
+            field(
+                "d",
+                FieldTypeRecord::Reference {
+                    reference_type_id: "customer".into(),
+                },
+                None,
+            ),
+        ],
+    };
+    let label = |text: &str| json!({ "en": text });
+    assert_eq!(
+        type_to_json(&record),
+        json!({
+            "id": "t-1", "version": 3,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "lastModifiedAt": "2026-01-02T00:00:00.000Z",
+            "createdBy": {"clientId": "client-1", "isPlatformClient": false},
+            "key": "order-fields", "name": label("Order fields"),
+            "description": label("For orders"),
+            "resourceTypeIds": ["payment"],
+            "fieldDefinitions": [
+                {"name": "a", "label": label("a"), "required": true,
+                 "type": {"name": "String"}, "inputHint": "MultiLine"},
+                {"name": "b", "label": label("b"), "required": false,
+                 "type": {"name": "Set", "elementType":
+                     {"name": "Enum", "values": [{"key": "x", "label": "X"}]}}},
+                {"name": "c", "label": label("c"), "required": false,
+                 "type": {"name": "LocalizedEnum", "values": [{"key": "y", "label": label("Y")}]}},
+                {"name": "d", "label": label("d"), "required": false,
+                 "type": {"name": "Reference", "referenceTypeId": "customer"}},
+            ],
+        })
+    );
+
+    let state = StateRecord {
+        id: "s-1".into(),
+        version: 1,
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        last_modified_at: "2026-01-01T00:00:00.000Z".into(),
+        created_by: None,
+        last_modified_by: by,
+        key: "paid".into(),
+        state_type: StateType::PaymentState,
+        name: Some(en("Paid")),
+        description: None,
+        initial: false,
+        built_in: false,
+        roles: vec![StateRole::Return],
+        transitions: Some(vec![StateReference::to("s-2")]),
+    };
+    assert_eq!(
+        state_to_json(&state),
+        json!({
+            "id": "s-1", "version": 1,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "lastModifiedAt": "2026-01-01T00:00:00.000Z",
+            "lastModifiedBy": {"clientId": "client-1", "isPlatformClient": false},
+            "key": "paid", "type": "PaymentState", "name": label("Paid"),
+            "initial": false, "builtIn": false, "roles": ["Return"],
+            "transitions": [{"typeId": "state", "id": "s-2"}],
+        })
+    );
+    let open = StateRecord {
+        transitions: None,
+        ..state
+    };
+    assert!(state_to_json(&open).get("transitions").is_none());
+}

@@ -12,8 +12,11 @@
 //! - `money`, `custom`: money drafts, custom fields drafts and resource
 //!   identifiers.
 //! - `read`: the path-aware reader behind all input decoding.
+//! - `catalog`: Types and States as the API answers them (apart from how
+//!   they are stored).
 
 mod actions;
+pub mod catalog;
 mod custom;
 pub(crate) mod draft;
 mod money;

@@ -1,5 +1,7 @@
-//! Records: the stored and returned representation of Types and States
-//! (commercetools JSON as serde structs; also what the API returns).
+//! Records: the stored representation of Types and States (serde structs
+//! in commercetools' field names, pinned by the golden files). The API
+//! writes its answers from them field by field (`payledger-api`
+//! `json::catalog`), so this format and the API's can change apart.
 
 use super::*;
 
