@@ -6,6 +6,7 @@ mod clients;
 mod crash;
 mod examples;
 mod kafka;
+mod layers;
 mod quickstart;
 mod sdk;
 mod setup;
