@@ -13,10 +13,9 @@ use payledger_stripe::StripeConnector;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The running PSP flows; stopping lets the executor finish the payments
-/// it is working on and aborts the task runner (what is in flight is
-/// resumed from the task table and the executor's cursor at the next
-/// start).
+/// The running PSP flows; stopping drops the payments in flight and aborts
+/// the task runner (what was in flight is resumed from the task table and
+/// the executor's cursor at the next start).
 #[derive(Debug)]
 pub struct PspRuntime {
     pub service: PspService,
@@ -30,8 +29,8 @@ impl PspRuntime {
         router.layer(axum::Extension(self.service.clone()))
     }
 
-    /// Stops the executor after the payments it is working on, and the
-    /// task runner at once (tasks stay stored and run after a restart).
+    /// Stops the executor and the task runner at once (tasks stay stored
+    /// and run after a restart).
     pub async fn stop(self) {
         self.tasks.abort();
         self.executor.stop().await;

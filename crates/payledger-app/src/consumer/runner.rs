@@ -68,9 +68,9 @@ pub trait LogHandler: Send + 'static {
 pub enum Handled<E> {
     /// Every event of the batch is done.
     All,
-    /// The events up to `through` are done and the cursor should say so
-    /// before anything else happens (e.g. a failure just cleared); the
-    /// rest is read again at once.
+    /// The events up to `through` (an event of the batch) are done and the
+    /// cursor should say so before anything else happens (e.g. a failure
+    /// just cleared); the rest is read again at once.
     Partly { through: u64 },
     /// The events up to `through` (none: `None`) are done; `failure` holds
     /// the rest back. It is recorded on the cursor and the rest is read

@@ -79,30 +79,41 @@ impl LogHandler for ExecutorHandler {
             .collect())
     }
 
-    async fn handle(&mut self, work: Self::Work, _stop: &Stop) -> Handled<PspFailure> {
+    /// On a stop the payments in flight are dropped and the cursor stays:
+    /// their PSP calls are resumed from the task table (watchdogs) and the
+    /// batch is read again at the next start.
+    async fn handle(&mut self, work: Self::Work, stop: &Stop) -> Handled<PspFailure> {
         let mut running = JoinSet::new();
-        let mut outcome = Ok(());
-        for (project, payment_id) in work {
-            if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
-                outcome = outcome.and(joined(running.join_next().await));
-            }
-            let this = self.service.clone();
-            running.spawn(async move {
-                match this.process_payment(&project, payment_id, false).await {
-                    // A rule refused payledger's own update (e.g. a merchant
-                    // changed the interaction Type): holding the whole
-                    // partition back would not help; the payment is skipped.
-                    Err(PspFailure::App(AppError::Rejected(rejection))) => {
-                        tracing::error!(%payment_id, ?rejection, "PSP result refused; payment skipped");
-                        Ok(())
-                    }
-                    other => other.map(drop),
+        let all = async {
+            let mut outcome = Ok(());
+            for (project, payment_id) in work {
+                if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
+                    outcome = outcome.and(joined(running.join_next().await));
                 }
-            });
-        }
-        while let Some(done) = running.join_next().await {
-            outcome = outcome.and(joined(Some(done)));
-        }
+                let this = self.service.clone();
+                running.spawn(async move {
+                    match this.process_payment(&project, payment_id, false).await {
+                        // A rule refused payledger's own update (e.g. a
+                        // merchant changed the interaction Type): holding the
+                        // whole partition back would not help; the payment
+                        // is skipped.
+                        Err(PspFailure::App(AppError::Rejected(rejection))) => {
+                            tracing::error!(%payment_id, ?rejection, "PSP result refused; payment skipped");
+                            Ok(())
+                        }
+                        other => other.map(drop),
+                    }
+                });
+            }
+            while let Some(done) = running.join_next().await {
+                outcome = outcome.and(joined(Some(done)));
+            }
+            outcome
+        };
+        let outcome = tokio::select! {
+            outcome = all => outcome,
+            () = stop.requested() => return Handled::Stopped { through: None },
+        };
         match outcome {
             Ok(()) => Handled::All,
             Err(failure) => Handled::Failed {
