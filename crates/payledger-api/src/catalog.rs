@@ -45,7 +45,6 @@ use payledger_app::catalog::{
     LocalizedEnumValueRecord, StateAction, StateDraft, StateRecord, StateRole, TRANSITIONS_MAX,
     TypeAction, TypeDraft, TypeRecord,
 };
-use payledger_app::idempotency::Answered;
 use payledger_domain::types::StateType;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::EventStore;
@@ -283,12 +282,12 @@ fn meta(client_id: String) -> CatalogMeta {
 
 /// The body a Type or State route answers with, also recorded for the
 /// request's `Idempotency-Key` with the change.
-fn answer_json(answered: Answered<'_>) -> Value {
+fn answer_json(answered: &dyn std::any::Any) -> Value {
     catalog_to_json(answered)
 }
 
 fn to_json<R: CatalogRecord>(record: &R) -> Result<Value, ApiError> {
-    Ok(catalog_to_json(record.answered()))
+    Ok(catalog_to_json(record))
 }
 
 /// The query with its default order: oldest first.

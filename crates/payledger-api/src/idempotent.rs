@@ -24,10 +24,11 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_app::AppError;
-use payledger_app::idempotency::{self, Answer, Answered, IDEMPOTENCY_KEY_BYTES_MAX};
+use payledger_app::idempotency::{self, Answer, IDEMPOTENCY_KEY_BYTES_MAX};
 use payledger_domain::ProjectKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::any::Any;
 use std::sync::Arc;
 
 /// The idempotency row of a keyed request that was not answered yet: the
@@ -45,7 +46,7 @@ impl IdempotencyRow {
     pub fn answer(
         &self,
         status: StatusCode,
-        body: impl Fn(Answered<'_>) -> Value + Send + Sync + 'static,
+        body: impl Fn(&dyn Any) -> Value + Send + Sync + 'static,
     ) -> Answer {
         let hash = self.hash.clone();
         Answer {
@@ -63,7 +64,7 @@ impl IdempotencyRow {
 pub fn answer(
     row: Option<&IdempotencyRow>,
     status: StatusCode,
-    body: impl Fn(Answered<'_>) -> Value + Send + Sync + 'static,
+    body: impl Fn(&dyn Any) -> Value + Send + Sync + 'static,
 ) -> Option<Answer> {
     row.map(|row| row.answer(status, body))
 }

@@ -35,7 +35,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use payledger_app::idempotency::Answered;
 use payledger_app::subscriptions::{
     self, DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter,
     SubscriptionAction, SubscriptionDraft, SubscriptionMeta, SubscriptionRecord,
@@ -43,6 +42,7 @@ use payledger_app::subscriptions::{
 use payledger_domain::time::format_timestamp;
 use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
 use serde_json::{Value, json};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -339,7 +339,7 @@ async fn update(
         now_ms: now().millis(),
         client_id: Some(principal.client_id),
         answer: answer(row.as_deref(), StatusCode::OK, move |answered| {
-            let Answered::Subscription(record) = answered else {
+            let Some(record) = answered.downcast_ref::<SubscriptionRecord>() else {
                 return Value::Null;
             };
             // Updates leave the cursors where they are.
@@ -369,13 +369,11 @@ async fn update(
 
 /// The body a Subscription route answers with, for the idempotency record
 /// written with the change.
-fn answer_json(answered: Answered<'_>, delivery: &DeliveryState) -> Value {
-    match answered {
-        Answered::Subscription(record) => {
-            subscription_to_json(record, delivery).unwrap_or(Value::Null)
-        }
-        Answered::Type(_) | Answered::State(_) => Value::Null,
-    }
+fn answer_json(answered: &dyn Any, delivery: &DeliveryState) -> Value {
+    answered
+        .downcast_ref::<SubscriptionRecord>()
+        .and_then(|record| subscription_to_json(record, delivery).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// The key of the Kafka relay's view cannot name a stored Subscription.

@@ -20,10 +20,9 @@
 //! | 16 | payment id |
 //! | 8  | version (u64 BE) |
 
-use crate::catalog::{StateRecord, TypeRecord};
-use crate::subscriptions::SubscriptionRecord;
 use payledger_domain::{PaymentId, ProjectKey};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
+use std::any::Any;
 use std::sync::Arc;
 
 /// Longest accepted `Idempotency-Key`, in bytes.
@@ -99,17 +98,12 @@ pub fn recorded_answer(
     store.get(Table::Idempotency, key)
 }
 
-/// The resource a Type, State or Subscription use case answers with.
-#[derive(Clone, Copy, Debug)]
-pub enum Answered<'a> {
-    Type(&'a TypeRecord),
-    State(&'a StateRecord),
-    Subscription(&'a SubscriptionRecord),
-}
-
 /// Renders the stored answer (the idempotency row's value) from the
-/// resource as written, or as it was before a delete.
-pub type RenderAnswer = dyn Fn(Answered<'_>) -> Vec<u8> + Send + Sync;
+/// resource as written, or as it was before a delete. The resource comes
+/// as `Any` (a `TypeRecord`, `StateRecord` or `SubscriptionRecord`): the
+/// route that builds the answer knows which, and this module stays below
+/// the use cases that call it.
+pub type RenderAnswer = dyn Fn(&dyn Any) -> Vec<u8> + Send + Sync;
 
 /// The answer to record for a request that carried an `Idempotency-Key`.
 #[derive(Clone)]
@@ -150,7 +144,7 @@ impl Answer {
 
     /// The write that records the answer for `answered`, for the use
     /// case's batch.
-    pub fn write(&self, answered: Answered<'_>) -> KvWrite {
+    pub fn write(&self, answered: &dyn Any) -> KvWrite {
         KvWrite {
             table: Table::Idempotency,
             key: self.key.clone(),
@@ -165,7 +159,7 @@ impl Answer {
 pub fn with_answer(
     store: &(impl EventStore + ?Sized),
     answer: Option<&Answer>,
-    answered: Answered<'_>,
+    answered: &dyn Any,
     mut writes: Vec<KvWrite>,
 ) -> Result<Vec<KvWrite>, AnswerError> {
     if let Some(answer) = answer {

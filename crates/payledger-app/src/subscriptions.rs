@@ -36,7 +36,7 @@
 
 use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
 use crate::consumer::{Cursor, CursorError};
-use crate::idempotency::{self, Answer, AnswerError, Answered};
+use crate::idempotency::{self, Answer, AnswerError};
 use crate::table_keys::{prefix_end, project_prefix, push_text, split_text};
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};

@@ -7,15 +7,17 @@ use payledger_app::catalog::{
     EnumValueRecord, FieldDefinitionRecord, FieldTypeRecord, InputHint, LocalizedEnumValueRecord,
     ModifiedBy, StateRecord, StateRole, TypeRecord,
 };
-use payledger_app::idempotency::Answered;
 use serde_json::{Map, Value, json};
+use std::any::Any;
 
-/// The JSON of a Type or State (`Null` for anything else).
-pub fn catalog_to_json(answered: Answered<'_>) -> Value {
-    match answered {
-        Answered::Type(record) => type_to_json(record),
-        Answered::State(record) => state_to_json(record),
-        Answered::Subscription(_) => Value::Null,
+/// The JSON of a Type or State record (`Null` for anything else).
+pub fn catalog_to_json(record: &dyn Any) -> Value {
+    if let Some(record) = record.downcast_ref::<TypeRecord>() {
+        type_to_json(record)
+    } else if let Some(record) = record.downcast_ref::<StateRecord>() {
+        state_to_json(record)
+    } else {
+        Value::Null
     }
 }
 

@@ -36,7 +36,7 @@
 //! - Deleting a Type or State that payments or other States still refer to
 //!   is allowed; the rules then treat those references as unresolvable.
 
-use crate::idempotency::{self, Answer, AnswerError, Answered};
+use crate::idempotency::{self, Answer, AnswerError};
 use crate::table_keys::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
 use payledger_domain::payment::LocalizedString;

@@ -11,8 +11,6 @@ pub trait CatalogRecord: Serialize + DeserializeOwned + Clone + Send + 'static {
     fn key(&self) -> &str;
     fn version(&self) -> u64;
     fn created_at(&self) -> &str;
-    /// The record as the answer of a request.
-    fn answered(&self) -> Answered<'_>;
 }
 
 impl CatalogRecord for TypeRecord {
@@ -28,9 +26,6 @@ impl CatalogRecord for TypeRecord {
     }
     fn created_at(&self) -> &str {
         &self.created_at
-    }
-    fn answered(&self) -> Answered<'_> {
-        Answered::Type(self)
     }
 }
 
@@ -48,9 +43,6 @@ impl CatalogRecord for StateRecord {
     fn created_at(&self) -> &str {
         &self.created_at
     }
-    fn answered(&self) -> Answered<'_> {
-        Answered::State(self)
-    }
 }
 
 /// `writes` plus the answer to record for `record` (see
@@ -61,12 +53,7 @@ pub(super) fn with_answer<R: CatalogRecord>(
     record: &R,
     writes: Vec<KvWrite>,
 ) -> Result<Vec<KvWrite>, CatalogError> {
-    Ok(idempotency::with_answer(
-        store,
-        answer,
-        record.answered(),
-        writes,
-    )?)
+    Ok(idempotency::with_answer(store, answer, record, writes)?)
 }
 
 /// The key prefix of every record of a kind in a project.

@@ -157,8 +157,7 @@ pub(super) fn with_answer(
     record: &SubscriptionRecord,
     writes: Vec<KvWrite>,
 ) -> Result<Vec<KvWrite>, SubscriptionError> {
-    let answered = Answered::Subscription(record);
-    Ok(idempotency::with_answer(store, answer, answered, writes)?)
+    Ok(idempotency::with_answer(store, answer, record, writes)?)
 }
 
 impl From<SubscriptionRejection> for SubscriptionError {
