@@ -4,21 +4,13 @@
 //! events too. Events are a contract forever: their protobuf form lives in
 //! `proto/payledger/v1/events.proto` and the codec crate maps between the two.
 
+pub use crate::ids::Actor;
 use crate::ids::{EventId, PaymentId, ProjectKey, TransactionId};
 use crate::money::Money;
 use crate::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, Timestamp, Transaction,
     TransactionState,
 };
-
-/// Who caused an event.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Actor {
-    /// An API client, by client id.
-    Client(String),
-    /// An internal handler of payledger (executor, refresh, webhook intake).
-    Internal(String),
-}
 
 /// A partial update of the payment method info (the `setMethodInfo`
 /// action). `None` leaves a field unchanged.

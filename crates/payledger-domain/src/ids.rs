@@ -1,8 +1,17 @@
-//! Identifier newtypes. Each id is its own type so a payment id can never be
-//! passed where a transaction id is expected.
+//! Identifier newtypes, and [`Actor`]: who acted. Each id is its own type
+//! so a payment id can never be passed where a transaction id is expected.
 
 use std::fmt;
 use uuid::Uuid;
+
+/// Who caused an event.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Actor {
+    /// An API client, by client id.
+    Client(String),
+    /// An internal handler of payledger (executor, refresh, webhook intake).
+    Internal(String),
+}
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {

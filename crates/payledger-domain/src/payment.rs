@@ -1,8 +1,7 @@
 //! The Payment aggregate: its fields, transactions, method info, status and
 //! custom fields, as folded from the payment's events.
 
-use crate::event::Actor;
-use crate::ids::{PaymentId, TransactionId};
+use crate::ids::{Actor, PaymentId, TransactionId};
 use crate::money::Money;
 use std::collections::BTreeMap;
 

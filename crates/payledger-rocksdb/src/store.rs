@@ -1,6 +1,7 @@
 //! Opening the database and serving reads; appends go to the writers.
 
-use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG, CF_META, META_PARTITION_COUNT};
+use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
+use crate::keys::{self, CF_EVENTS, CF_LOG, CF_META, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, PaymentId};
 use payledger_store::{
@@ -38,10 +39,6 @@ pub struct RocksStore {
     db: Arc<DB>,
     partition_count: u16,
     signal: Arc<LogSignal>,
-}
-
-pub(crate) fn engine(error: rocksdb::Error) -> StoreError {
-    StoreError::Engine(error.into_string())
 }
 
 fn db_options() -> Options {
@@ -106,11 +103,6 @@ impl RocksStore {
     }
 }
 
-pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
-    db.cf_handle(name)
-        .ok_or_else(|| StoreError::Corrupt(format!("column family {name} is missing")))
-}
-
 fn decode(bytes: &[u8]) -> Result<EventEnvelope, StoreError> {
     payledger_codec::decode_envelope(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -131,34 +123,6 @@ fn fixed_partition_count(db: &DB, wanted: u16) -> Result<u16, StoreError> {
     db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &write)
         .map_err(engine)?;
     Ok(wanted)
-}
-
-/// The last sequence in a partition's log, 0 when empty.
-pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreError> {
-    let mut read = ReadOptions::default();
-    read.set_iterate_lower_bound(keys::log_key(partition, 0));
-    read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
-    let mut iter = db.iterator_cf_opt(cf(db, CF_LOG)?, read, IteratorMode::End);
-    match iter.next() {
-        None => Ok(0),
-        Some(entry) => {
-            let (key, _) = entry.map_err(engine)?;
-            keys::log_key_sequence(&key)
-                .ok_or_else(|| StoreError::Corrupt("malformed log key".into()))
-        }
-    }
-}
-
-pub(crate) fn read_head(db: &DB, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
-    match db
-        .get_pinned_cf(cf(db, CF_HEADS)?, payment_id.as_bytes())
-        .map_err(engine)?
-    {
-        None => Ok(None),
-        Some(bytes) => keys::decode_head(&bytes)
-            .map(Some)
-            .ok_or_else(|| StoreError::Corrupt("malformed stream head".into())),
-    }
 }
 
 impl EventStore for RocksStore {
@@ -276,16 +240,4 @@ fn add_table_writes(
         stage_table_write(batch, cf(db, keys::table_cf(write.table))?, write);
     }
     Ok(())
-}
-
-/// Adds one table write to a batch, in the column family of its table.
-pub(crate) fn stage_table_write(
-    batch: &mut rocksdb::WriteBatch,
-    table_cf: &rocksdb::ColumnFamily,
-    KvWrite { key, value, .. }: KvWrite,
-) {
-    match value {
-        Some(value) => batch.put_cf(table_cf, key, value),
-        None => batch.delete_cf(table_cf, key),
-    }
 }

@@ -10,8 +10,8 @@
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
 
+use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
 use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG};
-use crate::store::{cf, engine, last_log_sequence, read_head, stage_table_write};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::PaymentId;
 use payledger_store::{

@@ -1,0 +1,60 @@
+//! The database as readers and the writers both see it: column family
+//! handles, engine errors, the head of a stream, the last position of a
+//! partition's log, and staging a table write into a batch. Both
+//! `store` (reads, opening) and `writer` (group commit) build on this.
+
+use crate::keys::{self, CF_HEADS, CF_LOG};
+use payledger_domain::PaymentId;
+use payledger_store::{KvWrite, StoreError, StreamHead};
+use rocksdb::{DB, IteratorMode, ReadOptions};
+
+/// A RocksDB failure as a store failure.
+pub(crate) fn engine(error: rocksdb::Error) -> StoreError {
+    StoreError::Engine(error.into_string())
+}
+
+/// The handle of column family `name`.
+pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
+    db.cf_handle(name)
+        .ok_or_else(|| StoreError::Corrupt(format!("column family {name} is missing")))
+}
+
+/// The last sequence in a partition's log, 0 when empty.
+pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreError> {
+    let mut read = ReadOptions::default();
+    read.set_iterate_lower_bound(keys::log_key(partition, 0));
+    read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
+    let mut iter = db.iterator_cf_opt(cf(db, CF_LOG)?, read, IteratorMode::End);
+    match iter.next() {
+        None => Ok(0),
+        Some(entry) => {
+            let (key, _) = entry.map_err(engine)?;
+            keys::log_key_sequence(&key)
+                .ok_or_else(|| StoreError::Corrupt("malformed log key".into()))
+        }
+    }
+}
+
+pub(crate) fn read_head(db: &DB, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
+    match db
+        .get_pinned_cf(cf(db, CF_HEADS)?, payment_id.as_bytes())
+        .map_err(engine)?
+    {
+        None => Ok(None),
+        Some(bytes) => keys::decode_head(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt("malformed stream head".into())),
+    }
+}
+
+/// Adds one table write to a batch, in the column family of its table.
+pub(crate) fn stage_table_write(
+    batch: &mut rocksdb::WriteBatch,
+    table_cf: &rocksdb::ColumnFamily,
+    KvWrite { key, value, .. }: KvWrite,
+) {
+    match value {
+        Some(value) => batch.put_cf(table_cf, key, value),
+        None => batch.delete_cf(table_cf, key),
+    }
+}
