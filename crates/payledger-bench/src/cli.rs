@@ -31,7 +31,7 @@ pub enum Command {
     Relay(BenchRelayArgs),
     /// Webhook deliveries/s from a pre-filled log to a local receiver,
     /// against raw signed POSTs of the same bodies to it.
-    Webhooks(crate::bench::webhooks::BenchWebhooksArgs),
+    Webhooks(BenchWebhooksArgs),
     /// PSP flows: signed webhook ingestion req/s and p99, and (with
     /// --stripe-url) executor authorizations/s against a Stripe emulator.
     Psp(crate::bench::psp::BenchPspArgs),
@@ -114,4 +114,14 @@ pub struct StressArgs {
     /// Payments each writer appends to, round robin.
     #[arg(long, default_value_t = 4)]
     pub payments_per_writer: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchWebhooksArgs {
+    /// Directory for the benchmark's store (removed afterwards).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// About how many events (Messages) to deliver.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: u64,
 }

@@ -2,6 +2,7 @@
 //! names; `--help` documents every flag.
 
 use clap::{Args, Parser, Subcommand};
+use payledger_app::auth::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage API clients (create, list, revoke); while a server runs on
     /// the data directory, through its admin socket, taking effect at once.
-    Clients(crate::clients::ClientsArgs),
+    Clients(ClientsArgs),
     /// Show each log consumer's cursor, lag and last error per partition
     /// (opens the store: run it while the server is stopped).
     Status(StatusArgs),
@@ -193,4 +194,67 @@ fn parse_topic_format(text: &str) -> Result<(String, payledger_kafka::MessageFor
         .ok_or_else(|| format!("expected TOPIC=FORMAT, got {text:?}"))?;
     let format = format.parse().map_err(|e| format!("{e}"))?;
     Ok((topic.to_owned(), format))
+}
+
+// `payledger clients …`
+
+#[derive(Debug, Args)]
+pub struct ClientsArgs {
+    #[command(subcommand)]
+    pub action: ClientsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsAction {
+    /// Create an API client allowed the given scopes.
+    Create(CreateArgs),
+    /// List API clients (ids, scopes, creation time; never secrets).
+    List(ListArgs),
+    /// Revoke an API client: it and its tokens stop working.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Client id: letters, digits, `.`, `_` and `-`.
+    #[arg(long)]
+    pub id: String,
+    /// Client secret (prefer the environment variable: command lines are
+    /// visible to other users). Never printed.
+    #[arg(
+        long,
+        env = "PAYLEDGER_CLIENT_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub secret: Secret,
+    /// Allowed scope `permission:projectKey`, for example
+    /// `manage_project:my-shop` or `view_payments:my-shop`; repeat the flag
+    /// or separate scopes with spaces. Permissions: manage_project,
+    /// view_payments, manage_payments, view_messages, view_types,
+    /// manage_types, view_states, manage_states, view_subscriptions,
+    /// manage_subscriptions.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Id of the client to revoke.
+    #[arg(long)]
+    pub id: String,
+}
+
+fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(text))
 }

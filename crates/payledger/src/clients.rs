@@ -8,75 +8,13 @@
 //! once either way. Secrets are taken from `--secret` or
 //! `PAYLEDGER_CLIENT_SECRET` and never printed.
 
-use crate::cli::StoreArgs;
+use crate::cli::{ClientsAction, ClientsArgs, CreateArgs, ListArgs, RevokeArgs, StoreArgs};
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
 use hyper::http::Method;
 use payledger_api::admin::{ClientEntry, Revocation};
-use payledger_app::auth::{self, Secret};
+use payledger_app::auth;
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::StoreError;
-
-#[derive(Debug, Args)]
-pub struct ClientsArgs {
-    #[command(subcommand)]
-    pub action: ClientsAction,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ClientsAction {
-    /// Create an API client allowed the given scopes.
-    Create(CreateArgs),
-    /// List API clients (ids, scopes, creation time; never secrets).
-    List(ListArgs),
-    /// Revoke an API client: it and its tokens stop working.
-    Revoke(RevokeArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct CreateArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Client id: letters, digits, `.`, `_` and `-`.
-    #[arg(long)]
-    pub id: String,
-    /// Client secret (prefer the environment variable: command lines are
-    /// visible to other users). Never printed.
-    #[arg(
-        long,
-        env = "PAYLEDGER_CLIENT_SECRET",
-        hide_env_values = true,
-        value_parser = parse_secret
-    )]
-    pub secret: Secret,
-    /// Allowed scope `permission:projectKey`, for example
-    /// `manage_project:my-shop` or `view_payments:my-shop`; repeat the flag
-    /// or separate scopes with spaces. Permissions: manage_project,
-    /// view_payments, manage_payments, view_messages, view_types,
-    /// manage_types, view_states, manage_states, view_subscriptions,
-    /// manage_subscriptions.
-    #[arg(long = "scope", required = true)]
-    pub scopes: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct RevokeArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Id of the client to revoke.
-    #[arg(long)]
-    pub id: String,
-}
-
-fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
-    Ok(Secret::from(text))
-}
 
 pub fn run(args: &ClientsArgs) -> anyhow::Result<()> {
     match &args.action {

@@ -11,8 +11,8 @@
 //! costs on top of the HTTP exchanges themselves.
 
 use crate::bench::relay::{PROJECT, fill};
+use crate::cli::BenchWebhooksArgs;
 use anyhow::Context;
-use clap::Args;
 use payledger_api::{ApiConfig, AppState};
 use payledger_app::subscriptions::{
     self, DeliveryFormat, Destination, MessageFilter, SubscriptionDraft, SubscriptionMeta,
@@ -25,23 +25,12 @@ use payledger_webhooks::render::{DeliveryRenderer, DeliveryStep};
 use payledger_webhooks::send::{Target, attempt};
 use payledger_webhooks::testing::{Mode, Receiver};
 use payledger_webhooks::{Deliveries, DeliveryConfig};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-webhook-secret";
 /// Longest a run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-
-#[derive(Debug, Args)]
-pub struct BenchWebhooksArgs {
-    /// Directory for the benchmark's store (removed afterwards).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// About how many events (Messages) to deliver.
-    #[arg(long, default_value_t = 20_000)]
-    pub events: u64,
-}
 
 pub fn run(args: &BenchWebhooksArgs) -> anyhow::Result<()> {
     let root = args
