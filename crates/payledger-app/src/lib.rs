@@ -37,4 +37,4 @@ pub mod unique_claims;
 
 pub use error::AppError;
 pub use idempotency::Idempotency;
-pub use payments::{CommandMeta, Committed, Ledger, PaymentCommand, PaymentRef, Prepared};
+pub use payments::{CommandMeta, Committed, Ledger, PaymentCommand, PaymentRef, Planned, Prepared};

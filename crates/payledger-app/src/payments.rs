@@ -26,6 +26,7 @@ use payledger_domain::{
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table, VersionRange,
 };
+use std::convert::Infallible;
 use std::sync::Arc;
 
 /// Who asks, when, and under which correlation and idempotency key.
@@ -74,6 +75,15 @@ pub struct Committed {
     pub payment: Payment,
     /// True when the answer is the replay of an earlier identical request.
     pub replayed: bool,
+}
+
+/// A command to run, named by the reading half of
+/// [`Ledger::execute_planned`], with table writes for its append.
+#[derive(Debug)]
+pub struct Planned {
+    pub meta: CommandMeta,
+    pub command: PaymentCommand,
+    pub inline: Vec<KvWrite>,
 }
 
 /// A decided command, ready to commit.
@@ -152,15 +162,53 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         command: PaymentCommand,
         inline: Vec<KvWrite>,
     ) -> Result<Committed, AppError> {
+        let planned = self
+            .execute_planned(move |_| {
+                Ok(Ok::<_, Infallible>(Planned {
+                    meta,
+                    command,
+                    inline,
+                }))
+            })
+            .await?;
+        Ok(planned.unwrap_or_else(|never| match never {}))
+    }
+
+    /// The one command path with its reading done in the same trip off
+    /// the async workers: `plan` reads what it needs (a view, a dedupe row)
+    /// and names the command, or answers without one (`Err`). The command
+    /// is then decided against the stored Types and States and stamped
+    /// once; a command that appends nothing writes its idempotency record
+    /// there too; only the durable append is awaited back on the async side.
+    pub async fn execute_planned<T: Send + 'static>(
+        &self,
+        plan: impl FnOnce(&Self) -> Result<Result<Planned, T>, AppError> + Send + 'static,
+    ) -> Result<Result<Committed, T>, AppError> {
         let ledger = self.clone();
         let prepared = tokio::task::spawn_blocking(move || {
+            let Planned {
+                meta,
+                command,
+                inline,
+            } = match plan(&ledger)? {
+                Ok(planned) => planned,
+                Err(answer) => return Ok(Err(answer)),
+            };
             let mut prepared = ledger.prepare_stored(&meta, command)?;
             prepared.add_inline(inline);
-            Ok::<_, AppError>(prepared)
+            if prepared.append.is_none() && !prepared.standalone.is_empty() {
+                ledger
+                    .store
+                    .write(std::mem::take(&mut prepared.standalone))?;
+            }
+            Ok::<_, AppError>(Ok(prepared))
         })
         .await
         .map_err(|_| AppError::Store(StoreError::Engine("a command task panicked".into())))??;
-        prepared.commit(&*self.store).await
+        match prepared {
+            Ok(prepared) => prepared.commit(&*self.store).await.map(Ok),
+            Err(answer) => Ok(Err(answer)),
+        }
     }
 
     /// Prepares a command against the project's Types and States as stored.
@@ -229,7 +277,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     }
 
     /// Decides a command and builds its append (blocking: reads the store).
-    pub fn prepare(
+    fn prepare(
         &self,
         meta: &CommandMeta,
         command: PaymentCommand,
@@ -451,29 +499,23 @@ impl<S: EventStore + ?Sized> Ledger<S> {
 }
 
 impl Prepared {
-    /// Commits the prepared append and waits until it is durable.
-    pub async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Committed, AppError> {
+    /// Awaits the durable append (the standalone writes of a command that
+    /// appends nothing were made off the async workers already).
+    async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Committed, AppError> {
         if let Some(append) = self.append {
             let (id, expected) = (append.payment_id, append.expected_version);
             store
                 .submit(append)
                 .await
                 .map_err(|e| AppError::from_append(e, id, expected))?;
-        } else if !self.standalone.is_empty() {
-            store.write(self.standalone)?;
         }
         Ok(self.outcome)
-    }
-
-    /// The payment the command will leave (for tests and tracing).
-    pub fn outcome(&self) -> &Committed {
-        &self.outcome
     }
 
     /// Adds table writes to the command's append, committed atomically with
     /// its events (a dedupe record of the input that caused them); nothing
     /// when the command appends no event.
-    pub fn add_inline(&mut self, writes: Vec<KvWrite>) {
+    fn add_inline(&mut self, writes: Vec<KvWrite>) {
         if let Some(append) = &mut self.append {
             append.inline.extend(writes);
         }

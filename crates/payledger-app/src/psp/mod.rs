@@ -36,7 +36,7 @@ use crate::clock::Clock;
 
 use crate::catalog::CatalogError;
 use crate::error::AppError;
-use crate::payments::{CommandMeta, Ledger, PaymentCommand};
+use crate::payments::{CommandMeta, Ledger, PaymentCommand, Planned};
 use parking_lot::Mutex;
 use payledger_domain::{Actor, Payment, PaymentId, ProjectKey, Rejection, UpdateAction};
 use payledger_psp::{PspConnector, PspError, Secret};
@@ -309,20 +309,17 @@ impl PspService {
                 correlation_id: None,
                 idempotency: None,
             };
-            let (build, dedupe) = (Arc::clone(&build), write.dedupe.clone());
-            let planned = self
-                .blocking(move |s| s.plan_append(&meta, payment_id, &type_id, dedupe, &*build))
-                .await?;
-            let (meta, command) = match planned {
-                Err(done) => return Ok(done),
-                Ok(planned) => planned,
-            };
-            let ledger = &self.inner.ledger;
-            match ledger
-                .execute_with(meta, command, write.inline.clone())
-                .await
-            {
-                Ok(committed) => return Ok(PspWrite::Changed(committed.payment)),
+            let (build, write) = (Arc::clone(&build), write.clone());
+            let executed = self
+                .inner
+                .ledger
+                .execute_planned(move |ledger| {
+                    plan_append(ledger, meta, payment_id, &type_id, write, &*build)
+                })
+                .await;
+            match executed {
+                Ok(Ok(committed)) => return Ok(PspWrite::Changed(committed.payment)),
+                Ok(Err(done)) => return Ok(done),
                 Err(AppError::Conflict { .. }) => continue,
                 Err(AppError::Rejected(Rejection::TypeNotFound { .. })) => {
                     // The interaction Type was deleted: create it again.
@@ -333,34 +330,6 @@ impl PspService {
             }
         }
         Err(PspFailure::App(AppError::Overloaded))
-    }
-
-    /// The reading half of [`PspService::append`]: the command to run on
-    /// the ledger's one path, or (`Err`) an answer that needs no append.
-    fn plan_append(
-        &self,
-        meta: &CommandMeta,
-        payment_id: PaymentId,
-        type_id: &str,
-        dedupe: Option<Vec<u8>>,
-        build: &dyn Fn(&Payment, &str) -> Option<Vec<UpdateAction>>,
-    ) -> Result<Result<(CommandMeta, PaymentCommand), PspWrite>, PspFailure> {
-        if let Some(key) = &dedupe
-            && self.store().get(Table::WebhookEvents, key)?.is_some()
-        {
-            return Ok(Err(PspWrite::Duplicate));
-        }
-        let Some(payment) = self.inner.ledger.view(&meta.project, payment_id)? else {
-            return Ok(Err(PspWrite::Missing));
-        };
-        let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
-            return Ok(Err(PspWrite::Unchanged(payment)));
-        };
-        let command = PaymentCommand::UpdateLoaded {
-            payment: Box::new(payment),
-            actions,
-        };
-        Ok(Ok((meta.clone(), command)))
     }
 
     /// Schedules a task at `due_ms` (plus extra writes in the same batch);
@@ -385,4 +354,37 @@ impl PspService {
         self.blocking(move |s| Ok(s.store().write(vec![tasks::remove(&key)])?))
             .await
     }
+}
+
+/// The reading half of [`PspService::append`], on the ledger's trip off
+/// the async workers: the command to run, or (`Err`) an answer that needs
+/// no append.
+fn plan_append(
+    ledger: &Ledger<dyn EventStore>,
+    meta: CommandMeta,
+    payment_id: PaymentId,
+    type_id: &str,
+    write: AppendWrites,
+    build: &dyn Fn(&Payment, &str) -> Option<Vec<UpdateAction>>,
+) -> Result<Result<Planned, PspWrite>, AppError> {
+    if let Some(key) = &write.dedupe
+        && ledger.store().get(Table::WebhookEvents, key)?.is_some()
+    {
+        return Ok(Err(PspWrite::Duplicate));
+    }
+    let Some(payment) = ledger.view(&meta.project, payment_id)? else {
+        return Ok(Err(PspWrite::Missing));
+    };
+    let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
+        return Ok(Err(PspWrite::Unchanged(payment)));
+    };
+    let command = PaymentCommand::UpdateLoaded {
+        payment: Box::new(payment),
+        actions,
+    };
+    Ok(Ok(Planned {
+        meta,
+        command,
+        inline: write.inline,
+    }))
 }
