@@ -44,7 +44,6 @@ use payledger_domain::{ProjectKey, ResourceRef, Timestamp};
 use serde_json::{Value, json};
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The id (and key) of the Kafka relay's read-only Subscription.
 pub const KAFKA_RELAY_ID: &str = "kafka-relay";
@@ -266,17 +265,19 @@ async fn create(
     let value = parse_body(&body)?;
     let draft = parse_draft(&Obj::new(&value, JsonPath::root())?)?;
     refuse_relay_key(draft.key.as_deref())?;
-    // A new subscription's cursors start at the log heads.
+    // A new subscription's cursors start at the log heads, written in the
+    // same batch: the answer and the recorded answer need no cursor read.
     let fresh = DeliveryState {
         lag: 0,
         last_error: None,
         status: HealthStatus::Healthy,
     };
+    let recorded = fresh.clone();
     let meta = SubscriptionMeta {
         now_ms: now().millis(),
         client_id: Some(principal.client_id),
         answer: answer(row.as_deref(), StatusCode::CREATED, move |answered| {
-            answer_json(answered, &fresh)
+            answer_json(answered, &recorded)
         }),
     };
     let document = state
@@ -284,7 +285,7 @@ async fn create(
             let record = subscriptions::create(&*s.store, &project, draft, &MESSAGE_TYPES, &meta)
                 .map_err(|e| ApiError::subscription(e, None))?;
             s.subscriptions_changed();
-            Named::Stored(Box::new(record)).to_json(&s, &project)
+            subscription_to_json(&record, &fresh)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(document)).into_response())
@@ -334,22 +335,20 @@ async fn update(
             refuse_relay_key(key.as_deref())?;
         }
     }
-    let store = Arc::clone(&state.store);
-    let meta = SubscriptionMeta {
-        now_ms: now().millis(),
-        client_id: Some(principal.client_id),
-        answer: answer(row.as_deref(), StatusCode::OK, move |answered| {
-            let Some(record) = answered.downcast_ref::<SubscriptionRecord>() else {
-                return Value::Null;
-            };
-            // Updates leave the cursors where they are.
-            subscriptions::state_of(&*store, record)
-                .ok()
-                .map_or(Value::Null, |delivery| answer_json(answered, &delivery))
-        }),
-    };
+    let now_ms = now().millis();
     let document = state
         .blocking(move |s| {
+            // Updates leave the cursors where they are: their state is
+            // read once, outside the write lock, for both answers.
+            let delivery = find(&s, &project, &by)?.state(&s)?;
+            let recorded = delivery.clone();
+            let meta = SubscriptionMeta {
+                now_ms,
+                client_id: Some(principal.client_id),
+                answer: answer(row.as_deref(), StatusCode::OK, move |answered| {
+                    answer_json(answered, &recorded)
+                }),
+            };
             let record = subscriptions::update(
                 &*s.store,
                 &project,
@@ -361,7 +360,7 @@ async fn update(
             )
             .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
-            Named::Stored(Box::new(record)).to_json(&s, &project)
+            subscription_to_json(&record, &delivery)
         })
         .await?;
     Ok(Json(document))
