@@ -8,7 +8,7 @@
 //! struggling broker gets less at once), and awaits every delivery report
 //! in log order. It reports the last event of the longest prefix the
 //! broker acknowledged; the runner moves the cursor there, never further,
-//! records the failure, and reads the rest again after a backoff, so a
+//! records the failure, and hands the rest back after a backoff, so a
 //! record may be duplicated but never lost. Re-sending starts only after
 //! every report of the attempt arrived, so an old attempt never races a
 //! new one. With the idempotent producer, librdkafka's own retries neither
@@ -207,10 +207,28 @@ impl LogHandler for RelayHandler {
 
     /// Sends `records` in attempts until the broker acknowledged all of
     /// them, or an attempt failed (reporting the acknowledged prefix).
-    async fn handle(&mut self, records: Vec<KafkaRecord>, stop: &Stop) -> Handled<RelayError> {
+    /// Acknowledged records leave `records`; the rest is sent again by the
+    /// next call.
+    async fn handle(&mut self, records: &mut Vec<KafkaRecord>, stop: &Stop) -> Handled<RelayError> {
+        let mut acked_total = 0;
+        let handled = self.send(records, &mut acked_total, stop).await;
+        records.drain(..acked_total);
+        handled
+    }
+}
+
+impl RelayHandler {
+    /// The attempts of [`RelayHandler::handle`]; `acked_total` counts the
+    /// records the broker acknowledged, from the front.
+    async fn send(
+        &mut self,
+        records: &[KafkaRecord],
+        acked_total: &mut usize,
+        stop: &Stop,
+    ) -> Handled<RelayError> {
         let mut done: Option<u64> = None;
-        let mut pending = &records[..];
-        while !pending.is_empty() {
+        while *acked_total < records.len() {
+            let pending = &records[*acked_total..];
             // A struggling broker gets fewer records per attempt.
             let chunk = &pending[..pending.len().min(self.attempt_records_max)];
             let attempt = tokio::select! {
@@ -229,7 +247,7 @@ impl LogHandler for RelayHandler {
                     .acknowledged
                     .fetch_add(acked as u64, Ordering::Relaxed);
                 done = Some(last.sequence);
-                pending = &pending[acked..];
+                *acked_total += acked;
             }
             if let Some(failure) = failure {
                 self.attempt_records_max = (self.attempt_records_max / 2).max(ATTEMPT_RECORDS_MIN);
@@ -245,9 +263,7 @@ impl LogHandler for RelayHandler {
         }
         Handled::All
     }
-}
 
-impl RelayHandler {
     /// One attempt at `records`: `Err((n, error))` when only the first `n`
     /// were acknowledged.
     async fn attempt(&mut self, records: &[KafkaRecord]) -> Result<(), (usize, RelayError)> {

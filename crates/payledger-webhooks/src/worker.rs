@@ -295,7 +295,29 @@ impl LogHandler for DeliveryHandler {
         Ok(self.renderer.steps(store, record, project, &events)?)
     }
 
-    async fn handle(&mut self, steps: Vec<DeliveryStep>, stop: &Stop) -> Handled<HandlerFailure> {
+    /// Delivers in order; the steps done leave `steps`, the rest is tried
+    /// again by the next call.
+    async fn handle(
+        &mut self,
+        steps: &mut Vec<DeliveryStep>,
+        stop: &Stop,
+    ) -> Handled<HandlerFailure> {
+        let mut taken = 0;
+        let handled = self.deliver(steps, &mut taken, stop).await;
+        steps.drain(..taken);
+        handled
+    }
+}
+
+impl DeliveryHandler {
+    /// The attempts of [`DeliveryHandler::handle`]; `taken` counts the
+    /// steps done, from the front.
+    async fn deliver(
+        &mut self,
+        steps: &[DeliveryStep],
+        taken: &mut usize,
+        stop: &Stop,
+    ) -> Handled<HandlerFailure> {
         let record = &self.subscription.1;
         let target = Target {
             subscription_id: &record.id,
@@ -306,7 +328,8 @@ impl LogHandler for DeliveryHandler {
         for step in steps {
             let delivery = match step {
                 DeliveryStep::Skip { sequence } => {
-                    done = Some(sequence);
+                    done = Some(*sequence);
+                    *taken += 1;
                     continue;
                 }
                 DeliveryStep::Deliver(delivery) => delivery,
@@ -320,21 +343,25 @@ impl LogHandler for DeliveryHandler {
             };
             // An attempt under way is finished even when a stop comes (the
             // request timeout bounds it), so what a receiver took is saved.
-            match attempt(&self.shared.client, &target, &delivery, number).await {
+            match attempt(&self.shared.client, &target, delivery, number).await {
                 Ok(()) if self.failing.take().is_some() => {
                     // The failure recorded on the cursor is over: say so
                     // before the next Message goes out.
+                    *taken += 1;
                     return Handled::Partly {
                         through: delivery.sequence,
                     };
                 }
-                Ok(()) => done = Some(delivery.sequence),
+                Ok(()) => {
+                    done = Some(delivery.sequence);
+                    *taken += 1;
+                }
                 Err(failure) => {
                     self.failing = Some((delivery.sequence, number));
                     let failure = DeliveryFailure {
                         status: failure.status,
                         attempt: number,
-                        message_id: delivery.message_id,
+                        message_id: delivery.message_id.clone(),
                         detail: failure.detail,
                     };
                     tracing::warn!(%failure, "delivery failed; will retry");

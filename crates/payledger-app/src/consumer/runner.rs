@@ -11,7 +11,8 @@
 //!    the cursor to what the handler reports done, in one write that also
 //!    records the failure holding it back, if any;
 //! 4. after a failure waits a [`Backoff`] with jitter (the count restarts
-//!    when the cursor moves) and reads the rest again; when the log has
+//!    when the cursor moves) and hands the handler the rest of the same
+//!    work again (it is neither read nor prepared twice); when the log has
 //!    nothing new, waits on the store's commit signal ([`LogWaiter`]), so
 //!    there is no poll;
 //! 5. stops when asked: between batches, during a wait, or inside a
@@ -54,11 +55,13 @@ pub trait LogHandler: Send + 'static {
         events: Vec<EventEnvelope>,
     ) -> Result<Self::Work, Self::Error>;
 
-    /// Acts on the work and says how far it got. A handler that waits long
-    /// (on a broker, a receiver) should give up when `stop` is requested.
+    /// Acts on the work, removes from it what is done, and says how far it
+    /// got. What is left is handed back on the next step (after a backoff
+    /// when it failed). A handler that waits long (on a broker, a
+    /// receiver) should give up when `stop` is requested.
     fn handle(
         &mut self,
-        work: Self::Work,
+        work: &mut Self::Work,
         stop: &Stop,
     ) -> impl Future<Output = Handled<Self::Error>> + Send;
 }
@@ -70,11 +73,11 @@ pub enum Handled<E> {
     All,
     /// The events up to `through` (an event of the batch) are done and the
     /// cursor should say so before anything else happens (e.g. a failure
-    /// just cleared); the rest is read again at once.
+    /// just cleared); the rest of the work is handled at once.
     Partly { through: u64 },
     /// The events up to `through` (none: `None`) are done; `failure` holds
-    /// the rest back. It is recorded on the cursor and the rest is read
-    /// again after a backoff.
+    /// the rest back. It is recorded on the cursor and the rest of the
+    /// work is handled again after a backoff.
     Failed { through: Option<u64>, failure: E },
     /// A stop was requested; the events up to `through` are done.
     Stopped { through: Option<u64> },
@@ -145,7 +148,7 @@ pub enum Stepped {
     /// Nothing new after the cursor.
     CaughtUp,
     /// `events` events are done (all that were read, or the part the
-    /// handler finished before it asked for the rest to be read again).
+    /// handler finished before it asked for the rest to be handled at once).
     Done { events: usize },
     /// A stop was requested during the step.
     Stopped,
@@ -158,9 +161,12 @@ pub struct PartitionConsumer<H: LogHandler> {
     store: Arc<dyn EventStore>,
     config: ConsumerConfig,
     cursor: Cursor,
-    /// `None` only after a handler panicked during `prepare`.
+    /// Built by `make` when first needed and again after one panicked.
     handler: Option<H>,
     make: Arc<dyn Fn() -> H + Send + Sync>,
+    /// A batch the handler has not finished: its last sequence and the
+    /// work left.
+    unfinished: Option<(u64, H::Work)>,
     /// Failures since the cursor last moved.
     failures: u32,
     cursor_writes: Arc<watch::Sender<u64>>,
@@ -183,14 +189,31 @@ impl<H: LogHandler> PartitionConsumer<H> {
         cursor: Cursor,
         make: impl Fn() -> H + Send + Sync + 'static,
     ) -> Self {
+        Self::with_writes(
+            store,
+            config,
+            cursor,
+            Arc::new(make),
+            Arc::new(watch::Sender::new(0)),
+        )
+    }
+
+    fn with_writes(
+        store: Arc<dyn EventStore>,
+        config: ConsumerConfig,
+        cursor: Cursor,
+        make: Arc<dyn Fn() -> H + Send + Sync>,
+        cursor_writes: Arc<watch::Sender<u64>>,
+    ) -> Self {
         Self {
             store,
             config,
             cursor,
             handler: None,
-            make: Arc::new(make),
+            make,
+            unfinished: None,
             failures: 0,
-            cursor_writes: Arc::new(watch::Sender::new(0)),
+            cursor_writes,
         }
     }
 
@@ -219,6 +242,47 @@ impl<H: LogHandler> PartitionConsumer<H> {
     }
 
     async fn try_step(&mut self, stop: &Stop) -> Result<Stepped, ConsumerFailure<H::Error>> {
+        let (last, mut work) = match self.unfinished.take() {
+            Some(unfinished) => unfinished,
+            None => match self.read_and_prepare().await? {
+                Some(batch) => batch,
+                None => return Ok(Stepped::CaughtUp),
+            },
+        };
+        let handler = self.handler.get_or_insert_with(|| (self.make)());
+        let handled = handler.handle(&mut work, stop).await;
+        let before = self.cursor.sequence;
+        // The events a step is done with: those its cursor moved past.
+        let moved = |cursor: &Cursor| Stepped::Done {
+            events: usize::try_from(cursor.sequence - before).unwrap_or(usize::MAX),
+        };
+        match handled {
+            Handled::All => {
+                self.save(Some(last), None).await?;
+                Ok(moved(&self.cursor))
+            }
+            Handled::Partly { through } => {
+                self.unfinished = Some((last, work));
+                self.save(Some(through), None).await?;
+                Ok(moved(&self.cursor))
+            }
+            Handled::Stopped { through } => {
+                self.save(through, None).await?;
+                Ok(Stepped::Stopped)
+            }
+            Handled::Failed { through, failure } => {
+                self.unfinished = Some((last, work));
+                self.save(through, Some(failure.to_string())).await?;
+                Err(ConsumerFailure::Handler(failure))
+            }
+        }
+    }
+
+    /// Reads the next batch after the cursor and prepares it, off the
+    /// async workers; `None` when the log has nothing new.
+    async fn read_and_prepare(
+        &mut self,
+    ) -> Result<Option<(u64, H::Work)>, ConsumerFailure<H::Error>> {
         let handler = self.handler.take().unwrap_or_else(|| (self.make)());
         let (store, cursor) = (Arc::clone(&self.store), self.cursor.clone());
         let read = tokio::task::spawn_blocking(move || {
@@ -227,11 +291,10 @@ impl<H: LogHandler> PartitionConsumer<H> {
             let prepared = match cursor.next_batch(&*store, max) {
                 Ok(events) if events.is_empty() => Ok(None),
                 Ok(events) => {
-                    let read = events.len();
-                    let last = events[read - 1].partition_sequence;
+                    let last = events[events.len() - 1].partition_sequence;
                     handler
                         .prepare(&*store, events)
-                        .map(|work| Some((read, last, work)))
+                        .map(|work| Some((last, work)))
                         .map_err(ConsumerFailure::Handler)
                 }
                 Err(error) => Err(ConsumerFailure::Store(error)),
@@ -239,49 +302,15 @@ impl<H: LogHandler> PartitionConsumer<H> {
             (handler, prepared)
         })
         .await;
-        let Ok((mut handler, prepared)) = read else {
+        let Ok((handler, prepared)) = read else {
             return Err(ConsumerFailure::Panicked);
         };
-        let prepared = match prepared {
-            Ok(prepared) => prepared,
-            Err(ConsumerFailure::Handler(error)) => {
-                self.handler = Some(handler);
-                self.save(None, Some(error.to_string())).await?;
-                return Err(ConsumerFailure::Handler(error));
-            }
-            Err(other) => {
-                self.handler = Some(handler);
-                return Err(other);
-            }
-        };
-        let Some((read, last, work)) = prepared else {
-            self.handler = Some(handler);
-            return Ok(Stepped::CaughtUp);
-        };
-        let handled = handler.handle(work, stop).await;
         self.handler = Some(handler);
-        match handled {
-            Handled::All => {
-                self.save(Some(last), None).await?;
-                Ok(Stepped::Done { events: read })
-            }
-            Handled::Partly { through } => {
-                let before = self.cursor.sequence;
-                self.save(Some(through), None).await?;
-                let done = self.cursor.sequence - before;
-                Ok(Stepped::Done {
-                    events: usize::try_from(done).unwrap_or(usize::MAX),
-                })
-            }
-            Handled::Stopped { through } => {
-                self.save(through, None).await?;
-                Ok(Stepped::Stopped)
-            }
-            Handled::Failed { through, failure } => {
-                self.save(through, Some(failure.to_string())).await?;
-                Err(ConsumerFailure::Handler(failure))
-            }
+        if let Err(ConsumerFailure::Handler(error)) = &prepared {
+            // Recorded here: `step` records only what is not the handler's.
+            self.save(None, Some(error.to_string())).await?;
         }
+        prepared
     }
 
     /// Moves the cursor to `through` (if further) and records `failure`,
@@ -454,9 +483,9 @@ async fn start_partition<H: LogHandler>(
             () = stop.requested() => return,
         }
     };
-    let mut consumer = PartitionConsumer::new(store, config, cursor, make);
-    consumer.cursor_writes = cursor_writes;
-    consumer.run(waiter, stop).await;
+    PartitionConsumer::with_writes(store, config, cursor, Arc::new(make), cursor_writes)
+        .run(waiter, stop)
+        .await;
 }
 
 #[cfg(test)]

@@ -82,11 +82,13 @@ impl LogHandler for ExecutorHandler {
     /// On a stop the payments in flight are dropped and the cursor stays:
     /// their PSP calls are resumed from the task table (watchdogs) and the
     /// batch is read again at the next start.
-    async fn handle(&mut self, work: Self::Work, stop: &Stop) -> Handled<PspFailure> {
+    /// A failed batch is worked on again whole (a payment whose work is
+    /// done finds nothing to do).
+    async fn handle(&mut self, work: &mut Self::Work, stop: &Stop) -> Handled<PspFailure> {
         let mut running = JoinSet::new();
         let all = async {
             let mut outcome = Ok(());
-            for (project, payment_id) in work {
+            for (project, payment_id) in work.iter().cloned() {
                 if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
                     outcome = outcome.and(joined(running.join_next().await));
                 }

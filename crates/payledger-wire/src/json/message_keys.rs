@@ -13,8 +13,8 @@ use std::collections::HashMap;
 /// starts mid-stream first [`MessageKeys::observe`]s the stream's earlier events.
 ///
 /// Each payment's entry remembers the version it was observed up to, so a
-/// reader that reads events again (a log consumer retrying the rest of a
-/// batch) or skips some is noticed and learns the history again instead
+/// reader that reads events again (a log consumer whose handler was
+/// replaced) or skips some is noticed and learns the history again instead
 /// of naming a later key.
 #[derive(Default, Debug)]
 pub struct MessageKeys(HashMap<PaymentId, Tracked>);
@@ -49,7 +49,7 @@ impl MessageKeys {
     /// Observes the earlier events of `envelope`'s payment unless the
     /// version before it was the last one observed: a reader that starts
     /// mid-stream (a log consumer after a restart) or reads events again
-    /// (after a failed attempt) still names the key the payment had.
+    /// still names the key the payment had.
     /// `read_earlier(payment, last)` returns the payment's events of
     /// versions 1 to `last`; it is called only when they are needed.
     pub fn learn_history<E>(

@@ -71,13 +71,21 @@ impl LogHandler for Scripted {
         Ok(events.iter().map(|e| e.partition_sequence).collect())
     }
 
-    async fn handle(&mut self, work: Vec<u64>, _stop: &Stop) -> Handled<String> {
+    async fn handle(&mut self, work: &mut Vec<u64>, _stop: &Stop) -> Handled<String> {
         let partition = self.partition;
         self.script
             .handled
             .lock()
             .extend(work.iter().map(|s| (partition, *s)));
-        match self.script.answers.lock().pop_front() {
+        let answer = self.script.answers.lock().pop_front();
+        // What the answer says is done leaves the work.
+        let done = match answer {
+            Some(Answer::Partly(through)) => Some(through),
+            Some(Answer::Failed(through) | Answer::Stopped(through)) => through,
+            None => None,
+        };
+        work.retain(|sequence| done.is_none_or(|through| *sequence > through));
+        match answer {
             None => Handled::All,
             Some(Answer::Partly(through)) => Handled::Partly { through },
             Some(Answer::Failed(through)) => Handled::Failed {
