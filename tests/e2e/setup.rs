@@ -184,17 +184,8 @@ fn libclang_path_is_searched_first() {
     let machine = Machine::with_commands();
     machine.file("opt/llvm/lib/libclang.so");
     assert_eq!(machine.missing(), ["libclang-dev"]);
-    let output = {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-system-deps.sh");
-        Command::new("bash")
-            .arg(script)
-            .arg("--check")
-            .env("PAYLEDGER_DEPS_ROOT", machine.root())
-            .env("PAYLEDGER_DEPS_PATH", machine.bin())
-            .env("LIBCLANG_PATH", machine.root().join("opt/llvm/lib"))
-            .output()
-            .expect("run ensure-system-deps.sh")
-    };
+    let libclang_path = machine.root().join("opt/llvm/lib");
+    let output = machine.script_with_libclang_path(&["--check"], None, Some(&libclang_path));
     assert!(output.status.success(), "{output:?}");
 }
 

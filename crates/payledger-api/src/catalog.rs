@@ -280,12 +280,6 @@ fn meta(client_id: String) -> CatalogMeta {
     }
 }
 
-/// The body a Type or State route answers with, also recorded for the
-/// request's `Idempotency-Key` with the change.
-fn answer_json(answered: &dyn std::any::Any) -> Value {
-    catalog_to_json(answered)
-}
-
 fn to_json<R: CatalogRecord>(record: &R) -> Result<Value, ApiError> {
     Ok(catalog_to_json(record))
 }
@@ -370,7 +364,7 @@ async fn create<K: Kind>(
     let value = parse_body(&body)?;
     let draft = K::parse_draft(&Obj::new(&value, JsonPath::root())?)?;
     let mut meta = meta(principal.client_id);
-    meta.answer = answer(row.as_deref(), StatusCode::CREATED, answer_json);
+    meta.answer = answer(row.as_deref(), StatusCode::CREATED, catalog_to_json);
     let record = state
         .blocking(move |s| {
             K::create(&*s.store, &project, draft, &meta).map_err(|e| ApiError::catalog(e, None))
@@ -391,7 +385,7 @@ async fn update<K: Kind>(
     let by = target(&id);
     let (version, actions) = parse_update(&body, K::ACTIONS)?;
     let mut meta = meta(principal.client_id);
-    meta.answer = answer(row.as_deref(), StatusCode::OK, answer_json);
+    meta.answer = answer(row.as_deref(), StatusCode::OK, catalog_to_json);
     let record = state
         .blocking(move |s| {
             K::update(&*s.store, &project, &by, version, actions, &meta)
@@ -408,7 +402,7 @@ async fn delete<K: Kind>(
     row: Option<Extension<IdempotencyRow>>,
     params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let answer = answer(row.as_deref(), StatusCode::OK, answer_json);
+    let answer = answer(row.as_deref(), StatusCode::OK, catalog_to_json);
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, K::MANAGE).await?;
     let by = target(&id);

@@ -40,33 +40,23 @@ pub struct IdempotencyRow {
     hash: String,
 }
 
-impl IdempotencyRow {
-    /// The answer `status` with the body `body` renders from the resource
-    /// the use case writes (or deletes).
-    pub fn answer(
-        &self,
-        status: StatusCode,
-        body: impl Fn(&dyn Any) -> Value + Send + Sync + 'static,
-    ) -> Answer {
-        let hash = self.hash.clone();
-        Answer {
-            key: self.key.clone(),
-            render: Arc::new(move |answered| {
-                let record =
-                    json!({"hash": hash, "status": status.as_u16(), "body": body(answered)});
-                record.to_string().into_bytes()
-            }),
-        }
-    }
-}
-
-/// The answer for `row`, if the request carried a key.
+/// The answer to record for `row`, if the request carried a key: `status`
+/// with the body `body` renders from the resource the use case writes (or
+/// deletes).
 pub fn answer(
     row: Option<&IdempotencyRow>,
     status: StatusCode,
     body: impl Fn(&dyn Any) -> Value + Send + Sync + 'static,
 ) -> Option<Answer> {
-    row.map(|row| row.answer(status, body))
+    let row = row?;
+    let hash = row.hash.clone();
+    Some(Answer {
+        key: row.key.clone(),
+        render: Arc::new(move |answered| {
+            let record = json!({"hash": hash, "status": status.as_u16(), "body": body(answered)});
+            record.to_string().into_bytes()
+        }),
+    })
 }
 
 /// The middleware: records and replays responses of keyed POST/DELETE.

@@ -33,8 +33,11 @@ impl Backoff {
     pub fn delay(self, attempt: u32, jitter: f64) -> Duration {
         let max = self.max_ms.max(1);
         let min = self.min_ms.clamp(1, max);
-        let doublings = attempt.saturating_sub(1).min(63);
-        let ceiling = min.saturating_mul(1u64 << doublings).min(max);
+        let ceiling = Self {
+            min_ms: min,
+            max_ms: max,
+        }
+        .ceiling(attempt);
         let factor = 0.5 + 0.5 * jitter.clamp(0.0, 1.0);
         // Milliseconds far below 2^52 convert to f64 exactly.
         #[allow(

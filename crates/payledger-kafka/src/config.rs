@@ -24,6 +24,7 @@
 //! librdkafka last, except the ones the relay's guarantees rest on
 //! ([`PINNED_PRODUCER_PROPERTIES`]), which the file cannot change.
 
+use payledger_app::backoff::Backoff;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -67,9 +68,12 @@ pub const PRODUCER_QUEUE_MESSAGES_MAX: u32 = 200_000;
 /// Most kibibytes the producer queues in memory.
 pub const PRODUCER_QUEUE_KIB_MAX: u32 = 262_144;
 
-/// First and longest wait between two attempts at a failed batch.
-pub const RETRY_BACKOFF_MS_MIN: u64 = 100;
-pub const RETRY_BACKOFF_MS_MAX: u64 = 5_000;
+/// The wait between two attempts at a failed batch: 100 ms doubling up
+/// to 5 s (with jitter).
+pub const RETRY_BACKOFF: Backoff = Backoff {
+    min_ms: 100,
+    max_ms: 5_000,
+};
 
 /// Longest wait for a topic creation answer.
 pub const ADMIN_TIMEOUT_MS: u64 = 10_000;

@@ -19,10 +19,9 @@
 //! cursors off the async workers, and an unreachable broker only makes it
 //! fall behind. It wakes on the store's commit signal.
 
-use crate::config::{RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS_MIN, RelayConfig, SHUTDOWN_FLUSH_MS};
+use crate::config::{RETRY_BACKOFF, RelayConfig, SHUTDOWN_FLUSH_MS};
 use crate::producer::{ProducerSlot, TopicError, Topics, producer_config};
 use crate::render::{KafkaRecord, RecordRenderer};
-use payledger_app::backoff::Backoff;
 use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
 use payledger_domain::EventEnvelope;
 use payledger_store::{EventStore, StoreError};
@@ -34,12 +33,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// The wait between failed attempts: 100 ms doubling up to 5 s.
-const RETRY_BACKOFF: Backoff = Backoff {
-    min_ms: RETRY_BACKOFF_MS_MIN,
-    max_ms: RETRY_BACKOFF_MS_MAX,
-};
 
 /// How long a worker waits when the producer queue is full and it has no
 /// delivery of its own to wait for.

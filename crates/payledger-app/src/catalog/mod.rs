@@ -3,8 +3,8 @@
 //!
 //! A record is the commercetools JSON representation of the resource (id,
 //! version, key, timestamps, …) as serde structs with explicit field names:
-//! it is both the stored format (a golden test proves old records load) and
-//! what the API returns. [`StoredCatalog`] turns records into the domain's
+//! it is the stored format (a golden test proves old records load); the
+//! API writes its own JSON from it. [`StoredCatalog`] turns records into the domain's
 //! [`TypeDefinition`] and [`StateDefinition`] for the payment rules.
 //!
 //! Writes hold [`crate::resource_writes::lock`]; under it a write checks

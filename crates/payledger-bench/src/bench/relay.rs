@@ -18,9 +18,10 @@ use super::{latency_histogram, micros, ms};
 use crate::cli::BenchRelayArgs;
 use anyhow::Context;
 use payledger_api::{ApiConfig, AppState};
+use payledger_app::clock::{Clock, SystemClock};
 use payledger_app::consumer::Cursor;
 use payledger_app::{CommandMeta, PaymentCommand, PaymentRef};
-use payledger_domain::{Actor, Payment, ProjectKey, Timestamp};
+use payledger_domain::{Actor, Payment, ProjectKey};
 use payledger_kafka::{Probe, Relay, RelayConfig};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
@@ -235,7 +236,7 @@ async fn execute(state: &AppState, command: PaymentCommand) -> anyhow::Result<Pa
     let meta = CommandMeta {
         project: ProjectKey::parse(PROJECT).context("project key")?,
         actor: Actor::Client("bench".into()),
-        now: Timestamp(now_ms()),
+        now: SystemClock.now(),
         correlation_id: None,
         idempotency: None,
     };
@@ -252,12 +253,6 @@ fn draft_body(key: &str) -> Value {
         "paymentMethodInfo": {"paymentInterface": "bench-psp", "method": "card"},
         "transactions": [{"type": "Authorization", "amount": {"currencyCode": "EUR", "centAmount": 10_000}}],
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 struct Latency {
