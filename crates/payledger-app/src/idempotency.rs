@@ -153,20 +153,24 @@ impl Answer {
     }
 }
 
-/// `writes` plus the answer to record for `answered` (if the request
-/// carried a key), once it is checked that the key has none yet. Call
-/// under the use case's write lock.
-pub fn with_answer(
+/// Writes `writes` and the answer to record for `answered` (if the
+/// request carried a key) in one atomic write, once it is checked that the
+/// key has no answer yet; writes nothing when there is nothing to write.
+/// Call under the use case's write lock.
+pub fn write_answered(
     store: &(impl EventStore + ?Sized),
     answer: Option<&Answer>,
     answered: &dyn Any,
     mut writes: Vec<KvWrite>,
-) -> Result<Vec<KvWrite>, AnswerError> {
+) -> Result<(), AnswerError> {
     if let Some(answer) = answer {
         answer.check_unused(store)?;
         writes.push(answer.write(answered));
     }
-    Ok(writes)
+    if !writes.is_empty() {
+        store.write(writes)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! rows stay here.
 
 use crate::error::AppError;
-use crate::payments::Ledger;
+use crate::payments::{Ledger, corrupt_with, decode_view};
 use crate::table_keys;
 use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey};
 use payledger_store::{EventStore, KeyValue, StoreError, Table, VersionRange};
@@ -77,12 +77,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     /// Every payment view of the project, up to [`QUERY_SCAN_PAYMENTS_MAX`].
     pub fn all_views(&self, project: &ProjectKey) -> Result<Vec<Payment>, AppError> {
         let rows = self.scan_prefix(Table::Views, &table_keys::project_prefix(project))?;
-        rows.iter()
-            .map(|(_, bytes)| {
-                payledger_codec::decode_payment(bytes)
-                    .map_err(|e| AppError::Store(StoreError::Corrupt(format!("payment view: {e}"))))
-            })
-            .collect()
+        rows.iter().map(|(_, bytes)| decode_view(bytes)).collect()
     }
 
     /// The event with id `event_id` and the events of its stream before
@@ -94,9 +89,8 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let Some(bytes) = self.store().get(Table::EventIds, event_id.as_bytes())? else {
             return Ok(None);
         };
-        let (payment, version) = table_keys::decode_event_id_value(&bytes).ok_or_else(|| {
-            AppError::Store(StoreError::Corrupt(format!("event id row of {event_id}")))
-        })?;
+        let (payment, version) = table_keys::decode_event_id_value(&bytes)
+            .ok_or_else(|| corrupt_with("event id row", &event_id))?;
         let stream = self
             .store()
             .read_stream(payment, VersionRange::new(1, version))?;

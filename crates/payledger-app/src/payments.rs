@@ -256,9 +256,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             .get(Table::Views, &table_keys::view_key(project, id))?
         {
             None => Ok(None),
-            Some(bytes) => Ok(Some(
-                payledger_codec::decode_payment(&bytes).map_err(|e| corrupt_with("view", &e))?,
-            )),
+            Some(bytes) => decode_view(&bytes).map(Some),
         }
     }
 
@@ -679,7 +677,12 @@ fn corrupt(what: &'static str) -> impl Fn() -> AppError {
     move || AppError::Store(payledger_store::StoreError::Corrupt(what.into()))
 }
 
-fn corrupt_with(what: &str, error: &dyn std::fmt::Display) -> AppError {
+/// A stored payment view, decoded.
+pub(crate) fn decode_view(bytes: &[u8]) -> Result<Payment, AppError> {
+    payledger_codec::decode_payment(bytes).map_err(|e| corrupt_with("view", &e))
+}
+
+pub(crate) fn corrupt_with(what: &str, error: &dyn std::fmt::Display) -> AppError {
     AppError::Store(payledger_store::StoreError::Corrupt(format!(
         "{what}: {error}"
     )))

@@ -34,7 +34,7 @@ pub fn create_state(
     check_key_free(store, project, CatalogKind::State, &record.key, None)?;
     record.transitions = resolve_transitions(store, project, &record, draft.transitions)?;
     let writes = put_writes(project, &record, None)?;
-    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
+    idempotency::write_answered(store, meta.answer.as_ref(), &record, writes)?;
     Ok(record)
 }
 

@@ -45,17 +45,6 @@ impl CatalogRecord for StateRecord {
     }
 }
 
-/// `writes` plus the answer to record for `record` (see
-/// [`crate::idempotency::with_answer`]; call under [`crate::resource_writes::lock`]).
-pub(super) fn with_answer<R: CatalogRecord>(
-    store: &(impl EventStore + ?Sized),
-    answer: Option<&Answer>,
-    record: &R,
-    writes: Vec<KvWrite>,
-) -> Result<Vec<KvWrite>, CatalogError> {
-    Ok(idempotency::with_answer(store, answer, record, writes)?)
-}
-
 /// The key prefix of every record of a kind in a project.
 pub fn records_prefix(project: &ProjectKey, kind: CatalogKind) -> Vec<u8> {
     let mut key = project_prefix(project);
@@ -308,6 +297,6 @@ pub fn delete<R: CatalogRecord>(
             value: None,
         },
     ];
-    store.write(with_answer(store, answer, &record, writes)?)?;
+    idempotency::write_answered(store, answer, &record, writes)?;
     Ok(record)
 }

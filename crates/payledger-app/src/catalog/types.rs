@@ -31,7 +31,7 @@ pub fn create_type(
     check_room(store, project, CatalogKind::Type)?;
     check_key_free(store, project, CatalogKind::Type, &record.key, None)?;
     let writes = put_writes(project, &record, None)?;
-    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
+    idempotency::write_answered(store, meta.answer.as_ref(), &record, writes)?;
     Ok(record)
 }
 
@@ -145,10 +145,7 @@ pub(super) fn commit_update<R: Stamped>(
 ) -> Result<R, CatalogError> {
     if after == *before {
         // Nothing changes; the answer is still recorded.
-        let writes = with_answer(store, meta.answer.as_ref(), &after, Vec::new())?;
-        if !writes.is_empty() {
-            store.write(writes)?;
-        }
+        idempotency::write_answered(store, meta.answer.as_ref(), &after, Vec::new())?;
         return Ok(after);
     }
     if after.key() != before.key() {
@@ -156,6 +153,6 @@ pub(super) fn commit_update<R: Stamped>(
     }
     after.stamp(before.version() + 1, meta.now_text(), meta.modified_by());
     let writes = put_writes(project, &after, Some(before.key()))?;
-    store.write(with_answer(store, meta.answer.as_ref(), &after, writes)?)?;
+    idempotency::write_answered(store, meta.answer.as_ref(), &after, writes)?;
     Ok(after)
 }

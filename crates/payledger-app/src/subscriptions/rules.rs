@@ -149,17 +149,6 @@ impl From<AnswerError> for SubscriptionError {
     }
 }
 
-/// `writes` plus the answer to record for `record` (see
-/// [`crate::idempotency::with_answer`]; call under [`crate::resource_writes::lock`]).
-pub(super) fn with_answer(
-    store: &(impl EventStore + ?Sized),
-    answer: Option<&Answer>,
-    record: &SubscriptionRecord,
-    writes: Vec<KvWrite>,
-) -> Result<Vec<KvWrite>, SubscriptionError> {
-    Ok(idempotency::with_answer(store, answer, record, writes)?)
-}
-
 impl From<SubscriptionRejection> for SubscriptionError {
     fn from(rejection: SubscriptionRejection) -> Self {
         Self::Rejected(rejection)

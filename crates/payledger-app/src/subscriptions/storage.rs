@@ -132,7 +132,7 @@ pub fn create(
         let head = store.log_head(partition)?;
         writes.push(Cursor::write_at(&consumer, partition, head));
     }
-    store.write(with_answer(store, meta.answer.as_ref(), &record, writes)?)?;
+    idempotency::write_answered(store, meta.answer.as_ref(), &record, writes)?;
     Ok(record)
 }
 
@@ -183,10 +183,7 @@ pub fn update(
     }
     if draft == unchanged {
         // Nothing changes; the answer is still recorded.
-        let writes = with_answer(store, meta.answer.as_ref(), &before, Vec::new())?;
-        if !writes.is_empty() {
-            store.write(writes)?;
-        }
+        idempotency::write_answered(store, meta.answer.as_ref(), &before, Vec::new())?;
         return Ok(before);
     }
     check_draft(&draft, message_types)?;
@@ -213,7 +210,7 @@ pub fn update(
         key: record_key(project, &after.id),
         value: Some(encode(&after)?),
     }];
-    store.write(with_answer(store, meta.answer.as_ref(), &after, writes)?)?;
+    idempotency::write_answered(store, meta.answer.as_ref(), &after, writes)?;
     Ok(after)
 }
 
@@ -235,7 +232,7 @@ pub fn delete(
         value: None,
     }];
     writes.extend(remove_cursors(store, &record.id));
-    store.write(with_answer(store, answer, &record, writes)?)?;
+    idempotency::write_answered(store, answer, &record, writes)?;
     Ok(record)
 }
 
