@@ -7,7 +7,7 @@
 //! store accepts new appends. Each round continues on the store the last
 //! round crashed, so recovery after recovery is covered too.
 
-use payledger_domain::PaymentId;
+use payledger_domain::{StreamId, StreamKind};
 use payledger_e2e::{ChildGuard, payledger_bench_bin};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::conformance::event;
@@ -23,7 +23,7 @@ const ROUNDS: usize = 5;
 #[test]
 fn acknowledged_appends_survive_sigkill() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut acknowledged: HashMap<PaymentId, u64> = HashMap::new();
+    let mut acknowledged: HashMap<StreamId, u64> = HashMap::new();
     let mut rng = rand::rng();
     for round in 0..ROUNDS {
         let kill_after = rng.random_range(50..1_500);
@@ -32,6 +32,12 @@ fn acknowledged_appends_survive_sigkill() {
             acks.len() >= kill_after,
             "round {round}: the child stopped early"
         );
+        for kind in StreamKind::ALL {
+            assert!(
+                acks.iter().any(|(stream, _)| stream.kind == kind),
+                "round {round}: no {kind} stream was acknowledged"
+            );
+        }
         for (payment, version) in acks {
             let known = acknowledged.entry(payment).or_insert(0);
             *known = (*known).max(version);
@@ -43,7 +49,7 @@ fn acknowledged_appends_survive_sigkill() {
 /// Runs the stress child until `kill_after` acknowledgements were read, kills
 /// it, and returns every acknowledgement it printed (also those still in the
 /// pipe when it died: they too were acknowledged).
-fn crash_once(data: &Path, kill_after: usize) -> Vec<(PaymentId, u64)> {
+fn crash_once(data: &Path, kill_after: usize) -> Vec<(StreamId, u64)> {
     let mut child = ChildGuard::spawn(
         Command::new(payledger_bench_bin())
             .args(["stress", "--writers", "16", "--partitions", "4", "--data"])
@@ -66,10 +72,10 @@ fn crash_once(data: &Path, kill_after: usize) -> Vec<(PaymentId, u64)> {
     acks
 }
 
-fn parse_ack(line: &str) -> (PaymentId, u64) {
+fn parse_ack(line: &str) -> (StreamId, u64) {
     let mut parts = line.split_whitespace();
     assert_eq!(parts.next(), Some("ack"), "unexpected line {line:?}");
-    let payment = PaymentId::parse(parts.next().expect("payment id")).expect("uuid");
+    let payment = StreamId::parse(parts.next().expect("stream")).expect("kind/uuid");
     let version = parts
         .next()
         .expect("version")
@@ -78,7 +84,7 @@ fn parse_ack(line: &str) -> (PaymentId, u64) {
     (payment, version)
 }
 
-fn check_store(data: &Path, acknowledged: &HashMap<PaymentId, u64>) {
+fn check_store(data: &Path, acknowledged: &HashMap<StreamId, u64>) {
     let store = RocksStore::open(data, &RocksConfig::default()).expect("reopen after crash");
     let mut events_in_streams = 0u64;
     let mut heads = HashMap::new();

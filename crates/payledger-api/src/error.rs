@@ -432,10 +432,10 @@ impl From<AppError> for ApiError {
                 Self::not_found("The Resource with the given ID or key was not found.")
             }
             AppError::Conflict {
-                id,
+                stream,
                 expected,
                 current_version,
-            } => Self::conflict(&id.to_string(), expected, current_version),
+            } => Self::conflict(&stream.id.to_string(), expected, current_version),
             AppError::IdempotencyKeyReused => Self::new(
                 ErrorCode::IdempotencyKeyReused,
                 "The Idempotency-Key was already used with a different request.",

@@ -61,7 +61,7 @@ fn candidates(
 ) -> Result<Vec<Value>, ApiError> {
     let mut keys = MessageKeys::default();
     let events = match pinned_resource(spec.predicate.as_ref()) {
-        Some(payment) => state.store.read_stream(payment, VersionRange::ALL)?,
+        Some(payment) => state.store.read_stream(payment.into(), VersionRange::ALL)?,
         None => {
             let mut events = Vec::new();
             for partition in 0..state.store.partition_count() {

@@ -25,7 +25,7 @@ use payledger_domain::payment::{
 };
 use payledger_domain::{
     Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Payment, PaymentId,
-    ProjectKey, ResourceRef, Timestamp, TransactionId, UpdateAction,
+    ProjectKey, ResourceRef, StreamId, Timestamp, TransactionId, UpdateAction,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -249,7 +249,7 @@ fn envelope(version: u64, event: Event) -> EventEnvelope {
             correlation_id: None,
             idempotency_key: None,
         },
-        payment_id: full_payment().id,
+        stream: full_payment().id.into(),
         version,
         partition: 0,
         partition_sequence: version,
@@ -828,7 +828,7 @@ fn a_message_renders_as_the_vendor_example() {
         Event::StatusInterfaceCodeSet(Some("InterfaceCodeString".into())),
     );
     envelope.meta.event_id = EventId::from_uuid(uuid("2723ca8f-283c-4add-90bc-0978d195ed3c"));
-    envelope.payment_id = PaymentId::from_uuid(uuid("e57c8183-eb2b-4bf3-acf1-f8a7846689f8"));
+    envelope.stream = PaymentId::from_uuid(uuid("e57c8183-eb2b-4bf3-acf1-f8a7846689f8")).into();
     envelope.meta.recorded_at = Timestamp(1);
     envelope.meta.actor = Actor::Client("ey8aTsYwE0_kxFvT1rJeglpC".into());
     let rendered = message_to_json(&envelope, Some("e57-payment-key"));
@@ -1875,7 +1875,7 @@ fn a_reader_that_reads_events_again_names_the_key_they_had_then() {
         envelope(3, Event::KeySet(Some("k-3".into()))),
         envelope(4, Event::KeySet(None)),
     ];
-    let read_earlier = |_: PaymentId, last: u64| -> Result<Vec<EventEnvelope>, ()> {
+    let read_earlier = |_: StreamId, last: u64| -> Result<Vec<EventEnvelope>, ()> {
         Ok(events[..usize::try_from(last).unwrap()].to_vec())
     };
     let mut keys = MessageKeys::default();

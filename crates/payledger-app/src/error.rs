@@ -2,7 +2,7 @@
 //! no), a precondition (not found, version, idempotency), load shedding, and
 //! infrastructure failures. The API crate maps each to HTTP in one place.
 
-use payledger_domain::{PaymentId, Rejection};
+use payledger_domain::{Rejection, StreamId};
 use payledger_store::{AppendError, StoreError};
 
 /// Why a use case did not complete. Nothing was written in every case.
@@ -13,10 +13,11 @@ pub enum AppError {
     #[error("the resource was not found")]
     NotFound,
     #[error(
-        "object {id} has a different version than expected (expected {expected}, actual {current_version})"
+        "object {} has a different version than expected (expected {expected}, actual {current_version})",
+        .stream.id
     )]
     Conflict {
-        id: PaymentId,
+        stream: StreamId,
         expected: u64,
         current_version: u64,
     },
@@ -40,10 +41,10 @@ impl From<Rejection> for AppError {
 
 impl AppError {
     /// Maps a refused append, given the version the command expected.
-    pub fn from_append(error: AppendError, id: PaymentId, expected: u64) -> Self {
+    pub fn from_append(error: AppendError, stream: StreamId, expected: u64) -> Self {
         match error {
             AppendError::Conflict { current_version } => Self::Conflict {
-                id,
+                stream,
                 expected,
                 current_version,
             },

@@ -6,7 +6,7 @@
 use crate::error::AppError;
 use crate::payments::{Ledger, corrupt_with, decode_view};
 use crate::table_keys;
-use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey};
+use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey, StreamId};
 use payledger_store::{EventStore, KeyValue, StoreError, Table, VersionRange};
 
 /// Most rows one read of an index or of a project's views returns.
@@ -93,7 +93,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             .ok_or_else(|| corrupt_with("event id row", &event_id))?;
         let stream = self
             .store()
-            .read_stream(payment, VersionRange::new(1, version))?;
+            .read_stream(StreamId::payment(payment), VersionRange::new(1, version))?;
         Ok(Some(stream).filter(|s| s.last().is_some_and(|e| e.version == version)))
     }
 

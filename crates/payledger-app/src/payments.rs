@@ -20,7 +20,7 @@ use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
 use payledger_domain::{
     Actor, Catalog, Event, EventId, EventMeta, Payment, PaymentId, ProjectKey, Recorded, Rejection,
-    Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
+    StreamId, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
     evolve_recorded, fold,
 };
 use payledger_store::{
@@ -267,7 +267,9 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         id: PaymentId,
         version: u64,
     ) -> Result<Option<Payment>, AppError> {
-        let events = self.store.read_stream(id, VersionRange::new(1, version))?;
+        let events = self
+            .store
+            .read_stream(StreamId::payment(id), VersionRange::new(1, version))?;
         if events.first().is_some_and(|e| &e.meta.project != project) {
             return Ok(None);
         }
@@ -351,7 +353,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         inline.extend(idempotency_write);
         Ok(Prepared {
             append: Some(AppendRequest {
-                payment_id,
+                stream: StreamId::payment(payment_id),
                 expected_version: expected,
                 events,
                 inline,
@@ -428,7 +430,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let payment = self.get(&meta.project, target)?.ok_or(AppError::NotFound)?;
         if payment.version != version {
             return Err(AppError::Conflict {
-                id: payment.id,
+                stream: StreamId::payment(payment.id),
                 expected: version,
                 current_version: payment.version,
             });
@@ -501,11 +503,11 @@ impl Prepared {
     /// appends nothing were made off the async workers already).
     async fn commit<S: EventStore + ?Sized>(self, store: &S) -> Result<Committed, AppError> {
         if let Some(append) = self.append {
-            let (id, expected) = (append.payment_id, append.expected_version);
+            let (stream, expected) = (append.stream, append.expected_version);
             store
                 .submit(append)
                 .await
-                .map_err(|e| AppError::from_append(e, id, expected))?;
+                .map_err(|e| AppError::from_append(e, stream, expected))?;
         }
         Ok(self.outcome)
     }

@@ -122,7 +122,7 @@ fn materialise(recipe: &Recipe, payment: &Payment) -> UpdateAction {
 fn assert_view_is_replay(ledger: &Ledger<MemoryStore>, payment: &Payment) {
     let events = ledger
         .store()
-        .read_stream(payment.id, VersionRange::ALL)
+        .read_stream(payment.id.into(), VersionRange::ALL)
         .expect("read stream");
     let replayed = fold(&events).expect("a stream has events");
     let view = ledger

@@ -849,7 +849,7 @@ proptest! {
             prop_assert_eq!(txn.state, expected, "PSP says {:?}", intent.status);
             prop_assert_eq!(w.psp.intents_for(&txn.id.to_string()).len(), 1);
             // No event moved the transaction out of a final state.
-            let events = w.store.read_stream(payment.id, VersionRange::ALL).expect("stream");
+            let events = w.store.read_stream(payment.id.into(), VersionRange::ALL).expect("stream");
             let mut state = TransactionState::Initial;
             for envelope in events {
                 if let Event::TransactionStateChanged { state: next, .. } = envelope.event {

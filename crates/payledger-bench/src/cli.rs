@@ -111,9 +111,10 @@ pub struct StressArgs {
     /// Number of appending threads.
     #[arg(long, default_value_t = 8)]
     pub writers: usize,
-    /// Payments each writer appends to, round robin.
+    /// Streams each writer appends to, round robin (payments and orders
+    /// alternately).
     #[arg(long, default_value_t = 4)]
-    pub payments_per_writer: usize,
+    pub streams_per_writer: usize,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,16 @@
 //! `payledger-bench stress`: append from many threads until killed.
 //!
-//! Each durable append is printed as `ack <payment-id> <version>` and
-//! flushed before the next append, so whatever the parent read before a
+//! Every writer keeps streams of each kind (payments and orders, so the
+//! crash test covers every kind's column families). Each durable append is
+//! printed as `ack <kind>/<id> <version>` and flushed before the next append, so whatever the parent read before a
 //! SIGKILL was acknowledged by the store. The crash-safety test reads these
 //! lines, kills the process and checks the reopened store.
 
 use crate::cli::StressArgs;
 use anyhow::Context;
-use payledger_domain::{Actor, Event, EventId, EventMeta, PaymentId, ProjectKey, Timestamp};
+use payledger_domain::{
+    Actor, Event, EventId, EventMeta, ProjectKey, StreamId, StreamKind, Timestamp,
+};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::{AppendError, AppendRequest, EventStore, NewEvent};
 use std::io::Write;
@@ -25,8 +28,8 @@ pub fn run(args: &StressArgs) -> anyhow::Result<()> {
         .map(|_| {
             let store = Arc::clone(&store);
             let out = Arc::clone(&out);
-            let payments = args.payments_per_writer;
-            std::thread::spawn(move || write_forever(&store, &out, payments))
+            let streams = args.streams_per_writer;
+            std::thread::spawn(move || write_forever(&store, &out, streams))
         })
         .collect();
     for thread in threads {
@@ -40,14 +43,16 @@ pub fn run(args: &StressArgs) -> anyhow::Result<()> {
 fn write_forever(
     store: &RocksStore,
     out: &std::sync::Mutex<std::io::Stdout>,
-    payments: usize,
+    stream_count: usize,
 ) -> anyhow::Result<()> {
-    let mut streams: Vec<(PaymentId, u64)> = (0..payments)
-        .map(|_| (PaymentId::from_uuid(uuid::Uuid::new_v4()), 0))
+    let kinds = StreamKind::ALL.into_iter().cycle();
+    let mut streams: Vec<(StreamId, u64)> = kinds
+        .take(stream_count)
+        .map(|kind| (StreamId::new(kind, uuid::Uuid::new_v4()), 0))
         .collect();
     let project = ProjectKey::parse("stress").context("project key")?;
     for round in 0u64.. {
-        let (payment_id, version) = &mut streams[(round as usize) % payments];
+        let (stream, version) = &mut streams[(round as usize) % stream_count];
         // Alternate single events and three-event batches.
         let count = if round % 2 == 0 { 1 } else { 3 };
         let events = (0..count)
@@ -63,12 +68,12 @@ fn write_forever(
                 event: Event::StatusInterfaceCodeSet(Some(format!("round-{round}"))),
             })
             .collect();
-        let request = AppendRequest::events(*payment_id, *version, events);
+        let request = AppendRequest::events(*stream, *version, events);
         match store.append(request) {
             Ok(appended) => {
                 *version = appended.last_version;
                 let mut out = out.lock().map_err(|_| anyhow::anyhow!("stdout poisoned"))?;
-                writeln!(out, "ack {} {}", payment_id, appended.last_version)?;
+                writeln!(out, "ack {} {}", stream, appended.last_version)?;
                 out.flush()?;
             }
             Err(AppendError::Overloaded { .. }) => continue,

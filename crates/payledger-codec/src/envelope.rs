@@ -18,7 +18,8 @@ use crate::pb;
 use crate::pb::event_envelope::Payload;
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::{
-    Event, EventEnvelope, EventId, EventMeta, PaymentId, ProjectKey, Timestamp, TransactionId,
+    Event, EventEnvelope, EventId, EventMeta, ProjectKey, StreamId, StreamKind, Timestamp,
+    TransactionId,
 };
 
 /// Length of the previous-event hash (SHA-256) in bytes.
@@ -29,7 +30,8 @@ pub(crate) fn envelope_to_pb(envelope: &EventEnvelope) -> pb::EventEnvelope {
     pb::EventEnvelope {
         event_id: meta.event_id.as_bytes().to_vec(),
         project: meta.project.as_str().to_owned(),
-        payment_id: envelope.payment_id.as_bytes().to_vec(),
+        stream_id: envelope.stream.id_bytes().to_vec(),
+        stream_kind: stream_kind_to_pb(envelope.stream.kind).into(),
         version: envelope.version,
         partition: u32::from(envelope.partition),
         partition_sequence: envelope.partition_sequence,
@@ -64,10 +66,10 @@ pub(crate) fn envelope_from_pb(envelope: pb::EventEnvelope) -> Result<EventEnvel
     };
     Ok(EventEnvelope {
         meta,
-        payment_id: PaymentId::from_bytes(fixed_bytes::<ID_BYTES>(
-            envelope.payment_id,
-            "EventEnvelope.payment_id",
-        )?),
+        stream: StreamId::from_bytes(
+            stream_kind_from_pb(envelope.stream_kind)?,
+            fixed_bytes::<ID_BYTES>(envelope.stream_id, "EventEnvelope.stream_id")?,
+        ),
         version: envelope.version,
         partition,
         partition_sequence: envelope.partition_sequence,
@@ -77,6 +79,24 @@ pub(crate) fn envelope_from_pb(envelope: pb::EventEnvelope) -> Result<EventEnvel
         )?,
         event: event_from_pb(envelope.payload.ok_or(CodecError::MissingPayload)?)?,
     })
+}
+
+fn stream_kind_to_pb(kind: StreamKind) -> pb::StreamKind {
+    match kind {
+        StreamKind::Payment => pb::StreamKind::Payment,
+        StreamKind::Order => pb::StreamKind::Order,
+    }
+}
+
+fn stream_kind_from_pb(value: i32) -> Result<StreamKind, CodecError> {
+    match pb::StreamKind::try_from(value) {
+        Ok(pb::StreamKind::Payment) => Ok(StreamKind::Payment),
+        Ok(pb::StreamKind::Order) => Ok(StreamKind::Order),
+        Err(prost::UnknownEnumValue(_)) => Err(CodecError::UnknownEnumValue {
+            field: "EventEnvelope.stream_kind",
+            value,
+        }),
+    }
 }
 
 fn id_to_pb(id: &TransactionId) -> Vec<u8> {

@@ -29,7 +29,7 @@ use payledger_domain::payment::{
 };
 use payledger_domain::{
     Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Payment, PaymentId,
-    ProjectKey, Timestamp, TransactionId,
+    ProjectKey, StreamId, StreamKind, Timestamp, TransactionId,
 };
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
@@ -223,7 +223,7 @@ fn envelope(version: u64, event: Event) -> EventEnvelope {
             correlation_id: from_client.then(|| format!("corr-{version}")),
             idempotency_key: from_client.then(|| format!("idem-{version}")),
         },
-        payment_id: payment_id(),
+        stream: StreamId::payment(payment_id()),
         version,
         partition: 7,
         partition_sequence: 1_000 + version,
@@ -717,8 +717,8 @@ fn ids_and_hashes_must_have_their_exact_length() {
             15,
         ),
         (
-            |raw| raw.payment_id.clear(),
-            "EventEnvelope.payment_id",
+            |raw| raw.stream_id.clear(),
+            "EventEnvelope.stream_id",
             16,
             0,
         ),
@@ -887,6 +887,31 @@ fn invalid_currency_codes_are_rejected() {
             },
         );
     }
+}
+
+#[test]
+fn payment_envelopes_do_not_write_the_stream_kind_and_other_kinds_do() {
+    let payment = envelope(3, deleted());
+    assert_eq!(raw_envelope(deleted()).stream_kind, 0);
+    let mut order = payment.clone();
+    order.stream.kind = StreamKind::Order;
+    let (payment_bytes, order_bytes) = (encode_envelope(&payment), encode_envelope(&order));
+    // Field 12, varint: the kind costs two bytes, and only when not a payment.
+    assert_eq!(order_bytes.len(), payment_bytes.len() + 2);
+    assert_eq!(decode_envelope(&order_bytes), Ok(order));
+    assert_eq!(decode_envelope(&payment_bytes), Ok(payment));
+}
+
+#[test]
+fn an_unknown_stream_kind_is_rejected() {
+    check_envelope_rejected(
+        deleted(),
+        |raw| raw.stream_kind = 7,
+        CodecError::UnknownEnumValue {
+            field: "EventEnvelope.stream_kind",
+            value: 7,
+        },
+    );
 }
 
 #[test]
@@ -1227,8 +1252,9 @@ mod strategies {
                     idempotency_key,
                 },
             );
+        let kind = prop_oneof![Just(StreamKind::Payment), Just(StreamKind::Order)];
         let position = (
-            any::<[u8; 16]>(),
+            (kind, any::<[u8; 16]>()),
             any::<u64>(),
             any::<u16>(),
             any::<u64>(),
@@ -1236,7 +1262,7 @@ mod strategies {
         );
         (meta, position, event()).prop_map(|(meta, position, event)| EventEnvelope {
             meta,
-            payment_id: PaymentId::from_bytes(position.0),
+            stream: StreamId::from_bytes(position.0.0, position.0.1),
             version: position.1,
             partition: position.2,
             partition_sequence: position.3,

@@ -11,6 +11,7 @@ use crate::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, Timestamp, Transaction,
     TransactionState,
 };
+use crate::stream::StreamId;
 
 /// A partial update of the payment method info (the `setMethodInfo`
 /// action). `None` leaves a field unchanged.
@@ -179,7 +180,8 @@ pub struct EventMeta {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct EventEnvelope {
     pub meta: EventMeta,
-    pub payment_id: PaymentId,
+    /// The stream the event belongs to (aggregate kind and id).
+    pub stream: StreamId,
     /// 1-based version of the stream after this event.
     pub version: u64,
     pub partition: u16,
@@ -188,4 +190,11 @@ pub struct EventEnvelope {
     /// SHA-256 of the previous event's encoded envelope (zeros for version 1).
     pub previous_hash: [u8; 32],
     pub event: Event,
+}
+
+impl EventEnvelope {
+    /// The payment whose stream holds this event, if it is a payment's.
+    pub const fn payment_id(&self) -> Option<PaymentId> {
+        self.stream.payment_id()
+    }
 }

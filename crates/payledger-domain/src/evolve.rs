@@ -28,10 +28,16 @@ pub struct Recorded<'a> {
 }
 
 impl EventEnvelope {
-    /// What a fold reads of this envelope.
+    /// What a payment fold reads of this envelope.
+    ///
+    /// # Panics
+    /// If the envelope is not from a payment's stream: folding another
+    /// kind's events into a payment is a broken invariant of the caller.
     pub fn recorded(&self) -> Recorded<'_> {
         Recorded {
-            payment_id: self.payment_id,
+            payment_id: self
+                .payment_id()
+                .unwrap_or_else(|| panic!("{} is not a payment stream", self.stream)),
             version: self.version,
             meta: &self.meta,
             event: &self.event,

@@ -8,6 +8,7 @@
 //! - [`ids`]: newtypes for identifiers (payments, transactions, projects).
 //! - [`money`]: integer money with ISO 4217 fraction digits.
 //! - [`payment`]: the Payment aggregate and its parts.
+//! - [`stream`]: stream identity (aggregate kind + id).
 //! - [`event`]: the events that make up a payment's stream, and their envelope.
 //! - [`command`]: typed commands: the payment draft and the update actions.
 //! - [`types`]: custom field Types and PaymentState States as the rules see them.
@@ -26,6 +27,7 @@ pub mod ids;
 pub mod money;
 pub mod payment;
 pub mod rejection;
+pub mod stream;
 pub mod time;
 pub mod types;
 
@@ -41,3 +43,4 @@ pub use ids::{EventId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
 pub use payment::{Payment, Timestamp};
 pub use rejection::{Rejection, RejectionCode};
+pub use stream::{StreamId, StreamKind};

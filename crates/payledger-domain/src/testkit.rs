@@ -156,7 +156,7 @@ pub fn envelope(version: u64, event: Event) -> EventEnvelope {
             correlation_id: None,
             idempotency_key: None,
         },
-        payment_id: PAYMENT_ID,
+        stream: crate::StreamId::payment(PAYMENT_ID),
         version,
         partition: 0,
         partition_sequence: version,

@@ -84,8 +84,8 @@ impl RecordRenderer {
             let (topic, format) = self.topic(&envelope.meta.project);
             // A protobuf value carries no payment key: nothing to learn.
             if format != MessageFormat::Protobuf {
-                self.keys.learn_history(envelope, |payment, last| {
-                    store.read_stream(payment, VersionRange::new(1, last))
+                self.keys.learn_history(envelope, |stream, last| {
+                    store.read_stream(stream, VersionRange::new(1, last))
                 })?;
             }
             records.push(self.record(envelope, topic, format));
@@ -109,7 +109,7 @@ impl RecordRenderer {
         };
         KafkaRecord {
             topic,
-            key: envelope.payment_id.to_string(),
+            key: envelope.stream.id.to_string(),
             value,
             message_id: envelope.meta.event_id.to_string(),
             message_type: message_type(&envelope.event),
@@ -156,7 +156,7 @@ mod tests {
                 correlation_id: None,
                 idempotency_key: None,
             },
-            payment_id: PaymentId::from_bytes([0x11; 16]),
+            stream: PaymentId::from_bytes([0x11; 16]).into(),
             version: 3,
             partition: 5,
             partition_sequence: 42,

@@ -6,7 +6,7 @@
 
 use super::*;
 use payledger_app::consumer::Cursor;
-use payledger_domain::PaymentId;
+use payledger_domain::{PaymentId, StreamId};
 use payledger_store::conformance::{event, new_payment};
 use payledger_store::memory::MemoryStore;
 use payledger_store::{AppendRequest, EventStore};
@@ -28,7 +28,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// A store whose logs interleave `payments` streams of `events` each.
 fn filled_store(payments: usize, events: u64) -> (Arc<dyn EventStore>, HashMap<String, u64>) {
     let store = MemoryStore::with_partitions(LEDGER_PARTITIONS);
-    let ids: Vec<PaymentId> = (0..payments).map(|_| new_payment()).collect();
+    let ids: Vec<StreamId> = (0..payments).map(|_| new_payment()).collect();
     for version in 0..events {
         for id in &ids {
             store
@@ -36,7 +36,7 @@ fn filled_store(payments: usize, events: u64) -> (Arc<dyn EventStore>, HashMap<S
                 .unwrap();
         }
     }
-    let expected = ids.iter().map(|id| (id.to_string(), events)).collect();
+    let expected = ids.iter().map(|id| (id.id.to_string(), events)).collect();
     (Arc::new(store), expected)
 }
 
@@ -278,7 +278,7 @@ async fn a_restarted_relay_resumes_from_its_cursors() {
     relay.stop().await;
     // More events while the relay is stopped, then a new relay.
     for (payment, version) in &mut expected {
-        let id = PaymentId::parse(payment).unwrap();
+        let id = StreamId::payment(PaymentId::parse(payment).unwrap());
         store
             .append(AppendRequest::events(id, *version, vec![event("more")]))
             .unwrap();
@@ -307,7 +307,7 @@ fn formats_parse_from_their_names() {
 }
 
 /// A payment whose key is set at version 1, then two more events.
-fn keyed_store() -> (MemoryStore, PaymentId) {
+fn keyed_store() -> (MemoryStore, StreamId) {
     let store = MemoryStore::with_partitions(1);
     let id = new_payment();
     let mut key_set = event("key");
@@ -325,8 +325,8 @@ fn a_renderer_starting_mid_stream_learns_the_payments_key() {
     let records = renderer.render(&store, &tail).unwrap();
     let message: serde_json::Value = serde_json::from_slice(&records[0].value).unwrap();
     assert_eq!(message["resourceUserProvidedIdentifiers"]["key"], "order-1");
-    assert_eq!(message["resource"]["id"], id.to_string());
-    assert_eq!(records[0].key, id.to_string());
+    assert_eq!(message["resource"]["id"], id.id.to_string());
+    assert_eq!(records[0].key, id.id.to_string());
     assert_eq!(records[0].sequence, 3);
     assert_eq!(records[0].resource_version, 3);
     assert_eq!(&*records[0].topic, "payledger.conformance.payments");
@@ -351,7 +351,7 @@ fn cloudevents_and_protobuf_topics_wrap_the_same_message() {
         )
     );
     assert_eq!(cloud["source"], "/conformance/payments");
-    assert_eq!(cloud["subject"], id.to_string());
+    assert_eq!(cloud["subject"], id.id.to_string());
     assert_eq!(cloud["sequence"], "3");
     assert_eq!(cloud["time"], cloud["data"]["createdAt"]);
     assert_eq!(

@@ -3,8 +3,8 @@
 //! partition's log, and staging a table write into a batch. Both
 //! `store` (reads, opening) and `writer` (group commit) build on this.
 
-use crate::keys::{self, CF_HEADS, CF_LOG};
-use payledger_domain::PaymentId;
+use crate::keys::{self, CF_LOG};
+use payledger_domain::StreamId;
 use payledger_store::{KvWrite, StoreError, StreamHead};
 use rocksdb::{DB, IteratorMode, ReadOptions};
 
@@ -35,9 +35,9 @@ pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreErr
     }
 }
 
-pub(crate) fn read_head(db: &DB, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
+pub(crate) fn read_head(db: &DB, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {
     match db
-        .get_pinned_cf(cf(db, CF_HEADS)?, payment_id.as_bytes())
+        .get_pinned_cf(cf(db, keys::heads_cf(stream.kind))?, stream.id_bytes())
         .map_err(engine)?
     {
         None => Ok(None),

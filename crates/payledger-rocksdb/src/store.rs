@@ -1,9 +1,9 @@
 //! Opening the database and serving reads; appends go to the writers.
 
 use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
-use crate::keys::{self, CF_EVENTS, CF_LOG, CF_META, META_PARTITION_COUNT};
+use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
-use payledger_domain::{EventEnvelope, PaymentId};
+use payledger_domain::{EventEnvelope, StreamId, StreamKind};
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, LogSignal, PARTITIONS_DEFAULT, PARTITIONS_MAX,
     PendingAppend, StoreError, StreamHead, Table, VersionRange, partition_of,
@@ -93,10 +93,10 @@ impl RocksStore {
         cf(&self.db, name)
     }
 
-    fn read_event(&self, key: &[u8]) -> Result<EventEnvelope, StoreError> {
+    fn read_event(&self, kind: StreamKind, key: &EventKey) -> Result<EventEnvelope, StoreError> {
         let bytes = self
             .db
-            .get_pinned_cf(self.cf(CF_EVENTS)?, key)
+            .get_pinned_cf(self.cf(keys::events_cf(kind))?, key)
             .map_err(engine)?
             .ok_or_else(|| StoreError::Corrupt("log entry points at a missing event".into()))?;
         decode(&bytes)
@@ -134,7 +134,7 @@ impl EventStore for RocksStore {
         if let Err(rejected) = request.validate() {
             return PendingAppend::ready(Err(rejected));
         }
-        let partition = partition_of(request.payment_id, self.partition_count);
+        let partition = partition_of(request.stream, self.partition_count);
         self.writers[usize::from(partition)].submit(request)
     }
 
@@ -144,19 +144,21 @@ impl EventStore for RocksStore {
 
     fn read_stream(
         &self,
-        payment_id: PaymentId,
+        stream: StreamId,
         range: VersionRange,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
         if range.from > range.to {
             return Ok(Vec::new());
         }
         let mut read = ReadOptions::default();
-        read.set_iterate_lower_bound(keys::event_key(payment_id, range.from));
+        read.set_iterate_lower_bound(keys::event_key(stream, range.from));
         // The upper bound is exclusive; version u64::MAX is never reached.
-        read.set_iterate_upper_bound(keys::event_key(payment_id, range.to.saturating_add(1)));
-        let iter = self
-            .db
-            .iterator_cf_opt(self.cf(CF_EVENTS)?, read, IteratorMode::Start);
+        read.set_iterate_upper_bound(keys::event_key(stream, range.to.saturating_add(1)));
+        let iter = self.db.iterator_cf_opt(
+            self.cf(keys::events_cf(stream.kind))?,
+            read,
+            IteratorMode::Start,
+        );
         iter.map(|entry| decode(&entry.map_err(engine)?.1))
             .collect()
     }
@@ -176,15 +178,15 @@ impl EventStore for RocksStore {
         let mut events = Vec::new();
         for entry in iter.take(max_events) {
             let (_, value) = entry.map_err(engine)?;
-            let key = keys::log_value_event_key(&value)
+            let (kind, key) = keys::log_value_event_key(&value)
                 .ok_or_else(|| StoreError::Corrupt("malformed log value".into()))?;
-            events.push(self.read_event(&key)?);
+            events.push(self.read_event(kind, &key)?);
         }
         Ok(events)
     }
 
-    fn stream_head(&self, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
-        read_head(&self.db, payment_id)
+    fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {
+        read_head(&self.db, stream)
     }
 
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {

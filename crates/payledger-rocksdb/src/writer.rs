@@ -11,9 +11,9 @@
 //! in-memory sequence never runs ahead of what is durable.
 
 use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
-use crate::keys::{self, CF_EVENTS, CF_HEADS, CF_LOG};
+use crate::keys::{self, CF_LOG};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use payledger_domain::PaymentId;
+use payledger_domain::StreamId;
 use payledger_store::{
     AppendError, AppendRequest, Appended, Completion, LogSignal, PendingAppend, StoreError,
     StreamHead, completion, stamp,
@@ -48,7 +48,7 @@ pub(crate) struct PartitionWriter {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
-            .field("payment_id", &self.request.payment_id)
+            .field("stream", &self.request.stream)
             .finish()
     }
 }
@@ -139,7 +139,7 @@ impl WriterState {
 
     fn commit(&mut self, group: Vec<Job>) {
         let mut batch = WriteBatch::default();
-        let mut heads: HashMap<PaymentId, StreamHead> = HashMap::new();
+        let mut heads: HashMap<StreamId, StreamHead> = HashMap::new();
         let mut accepted = Vec::with_capacity(group.len());
         let sequence_before = self.last_sequence;
         for Job { request, done } in group {
@@ -178,12 +178,12 @@ impl WriterState {
     fn stage(
         &mut self,
         batch: &mut WriteBatch,
-        heads: &mut HashMap<PaymentId, StreamHead>,
+        heads: &mut HashMap<StreamId, StreamHead>,
         request: AppendRequest,
     ) -> Result<Appended, AppendError> {
-        let head = match heads.get(&request.payment_id) {
+        let head = match heads.get(&request.stream) {
             Some(head) => Some(*head),
-            None => read_head(&self.db, request.payment_id)?,
+            None => read_head(&self.db, request.stream)?,
         };
         let current_version = head.map_or(0, |h| h.version);
         if current_version != request.expected_version {
@@ -191,7 +191,7 @@ impl WriterState {
         }
         // Everything that can fail happens before the batch is touched, so a
         // refused request never leaves part of itself in the group's batch.
-        let events_cf = cf(&self.db, CF_EVENTS)?;
+        let events_cf = cf(&self.db, keys::events_cf(request.stream.kind))?;
         let log_cf = cf(&self.db, CF_LOG)?;
         let table_cfs = request
             .inline
@@ -199,7 +199,7 @@ impl WriterState {
             .map(|write| cf(&self.db, keys::table_cf(write.table)))
             .collect::<Result<Vec<_>, _>>()?;
         let stamped = stamp(
-            request.payment_id,
+            request.stream,
             head,
             self.partition,
             self.last_sequence,
@@ -209,31 +209,31 @@ impl WriterState {
             let envelope = &event.envelope;
             batch.put_cf(
                 events_cf,
-                keys::event_key(request.payment_id, envelope.version),
+                keys::event_key(request.stream, envelope.version),
                 &event.encoded,
             );
             batch.put_cf(
                 log_cf,
                 keys::log_key(self.partition, envelope.partition_sequence),
-                keys::log_value(request.payment_id, envelope.version),
+                keys::log_value(request.stream, envelope.version),
             );
         }
         for (table_cf, write) in table_cfs.into_iter().zip(request.inline) {
             stage_table_write(batch, table_cf, write);
         }
         self.last_sequence = stamped.head_sequence();
-        heads.insert(request.payment_id, stamped.head);
+        heads.insert(request.stream, stamped.head);
         Ok(stamped.appended)
     }
 
     fn write(
         &self,
         mut batch: WriteBatch,
-        heads: &HashMap<PaymentId, StreamHead>,
+        heads: &HashMap<StreamId, StreamHead>,
     ) -> Result<(), StoreError> {
-        let heads_cf = cf(&self.db, CF_HEADS)?;
-        for (payment_id, head) in heads {
-            batch.put_cf(heads_cf, payment_id.as_bytes(), keys::encode_head(head));
+        for (stream, head) in heads {
+            let heads_cf = cf(&self.db, keys::heads_cf(stream.kind))?;
+            batch.put_cf(heads_cf, stream.id_bytes(), keys::encode_head(head));
         }
         let mut options = WriteOptions::default();
         // Durability is the contract: never answer before the fsync.

@@ -10,7 +10,9 @@ use crate::{
     AppendError, AppendRequest, EventStore, GENESIS_HASH, KvWrite, NewEvent, Table, VersionRange,
     envelope_hash,
 };
-use payledger_domain::{Actor, Event, EventId, EventMeta, PaymentId, ProjectKey, Timestamp};
+use payledger_domain::{
+    Actor, Event, EventId, EventMeta, PaymentId, ProjectKey, StreamId, StreamKind, Timestamp,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +40,7 @@ macro_rules! event_store_conformance {
             events_form_a_hash_chain,
             empty_and_oversized_appends_are_refused,
             reads_of_unknown_streams_are_empty,
+            streams_of_different_kinds_never_share_events,
             inline_writes_commit_with_their_append_only,
             tables_scan_in_key_order_within_bounds,
             a_commit_notifies_its_partition_before_the_appender_hears_back,
@@ -64,9 +67,9 @@ fn unique_bytes() -> [u8; 16] {
     bytes
 }
 
-/// A payment id no other check uses.
-pub fn new_payment() -> PaymentId {
-    PaymentId::from_bytes(unique_bytes())
+/// The stream of a payment no other check uses.
+pub fn new_payment() -> StreamId {
+    StreamId::payment(PaymentId::from_bytes(unique_bytes()))
 }
 
 /// A small event whose correlation id names the batch it belongs to.
@@ -84,20 +87,15 @@ pub fn event(batch: &str) -> NewEvent {
     }
 }
 
-fn request(
-    payment_id: PaymentId,
-    expected_version: u64,
-    count: usize,
-    batch: &str,
-) -> AppendRequest {
+fn request(stream: StreamId, expected_version: u64, count: usize, batch: &str) -> AppendRequest {
     AppendRequest::events(
-        payment_id,
+        stream,
         expected_version,
         (0..count).map(|_| event(batch)).collect(),
     )
 }
 
-fn versions<S: EventStore>(store: &S, payment: PaymentId) -> Vec<u64> {
+fn versions<S: EventStore>(store: &S, payment: StreamId) -> Vec<u64> {
     let events = store
         .read_stream(payment, VersionRange::ALL)
         .expect("read stream");
@@ -251,7 +249,7 @@ pub fn log_order_equals_commit_order_per_partition<H: Harness>(harness: &mut H) 
             store.log_head(partition).expect("log head"),
             from - 1 + log.len() as u64
         );
-        let mut last_version: HashMap<PaymentId, u64> = HashMap::new();
+        let mut last_version: HashMap<StreamId, u64> = HashMap::new();
         for (offset, e) in log.iter().enumerate() {
             assert_eq!(e.partition, partition);
             assert_eq!(e.partition_sequence, from + offset as u64, "gap in the log");
@@ -259,8 +257,8 @@ pub fn log_order_equals_commit_order_per_partition<H: Harness>(harness: &mut H) 
                 partition,
                 sequence: e.partition_sequence,
             };
-            assert_eq!(by_position.get(&position), Some(&(e.payment_id, e.version)));
-            let previous = last_version.insert(e.payment_id, e.version).unwrap_or(0);
+            assert_eq!(by_position.get(&position), Some(&(e.stream, e.version)));
+            let previous = last_version.insert(e.stream, e.version).unwrap_or(0);
             assert_eq!(
                 e.version,
                 previous + 1,
@@ -375,6 +373,63 @@ pub fn reads_of_unknown_streams_are_empty<H: Harness>(harness: &mut H) {
     assert_eq!(partitions.len(), usize::from(store.partition_count()));
 }
 
+/// Every kind's stream of one id is its own stream: its own versions, head
+/// and hash chain, and the log names the kind of each event it lists. All
+/// of it survives a reopen.
+pub fn streams_of_different_kinds_never_share_events<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let payment = new_payment();
+    let order = StreamId::new(StreamKind::Order, payment.id);
+    store
+        .append(request(payment, 0, 2, "payment"))
+        .expect("payment");
+    store.append(request(order, 0, 1, "order")).expect("order");
+    assert!(
+        matches!(
+            store.append(request(order, 0, 1, "again")),
+            Err(AppendError::Conflict { current_version: 1 })
+        ),
+        "the order stream has its own version"
+    );
+    store
+        .append(request(payment, 2, 1, "payment"))
+        .expect("payment");
+    let store = harness.reopen(store);
+
+    for (stream, batch, count) in [(payment, "payment", 3), (order, "order", 1)] {
+        let events = store.read_stream(stream, VersionRange::ALL).expect("read");
+        assert_eq!(events.len(), count, "{stream}");
+        assert!(
+            events
+                .iter()
+                .all(|e| e.stream == stream && e.meta.correlation_id.as_deref() == Some(batch))
+        );
+        assert_eq!(
+            events[0].previous_hash, GENESIS_HASH,
+            "{stream} starts its own chain"
+        );
+        let head = store.stream_head(stream).expect("head").expect("exists");
+        assert_eq!(head.version, count as u64);
+        assert_eq!(
+            head.partition,
+            crate::partition_of(stream, store.partition_count())
+        );
+    }
+    let partition = crate::partition_of(payment, store.partition_count());
+    let logged: Vec<(StreamId, u64)> = store
+        .read_log(partition, 1, 100)
+        .expect("read log")
+        .iter()
+        .filter(|e| e.stream.id == payment.id)
+        .map(|e| (e.stream, e.version))
+        .collect();
+    assert_eq!(
+        logged,
+        vec![(payment, 1), (payment, 2), (order, 1), (payment, 3)],
+        "the log keeps commit order and each event's kind"
+    );
+}
+
 fn put(table: Table, key: &[u8], value: &[u8]) -> KvWrite {
     KvWrite {
         table,
@@ -386,7 +441,7 @@ fn put(table: Table, key: &[u8], value: &[u8]) -> KvWrite {
 pub fn inline_writes_commit_with_their_append_only<H: Harness>(harness: &mut H) {
     let store = harness.open();
     let payment = new_payment();
-    let view_key = payment.as_bytes().to_vec();
+    let view_key = payment.id_bytes().to_vec();
     let mut create = request(payment, 0, 1, "create");
     create.inline = vec![
         put(Table::Views, &view_key, b"v1"),
@@ -436,7 +491,7 @@ pub fn inline_writes_commit_with_their_append_only<H: Harness>(harness: &mut H) 
 pub fn tables_scan_in_key_order_within_bounds<H: Harness>(harness: &mut H) {
     let store = harness.open();
     let prefix = new_payment();
-    let key = |suffix: &[u8]| [prefix.as_bytes().as_slice(), suffix].concat();
+    let key = |suffix: &[u8]| [prefix.id_bytes().as_slice(), suffix].concat();
     store
         .write(vec![
             put(Table::Catalog, &key(b"c"), b"3"),
@@ -497,7 +552,7 @@ pub fn a_commit_notifies_its_partition_before_the_appender_hears_back<H: Harness
     assert!(waiter.is_notified(), "the commit did not notify");
     // What woke the consumer is readable by then.
     let log = store.read_log(partition, 1, 10).expect("read log");
-    assert!(log.iter().any(|e| e.payment_id == payment));
+    assert!(log.iter().any(|e| e.stream == payment));
     assert!(
         others.iter().all(|w| !w.is_notified()),
         "a commit notified another partition"

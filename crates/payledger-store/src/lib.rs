@@ -1,7 +1,7 @@
 //! The event store contract of payledger.
 //!
-//! An [`EventStore`] keeps one stream of events per payment and, per
-//! partition, a global log of every event in commit order. Appends are
+//! An [`EventStore`] keeps one stream of events per aggregate (a
+//! [`StreamId`]: kind and id) and, per partition, a global log of every event in commit order. Appends are
 //! optimistic: the caller names the version it expects the stream to be at
 //! and gets either the versions and log positions it was assigned or a
 //! [`AppendError::Conflict`] carrying the current version.
@@ -29,7 +29,7 @@ pub use pending::{Completion, PendingAppend, completion};
 pub use signal::{LogSignal, LogWaiter};
 pub use stamp::{Stamped, StampedEvent, stamp};
 
-use payledger_domain::{Event, EventEnvelope, EventMeta, PaymentId};
+use payledger_domain::{Event, EventEnvelope, EventMeta, StreamId};
 use sha2::{Digest, Sha256};
 
 /// Most events one append may carry (a request's 500 actions fit easily).
@@ -115,7 +115,7 @@ pub struct KvWrite {
 /// An append of one or more events to one stream under an expected version.
 #[derive(Clone, Debug)]
 pub struct AppendRequest {
-    pub payment_id: PaymentId,
+    pub stream: StreamId,
     /// The version the stream must be at; 0 means "must not exist yet".
     pub expected_version: u64,
     pub events: Vec<NewEvent>,
@@ -127,9 +127,9 @@ pub struct AppendRequest {
 
 impl AppendRequest {
     /// An append without inline writes.
-    pub fn events(payment_id: PaymentId, expected_version: u64, events: Vec<NewEvent>) -> Self {
+    pub fn events(stream: StreamId, expected_version: u64, events: Vec<NewEvent>) -> Self {
         Self {
-            payment_id,
+            stream,
             expected_version,
             events,
             inline: Vec::new(),
@@ -222,7 +222,7 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
-/// An event store: per-payment streams plus per-partition global logs.
+/// An event store: one stream per aggregate plus per-partition global logs.
 pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The fixed number of partitions of this store.
     fn partition_count(&self) -> u16;
@@ -238,7 +238,7 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Reads a stream's events within `range`, in version order.
     fn read_stream(
         &self,
-        payment_id: PaymentId,
+        stream: StreamId,
         range: VersionRange,
     ) -> Result<Vec<EventEnvelope>, StoreError>;
 
@@ -252,7 +252,7 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<EventEnvelope>, StoreError>;
 
     /// The head of a stream, or `None` if it has no events.
-    fn stream_head(&self, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError>;
+    fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError>;
 
     /// The last sequence written to a partition's log (0 when empty).
     fn log_head(&self, partition: u16) -> Result<u64, StoreError>;

@@ -9,7 +9,7 @@ use crate::{
 };
 use crate::{KvWrite, Table};
 use parking_lot::RwLock;
-use payledger_domain::{EventEnvelope, PaymentId};
+use payledger_domain::{EventEnvelope, StreamId};
 use std::collections::{BTreeMap, HashMap};
 
 /// An event store held in memory.
@@ -22,9 +22,9 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    streams: HashMap<PaymentId, Stream>,
-    /// Per partition: (payment, version) in log order.
-    logs: Vec<Vec<(PaymentId, u64)>>,
+    streams: HashMap<StreamId, Stream>,
+    /// Per partition: (stream, version) in log order.
+    logs: Vec<Vec<(StreamId, u64)>>,
     tables: HashMap<Table, BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
@@ -84,18 +84,18 @@ impl EventStore for MemoryStore {
             return PendingAppend::ready(Err(rejected));
         }
         let mut state = self.state.write();
-        let head = state.streams.get(&request.payment_id).map(|s| s.head);
+        let head = state.streams.get(&request.stream).map(|s| s.head);
         let current_version = head.map_or(0, |h| h.version);
         if current_version != request.expected_version {
             return PendingAppend::ready(Err(AppendError::Conflict { current_version }));
         }
         let partition = head.map_or_else(
-            || partition_of(request.payment_id, self.partition_count),
+            || partition_of(request.stream, self.partition_count),
             |h| h.partition,
         );
         let log = &state.logs[usize::from(partition)];
         let stamped = stamp(
-            request.payment_id,
+            request.stream,
             head,
             partition,
             log.len() as u64,
@@ -106,11 +106,11 @@ impl EventStore for MemoryStore {
             stamped
                 .events
                 .iter()
-                .map(|e| (request.payment_id, e.envelope.version)),
+                .map(|e| (request.stream, e.envelope.version)),
         );
         let stream = state
             .streams
-            .entry(request.payment_id)
+            .entry(request.stream)
             .or_insert_with(|| Stream {
                 head: stamped.head,
                 events: Vec::new(),
@@ -131,11 +131,11 @@ impl EventStore for MemoryStore {
 
     fn read_stream(
         &self,
-        payment_id: PaymentId,
+        stream: StreamId,
         range: VersionRange,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
         let state = self.state.read();
-        let Some(stream) = state.streams.get(&payment_id) else {
+        let Some(stream) = state.streams.get(&stream) else {
             return Ok(Vec::new());
         };
         Ok(stream
@@ -161,14 +161,12 @@ impl EventStore for MemoryStore {
             .iter()
             .skip(skip)
             .take(max_events)
-            .map(|(payment_id, version)| {
-                state.streams[payment_id].events[(*version - 1) as usize].clone()
-            })
+            .map(|(stream, version)| state.streams[stream].events[(*version - 1) as usize].clone())
             .collect())
     }
 
-    fn stream_head(&self, payment_id: PaymentId) -> Result<Option<StreamHead>, StoreError> {
-        Ok(self.state.read().streams.get(&payment_id).map(|s| s.head))
+    fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {
+        Ok(self.state.read().streams.get(&stream).map(|s| s.head))
     }
 
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {

@@ -6,7 +6,7 @@
 //! carries the hash of its predecessor's encoded bytes.
 
 use crate::{Appended, GENESIS_HASH, LogPosition, NewEvent, StreamHead, envelope_hash};
-use payledger_domain::{EventEnvelope, PaymentId};
+use payledger_domain::{EventEnvelope, StreamId};
 
 /// One stamped event and its encoded bytes, ready to store.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ impl Stamped {
 /// Stamps `events` onto a stream whose current head is `head` (`None` for a
 /// new stream) in `partition`, whose last log sequence is `last_sequence`.
 pub fn stamp(
-    payment_id: PaymentId,
+    stream: StreamId,
     head: Option<StreamHead>,
     partition: u16,
     last_sequence: u64,
@@ -48,7 +48,7 @@ pub fn stamp(
         version += 1;
         let envelope = EventEnvelope {
             meta,
-            payment_id,
+            stream,
             version,
             partition,
             partition_sequence: sequence,

@@ -71,8 +71,8 @@ impl DeliveryRenderer {
                 steps.push(DeliveryStep::Skip { sequence });
                 continue;
             }
-            self.keys.learn_history(envelope, |payment, last| {
-                store.read_stream(payment, VersionRange::new(1, last))
+            self.keys.learn_history(envelope, |stream, last| {
+                store.read_stream(stream, VersionRange::new(1, last))
             })?;
             let message = self.keys.render(envelope);
             let (body, content_type) = body(&subscription.format, envelope, message);

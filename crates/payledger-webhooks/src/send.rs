@@ -154,7 +154,7 @@ mod tests {
                 correlation_id: None,
                 idempotency_key: None,
             },
-            payment_id: PaymentId::from_bytes([0x11; 16]),
+            stream: PaymentId::from_bytes([0x11; 16]).into(),
             version: 3,
             partition: 5,
             partition_sequence: 42,

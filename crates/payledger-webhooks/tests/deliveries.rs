@@ -319,7 +319,7 @@ fn renamed_message_id(harness: &Harness, payment: &Payment) -> String {
     let events = harness
         .store
         .read_stream(
-            payment.id,
+            payment.id.into(),
             payledger_store::VersionRange::new(payment.version, payment.version),
         )
         .unwrap();

@@ -117,8 +117,10 @@ mod tests {
         let store = MemoryStore::with_partitions(2);
         let id = PaymentId::from_bytes([7; 16]);
         let events = (1..=3).map(event).collect();
-        store.append(AppendRequest::events(id, 0, events)).unwrap();
-        let partition = payledger_store::partition_of(id, 2);
+        store
+            .append(AppendRequest::events(id.into(), 0, events))
+            .unwrap();
+        let partition = payledger_store::partition_of(id.into(), 2);
         assert!(report(&store).unwrap().contains("no log consumer"));
         let mut cursor = Cursor::load(&store, "kafka-relay", partition).unwrap();
         cursor.save(&store, 1).unwrap();

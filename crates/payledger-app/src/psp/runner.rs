@@ -74,8 +74,12 @@ impl LogHandler for ExecutorHandler {
             .into_iter()
             .filter(|e| e.meta.actor != executor)
             .filter(|e| self.service.inner.registry.has_project(&e.meta.project))
-            .filter(|e| seen.insert(e.payment_id))
-            .map(|e| (e.meta.project, e.payment_id))
+            // Only payments' events can carry PSP work.
+            .filter_map(|e| {
+                let payment = e.payment_id()?;
+                Some((e.meta.project, payment))
+            })
+            .filter(|(_, payment)| seen.insert(*payment))
             .collect())
     }
 

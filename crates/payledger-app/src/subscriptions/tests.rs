@@ -56,7 +56,9 @@ fn append_events(store: &MemoryStore, payment: u8, count: u8) {
         })
         .collect();
     let id = PaymentId::from_bytes([payment; 16]);
-    store.append(AppendRequest::events(id, 0, events)).unwrap();
+    store
+        .append(AppendRequest::events(id.into(), 0, events))
+        .unwrap();
 }
 
 #[test]

@@ -158,7 +158,7 @@ async fn append_until(
             payment = (PaymentId::from_uuid(uuid::Uuid::new_v4()), 0);
         }
         let events = (0..events_per_append).map(|_| sample_event()).collect();
-        let request = AppendRequest::events(payment.0, payment.1, events);
+        let request = AppendRequest::events(payment.0.into(), payment.1, events);
         let begun = Instant::now();
         match store.submit(request).await {
             Ok(appended) => payment.1 = appended.last_version,
@@ -194,7 +194,7 @@ fn sample_envelope() -> payledger_domain::EventEnvelope {
     let NewEvent { meta, event } = sample_event();
     payledger_domain::EventEnvelope {
         meta,
-        payment_id: PaymentId::from_uuid(uuid::Uuid::new_v4()),
+        stream: PaymentId::from_uuid(uuid::Uuid::new_v4()).into(),
         version: 42,
         partition: 3,
         partition_sequence: 123_456,

@@ -106,7 +106,10 @@ pub fn message_to_json(envelope: &EventEnvelope, payment_key: Option<&str>) -> V
     out.insert("sequenceNumber".into(), json!(envelope.version));
     out.insert(
         "resource".into(),
-        reference_to_json("payment", &envelope.payment_id.to_string()),
+        reference_to_json(
+            envelope.stream.kind.type_id(),
+            &envelope.stream.id.to_string(),
+        ),
     );
     out.insert("resourceVersion".into(), json!(envelope.version));
     put(
@@ -325,7 +328,7 @@ fn payload(envelope: &EventEnvelope) -> Map<String, Value> {
             Some(method_info_update_to_json(update)),
         )]),
         Event::StatusInterfaceCodeSet(code) => fields([
-            ("paymentId", Some(json!(envelope.payment_id.to_string()))),
+            ("paymentId", Some(json!(envelope.stream.id.to_string()))),
             ("interfaceCode", text(code)),
         ]),
         Event::StatusInterfaceTextSet(status_text) => {

@@ -2,7 +2,7 @@
 //! from its events.
 
 use super::message_to_json;
-use payledger_domain::{Event, EventEnvelope, PaymentId};
+use payledger_domain::{Event, EventEnvelope, StreamId};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 /// replaced) or skips some is noticed and learns the history again instead
 /// of naming a later key.
 #[derive(Default, Debug)]
-pub struct MessageKeys(HashMap<PaymentId, Tracked>);
+pub struct MessageKeys(HashMap<StreamId, Tracked>);
 
 /// A payment's key after `version`.
 #[derive(Default, Debug)]
@@ -30,7 +30,7 @@ impl MessageKeys {
     /// Takes note of `envelope`'s key change, if any, and returns the key
     /// its payment has after it.
     pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
-        let tracked = self.0.entry(envelope.payment_id).or_default();
+        let tracked = self.0.entry(envelope.stream).or_default();
         match &envelope.event {
             Event::Created(draft) => tracked.key.clone_from(&draft.key),
             Event::KeySet(new) => tracked.key.clone_from(new),
@@ -50,18 +50,18 @@ impl MessageKeys {
     /// version before it was the last one observed: a reader that starts
     /// mid-stream (a log consumer after a restart) or reads events again
     /// still names the key the payment had.
-    /// `read_earlier(payment, last)` returns the payment's events of
+    /// `read_earlier(stream, last)` returns the stream's events of
     /// versions 1 to `last`; it is called only when they are needed.
     pub fn learn_history<E>(
         &mut self,
         envelope: &EventEnvelope,
-        read_earlier: impl FnOnce(PaymentId, u64) -> Result<Vec<EventEnvelope>, E>,
+        read_earlier: impl FnOnce(StreamId, u64) -> Result<Vec<EventEnvelope>, E>,
     ) -> Result<(), E> {
         if envelope.version <= 1 || self.follows(envelope) {
             return Ok(());
         }
-        self.0.remove(&envelope.payment_id);
-        for event in &read_earlier(envelope.payment_id, envelope.version - 1)? {
+        self.0.remove(&envelope.stream);
+        for event in &read_earlier(envelope.stream, envelope.version - 1)? {
             self.observe(event);
         }
         Ok(())
@@ -76,7 +76,7 @@ impl MessageKeys {
         if self.follows(envelope) {
             self.observe(envelope);
         } else {
-            self.0.remove(&envelope.payment_id);
+            self.0.remove(&envelope.stream);
         }
     }
 
@@ -92,7 +92,7 @@ impl MessageKeys {
     /// version 1 up to the one just before it.
     fn follows(&self, envelope: &EventEnvelope) -> bool {
         self.0
-            .get(&envelope.payment_id)
+            .get(&envelope.stream)
             .is_some_and(|t| t.version + 1 == envelope.version)
     }
 }
