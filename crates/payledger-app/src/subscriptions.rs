@@ -34,10 +34,11 @@
 //! Modules: `records` (the stored row), `rules` (drafts, actions,
 //! rejections), `storage` (reads and the use cases), `delivery` (status).
 
-use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy, is_identifier};
+use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy};
 use crate::consumer::{Cursor, CursorError};
 use crate::idempotency::{self, Answer, AnswerError};
 use crate::table_keys::{prefix_end, project_prefix, push_text, split_text};
+use payledger_domain::catalog_rules::is_identifier;
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use serde::{Deserialize, Serialize};

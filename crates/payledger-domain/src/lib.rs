@@ -13,12 +13,14 @@
 //! - [`command`]: typed commands: the payment draft and the update actions.
 //! - [`types`]: custom field Types and PaymentState States as the rules see them.
 //! - [`catalog`]: the read-only lookup of Types and States while deciding.
+//! - [`catalog_rules`]: the rules of the Type and State resources themselves.
 //! - [`rejection`]: one named variant per business rule that can say no.
 //! - [`time`]: ISO 8601 text of [`Timestamp`]s (calendar arithmetic, no clock).
 //! - [`decide`](mod@decide): command + state → events or rejection.
 //! - [`evolve`](mod@evolve): state + event → state; replaying a stream.
 
 pub mod catalog;
+pub mod catalog_rules;
 pub mod command;
 pub mod decide;
 pub mod event;

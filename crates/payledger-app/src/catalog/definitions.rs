@@ -13,12 +13,27 @@ impl TypeRecord {
             field_definitions: self
                 .field_definitions
                 .iter()
-                .map(|f| FieldDefinition {
-                    name: f.name.clone(),
-                    field_type: f.field_type.to_field_type(),
-                    required: f.required,
-                })
+                .map(FieldDefinitionRecord::to_definition)
                 .collect(),
+        }
+    }
+
+    /// The names of its fields, in order.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.field_definitions
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+}
+
+impl FieldDefinitionRecord {
+    /// What the rules need of this field definition.
+    pub fn to_definition(&self) -> FieldDefinition {
+        FieldDefinition {
+            name: self.name.clone(),
+            field_type: self.field_type.to_field_type(),
+            required: self.required,
         }
     }
 }

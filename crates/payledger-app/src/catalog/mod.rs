@@ -19,8 +19,9 @@
 //! | Catalog | project · `state-key` · key      | state id (UTF-8) |
 //!
 //! - `records`: the stored (and returned) Type and State records.
-//! - `inputs`, `failures`: drafts and actions in, rejections and errors out.
-//! - `validation`: the rules a draft must pass.
+//! - `inputs`, `failures`: drafts and actions in, errors out. The rules a
+//!   draft or action must pass, and their rejections, are the domain's
+//!   (`payledger_domain::catalog_rules`); the use cases ask them first.
 //! - `storage`: key layout and the generic reads and writes of records.
 //! - `types`, `states`: the use cases.
 //! - `definitions`: [`StoredCatalog`], what the payment rules consult.
@@ -39,64 +40,26 @@
 use crate::idempotency::{self, Answer, AnswerError};
 use crate::table_keys::{prefix_end, project_prefix, push_text};
 use parking_lot::Mutex;
+use payledger_domain::catalog_rules as rules;
 use payledger_domain::payment::LocalizedString;
 use payledger_domain::time::format_timestamp;
 use payledger_domain::types::{
-    CustomResource, FieldDefinition, FieldType, StateDefinition, StateType, TypeDefinition,
+    FieldDefinition, FieldType, StateDefinition, StateType, TypeDefinition,
 };
 use payledger_domain::{Catalog, ProjectKey, ResourceRef, Timestamp};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Deref;
 
-/// Most Types (and, separately, most States) one project may hold; a list
-/// therefore always returns every resource of a kind.
-pub const RESOURCES_PER_KIND_MAX: usize = 1_000;
-/// Shortest key of a Type or State, in bytes.
-pub const KEY_BYTES_MIN: usize = 2;
-/// Longest key of a Type or State, in bytes.
-pub const KEY_BYTES_MAX: usize = 256;
-/// Shortest field definition name, in bytes.
-pub const FIELD_NAME_BYTES_MIN: usize = 2;
-/// Longest field definition name, in bytes.
-pub const FIELD_NAME_BYTES_MAX: usize = 36;
-/// Most field definitions of one Type.
-pub const FIELD_DEFINITIONS_MAX: usize = 256;
-/// Most values of one Enum or LocalizedEnum field type.
-pub const ENUM_VALUES_MAX: usize = 500;
-/// Deepest field type: `Set` of `Set` of a plain type is depth 3.
-pub const FIELD_TYPE_DEPTH_MAX: usize = 3;
-/// Most transitions of one State.
-pub const TRANSITIONS_MAX: usize = RESOURCES_PER_KIND_MAX;
-/// Most update actions in one request.
-pub const ACTIONS_PER_REQUEST_MAX: usize = 500;
-
-/// The `referenceTypeId`s a `Reference` field type may name (commercetools
-/// `CustomFieldReferenceValue`).
-pub const REFERENCE_TYPE_IDS: [&str; 19] = [
-    "approval-flow",
-    "approval-rule",
-    "associate-role",
-    "business-unit",
-    "cart",
-    "cart-discount",
-    "category",
-    "channel",
-    "customer",
-    "customer-group",
-    "key-value-document",
-    "order",
-    "product",
-    "product-type",
-    "review",
-    "state",
-    "shipping-method",
-    "variant",
-    "zone",
-];
+/// The limits, kinds and rejections of the catalog rules, which live in
+/// the domain (`payledger_domain::catalog_rules`).
+pub use payledger_domain::catalog_rules::{
+    ACTIONS_PER_REQUEST_MAX, CatalogKind, CatalogRejection, ENUM_VALUES_MAX, FIELD_DEFINITIONS_MAX,
+    FIELD_NAME_BYTES_MAX, FIELD_NAME_BYTES_MIN, FIELD_TYPE_DEPTH_MAX, KEY_BYTES_MAX, KEY_BYTES_MIN,
+    REFERENCE_TYPE_IDS, RESOURCES_PER_KIND_MAX, TRANSITIONS_MAX,
+};
 
 mod definitions;
 mod failures;
@@ -107,7 +70,6 @@ mod storage;
 #[cfg(test)]
 mod tests;
 mod types;
-mod validation;
 
 pub use definitions::*;
 pub use failures::*;
@@ -116,4 +78,3 @@ pub use records::*;
 pub use states::*;
 pub use storage::*;
 pub use types::*;
-pub(crate) use validation::*;

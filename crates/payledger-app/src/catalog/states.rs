@@ -11,7 +11,7 @@ pub fn create_state(
     draft: StateDraft,
     meta: &CatalogMeta,
 ) -> Result<StateRecord, CatalogError> {
-    check_key(&draft.key)?;
+    rules::check_key(&draft.key)?;
     let now = meta.now_text();
     let mut record = StateRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -48,7 +48,7 @@ pub fn update_state(
     actions: Vec<StateAction>,
     meta: &CatalogMeta,
 ) -> Result<StateRecord, CatalogError> {
-    check_action_count(actions.len())?;
+    rules::check_action_count(actions.len())?;
     let _writes = crate::resource_writes::lock();
     let before: StateRecord = current(store, project, by, version)?;
     let mut after = before.clone();
@@ -61,7 +61,7 @@ pub fn update_state(
                 after.transitions = resolve_transitions(store, project, &after, transitions)?;
             }
             StateAction::ChangeKey(key) => {
-                check_key(&key)?;
+                rules::check_key(&key)?;
                 after.key = key;
             }
         }
@@ -80,12 +80,7 @@ pub(super) fn resolve_transitions(
     let Some(targets) = targets else {
         return Ok(None);
     };
-    if targets.len() > TRANSITIONS_MAX {
-        return Err(CatalogRejection::TooManyTransitions {
-            max: TRANSITIONS_MAX,
-        }
-        .into());
-    }
+    rules::check_transition_count(targets.len())?;
     let mut resolved = Vec::with_capacity(targets.len());
     for by in targets {
         let is_self = match &by {
@@ -99,14 +94,7 @@ pub(super) fn resolve_transitions(
         let Some(target) = read::<StateRecord>(store, project, &by)? else {
             return Err(CatalogRejection::TransitionNotFound { by }.into());
         };
-        if target.state_type != state.state_type {
-            return Err(CatalogRejection::TransitionToOtherType {
-                target_key: target.key,
-                target_type: target.state_type,
-                state_type: state.state_type,
-            }
-            .into());
-        }
+        rules::check_transition_target(state.state_type, &target.key, target.state_type)?;
         resolved.push(StateReference::to(&target.id));
     }
     Ok(Some(resolved))

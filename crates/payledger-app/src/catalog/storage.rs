@@ -45,10 +45,26 @@ impl CatalogRecord for StateRecord {
     }
 }
 
+/// The key component of a kind's records.
+const fn record_tag(kind: CatalogKind) -> &'static str {
+    match kind {
+        CatalogKind::Type => "type",
+        CatalogKind::State => "state",
+    }
+}
+
+/// The key component of a kind's key index.
+const fn key_tag(kind: CatalogKind) -> &'static str {
+    match kind {
+        CatalogKind::Type => "type-key",
+        CatalogKind::State => "state-key",
+    }
+}
+
 /// The key prefix of every record of a kind in a project.
 pub fn records_prefix(project: &ProjectKey, kind: CatalogKind) -> Vec<u8> {
     let mut key = project_prefix(project);
-    push_text(&mut key, kind.record_tag());
+    push_text(&mut key, record_tag(kind));
     key
 }
 
@@ -62,7 +78,7 @@ pub fn record_key(project: &ProjectKey, kind: CatalogKind, id: &str) -> Vec<u8> 
 /// The key prefix of a kind's key index in a project.
 pub fn key_index_prefix(project: &ProjectKey, kind: CatalogKind) -> Vec<u8> {
     let mut key = project_prefix(project);
-    push_text(&mut key, kind.key_tag());
+    push_text(&mut key, key_tag(kind));
     key
 }
 
@@ -208,14 +224,7 @@ pub(super) fn check_room(
             RESOURCES_PER_KIND_MAX,
         )?
         .len();
-    if held >= RESOURCES_PER_KIND_MAX {
-        return Err(CatalogRejection::TooManyResources {
-            kind,
-            max: RESOURCES_PER_KIND_MAX,
-        }
-        .into());
-    }
-    Ok(())
+    Ok(rules::check_room(kind, held)?)
 }
 
 /// Loads the record a write targets and checks its version.

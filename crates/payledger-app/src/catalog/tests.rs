@@ -1,5 +1,6 @@
 //! The catalog use cases over the in-memory store, and the golden records.
 use super::*;
+use payledger_domain::types::CustomResource;
 use payledger_store::memory::MemoryStore;
 use serde_json::{Value, json};
 

@@ -10,9 +10,14 @@ pub fn create_type(
     draft: TypeDraft,
     meta: &CatalogMeta,
 ) -> Result<TypeRecord, CatalogError> {
-    check_key(&draft.key)?;
-    check_resource_type_ids(&draft.resource_type_ids)?;
-    check_field_definitions(&draft.field_definitions)?;
+    rules::check_key(&draft.key)?;
+    rules::check_resource_type_ids(&draft.resource_type_ids)?;
+    let definitions: Vec<FieldDefinition> = draft
+        .field_definitions
+        .iter()
+        .map(FieldDefinitionRecord::to_definition)
+        .collect();
+    rules::check_field_definitions(&definitions)?;
     let now = meta.now_text();
     let record = TypeRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -45,7 +50,7 @@ pub fn update_type(
     actions: Vec<TypeAction>,
     meta: &CatalogMeta,
 ) -> Result<TypeRecord, CatalogError> {
-    check_action_count(actions.len())?;
+    rules::check_action_count(actions.len())?;
     let _writes = crate::resource_writes::lock();
     let before: TypeRecord = current(store, project, by, version)?;
     let mut after = before.clone();
@@ -53,15 +58,6 @@ pub fn update_type(
         apply_type_action(&mut after, action)?;
     }
     commit_update(store, project, &before, after, meta)
-}
-
-pub(super) fn check_action_count(count: usize) -> Result<(), CatalogRejection> {
-    if count > ACTIONS_PER_REQUEST_MAX {
-        return Err(CatalogRejection::TooManyActions {
-            max: ACTIONS_PER_REQUEST_MAX,
-        });
-    }
-    Ok(())
 }
 
 pub(super) fn apply_type_action(
@@ -72,42 +68,19 @@ pub(super) fn apply_type_action(
         TypeAction::ChangeName(name) => record.name = name,
         TypeAction::SetDescription(description) => record.description = description,
         TypeAction::AddFieldDefinition(definition) => {
-            check_field_definition(&definition)?;
-            if record
-                .field_definitions
-                .iter()
-                .any(|f| f.name == definition.name)
-            {
-                return Err(CatalogRejection::DuplicateFieldName {
-                    name: definition.name,
-                });
-            }
-            if record.field_definitions.len() >= FIELD_DEFINITIONS_MAX {
-                return Err(CatalogRejection::TooManyFieldDefinitions {
-                    max: FIELD_DEFINITIONS_MAX,
-                });
-            }
+            rules::check_field_addition(&record.field_names(), &definition.to_definition())?;
             record.field_definitions.push(definition);
         }
         TypeAction::RemoveFieldDefinition { field_name } => {
-            let before = record.field_definitions.len();
-            record.field_definitions.retain(|f| f.name != field_name);
-            if record.field_definitions.len() == before {
-                return Err(CatalogRejection::UnknownFieldName { name: field_name });
-            }
+            let position = rules::field_position(&record.field_names(), &field_name)?;
+            record.field_definitions.remove(position);
         }
         TypeAction::ChangeLabel { field_name, label } => {
-            let Some(definition) = record
-                .field_definitions
-                .iter_mut()
-                .find(|f| f.name == field_name)
-            else {
-                return Err(CatalogRejection::UnknownFieldName { name: field_name });
-            };
-            definition.label = label;
+            let position = rules::field_position(&record.field_names(), &field_name)?;
+            record.field_definitions[position].label = label;
         }
         TypeAction::ChangeKey(key) => {
-            check_key(&key)?;
+            rules::check_key(&key)?;
             record.key = key;
         }
     }
