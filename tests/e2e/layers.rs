@@ -111,3 +111,23 @@ fn no_source_file_outside_tests_is_longer_than_the_limit() {
         "longer than {SOURCE_FILE_LINES_MAX} lines: {too_long:?}"
     );
 }
+
+#[test]
+fn the_domain_depends_on_no_serialization_io_or_store_crate() {
+    let domain = tree("payledger-domain", &["-e", "normal"]);
+    let crates = crates_in(&domain);
+    for forbidden in [
+        "serde",
+        "serde_json",
+        "prost",
+        "tokio",
+        "rocksdb",
+        "payledger-store",
+        "payledger-codec",
+    ] {
+        assert!(
+            !crates.contains(&forbidden),
+            "payledger-domain depends on {forbidden}"
+        );
+    }
+}

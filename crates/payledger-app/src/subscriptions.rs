@@ -31,35 +31,28 @@
 //!   (the status of the [`DeliveryFailure`] decoded from the cursor's
 //!   error); a later success clears it (`Healthy`).
 //!
-//! Modules: `records` (the stored row), `rules` (drafts, actions,
-//! rejections), `storage` (reads and the use cases), `delivery` (status).
+//! Modules: `records` (the stored row), `drafts` (drafts and actions, and
+//! the adapter to the domain's `subscription_rules`, which decide), `storage` (reads and the use cases), `delivery` (status).
 
-use crate::catalog::{KEY_BYTES_MAX, KEY_BYTES_MIN, ModifiedBy};
+use crate::catalog::ModifiedBy;
 use crate::consumer::{Cursor, CursorError};
 use crate::idempotency::{self, Answer, AnswerError};
 use crate::table_keys::{prefix_end, project_prefix, push_text, split_text};
-use payledger_domain::catalog_rules::is_identifier;
+use payledger_domain::subscription_rules::{self as rules, MessageSelection, SubscriptionShape};
 use payledger_domain::{ProjectKey, ResourceRef};
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Most subscriptions one project may hold (commercetools allows 25).
-pub const SUBSCRIPTIONS_PER_PROJECT_MAX: usize = 25;
+/// The limits and rejections of the subscription rules, which live in the
+/// domain (`payledger_domain::subscription_rules`).
+pub use payledger_domain::subscription_rules::{
+    CLOUD_EVENTS_VERSION, MESSAGE_TYPES_MAX, PAYMENT_RESOURCE_TYPE_ID, SECRET_BYTES_MAX,
+    SECRET_BYTES_MIN, SUBSCRIPTIONS_PER_PROJECT_MAX, SubscriptionRejection, URL_BYTES_MAX,
+};
+
 /// Most subscriptions of all projects that [`list_all`] reads.
 pub const SUBSCRIPTIONS_LISTED_MAX: usize = 100_000;
-/// Longest destination URL, in bytes.
-pub const URL_BYTES_MAX: usize = 2_048;
-/// Shortest signing secret, in bytes (128 bits of ASCII entropy at best).
-pub const SECRET_BYTES_MIN: usize = 16;
-/// Longest signing secret, in bytes.
-pub const SECRET_BYTES_MAX: usize = 256;
-/// Most message types one subscription may name.
-pub const MESSAGE_TYPES_MAX: usize = 100;
-/// The `resourceTypeId` whose messages payledger delivers.
-pub const PAYMENT_RESOURCE_TYPE_ID: &str = "payment";
-/// The CloudEvents version of the CloudEvents format.
-pub const CLOUD_EVENTS_VERSION: &str = "1.0";
 /// Prefix of the log consumer name of every subscription.
 pub const CONSUMER_PREFIX: &str = "subscription:";
 
@@ -69,13 +62,13 @@ pub fn consumer_name(id: &str) -> String {
 }
 
 mod delivery;
+mod drafts;
 mod records;
-mod rules;
 mod storage;
 
 pub use delivery::*;
+pub use drafts::*;
 pub use records::*;
-pub use rules::*;
 pub use storage::*;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`types`]: custom field Types and PaymentState States as the rules see them.
 //! - [`catalog`]: the read-only lookup of Types and States while deciding.
 //! - [`catalog_rules`]: the rules of the Type and State resources themselves.
+//! - [`subscription_rules`]: the rules of outbound webhook Subscriptions.
 //! - [`rejection`]: one named variant per business rule that can say no.
 //! - [`time`]: ISO 8601 text of [`Timestamp`]s (calendar arithmetic, no clock).
 //! - [`decide`](mod@decide): command + state → events or rejection.
@@ -30,6 +31,7 @@ pub mod money;
 pub mod payment;
 pub mod rejection;
 pub mod stream;
+pub mod subscription_rules;
 pub mod time;
 pub mod types;
 

@@ -111,12 +111,7 @@ pub fn create(
     };
     let _writes = crate::resource_writes::lock();
     let existing = list(store, project)?;
-    if existing.len() >= SUBSCRIPTIONS_PER_PROJECT_MAX {
-        return Err(SubscriptionRejection::TooManySubscriptions {
-            max: SUBSCRIPTIONS_PER_PROJECT_MAX,
-        }
-        .into());
-    }
+    rules::check_room(existing.len())?;
     if let Some(key) = &record.key
         && existing.iter().any(|r| r.key.as_ref() == Some(key))
     {
