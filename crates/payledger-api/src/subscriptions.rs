@@ -26,8 +26,9 @@
 use crate::auth::{Scope, authorize};
 use crate::catalog::{ActionParser, parse_update, query_spec, target};
 use crate::idempotent::{IdempotencyRow, answer};
+use crate::json::MESSAGE_TYPES;
 use crate::json::read::{Obj, Path as JsonPath, array, parse_body, string};
-use crate::json::{MESSAGE_TYPES, mask_token};
+use crate::json::subscription::subscription_fields;
 use crate::request::{Body, QueryPairs, now, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
@@ -94,16 +95,10 @@ pub fn subscription_to_json(
     record: &SubscriptionRecord,
     state: &DeliveryState,
 ) -> Result<Value, ApiError> {
-    let mut value = serde_json::to_value(record).map_err(|error| {
-        tracing::error!(%error, "subscription record does not serialise");
-        ApiError::general()
-    })?;
-    value["destination"]["secret"] = json!(mask_token(record.destination.secret()));
-    value["changes"] = json!([]);
-    value["events"] = json!([]);
-    value["status"] = json!(state.status.as_str());
-    value["delivery"] = delivery_json(state);
-    Ok(value)
+    let mut object = subscription_fields(record);
+    object.insert("status".into(), json!(state.status.as_str()));
+    object.insert("delivery".into(), delivery_json(state));
+    Ok(Value::Object(object))
 }
 
 /// The Kafka relay as a read-only Subscription of `project`.

@@ -1844,6 +1844,29 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
     };
     let shown = payledger_api::subscriptions::subscription_to_json(&record, &failing).unwrap();
     assert_schema("Subscription", &shown);
+    // Written field by field, not the stored row serialised.
+    assert_eq!(
+        shown,
+        json!({
+            "id": "0c7d3f52-9c0e-4d0a-8a59-3f1a1d2b6c01",
+            "version": 1,
+            "createdAt": "2026-11-21T10:00:00.000Z",
+            "lastModifiedAt": "2026-11-21T10:00:00.000Z",
+            "lastModifiedBy": { "clientId": "operator", "isPlatformClient": false },
+            "key": "hook",
+            "destination": {
+                "type": "HTTP",
+                "url": "http://hooks.example.com/payledger",
+                "secret": "************cdef"
+            },
+            "messages": [{ "resourceTypeId": "payment", "types": ["PaymentCreated"] }],
+            "changes": [],
+            "events": [],
+            "format": { "type": "CloudEvents", "cloudEventsVersion": "1.0" },
+            "status": "TemporaryError",
+            "delivery": shown["delivery"].clone(),
+        })
+    );
     assert_eq!(shown["destination"]["secret"], "************cdef");
     assert_eq!(
         shown["delivery"]["lastError"]["at"],

@@ -75,7 +75,7 @@ pub fn state_to_json(record: &StateRecord) -> Value {
 }
 
 /// `id`, `version`, timestamps and who created and last changed it.
-fn resource_fields(
+pub(crate) fn resource_fields(
     id: &str,
     version: u64,
     created_at: &str,

@@ -21,6 +21,7 @@ mod custom;
 pub(crate) mod draft;
 mod money;
 pub(crate) mod read;
+pub(crate) mod subscription;
 
 use payledger_domain::UpdateAction;
 

@@ -18,7 +18,8 @@
 //! | Catalog | project · `state` · id           | [`StateRecord`] (JSON) |
 //! | Catalog | project · `state-key` · key      | state id (UTF-8) |
 //!
-//! - `records`: the stored (and returned) Type and State records.
+//! - `records`: the stored Type and State records (the API writes its own
+//!   JSON from them).
 //! - `inputs`, `failures`: drafts and actions in, errors out. The rules a
 //!   draft or action must pass, and their rejections, are the domain's
 //!   (`payledger_domain::catalog_rules`); the use cases ask them first.

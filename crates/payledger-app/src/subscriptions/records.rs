@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// A stored subscription; also the body of the API's representation.
+/// A stored subscription (the API writes its own JSON from it).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionRecord {
