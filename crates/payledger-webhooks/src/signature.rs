@@ -9,7 +9,7 @@
 /// How far a receiver should let the signed time differ from its clock:
 /// the scheme's own tolerance.
 pub use payledger_wire::signature::SIGNATURE_TOLERANCE_SECONDS;
-use payledger_wire::signature::{matches_any, sign_with_key};
+use payledger_wire::signature::{matches_any, parse_header, sign_with_key};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "X-Payledger-Signature";
@@ -37,36 +37,19 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Checks `header` against `body` at `now` (Unix seconds). Several `v1`
-/// values are allowed (any may match); comparison is constant-time.
+/// Checks `header` against `body` at `now` (Unix seconds), parsing it with
+/// the scheme's one parser (`payledger_wire::signature::parse_header`).
+/// Several `v1` values are allowed (any may match); comparison is
+/// constant-time.
 pub fn verify(secret: &[u8], header: &str, body: &[u8], now: u64) -> Result<(), SignatureError> {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", value)) => {
-                timestamp = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| SignatureError::Malformed)?,
-                );
-            }
-            Some(("v1", value)) => {
-                signatures.push(hex::decode(value).map_err(|_| SignatureError::Malformed)?);
-            }
-            Some(_) => {} // Other schemes are for other receivers.
-            None => return Err(SignatureError::Malformed),
-        }
-    }
-    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
-    if signatures.is_empty() {
-        return Err(SignatureError::Malformed);
-    }
-    let age_seconds = now.abs_diff(timestamp);
+    // A header without a `v1` that could match is as unusable as one that
+    // does not parse.
+    let parsed = parse_header(header).map_err(|_| SignatureError::Malformed)?;
+    let age_seconds = unix_seconds(now).abs_diff(parsed.timestamp);
     if age_seconds > SIGNATURE_TOLERANCE_SECONDS {
         return Err(SignatureError::OutsideTolerance { age_seconds });
     }
-    if matches_any(secret, unix_seconds(timestamp), body, &signatures) {
+    if matches_any(secret, parsed.timestamp, body, &parsed.signatures) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)

@@ -39,14 +39,20 @@ pub enum SignatureError {
     NoSecret,
 }
 
-/// The parsed header: timestamp and the `v1` signatures (32 bytes each).
+/// A parsed `t=…,v1=…` header: the timestamp and the `v1` signatures that
+/// can match (32 bytes of lower-case hex each; others never match and are
+/// dropped).
 #[derive(Clone, PartialEq, Eq, Debug)]
-struct Header {
-    timestamp: i64,
-    signatures: Vec<[u8; 32]>,
+pub struct SignedHeader {
+    pub timestamp: i64,
+    pub signatures: Vec<[u8; 32]>,
 }
 
-fn parse_header(header: &str) -> Result<Header, SignatureError> {
+/// Parses a `t=…,v1=…` header: exactly one `t`, at most
+/// [`SIGNATURES_PER_HEADER_MAX`] `v1`, other schemes ignored, at most
+/// [`SIGNATURE_HEADER_BYTES_MAX`] bytes. The one parser of the scheme, for
+/// Stripe's webhooks and payledger's own deliveries alike.
+pub fn parse_header(header: &str) -> Result<SignedHeader, SignatureError> {
     if header.len() > SIGNATURE_HEADER_BYTES_MAX {
         return Err(SignatureError::Malformed);
     }
@@ -85,7 +91,7 @@ fn parse_header(header: &str) -> Result<Header, SignatureError> {
     if signatures.is_empty() {
         return Err(SignatureError::NoSignature);
     }
-    Ok(Header {
+    Ok(SignedHeader {
         timestamp,
         signatures,
     })
