@@ -107,6 +107,11 @@ impl Server {
         }
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|child| child.0.id())
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> &str {
         &self.base_url

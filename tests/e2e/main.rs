@@ -7,6 +7,7 @@ mod crash;
 mod examples;
 mod kafka;
 mod layers;
+mod load;
 mod quickstart;
 mod sdk;
 mod setup;

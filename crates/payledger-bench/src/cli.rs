@@ -25,6 +25,11 @@ pub enum Command {
     /// create, update (addTransaction + changeTransactionState), get and
     /// query-by-key; prints req/s and p50/p99 per workload.
     Http(BenchHttpArgs),
+    /// External HTTP load: a closed loop of N keep-alive connections
+    /// against a running server at --url (payledger or the commercetools
+    /// mock) for create, update, get, query and a mix, at several payment
+    /// sizes; prints req/s, p50/p99/max and the server's CPU per request.
+    Load(crate::bench::load::LoadArgs),
     /// Kafka relay: messages/s from a pre-filled log to the broker, then
     /// end-to-end latency (HTTP write acknowledged → consumer receives)
     /// p50/p99 under a steady write load.
@@ -36,7 +41,7 @@ pub enum Command {
     /// --stripe-url) executor authorizations/s against a Stripe emulator.
     Psp(crate::bench::psp::BenchPspArgs),
     /// Append events from many threads until killed, printing one line
-    /// `ack <payment-id> <version>` per durable append (crash testing).
+    /// `ack <kind>/<id> <version>` per durable append (crash testing).
     Stress(StressArgs),
 }
 

@@ -5,12 +5,14 @@
 
 mod append;
 mod http;
+pub(crate) mod load;
 pub(crate) mod psp;
 mod relay;
 pub(crate) mod webhooks;
 
 pub(crate) use append::run as append;
 pub(crate) use http::run as http;
+pub(crate) use load::run as load;
 pub(crate) use psp::run as psp;
 pub(crate) use relay::run as relay;
 pub(crate) use webhooks::run as webhooks;

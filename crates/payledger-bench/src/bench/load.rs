@@ -1,0 +1,574 @@
+//! `payledger-bench load`: an external closed-loop HTTP load generator.
+//!
+//! It runs in its own process against any server that speaks the
+//! commercetools Payments API at `--url`: payledger, or the in-memory
+//! commercetools mock, so both are measured the same way and the figures
+//! are what an outside client sees (`payledger-bench http` runs client and
+//! server in one process).
+//!
+//! Each of `--connections` tasks keeps one keep-alive connection busy with
+//! one request at a time and owns `--payments-per-connection` payments.
+//! For every payment size in `--transactions` the payments are created
+//! with that many transactions first, outside the measurement; then each
+//! workload runs for `--seconds`:
+//!
+//! - `create`: a new payment with one transaction;
+//! - `update`: `addTransaction` + `changeTransactionState` of the previous
+//!   transaction, in one request (payments grow during the run: the table
+//!   states the size they ended at);
+//! - `get`: a payment by id; `query`: a payment by `where=key="…"`;
+//! - `mixed`: 50 % get, 20 % update, 20 % query, 10 % create.
+//!
+//! With `--server-pid` the server's CPU time over the measured window
+//! (user + system, from `/proc/<pid>/stat`) is divided by the requests
+//! answered: the server's CPU cost per request. The generator's own cost is
+//! reported the same way, so a reader sees whether the client was the
+//! bottleneck.
+
+use super::{latency_histogram, micros, ms};
+use anyhow::Context;
+use clap::Args;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The settings of one load run.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL of the server, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub url: String,
+    /// Project key the payments are written in.
+    #[arg(long, default_value = "bench")]
+    pub project: String,
+    /// API client id: with `--client-secret`, a token is fetched from
+    /// `URL/oauth/token` first. Without it (and without `--token`) requests
+    /// carry no `Authorization` header (the commercetools mock needs none).
+    #[arg(long, requires = "client_secret")]
+    pub client_id: Option<String>,
+    /// API client secret.
+    #[arg(long, env = "PAYLEDGER_BENCH_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// A bearer token to send as is.
+    #[arg(long, conflicts_with = "client_id")]
+    pub token: Option<String>,
+    /// A name for the server in the output (defaults to the URL).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Workloads to run, comma separated: create, update, get, query, mixed.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "create,update,get,query,mixed"
+    )]
+    pub workloads: Vec<String>,
+    /// Concurrent connections, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Payments each connection owns and cycles through.
+    #[arg(long, default_value_t = 4)]
+    pub payments_per_connection: usize,
+    /// Transactions per payment before the measurement, comma separated
+    /// (one run of every workload per size).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub transactions: Vec<usize>,
+    /// Seconds to measure each workload.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// The server's process id, to report its CPU time per request.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+/// Longest a single request may take before the run fails.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Workload {
+    Create,
+    Update,
+    Get,
+    Query,
+    Mixed,
+}
+
+impl Workload {
+    const ALL: [Self; 5] = [
+        Self::Create,
+        Self::Update,
+        Self::Get,
+        Self::Query,
+        Self::Mixed,
+    ];
+
+    const fn flag(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Get => "get",
+            Self::Query => "query",
+            Self::Mixed => "mixed",
+        }
+    }
+
+    /// The request the `n`-th step of this workload sends.
+    const fn step(self, n: u64) -> Request {
+        /// 5 get, 2 update, 2 query, 1 create in every 10 steps.
+        const MIXED: [Request; 10] = [
+            Request::Get,
+            Request::Update,
+            Request::Get,
+            Request::Query,
+            Request::Get,
+            Request::Create,
+            Request::Get,
+            Request::Update,
+            Request::Query,
+            Request::Get,
+        ];
+        match self {
+            Self::Create => Request::Create,
+            Self::Update => Request::Update,
+            Self::Get => Request::Get,
+            Self::Query => Request::Query,
+            Self::Mixed => MIXED[(n % 10) as usize],
+        }
+    }
+}
+
+/// One request of a workload.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Request {
+    Create,
+    Update,
+    Get,
+    Query,
+}
+
+pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
+    let chosen: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| args.workloads.iter().any(|name| name == w.flag()))
+        .collect();
+    anyhow::ensure!(
+        chosen.len() == args.workloads.len(),
+        "unknown workload in {:?}; known: create, update, get, query, mixed",
+        args.workloads
+    );
+    anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(
+        args.payments_per_connection > 0,
+        "--payments-per-connection must be at least 1"
+    );
+    anyhow::ensure!(
+        args.transactions.iter().all(|n| *n > 0),
+        "--transactions: every payment has at least one transaction"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start runtime")?;
+    let rows = runtime.block_on(measure_all(args, &chosen))?;
+    let label = args.label.as_deref().unwrap_or(&args.url);
+    println!(
+        "| server | workload | transactions/payment (start → end) | connections | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | generator CPU µs/req | errors |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let rate = row.requests as f64 / row.elapsed.as_secs_f64();
+        let per_request = |cpu: Option<Duration>| {
+            cpu.map_or_else(
+                || "–".to_owned(),
+                |cpu| {
+                    format!(
+                        "{:.0}",
+                        cpu.as_secs_f64() * 1e6 / row.requests.max(1) as f64
+                    )
+                },
+            )
+        };
+        println!(
+            "| {label} | {} | {} → {:.1} | {} | {rate:.0} | {} | {} | {} | {} | {} | {} |",
+            row.workload.flag(),
+            row.transactions,
+            row.transactions_at_end,
+            args.connections,
+            ms(row.latency.value_at_quantile(0.5)),
+            ms(row.latency.value_at_quantile(0.99)),
+            ms(row.latency.max()),
+            per_request(row.server_cpu),
+            per_request(row.generator_cpu),
+            row.errors,
+        );
+    }
+    Ok(())
+}
+
+struct Row {
+    workload: Workload,
+    transactions: usize,
+    transactions_at_end: f64,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+    server_cpu: Option<Duration>,
+    generator_cpu: Option<Duration>,
+}
+
+async fn measure_all(args: &LoadArgs, chosen: &[Workload]) -> anyhow::Result<Vec<Row>> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .timeout(REQUEST_TIMEOUT)
+        .build()?;
+    let token = match (&args.token, &args.client_id, &args.client_secret) {
+        (Some(token), _, _) => Some(token.clone()),
+        (None, Some(id), Some(secret)) => Some(fetch_token(&http, args, id, secret).await?),
+        _ => None,
+    };
+    let ticks = ClockTicks::read()?;
+    let mut rows = Vec::new();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    for &transactions in &args.transactions {
+        for &workload in chosen {
+            let connections: Vec<Connection> = (0..args.connections)
+                .map(|n| Connection {
+                    http: http.clone(),
+                    base: format!("{}/{}", args.url.trim_end_matches('/'), args.project),
+                    token: token.clone(),
+                    name: format!("{run_id}-{transactions}-{}-{n}", workload.flag()),
+                    serial: 0,
+                })
+                .collect();
+            rows.push(measure(args, &ticks, connections, workload, transactions).await?);
+        }
+    }
+    Ok(rows)
+}
+
+async fn fetch_token(
+    http: &reqwest::Client,
+    args: &LoadArgs,
+    id: &str,
+    secret: &str,
+) -> anyhow::Result<String> {
+    let scope = format!("manage_project:{}", args.project);
+    let reply: Value = http
+        .post(format!("{}/oauth/token", args.url.trim_end_matches('/')))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", &scope)])
+        .send()
+        .await
+        .context("request a token")?
+        .error_for_status()
+        .context("the token request was refused")?
+        .json()
+        .await?;
+    reply["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("token response without access_token")
+}
+
+async fn measure(
+    args: &LoadArgs,
+    ticks: &ClockTicks,
+    connections: Vec<Connection>,
+    workload: Workload,
+    transactions: usize,
+) -> anyhow::Result<Row> {
+    // Set-up, not measured: every connection creates its payments.
+    let prepared = connections.into_iter().map(|mut connection| {
+        let count = args.payments_per_connection;
+        tokio::spawn(async move {
+            let mut payments = Vec::with_capacity(count);
+            for _ in 0..count {
+                payments.push(connection.create(transactions).await?);
+            }
+            anyhow::Ok((connection, payments))
+        })
+    });
+    let mut ready = Vec::new();
+    for task in prepared.collect::<Vec<_>>() {
+        ready.push(task.await??);
+    }
+    let server_before = args.server_pid.map(|pid| ticks.cpu_of(pid)).transpose()?;
+    let generator_before = ticks.cpu_of_self()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds.max(1));
+    let tasks: Vec<_> = ready
+        .into_iter()
+        .map(|(connection, payments)| tokio::spawn(connection.run(workload, payments, deadline)))
+        .collect();
+    let mut row = Row {
+        workload,
+        transactions,
+        transactions_at_end: 0.0,
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latency: latency_histogram(),
+        server_cpu: None,
+        generator_cpu: None,
+    };
+    let (mut owned, mut owned_transactions) = (0usize, 0usize);
+    for task in tasks {
+        let outcome = task.await??;
+        row.requests += outcome.requests;
+        row.errors += outcome.errors;
+        row.latency.add(outcome.latency)?;
+        owned += outcome.payments.len();
+        owned_transactions += outcome
+            .payments
+            .iter()
+            .map(|p| p.transactions)
+            .sum::<usize>();
+    }
+    row.elapsed = started.elapsed();
+    row.server_cpu = match (args.server_pid, server_before) {
+        (Some(pid), Some(before)) => Some(ticks.cpu_of(pid)?.saturating_sub(before)),
+        _ => None,
+    };
+    row.generator_cpu = Some(ticks.cpu_of_self()?.saturating_sub(generator_before));
+    row.transactions_at_end = owned_transactions as f64 / owned.max(1) as f64;
+    Ok(row)
+}
+
+/// One closed-loop connection and the payments it owns.
+struct Connection {
+    http: reqwest::Client,
+    /// `URL/PROJECT`.
+    base: String,
+    token: Option<String>,
+    name: String,
+    serial: u64,
+}
+
+/// A payment a connection owns.
+struct Owned {
+    id: String,
+    key: String,
+    version: u64,
+    /// The id of its last transaction (the next update changes its state).
+    last_transaction: String,
+    transactions: usize,
+}
+
+/// What one connection measured.
+struct Outcome {
+    requests: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+    payments: Vec<Owned>,
+}
+
+impl Connection {
+    async fn run(
+        mut self,
+        workload: Workload,
+        mut payments: Vec<Owned>,
+        deadline: Instant,
+    ) -> anyhow::Result<Outcome> {
+        let mut outcome = Outcome {
+            requests: 0,
+            errors: 0,
+            latency: latency_histogram(),
+            payments: Vec::new(),
+        };
+        let mut n = 0u64;
+        while Instant::now() < deadline {
+            let index = (n as usize) % payments.len();
+            let begun = Instant::now();
+            let ok = match workload.step(n) {
+                Request::Create => self.create(1).await.is_ok(),
+                Request::Update => self.update(&mut payments[index]).await?,
+                Request::Get => {
+                    let path = format!("/payments/{}", payments[index].id);
+                    self.get(&path).await?
+                }
+                Request::Query => {
+                    let path = format!("/payments?where=key%3D%22{}%22", payments[index].key);
+                    self.get(&path).await?
+                }
+            };
+            outcome.latency.record(micros(begun.elapsed()))?;
+            outcome.requests += 1;
+            outcome.errors += u64::from(!ok);
+            n += 1;
+        }
+        outcome.payments = payments;
+        Ok(outcome)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn create(&mut self, transactions: usize) -> anyhow::Result<Owned> {
+        self.serial += 1;
+        let key = format!("{}-{}", self.name, self.serial);
+        let money = json!({"currencyCode": "EUR", "centAmount": 100});
+        let drafts: Vec<Value> = (0..transactions)
+            .map(|n| {
+                let kind = if n == 0 { "Authorization" } else { "Charge" };
+                json!({"type": kind, "amount": money})
+            })
+            .collect();
+        let body = json!({
+            "key": key,
+            "amountPlanned": {"currencyCode": "EUR", "centAmount": 100 * transactions},
+            "paymentMethodInfo": {"paymentInterface": "bench-psp", "method": "card"},
+            "transactions": drafts,
+        });
+        let response = self
+            .request(reqwest::Method::POST, "/payments")
+            .json(&body)
+            .send()
+            .await
+            .context("create a payment")?;
+        let status = response.status();
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(
+            status.is_success(),
+            "creating a payment answered {status}: {reply}"
+        );
+        owned(&reply, key)
+    }
+
+    async fn update(&self, payment: &mut Owned) -> anyhow::Result<bool> {
+        let body = json!({
+            "version": payment.version,
+            "actions": [
+                {"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}},
+                {"action": "changeTransactionState", "transactionId": payment.last_transaction, "state": "Success"},
+            ],
+        });
+        let response = self
+            .request(reqwest::Method::POST, &format!("/payments/{}", payment.id))
+            .json(&body)
+            .send()
+            .await
+            .context("update a payment")?;
+        if !response.status().is_success() {
+            response.bytes().await?;
+            return Ok(false);
+        }
+        let reply: Value = response.json().await?;
+        *payment = owned(&reply, std::mem::take(&mut payment.key))?;
+        Ok(true)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<bool> {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let ok = response.status().is_success();
+        response.bytes().await?;
+        Ok(ok)
+    }
+}
+
+/// What a connection keeps of a payment answer.
+fn owned(reply: &Value, key: String) -> anyhow::Result<Owned> {
+    let transactions = reply["transactions"]
+        .as_array()
+        .context("payment without transactions")?;
+    let last_transaction = transactions
+        .last()
+        .and_then(|t| t["id"].as_str())
+        .context("payment without a transaction id")?;
+    Ok(Owned {
+        id: reply["id"]
+            .as_str()
+            .context("payment without id")?
+            .to_owned(),
+        key,
+        version: reply["version"]
+            .as_u64()
+            .context("payment without version")?,
+        last_transaction: last_transaction.to_owned(),
+        transactions: transactions.len(),
+    })
+}
+
+/// CPU time of processes, from `/proc/<pid>/stat` in clock ticks.
+struct ClockTicks {
+    per_second: u64,
+}
+
+impl ClockTicks {
+    fn read() -> anyhow::Result<Self> {
+        let output = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .context("run getconf CLK_TCK")?;
+        let per_second = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .context("getconf CLK_TCK printed no number")?;
+        Ok(Self { per_second })
+    }
+
+    /// User plus system CPU time of process `pid` so far.
+    fn cpu_of(&self, pid: u32) -> anyhow::Result<Duration> {
+        self.cpu_in(&format!("/proc/{pid}/stat"))
+    }
+
+    fn cpu_of_self(&self) -> anyhow::Result<Duration> {
+        self.cpu_in("/proc/self/stat")
+    }
+
+    fn cpu_in(&self, path: &str) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(path).with_context(|| format!("read {path}"))?;
+        let ticks = stat_cpu_ticks(&stat).with_context(|| format!("malformed {path}"))?;
+        Ok(Duration::from_secs_f64(
+            ticks as f64 / self.per_second as f64,
+        ))
+    }
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line: fields 14 and 15, counted
+/// after the command name (in parentheses, and it may contain spaces).
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // `after_name` starts at field 3 (state): utime is field 14.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_read_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (pay (ledger) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
+                    1234 567 0 0 20 0 9 0 100 2000000 500 18446744073709551615";
+        assert_eq!(stat_cpu_ticks(stat), Some(1_801));
+        assert_eq!(stat_cpu_ticks("4242 (x) S 1"), None);
+    }
+
+    #[test]
+    fn mixed_sends_half_gets_and_a_tenth_creates() {
+        let steps: Vec<Request> = (0..10).map(|n| Workload::Mixed.step(n)).collect();
+        let count = |r| steps.iter().filter(|s| **s == r).count();
+        assert_eq!(
+            [
+                count(Request::Get),
+                count(Request::Update),
+                count(Request::Query),
+                count(Request::Create)
+            ],
+            [5, 2, 2, 1]
+        );
+        assert_eq!(Workload::Update.step(7), Request::Update);
+    }
+}
