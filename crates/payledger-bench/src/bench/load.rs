@@ -80,7 +80,8 @@ pub struct LoadArgs {
     pub server_pid: Option<u32>,
 }
 
-/// Longest a single request may take before the run fails.
+/// Longest a single request may take; a request that takes longer counts
+/// as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -380,15 +381,24 @@ impl Connection {
             let index = (n as usize) % payments.len();
             let begun = Instant::now();
             let ok = match workload.step(n) {
+                // A refused or failed request (a timeout too) counts as an
+                // error and the loop goes on: the table says how many.
                 Request::Create => self.create(1).await.is_ok(),
-                Request::Update => self.update(&mut payments[index]).await?,
+                Request::Update => {
+                    let ok = self.update(&mut payments[index]).await.unwrap_or(false);
+                    if !ok {
+                        // Learn the version the server has before the next try.
+                        self.refresh(&mut payments[index]).await;
+                    }
+                    ok
+                }
                 Request::Get => {
                     let path = format!("/payments/{}", payments[index].id);
-                    self.get(&path).await?
+                    self.get(&path).await.unwrap_or(false)
                 }
                 Request::Query => {
                     let path = format!("/payments?where=key%3D%22{}%22", payments[index].key);
-                    self.get(&path).await?
+                    self.get(&path).await.unwrap_or(false)
                 }
             };
             outcome.latency.record(micros(begun.elapsed()))?;
@@ -460,6 +470,22 @@ impl Connection {
         let reply: Value = response.json().await?;
         *payment = owned(&reply, std::mem::take(&mut payment.key))?;
         Ok(true)
+    }
+
+    /// Re-reads `payment` (after a failed update); keeps it as it was when
+    /// that fails too.
+    async fn refresh(&self, payment: &mut Owned) {
+        let response = self
+            .request(reqwest::Method::GET, &format!("/payments/{}", payment.id))
+            .send()
+            .await;
+        let Ok(response) = response else { return };
+        let Ok(reply) = response.json::<Value>().await else {
+            return;
+        };
+        if let Ok(fresh) = owned(&reply, payment.key.clone()) {
+            *payment = fresh;
+        }
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<bool> {
