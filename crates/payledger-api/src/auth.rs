@@ -78,11 +78,19 @@ pub async fn authorize(
 ) -> Result<Principal, ApiError> {
     let token = bearer_token(headers)?;
     let now = now_ms();
-    let grant = state
-        .blocking(move |s| {
-            app::authenticate(&*s.store, token.expose(), now).map_err(ApiError::bearer)
-        })
-        .await?;
+    // A token checked before needs neither the store nor a blocking thread.
+    let grant = match state.grants.cached(token.expose(), now) {
+        Some(grant) => grant,
+        None => {
+            state
+                .blocking(move |s| {
+                    s.grants
+                        .authenticate(&*s.store, token.expose(), now)
+                        .map_err(ApiError::bearer)
+                })
+                .await?
+        }
+    };
     let permission = scope.permission();
     if grant.allows(project, permission) {
         Ok(Principal {

@@ -78,6 +78,9 @@ pub struct AppState {
     /// Counts Subscription creations, updates and deletions, so the
     /// delivery workers start, restart and stop without polling.
     pub subscription_changes: Arc<watch::Sender<u64>>,
+    /// Grants of tokens already checked (most requests read no store to
+    /// authenticate).
+    pub grants: Arc<payledger_app::auth::GrantCache>,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ impl AppState {
         Self {
             ledger: Ledger::new(Arc::clone(&store)),
             subscription_changes: Arc::new(watch::Sender::new(0)),
+            grants: Arc::new(payledger_app::auth::GrantCache::new()),
             store,
             config: Arc::new(config),
         }

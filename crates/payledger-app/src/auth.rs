@@ -11,7 +11,9 @@
 //! [`purge_tokens`] removes them (the server runs it periodically, see
 //! [`purger`]), but stop working at once: a token names
 //! the client's per-creation `uid`, and [`authenticate`] checks that the
-//! client still exists with that uid.
+//! client still exists with that uid. A server keeps the grants it checked
+//! in a [`GrantCache`], which every revocation in the process invalidates
+//! (see the `grants` module for why that is safe).
 //!
 //! | table   | key                              | value                |
 //! |---------|----------------------------------|----------------------|
@@ -22,6 +24,7 @@
 //! two concurrent creations of the same id could both succeed (the last
 //! wins); clients are created by one operator command at a time.
 
+mod grants;
 pub mod purger;
 mod records;
 mod scope;
@@ -29,6 +32,7 @@ mod secret;
 #[cfg(test)]
 mod tests;
 
+pub use grants::{GRANT_CACHE_ENTRIES_MAX, GrantCache};
 pub use records::FORMAT_V1;
 pub use scope::{Permission, Scope, ScopeError};
 pub use secret::{SECRET_HASH_ITERATIONS, Secret, TOKEN_CHARS};
@@ -274,6 +278,7 @@ pub fn revoke_client<S: EventStore + ?Sized>(store: &S, id: &str) -> Result<(), 
         key: id.as_bytes().to_vec(),
         value: None,
     }])?;
+    grants::note_revocation();
     tracing::info!(client_id = id, "API client revoked");
     Ok(())
 }

@@ -478,3 +478,40 @@ fn only_client_credentials_is_a_grant_type() {
         Err(AuthError::UnsupportedGrantType { grant_type }) if grant_type == "password"
     ));
 }
+
+#[test]
+fn a_cached_grant_answers_without_the_store_until_it_expires() {
+    let store = store_with_client("manage_payments:shop");
+    let token = issue(&store, None).unwrap().access_token;
+    let cache = GrantCache::new();
+    let grant = cache.authenticate(&store, token.expose(), NOW).unwrap();
+    // An empty store cannot answer: the grant comes from the cache.
+    let empty = MemoryStore::new();
+    assert_eq!(
+        cache.authenticate(&empty, token.expose(), NOW + 1).unwrap(),
+        grant
+    );
+    // At expiry the cache has nothing, and the store says why.
+    let expiry = NOW + TTL_SECONDS * 1_000;
+    assert_eq!(cache.cached(token.expose(), expiry), None);
+    assert!(matches!(
+        cache.authenticate(&store, token.expose(), expiry),
+        Err(AuthError::Expired)
+    ));
+}
+
+#[test]
+fn a_revocation_reaches_every_cached_grant_at_once() {
+    let store = store_with_client("manage_payments:shop");
+    let token = issue(&store, None).unwrap().access_token;
+    let cache = GrantCache::new();
+    assert!(cache.authenticate(&store, token.expose(), NOW).is_ok());
+    revoke_client(&store, "shop-backend").unwrap();
+    assert_eq!(cache.cached(token.expose(), NOW), None);
+    assert!(matches!(
+        cache.authenticate(&store, token.expose(), NOW),
+        Err(AuthError::Revoked)
+    ));
+    // A refused token is not cached: it stays refused.
+    assert_eq!(cache.cached(token.expose(), NOW), None);
+}
