@@ -85,7 +85,7 @@ pub async fn authorize(
             state
                 .blocking(move |s| {
                     s.grants
-                        .authenticate(&*s.store, token.expose(), now)
+                        .check(&*s.store, token.expose(), now)
                         .map_err(ApiError::bearer)
                 })
                 .await?

@@ -91,22 +91,15 @@ fn delivery_json(state: &DeliveryState) -> Value {
 }
 
 /// The API representation of a Subscription in its delivery state.
-pub fn subscription_to_json(
-    record: &SubscriptionRecord,
-    state: &DeliveryState,
-) -> Result<Value, ApiError> {
+pub fn subscription_to_json(record: &SubscriptionRecord, state: &DeliveryState) -> Value {
     let mut object = subscription_fields(record);
     object.insert("status".into(), json!(state.status.as_str()));
     object.insert("delivery".into(), delivery_json(state));
-    Ok(Value::Object(object))
+    Value::Object(object)
 }
 
 /// The Kafka relay as a read-only Subscription of `project`.
-fn relay_json(
-    info: &KafkaRelayInfo,
-    project: &ProjectKey,
-    state: &DeliveryState,
-) -> Result<Value, ApiError> {
+fn relay_json(info: &KafkaRelayInfo, project: &ProjectKey, state: &DeliveryState) -> Value {
     let topic = info
         .topic_template
         .replace(&info.placeholder, project.as_str());
@@ -121,7 +114,7 @@ fn relay_json(
         _ => json!({ "type": "Platform" }),
     };
     let started = format_timestamp(Timestamp(info.started_at_ms));
-    Ok(json!({
+    json!({
         "id": KAFKA_RELAY_ID,
         "key": KAFKA_RELAY_ID,
         "version": 1,
@@ -134,7 +127,7 @@ fn relay_json(
         "format": format,
         "status": state.status.as_str(),
         "delivery": delivery_json(state),
-    }))
+    })
 }
 
 fn is_relay(by: &ResourceRef) -> bool {
@@ -161,10 +154,10 @@ impl Named<'_> {
 
     fn to_json(&self, state: &AppState, project: &ProjectKey) -> Result<Value, ApiError> {
         let delivery = self.state(state)?;
-        match self {
+        Ok(match self {
             Self::Relay(info) => relay_json(info, project, &delivery),
             Self::Stored(record) => subscription_to_json(record, &delivery),
-        }
+        })
     }
 }
 
@@ -280,7 +273,7 @@ async fn create(
             let record = subscriptions::create(&*s.store, &project, draft, &MESSAGE_TYPES, &meta)
                 .map_err(|e| ApiError::subscription(e, None))?;
             s.subscriptions_changed();
-            subscription_to_json(&record, &fresh)
+            Ok(subscription_to_json(&record, &fresh))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(document)).into_response())
@@ -355,7 +348,7 @@ async fn update(
             )
             .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
-            subscription_to_json(&record, &delivery)
+            Ok(subscription_to_json(&record, &delivery))
         })
         .await?;
     Ok(Json(document))
@@ -366,8 +359,7 @@ async fn update(
 fn answer_json(answered: &dyn Any, delivery: &DeliveryState) -> Value {
     answered
         .downcast_ref::<SubscriptionRecord>()
-        .and_then(|record| subscription_to_json(record, delivery).ok())
-        .unwrap_or(Value::Null)
+        .map_or(Value::Null, |record| subscription_to_json(record, delivery))
 }
 
 /// The key of the Kafka relay's view cannot name a stored Subscription.
@@ -409,7 +401,7 @@ async fn delete(
             let record = subscriptions::delete(&*s.store, &project, &by, version, answer.as_ref())
                 .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
-            subscription_to_json(&record, &delivery_before)
+            Ok(subscription_to_json(&record, &delivery_before))
         })
         .await?;
     Ok(Json(document))

@@ -53,17 +53,28 @@ impl GrantCache {
     }
 
     /// The grant of `token` at `now_ms`, from the cache when it is still
-    /// valid there, else from the store with [`authenticate`] (and then
-    /// cached). Needs the store only on a miss.
+    /// valid there, else from the store (see [`GrantCache::check`]).
     pub fn authenticate<S: EventStore + ?Sized>(
         &self,
         store: &S,
         token: &str,
         now_ms: u64,
     ) -> Result<Grant, AuthError> {
-        if let Some(grant) = self.cached(token, now_ms) {
-            return Ok(grant);
+        match self.cached(token, now_ms) {
+            Some(grant) => Ok(grant),
+            None => self.check(store, token, now_ms),
         }
+    }
+
+    /// The grant of `token` at `now_ms` read from the store with
+    /// [`authenticate`], then cached: for a caller that already looked in
+    /// the cache (on an async worker) and found nothing.
+    pub fn check<S: EventStore + ?Sized>(
+        &self,
+        store: &S,
+        token: &str,
+        now_ms: u64,
+    ) -> Result<Grant, AuthError> {
         let epoch = revocation_epoch();
         let grant = authenticate(store, token, now_ms)?;
         self.remember(token, &grant, epoch);
