@@ -8,6 +8,7 @@
 //! realistic); get by id; query by key. Client and server share the
 //! machine's cores, as they would on one host.
 
+use super::load::Connection;
 use super::{latency_histogram, micros, ms};
 use crate::cli::BenchHttpArgs;
 use anyhow::Context;
@@ -15,7 +16,7 @@ use hdrhistogram::Histogram;
 use payledger_api::{ApiConfig, AppState};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ const UPDATES_PER_PAYMENT: u32 = 10;
 const PROJECT: &str = "bench";
 const SCOPE: &str = "manage_project:bench";
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Workload {
     Create,
     Update,
@@ -154,16 +155,16 @@ async fn measure(
     let deadline = started + duration;
     let tasks: Vec<_> = (0..clients)
         .map(|n| {
-            let client = Client {
-                http: http.clone(),
-                base: base.to_owned(),
-                token: token.to_owned(),
-                name: format!(
+            let client = Client(Connection::new(
+                http.clone(),
+                format!("{base}/{PROJECT}"),
+                Some(token.to_owned()),
+                format!(
                     "{}-{n}-{}",
                     workload.name().len(),
                     uuid::Uuid::new_v4().simple()
                 ),
-            };
+            ));
             tokio::spawn(async move { client.run(workload, deadline).await })
         })
         .collect();
@@ -185,52 +186,37 @@ async fn measure(
     Ok(row)
 }
 
-/// One closed-loop client owning its payments.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    name: String,
-}
-
-/// A payment a client owns: id, key, version, last transaction id.
-struct Owned {
-    id: String,
-    key: String,
-    version: u64,
-    transaction: String,
-    updates: u32,
-}
+/// One closed-loop client of the in-process server: the load generator's
+/// connection, replacing a payment after [`UPDATES_PER_PAYMENT`] updates.
+struct Client(Connection);
 
 impl Client {
     async fn run(
-        self,
+        mut self,
         workload: Workload,
         deadline: Instant,
     ) -> anyhow::Result<(u64, u64, Histogram<u64>)> {
         let mut latency = latency_histogram();
         let (mut requests, mut errors) = (0u64, 0u64);
-        let mut serial = 0u64;
-        let mut owned = self.create(&mut serial).await?;
+        let mut owned = self.0.create(1).await?;
+        let mut updates = 0;
         while Instant::now() < deadline {
+            if workload == Workload::Update && updates >= UPDATES_PER_PAYMENT {
+                owned = self.0.create(1).await?;
+                updates = 0;
+            }
             let begun = Instant::now();
             let ok = match workload {
-                Workload::Create => self.create(&mut serial).await.is_ok(),
+                Workload::Create => self.0.create(1).await.is_ok(),
                 Workload::Update => {
-                    if owned.updates >= UPDATES_PER_PAYMENT {
-                        owned = self.create(&mut serial).await?;
-                    }
-                    let begun_update = Instant::now();
-                    let ok = self.update(&mut owned).await?;
-                    latency.record(micros(begun_update.elapsed()))?;
-                    requests += 1;
-                    errors += u64::from(!ok);
-                    continue;
+                    let ok = self.0.update(&mut owned).await?;
+                    updates += u32::from(ok);
+                    ok
                 }
-                Workload::Get => self.get(&format!("/payments/{}", owned.id)).await?,
+                Workload::Get => self.0.get(&format!("/payments/{}", owned.id)).await?,
                 Workload::QueryByKey => {
                     let path = format!("/payments?where=key%3D%22{}%22", owned.key);
-                    self.get(&path).await?
+                    self.0.get(&path).await?
                 }
             };
             latency.record(micros(begun.elapsed()))?;
@@ -239,89 +225,4 @@ impl Client {
         }
         Ok((requests, errors, latency))
     }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/{PROJECT}{path}", self.base)
-    }
-
-    async fn create(&self, serial: &mut u64) -> anyhow::Result<Owned> {
-        *serial += 1;
-        let key = format!("{}-{serial}", self.name);
-        let body = json!({
-            "key": key,
-            "amountPlanned": {"currencyCode": "EUR", "centAmount": 10_000},
-            "paymentMethodInfo": {"paymentInterface": "bench-psp", "method": "card"},
-            "transactions": [{"type": "Authorization", "amount": {"currencyCode": "EUR", "centAmount": 10_000}}],
-        });
-        let reply: Value = self
-            .http
-            .post(self.url("/payments"))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        owned(&reply, key)
-    }
-
-    async fn update(&self, payment: &mut Owned) -> anyhow::Result<bool> {
-        let body = json!({
-            "version": payment.version,
-            "actions": [
-                {"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}},
-                {"action": "changeTransactionState", "transactionId": payment.transaction, "state": "Success"},
-            ],
-        });
-        let response = self
-            .http
-            .post(self.url(&format!("/payments/{}", payment.id)))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            return Ok(false);
-        }
-        let reply: Value = response.json().await?;
-        let next = owned(&reply, payment.key.clone())?;
-        payment.version = next.version;
-        payment.transaction = next.transaction;
-        payment.updates += 1;
-        Ok(true)
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<bool> {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        let ok = response.status().is_success();
-        response.bytes().await?;
-        Ok(ok)
-    }
-}
-
-/// Reads what a client needs to keep from a payment response.
-fn owned(reply: &Value, key: String) -> anyhow::Result<Owned> {
-    let last_transaction = reply["transactions"]
-        .as_array()
-        .and_then(|t| t.last())
-        .and_then(|t| t["id"].as_str())
-        .context("payment without transactions")?;
-    Ok(Owned {
-        id: reply["id"]
-            .as_str()
-            .context("payment without id")?
-            .to_owned(),
-        key,
-        version: reply["version"]
-            .as_u64()
-            .context("payment without version")?,
-        transaction: last_transaction.to_owned(),
-        updates: 0,
-    })
 }

@@ -233,12 +233,13 @@ async fn measure_all(args: &LoadArgs, chosen: &[Workload]) -> anyhow::Result<Vec
     for &transactions in &args.transactions {
         for &workload in chosen {
             let connections: Vec<Connection> = (0..args.connections)
-                .map(|n| Connection {
-                    http: http.clone(),
-                    base: format!("{}/{}", args.url.trim_end_matches('/'), args.project),
-                    token: token.clone(),
-                    name: format!("{run_id}-{transactions}-{}-{n}", workload.flag()),
-                    serial: 0,
+                .map(|n| {
+                    Connection::new(
+                        http.clone(),
+                        format!("{}/{}", args.url.trim_end_matches('/'), args.project),
+                        token.clone(),
+                        format!("{run_id}-{transactions}-{}-{n}", workload.flag()),
+                    )
                 })
                 .collect();
             rows.push(measure(args, &ticks, connections, workload, transactions).await?);
@@ -335,8 +336,9 @@ async fn measure(
     Ok(row)
 }
 
-/// One closed-loop connection and the payments it owns.
-struct Connection {
+/// One closed-loop connection and the payments it owns (also the client of
+/// `payledger-bench http`).
+pub(super) struct Connection {
     http: reqwest::Client,
     /// `URL/PROJECT`.
     base: String,
@@ -346,9 +348,9 @@ struct Connection {
 }
 
 /// A payment a connection owns.
-struct Owned {
-    id: String,
-    key: String,
+pub(super) struct Owned {
+    pub(super) id: String,
+    pub(super) key: String,
     version: u64,
     /// The id of its last transaction (the next update changes its state).
     last_transaction: String,
@@ -364,6 +366,22 @@ struct Outcome {
 }
 
 impl Connection {
+    /// A connection to `base` (`URL/PROJECT`); `name` prefixes its keys.
+    pub(super) fn new(
+        http: reqwest::Client,
+        base: String,
+        token: Option<String>,
+        name: String,
+    ) -> Self {
+        Self {
+            http,
+            base,
+            token,
+            name,
+            serial: 0,
+        }
+    }
+
     async fn run(
         mut self,
         workload: Workload,
@@ -418,7 +436,7 @@ impl Connection {
         }
     }
 
-    async fn create(&mut self, transactions: usize) -> anyhow::Result<Owned> {
+    pub(super) async fn create(&mut self, transactions: usize) -> anyhow::Result<Owned> {
         self.serial += 1;
         let key = format!("{}-{}", self.name, self.serial);
         let money = json!({"currencyCode": "EUR", "centAmount": 100});
@@ -449,7 +467,7 @@ impl Connection {
         owned(&reply, key)
     }
 
-    async fn update(&self, payment: &mut Owned) -> anyhow::Result<bool> {
+    pub(super) async fn update(&self, payment: &mut Owned) -> anyhow::Result<bool> {
         let body = json!({
             "version": payment.version,
             "actions": [
@@ -488,7 +506,7 @@ impl Connection {
         }
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<bool> {
+    pub(super) async fn get(&self, path: &str) -> anyhow::Result<bool> {
         let response = self
             .request(reqwest::Method::GET, path)
             .send()
