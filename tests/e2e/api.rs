@@ -24,14 +24,19 @@ fn setup() -> Setup {
         "manage_project:other",
     );
     let server = Server::start(dir.path());
-    let api = Api::connect(
+    let api = merchant(&server);
+    Setup { dir, server, api }
+}
+
+/// The merchant's API client on `server`.
+fn merchant(server: &Server) -> Api {
+    Api::connect(
         server.url(),
         PROJECT,
         "merchant",
         "merchant-secret-1",
         SCOPE,
-    );
-    Setup { dir, server, api }
+    )
 }
 
 fn draft(key: &str, cents: i64) -> Value {
@@ -76,13 +81,7 @@ fn a_restart_keeps_every_payment_version_index_and_message() {
     let id = updated["id"].as_str().expect("id").to_owned();
 
     let server = server.restart();
-    let api = Api::connect(
-        server.url(),
-        PROJECT,
-        "merchant",
-        "merchant-secret-1",
-        SCOPE,
-    );
+    let api = merchant(&server);
     let by_id = api.get(&format!("/payments/{id}"));
     assert_eq!(by_id.status, 200);
     assert_eq!(by_id.body, updated, "the view survives a restart unchanged");
@@ -104,6 +103,14 @@ fn a_restart_keeps_every_payment_version_index_and_message() {
         messages.body["results"][1]["type"],
         "PaymentTransactionAdded"
     );
+
+    // Straight after a restart nothing is in memory: an update reads the
+    // view from disk (off the async workers) and appends as usual.
+    let server = server.restart();
+    let api = merchant(&server);
+    let again = add_charge(&api, &updated, 4_200);
+    assert_eq!(again["version"], 4, "the interface code was already set");
+    assert_eq!(again["transactions"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]

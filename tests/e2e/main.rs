@@ -8,6 +8,7 @@ mod examples;
 mod kafka;
 mod layers;
 mod load;
+mod orders;
 mod quickstart;
 mod sdk;
 mod setup;

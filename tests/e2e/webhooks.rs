@@ -112,7 +112,7 @@ fn subscriptions_are_created_shown_and_deleted_and_bad_drafts_change_nothing() {
             "destination.secret",
         ),
         (
-            json!({"destination": {"type": "HTTP", "url": "http://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "payment", "types": ["OrderCreated"]}]}),
+            json!({"destination": {"type": "HTTP", "url": "http://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "payment", "types": ["CartCreated"]}]}),
             "messages.types",
         ),
         (

@@ -44,6 +44,8 @@ pub enum Scope {
     ManageStates,
     ViewSubscriptions,
     ManageSubscriptions,
+    ViewOrders,
+    ManageOrders,
 }
 
 impl Scope {
@@ -59,6 +61,8 @@ impl Scope {
             Self::ManageStates => Permission::ManageStates,
             Self::ViewSubscriptions => Permission::ViewSubscriptions,
             Self::ManageSubscriptions => Permission::ManageSubscriptions,
+            Self::ViewOrders => Permission::ViewOrders,
+            Self::ManageOrders => Permission::ManageOrders,
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     ReferencedResourceNotFound,
     RequiredField,
     ResourceNotFound,
+    /// A retry-payment before the latest attempt may be replaced.
+    RetryNotYetAllowed,
     /// OAuth: the bearer token is missing, unknown, expired or revoked.
     InvalidToken,
     /// OAuth: the token lacks the scope the endpoint needs.
@@ -74,6 +76,7 @@ impl ErrorCode {
             Self::ReferencedResourceNotFound => "ReferencedResourceNotFound",
             Self::RequiredField => "RequiredField",
             Self::ResourceNotFound => "ResourceNotFound",
+            Self::RetryNotYetAllowed => "RetryNotYetAllowed",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidClient => "invalid_client",
@@ -104,6 +107,7 @@ impl ErrorCode {
             | Self::MaxResourceLimitExceeded
             | Self::ReferencedResourceNotFound
             | Self::RequiredField
+            | Self::RetryNotYetAllowed
             | Self::InvalidRequest
             | Self::InvalidScope
             | Self::UnsupportedGrantType => StatusCode::BAD_REQUEST,
@@ -354,6 +358,21 @@ impl ApiError {
                 Self::referenced_not_found(type_id, &by, message)
             }
             RejectionCode::ResourceNotFound => Self::not_found(message),
+            RejectionCode::RetryNotYetAllowed { allowed_from } => {
+                let wait_ms = match rejection {
+                    Rejection::RetryNotYetAllowed { wait_ms, .. } => *wait_ms,
+                    _ => 0,
+                };
+                let mut error = Self::new(ErrorCode::RetryNotYetAllowed, message).with(
+                    "retryAllowedFrom",
+                    payledger_domain::time::format_timestamp(allowed_from),
+                );
+                // Whole seconds, rounded up: a client that waits this long
+                // is allowed.
+                let wait_ms = u64::try_from(wait_ms).unwrap_or(0);
+                error.retry_after_seconds = Some(wait_ms.div_ceil(1000));
+                error
+            }
         }
     }
 
@@ -480,6 +499,16 @@ impl From<PspFailure> for ApiError {
     fn from(error: PspFailure) -> Self {
         match error {
             PspFailure::App(app) => Self::from(app),
+            PspFailure::Psp(error) => {
+                tracing::warn!(%error, "the PSP did not complete a call");
+                let mut answer = Self::new(
+                    ErrorCode::General,
+                    "The payment service provider did not complete the call; what was started \
+                     is resumed in the background. Retry later.",
+                );
+                answer.status = StatusCode::BAD_GATEWAY;
+                answer
+            }
             other => Self::internal("PSP flow failed", &other),
         }
     }

@@ -12,6 +12,7 @@
 //! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
+//! - [`orders`]: the order routes.
 //! - [`psp_notifications`]: signed PSP notifications (inbound webhooks) and
 //!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
@@ -29,6 +30,8 @@ pub mod expand;
 pub mod idempotent;
 pub mod json;
 pub mod messages;
+pub mod order_attempts;
+pub mod orders;
 pub mod payments;
 pub mod psp_notifications;
 pub mod query;
@@ -38,9 +41,10 @@ pub mod subscriptions;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use payledger_app::{CommandMeta, Ledger, PaymentCommand};
+use payledger_app::{AppError, CommandMeta, Ledger, Orders, PaymentCommand};
 use payledger_domain::Payment;
-use payledger_store::EventStore;
+use payledger_store::memory_only::memory_only;
+use payledger_store::{EventStore, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -74,6 +78,9 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub store: Arc<dyn EventStore>,
     pub ledger: Ledger<dyn EventStore>,
+    /// The order use cases (beside the ledger, whose payment views they
+    /// read).
+    pub orders: Orders<dyn EventStore>,
     pub config: Arc<ApiConfig>,
     /// Counts Subscription creations, updates and deletions, so the
     /// delivery workers start, restart and stop without polling.
@@ -85,8 +92,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn EventStore>, config: ApiConfig) -> Self {
+        let ledger = Ledger::new(Arc::clone(&store));
         Self {
-            ledger: Ledger::new(Arc::clone(&store)),
+            orders: Orders::new(ledger.clone()),
+            ledger,
             subscription_changes: Arc::new(watch::Sender::new(0)),
             grants: Arc::new(payledger_app::auth::GrantCache::new()),
             store,
@@ -99,6 +108,22 @@ impl AppState {
     pub fn subscriptions_changed(&self) {
         self.subscription_changes
             .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// Runs store reads here, on the async worker, when memory answers all
+    /// of them (no hand-off to a blocking thread and back); when one needs
+    /// the disk, runs them again off the async workers.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        work: impl Fn(&AppState) -> Result<T, AppError> + Clone + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match memory_only(|| work(self)) {
+            Err(AppError::Store(StoreError::WouldBlock)) => {
+                self.blocking(move |state| work(&state).map_err(ApiError::from))
+                    .await
+            }
+            answer => answer.map_err(ApiError::from),
+        }
     }
 
     /// Runs blocking store work off the async workers.
@@ -119,7 +144,7 @@ impl AppState {
         &self,
         meta: CommandMeta,
         command: PaymentCommand,
-    ) -> Result<Payment, ApiError> {
+    ) -> Result<Arc<Payment>, ApiError> {
         let committed = self.ledger.execute(meta, command).await?;
         Ok(committed.payment)
     }
@@ -136,6 +161,8 @@ pub fn router(state: AppState) -> Router {
         .merge(
             catalog::routes()
                 .merge(subscriptions::routes())
+                .merge(orders::routes())
+                .merge(order_attempts::routes())
                 .route_layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     idempotent::responses,

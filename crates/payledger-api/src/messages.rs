@@ -61,7 +61,20 @@ fn candidates(
 ) -> Result<Vec<Value>, ApiError> {
     let mut keys = MessageKeys::default();
     let events = match pinned_resource(spec.predicate.as_ref()) {
-        Some(payment) => state.store.read_stream(payment.into(), VersionRange::ALL)?,
+        // The id names a payment or an order (ids are random UUIDs, so at
+        // most one of the two streams holds events).
+        Some(payment) => {
+            let events = state.store.read_stream(payment.into(), VersionRange::ALL)?;
+            if events.is_empty() {
+                let order = payledger_domain::StreamId::new(
+                    payledger_domain::StreamKind::Order,
+                    payment.uuid(),
+                );
+                state.store.read_stream(order, VersionRange::ALL)?
+            } else {
+                events
+            }
+        }
         None => {
             let mut events = Vec::new();
             for partition in 0..state.store.partition_count() {

@@ -15,12 +15,12 @@
 //! predicate.
 
 use crate::auth::{Scope, authorize};
-use crate::json::{parse_payment_draft, parse_update, payment_to_json};
+use crate::json::{parse_payment_draft, parse_update, payment_json_bytes, payment_to_json};
 use crate::query::QuerySpec;
 use crate::request::{Body, QueryPairs, correlation, now, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -108,7 +108,14 @@ async fn create(
     let payment = state
         .execute(meta, PaymentCommand::Create(Box::new(draft)))
         .await?;
-    Ok((StatusCode::CREATED, Json(payment_to_json(&payment))).into_response())
+    Ok(payment_response(StatusCode::CREATED, &payment))
+}
+
+/// A Payment answer, its JSON written straight to bytes.
+pub(crate) fn payment_response(status: StatusCode, payment: &Payment) -> Response {
+    let json = HeaderValue::from_static("application/json");
+    let body = payment_json_bytes(payment);
+    (status, [(header::CONTENT_TYPE, json)], body).into_response()
 }
 
 async fn update(
@@ -117,7 +124,7 @@ async fn update(
     headers: HeaderMap,
     extensions: axum::http::Extensions,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
     let target = target(&id)?;
@@ -137,7 +144,7 @@ async fn update(
         actions: request.actions,
     };
     let payment = state.execute(meta, command).await?;
-    Ok(Json(payment_to_json(&payment)))
+    Ok(payment_response(StatusCode::OK, &payment))
 }
 
 async fn delete(
@@ -146,7 +153,7 @@ async fn delete(
     headers: HeaderMap,
     extensions: axum::http::Extensions,
     params: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     let principal = authorize(&state, &headers, &project, Scope::ManagePayments).await?;
     let target = target(&id)?;
@@ -167,7 +174,7 @@ async fn delete(
         data_erasure,
     };
     let payment = state.execute(meta, command).await?;
-    Ok(Json(payment_to_json(&payment)))
+    Ok(payment_response(StatusCode::OK, &payment))
 }
 
 /// Loads one payment by id or key.
@@ -176,9 +183,7 @@ pub(crate) async fn load(
     project: ProjectKey,
     target: PaymentRef,
 ) -> Result<Option<Payment>, ApiError> {
-    state
-        .blocking(move |s| s.ledger.get(&project, &target).map_err(ApiError::from))
-        .await
+    state.read(move |s| s.ledger.get(&project, &target)).await
 }
 
 async fn get_one(
@@ -186,18 +191,18 @@ async fn get_one(
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
     params: QueryPairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewPayments).await?;
     let payment = load(&state, project.clone(), target(&id)?)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let mut json = payment_to_json(&payment);
     let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
-    if !expand.is_empty() {
-        json = crate::expand::expand(&state, &project, json, expand).await?;
+    if expand.is_empty() {
+        return Ok(payment_response(StatusCode::OK, &payment));
     }
-    Ok(Json(json))
+    let json = crate::expand::expand(&state, &project, payment_to_json(&payment), expand).await?;
+    Ok(Json(json).into_response())
 }
 
 async fn head_one(
@@ -230,12 +235,24 @@ async fn query(
     let expand = spec.expand.clone();
     let (spec, project_for_scan) = (std::sync::Arc::new(spec), project.clone());
     let scan_spec = std::sync::Arc::clone(&spec);
-    let mut page = state
-        .blocking(move |s| {
-            let documents = candidates(&s, &project_for_scan, &scan_spec)?;
-            scan_spec.page(documents.iter().map(payment_to_json))
-        })
-        .await?;
+    let mut page = match indexed(&spec) {
+        // A few payments an index names: read where memory allows.
+        Some((index, values)) => {
+            let project = project.clone();
+            let documents = state
+                .read(move |s| s.ledger.find_by(&project, index, &values))
+                .await?;
+            spec.page(documents.iter().map(payment_to_json))?
+        }
+        None => {
+            state
+                .blocking(move |s| {
+                    let documents = s.ledger.all_views(&project_for_scan)?;
+                    scan_spec.page(documents.iter().map(payment_to_json))
+                })
+                .await?
+        }
+    };
     if !expand.is_empty()
         && let Some(results) = page.get_mut("results").and_then(Value::as_array_mut)
     {
@@ -276,15 +293,22 @@ fn candidates(
     project: &ProjectKey,
     spec: &QuerySpec,
 ) -> Result<Vec<Payment>, ApiError> {
+    Ok(match indexed(spec) {
+        Some((index, values)) => state.ledger.find_by(project, index, &values)?,
+        None => state.ledger.all_views(project)?,
+    })
+}
+
+/// The most selective index the predicate allows, with the values it
+/// looks up.
+fn indexed(spec: &QuerySpec) -> Option<(PaymentIndex, Vec<String>)> {
     let hints = spec.index_hints();
-    let Some(hint) = hints.iter().min_by_key(|h| h.values().len()) else {
-        return Ok(state.ledger.all_views(project)?);
-    };
+    let hint = hints.iter().min_by_key(|h| h.values().len())?;
     let index = match hint {
         IndexHint::Id(_) => PaymentIndex::Id,
         IndexHint::Key(_) => PaymentIndex::Key,
         IndexHint::InterfaceId(_) => PaymentIndex::InterfaceId,
         IndexHint::CustomerId(_) => PaymentIndex::CustomerId,
     };
-    Ok(state.ledger.find_by(project, index, hint.values())?)
+    Some((index, hint.values().to_vec()))
 }

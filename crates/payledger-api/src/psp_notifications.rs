@@ -15,12 +15,12 @@
 //! answer 404 (webhooks) or return the payment unchanged (refresh).
 
 use crate::auth::{Scope, authorize};
-use crate::json::payment_to_json;
-use crate::payments::{load, not_found, target};
+use crate::payments::{load, not_found, payment_response, target};
 use crate::request::{Body, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use payledger_app::psp::PspService;
@@ -73,7 +73,7 @@ async fn refresh(
     Path((pk, id)): Path<(String, String)>,
     service: Option<Extension<PspService>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ManagePayments).await?;
     let found = load(&state, project.clone(), target(&id)?).await?;
@@ -88,5 +88,5 @@ async fn refresh(
         None => Some(found),
     };
     let payment = payment.ok_or_else(|| not_found(&id))?;
-    Ok(Json(payment_to_json(&payment)))
+    Ok(payment_response(StatusCode::OK, &payment))
 }

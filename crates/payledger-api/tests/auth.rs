@@ -189,7 +189,7 @@ async fn scopes_the_client_lacks_are_400_invalid_scope() {
     for scope in [
         "manage_payments:other",
         "manage_project:third",
-        "view_orders:shop",
+        "view_carts:shop",
         "manage_project",
     ] {
         let body = format!("grant_type=client_credentials&scope={scope}");

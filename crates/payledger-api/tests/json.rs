@@ -399,6 +399,8 @@ fn assert_event_kind_is_listed(event: &Event) {
         | Event::AuthorizationSet { .. }
         | Event::ExternalIdSet(_)
         | Event::Deleted { .. } => {}
+        // Order events live in order streams: see `order_messages_…`.
+        Event::Order(_) => panic!("not a payment event"),
     }
 }
 
@@ -1623,6 +1625,60 @@ fn a_full_draft_parses_every_field() {
 // ---------------------------------------------------------------------------
 // Messages
 
+/// One order event of every kind, in an order stream, at versions 1, 2, …
+fn every_order_event() -> Vec<EventEnvelope> {
+    use payledger_domain::{OrderDraft, OrderEvent, OrderId};
+    let events = [
+        OrderEvent::Created(Box::new(OrderDraft {
+            order_number: "A-1".into(),
+            key: Some("order-1".into()),
+            total_price: eur(3300),
+            customer_id: Some("c-1".into()),
+            customer_email: Some("ann@example.com".into()),
+        })),
+        OrderEvent::PaymentAdded(full_payment().id),
+        OrderEvent::PaymentRemoved(full_payment().id),
+        OrderEvent::CustomerEmailSet(Some("bob@example.com".into())),
+        OrderEvent::KeySet(None),
+        OrderEvent::Cancelled,
+    ];
+    events
+        .into_iter()
+        .zip(1..)
+        .map(|(event, version)| {
+            let mut stored = envelope(version, Event::Order(event));
+            stored.stream = payledger_domain::StreamId::order(OrderId::from_bytes([0x0d; 16]));
+            stored
+        })
+        .collect()
+}
+
+#[test]
+fn order_messages_and_orders_validate_against_their_schemas() {
+    for stored in every_order_event() {
+        let message = message_to_json(&stored, None);
+        let message_type = message["type"].as_str().unwrap();
+        assert_eq!(message["resource"]["typeId"], "order");
+        assert_schema("Message", &message);
+        let specific = format!("{message_type}Message");
+        assert_eq!(
+            json::is_extension_message_type(message_type),
+            !has_schema(&specific),
+            "{message_type}"
+        );
+        if has_schema(&specific) {
+            assert_schema(&specific, &message);
+        }
+    }
+    let created = message_to_json(&every_order_event()[0], None);
+    assert_eq!(created["order"]["orderNumber"], "A-1");
+    assert_eq!(created["order"]["paymentState"], "BalanceDue");
+    assert_not_schema("Order", &without(created["order"].clone(), &["lineItems"]));
+    let cancelled = message_to_json(&every_order_event()[5], None);
+    assert_eq!(cancelled["orderState"], "Cancelled");
+    assert_eq!(cancelled["oldOrderState"], "Open");
+}
+
 #[test]
 fn message_envelopes_follow_the_event() {
     for (event, message) in every_message() {
@@ -1769,7 +1825,7 @@ fn every_event_of_the_golden_corpus_has_a_subscribable_message_type() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("PaymentView") {
+        if name.starts_with("PaymentView") || name.starts_with("OrderView") {
             continue; // Views, not events.
         }
         let envelope = payledger_codec::decode_envelope(&std::fs::read(&path).unwrap())

@@ -3,6 +3,8 @@
 //! - [`payments`]: create, update, delete and read payments, with the inline
 //!   projections (view, unique indexes) and idempotency records written in
 //!   the same atomic append as the events.
+//! - [`orders`]: create, update and read orders; their payments' totals
+//!   are computed from the payment views when an order is read.
 //! - [`claims`]: in-process claims that make cross-partition uniqueness safe.
 //! - [`tables`]: the keys of the tables this layer owns.
 //! - [`consumer`]: durable cursors of log consumers and the signal that
@@ -27,6 +29,8 @@ pub mod error;
 #[cfg(test)]
 mod golden;
 pub mod idempotency;
+pub mod order_attempts;
+pub mod orders;
 pub mod payment_reads;
 pub mod payments;
 pub mod psp;
@@ -34,7 +38,9 @@ pub mod resource_writes;
 pub mod subscriptions;
 pub mod table_keys;
 pub mod unique_claims;
+pub mod views;
 
 pub use error::AppError;
 pub use idempotency::Idempotency;
+pub use orders::{OrderCommand, OrderRef, OrderView, Orders};
 pub use payments::{CommandMeta, Committed, Ledger, PaymentCommand, PaymentRef, Planned, Prepared};

@@ -4,10 +4,12 @@
 //! rows stay here.
 
 use crate::error::AppError;
-use crate::payments::{Ledger, corrupt_with, decode_view};
+use crate::payments::{Ledger, corrupt_with};
 use crate::table_keys;
-use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey, StreamId};
+use crate::views;
+use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey};
 use payledger_store::{EventStore, KeyValue, StoreError, Table, VersionRange};
+use std::sync::Arc;
 
 /// Most rows one read of an index or of a project's views returns.
 pub const QUERY_SCAN_PAYMENTS_MAX: usize = 1_000_000;
@@ -76,8 +78,14 @@ impl<S: EventStore + ?Sized> Ledger<S> {
 
     /// Every payment view of the project, up to [`QUERY_SCAN_PAYMENTS_MAX`].
     pub fn all_views(&self, project: &ProjectKey) -> Result<Vec<Payment>, AppError> {
-        let rows = self.scan_prefix(Table::Views, &table_keys::project_prefix(project))?;
-        rows.iter().map(|(_, bytes)| decode_view(bytes)).collect()
+        let headers = self.scan_prefix(Table::Views, &table_keys::project_prefix(project))?;
+        let cache = Some(self.view_cache());
+        (headers.iter())
+            .map(|(key, bytes)| {
+                let view = views::view_from_header(&**self.store(), cache, key, bytes)?;
+                Ok(Arc::unwrap_or_clone(view.payment))
+            })
+            .collect()
     }
 
     /// The event with id `event_id` and the events of its stream before
@@ -89,11 +97,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let Some(bytes) = self.store().get(Table::EventIds, event_id.as_bytes())? else {
             return Ok(None);
         };
-        let (payment, version) = table_keys::decode_event_id_value(&bytes)
+        let (stream, version) = table_keys::decode_event_stream_value(&bytes)
             .ok_or_else(|| corrupt_with("event id row", &event_id))?;
         let stream = self
             .store()
-            .read_stream(StreamId::payment(payment), VersionRange::new(1, version))?;
+            .read_stream(stream, VersionRange::new(1, version))?;
         Ok(Some(stream).filter(|s| s.last().is_some_and(|e| e.version == version)))
     }
 

@@ -1,13 +1,15 @@
 //! Payment use cases: create, update, delete and read.
 //!
 //! A command runs in two steps. [`Ledger::prepare`] (blocking: store reads
-//! and pure deciding) loads the view, checks the version and the idempotency
-//! record, decides the events, folds them into the new view, claims and
-//! checks every unique value it will index, and builds one append carrying
-//! the events plus the inline writes: the view, the index changes, event-id
-//! lookups and the idempotency record. [`Prepared::commit`] (async) submits
-//! that append and waits until it is durable. The view therefore never lags
-//! its events, and a client reads its own writes.
+//! and pure deciding) loads the view (its header, and its rows unless the
+//! view cache holds it at that version), checks the version and the
+//! idempotency record, decides the events, folds them into the new view,
+//! claims and checks every unique value it will index, and builds one
+//! append carrying the events plus the inline writes: the view's header and
+//! changed rows, the index changes, event-id lookups and the idempotency
+//! record. [`Prepared::commit`] (async) submits that append and waits until
+//! it is durable. The view therefore never lags its events, and a client
+//! reads its own writes.
 
 use crate::catalog::StoredCatalog;
 use crate::error::AppError;
@@ -16,6 +18,7 @@ use crate::idempotency::{
 };
 use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims};
+use crate::views::{self, StoredView, ViewCache};
 use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
 use payledger_domain::{
@@ -23,6 +26,7 @@ use payledger_domain::{
     StreamId, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
     evolve_recorded, fold,
 };
+use payledger_store::memory_only::memory_only;
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table, VersionRange,
 };
@@ -72,7 +76,7 @@ pub enum PaymentCommand {
 /// What a committed (or replayed) command left: the payment.
 #[derive(Clone, Debug)]
 pub struct Committed {
-    pub payment: Payment,
+    pub payment: Arc<Payment>,
     /// True when the answer is the replay of an earlier identical request.
     pub replayed: bool,
 }
@@ -101,6 +105,7 @@ pub struct Prepared {
 pub struct Ledger<S: ?Sized> {
     store: Arc<S>,
     claims: UniqueClaims,
+    views: Arc<ViewCache>,
 }
 
 impl<S: ?Sized> Clone for Ledger<S> {
@@ -108,6 +113,7 @@ impl<S: ?Sized> Clone for Ledger<S> {
         Self {
             store: Arc::clone(&self.store),
             claims: self.claims.clone(),
+            views: Arc::clone(&self.views),
         }
     }
 }
@@ -132,7 +138,13 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         Self {
             store,
             claims: UniqueClaims::default(),
+            views: Arc::default(),
         }
+    }
+
+    /// The cache of recent views (read and written by every command).
+    pub fn view_cache(&self) -> &ViewCache {
+        &self.views
     }
 
     /// The store underneath.
@@ -141,10 +153,12 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     }
 
     /// The one command path: every writer (API routes, the PSP flows,
-    /// tools) runs a command through here. Off the async workers it reads
-    /// what the command needs, decides it against the stored Types and
-    /// States and stamps the append once ([`Ledger::prepare_stored`]);
-    /// then it awaits the durable commit, which wakes the log consumers.
+    /// tools) runs a command through here. It reads what the command
+    /// needs, decides it against the stored Types and States and stamps
+    /// the append once ([`Ledger::prepare_stored`]) — right here with
+    /// memory-only reads when memory holds all it reads, else off the
+    /// async workers; then it awaits the durable commit, which wakes the
+    /// log consumers.
     pub async fn execute(
         &self,
         meta: CommandMeta,
@@ -162,6 +176,19 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         command: PaymentCommand,
         inline: Vec<KvWrite>,
     ) -> Result<Committed, AppError> {
+        // Most commands read only what memory holds (the view's header in
+        // the memtable or block cache, its rows in the view cache): they
+        // are prepared right here, with no hand-off to a blocking thread.
+        match memory_only(|| self.prepare_stored(&meta, command.clone())) {
+            Ok(mut prepared) if prepared.standalone.is_empty() => {
+                prepared.add_inline(inline);
+                return self.commit(prepared).await;
+            }
+            // A read needed the disk, or a command that appends nothing
+            // must write its idempotency record: off the async workers.
+            Ok(_) | Err(AppError::Store(StoreError::WouldBlock)) => {}
+            Err(refused) => return Err(refused),
+        }
         let planned = self
             .execute_planned(move |_| {
                 Ok(Ok::<_, Infallible>(Planned {
@@ -206,9 +233,19 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         .await
         .map_err(|_| AppError::Store(StoreError::Engine("a command task panicked".into())))??;
         match prepared {
-            Ok(prepared) => prepared.commit(&*self.store).await.map(Ok),
+            Ok(prepared) => self.commit(prepared).await.map(Ok),
             Err(answer) => Ok(Err(answer)),
         }
+    }
+
+    /// Awaits the durable append of a prepared command and keeps the new
+    /// view in the cache.
+    async fn commit(&self, prepared: Prepared) -> Result<Committed, AppError> {
+        let committed = prepared.commit(&*self.store).await?;
+        if !committed.replayed {
+            self.views.put(&committed.payment);
+        }
+        Ok(committed)
     }
 
     /// Prepares a command against the project's Types and States as stored.
@@ -234,6 +271,17 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         project: &ProjectKey,
         target: &PaymentRef,
     ) -> Result<Option<Payment>, AppError> {
+        Ok(self
+            .stored(project, target)?
+            .map(|view| Arc::unwrap_or_clone(view.payment)))
+    }
+
+    /// The stored view of a payment named by id or key.
+    fn stored(
+        &self,
+        project: &ProjectKey,
+        target: &PaymentRef,
+    ) -> Result<Option<StoredView>, AppError> {
         let id = match target {
             PaymentRef::Id(id) => *id,
             PaymentRef::Key(key) => match self
@@ -246,18 +294,15 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 }
             },
         };
-        self.view(project, id)
+        views::read_view(&*self.store, Some(&self.views), project, id)
     }
 
     /// Reads the view of a payment by id.
     pub fn view(&self, project: &ProjectKey, id: PaymentId) -> Result<Option<Payment>, AppError> {
-        match self
-            .store
-            .get(Table::Views, &table_keys::view_key(project, id))?
-        {
-            None => Ok(None),
-            Some(bytes) => decode_view(&bytes).map(Some),
-        }
+        Ok(
+            views::read_view(&*self.store, Some(&self.views), project, id)?
+                .map(|view| Arc::unwrap_or_clone(view.payment)),
+        )
     }
 
     /// The payment as it was at `version`, folded from its events.
@@ -296,17 +341,17 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             }
             claims.push(claim_tag(Table::Idempotency, &key));
         }
-        let (kind, before, events) = self.decide(meta, command, catalog)?;
-        let payment_id = before
-            .as_ref()
-            .map_or_else(|| PaymentId::from_uuid(uuid::Uuid::new_v4()), |p| p.id);
-        let expected = before.as_ref().map_or(0, |p| p.version);
+        let (kind, stored, events) = self.decide(meta, command, catalog)?;
+        let before = stored.as_ref().map(|s| &*s.payment);
+        let payment_id =
+            before.map_or_else(|| PaymentId::from_uuid(uuid::Uuid::new_v4()), |p| p.id);
+        let expected = before.map_or(0, |p| p.version);
         // Versions follow the expected one; the store stamps log positions
         // and hashes once, when it appends.
         let events = self.new_events(meta, events);
         let versioned = || events.iter().zip(expected + 1..);
         let after = versioned()
-            .fold(before.clone(), |state, (e, version)| {
+            .fold(before.cloned(), |state, (e, version)| {
                 let recorded = Recorded {
                     payment_id,
                     version,
@@ -330,7 +375,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             ),
         });
         let outcome = Committed {
-            payment: after,
+            payment: Arc::new(after),
             replayed: false,
         };
         if events.is_empty() {
@@ -341,7 +386,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 _claims: self.claim(claims)?,
             });
         }
-        let mut inline = index_writes(&meta.project, before.as_ref(), &outcome.payment);
+        let mut inline = index_writes(&meta.project, before, &outcome.payment);
         claims.extend(unique_values(&inline).map(|(table, key)| claim_tag(table, key)));
         let guard = self.claim(claims)?;
         self.check_unique(&inline, payment_id)?;
@@ -350,6 +395,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             key: e.meta.event_id.as_bytes().to_vec(),
             value: Some(table_keys::event_id_value(payment_id, version)),
         }));
+        inline.extend(views::view_writes(
+            &meta.project,
+            stored.as_ref(),
+            &outcome.payment,
+        ));
         inline.extend(idempotency_write);
         Ok(Prepared {
             append: Some(AppendRequest {
@@ -384,7 +434,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         meta: &CommandMeta,
         command: PaymentCommand,
         catalog: &dyn Catalog,
-    ) -> Result<(PaymentAnswerKind, Option<Payment>, Vec<Event>), AppError> {
+    ) -> Result<(PaymentAnswerKind, Option<StoredView>, Vec<Event>), AppError> {
         let mut ids = RandomIds;
         let mut ctx = Context {
             catalog,
@@ -400,22 +450,26 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 version,
                 actions,
             } => {
-                let payment = self.current(meta, &target, version)?;
-                let events = decide_update(&payment, &actions, &mut ctx)?;
-                Ok((PaymentAnswerKind::Update, Some(payment), events))
+                let stored = self.current(meta, &target, version)?;
+                let events = decide_update(&stored.payment, &actions, &mut ctx)?;
+                Ok((PaymentAnswerKind::Update, Some(stored), events))
             }
             PaymentCommand::Delete {
                 target,
                 version,
                 data_erasure,
             } => {
-                let payment = self.current(meta, &target, version)?;
-                let event = decide_delete(&payment, data_erasure)?;
-                Ok((PaymentAnswerKind::Delete, Some(payment), vec![event]))
+                let stored = self.current(meta, &target, version)?;
+                let event = decide_delete(&stored.payment, data_erasure)?;
+                Ok((PaymentAnswerKind::Delete, Some(stored), vec![event]))
             }
             PaymentCommand::UpdateLoaded { payment, actions } => {
+                // The view as stored at the version the caller read (the
+                // cache holds it): its rows decide what this write changes.
+                let target = PaymentRef::Id(payment.id);
+                let stored = self.current(meta, &target, payment.version)?;
                 let events = decide_update(&payment, &actions, &mut ctx)?;
-                Ok((PaymentAnswerKind::Update, Some(*payment), events))
+                Ok((PaymentAnswerKind::Update, Some(stored), events))
             }
         }
     }
@@ -426,16 +480,18 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         meta: &CommandMeta,
         target: &PaymentRef,
         version: u64,
-    ) -> Result<Payment, AppError> {
-        let payment = self.get(&meta.project, target)?.ok_or(AppError::NotFound)?;
-        if payment.version != version {
+    ) -> Result<StoredView, AppError> {
+        let stored = self
+            .stored(&meta.project, target)?
+            .ok_or(AppError::NotFound)?;
+        if stored.payment.version != version {
             return Err(AppError::Conflict {
-                stream: StreamId::payment(payment.id),
+                stream: StreamId::payment(stored.payment.id),
                 expected: version,
-                current_version: payment.version,
+                current_version: stored.payment.version,
             });
         }
-        Ok(payment)
+        Ok(stored)
     }
 
     /// The decided events with their metadata, ready to append.
@@ -477,7 +533,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             append: None,
             standalone: Vec::new(),
             outcome: Committed {
-                payment,
+                payment: Arc::new(payment),
                 replayed: true,
             },
             _claims: None,
@@ -560,7 +616,7 @@ fn unique_values(writes: &[KvWrite]) -> impl Iterator<Item = (Table, &[u8])> {
     })
 }
 
-/// The view and index writes that take a payment from `before` to `after`.
+/// The index writes that take a payment from `before` to `after`.
 fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment) -> Vec<KvWrite> {
     let id = after.id;
     let live = |p: &Payment| !p.deleted;
@@ -624,12 +680,6 @@ fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment)
         }
     }
     writes.extend(transaction_interface_writes(project, before, after));
-    let view_key = table_keys::view_key(project, id);
-    writes.push(KvWrite {
-        table: Table::Views,
-        key: view_key,
-        value: live(after).then(|| payledger_codec::encode_payment(after)),
-    });
     writes
 }
 
@@ -677,11 +727,6 @@ fn transaction_interface_writes(
 
 fn corrupt(what: &'static str) -> impl Fn() -> AppError {
     move || AppError::Store(payledger_store::StoreError::Corrupt(what.into()))
-}
-
-/// A stored payment view, decoded.
-pub(crate) fn decode_view(bytes: &[u8]) -> Result<Payment, AppError> {
-    payledger_codec::decode_payment(bytes).map_err(|e| corrupt_with("view", &e))
 }
 
 pub(crate) fn corrupt_with(what: &str, error: &dyn std::fmt::Display) -> AppError {

@@ -6,18 +6,23 @@
 //!
 //! | table          | key                                        | value |
 //! |----------------|--------------------------------------------|-------|
-//! | Views          | project · payment id                       | Payment view (protobuf) |
+//! | Views          | project · payment id                       | Payment view header (protobuf) |
+//! | ViewRows       | project · payment id · list (u8) · index (u32 BE) | a transaction or interface interaction (protobuf) |
 //! | KeyIndex       | project · key                              | payment id |
 //! | InterfaceIndex | project · interfaceId · paymentInterface   | payment id |
 //! | CustomerIndex  | project · customer id · payment id         | empty |
-//! | EventIds       | event id                                   | payment id · version (u64 BE) |
+//! | EventIds       | event id                                   | payment id · version (u64 BE); an order's: order id · version · 1 |
 //! | Idempotency    | project · idempotency key                  | see [`crate::idempotency`] |
 //! | Catalog        | project · kind · id, and project · kind-key · key | record / id |
 //! | TransactionInterfaceIndex | project · transaction interfaceId · payment id | empty |
 //! | WebhookEvents  | project · interface · event id             | see [`crate::psp::notifications`] |
 //! | Subscriptions  | project · subscription id                  | see [`crate::subscriptions`] |
+//! | OrderViews     | project · order id                         | Order view (protobuf) |
+//! | OrderNumberIndex | project · orderNumber                    | order id |
+//! | OrderKeyIndex  | project · order key                        | order id |
+//! | PaymentOrders  | project · payment id                       | order id |
 
-use payledger_domain::{PaymentId, ProjectKey};
+use payledger_domain::{OrderId, PaymentId, ProjectKey, StreamId, StreamKind};
 
 /// Appends a length-prefixed text component.
 pub fn push_text(key: &mut Vec<u8>, text: &str) {
@@ -57,6 +62,38 @@ pub fn view_key(project: &ProjectKey, payment_id: PaymentId) -> Vec<u8> {
     let mut key = project_prefix(project);
     key.extend_from_slice(payment_id.as_bytes());
     key
+}
+
+/// The lists of a Payment view stored a row per item, after its header.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ViewList {
+    Transactions = 1,
+    Interactions = 2,
+}
+
+/// The row of item `index` of `list` of a payment's view: the view key,
+/// the list's tag, the index (u32 BE), so a view's rows follow in order.
+pub fn view_row_key(
+    project: &ProjectKey,
+    payment_id: PaymentId,
+    list: ViewList,
+    index: u32,
+) -> Vec<u8> {
+    let mut key = view_key(project, payment_id);
+    key.push(list as u8);
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The list and index a view row key ends with.
+pub fn decode_view_row_key(key: &[u8]) -> Option<(ViewList, u32)> {
+    let (tag, index) = key.get(key.len().checked_sub(5)?..)?.split_first()?;
+    let list = match *tag {
+        1 => ViewList::Transactions,
+        2 => ViewList::Interactions,
+        _ => return None,
+    };
+    Some((list, u32::from_be_bytes(index.try_into().ok()?)))
 }
 
 /// The payment id at the end of a view key.
@@ -142,13 +179,62 @@ pub fn event_id_value(payment_id: PaymentId, version: u64) -> Vec<u8> {
 }
 
 pub fn decode_event_id_value(value: &[u8]) -> Option<(PaymentId, u64)> {
+    let (stream, version) = decode_event_stream_value(value)?;
+    Some((stream.payment_id()?, version))
+}
+
+/// The EventIds value of an order's event: the payment form followed by
+/// the order kind's tag (1), so rows written before orders existed keep
+/// their meaning.
+pub fn order_event_id_value(order_id: OrderId, version: u64) -> Vec<u8> {
+    let mut value = order_id.as_bytes().to_vec();
+    value.extend_from_slice(&version.to_be_bytes());
+    value.push(ORDER_EVENT_TAG);
+    value
+}
+
+/// The tag that ends the EventIds value of an order's event.
+const ORDER_EVENT_TAG: u8 = 1;
+
+/// The stream and version an EventIds value names.
+pub fn decode_event_stream_value(value: &[u8]) -> Option<(StreamId, u64)> {
     let id: [u8; 16] = value.get(..16)?.try_into().ok()?;
-    let version: [u8; 8] = value.get(16..24)?.try_into().ok()?;
-    Some((PaymentId::from_bytes(id), u64::from_be_bytes(version)))
+    let version = u64::from_be_bytes(value.get(16..24)?.try_into().ok()?);
+    let kind = match value.get(24..) {
+        Some([]) => StreamKind::Payment,
+        Some([ORDER_EVENT_TAG]) => StreamKind::Order,
+        _ => return None,
+    };
+    Some((StreamId::from_bytes(kind, id), version))
 }
 
 pub fn decode_payment_id(value: &[u8]) -> Option<PaymentId> {
     Some(PaymentId::from_bytes(value.try_into().ok()?))
+}
+
+pub fn order_view_key(project: &ProjectKey, order_id: OrderId) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    key.extend_from_slice(order_id.as_bytes());
+    key
+}
+
+pub fn order_number_key(project: &ProjectKey, order_number: &str) -> Vec<u8> {
+    text_prefix(project, order_number)
+}
+
+pub fn order_key_index_key(project: &ProjectKey, order_key: &str) -> Vec<u8> {
+    text_prefix(project, order_key)
+}
+
+/// The row naming the order a payment belongs to.
+pub fn payment_order_key(project: &ProjectKey, payment_id: PaymentId) -> Vec<u8> {
+    let mut key = project_prefix(project);
+    key.extend_from_slice(payment_id.as_bytes());
+    key
+}
+
+pub fn decode_order_id(value: &[u8]) -> Option<OrderId> {
+    Some(OrderId::from_bytes(value.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -208,6 +294,73 @@ mod tests {
         assert_eq!(
             decode_event_id_value(&stored["event id value"]),
             Some((id, 9))
+        );
+    }
+
+    #[test]
+    fn the_stored_order_key_formats_are_stable() {
+        let shop = project("shop");
+        let order = OrderId::from_bytes([0x22; 16]);
+        let payment = PaymentId::from_bytes([0x11; 16]);
+        let rows = [
+            ("order_views", order_view_key(&shop, order)),
+            ("idx_order_number", order_number_key(&shop, "A-1001")),
+            ("idx_order_key", order_key_index_key(&shop, "order-1")),
+            ("payment_orders", payment_order_key(&shop, payment)),
+            ("order id value", order.as_bytes().to_vec()),
+            ("order event id value", order_event_id_value(order, 9)),
+        ];
+        let stored = crate::golden::check("order_keys_v1.txt", &rows);
+        assert_eq!(decode_order_id(&stored["order id value"]), Some(order));
+        assert_eq!(
+            decode_event_stream_value(&stored["order event id value"]),
+            Some((StreamId::order(order), 9))
+        );
+        assert_eq!(
+            decode_event_id_value(&stored["order event id value"]),
+            None,
+            "an order's event is no payment's"
+        );
+    }
+
+    #[test]
+    fn view_row_keys_are_stable_and_follow_their_header_in_order() {
+        let shop = project("shop");
+        let id = PaymentId::from_bytes([0x11; 16]);
+        let rows = [
+            (
+                "view_rows transaction 0",
+                view_row_key(&shop, id, ViewList::Transactions, 0),
+            ),
+            (
+                "view_rows transaction 258",
+                view_row_key(&shop, id, ViewList::Transactions, 258),
+            ),
+            (
+                "view_rows interaction 1",
+                view_row_key(&shop, id, ViewList::Interactions, 1),
+            ),
+        ];
+        let stored = crate::golden::check("view_row_keys_v1.txt", &rows);
+        assert_eq!(
+            decode_view_row_key(&stored["view_rows transaction 258"]),
+            Some((ViewList::Transactions, 258))
+        );
+        assert_eq!(
+            decode_view_row_key(&stored["view_rows interaction 1"]),
+            Some((ViewList::Interactions, 1))
+        );
+        let header = view_key(&shop, id);
+        let mut keys: Vec<Vec<u8>> = rows.iter().map(|(_, key)| key.clone()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            rows.map(|(_, key)| key),
+            "transactions in index order, then interactions"
+        );
+        assert!(
+            keys.iter()
+                .all(|key| key.starts_with(&header) && key > &header)
         );
     }
 

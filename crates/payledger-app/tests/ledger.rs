@@ -47,7 +47,7 @@ fn create(ledger: &Ledger<MemoryStore>, key: Option<&str>) -> Result<Payment, Ap
     let command = PaymentCommand::Create(Box::new(draft));
     runtime()
         .block_on(ledger.execute(meta(None), command))
-        .map(|o| o.payment)
+        .map(|o| Arc::unwrap_or_clone(o.payment))
 }
 
 fn update(
@@ -62,7 +62,7 @@ fn update(
     };
     runtime()
         .block_on(ledger.execute(meta(None), command))
-        .map(|o| o.payment)
+        .map(|o| Arc::unwrap_or_clone(o.payment))
 }
 
 /// A recipe for an action, turned into a real action against the current
@@ -130,6 +130,15 @@ fn assert_view_is_replay(ledger: &Ledger<MemoryStore>, payment: &Payment) {
         .expect("view")
         .expect("live payment");
     assert_eq!(replayed, view);
+    // The same from the stored rows alone (a ledger with an empty cache).
+    let uncached = Ledger::new(Arc::clone(ledger.store()))
+        .view(&project(), payment.id)
+        .expect("view")
+        .expect("live payment");
+    assert_eq!(
+        replayed, uncached,
+        "the stored header and rows are the replay"
+    );
     assert_eq!(view.version, events.len() as u64);
     if let Some(key) = &view.key {
         let by_key = ledger

@@ -23,6 +23,9 @@ use payledger_store::{EventStore, VersionRange};
 use proptest::prelude::*;
 use std::sync::Arc;
 
+#[path = "psp/order_attempts.rs"]
+mod order_attempts;
+
 const START_MS: i64 = 1_767_225_600_000;
 
 fn project() -> ProjectKey {
@@ -76,6 +79,7 @@ impl World {
                 interface: "stripe".into(),
                 connector,
                 webhook_secrets: vec![Secret::new("whsec_test")],
+                publishable_key: Some("pk_test_app".into()),
             },
         );
         let service = PspService::new(
@@ -101,11 +105,13 @@ impl World {
             correlation_id: None,
             idempotency: None,
         };
-        self.ledger
-            .execute(meta, command)
-            .await
-            .expect("command")
-            .payment
+        std::sync::Arc::unwrap_or_clone(
+            self.ledger
+                .execute(meta, command)
+                .await
+                .expect("command")
+                .payment,
+        )
     }
 
     async fn create(&self, token: &str, method: &str, kinds: &[(TransactionType, i64)]) -> Payment {

@@ -18,8 +18,8 @@ use crate::pb;
 use crate::pb::event_envelope::Payload;
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::{
-    Event, EventEnvelope, EventId, EventMeta, ProjectKey, StreamId, StreamKind, Timestamp,
-    TransactionId,
+    Event, EventEnvelope, EventId, EventMeta, OrderDraft, OrderEvent, PaymentId, ProjectKey,
+    StreamId, StreamKind, Timestamp, TransactionId,
 };
 
 /// Length of the previous-event hash (SHA-256) in bytes.
@@ -64,12 +64,14 @@ pub(crate) fn envelope_from_pb(envelope: pb::EventEnvelope) -> Result<EventEnvel
         correlation_id: envelope.correlation_id,
         idempotency_key: envelope.idempotency_key,
     };
+    let stream = StreamId::from_bytes(
+        stream_kind_from_pb(envelope.stream_kind)?,
+        fixed_bytes::<ID_BYTES>(envelope.stream_id, "EventEnvelope.stream_id")?,
+    );
+    let event = event_from_pb(envelope.payload.ok_or(CodecError::MissingPayload)?)?;
     Ok(EventEnvelope {
         meta,
-        stream: StreamId::from_bytes(
-            stream_kind_from_pb(envelope.stream_kind)?,
-            fixed_bytes::<ID_BYTES>(envelope.stream_id, "EventEnvelope.stream_id")?,
-        ),
+        stream,
         version: envelope.version,
         partition,
         partition_sequence: envelope.partition_sequence,
@@ -77,7 +79,7 @@ pub(crate) fn envelope_from_pb(envelope: pb::EventEnvelope) -> Result<EventEnvel
             envelope.previous_event_hash,
             "EventEnvelope.previous_event_hash",
         )?,
-        event: event_from_pb(envelope.payload.ok_or(CodecError::MissingPayload)?)?,
+        event,
     })
 }
 
@@ -244,6 +246,7 @@ fn event_to_pb(event: &Event) -> Payload {
         Event::ExternalIdSet(external_id) => Payload::ExternalIdSet(ExternalIdSet {
             external_id: external_id.clone(),
         }),
+        Event::Order(event) => order_event_to_pb(event),
         Event::Deleted { data_erasure } => Payload::Deleted(PaymentDeleted {
             data_erasure: *data_erasure,
         }),
@@ -263,6 +266,7 @@ fn method_info_update_to_pb(update: &MethodInfoUpdate) -> pb::MethodInfoSet {
 
 /// Maps a payload case back to its event. One arm per case, no `_` arm.
 fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
+    use pb::OrderCancelled;
     Ok(match payload {
         Payload::Created(m) => Event::Created(Box::new(draft_from_pb(required(
             m.draft,
@@ -369,5 +373,53 @@ fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
         Payload::Deleted(m) => Event::Deleted {
             data_erasure: m.data_erasure,
         },
+        Payload::OrderCreated(m) => Event::Order(OrderEvent::Created(Box::new(OrderDraft {
+            order_number: m.order_number,
+            key: m.key,
+            total_price: money_from_pb(required(m.total_price, "OrderCreated.total_price")?)?,
+            customer_id: m.customer_id,
+            customer_email: m.customer_email,
+        }))),
+        Payload::OrderPaymentAdded(m) => {
+            Event::Order(OrderEvent::PaymentAdded(PaymentId::from_bytes(
+                fixed_bytes::<ID_BYTES>(m.payment_id, "OrderPaymentAdded.payment_id")?,
+            )))
+        }
+        Payload::OrderPaymentRemoved(m) => {
+            Event::Order(OrderEvent::PaymentRemoved(PaymentId::from_bytes(
+                fixed_bytes::<ID_BYTES>(m.payment_id, "OrderPaymentRemoved.payment_id")?,
+            )))
+        }
+        Payload::OrderCustomerEmailSet(m) => {
+            Event::Order(OrderEvent::CustomerEmailSet(m.customer_email))
+        }
+        Payload::OrderKeySet(m) => Event::Order(OrderEvent::KeySet(m.key)),
+        Payload::OrderCancelled(OrderCancelled {}) => Event::Order(OrderEvent::Cancelled),
     })
+}
+
+fn order_event_to_pb(event: &OrderEvent) -> Payload {
+    use pb::*;
+    match event {
+        OrderEvent::Created(draft) => Payload::OrderCreated(OrderCreated {
+            order_number: draft.order_number.clone(),
+            key: draft.key.clone(),
+            total_price: Some(money_to_pb(&draft.total_price)),
+            customer_id: draft.customer_id.clone(),
+            customer_email: draft.customer_email.clone(),
+        }),
+        OrderEvent::PaymentAdded(id) => Payload::OrderPaymentAdded(OrderPaymentAdded {
+            payment_id: id.as_bytes().to_vec(),
+        }),
+        OrderEvent::PaymentRemoved(id) => Payload::OrderPaymentRemoved(OrderPaymentRemoved {
+            payment_id: id.as_bytes().to_vec(),
+        }),
+        OrderEvent::CustomerEmailSet(email) => {
+            Payload::OrderCustomerEmailSet(OrderCustomerEmailSet {
+                customer_email: email.clone(),
+            })
+        }
+        OrderEvent::KeySet(key) => Payload::OrderKeySet(OrderKeySet { key: key.clone() }),
+        OrderEvent::Cancelled => Payload::OrderCancelled(OrderCancelled {}),
+    }
 }

@@ -64,6 +64,34 @@ pub enum CodecError {
         /// The value found.
         value: u64,
     },
+    /// A Payment view header counts rows of a list and also holds that
+    /// list inline: no encoder of ours writes both forms at once.
+    #[error("view header holds `{field}` inline and also counts rows of it")]
+    InlineAndRows {
+        /// The list, as `Message.field`.
+        field: &'static str,
+    },
+    /// A Payment view stored as rows was decoded as a whole view.
+    #[error(
+        "a view stored as rows ({transaction_rows} transaction and {interaction_rows} interaction rows) is not a whole view"
+    )]
+    StoredAsRows {
+        /// Transaction rows its header counts.
+        transaction_rows: u32,
+        /// Interface interaction rows its header counts.
+        interaction_rows: u32,
+    },
+    /// The rows found for a Payment view are not the number its header
+    /// counts.
+    #[error("view header counts {expected} rows of `{field}`, found {actual}")]
+    RowCount {
+        /// The list, as `Message.field`.
+        field: &'static str,
+        /// Rows the header counts.
+        expected: u32,
+        /// Rows found.
+        actual: usize,
+    },
     /// The envelope has no event payload, or one this version does not know.
     #[error("event envelope has no payload (or an unknown event kind)")]
     MissingPayload,

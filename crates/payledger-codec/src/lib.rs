@@ -1,11 +1,13 @@
 //! Protobuf encoding of everything payledger stores: event envelopes (the
-//! `events` column family) and Payment views (the `views` column family).
+//! `events` column family), Payment views (whole, or as a header in
+//! `views` plus a row per transaction and interaction in `view_rows`) and
+//! Order views (`order_views`).
 //!
 //! The schema lives in `proto/payledger/v1/*.proto` and is compiled by
 //! `build.rs` (protox + prost-build, no system `protoc`) into [`pb`]. This
 //! crate is the only place that knows the stored wire format (architecture
 //! invariant 5); the mapping between the generated types and the domain is
-//! written out by hand in the `building_blocks`, `envelope` and `view` modules, with
+//! written out by hand in the `building_blocks`, `envelope`, `view` and `order_view` modules, with
 //! exhaustive matches so a new domain variant cannot go unmapped.
 //!
 //! Architecture invariants of this crate:
@@ -34,12 +36,14 @@
 mod building_blocks;
 mod envelope;
 mod error;
+mod order_view;
 mod view;
 
 pub use error::CodecError;
+pub use view::PaymentHeader;
 
-use payledger_domain::EventEnvelope;
-use payledger_domain::payment::Payment;
+use payledger_domain::payment::{CustomFields, Payment, Transaction};
+use payledger_domain::{EventEnvelope, Order};
 use prost::Message;
 
 /// The prost types generated from `proto/payledger/v1/*.proto` (package
@@ -68,7 +72,50 @@ pub fn encode_payment(payment: &Payment) -> Vec<u8> {
     view::payment_to_pb(payment).encode_to_vec()
 }
 
-/// Decodes and validates a Payment view.
+/// Decodes and validates a Payment view stored whole (a header that
+/// counts rows is [`CodecError::StoredAsRows`]).
 pub fn decode_payment(bytes: &[u8]) -> Result<Payment, CodecError> {
     view::payment_from_pb(pb::PaymentView::decode(bytes)?)
+}
+
+/// Encodes the header of a Payment view stored as rows: every field but
+/// the lists, and how many rows of each list follow.
+pub fn encode_payment_header(payment: &Payment) -> Vec<u8> {
+    view::header_to_pb(payment).encode_to_vec()
+}
+
+/// Decodes a view header; a view stored whole decodes too (with its lists
+/// inline and no rows).
+pub fn decode_payment_header(bytes: &[u8]) -> Result<PaymentHeader, CodecError> {
+    view::header_from_pb(pb::PaymentView::decode(bytes)?)
+}
+
+/// Encodes one transaction row of a view stored as rows.
+pub fn encode_transaction_row(transaction: &Transaction) -> Vec<u8> {
+    building_blocks::transaction_to_pb(transaction).encode_to_vec()
+}
+
+/// Decodes one transaction row.
+pub fn decode_transaction_row(bytes: &[u8]) -> Result<Transaction, CodecError> {
+    building_blocks::transaction_from_pb(pb::Transaction::decode(bytes)?)
+}
+
+/// Encodes one interface interaction row of a view stored as rows.
+pub fn encode_interaction_row(interaction: &CustomFields) -> Vec<u8> {
+    building_blocks::custom_to_pb(interaction).encode_to_vec()
+}
+
+/// Decodes one interface interaction row.
+pub fn decode_interaction_row(bytes: &[u8]) -> Result<CustomFields, CodecError> {
+    building_blocks::custom_from_pb(pb::CustomFields::decode(bytes)?)
+}
+
+/// Encodes an Order view. Deterministic: equal orders give equal bytes.
+pub fn encode_order(order: &Order) -> Vec<u8> {
+    order_view::order_to_pb(order).encode_to_vec()
+}
+
+/// Decodes and validates an Order view.
+pub fn decode_order(bytes: &[u8]) -> Result<Order, CodecError> {
+    order_view::order_from_pb(pb::OrderView::decode(bytes)?)
 }

@@ -1,4 +1,6 @@
-//! Mapping of the stored Payment view: [`Payment`] ↔ `pb::PaymentView`.
+//! Mapping of the stored Payment view: [`Payment`] ↔ `pb::PaymentView`,
+//! whole or as rows (a header without the lists, then one row per
+//! transaction and per interface interaction).
 //!
 //! The view is derived data (rebuildable by replay), but a rebuilt view must
 //! be byte-identical to the maintained one, so it goes through the same
@@ -12,10 +14,26 @@ use crate::building_blocks::{
 };
 use crate::error::CodecError;
 use crate::pb;
-use payledger_domain::payment::Payment;
+use payledger_domain::payment::{CustomFields, Payment, Transaction};
 use payledger_domain::{PaymentId, Timestamp};
 
+/// The whole view: the lists inline, no row counts.
 pub(crate) fn payment_to_pb(payment: &Payment) -> pb::PaymentView {
+    pb::PaymentView {
+        transactions: payment.transactions.iter().map(transaction_to_pb).collect(),
+        interface_interactions: payment
+            .interface_interactions
+            .iter()
+            .map(custom_to_pb)
+            .collect(),
+        transaction_rows: 0,
+        interaction_rows: 0,
+        ..header_to_pb(payment)
+    }
+}
+
+/// The header of a view stored as rows: no lists, their row counts.
+pub(crate) fn header_to_pb(payment: &Payment) -> pb::PaymentView {
     pb::PaymentView {
         id: payment.id.as_bytes().to_vec(),
         version: payment.version,
@@ -31,22 +49,58 @@ pub(crate) fn payment_to_pb(payment: &Payment) -> pb::PaymentView {
         amount_refunded: payment.amount_refunded.as_ref().map(money_to_pb),
         payment_method_info: Some(method_info_to_pb(&payment.payment_method_info)),
         payment_status: Some(status_to_pb(&payment.payment_status)),
-        transactions: payment.transactions.iter().map(transaction_to_pb).collect(),
-        interface_interactions: payment
-            .interface_interactions
-            .iter()
-            .map(custom_to_pb)
-            .collect(),
+        transactions: Vec::new(),
+        interface_interactions: Vec::new(),
         custom: payment.custom.as_ref().map(custom_to_pb),
         created_at_ms: payment.created_at.millis(),
         last_modified_at_ms: payment.last_modified_at.millis(),
         created_by: Some(actor_to_pb(&payment.created_by)),
         last_modified_by: Some(actor_to_pb(&payment.last_modified_by)),
         deleted: payment.deleted,
+        transaction_rows: row_count(payment.transactions.len()),
+        interaction_rows: row_count(payment.interface_interactions.len()),
     }
 }
 
+/// Every item of a list took an event of the payment's stream: far fewer
+/// than `u32::MAX`.
+fn row_count(len: usize) -> u32 {
+    u32::try_from(len).expect("a payment holds fewer than 2^32 items, one event each")
+}
+
+/// A whole view; a header that counts rows is refused.
 pub(crate) fn payment_from_pb(view: pb::PaymentView) -> Result<Payment, CodecError> {
+    if view.transaction_rows != 0 || view.interaction_rows != 0 {
+        return Err(CodecError::StoredAsRows {
+            transaction_rows: view.transaction_rows,
+            interaction_rows: view.interaction_rows,
+        });
+    }
+    view_from_pb(view)
+}
+
+/// A view header with its row counts; lists held inline (a view stored
+/// whole) come back in the payment.
+pub(crate) fn header_from_pb(view: pb::PaymentView) -> Result<PaymentHeader, CodecError> {
+    let (transaction_rows, interaction_rows) = (view.transaction_rows, view.interaction_rows);
+    if transaction_rows != 0 && !view.transactions.is_empty() {
+        return Err(CodecError::InlineAndRows {
+            field: "PaymentView.transactions",
+        });
+    }
+    if interaction_rows != 0 && !view.interface_interactions.is_empty() {
+        return Err(CodecError::InlineAndRows {
+            field: "PaymentView.interface_interactions",
+        });
+    }
+    Ok(PaymentHeader {
+        payment: view_from_pb(view)?,
+        transaction_rows,
+        interaction_rows,
+    })
+}
+
+fn view_from_pb(view: pb::PaymentView) -> Result<Payment, CodecError> {
     let amount_planned = required(view.amount_planned, "PaymentView.amount_planned")?;
     let method_info = required(view.payment_method_info, "PaymentView.payment_method_info")?;
     let status = required(view.payment_status, "PaymentView.payment_status")?;
@@ -76,4 +130,62 @@ pub(crate) fn payment_from_pb(view: pb::PaymentView) -> Result<Payment, CodecErr
         last_modified_by: actor_from_pb(last_modified_by)?,
         deleted: view.deleted,
     })
+}
+
+/// A stored view header, decoded.
+#[derive(Clone, PartialEq, Debug)]
+pub struct PaymentHeader {
+    /// The payment without its rows: its lists hold what the header held
+    /// inline (a view stored whole, from before views had rows), otherwise
+    /// nothing.
+    pub payment: Payment,
+    /// Transaction rows stored after this header.
+    pub transaction_rows: u32,
+    /// Interface interaction rows stored after this header.
+    pub interaction_rows: u32,
+}
+
+impl PaymentHeader {
+    /// True when the header holds its lists inline (written before views
+    /// had rows): the next write of the payment must write every row.
+    pub fn is_whole(&self) -> bool {
+        self.transaction_rows == 0 && self.interaction_rows == 0
+    }
+
+    /// The payment with its rows, checked against the counts.
+    pub fn with_rows(
+        self,
+        transactions: Vec<Transaction>,
+        interactions: Vec<CustomFields>,
+    ) -> Result<Payment, CodecError> {
+        let check = |field, expected: u32, actual: usize| {
+            if usize::try_from(expected).is_ok_and(|e| e == actual) {
+                Ok(())
+            } else {
+                Err(CodecError::RowCount {
+                    field,
+                    expected,
+                    actual,
+                })
+            }
+        };
+        let mut payment = self.payment;
+        if self.transaction_rows != 0 || !transactions.is_empty() {
+            check(
+                "PaymentView.transactions",
+                self.transaction_rows,
+                transactions.len(),
+            )?;
+            payment.transactions = transactions;
+        }
+        if self.interaction_rows != 0 || !interactions.is_empty() {
+            check(
+                "PaymentView.interface_interactions",
+                self.interaction_rows,
+                interactions.len(),
+            )?;
+            payment.interface_interactions = interactions;
+        }
+        Ok(payment)
+    }
 }

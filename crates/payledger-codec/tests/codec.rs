@@ -19,17 +19,21 @@
 //! broken contract to fix in the code, not a file to refresh.
 
 use payledger_codec::{
-    CodecError, decode_envelope, decode_payment, encode_envelope, encode_payment, pb,
+    CodecError, decode_envelope, decode_interaction_row, decode_order, decode_payment,
+    decode_payment_header, decode_transaction_row, encode_envelope, encode_interaction_row,
+    encode_order, encode_payment, encode_payment_header, encode_transaction_row, pb,
 };
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::money::CurrencyRejection;
+use payledger_domain::order::OrderState;
 use payledger_domain::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, PaymentMethodInfo, PaymentStatus,
     Transaction, TransactionState, TransactionType,
 };
 use payledger_domain::{
-    Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Payment, PaymentId,
-    ProjectKey, StreamId, StreamKind, Timestamp, TransactionId,
+    Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Order, OrderDraft,
+    OrderEvent, OrderId, Payment, PaymentId, ProjectKey, StreamId, StreamKind, Timestamp,
+    TransactionId,
 };
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
@@ -232,6 +236,40 @@ fn envelope(version: u64, event: Event) -> EventEnvelope {
     }
 }
 
+fn full_order() -> Order {
+    Order {
+        id: OrderId::from_bytes([0x0d; 16]),
+        version: 4,
+        order_number: "A-1001".to_owned(),
+        key: text("order-key-1"),
+        total_price: money(3_300, "EUR"),
+        customer_id: text("customer-7"),
+        customer_email: text("ann@example.com"),
+        payments: vec![payment_id(), PaymentId::from_bytes([0x0e; 16])],
+        order_state: OrderState::Cancelled,
+        created_at: Timestamp(EPOCH_MS),
+        last_modified_at: Timestamp(EPOCH_MS + 4_000),
+        created_by: Actor::Client("merchant-backend".to_owned()),
+        last_modified_by: Actor::Internal("order-retry".to_owned()),
+    }
+}
+
+#[test]
+fn order_views_round_trip_and_refuse_a_bad_payment_id() {
+    let order = full_order();
+    assert_eq!(decode_order(&encode_order(&order)), Ok(order.clone()));
+    let mut raw = pb::OrderView::decode(encode_order(&order).as_slice()).expect("valid");
+    raw.payments[1] = vec![1, 2, 3];
+    assert_eq!(
+        decode_order(&raw.encode_to_vec()),
+        Err(CodecError::BadLength {
+            field: "OrderView.payments",
+            expected: 16,
+            actual: 3,
+        })
+    );
+}
+
 fn full_payment() -> Payment {
     let draft = full_draft();
     Payment {
@@ -297,6 +335,11 @@ fn minimal_deleted_payment() -> Payment {
 enum Golden {
     Envelope(Box<EventEnvelope>),
     Payment(Box<Payment>),
+    /// The header of a view stored as rows.
+    Header(Box<Payment>),
+    TransactionRow(Box<Transaction>),
+    InteractionRow(Box<CustomFields>),
+    Order(Box<Order>),
 }
 
 impl Golden {
@@ -304,6 +347,10 @@ impl Golden {
         match self {
             Self::Envelope(envelope) => encode_envelope(envelope),
             Self::Payment(payment) => encode_payment(payment),
+            Self::Header(payment) => encode_payment_header(payment),
+            Self::TransactionRow(transaction) => encode_transaction_row(transaction),
+            Self::InteractionRow(interaction) => encode_interaction_row(interaction),
+            Self::Order(order) => encode_order(order),
         }
     }
 
@@ -312,6 +359,17 @@ impl Golden {
         Ok(match self {
             Self::Envelope(envelope) => decode_envelope(bytes)? == **envelope,
             Self::Payment(payment) => decode_payment(bytes)? == **payment,
+            Self::Header(payment) => {
+                let header = decode_payment_header(bytes)?;
+                let rows = (
+                    payment.transactions.clone(),
+                    payment.interface_interactions.clone(),
+                );
+                !header.is_whole() && header.with_rows(rows.0, rows.1)? == **payment
+            }
+            Self::TransactionRow(transaction) => decode_transaction_row(bytes)? == **transaction,
+            Self::InteractionRow(interaction) => decode_interaction_row(bytes)? == **interaction,
+            Self::Order(order) => decode_order(bytes)? == **order,
         })
     }
 }
@@ -513,16 +571,76 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
             (name, Golden::Envelope(Box::new(envelope(version, event))))
         })
         .collect();
+    // An order's stream: its events in an order stream.
+    let order_id = OrderId::from_bytes([0x0d; 16]);
+    let order_events = vec![
+        (
+            "OrderCreated",
+            OrderEvent::Created(Box::new(OrderDraft {
+                order_number: "A-1001".to_owned(),
+                key: text("order-key-1"),
+                total_price: money(3_300, "EUR"),
+                customer_id: text("customer-7"),
+                customer_email: text("ann@example.com"),
+            })),
+        ),
+        (
+            "OrderCreated-minimal",
+            OrderEvent::Created(Box::new(OrderDraft {
+                order_number: "1".to_owned(),
+                key: None,
+                total_price: money(0, "JPY"),
+                customer_id: None,
+                customer_email: None,
+            })),
+        ),
+        ("OrderPaymentAdded", OrderEvent::PaymentAdded(payment_id())),
+        (
+            "OrderPaymentRemoved",
+            OrderEvent::PaymentRemoved(payment_id()),
+        ),
+        (
+            "OrderCustomerEmailSet",
+            OrderEvent::CustomerEmailSet(text("bob@example.com")),
+        ),
+        ("OrderKeySet-removed", OrderEvent::KeySet(None)),
+        ("OrderCancelled", OrderEvent::Cancelled),
+    ];
+    cases.extend(
+        order_events
+            .into_iter()
+            .zip(1_u64..)
+            .map(|((name, event), version)| {
+                let mut stored = envelope(version, Event::Order(event));
+                stored.stream = StreamId::order(order_id);
+                (name, Golden::Envelope(Box::new(stored)))
+            }),
+    );
+    cases.push(("OrderView", Golden::Order(Box::new(full_order()))));
     cases.push(("PaymentView", Golden::Payment(Box::new(full_payment()))));
     cases.push((
         "PaymentView-deleted-minimal",
         Golden::Payment(Box::new(minimal_deleted_payment())),
     ));
+    // A view stored as rows: the header of the full payment, and its rows.
+    let payment = full_payment();
+    cases.push((
+        "PaymentViewHeader",
+        Golden::Header(Box::new(payment.clone())),
+    ));
+    cases.push((
+        "PaymentViewTransactionRow",
+        Golden::TransactionRow(Box::new(payment.transactions[0].clone())),
+    ));
+    cases.push((
+        "PaymentViewInteractionRow",
+        Golden::InteractionRow(Box::new(payment.interface_interactions[0].clone())),
+    ));
     cases
 }
 
-/// Number of [`Event`] variants; [`event_variant_index`] numbers them.
-const EVENT_VARIANTS: usize = 32;
+// The number of event variants; `event_variant_index` numbers them.
+use payledger_domain::strategies::EVENT_VARIANTS;
 
 /// Numbers the event variants 0..EVENT_VARIANTS. Exhaustive on purpose: a
 /// new variant does not compile until it is numbered here, and then
@@ -561,6 +679,12 @@ fn event_variant_index(event: &Event) -> usize {
         Event::AuthorizationSet { .. } => 29,
         Event::ExternalIdSet(_) => 30,
         Event::Deleted { .. } => 31,
+        Event::Order(OrderEvent::Created(_)) => 32,
+        Event::Order(OrderEvent::PaymentAdded(_)) => 33,
+        Event::Order(OrderEvent::PaymentRemoved(_)) => 34,
+        Event::Order(OrderEvent::CustomerEmailSet(_)) => 35,
+        Event::Order(OrderEvent::KeySet(_)) => 36,
+        Event::Order(OrderEvent::Cancelled) => 37,
     }
 }
 
@@ -812,6 +936,55 @@ fn missing_required_fields_are_named() {
 }
 
 #[test]
+fn a_view_stored_as_rows_is_checked_against_its_header() {
+    let payment = full_payment();
+    let header_bytes = encode_payment_header(&payment);
+    // A header is not a whole view: decoded whole it would lose its rows.
+    assert_eq!(
+        decode_payment(&header_bytes),
+        Err(CodecError::StoredAsRows {
+            transaction_rows: 2,
+            interaction_rows: 2,
+        })
+    );
+    let header = decode_payment_header(&header_bytes).expect("header");
+    assert!(!header.is_whole());
+    assert_eq!(
+        header.clone().with_rows(
+            payment.transactions[..1].to_vec(),
+            payment.interface_interactions.clone()
+        ),
+        Err(CodecError::RowCount {
+            field: "PaymentView.transactions",
+            expected: 2,
+            actual: 1,
+        })
+    );
+    assert_eq!(
+        header.with_rows(payment.transactions.clone(), Vec::new()),
+        Err(CodecError::RowCount {
+            field: "PaymentView.interface_interactions",
+            expected: 2,
+            actual: 0,
+        })
+    );
+    // A view stored whole (before views had rows) reads as a header with
+    // its lists inline and no rows.
+    let whole = decode_payment_header(&encode_payment(&payment)).expect("whole view");
+    assert!(whole.is_whole());
+    assert_eq!(whole.with_rows(Vec::new(), Vec::new()), Ok(payment.clone()));
+    // No encoder writes both forms at once.
+    let mut mixed = pb::PaymentView::decode(encode_payment(&payment).as_slice()).expect("valid");
+    mixed.transaction_rows = 2;
+    assert_eq!(
+        decode_payment_header(&mixed.encode_to_vec()),
+        Err(CodecError::InlineAndRows {
+            field: "PaymentView.transactions"
+        })
+    );
+}
+
+#[test]
 fn unspecified_and_unknown_enum_values_are_rejected() {
     for value in [0, 5, -1] {
         check_envelope_rejected(
@@ -891,12 +1064,13 @@ fn invalid_currency_codes_are_rejected() {
 
 #[test]
 fn payment_envelopes_do_not_write_the_stream_kind_and_other_kinds_do() {
-    let payment = envelope(3, deleted());
+    let payment = envelope(3, Event::KeySet(None));
     assert_eq!(raw_envelope(deleted()).stream_kind, 0);
-    let mut order = payment.clone();
+    let mut order = envelope(3, Event::Order(OrderEvent::KeySet(None)));
     order.stream.kind = StreamKind::Order;
     let (payment_bytes, order_bytes) = (encode_envelope(&payment), encode_envelope(&order));
-    // Field 12, varint: the kind costs two bytes, and only when not a payment.
+    // Field 12, varint: the kind costs two bytes, and only when not a
+    // payment (the two payloads have the same size: a tag and no field).
     assert_eq!(order_bytes.len(), payment_bytes.len() + 2);
     assert_eq!(decode_envelope(&order_bytes), Ok(order));
     assert_eq!(decode_envelope(&payment_bytes), Ok(payment));
@@ -937,369 +1111,7 @@ fn envelope_metadata_is_validated() {
 // Property tests
 // ---------------------------------------------------------------------------
 
-mod strategies {
-    //! proptest strategies for every domain value the codec stores.
-
-    use super::*;
-    use proptest::collection::{btree_map, vec};
-    use proptest::option::of;
-    use proptest::prelude::*;
-    use proptest::strategy::{BoxedStrategy, Union};
-
-    pub fn string() -> impl Strategy<Value = String> + Clone {
-        "\\PC{0,8}"
-    }
-
-    fn key() -> impl Strategy<Value = String> + Clone {
-        "[a-z]{0,4}"
-    }
-
-    fn opt_string() -> impl Strategy<Value = Option<String>> + Clone {
-        of(string())
-    }
-
-    fn timestamp() -> impl Strategy<Value = Timestamp> + Clone {
-        any::<i64>().prop_map(Timestamp)
-    }
-
-    pub fn money() -> impl Strategy<Value = Money> + Clone {
-        const CODES: &[&str] = &["EUR", "USD", "JPY", "KWD", "EUR0", "CHF"];
-        (any::<i64>(), proptest::sample::select(CODES))
-            .prop_map(|(cents, code)| super::money(cents, code))
-    }
-
-    fn localized() -> impl Strategy<Value = LocalizedString> + Clone {
-        btree_map(key(), string(), 0..3)
-    }
-
-    /// Field values nested at most three levels deep.
-    pub fn field_value() -> impl Strategy<Value = FieldValue> + Clone {
-        let leaf = prop_oneof![
-            any::<bool>().prop_map(FieldValue::Bool),
-            "-?[0-9]{1,6}(\\.[0-9]{1,3})?".prop_map(FieldValue::Number),
-            string().prop_map(FieldValue::String),
-        ];
-        leaf.prop_recursive(3, 32, 4, |inner| {
-            prop_oneof![
-                vec(inner.clone(), 0..4).prop_map(FieldValue::List),
-                btree_map(key(), inner, 0..4).prop_map(FieldValue::Object),
-            ]
-        })
-    }
-
-    pub fn custom() -> impl Strategy<Value = CustomFields> + Clone {
-        (string(), btree_map(key(), field_value(), 0..4))
-            .prop_map(|(type_id, fields)| CustomFields { type_id, fields })
-    }
-
-    fn transaction_id() -> impl Strategy<Value = TransactionId> + Clone {
-        any::<[u8; 16]>().prop_map(TransactionId::from_bytes)
-    }
-
-    fn transaction_state() -> impl Strategy<Value = TransactionState> + Clone {
-        proptest::sample::select(&TransactionState::ALL[..])
-    }
-
-    pub fn transaction() -> impl Strategy<Value = Transaction> + Clone {
-        (
-            transaction_id(),
-            of(timestamp()),
-            proptest::sample::select(&TransactionType::ALL[..]),
-            money(),
-            (opt_string(), opt_string()),
-            transaction_state(),
-            of(custom()),
-        )
-            .prop_map(
-                |(id, timestamp, kind, amount, (interaction_id, interface_id), state, custom)| {
-                    Transaction {
-                        id,
-                        timestamp,
-                        kind,
-                        amount,
-                        interaction_id,
-                        interface_id,
-                        state,
-                        custom,
-                    }
-                },
-            )
-    }
-
-    fn method_info() -> impl Strategy<Value = PaymentMethodInfo> + Clone {
-        (
-            opt_string(),
-            opt_string(),
-            of(localized()),
-            opt_string(),
-            opt_string(),
-            of(custom()),
-        )
-            .prop_map(
-                |(payment_interface, method, name, token, interface_account, custom)| {
-                    PaymentMethodInfo {
-                        payment_interface,
-                        method,
-                        name,
-                        token,
-                        interface_account,
-                        custom,
-                    }
-                },
-            )
-    }
-
-    fn status() -> impl Strategy<Value = PaymentStatus> + Clone {
-        (opt_string(), opt_string(), opt_string()).prop_map(
-            |(interface_code, interface_text, state_id)| PaymentStatus {
-                interface_code,
-                interface_text,
-                state_id,
-            },
-        )
-    }
-
-    /// The fields a draft and a payment share, as a draft.
-    pub fn draft() -> impl Strategy<Value = PaymentDraft> + Clone {
-        let ids = (
-            opt_string(),
-            opt_string(),
-            opt_string(),
-            opt_string(),
-            opt_string(),
-        );
-        let amounts = (
-            money(),
-            of(money()),
-            of(timestamp()),
-            of(money()),
-            of(money()),
-        );
-        let parts = (
-            method_info(),
-            status(),
-            vec(transaction(), 0..3),
-            vec(custom(), 0..3),
-            of(custom()),
-        );
-        (ids, amounts, parts).prop_map(|(ids, amounts, parts)| PaymentDraft {
-            key: ids.0,
-            customer_id: ids.1,
-            anonymous_id: ids.2,
-            interface_id: ids.3,
-            external_id: ids.4,
-            amount_planned: amounts.0,
-            amount_authorized: amounts.1,
-            authorized_until: amounts.2,
-            amount_paid: amounts.3,
-            amount_refunded: amounts.4,
-            payment_method_info: parts.0,
-            payment_status: parts.1,
-            transactions: parts.2,
-            interface_interactions: parts.3,
-            custom: parts.4,
-        })
-    }
-
-    fn method_info_update() -> impl Strategy<Value = MethodInfoUpdate> + Clone {
-        (
-            opt_string(),
-            opt_string(),
-            of(localized()),
-            opt_string(),
-            opt_string(),
-            of(custom()),
-        )
-            .prop_map(
-                |(payment_interface, method, name, token, interface_account, custom)| {
-                    MethodInfoUpdate {
-                        payment_interface,
-                        method,
-                        name,
-                        token,
-                        interface_account,
-                        custom,
-                    }
-                },
-            )
-    }
-
-    /// Every event variant, each equally likely.
-    pub fn event() -> impl Strategy<Value = Event> {
-        let tx = transaction_id;
-        let variants: Vec<BoxedStrategy<Event>> = vec![
-            draft().prop_map(|d| Event::Created(Box::new(d))).boxed(),
-            transaction().prop_map(Event::TransactionAdded).boxed(),
-            (tx(), transaction_state())
-                .prop_map(|(transaction_id, state)| Event::TransactionStateChanged {
-                    transaction_id,
-                    state,
-                })
-                .boxed(),
-            (tx(), timestamp())
-                .prop_map(
-                    |(transaction_id, timestamp)| Event::TransactionTimestampChanged {
-                        transaction_id,
-                        timestamp,
-                    },
-                )
-                .boxed(),
-            (tx(), string())
-                .prop_map(|(transaction_id, interaction_id)| {
-                    Event::TransactionInteractionIdChanged {
-                        transaction_id,
-                        interaction_id,
-                    }
-                })
-                .boxed(),
-            (tx(), opt_string())
-                .prop_map(
-                    |(transaction_id, interface_id)| Event::TransactionInterfaceIdSet {
-                        transaction_id,
-                        interface_id,
-                    },
-                )
-                .boxed(),
-            (tx(), of(custom()))
-                .prop_map(|(transaction_id, custom)| Event::TransactionCustomTypeSet {
-                    transaction_id,
-                    custom,
-                })
-                .boxed(),
-            (tx(), string(), of(field_value()))
-                .prop_map(
-                    |(transaction_id, name, value)| Event::TransactionCustomFieldSet {
-                        transaction_id,
-                        name,
-                        value,
-                    },
-                )
-                .boxed(),
-            custom().prop_map(Event::InterfaceInteractionAdded).boxed(),
-            money().prop_map(Event::AmountPlannedChanged).boxed(),
-            opt_string().prop_map(Event::KeySet).boxed(),
-            opt_string().prop_map(Event::CustomerSet).boxed(),
-            opt_string().prop_map(Event::AnonymousIdSet).boxed(),
-            string().prop_map(Event::InterfaceIdSet).boxed(),
-            string().prop_map(Event::MethodInfoInterfaceSet).boxed(),
-            opt_string().prop_map(Event::MethodInfoMethodSet).boxed(),
-            of(localized()).prop_map(Event::MethodInfoNameSet).boxed(),
-            opt_string().prop_map(Event::MethodInfoTokenSet).boxed(),
-            opt_string()
-                .prop_map(Event::MethodInfoInterfaceAccountSet)
-                .boxed(),
-            of(custom())
-                .prop_map(Event::MethodInfoCustomTypeSet)
-                .boxed(),
-            (string(), of(field_value()))
-                .prop_map(|(name, value)| Event::MethodInfoCustomFieldSet { name, value })
-                .boxed(),
-            method_info_update().prop_map(Event::MethodInfoSet).boxed(),
-            opt_string().prop_map(Event::StatusInterfaceCodeSet).boxed(),
-            opt_string().prop_map(Event::StatusInterfaceTextSet).boxed(),
-            of(custom()).prop_map(Event::CustomTypeSet).boxed(),
-            (string(), of(field_value()))
-                .prop_map(|(name, value)| Event::CustomFieldSet { name, value })
-                .boxed(),
-            (string(), any::<bool>())
-                .prop_map(|(state_id, force)| Event::StateTransitioned { state_id, force })
-                .boxed(),
-            of(money()).prop_map(Event::AmountPaidSet).boxed(),
-            of(money()).prop_map(Event::AmountRefundedSet).boxed(),
-            (of(money()), of(timestamp()))
-                .prop_map(|(amount, until)| Event::AuthorizationSet { amount, until })
-                .boxed(),
-            opt_string().prop_map(Event::ExternalIdSet).boxed(),
-            any::<bool>()
-                .prop_map(|data_erasure| Event::Deleted { data_erasure })
-                .boxed(),
-        ];
-        assert_eq!(
-            variants.len(),
-            EVENT_VARIANTS,
-            "one strategy per event variant"
-        );
-        Union::new(variants)
-    }
-
-    fn actor() -> impl Strategy<Value = Actor> + Clone {
-        prop_oneof![
-            string().prop_map(Actor::Client),
-            string().prop_map(Actor::Internal)
-        ]
-    }
-
-    fn project() -> impl Strategy<Value = ProjectKey> + Clone {
-        "[A-Za-z0-9_-]{1,64}".prop_map(|key| ProjectKey::parse(&key).expect("valid project key"))
-    }
-
-    pub fn envelope() -> impl Strategy<Value = EventEnvelope> {
-        let meta = (
-            any::<[u8; 16]>(),
-            project(),
-            timestamp(),
-            actor(),
-            opt_string(),
-            opt_string(),
-        )
-            .prop_map(
-                |(id, project, recorded_at, actor, correlation_id, idempotency_key)| EventMeta {
-                    event_id: EventId::from_bytes(id),
-                    project,
-                    recorded_at,
-                    actor,
-                    correlation_id,
-                    idempotency_key,
-                },
-            );
-        let kind = prop_oneof![Just(StreamKind::Payment), Just(StreamKind::Order)];
-        let position = (
-            (kind, any::<[u8; 16]>()),
-            any::<u64>(),
-            any::<u16>(),
-            any::<u64>(),
-            any::<[u8; 32]>(),
-        );
-        (meta, position, event()).prop_map(|(meta, position, event)| EventEnvelope {
-            meta,
-            stream: StreamId::from_bytes(position.0.0, position.0.1),
-            version: position.1,
-            partition: position.2,
-            partition_sequence: position.3,
-            previous_hash: position.4,
-            event,
-        })
-    }
-
-    pub fn payment() -> impl Strategy<Value = Payment> {
-        let header = (any::<[u8; 16]>(), any::<u64>(), any::<bool>());
-        let audit = (timestamp(), timestamp(), actor(), actor());
-        (header, draft(), audit).prop_map(|((id, version, deleted), d, audit)| Payment {
-            id: PaymentId::from_bytes(id),
-            version,
-            key: d.key,
-            customer_id: d.customer_id,
-            anonymous_id: d.anonymous_id,
-            interface_id: d.interface_id,
-            external_id: d.external_id,
-            amount_planned: d.amount_planned,
-            amount_authorized: d.amount_authorized,
-            authorized_until: d.authorized_until,
-            amount_paid: d.amount_paid,
-            amount_refunded: d.amount_refunded,
-            payment_method_info: d.payment_method_info,
-            payment_status: d.payment_status,
-            transactions: d.transactions,
-            interface_interactions: d.interface_interactions,
-            custom: d.custom,
-            created_at: audit.0,
-            last_modified_at: audit.1,
-            created_by: audit.2,
-            last_modified_by: audit.3,
-            deleted,
-        })
-    }
-}
+use payledger_domain::strategies;
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
@@ -1313,6 +1125,25 @@ proptest::proptest! {
         if let Ok(decoded) = decoded {
             proptest::prop_assert_eq!(encode_envelope(&decoded), bytes);
         }
+    }
+
+    #[test]
+    fn payments_stored_as_rows_round_trip(payment in strategies::payment()) {
+        let header = decode_payment_header(&encode_payment_header(&payment));
+        proptest::prop_assert!(header.as_ref().is_ok_and(|h| h.payment.transactions.is_empty()));
+        let transactions: Result<Vec<_>, _> = payment
+            .transactions
+            .iter()
+            .map(|t| decode_transaction_row(&encode_transaction_row(t)))
+            .collect();
+        let interactions: Result<Vec<_>, _> = payment
+            .interface_interactions
+            .iter()
+            .map(|i| decode_interaction_row(&encode_interaction_row(i)))
+            .collect();
+        let assembled = header
+            .and_then(|h| h.with_rows(transactions?, interactions?));
+        proptest::prop_assert_eq!(assembled, Ok(payment));
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! The events of a payment stream and the envelope they are stored in.
+//! The events of a payment stream (and, wrapped in [`Event::Order`], of an
+//! order stream) and the envelope they are stored in.
 //!
 //! One state-changing update action is one event; creation and deletion are
 //! events too. Events are a contract forever: their protobuf form lives in
 //! `proto/payledger/v1/events.proto` and the codec crate maps between the two.
 
 pub use crate::ids::Actor;
-use crate::ids::{EventId, PaymentId, ProjectKey, TransactionId};
+use crate::ids::{EventId, OrderId, PaymentId, ProjectKey, TransactionId};
 use crate::money::Money;
+use crate::order::OrderEvent;
 use crate::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, Timestamp, Transaction,
     TransactionState,
@@ -121,6 +123,8 @@ pub enum Event {
     ExternalIdSet(Option<String>),
     /// The payment was deleted.
     Deleted { data_erasure: bool },
+    /// An event of an order's stream (never in a payment's).
+    Order(OrderEvent),
 }
 
 impl Event {
@@ -159,6 +163,7 @@ impl Event {
             Self::AuthorizationSet { .. } => "AuthorizationSet",
             Self::ExternalIdSet(_) => "ExternalIdSet",
             Self::Deleted { .. } => "Deleted",
+            Self::Order(event) => event.kind(),
         }
     }
 }
@@ -196,5 +201,10 @@ impl EventEnvelope {
     /// The payment whose stream holds this event, if it is a payment's.
     pub const fn payment_id(&self) -> Option<PaymentId> {
         self.stream.payment_id()
+    }
+
+    /// The order whose stream holds this event, if it is an order's.
+    pub const fn order_id(&self) -> Option<OrderId> {
+        self.stream.order_id()
     }
 }

@@ -129,6 +129,7 @@ pub(crate) fn apply(payment: &mut Payment, event: &Event) {
     let txns = &mut payment.transactions;
     match event {
         Event::Created(_) => panic!("Created cannot apply to an existing payment"),
+        Event::Order(event) => panic!("{} cannot apply to a payment", event.kind()),
         Event::TransactionAdded(transaction) => add_transaction(txns, transaction),
         Event::TransactionStateChanged {
             transaction_id: id,

@@ -62,6 +62,10 @@ uuid_id!(
     /// Identifies one stored event.
     EventId
 );
+uuid_id!(
+    /// Identifies an order and therefore its event stream.
+    OrderId
+);
 
 /// The key of a project (tenant). Every resource belongs to exactly one.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]

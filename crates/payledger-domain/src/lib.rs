@@ -8,6 +8,7 @@
 //! - [`ids`]: newtypes for identifiers (payments, transactions, projects).
 //! - [`money`]: integer money with ISO 4217 fraction digits.
 //! - [`payment`]: the Payment aggregate and its parts.
+//! - [`order`]: the Order aggregate: its events, rules, fold and derived totals.
 //! - [`stream`]: stream identity (aggregate kind + id).
 //! - [`event`]: the events that make up a payment's stream, and their envelope.
 //! - [`command`]: typed commands: the payment draft and the update actions.
@@ -28,8 +29,11 @@ pub mod event;
 pub mod evolve;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod payment;
 pub mod rejection;
+#[cfg(feature = "testing")]
+pub mod strategies;
 pub mod stream;
 pub mod subscription_rules;
 pub mod time;
@@ -43,8 +47,9 @@ pub use command::{Command, ResourceRef, UpdateAction};
 pub use decide::{Context, IdSource, decide_create, decide_delete, decide_update};
 pub use event::{Actor, Event, EventEnvelope, EventMeta};
 pub use evolve::{Recorded, evolve, evolve_recorded, fold};
-pub use ids::{EventId, PaymentId, ProjectKey, TransactionId};
+pub use ids::{EventId, OrderId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
+pub use order::{Order, OrderAction, OrderDraft, OrderEvent, OrderPaymentState, OrderTotals};
 pub use payment::{Payment, Timestamp};
 pub use rejection::{Rejection, RejectionCode};
 pub use stream::{StreamId, StreamKind};

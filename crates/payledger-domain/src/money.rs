@@ -123,6 +123,20 @@ impl Money {
     pub fn fraction_digits(&self) -> u8 {
         self.currency.fraction_digits()
     }
+
+    /// The amount as a decimal with the currency's fraction digits:
+    /// `12.30` for 1230 EUR cents, `-0.05`, `100` for 100 JPY.
+    pub fn to_decimal(&self) -> String {
+        let digits = u32::from(self.fraction_digits());
+        let sign = if self.cent_amount < 0 { "-" } else { "" };
+        let units = self.cent_amount.unsigned_abs();
+        if digits == 0 {
+            return format!("{sign}{units}");
+        }
+        let scale = 10_u64.pow(digits);
+        let width = digits as usize;
+        format!("{sign}{}.{:0width$}", units / scale, units % scale)
+    }
 }
 
 #[cfg(test)]
@@ -131,6 +145,20 @@ mod tests {
 
     fn digits(code: &str) -> u8 {
         CurrencyCode::parse(code).unwrap().fraction_digits()
+    }
+
+    fn money(cents: i64, code: &str) -> Money {
+        Money::new(cents, CurrencyCode::parse(code).unwrap())
+    }
+
+    #[test]
+    fn decimals_follow_the_currency_fraction_digits() {
+        assert_eq!(money(1230, "EUR").to_decimal(), "12.30");
+        assert_eq!(money(5, "EUR").to_decimal(), "0.05");
+        assert_eq!(money(-5, "EUR").to_decimal(), "-0.05");
+        assert_eq!(money(100, "JPY").to_decimal(), "100");
+        assert_eq!(money(1_234, "KWD").to_decimal(), "1.234");
+        assert_eq!(money(i64::MIN, "EUR").to_decimal(), "-92233720368547758.08");
     }
 
     #[test]

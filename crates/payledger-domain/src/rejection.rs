@@ -9,7 +9,7 @@
 //! its indexes, which reports them through this same enum.
 
 use crate::command::ResourceRef;
-use crate::ids::PaymentId;
+use crate::ids::{OrderId, PaymentId};
 use crate::money::CurrencyCode;
 use crate::payment::FieldValue;
 use crate::types::{CustomResource, FieldType, StateType};
@@ -77,8 +77,60 @@ pub enum Rejection {
     StateNotPaymentState { key: String, state_type: StateType },
     /// A payment without a state may only move to an initial state.
     StateNotInitial { key: String },
+    /// An order number outside `^[A-Za-z0-9_.-]{1,64}$`.
+    OrderNumberInvalid { order_number: String },
+    /// Another order of the project has this order number (app layer).
+    DuplicateOrderNumber { order_number: String },
+    /// A customer email that is not `local@domain` or is too long.
+    CustomerEmailInvalid { email: String },
+    /// A customer id that is empty or too long.
+    CustomerIdInvalid { max: usize },
+    /// An order's `totalPrice` below zero.
+    TotalPriceNegative { cent_amount: i64 },
+    /// The order was cancelled; its payments can no longer change.
+    OrderCancelled { id: OrderId },
+    /// The payment that an order action names does not exist.
+    PaymentNotFound { id: PaymentId },
+    /// The payment is linked to this or another order already (`None`:
+    /// another order is linking it right now).
+    PaymentAlreadyInOrder {
+        payment: PaymentId,
+        order: Option<OrderId>,
+    },
+    /// `removePayment` of a payment the order does not hold.
+    PaymentNotInOrder { payment: PaymentId, order: OrderId },
+    /// An order holds at most this many payments.
+    TooManyOrderPayments { max: usize },
+    /// A payment of another currency than the order's total.
+    OrderCurrencyMismatch {
+        expected: CurrencyCode,
+        actual: CurrencyCode,
+    },
     /// The current state does not list the target among its transitions.
     TransitionNotAllowed { from: String, to: String },
+    /// A retry or collect on an order that owes nothing.
+    NothingOutstanding {
+        order: OrderId,
+        payment_state: &'static str,
+    },
+    /// The latest attempt is in progress and was requested too recently to
+    /// be replaced; a retry is allowed from `allowed_from`, `wait_ms` after
+    /// the refused request.
+    RetryNotYetAllowed {
+        attempt: PaymentId,
+        allowed_from: crate::payment::Timestamp,
+        wait_ms: i64,
+    },
+    /// A collect while an attempt is still in progress.
+    AttemptInProgress { attempt: PaymentId },
+    /// No attempt of the order saved its payment method for
+    /// merchant-initiated (off-session) use.
+    NoReusablePaymentMethod { order: OrderId },
+    /// `payment_method.payment_provider_slug` names no PSP configured for
+    /// the project.
+    UnknownPaymentProvider { slug: String },
+    /// A payment page needs the URL the shopper returns to.
+    ReturnUrlRequired,
 }
 
 /// The commercetools error code a [`Rejection`] answers with, and the extra
@@ -104,6 +156,10 @@ pub enum RejectionCode {
         by: ResourceRef,
     },
     ResourceNotFound,
+    /// The request may be repeated from `allowed_from` on.
+    RetryNotYetAllowed {
+        allowed_from: crate::payment::Timestamp,
+    },
 }
 
 impl RejectionCode {
@@ -117,6 +173,7 @@ impl RejectionCode {
             Self::DuplicateField { .. } => "DuplicateField",
             Self::ReferencedResourceNotFound { .. } => "ReferencedResourceNotFound",
             Self::ResourceNotFound => "ResourceNotFound",
+            Self::RetryNotYetAllowed { .. } => "RetryNotYetAllowed",
         }
     }
 }
@@ -125,7 +182,35 @@ impl Rejection {
     /// The commercetools error code and its extra fields.
     pub fn code(&self) -> RejectionCode {
         match self {
-            Self::TooManyActions { .. } | Self::KeyInvalid { .. } => RejectionCode::InvalidInput,
+            Self::TooManyActions { .. }
+            | Self::KeyInvalid { .. }
+            | Self::OrderNumberInvalid { .. }
+            | Self::CustomerEmailInvalid { .. }
+            | Self::CustomerIdInvalid { .. }
+            | Self::TotalPriceNegative { .. } => RejectionCode::InvalidInput,
+            Self::DuplicateOrderNumber { order_number } => duplicate("orderNumber", order_number),
+            Self::PaymentNotFound { id } => RejectionCode::ReferencedResourceNotFound {
+                type_id: "payment",
+                by: ResourceRef::Id(id.to_string()),
+            },
+            Self::OrderCancelled { .. }
+            | Self::PaymentAlreadyInOrder { .. }
+            | Self::PaymentNotInOrder { .. }
+            | Self::TooManyOrderPayments { .. }
+            | Self::OrderCurrencyMismatch { .. }
+            | Self::NothingOutstanding { .. }
+            | Self::AttemptInProgress { .. }
+            | Self::NoReusablePaymentMethod { .. } => RejectionCode::InvalidOperation,
+            Self::UnknownPaymentProvider { slug } => RejectionCode::InvalidField {
+                field: "payment_method.payment_provider_slug".into(),
+                invalid_value: FieldValue::String(slug.clone()),
+            },
+            Self::ReturnUrlRequired => RejectionCode::RequiredField {
+                field: "payment_method.return_url".into(),
+            },
+            Self::RetryNotYetAllowed { allowed_from, .. } => RejectionCode::RetryNotYetAllowed {
+                allowed_from: *allowed_from,
+            },
             Self::PaymentDeleted { .. } => RejectionCode::ResourceNotFound,
             Self::DuplicateKey { key } => duplicate("key", key),
             Self::DuplicateInterfaceId { interface_id }
@@ -217,6 +302,76 @@ impl Rejection {
             Self::TransitionNotAllowed { from, to } => {
                 format!("A transition from state '{from}' to state '{to}' is not allowed.")
             }
+            Self::OrderNumberInvalid { order_number } => format!(
+                "Invalid orderNumber '{order_number}'. An order number has 1 to 64 letters, \
+                 digits, '-', '_' or '.' (order_number_bytes_max)."
+            ),
+            Self::DuplicateOrderNumber { order_number } => {
+                duplicate_message("orderNumber", order_number)
+            }
+            Self::CustomerEmailInvalid { email } => format!(
+                "Invalid customerEmail '{email}'. Expected one '@' between a local part and a \
+                 domain, no spaces, at most 254 bytes (customer_email_bytes_max)."
+            ),
+            Self::CustomerIdInvalid { max } => format!(
+                "Invalid customerId: it must have 1 to {max} bytes (customer_id_bytes_max)."
+            ),
+            Self::TotalPriceNegative { cent_amount } => {
+                format!("The totalPrice must not be negative; centAmount was {cent_amount}.")
+            }
+            Self::OrderCancelled { id } => {
+                format!("The order '{id}' is cancelled; its payments cannot change.")
+            }
+            Self::PaymentNotFound { id } => {
+                not_found_message("payment", &ResourceRef::Id(id.to_string()))
+            }
+            Self::PaymentAlreadyInOrder { payment, order } => match order {
+                Some(order) => {
+                    format!("The payment '{payment}' already belongs to the order '{order}'.")
+                }
+                None => format!("The payment '{payment}' is being added to another order."),
+            },
+            Self::PaymentNotInOrder { payment, order } => {
+                format!("The order '{order}' has no payment '{payment}'.")
+            }
+            Self::TooManyOrderPayments { max } => {
+                format!("An order holds at most {max} payments (order_payments_max).")
+            }
+            Self::OrderCurrencyMismatch { expected, actual } => format!(
+                "The payment's currency {actual} differs from the order's currency {expected}."
+            ),
+            Self::NothingOutstanding {
+                order,
+                payment_state,
+            } => format!(
+                "The order '{order}' has nothing outstanding (paymentState {payment_state}); \
+                 there is nothing to pay."
+            ),
+            Self::RetryNotYetAllowed {
+                attempt,
+                allowed_from,
+                ..
+            } => format!(
+                "The latest payment attempt '{attempt}' is still in progress. A retry is allowed \
+                 once it failed, or from {} on, when it expires (retry_after_ms).",
+                crate::time::format_timestamp(*allowed_from)
+            ),
+            Self::AttemptInProgress { attempt } => format!(
+                "The payment attempt '{attempt}' is still in progress; collect the balance once \
+                 it has settled."
+            ),
+            Self::UnknownPaymentProvider { slug } => format!(
+                "The payment provider '{slug}' is not configured for this project \
+                 (payment_method.payment_provider_slug)."
+            ),
+            Self::ReturnUrlRequired => "A payment page needs payment_method.return_url, the \
+                 URL the shopper returns to after paying."
+                .to_owned(),
+            Self::NoReusablePaymentMethod { order } => format!(
+                "No payment of the order '{order}' saved its payment method for off-session \
+                 reuse: the shopper must pay with a mandate (options.createMandate) or through \
+                 retry-payment first."
+            ),
         }
     }
 }

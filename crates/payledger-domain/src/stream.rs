@@ -5,7 +5,7 @@
 //! the first kind; their stored bytes and keys predate the kind and stay as
 //! they were (the kind is the stored default).
 
-use crate::ids::PaymentId;
+use crate::ids::{OrderId, PaymentId};
 use std::fmt;
 use uuid::Uuid;
 
@@ -76,6 +76,11 @@ impl StreamId {
         Self::new(StreamKind::Payment, id.uuid())
     }
 
+    /// The stream of an order.
+    pub const fn order(id: OrderId) -> Self {
+        Self::new(StreamKind::Order, id.uuid())
+    }
+
     /// Parses the `kind/uuid` form that [`StreamId`]'s `Display` writes.
     pub fn parse(text: &str) -> Option<Self> {
         let (kind, id) = text.split_once('/')?;
@@ -90,6 +95,14 @@ impl StreamId {
         match self.kind {
             StreamKind::Payment => Some(PaymentId::from_uuid(self.id)),
             StreamKind::Order => None,
+        }
+    }
+
+    /// The order this stream belongs to, if it is an order's stream.
+    pub const fn order_id(&self) -> Option<OrderId> {
+        match self.kind {
+            StreamKind::Order => Some(OrderId::from_uuid(self.id)),
+            StreamKind::Payment => None,
         }
     }
 

@@ -12,7 +12,8 @@
 //!         "publishable_key": "pk_test_…",
 //!         "webhook_secrets_env": "SHOP_STRIPE_WEBHOOK_SECRETS",
 //!         "request_timeout_ms": 10000
-//!       }
+//!       },
+//!       "orders": { "retry_after_ms": 900000, "collect_wait_ms": 20000 }
 //!     }
 //!   },
 //!   "refresh": { "first_delay_ms": 60000, "backoff_max_ms": 3600000, "attempts_max": 10 },
@@ -69,10 +70,35 @@ impl StripeSettings {
     }
 }
 
+/// Default of [`OrderSettings::retry_after_ms`]: 15 minutes (seed 000).
+pub const RETRY_AFTER_MS_DEFAULT: u64 = 15 * 60 * 1000;
+/// Default of [`OrderSettings::collect_wait_ms`].
+pub const COLLECT_WAIT_MS_DEFAULT: u64 = 20_000;
+
+/// The order payment flows of one project, in milliseconds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderSettings {
+    /// How long an unfinished attempt blocks a retry-payment.
+    pub retry_after_ms: u64,
+    /// How long a collect-payment waits for the PSP's outcome.
+    pub collect_wait_ms: u64,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            retry_after_ms: RETRY_AFTER_MS_DEFAULT,
+            collect_wait_ms: COLLECT_WAIT_MS_DEFAULT,
+        }
+    }
+}
+
 /// The PSPs of one project.
 #[derive(Clone, Debug, Default)]
 pub struct ProjectPsps {
     pub stripe: Option<StripeSettings>,
+    pub orders: OrderSettings,
 }
 
 /// Timing of the refresh of Pending transactions, in milliseconds.
@@ -147,6 +173,8 @@ struct FileWire {
 struct ProjectWire {
     #[serde(default)]
     stripe: Option<StripeWire>,
+    #[serde(default)]
+    orders: OrderSettings,
 }
 
 #[derive(Deserialize)]
@@ -175,7 +203,13 @@ impl PspConfig {
                 .stripe
                 .map(|s| stripe_settings(&project, s, &env))
                 .transpose()?;
-            projects.insert(project, ProjectPsps { stripe });
+            projects.insert(
+                project,
+                ProjectPsps {
+                    stripe,
+                    orders: psps.orders,
+                },
+            );
         }
         Ok(Self {
             projects,
@@ -254,7 +288,8 @@ mod tests {
                 "shop": {"stripe": {"api_base_url": "http://127.0.0.1:9/",
                     "secret_key_env": "KEY", "webhook_secrets_env": "HOOKS",
                     "webhook_secrets": ["whsec_c"], "request_timeout_ms": 500}},
-                "other": {"stripe": {"secret_key": "sk_file", "publishable_key": "pk_x"}}
+                "other": {"stripe": {"secret_key": "sk_file", "publishable_key": "pk_x"},
+                    "orders": {"retry_after_ms": 60000}}
             },
             "refresh": {"first_delay_ms": 100}
         }"#;
@@ -269,6 +304,12 @@ mod tests {
         let other = config.projects["other"].stripe.as_ref().unwrap();
         assert_eq!(other.api_base_url, "https://api.stripe.com");
         assert_eq!(other.publishable_key.as_deref(), Some("pk_x"));
+        assert_eq!(config.projects["shop"].orders, OrderSettings::default());
+        assert_eq!(config.projects["other"].orders.retry_after_ms, 60_000);
+        assert_eq!(
+            config.projects["other"].orders.collect_wait_ms,
+            COLLECT_WAIT_MS_DEFAULT
+        );
         assert_eq!(config.refresh.first_delay_ms, 100);
         assert_eq!(
             config.refresh.attempts_max,
@@ -286,6 +327,7 @@ mod tests {
             r#"{"projects": {"shop": {"stripe": {"secret_key": "sk", "secret_key_env": "KEY"}}}}"#,
             r#"{"projects": {"shop": {"stripe": {"secret_key_env": "UNSET"}}}}"#,
             r#"{"refresh": {"first_delay": 1}}"#,
+            r#"{"projects": {"shop": {"orders": {"retry_after": 1}}}}"#,
         ] {
             assert!(PspConfig::parse(text, env).is_err(), "{text}");
         }

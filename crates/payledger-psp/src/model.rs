@@ -43,8 +43,10 @@ pub struct CreateIntent {
     pub amount: i64,
     /// ISO 4217 code, any case (sent lower case).
     pub currency: String,
-    /// The payment method (token) to charge.
-    pub payment_method: String,
+    /// The payment method (token) to charge; `None` leaves it to the
+    /// customer, who confirms with the client secret (a payment page or a
+    /// storefront SDK).
+    pub payment_method: Option<String>,
     /// `card`, `sepa_debit`, …; empty leaves the choice to the PSP.
     pub payment_method_types: Vec<String>,
     pub customer: Option<String>,

@@ -204,6 +204,23 @@ impl FakePsp {
         self.state.lock().refunds.values().cloned().collect()
     }
 
+    /// What a shopper's browser does with an intent created without a
+    /// payment method: supplies `method` and confirms it.
+    pub fn confirm_as_customer(&self, id: &str, method: &str) -> Result<PaymentIntent, PspError> {
+        let mut state = self.state.lock();
+        let mut intent = state.intent(id)?;
+        if intent.status != IntentStatus::RequiresPaymentMethod {
+            return Err(invalid("payment_intent_unexpected_state"));
+        }
+        intent.metadata.insert("__method".into(), method.into());
+        intent.last_payment_error = None;
+        let intent = state.store(IntentWith::status(
+            intent,
+            IntentStatus::RequiresConfirmation,
+        ));
+        state.confirm(intent)
+    }
+
     /// Finishes 3-D Secure of an intent in `requires_action`.
     pub fn authenticate(&self, id: &str, success: bool) -> Result<PaymentIntent, PspError> {
         let mut state = self.state.lock();
@@ -318,11 +335,18 @@ impl PspConnector for FakePsp {
         ready(self.intent_call("create", Some(&key), |state| {
             let id = state.id("pi");
             let mut metadata = request.metadata.clone();
-            metadata.insert("__method".into(), request.payment_method.clone());
+            if let Some(method) = &request.payment_method {
+                metadata.insert("__method".into(), method.clone());
+            }
+            let status = if request.payment_method.is_some() {
+                IntentStatus::RequiresConfirmation
+            } else {
+                IntentStatus::RequiresPaymentMethod
+            };
             let intent = PaymentIntent {
                 client_secret: Some(Secret::new(format!("{id}_secret_fake"))),
                 id,
-                status: IntentStatus::RequiresConfirmation,
+                status,
                 amount: request.amount,
                 amount_received: None,
                 currency: request.currency.to_ascii_lowercase(),
@@ -501,7 +525,7 @@ pub fn authorization(transaction_id: &str, amount: i64, method: &str) -> CreateI
     CreateIntent {
         amount,
         currency: "eur".into(),
-        payment_method: method.into(),
+        payment_method: Some(method.into()),
         payment_method_types: Vec::new(),
         customer: None,
         capture_method: CaptureMethod::Manual,

@@ -5,12 +5,26 @@
 
 use crate::keys::{self, CF_LOG};
 use payledger_domain::StreamId;
-use payledger_store::{KvWrite, StoreError, StreamHead};
+use payledger_store::{KvWrite, StoreError, StreamHead, memory_only};
 use rocksdb::{DB, IteratorMode, ReadOptions};
 
-/// A RocksDB failure as a store failure.
+/// A RocksDB failure as a store failure: an incomplete read inside
+/// memory-only reads is [`StoreError::WouldBlock`].
 pub(crate) fn engine(error: rocksdb::Error) -> StoreError {
+    if error.kind() == rocksdb::ErrorKind::Incomplete && memory_only::is_memory_only() {
+        return StoreError::WouldBlock;
+    }
     StoreError::Engine(error.into_string())
+}
+
+/// Options of every read: inside memory-only reads, the memtables and the
+/// block cache only (RocksDB answers `Incomplete` rather than read a file).
+pub(crate) fn read_options() -> ReadOptions {
+    let mut read = ReadOptions::default();
+    if memory_only::is_memory_only() {
+        read.set_read_tier(rocksdb::ReadTier::BlockCache);
+    }
+    read
 }
 
 /// The handle of column family `name`.
@@ -21,7 +35,7 @@ pub(crate) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily
 
 /// The last sequence in a partition's log, 0 when empty.
 pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreError> {
-    let mut read = ReadOptions::default();
+    let mut read = read_options();
     read.set_iterate_lower_bound(keys::log_key(partition, 0));
     read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
     let mut iter = db.iterator_cf_opt(cf(db, CF_LOG)?, read, IteratorMode::End);
@@ -37,7 +51,11 @@ pub(crate) fn last_log_sequence(db: &DB, partition: u16) -> Result<u64, StoreErr
 
 pub(crate) fn read_head(db: &DB, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {
     match db
-        .get_pinned_cf(cf(db, keys::heads_cf(stream.kind))?, stream.id_bytes())
+        .get_pinned_cf_opt(
+            cf(db, keys::heads_cf(stream.kind))?,
+            stream.id_bytes(),
+            &read_options(),
+        )
         .map_err(engine)?
     {
         None => Ok(None),

@@ -69,6 +69,11 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::TransactionInterfaceIndex => "idx_txn_interface",
         Table::WebhookEvents => "webhook_events",
         Table::Subscriptions => "subscriptions",
+        Table::ViewRows => "view_rows",
+        Table::OrderViews => "order_views",
+        Table::OrderNumberIndex => "idx_order_number",
+        Table::OrderKeyIndex => "idx_order_key",
+        Table::PaymentOrders => "payment_orders",
     }
 }
 

@@ -1,14 +1,14 @@
 //! Opening the database and serving reads; appends go to the writers.
 
-use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
+use crate::db::{cf, engine, last_log_sequence, read_head, read_options, stage_table_write};
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, LogSignal, PARTITIONS_DEFAULT, PARTITIONS_MAX,
-    PendingAppend, StoreError, StreamHead, Table, VersionRange, partition_of,
+    PendingAppend, StoreError, StreamHead, Table, VersionRange, memory_only, partition_of,
 };
-use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, ReadOptions};
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -96,7 +96,7 @@ impl RocksStore {
     fn read_event(&self, kind: StreamKind, key: &EventKey) -> Result<EventEnvelope, StoreError> {
         let bytes = self
             .db
-            .get_pinned_cf(self.cf(keys::events_cf(kind))?, key)
+            .get_pinned_cf_opt(self.cf(keys::events_cf(kind))?, key, &read_options())
             .map_err(engine)?
             .ok_or_else(|| StoreError::Corrupt("log entry points at a missing event".into()))?;
         decode(&bytes)
@@ -150,7 +150,7 @@ impl EventStore for RocksStore {
         if range.from > range.to {
             return Ok(Vec::new());
         }
-        let mut read = ReadOptions::default();
+        let mut read = read_options();
         read.set_iterate_lower_bound(keys::event_key(stream, range.from));
         // The upper bound is exclusive; version u64::MAX is never reached.
         read.set_iterate_upper_bound(keys::event_key(stream, range.to.saturating_add(1)));
@@ -169,7 +169,7 @@ impl EventStore for RocksStore {
         from_sequence: u64,
         max_events: usize,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
-        let mut read = ReadOptions::default();
+        let mut read = read_options();
         read.set_iterate_lower_bound(keys::log_key(partition, from_sequence));
         read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
         let iter = self
@@ -195,7 +195,7 @@ impl EventStore for RocksStore {
 
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.db
-            .get_cf(self.cf(keys::table_cf(table))?, key)
+            .get_cf_opt(self.cf(keys::table_cf(table))?, key, &read_options())
             .map_err(engine)
     }
 
@@ -209,7 +209,7 @@ impl EventStore for RocksStore {
         if from >= to {
             return Ok(Vec::new());
         }
-        let mut read = ReadOptions::default();
+        let mut read = read_options();
         read.set_iterate_lower_bound(from);
         read.set_iterate_upper_bound(to);
         let iter =
@@ -224,6 +224,7 @@ impl EventStore for RocksStore {
     }
 
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        memory_only::check_may_block()?;
         let mut batch = rocksdb::WriteBatch::default();
         add_table_writes(&self.db, &mut batch, writes)?;
         let mut options = rocksdb::WriteOptions::default();

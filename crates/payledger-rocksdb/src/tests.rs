@@ -87,3 +87,38 @@ fn a_full_queue_refuses_instead_of_growing() {
     assert_eq!(store.log_head(0).expect("log head"), ok as u64);
     assert!(store.stream_head(payment).expect("head").is_none());
 }
+
+#[test]
+fn memory_only_reads_answer_from_the_memtable_and_the_block_cache_only() {
+    use payledger_store::memory_only::memory_only;
+    use payledger_store::{KvWrite, StoreError, Table};
+    let mut harness = RocksHarness::new();
+    let store = harness.open();
+    let stream = new_payment();
+    let key = stream.id_bytes().to_vec();
+    let mut create = AppendRequest::events(stream, 0, vec![event("create")]);
+    create.inline = vec![KvWrite {
+        table: Table::Views,
+        key: key.clone(),
+        value: Some(b"view".to_vec()),
+    }];
+    store.append(create).expect("append");
+    let in_memory = || memory_only(|| store.get(Table::Views, &key));
+    assert_eq!(
+        in_memory().expect("a fresh write is in the memtable"),
+        Some(b"view".to_vec())
+    );
+    // A reopened store recovers its log into files: the first read needs
+    // the disk, and fills the block cache for the next one.
+    let store = harness.reopen(store);
+    let in_memory = || memory_only(|| store.get(Table::Views, &key));
+    assert!(matches!(in_memory(), Err(StoreError::WouldBlock)));
+    assert_eq!(
+        store.get(Table::Views, &key).expect("get"),
+        Some(b"view".to_vec())
+    );
+    assert_eq!(
+        in_memory().expect("now in the block cache"),
+        Some(b"view".to_vec())
+    );
+}

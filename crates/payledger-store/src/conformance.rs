@@ -6,9 +6,10 @@
 //! test module. Each check is a plain function, so a failure names the rule
 //! that broke.
 
+use crate::memory_only::memory_only;
 use crate::{
-    AppendError, AppendRequest, EventStore, GENESIS_HASH, KvWrite, NewEvent, Table, VersionRange,
-    envelope_hash,
+    AppendError, AppendRequest, EventStore, GENESIS_HASH, KvWrite, NewEvent, StoreError, Table,
+    VersionRange, envelope_hash,
 };
 use payledger_domain::{
     Actor, Event, EventId, EventMeta, PaymentId, ProjectKey, StreamId, StreamKind, Timestamp,
@@ -44,6 +45,7 @@ macro_rules! event_store_conformance {
             inline_writes_commit_with_their_append_only,
             tables_scan_in_key_order_within_bounds,
             a_commit_notifies_its_partition_before_the_appender_hears_back,
+            memory_only_reads_answer_from_memory_or_would_block,
         );
     };
     (@tests $harness:expr; $($name:ident),* $(,)?) => {
@@ -568,4 +570,52 @@ pub fn a_commit_notifies_its_partition_before_the_appender_hears_back<H: Harness
     store.append(request(payment, 3, 1, "c")).expect("append");
     runtime.block_on(waiter.wait());
     assert!(!waiter.is_notified());
+}
+
+/// Inside memory-only reads a read answers what a normal read answers, or
+/// fails with `WouldBlock`, never with a wrong answer (an absent row); a
+/// durable write fails with `WouldBlock` and writes nothing.
+pub fn memory_only_reads_answer_from_memory_or_would_block<H: Harness>(harness: &mut H) {
+    fn same_or_would_block<T: PartialEq + std::fmt::Debug>(
+        read: Result<T, StoreError>,
+        expected: &T,
+    ) {
+        match read {
+            Ok(value) => assert_eq!(&value, expected),
+            Err(StoreError::WouldBlock) => {}
+            Err(other) => panic!("a memory-only read failed: {other}"),
+        }
+    }
+    let check = |store: &H::Store, stream: StreamId, key: &[u8]| {
+        // Memory-only first, while nothing has been read into memory yet.
+        let (row_read, events_read, head_read, written) = memory_only(|| {
+            (
+                store.get(Table::Views, key),
+                store.read_stream(stream, VersionRange::ALL),
+                store.stream_head(stream),
+                store.write(vec![put(Table::Views, key, b"not written")]),
+            )
+        });
+        assert!(matches!(written, Err(StoreError::WouldBlock)));
+        let row = store.get(Table::Views, key).expect("get");
+        same_or_would_block(row_read, &row);
+        let events = store.read_stream(stream, VersionRange::ALL).expect("read");
+        assert_eq!(events.len(), 1);
+        same_or_would_block(events_read, &events);
+        same_or_would_block(head_read, &store.stream_head(stream).expect("head"));
+        assert_eq!(
+            row.as_deref(),
+            Some(&b"v1"[..]),
+            "the refused write left no trace"
+        );
+    };
+    let store = harness.open();
+    let payment = new_payment();
+    let key = payment.id_bytes().to_vec();
+    let mut create = request(payment, 0, 1, "create");
+    create.inline = vec![put(Table::Views, &key, b"v1")];
+    store.append(create).expect("create");
+    check(&store, payment, &key);
+    let store = harness.reopen(store);
+    check(&store, payment, &key);
 }

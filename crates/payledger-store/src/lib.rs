@@ -19,6 +19,7 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod memory;
+pub mod memory_only;
 mod partition;
 mod pending;
 mod signal;
@@ -50,7 +51,9 @@ pub struct NewEvent {
 /// guarantees atomicity with appends, ordered scans and durability.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Table {
-    /// Current Payment views (rebuildable from events).
+    /// Current Payment views (rebuildable from events): one header row per
+    /// payment; its transactions and interactions are in
+    /// [`Table::ViewRows`].
     Views,
     /// Unique index: project · key → payment.
     KeyIndex,
@@ -79,11 +82,22 @@ pub enum Table {
     WebhookEvents,
     /// Outbound webhook subscriptions.
     Subscriptions,
+    /// The rows of a Payment view after its header: one per transaction
+    /// and per interface interaction.
+    ViewRows,
+    /// Current Order views (rebuildable from the orders' events).
+    OrderViews,
+    /// Unique index: project · orderNumber → order.
+    OrderNumberIndex,
+    /// Unique index: project · order key → order.
+    OrderKeyIndex,
+    /// Unique index: project · payment → the order it belongs to.
+    PaymentOrders,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 19] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -98,6 +112,11 @@ impl Table {
         Self::TransactionInterfaceIndex,
         Self::WebhookEvents,
         Self::Subscriptions,
+        Self::ViewRows,
+        Self::OrderViews,
+        Self::OrderNumberIndex,
+        Self::OrderKeyIndex,
+        Self::PaymentOrders,
     ];
 }
 
@@ -205,6 +224,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the store is shutting down")]
     ShuttingDown,
+    /// A read inside [`memory_only::memory_only`] needed the disk (or a
+    /// durable write was asked for there): run the work off the async
+    /// workers instead.
+    #[error("the work needs the disk; memory-only reads were asked for")]
+    WouldBlock,
 }
 
 /// Why an append did not happen. Nothing was written in every case.

@@ -207,6 +207,7 @@ impl EventStore for MemoryStore {
     }
 
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        crate::memory_only::check_may_block()?;
         self.state.write().apply(writes);
         Ok(())
     }

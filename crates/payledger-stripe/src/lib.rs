@@ -279,7 +279,6 @@ pub fn create_intent_form(request: &CreateIntent) -> Form {
     let mut form: Form = vec![
         ("amount".into(), request.amount.to_string()),
         ("currency".into(), request.currency.to_ascii_lowercase()),
-        ("payment_method".into(), request.payment_method.clone()),
         (
             "capture_method".into(),
             request.capture_method.as_str().into(),
@@ -288,6 +287,9 @@ pub fn create_intent_form(request: &CreateIntent) -> Form {
     ];
     for (index, kind) in request.payment_method_types.iter().enumerate() {
         form.push((format!("payment_method_types[{index}]"), kind.clone()));
+    }
+    if let Some(method) = &request.payment_method {
+        form.push(("payment_method".into(), method.clone()));
     }
     if let Some(customer) = &request.customer {
         form.push(("customer".into(), customer.clone()));

@@ -92,7 +92,7 @@ fn create_request() -> CreateIntent {
     CreateIntent {
         amount: 4200,
         currency: "EUR".into(),
-        payment_method: "pm_card_visa".into(),
+        payment_method: Some("pm_card_visa".into()),
         payment_method_types: vec!["card".into()],
         customer: Some("cus_1".into()),
         capture_method: CaptureMethod::Manual,
@@ -129,8 +129,8 @@ async fn create_sends_a_form_with_key_and_reads_expanded_fields() {
     );
     assert_eq!(
         request.body,
-        "amount=4200&currency=eur&payment_method=pm_card_visa&capture_method=manual\
-         &confirm=false&payment_method_types%5B0%5D=card&customer=cus_1\
+        "amount=4200&currency=eur&capture_method=manual&confirm=false\
+         &payment_method_types%5B0%5D=card&payment_method=pm_card_visa&customer=cus_1\
          &metadata%5Bpayledger_transaction_id%5D=t-1"
     );
 }

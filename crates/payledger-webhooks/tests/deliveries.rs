@@ -121,7 +121,7 @@ impl Harness {
             .runtime
             .block_on(self.ledger.execute(meta, command))
             .unwrap();
-        outcome.payment
+        std::sync::Arc::unwrap_or_clone(outcome.payment)
     }
 
     fn create_payment(&self, project: &str) -> Payment {

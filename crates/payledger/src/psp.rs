@@ -6,6 +6,7 @@ use anyhow::Context;
 use payledger_api::AppState;
 use payledger_app::clock::SystemClock;
 use payledger_app::consumer::LogConsumer;
+use payledger_app::order_attempts::OrderAttempts;
 use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_domain::ProjectKey;
 use payledger_psp::config::{PspConfig, STRIPE};
@@ -19,6 +20,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct PspRuntime {
     pub service: PspService,
+    /// Retry and collect of order payments, over the service.
+    pub attempts: OrderAttempts,
     executor: LogConsumer,
     tasks: tokio::task::JoinHandle<()>,
 }
@@ -26,7 +29,9 @@ pub struct PspRuntime {
 impl PspRuntime {
     /// Adds the service to every request, for the PSP routes.
     pub fn layer(&self, router: axum::Router) -> axum::Router {
-        router.layer(axum::Extension(self.service.clone()))
+        router
+            .layer(axum::Extension(self.service.clone()))
+            .layer(axum::Extension(self.attempts.clone()))
     }
 
     /// Stops the executor and the task runner at once (tasks stay stored
@@ -74,6 +79,7 @@ pub fn registry(config: &PspConfig) -> anyhow::Result<PspRegistry> {
                     interface: STRIPE.to_owned(),
                     connector: Arc::new(connector),
                     webhook_secrets: stripe.webhook_secrets.clone(),
+                    publishable_key: stripe.publishable_key.clone(),
                 },
             );
             tracing::info!(project = %key, psp = STRIPE, base_url = %stripe.api_base_url, "PSP configured");
@@ -95,9 +101,17 @@ pub fn start(state: &AppState, path: Option<&Path>) -> anyhow::Result<Option<Psp
         Arc::new(SystemClock),
         policy(&config),
     );
+    let settings = config
+        .projects
+        .iter()
+        .filter_map(|(project, psps)| Some((ProjectKey::parse(project)?, psps.orders)))
+        .collect();
+    let attempts = OrderAttempts::new(state.orders.clone(), state.ledger.clone(), service.clone())
+        .with_settings(settings);
     let (executor, tasks) = service.clone().spawn();
     Ok(Some(PspRuntime {
         service,
+        attempts,
         executor,
         tasks,
     }))

@@ -19,7 +19,7 @@ mod actions;
 pub mod catalog;
 mod custom;
 pub(crate) mod draft;
-mod money;
+pub(crate) mod money;
 pub(crate) mod read;
 pub(crate) mod subscription;
 
@@ -31,8 +31,8 @@ pub use payledger_wire::json::{
     CLOUDEVENTS_CONTENT_TYPE, COMMERCETOOLS_MESSAGE_TYPES, INTERNAL_CLIENT_PREFIX, MESSAGE_TYPES,
     actor_to_json, cloudevent_to_json, custom_fields_to_json, field_value_from_json,
     field_value_to_json, is_extension_message_type, mask_token, message_delivery_payload,
-    message_to_json, message_type, method_info_to_json, money_to_json, payment_to_json,
-    reference_to_json, status_to_json, token_to_json, transaction_to_json,
+    message_to_json, message_type, method_info_to_json, money_to_json, payment_json_bytes,
+    payment_to_json, reference_to_json, status_to_json, token_to_json, transaction_to_json,
 };
 
 /// The body of `POST /{pk}/payments/{id}`.

@@ -21,11 +21,13 @@ pub enum Permission {
     ManageStates,
     ViewSubscriptions,
     ManageSubscriptions,
+    ViewOrders,
+    ManageOrders,
 }
 
 impl Permission {
     /// Every permission, in declaration order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::ManageProject,
         Self::ViewPayments,
         Self::ManagePayments,
@@ -36,6 +38,8 @@ impl Permission {
         Self::ManageStates,
         Self::ViewSubscriptions,
         Self::ManageSubscriptions,
+        Self::ViewOrders,
+        Self::ManageOrders,
     ];
 
     /// The wire name (`manage_project`, `view_payments`, …).
@@ -51,6 +55,8 @@ impl Permission {
             Self::ManageStates => "manage_states",
             Self::ViewSubscriptions => "view_subscriptions",
             Self::ManageSubscriptions => "manage_subscriptions",
+            Self::ViewOrders => "view_orders",
+            Self::ManageOrders => "manage_orders",
         }
     }
 
@@ -73,7 +79,9 @@ impl Permission {
             Self::ViewMessages => matches!(wanted, Self::ViewMessages),
             Self::ViewTypes => matches!(wanted, Self::ViewTypes),
             Self::ViewStates => matches!(wanted, Self::ViewStates),
+            Self::ManageOrders => matches!(wanted, Self::ManageOrders | Self::ViewOrders),
             Self::ViewSubscriptions => matches!(wanted, Self::ViewSubscriptions),
+            Self::ViewOrders => matches!(wanted, Self::ViewOrders),
         }
     }
 }
@@ -92,7 +100,7 @@ pub enum ScopeError {
     #[error(
         "unknown permission `{name}` (known: manage_project, view_payments, manage_payments, \
          view_messages, view_types, manage_types, view_states, manage_states, \
-         view_subscriptions, manage_subscriptions)"
+         view_subscriptions, manage_subscriptions, view_orders, manage_orders)"
     )]
     UnknownPermission { name: String },
     #[error("`{project}` is not a project key (1 to 64 letters, digits, `-` or `_`)")]

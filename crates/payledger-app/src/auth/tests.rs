@@ -76,9 +76,13 @@ fn scope_text_is_parsed_strictly() {
         Err(ScopeError::MissingProject)
     );
     assert!(matches!(
-        Scope::parse("manage_orders:shop"),
+        Scope::parse("manage_carts:shop"),
         Err(ScopeError::UnknownPermission { .. })
     ));
+    assert!(Permission::ManageOrders.implies(Permission::ViewOrders));
+    assert!(!Permission::ViewOrders.implies(Permission::ManageOrders));
+    assert!(!Permission::ManagePayments.implies(Permission::ViewOrders));
+    assert!(Permission::ManageProject.implies(Permission::ManageOrders));
     assert!(matches!(
         Scope::parse("view_payments:a/b"),
         Err(ScopeError::InvalidProject { .. })

@@ -386,14 +386,9 @@ async fn pay(
     resume: bool,
 ) -> Attempt {
     let connector = &*account.connector;
-    let Some(token) = payment.payment_method_info.token.clone() else {
-        let refused = PspError::InvalidRequest {
-            status: 400,
-            code: Some("payment_method_missing".into()),
-            message: Some("paymentMethodInfo.token holds no payment method".into()),
-        };
-        return failed(account, txn, operation, None, refused).await;
-    };
+    // Without a token the customer supplies the method: the intent waits
+    // for them (a payment page or an SDK confirms it with its secret).
+    let token = payment.payment_method_info.token.clone();
     let found = if resume {
         match connector.find_payment_intent(&txn.id.to_string()).await {
             Ok(found) => found,
@@ -412,7 +407,9 @@ async fn pay(
             }
         }
     };
-    let intent = if intent.status == IntentStatus::RequiresConfirmation {
+    let intent = if intent.status == IntentStatus::RequiresConfirmation
+        && payment.payment_method_info.token.is_some()
+    {
         let key = idempotency_key(txn.id, "confirm");
         match connector.confirm_payment_intent(&intent.id, &key).await {
             Ok(intent) => intent,
@@ -523,7 +520,7 @@ fn create_request(
     payment: &Payment,
     txn: &Transaction,
     operation: Operation,
-    token: String,
+    token: Option<String>,
     metadata: BTreeMap<String, String>,
 ) -> CreateIntent {
     CreateIntent {
@@ -550,7 +547,11 @@ pub(super) fn intent_outcome(
     intent: &PaymentIntent,
     source: Source,
 ) -> PspResult {
-    let state = mapping::intent_state(operation, intent.status);
+    let state = if mapping::awaits_customer(operation, intent) {
+        TransactionState::Pending
+    } else {
+        mapping::intent_state(operation, intent.status)
+    };
     let mut interaction = Interaction::new(&account.interface, source, Phase::Response);
     interaction
         .set("operation", operation.as_str())

@@ -1,44 +1,63 @@
-//! Per-payment locks: all PSP work on one payment (executor, refresh,
+//! Per-aggregate locks: all PSP work on one payment (executor, refresh,
 //! resume) runs one at a time in this process, so an in-flight call is
-//! never mistaken for an interrupted one. One process serves a store (see
-//! [`crate::unique_claims`]), so in-process locks are enough. Entries are removed
-//! when the last holder or waiter lets go, so the map holds only payments
-//! being worked on.
+//! never mistaken for an interrupted one; the attempts of one order
+//! (retry, collect) are made one at a time the same way. One process
+//! serves a store (see [`crate::unique_claims`]), so in-process locks are
+//! enough. Entries are removed when the last holder or waiter lets go, so
+//! the map holds only what is being worked on.
 
 use parking_lot::Mutex;
-use payledger_domain::PaymentId;
+use payledger_domain::{OrderId, PaymentId};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
 type Slot = Arc<tokio::sync::Mutex<()>>;
+type Slots<K> = Arc<Mutex<HashMap<K, Slot>>>;
 
-/// The locks of the payments being worked on.
-#[derive(Debug, Default)]
-pub struct PaymentLocks {
-    slots: Arc<Mutex<HashMap<PaymentId, Slot>>>,
+/// The locks of the aggregates being worked on, by id.
+#[derive(Debug)]
+pub struct KeyedLocks<K> {
+    slots: Slots<K>,
 }
 
-/// Held while working on a payment; dropping releases it.
+impl<K> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        Self {
+            slots: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// The locks of the payments being worked on.
+pub type PaymentLocks = KeyedLocks<PaymentId>;
+/// The locks of the orders whose attempts are being made.
+pub type OrderLocks = KeyedLocks<OrderId>;
+
+/// Held while working on one aggregate; dropping releases it.
 #[derive(Debug)]
-pub struct PaymentGuard {
-    slots: Arc<Mutex<HashMap<PaymentId, Slot>>>,
-    payment_id: PaymentId,
+pub struct KeyedGuard<K: Eq + Hash> {
+    slots: Slots<K>,
+    key: K,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl PaymentLocks {
-    /// Waits until the payment is free and takes it.
-    pub async fn lock(&self, payment_id: PaymentId) -> PaymentGuard {
-        let slot = Arc::clone(self.slots.lock().entry(payment_id).or_default());
+/// Held while working on a payment.
+pub type PaymentGuard = KeyedGuard<PaymentId>;
+
+impl<K: Eq + Hash + Copy> KeyedLocks<K> {
+    /// Waits until `key` is free and takes it.
+    pub async fn lock(&self, key: K) -> KeyedGuard<K> {
+        let slot = Arc::clone(self.slots.lock().entry(key).or_default());
         let guard = slot.lock_owned().await;
-        PaymentGuard {
+        KeyedGuard {
             slots: Arc::clone(&self.slots),
-            payment_id,
+            key,
             guard: Some(guard),
         }
     }
 
-    /// Payments currently locked or awaited.
+    /// Keys currently locked or awaited.
     pub fn len(&self) -> usize {
         self.slots.lock().len()
     }
@@ -48,16 +67,16 @@ impl PaymentLocks {
     }
 }
 
-impl Drop for PaymentGuard {
+impl<K: Eq + Hash> Drop for KeyedGuard<K> {
     fn drop(&mut self) {
         let mut slots = self.slots.lock();
         drop(self.guard.take());
         // The map's Arc is the only one left: nobody holds or awaits it.
         if slots
-            .get(&self.payment_id)
+            .get(&self.key)
             .is_some_and(|slot| Arc::strong_count(slot) == 1)
         {
-            slots.remove(&self.payment_id);
+            slots.remove(&self.key);
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use payledger_domain::Payment;
 use payledger_domain::payment::{FieldValue, Transaction, TransactionState, TransactionType};
-use payledger_psp::{IntentStatus, ObjectKind, RefundStatus};
+use payledger_psp::{IntentStatus, ObjectKind, PaymentIntent, RefundStatus};
 
 /// Custom field (on the payment or its method info) naming the PSP customer.
 pub const CUSTOMER_FIELD: &str = "stripeCustomerId";
@@ -132,6 +132,16 @@ pub fn executed_operation(
         TransactionType::CancelAuthorization => Some(Operation::Cancel),
         TransactionType::Chargeback => None,
     }
+}
+
+/// Whether a PaymentIntent of an authorization or charge waits for its
+/// customer to supply a payment method: created without one and never
+/// attempted (no payment error). Such an intent is Pending, not failed,
+/// although its status is `requires_payment_method`.
+pub fn awaits_customer(operation: Operation, intent: &PaymentIntent) -> bool {
+    matches!(operation, Operation::Authorize | Operation::Charge)
+        && intent.status == IntentStatus::RequiresPaymentMethod
+        && intent.last_payment_error.is_none()
 }
 
 /// The transaction state a PaymentIntent status means for an operation.

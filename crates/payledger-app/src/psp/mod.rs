@@ -24,6 +24,7 @@
 //! a final state (Success, Failure) never changes.
 
 pub mod executor;
+pub mod expire;
 pub mod interaction;
 pub mod locks;
 pub mod mapping;
@@ -56,6 +57,19 @@ pub struct PspAccount {
     pub connector: Arc<dyn PspConnector>,
     /// Secrets a webhook may be signed with (several during a rotation).
     pub webhook_secrets: Vec<Secret>,
+    /// The key a storefront or payment page identifies the merchant with
+    /// (`pk_…` at Stripe); public.
+    pub publishable_key: Option<String>,
+}
+
+impl PspAccount {
+    /// `live` for a live publishable key, `test` otherwise.
+    pub fn environment(&self) -> &'static str {
+        match &self.publishable_key {
+            Some(key) if key.starts_with("pk_live_") => "live",
+            _ => "test",
+        }
+    }
 }
 
 /// The PSP accounts by project and interface name.
@@ -264,6 +278,16 @@ impl PspService {
             .await
     }
 
+    /// The account `project` has at the PSP named `interface`, if any.
+    pub fn account_named(&self, project: &ProjectKey, interface: &str) -> Option<Arc<PspAccount>> {
+        self.inner.registry.get(project, interface)
+    }
+
+    /// The clock the PSP flows read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     /// The account of a payment, if its interface is configured.
     fn account(&self, project: &ProjectKey, payment: &Payment) -> Option<Arc<PspAccount>> {
         let interface = payment.payment_method_info.payment_interface.as_deref()?;
@@ -318,7 +342,9 @@ impl PspService {
                 })
                 .await;
             match executed {
-                Ok(Ok(committed)) => return Ok(PspWrite::Changed(committed.payment)),
+                Ok(Ok(committed)) => {
+                    return Ok(PspWrite::Changed(Arc::unwrap_or_clone(committed.payment)));
+                }
                 Ok(Err(done)) => return Ok(done),
                 Err(AppError::Conflict { .. }) => continue,
                 Err(AppError::Rejected(Rejection::TypeNotFound { .. })) => {

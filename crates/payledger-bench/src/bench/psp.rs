@@ -142,6 +142,7 @@ fn service(root: &Path, stripe_url: &str) -> anyhow::Result<(AppState, PspServic
             interface: "stripe".into(),
             connector: Arc::new(StripeConnector::new(&settings)?),
             webhook_secrets: settings.webhook_secrets.clone(),
+            publishable_key: settings.publishable_key.clone(),
         },
     );
     let policy = PspPolicy::default();

@@ -232,7 +232,7 @@ async fn write_history(state: &AppState, key: &str) -> anyhow::Result<u64> {
     Ok(version)
 }
 
-async fn execute(state: &AppState, command: PaymentCommand) -> anyhow::Result<Payment> {
+async fn execute(state: &AppState, command: PaymentCommand) -> anyhow::Result<Arc<Payment>> {
     let meta = CommandMeta {
         project: ProjectKey::parse(PROJECT).context("project key")?,
         actor: Actor::Client("bench".into()),

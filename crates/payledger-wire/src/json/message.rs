@@ -47,17 +47,25 @@
 //! | AuthorizationSet | PaymentAuthorizationSet | `amountAuthorized?, authorizedUntil?` | extension |
 //! | ExternalIdSet | PaymentExternalIdSet | `externalId?` | extension |
 //! | Deleted | PaymentDeleted | `dataErasure` | extension |
+//! | Order Created | OrderCreated | `order` (as created, nothing paid) | |
+//! | Order PaymentAdded | OrderPaymentAdded | `paymentRef` | |
+//! | Order PaymentRemoved | OrderPaymentRemoved | `paymentRef, removedPaymentInfo: true` | |
+//! | Order CustomerEmailSet | OrderCustomerEmailSet | `email?` | |
+//! | Order KeySet | OrderKeySet | `key?` | extension |
+//! | Order Cancelled | OrderStateChanged | `orderState: "Cancelled", oldOrderState: "Open"` | |
 //!
 //! Extensions are types commercetools does not define; their names follow
 //! its `Payment<Field><Verb>` pattern.
 
 use super::custom::{custom_fields_to_json, field_value_to_json, reference_to_json};
 use super::money::money_to_json;
+use super::order::order_to_json;
 use super::payment::{actor_to_json, payment_to_json, put, token_to_json, transaction_to_json};
 use payledger_domain::event::MethodInfoUpdate;
+use payledger_domain::order::{OrderState, fold_order, order_totals};
 use payledger_domain::payment::{CustomFields, FieldValue};
 use payledger_domain::time::format_timestamp;
-use payledger_domain::{Event, EventEnvelope, TransactionId, evolve};
+use payledger_domain::{Event, EventEnvelope, OrderEvent, PaymentId, TransactionId, evolve};
 use serde_json::{Map, Value, json};
 
 /// Characters of a token left readable at its end.
@@ -65,7 +73,12 @@ const TOKEN_CHARS_VISIBLE: usize = 4;
 
 /// The message types of [`message_type`] that commercetools defines; every
 /// other type payledger emits is an extension.
-pub const COMMERCETOOLS_MESSAGE_TYPES: [&str; 17] = [
+pub const COMMERCETOOLS_MESSAGE_TYPES: [&str; 22] = [
+    "OrderCreated",
+    "OrderPaymentAdded",
+    "OrderPaymentRemoved",
+    "OrderCustomerEmailSet",
+    "OrderStateChanged",
     "PaymentCreated",
     "PaymentTransactionAdded",
     "PaymentTransactionStateChanged",
@@ -140,7 +153,13 @@ pub fn message_delivery_payload(project: &str, message: Value) -> Value {
 
 /// Every message type [`message_type`] yields: what a Subscription's
 /// `types` filter may name.
-pub const MESSAGE_TYPES: [&str; 38] = [
+pub const MESSAGE_TYPES: [&str; 44] = [
+    "OrderCreated",
+    "OrderPaymentAdded",
+    "OrderPaymentRemoved",
+    "OrderCustomerEmailSet",
+    "OrderKeySet",
+    "OrderStateChanged",
     "PaymentCreated",
     "PaymentTransactionAdded",
     "PaymentTransactionStateChanged",
@@ -187,6 +206,7 @@ pub fn message_type(event: &Event) -> &'static str {
         if set { set_name } else { removed_name }
     };
     match event {
+        Event::Order(event) => order_message_type(event),
         Event::Created(_) => "PaymentCreated",
         Event::TransactionAdded(_) => "PaymentTransactionAdded",
         Event::TransactionStateChanged { .. } => "PaymentTransactionStateChanged",
@@ -348,6 +368,46 @@ fn payload(envelope: &EventEnvelope) -> Map<String, Value> {
         ]),
         Event::ExternalIdSet(id) => fields([("externalId", text(id))]),
         Event::Deleted { data_erasure } => fields([("dataErasure", Some(json!(data_erasure)))]),
+        Event::Order(event) => order_payload(envelope, event),
+    }
+}
+
+/// The message type of an order event.
+fn order_message_type(event: &OrderEvent) -> &'static str {
+    match event {
+        OrderEvent::Created(_) => "OrderCreated",
+        OrderEvent::PaymentAdded(_) => "OrderPaymentAdded",
+        OrderEvent::PaymentRemoved(_) => "OrderPaymentRemoved",
+        OrderEvent::CustomerEmailSet(_) => "OrderCustomerEmailSet",
+        OrderEvent::KeySet(_) => "OrderKeySet",
+        OrderEvent::Cancelled => "OrderStateChanged",
+    }
+}
+
+/// The payload fields of an order event's message.
+fn order_payload(envelope: &EventEnvelope, event: &OrderEvent) -> Map<String, Value> {
+    let text = |value: &Option<String>| value.as_deref().map(Value::from);
+    let payment = |id: &PaymentId| Some(reference_to_json("payment", &id.to_string()));
+    match event {
+        OrderEvent::Created(_) => {
+            let order = fold_order(std::slice::from_ref(envelope))
+                .unwrap_or_else(|| unreachable!("a creation folds to an order"));
+            let totals = order_totals(&order, &[]);
+            fields([("order", Some(order_to_json(&order, &totals)))])
+        }
+        OrderEvent::PaymentAdded(id) => fields([("paymentRef", payment(id))]),
+        // commercetools: whether the payment's PaymentInfo went with it
+        // (the order keeps no other payment info).
+        OrderEvent::PaymentRemoved(id) => fields([
+            ("paymentRef", payment(id)),
+            ("removedPaymentInfo", Some(json!(true))),
+        ]),
+        OrderEvent::CustomerEmailSet(email) => fields([("email", text(email))]),
+        OrderEvent::KeySet(key) => fields([("key", text(key))]),
+        OrderEvent::Cancelled => fields([
+            ("orderState", Some(json!(OrderState::Cancelled.as_str()))),
+            ("oldOrderState", Some(json!(OrderState::Open.as_str()))),
+        ]),
     }
 }
 

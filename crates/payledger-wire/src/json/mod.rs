@@ -2,6 +2,8 @@
 //! parts. Reading requests is the HTTP API's business (`payledger-api`).
 //!
 //! - `payment`: Payment, transactions, method info, status, actors.
+//! - `order`: Order with the totals of its payments.
+//! - `payment_text`: the same Payment JSON written straight to bytes.
 //! - `message`: event envelope → Message (with the message type table).
 //! - `cloudevents`: a Message in a CloudEvents 1.0 envelope.
 //! - `money`, `custom`: money, custom fields and references.
@@ -12,7 +14,9 @@ mod custom;
 mod message;
 mod message_keys;
 mod money;
+mod order;
 mod payment;
+mod payment_text;
 
 pub use cloudevents::{CLOUDEVENTS_CONTENT_TYPE, CLOUDEVENTS_TYPE_PREFIX, cloudevent_to_json};
 pub use custom::{
@@ -24,7 +28,9 @@ pub use message::{
 };
 pub use message_keys::MessageKeys;
 pub use money::{CENT_PRECISION, money_to_json};
+pub use order::order_to_json;
 pub use payment::{
     INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
     token_to_json, transaction_to_json,
 };
+pub use payment_text::payment_json_bytes;

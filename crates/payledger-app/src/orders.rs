@@ -1,0 +1,464 @@
+//! Order use cases: create, update, read and list orders.
+//!
+//! An order command runs like a payment command: off the async workers it
+//! reads the order's stored view, checks the version, decides the events
+//! (`payledger_domain::order`), folds them into the new view, claims and
+//! checks every unique value it writes (the order number, the key, and the
+//! payment → order rows that keep a payment in at most one order), and
+//! builds one append carrying the events, the view, the index changes and
+//! the idempotency answer; then it awaits the durable append.
+//!
+//! The stored view holds what the order's own events say. What its
+//! payments achieved ([`OrderTotals`]: paid, refunded, outstanding and the
+//! `paymentState`) is computed from the payments' own views each time an
+//! order is read, so it is as current as the payments themselves: each
+//! payment view is written in the same batch as the payment's events.
+
+#[cfg(test)]
+mod tests;
+
+use crate::error::AppError;
+use crate::idempotency::Answer;
+use crate::payments::{CommandMeta, Ledger};
+use crate::table_keys;
+use crate::unique_claims::{ClaimGuard, UniqueClaims};
+use payledger_codec::{decode_order, encode_order};
+use payledger_domain::order::{
+    OrderRecorded, decide_order_create, decide_order_update, evolve_order, order_totals,
+};
+use payledger_domain::{
+    Event, EventId, EventMeta, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals,
+    Payment, PaymentId, ProjectKey, Rejection, StreamId,
+};
+use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// An order named by id, order number or key.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum OrderRef {
+    Id(OrderId),
+    Number(String),
+    Key(String),
+}
+
+/// What an order command asks for.
+#[derive(Clone, Debug)]
+pub enum OrderCommand {
+    Create(OrderDraft),
+    Update {
+        target: OrderRef,
+        version: u64,
+        actions: Vec<OrderAction>,
+    },
+}
+
+/// An order as the API shows it: its own data and its payments' totals.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OrderView {
+    pub order: Order,
+    pub totals: OrderTotals,
+}
+
+/// The order use cases over one store.
+#[derive(Debug)]
+pub struct Orders<S: ?Sized> {
+    ledger: Ledger<S>,
+    claims: UniqueClaims,
+}
+
+impl<S: ?Sized> Clone for Orders<S> {
+    fn clone(&self) -> Self {
+        Self {
+            ledger: self.ledger.clone(),
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// A decided order command, ready to commit.
+struct Prepared {
+    append: Option<AppendRequest>,
+    view: OrderView,
+    _claims: Option<ClaimGuard>,
+}
+
+impl<S: EventStore + ?Sized> Orders<S> {
+    /// Order use cases beside `ledger`, whose payment views they read.
+    pub fn new(ledger: Ledger<S>) -> Self {
+        Self {
+            ledger,
+            claims: UniqueClaims::default(),
+        }
+    }
+
+    fn store(&self) -> &Arc<S> {
+        self.ledger.store()
+    }
+
+    /// Runs an order command: decided off the async workers, then the
+    /// durable append is awaited. `answer` is the idempotency answer to
+    /// record with the append (its row must be unused).
+    pub async fn execute(
+        &self,
+        meta: CommandMeta,
+        answer: Option<Answer>,
+        command: OrderCommand,
+    ) -> Result<OrderView, AppError> {
+        let orders = self.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || orders.prepare(&meta, answer.as_ref(), command))
+                .await
+                .map_err(|_| {
+                    AppError::Store(StoreError::Engine("an order task panicked".into()))
+                })??;
+        if let Some(append) = prepared.append {
+            let (stream, expected) = (append.stream, append.expected_version);
+            self.store()
+                .submit(append)
+                .await
+                .map_err(|e| AppError::from_append(e, stream, expected))?;
+        }
+        Ok(prepared.view)
+    }
+
+    /// The current order named by `target`, with its payments' totals.
+    pub fn get(
+        &self,
+        project: &ProjectKey,
+        target: &OrderRef,
+    ) -> Result<Option<OrderView>, AppError> {
+        match self.stored(project, target)? {
+            None => Ok(None),
+            Some(order) => self.with_totals(project, order).map(Some),
+        }
+    }
+
+    /// Up to `max` orders of the project in id order, with their totals.
+    pub fn list(&self, project: &ProjectKey, max: usize) -> Result<Vec<OrderView>, AppError> {
+        let from = table_keys::project_prefix(project);
+        let to = table_keys::prefix_end(&from);
+        self.store()
+            .scan(Table::OrderViews, &from, &to, max)?
+            .into_iter()
+            .map(|(_, bytes)| {
+                let order = decode_order(&bytes)
+                    .map_err(|e| crate::payments::corrupt_with("order view", &e))?;
+                self.with_totals(project, order)
+            })
+            .collect()
+    }
+
+    /// The order a payment belongs to, if any.
+    pub fn order_of_payment(
+        &self,
+        project: &ProjectKey,
+        payment: PaymentId,
+    ) -> Result<Option<OrderId>, AppError> {
+        self.index(
+            Table::PaymentOrders,
+            &table_keys::payment_order_key(project, payment),
+        )
+    }
+
+    /// The totals of `order` from its payments' current views.
+    fn with_totals(&self, project: &ProjectKey, order: Order) -> Result<OrderView, AppError> {
+        let payments = order
+            .payments
+            .iter()
+            .map(|id| self.ledger.view(project, *id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let payments: Vec<&Payment> = payments.iter().flatten().collect();
+        let totals = order_totals(&order, &payments);
+        Ok(OrderView { order, totals })
+    }
+
+    fn stored(&self, project: &ProjectKey, target: &OrderRef) -> Result<Option<Order>, AppError> {
+        let id = match target {
+            OrderRef::Id(id) => *id,
+            OrderRef::Number(number) => match self.index(
+                Table::OrderNumberIndex,
+                &table_keys::order_number_key(project, number),
+            )? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+            OrderRef::Key(key) => match self.index(
+                Table::OrderKeyIndex,
+                &table_keys::order_key_index_key(project, key),
+            )? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.store()
+            .get(Table::OrderViews, &table_keys::order_view_key(project, id))?
+            .map(|bytes| {
+                decode_order(&bytes).map_err(|e| crate::payments::corrupt_with("order view", &e))
+            })
+            .transpose()
+    }
+
+    fn index(&self, table: Table, key: &[u8]) -> Result<Option<OrderId>, AppError> {
+        self.store()
+            .get(table, key)?
+            .map(|bytes| {
+                table_keys::decode_order_id(&bytes)
+                    .ok_or_else(|| crate::payments::corrupt_with("order index", &"bad order id"))
+            })
+            .transpose()
+    }
+
+    /// Decides a command and builds its append (blocking: reads the store).
+    fn prepare(
+        &self,
+        meta: &CommandMeta,
+        answer: Option<&Answer>,
+        command: OrderCommand,
+    ) -> Result<Prepared, AppError> {
+        let mut claims = Vec::new();
+        if let Some(answer) = answer {
+            claims.push(claim_tag(Table::Idempotency, &answer.key));
+        }
+        let (before, events) = self.decide(meta, command)?;
+        let order_id = before
+            .as_ref()
+            .map_or_else(|| OrderId::from_uuid(uuid::Uuid::new_v4()), |o| o.id);
+        let expected = before.as_ref().map_or(0, |o| o.version);
+        let events = new_events(meta, events);
+        let after = events
+            .iter()
+            .zip(expected + 1..)
+            .fold(before.clone(), |state, (e, version)| {
+                let Event::Order(event) = &e.event else {
+                    unreachable!("order commands decide order events")
+                };
+                Some(evolve_order(
+                    state,
+                    OrderRecorded {
+                        order_id,
+                        version,
+                        meta: &e.meta,
+                        event,
+                    },
+                ))
+            })
+            .ok_or_else(|| crate::payments::corrupt_with("order", &"a create decided nothing"))?;
+        let view = self.with_totals(&meta.project, after)?;
+        if events.is_empty() {
+            // Nothing changed: the answer is the order as it is (an
+            // idempotency answer is recorded only with an append).
+            return Ok(Prepared {
+                append: None,
+                view,
+                _claims: None,
+            });
+        }
+        let mut inline = index_writes(&meta.project, before.as_ref(), &view.order);
+        claims.extend(
+            inline
+                .iter()
+                .filter(|w| w.value.is_some())
+                .map(|w| claim_tag(w.table, &w.key)),
+        );
+        let guard = self.claims.claim(claims).map_err(|taken| {
+            match Table::ALL.get(usize::from(taken[0])).copied() {
+                Some(Table::Idempotency) | None => AppError::IdempotencyKeyInFlight,
+                Some(table) => duplicate(table, &taken[1..], &view.order),
+            }
+        })?;
+        if let Some(answer) = answer
+            && self.store().get(Table::Idempotency, &answer.key)?.is_some()
+        {
+            return Err(AppError::IdempotencyKeyInFlight);
+        }
+        self.check_unique(&inline, &view.order)?;
+        inline.extend(
+            events
+                .iter()
+                .zip(expected + 1..)
+                .map(|(e, version)| KvWrite {
+                    table: Table::EventIds,
+                    key: e.meta.event_id.as_bytes().to_vec(),
+                    value: Some(table_keys::order_event_id_value(order_id, version)),
+                }),
+        );
+        inline.push(KvWrite {
+            table: Table::OrderViews,
+            key: table_keys::order_view_key(&meta.project, order_id),
+            value: Some(encode_order(&view.order)),
+        });
+        inline.extend(answer.map(|a| a.write(&view)));
+        Ok(Prepared {
+            append: Some(AppendRequest {
+                stream: StreamId::order(order_id),
+                expected_version: expected,
+                events,
+                inline,
+            }),
+            view,
+            _claims: Some(guard),
+        })
+    }
+
+    /// The order before the command (none for a create) and its events.
+    fn decide(
+        &self,
+        meta: &CommandMeta,
+        command: OrderCommand,
+    ) -> Result<(Option<Order>, Vec<OrderEvent>), AppError> {
+        match command {
+            OrderCommand::Create(draft) => Ok((None, vec![decide_order_create(&draft)?])),
+            OrderCommand::Update {
+                target,
+                version,
+                actions,
+            } => {
+                let order = self
+                    .stored(&meta.project, &target)?
+                    .ok_or(AppError::NotFound)?;
+                if order.version != version {
+                    return Err(AppError::Conflict {
+                        stream: StreamId::order(order.id),
+                        expected: version,
+                        current_version: order.version,
+                    });
+                }
+                let failure = RefCell::new(None);
+                let lookup = |id: PaymentId| match self.ledger.view(&meta.project, id) {
+                    Ok(payment) => payment,
+                    Err(error) => {
+                        failure.borrow_mut().get_or_insert(error);
+                        None
+                    }
+                };
+                let events = decide_order_update(&order, &actions, &lookup);
+                if let Some(error) = failure.into_inner() {
+                    return Err(error);
+                }
+                Ok((Some(order), events?))
+            }
+        }
+    }
+
+    /// Refuses a unique value another order (or, for a payment, another
+    /// order's link) holds already.
+    fn check_unique(&self, writes: &[KvWrite], order: &Order) -> Result<(), AppError> {
+        for write in writes.iter().filter(|w| w.value.is_some()) {
+            if let Some(owner) = self.index(write.table, &write.key)?
+                && owner != order.id
+            {
+                return Err(match write.table {
+                    Table::PaymentOrders => AppError::Rejected(Rejection::PaymentAlreadyInOrder {
+                        payment: payment_of_link(&write.key),
+                        order: Some(owner),
+                    }),
+                    table => duplicate(table, &write.key, order),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The decided events with their metadata, ready to append.
+fn new_events(meta: &CommandMeta, events: Vec<OrderEvent>) -> Vec<NewEvent> {
+    events
+        .into_iter()
+        .map(|event| NewEvent {
+            meta: EventMeta {
+                event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+                project: meta.project.clone(),
+                recorded_at: meta.now,
+                actor: meta.actor.clone(),
+                correlation_id: meta.correlation_id.clone(),
+                idempotency_key: meta.idempotency.as_ref().map(|i| i.key.clone()),
+            },
+            event: Event::Order(event),
+        })
+        .collect()
+}
+
+/// The index writes that take an order from `before` to `after`: its
+/// number (set once), its key, and a row per linked payment.
+fn index_writes(project: &ProjectKey, before: Option<&Order>, after: &Order) -> Vec<KvWrite> {
+    let id = after.id.as_bytes().to_vec();
+    let mut writes = Vec::new();
+    if before.is_none() {
+        writes.push(KvWrite {
+            table: Table::OrderNumberIndex,
+            key: table_keys::order_number_key(project, &after.order_number),
+            value: Some(id.clone()),
+        });
+    }
+    let old_key = before.and_then(|o| o.key.as_deref());
+    if old_key != after.key.as_deref() {
+        if let Some(old) = old_key {
+            writes.push(KvWrite {
+                table: Table::OrderKeyIndex,
+                key: table_keys::order_key_index_key(project, old),
+                value: None,
+            });
+        }
+        if let Some(new) = &after.key {
+            writes.push(KvWrite {
+                table: Table::OrderKeyIndex,
+                key: table_keys::order_key_index_key(project, new),
+                value: Some(id.clone()),
+            });
+        }
+    }
+    let old_payments = before.map_or(&[][..], |o| &o.payments[..]);
+    for removed in old_payments.iter().filter(|p| !after.payments.contains(p)) {
+        writes.push(KvWrite {
+            table: Table::PaymentOrders,
+            key: table_keys::payment_order_key(project, *removed),
+            value: None,
+        });
+    }
+    for added in after.payments.iter().filter(|p| !old_payments.contains(p)) {
+        writes.push(KvWrite {
+            table: Table::PaymentOrders,
+            key: table_keys::payment_order_key(project, *added),
+            value: Some(id.clone()),
+        });
+    }
+    writes
+}
+
+/// The payment id a [`Table::PaymentOrders`] key ends with.
+fn payment_of_link(key: &[u8]) -> PaymentId {
+    let tail: [u8; 16] = key[key.len() - 16..]
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("payment order keys end with a payment id"));
+    PaymentId::from_bytes(tail)
+}
+
+/// The rejection for a unique value another order claims right now.
+fn duplicate(table: Table, key: &[u8], order: &Order) -> AppError {
+    AppError::Rejected(match table {
+        Table::OrderNumberIndex => Rejection::DuplicateOrderNumber {
+            order_number: order.order_number.clone(),
+        },
+        Table::PaymentOrders => Rejection::PaymentAlreadyInOrder {
+            payment: payment_of_link(key),
+            order: None,
+        },
+        _ => Rejection::DuplicateKey {
+            key: order.key.clone().unwrap_or_default(),
+        },
+    })
+}
+
+/// A claim is the table's tag byte followed by the row key.
+fn claim_tag(table: Table, key: &[u8]) -> Vec<u8> {
+    let tag = Table::ALL
+        .iter()
+        .position(|t| *t == table)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX);
+    let mut claim = Vec::with_capacity(1 + key.len());
+    claim.push(tag);
+    claim.extend_from_slice(key);
+    claim
+}

@@ -1,0 +1,300 @@
+//! Payment views as stored: a header row in `Views` and a row per
+//! transaction and per interface interaction in `ViewRows`, so a command
+//! writes the header and the rows it changed, never the whole view; and the
+//! cache of recent views, so a command reads the header and nothing else
+//! when the view it needs is cached at that version.
+//!
+//! The header is the authority: a cached view is used only when its version
+//! is the header's, and a payment's view at one version is always the same
+//! value (it is folded from immutable events). A stale or missing entry
+//! therefore costs a read of the rows, never a wrong answer, and the cache
+//! needs no invalidation.
+
+use crate::error::AppError;
+use crate::payments::corrupt_with;
+use crate::table_keys::{self, ViewList};
+use payledger_domain::payment::{CustomFields, Transaction};
+use payledger_domain::{Payment, PaymentId, ProjectKey};
+use payledger_store::{EventStore, KvWrite, Table};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Most items the view cache holds: a payment counts 1 plus its
+/// transactions and interface interactions (about 400 bytes each in
+/// memory, so about 100 MiB in all). Arbitrary entries of a full shard
+/// make room for a new one; a payment bigger than a shard's share is not
+/// cached.
+pub const VIEW_CACHE_ITEMS_MAX: usize = 262_144;
+
+/// Shards of the view cache: commands on different payments rarely wait
+/// for one another's lookups.
+const VIEW_CACHE_SHARDS: usize = 16;
+
+/// A payment's view as read from the store.
+#[derive(Clone, Debug)]
+pub struct StoredView {
+    pub payment: Arc<Payment>,
+    /// Stored whole (before views had rows): the next write of the
+    /// payment writes every row.
+    pub whole: bool,
+}
+
+/// One shard of the cache: views by payment id, and the items they hold.
+type Shard = Mutex<ShardViews>;
+
+#[derive(Debug, Default)]
+struct ShardViews {
+    views: HashMap<PaymentId, Arc<Payment>>,
+    items: usize,
+}
+
+/// What a view counts against [`VIEW_CACHE_ITEMS_MAX`].
+fn items(payment: &Payment) -> usize {
+    1 + payment.transactions.len() + payment.interface_interactions.len()
+}
+
+/// Views recently read or written, by payment id.
+#[derive(Debug)]
+pub struct ViewCache {
+    shards: Box<[Shard]>,
+}
+
+impl Default for ViewCache {
+    fn default() -> Self {
+        Self {
+            shards: (0..VIEW_CACHE_SHARDS)
+                .map(|_| Mutex::new(ShardViews::default()))
+                .collect(),
+        }
+    }
+}
+
+impl ViewCache {
+    fn shard(&self, id: PaymentId) -> &Shard {
+        let byte = usize::from(id.as_bytes()[15]);
+        &self.shards[byte % self.shards.len()]
+    }
+
+    fn lock(&self, id: PaymentId) -> std::sync::MutexGuard<'_, ShardViews> {
+        self.shard(id)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached view of `id` at exactly `version`.
+    pub fn get(&self, id: PaymentId, version: u64) -> Option<Arc<Payment>> {
+        let shard = self.lock(id);
+        shard
+            .views
+            .get(&id)
+            .filter(|p| p.version == version)
+            .cloned()
+    }
+
+    /// Keeps `payment` unless a later version of it is cached already;
+    /// forgets a deleted one.
+    pub fn put(&self, payment: &Arc<Payment>) {
+        let mut guard = self.lock(payment.id);
+        let shard = &mut *guard;
+        if (shard.views.get(&payment.id)).is_some_and(|p| p.version >= payment.version) {
+            return;
+        }
+        if let Some(old) = shard.views.remove(&payment.id) {
+            shard.items -= items(&old);
+        }
+        let needed = items(payment);
+        let share = VIEW_CACHE_ITEMS_MAX / VIEW_CACHE_SHARDS;
+        if payment.deleted || needed > share {
+            return;
+        }
+        while shard.items + needed > share {
+            let Some(evicted) = shard.views.keys().next().copied() else {
+                break;
+            };
+            if let Some(old) = shard.views.remove(&evicted) {
+                shard.items -= items(&old);
+            }
+        }
+        shard.items += needed;
+        shard.views.insert(payment.id, Arc::clone(payment));
+    }
+
+    /// Number of cached views.
+    pub fn len(&self) -> usize {
+        (self.shards.iter())
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).views.len())
+            .sum()
+    }
+
+    /// Items the cached views hold (see [`VIEW_CACHE_ITEMS_MAX`]).
+    pub fn items(&self) -> usize {
+        (self.shards.iter())
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).items)
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads the view of a payment: its header, then its rows unless `cache`
+/// holds the view at the header's version (`None`: read the rows, cache
+/// nothing, as a scan of many views does).
+pub fn read_view<S: EventStore + ?Sized>(
+    store: &S,
+    cache: Option<&ViewCache>,
+    project: &ProjectKey,
+    id: PaymentId,
+) -> Result<Option<StoredView>, AppError> {
+    let key = table_keys::view_key(project, id);
+    let Some(bytes) = store.get(Table::Views, &key)? else {
+        return Ok(None);
+    };
+    view_from_header(store, cache, &key, &bytes).map(Some)
+}
+
+/// The view whose header `bytes` is stored under `key`.
+pub fn view_from_header<S: EventStore + ?Sized>(
+    store: &S,
+    cache: Option<&ViewCache>,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<StoredView, AppError> {
+    let header =
+        payledger_codec::decode_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
+    if header.is_whole() {
+        return Ok(StoredView {
+            payment: Arc::new(header.payment),
+            whole: true,
+        });
+    }
+    let (id, version) = (header.payment.id, header.payment.version);
+    if let Some(payment) = cache.and_then(|c| c.get(id, version)) {
+        return Ok(StoredView {
+            payment,
+            whole: false,
+        });
+    }
+    let row_count = header.transaction_rows as usize + header.interaction_rows as usize;
+    let rows = store.scan(
+        Table::ViewRows,
+        key,
+        &table_keys::prefix_end(key),
+        row_count + 1,
+    )?;
+    let (transactions, interactions) = decode_rows(&rows)?;
+    let payment = header
+        .with_rows(transactions, interactions)
+        .map_err(|e| corrupt_with("view rows", &e))?;
+    let payment = Arc::new(payment);
+    if let Some(cache) = cache {
+        cache.put(&payment);
+    }
+    Ok(StoredView {
+        payment,
+        whole: false,
+    })
+}
+
+/// The transactions and interactions of a view's rows, each list in index
+/// order with no gap.
+fn decode_rows(
+    rows: &[(Vec<u8>, Vec<u8>)],
+) -> Result<(Vec<Transaction>, Vec<CustomFields>), AppError> {
+    let mut transactions = Vec::new();
+    let mut interactions = Vec::new();
+    for (key, value) in rows {
+        let corrupt = |what: &str| corrupt_with("view row", &what);
+        let (list, index) =
+            table_keys::decode_view_row_key(key).ok_or_else(|| corrupt("unknown key"))?;
+        let expected = match list {
+            ViewList::Transactions => transactions.len(),
+            ViewList::Interactions => interactions.len(),
+        };
+        if usize::try_from(index).ok() != Some(expected) {
+            return Err(corrupt("a gap in the rows"));
+        }
+        match list {
+            ViewList::Transactions => transactions.push(
+                payledger_codec::decode_transaction_row(value)
+                    .map_err(|e| corrupt_with("transaction row", &e))?,
+            ),
+            ViewList::Interactions => interactions.push(
+                payledger_codec::decode_interaction_row(value)
+                    .map_err(|e| corrupt_with("interaction row", &e))?,
+            ),
+        }
+    }
+    Ok((transactions, interactions))
+}
+
+/// The writes that take a payment's stored view from `before` to `after`:
+/// the header, and the rows of items that are new or changed; a deleted
+/// payment's header and rows are removed.
+pub fn view_writes(
+    project: &ProjectKey,
+    before: Option<&StoredView>,
+    after: &Payment,
+) -> Vec<KvWrite> {
+    let id = after.id;
+    let mut writes = vec![KvWrite {
+        table: Table::Views,
+        key: table_keys::view_key(project, id),
+        value: (!after.deleted).then(|| payledger_codec::encode_payment_header(after)),
+    }];
+    // Rows a whole view never had are not there to compare with.
+    let stored = before.filter(|b| !b.whole).map(|b| &*b.payment);
+    list_writes(
+        &mut writes,
+        (project, id, ViewList::Transactions),
+        stored.map_or(&[][..], |b| &b.transactions),
+        &after.transactions,
+        after.deleted,
+        payledger_codec::encode_transaction_row,
+    );
+    list_writes(
+        &mut writes,
+        (project, id, ViewList::Interactions),
+        stored.map_or(&[][..], |b| &b.interface_interactions),
+        &after.interface_interactions,
+        after.deleted,
+        payledger_codec::encode_interaction_row,
+    );
+    writes
+}
+
+/// Puts the rows of `after` that differ from `before`, and deletes the
+/// rows past its end (every row when the payment is deleted).
+fn list_writes<T: PartialEq>(
+    writes: &mut Vec<KvWrite>,
+    (project, id, list): (&ProjectKey, PaymentId, ViewList),
+    before: &[T],
+    after: &[T],
+    deleted: bool,
+    encode: fn(&T) -> Vec<u8>,
+) {
+    let after = if deleted { &[][..] } else { after };
+    let row = |index: usize| KvWrite {
+        table: Table::ViewRows,
+        key: table_keys::view_row_key(
+            project,
+            id,
+            list,
+            u32::try_from(index).expect("a payment holds fewer than 2^32 items, one event each"),
+        ),
+        value: None,
+    };
+    for (index, item) in after.iter().enumerate() {
+        if before.get(index) != Some(item) {
+            writes.push(KvWrite {
+                value: Some(encode(item)),
+                ..row(index)
+            });
+        }
+    }
+    writes.extend((after.len()..before.len()).map(row));
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! A payment's JSON written straight into bytes: exactly the text
+//! `serde_json::to_vec(&payment_to_json(payment))` gives (keys in the same
+//! sorted order, the same escapes and numbers), without building a `Value`
+//! tree first. Building the tree (a map and strings per field) costs more
+//! than the answer's bytes; the API answers every payment with this, and a
+//! property test keeps the two renderings equal.
+//!
+//! Custom fields and localized names are rare and nest arbitrarily: they
+//! go through their `Value` form.
+
+use super::custom::custom_fields_to_json;
+use super::money::CENT_PRECISION;
+use super::payment::INTERNAL_CLIENT_PREFIX;
+use payledger_domain::payment::{CustomFields, PaymentMethodInfo, PaymentStatus, Transaction};
+use payledger_domain::time::format_timestamp;
+use payledger_domain::{Actor, Money, Payment, Timestamp};
+
+/// The payment's commercetools JSON, as bytes.
+pub fn payment_json_bytes(payment: &Payment) -> Vec<u8> {
+    // Most of a large payment is its transactions, ~250 bytes each.
+    let mut out = Vec::with_capacity(1_024 + 256 * payment.transactions.len());
+    write_payment(&mut out, payment);
+    out
+}
+
+/// Writes the members of one JSON object, in the order they are given
+/// (callers give them in sorted key order, as `serde_json::Map` keeps them).
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self { out, empty: true }
+    }
+
+    /// Writes `"key":` (after a comma unless first) and hands back the
+    /// buffer for the value. Keys are this module's own ASCII names, which
+    /// need no escapes.
+    fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        ascii(self.out, key);
+        self.out.push(b':');
+        self.out
+    }
+
+    fn str(&mut self, key: &'static str, value: &str) {
+        string(self.key(key), value);
+    }
+
+    /// A value of payledger's own making that needs no escapes (an enum
+    /// name, a currency code, a timestamp).
+    fn ascii(&mut self, key: &'static str, value: &str) {
+        ascii(self.key(key), value);
+    }
+
+    fn id(&mut self, key: &'static str, id: uuid::Uuid) {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let text = id.hyphenated().encode_lower(&mut text);
+        ascii(self.key(key), text);
+    }
+
+    fn opt_str(&mut self, key: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.str(key, value);
+        }
+    }
+
+    fn timestamp(&mut self, key: &'static str, value: Option<Timestamp>) {
+        if let Some(value) = value {
+            self.ascii(key, &format_timestamp(value));
+        }
+    }
+
+    fn money(&mut self, key: &'static str, value: Option<&Money>) {
+        if let Some(value) = value {
+            money(self.key(key), value);
+        }
+    }
+
+    fn custom(&mut self, key: &'static str, value: Option<&CustomFields>) {
+        if let Some(value) = value {
+            value_text(self.key(key), &custom_fields_to_json(value));
+        }
+    }
+
+    fn reference(&mut self, key: &'static str, type_id: &'static str, id: Option<&str>) {
+        if let Some(id) = id {
+            let mut reference = Object::open(self.key(key));
+            reference.str("id", id);
+            reference.ascii("typeId", type_id);
+            reference.close();
+        }
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn write_payment(out: &mut Vec<u8>, payment: &Payment) {
+    let mut object = Object::open(out);
+    object.money("amountAuthorized", payment.amount_authorized.as_ref());
+    object.money("amountPaid", payment.amount_paid.as_ref());
+    object.money("amountPlanned", Some(&payment.amount_planned));
+    object.money("amountRefunded", payment.amount_refunded.as_ref());
+    object.opt_str("anonymousId", payment.anonymous_id.as_deref());
+    object.timestamp("authorizedUntil", payment.authorized_until);
+    object.timestamp("createdAt", Some(payment.created_at));
+    actor(object.key("createdBy"), &payment.created_by);
+    object.custom("custom", payment.custom.as_ref());
+    object.reference("customer", "customer", payment.customer_id.as_deref());
+    object.opt_str("externalId", payment.external_id.as_deref());
+    object.id("id", payment.id.uuid());
+    object.opt_str("interfaceId", payment.interface_id.as_deref());
+    let interactions = object.key("interfaceInteractions");
+    array(
+        interactions,
+        &payment.interface_interactions,
+        |out, item| {
+            value_text(out, &custom_fields_to_json(item));
+        },
+    );
+    object.opt_str("key", payment.key.as_deref());
+    object.timestamp("lastModifiedAt", Some(payment.last_modified_at));
+    actor(object.key("lastModifiedBy"), &payment.last_modified_by);
+    method_info(
+        object.key("paymentMethodInfo"),
+        &payment.payment_method_info,
+    );
+    status(object.key("paymentStatus"), &payment.payment_status);
+    array(
+        object.key("transactions"),
+        &payment.transactions,
+        transaction,
+    );
+    number(object.key("version"), payment.version);
+    object.close();
+}
+
+fn transaction(out: &mut Vec<u8>, transaction: &Transaction) {
+    let mut object = Object::open(out);
+    object.money("amount", Some(&transaction.amount));
+    object.custom("custom", transaction.custom.as_ref());
+    object.id("id", transaction.id.uuid());
+    object.opt_str("interactionId", transaction.interaction_id.as_deref());
+    object.opt_str("interfaceId", transaction.interface_id.as_deref());
+    object.ascii("state", transaction.state.as_str());
+    object.timestamp("timestamp", transaction.timestamp);
+    object.ascii("type", transaction.kind.as_str());
+    object.close();
+}
+
+fn method_info(out: &mut Vec<u8>, info: &PaymentMethodInfo) {
+    let mut object = Object::open(out);
+    object.custom("custom", info.custom.as_ref());
+    object.opt_str("interfaceAccount", info.interface_account.as_deref());
+    object.opt_str("method", info.method.as_deref());
+    if let Some(name) = &info.name {
+        value_text(object.key("name"), &serde_json::json!(name));
+    }
+    object.opt_str("paymentInterface", info.payment_interface.as_deref());
+    if let Some(token) = &info.token {
+        let mut value = Object::open(object.key("token"));
+        value.str("value", token);
+        value.close();
+    }
+    object.close();
+}
+
+fn status(out: &mut Vec<u8>, status: &PaymentStatus) {
+    let mut object = Object::open(out);
+    object.opt_str("interfaceCode", status.interface_code.as_deref());
+    object.opt_str("interfaceText", status.interface_text.as_deref());
+    object.reference("state", "state", status.state_id.as_deref());
+    object.close();
+}
+
+fn actor(out: &mut Vec<u8>, actor: &Actor) {
+    let mut object = Object::open(out);
+    match actor {
+        Actor::Client(id) => object.str("clientId", id),
+        Actor::Internal(handler) => {
+            object.str("clientId", &format!("{INTERNAL_CLIENT_PREFIX}{handler}"));
+        }
+    }
+    object.key("isPlatformClient").extend_from_slice(b"false");
+    object.close();
+}
+
+fn money(out: &mut Vec<u8>, money: &Money) {
+    let mut object = Object::open(out);
+    signed(object.key("centAmount"), money.cent_amount);
+    object.ascii("currencyCode", money.currency.as_str());
+    number(
+        object.key("fractionDigits"),
+        u64::from(money.fraction_digits()),
+    );
+    object.ascii("type", CENT_PRECISION);
+    object.close();
+}
+
+fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (index, value) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        item(out, value);
+    }
+    out.push(b']');
+}
+
+/// A JSON string, escaped as serde_json escapes it.
+fn string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+}
+
+/// A JSON string of text that needs no escapes.
+fn ascii(out: &mut Vec<u8>, text: &str) {
+    debug_assert!(
+        text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'),
+        "{text:?} needs escapes"
+    );
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+fn value_text(out: &mut Vec<u8>, value: &serde_json::Value) {
+    serde_json::to_writer(out, value).expect("writing to a Vec cannot fail");
+}
+
+fn number(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+fn signed(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::payment_to_json;
+    use payledger_domain::strategies;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_bytes_are_the_text_of_the_value_rendering(payment in strategies::payment()) {
+            let expected = serde_json::to_vec(&payment_to_json(&payment)).expect("serialize");
+            let written = payment_json_bytes(&payment);
+            prop_assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&expected));
+        }
+    }
+}
