@@ -19,6 +19,9 @@ fi
 # The Kafka-protocol broker of the relay's end-to-end tests.
 scripts/ensure-tansu.sh
 
+# Headless Chromium and chromedriver for the hosted payment page tests.
+scripts/ensure-browser.sh
+
 # localstripe, the Stripe emulator of the PSP tests (tests/stripe/ serves
 # it on 127.0.0.1).
 LOCALSTRIPE_VERSION=1.15.10

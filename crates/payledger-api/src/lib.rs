@@ -32,6 +32,7 @@ pub mod json;
 pub mod messages;
 pub mod order_attempts;
 pub mod orders;
+pub mod payment_page;
 pub mod payments;
 pub mod psp_notifications;
 pub mod query;
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .merge(psp_notifications::routes())
+        .merge(payment_page::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,

@@ -134,6 +134,18 @@ impl QueryPairs {
         }
     }
 
+    /// A `true`/`false` parameter (any case), `false` when absent.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.last(name) {
+            None => Ok(false),
+            Some(text) if text.eq_ignore_ascii_case("true") => Ok(true),
+            Some(text) if text.eq_ignore_ascii_case("false") => Ok(false),
+            Some(text) => Err(ApiError::invalid_input(format!(
+                "Malformed parameter: {name}: expected true or false, got '{text}'."
+            ))),
+        }
+    }
+
     /// The `version` a DELETE must name.
     pub fn required_version(&self) -> Result<u64, ApiError> {
         if self.last("version").is_none() {

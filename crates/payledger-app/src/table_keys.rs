@@ -21,6 +21,8 @@
 //! | OrderNumberIndex | project · orderNumber                    | order id |
 //! | OrderKeyIndex  | project · order key                        | order id |
 //! | PaymentOrders  | project · payment id                       | order id |
+//! | PaymentLinks   | SHA-256 of the link token                  | see [`crate::order_attempts::records`] |
+//! | SavedMethods   | project · payment id                       | see [`crate::order_attempts::records`] |
 
 use payledger_domain::{OrderId, PaymentId, ProjectKey, StreamId, StreamKind};
 

@@ -80,6 +80,7 @@ impl World {
                 connector,
                 webhook_secrets: vec![Secret::new("whsec_test")],
                 publishable_key: Some("pk_test_app".into()),
+                js_url: None,
             },
         );
         let service = PspService::new(
@@ -551,6 +552,20 @@ impl PspConnector for Stall {
             self.acted.notify_one();
             std::future::pending().await
         })
+    }
+    fn save_card<'a>(
+        &'a self,
+        request: &'a payledger_psp::SaveCard,
+    ) -> PspFuture<'a, payledger_psp::SavedCard> {
+        self.inner.save_card(request)
+    }
+    fn set_payment_method<'a>(
+        &'a self,
+        id: &'a str,
+        card: &'a payledger_psp::SavedCard,
+        key: &'a str,
+    ) -> PspFuture<'a, payledger_psp::PaymentIntent> {
+        self.inner.set_payment_method(id, card, key)
     }
     fn confirm_payment_intent<'a>(
         &'a self,

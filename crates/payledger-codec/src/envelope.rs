@@ -18,8 +18,8 @@ use crate::pb;
 use crate::pb::event_envelope::Payload;
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::{
-    Event, EventEnvelope, EventId, EventMeta, OrderDraft, OrderEvent, PaymentId, ProjectKey,
-    StreamId, StreamKind, Timestamp, TransactionId,
+    Event, EventEnvelope, EventId, EventMeta, OrderDraft, OrderEvent, PaymentId,
+    PaymentNotification, ProjectKey, StreamId, StreamKind, Timestamp, TransactionId,
 };
 
 /// Length of the previous-event hash (SHA-256) in bytes.
@@ -395,6 +395,17 @@ fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
         }
         Payload::OrderKeySet(m) => Event::Order(OrderEvent::KeySet(m.key)),
         Payload::OrderCancelled(OrderCancelled {}) => Event::Order(OrderEvent::Cancelled),
+        Payload::PaymentNotificationRequested(m) => Event::Order(
+            OrderEvent::PaymentNotificationRequested(Box::new(PaymentNotification {
+                payment: PaymentId::from_bytes(fixed_bytes::<ID_BYTES>(
+                    m.payment_id,
+                    "PaymentNotificationRequested.payment_id",
+                )?),
+                amount: money_from_pb(required(m.amount, "PaymentNotificationRequested.amount")?)?,
+                outcome: m.outcome,
+                customer_email: m.customer_email,
+            })),
+        ),
     })
 }
 
@@ -421,5 +432,13 @@ fn order_event_to_pb(event: &OrderEvent) -> Payload {
         }
         OrderEvent::KeySet(key) => Payload::OrderKeySet(OrderKeySet { key: key.clone() }),
         OrderEvent::Cancelled => Payload::OrderCancelled(OrderCancelled {}),
+        OrderEvent::PaymentNotificationRequested(n) => {
+            Payload::PaymentNotificationRequested(PaymentNotificationRequested {
+                payment_id: n.payment.as_bytes().to_vec(),
+                amount: Some(money_to_pb(&n.amount)),
+                outcome: n.outcome.clone(),
+                customer_email: n.customer_email.clone(),
+            })
+        }
     }
 }

@@ -605,6 +605,17 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
         ),
         ("OrderKeySet-removed", OrderEvent::KeySet(None)),
         ("OrderCancelled", OrderEvent::Cancelled),
+        (
+            "PaymentNotificationRequested",
+            OrderEvent::PaymentNotificationRequested(Box::new(
+                payledger_domain::PaymentNotification {
+                    payment: payment_id(),
+                    amount: money(3_000, "EUR"),
+                    outcome: "succeeded".to_owned(),
+                    customer_email: text("bob@example.com"),
+                },
+            )),
+        ),
     ];
     cases.extend(
         order_events
@@ -685,6 +696,7 @@ fn event_variant_index(event: &Event) -> usize {
         Event::Order(OrderEvent::CustomerEmailSet(_)) => 35,
         Event::Order(OrderEvent::KeySet(_)) => 36,
         Event::Order(OrderEvent::Cancelled) => 37,
+        Event::Order(OrderEvent::PaymentNotificationRequested(_)) => 38,
     }
 }
 

@@ -49,7 +49,9 @@ pub use event::{Actor, Event, EventEnvelope, EventMeta};
 pub use evolve::{Recorded, evolve, evolve_recorded, fold};
 pub use ids::{EventId, OrderId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
-pub use order::{Order, OrderAction, OrderDraft, OrderEvent, OrderPaymentState, OrderTotals};
+pub use order::{
+    Order, OrderAction, OrderDraft, OrderEvent, OrderPaymentState, OrderTotals, PaymentNotification,
+};
 pub use payment::{Payment, Timestamp};
 pub use rejection::{Rejection, RejectionCode};
 pub use stream::{StreamId, StreamKind};

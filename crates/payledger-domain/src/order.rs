@@ -78,6 +78,21 @@ pub enum OrderEvent {
     KeySet(Option<String>),
     /// `cancel`.
     Cancelled,
+    /// A collect asked the merchant's mailer to tell the customer how a
+    /// charge went (seed 002's `send_payment_notification`). Changes
+    /// nothing in the order; it exists for its Message.
+    PaymentNotificationRequested(Box<PaymentNotification>),
+}
+
+/// What a payment notification tells the customer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PaymentNotification {
+    pub payment: PaymentId,
+    pub amount: Money,
+    /// `succeeded`, `failed` or `pending`.
+    pub outcome: String,
+    /// Where the mailer sends it (the order's email then).
+    pub customer_email: Option<String>,
 }
 
 impl OrderEvent {
@@ -90,6 +105,7 @@ impl OrderEvent {
             Self::CustomerEmailSet(_) => "OrderCustomerEmailSet",
             Self::KeySet(_) => "OrderKeySet",
             Self::Cancelled => "OrderCancelled",
+            Self::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
         }
     }
 }
@@ -102,6 +118,9 @@ pub enum OrderAction {
     SetCustomerEmail(Option<String>),
     SetKey(Option<String>),
     Cancel,
+    /// Internal (a collect, not the API): ask the merchant's mailer to tell
+    /// the customer how a charge of one of the order's payments went.
+    RequestPaymentNotification(Box<PaymentNotification>),
 }
 
 /// The order as its events leave it.
@@ -408,6 +427,17 @@ fn decide_action(
         OrderAction::Cancel => {
             (order.order_state == OrderState::Open).then_some(OrderEvent::Cancelled)
         }
+        OrderAction::RequestPaymentNotification(notification) => {
+            if !order.payments.contains(&notification.payment) {
+                return Err(Rejection::PaymentNotInOrder {
+                    payment: notification.payment,
+                    order: order.id,
+                });
+            }
+            Some(OrderEvent::PaymentNotificationRequested(
+                notification.clone(),
+            ))
+        }
     })
 }
 
@@ -490,5 +520,6 @@ fn apply(order: &mut Order, event: &OrderEvent) {
         OrderEvent::CustomerEmailSet(email) => order.customer_email.clone_from(email),
         OrderEvent::KeySet(key) => order.key.clone_from(key),
         OrderEvent::Cancelled => order.order_state = OrderState::Cancelled,
+        OrderEvent::PaymentNotificationRequested(_) => {}
     }
 }

@@ -3,7 +3,7 @@
 //! that stores or renders them. Built with the `testing` feature only.
 
 use crate::event::MethodInfoUpdate;
-use crate::order::{OrderDraft, OrderEvent};
+use crate::order::{OrderDraft, OrderEvent, PaymentNotification};
 use crate::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, PaymentMethodInfo, PaymentStatus,
     Transaction, TransactionState, TransactionType,
@@ -20,7 +20,7 @@ use proptest::strategy::{BoxedStrategy, Union};
 
 /// Number of [`Event`] variants: [`event`] has one strategy per variant
 /// (the codec's golden corpus checks the same number).
-pub const EVENT_VARIANTS: usize = 38;
+pub const EVENT_VARIANTS: usize = 39;
 
 pub fn string() -> impl Strategy<Value = String> + Clone {
     "\\PC{0,8}"
@@ -316,6 +316,18 @@ pub fn event() -> impl Strategy<Value = Event> {
             .prop_map(|key| Event::Order(OrderEvent::KeySet(key)))
             .boxed(),
         Just(Event::Order(OrderEvent::Cancelled)).boxed(),
+        (any::<[u8; 16]>(), money(), string(), opt_string())
+            .prop_map(|(id, amount, outcome, customer_email)| {
+                Event::Order(OrderEvent::PaymentNotificationRequested(Box::new(
+                    PaymentNotification {
+                        payment: PaymentId::from_bytes(id),
+                        amount,
+                        outcome,
+                        customer_email,
+                    },
+                )))
+            })
+            .boxed(),
     ];
     assert_eq!(
         variants.len(),

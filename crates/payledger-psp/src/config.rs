@@ -10,6 +10,7 @@
 //!         "api_base_url": "https://api.stripe.com",
 //!         "secret_key_env": "SHOP_STRIPE_SECRET_KEY",
 //!         "publishable_key": "pk_test_…",
+//!         "js_url": "https://js.stripe.com/v3/",
 //!         "webhook_secrets_env": "SHOP_STRIPE_WEBHOOK_SECRETS",
 //!         "request_timeout_ms": 10000
 //!       },
@@ -48,12 +49,18 @@ pub struct StripeSettings {
     pub api_base_url: String,
     pub secret_key: Secret,
     pub publishable_key: Option<String>,
+    /// Where the hosted payment page loads Stripe.js from (an emulator
+    /// serves its own).
+    pub js_url: String,
     /// Every secret a webhook may be signed with.
     pub webhook_secrets: Vec<Secret>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub find_pages_max: u32,
 }
+
+/// Default of [`StripeSettings::js_url`].
+pub const STRIPE_JS_URL_DEFAULT: &str = "https://js.stripe.com/v3/";
 
 impl StripeSettings {
     /// Settings with default timeouts.
@@ -62,6 +69,7 @@ impl StripeSettings {
             api_base_url: api_base_url.into(),
             secret_key,
             publishable_key: None,
+            js_url: STRIPE_JS_URL_DEFAULT.to_owned(),
             webhook_secrets: Vec::new(),
             connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
@@ -184,6 +192,7 @@ struct StripeWire {
     secret_key: Option<String>,
     secret_key_env: Option<String>,
     publishable_key: Option<String>,
+    js_url: Option<String>,
     #[serde(default)]
     webhook_secrets: Vec<String>,
     webhook_secrets_env: Option<String>,
@@ -256,6 +265,14 @@ fn stripe_settings(
     );
     settings.api_base_url = settings.api_base_url.trim_end_matches('/').to_owned();
     settings.publishable_key = wire.publishable_key;
+    if let Some(url) = wire.js_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(invalid(format!(
+                "stripe js_url must be an http(s) URL, not {url:?}"
+            )));
+        }
+        settings.js_url = url;
+    }
     settings.webhook_secrets = webhook_secrets.into_iter().map(Secret::new).collect();
     if let Some(ms) = wire.connect_timeout_ms {
         settings.connect_timeout_ms = ms;
@@ -304,6 +321,7 @@ mod tests {
         let other = config.projects["other"].stripe.as_ref().unwrap();
         assert_eq!(other.api_base_url, "https://api.stripe.com");
         assert_eq!(other.publishable_key.as_deref(), Some("pk_x"));
+        assert_eq!(other.js_url, STRIPE_JS_URL_DEFAULT);
         assert_eq!(config.projects["shop"].orders, OrderSettings::default());
         assert_eq!(config.projects["other"].orders.retry_after_ms, 60_000);
         assert_eq!(
@@ -328,6 +346,7 @@ mod tests {
             r#"{"projects": {"shop": {"stripe": {"secret_key_env": "UNSET"}}}}"#,
             r#"{"refresh": {"first_delay": 1}}"#,
             r#"{"projects": {"shop": {"orders": {"retry_after": 1}}}}"#,
+            r#"{"projects": {"shop": {"stripe": {"secret_key": "sk", "js_url": "javascript:x"}}}}"#,
         ] {
             assert!(PspConfig::parse(text, env).is_err(), "{text}");
         }

@@ -33,7 +33,7 @@ pub mod webhook;
 pub use error::PspError;
 pub use model::{
     CaptureMethod, CreateIntent, CreateRefund, IntentStatus, ObjectKind, PaymentError,
-    PaymentIntent, Refund, RefundStatus,
+    PaymentIntent, Refund, RefundStatus, SaveCard, SavedCard,
 };
 pub use payledger_wire::Secret;
 /// The `t=…,v1=…` HMAC-SHA256 scheme Stripe signs its webhooks with (the
@@ -68,6 +68,18 @@ pub trait PspConnector: Send + Sync + std::fmt::Debug + 'static {
     fn create_payment_intent<'a>(
         &'a self,
         request: &'a CreateIntent,
+    ) -> PspFuture<'a, PaymentIntent>;
+
+    /// Saves the card behind a browser token on a new PSP customer.
+    fn save_card<'a>(&'a self, request: &'a SaveCard) -> PspFuture<'a, SavedCard>;
+
+    /// Sets the payment method (and its customer) of a PaymentIntent that
+    /// was created without one; confirm it afterwards.
+    fn set_payment_method<'a>(
+        &'a self,
+        id: &'a str,
+        card: &'a SavedCard,
+        idempotency_key: &'a str,
     ) -> PspFuture<'a, PaymentIntent>;
 
     /// Confirms a PaymentIntent whose payment method was set at creation.

@@ -52,9 +52,38 @@ pub struct CreateIntent {
     pub customer: Option<String>,
     pub capture_method: CaptureMethod,
     pub confirm: bool,
+    /// A merchant-initiated charge of a saved method, without the customer
+    /// present (needs `confirm`): a card that asks for authentication fails
+    /// instead of waiting.
+    pub off_session: bool,
     /// Key/value metadata stored on the PaymentIntent.
     pub metadata: BTreeMap<String, String>,
     pub idempotency_key: String,
+}
+
+/// A card the customer entered (as a PSP token) to be saved on a new PSP
+/// customer, so that later payments can use it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SaveCard {
+    /// The single-use token the PSP's browser library made (`tok_…`).
+    pub card_token: String,
+    pub email: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Each call derives its own key from it.
+    pub idempotency_key: String,
+}
+
+/// A card saved on a PSP customer: usable as a PaymentIntent's payment
+/// method together with the customer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SavedCard {
+    /// `card_…`
+    pub id: String,
+    /// `cus_…`
+    pub customer: String,
+    /// `visa`, `mastercard`, … (lower case).
+    pub brand: Option<String>,
+    pub last4: Option<String>,
 }
 
 /// A request to refund a charged payment.

@@ -95,6 +95,16 @@ pub struct WireRefund {
     metadata: Option<BTreeMap<String, Value>>,
 }
 
+/// A card (a customer's source) as Stripe answers it.
+#[derive(Debug, Deserialize)]
+pub struct WireCard {
+    pub id: String,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+}
+
 /// A page of a list or search answer.
 #[derive(Debug, Deserialize)]
 pub struct WireList<T> {

@@ -13,7 +13,7 @@
 use crate::error::PspError;
 use crate::model::{
     CaptureMethod, CreateIntent, CreateRefund, IntentStatus, ObjectKind, PaymentError,
-    PaymentIntent, Refund, RefundStatus,
+    PaymentIntent, Refund, RefundStatus, SaveCard, SavedCard,
 };
 use crate::secret::Secret;
 use crate::{METADATA_TRANSACTION_ID, PspConnector, PspFuture};
@@ -25,6 +25,12 @@ pub const CARD_DECLINED: &str = "pm_card_chargeDeclined";
 pub const CARD_3DS: &str = "pm_card_threeDSecure";
 pub const SEPA_OK: &str = "pm_sepa_ok";
 pub const SEPA_FAIL: &str = "pm_sepa_fail";
+
+/// The browser token of a card that charges like the test method `method`
+/// (one of the `CARD_…` constants), for [`PspConnector::save_card`].
+pub fn card_token(method: &str) -> String {
+    format!("tok_{method}")
+}
 
 /// A fault for the next call.
 #[derive(Clone, Debug)]
@@ -56,6 +62,8 @@ struct State {
     /// The sum captured per intent, for refunds.
     captured: HashMap<String, i64>,
     refunded: HashMap<String, i64>,
+    /// Saved card id → the test method it charges like.
+    cards: HashMap<String, String>,
 }
 
 /// The in-memory PSP.
@@ -110,6 +118,24 @@ impl State {
                     code: "card_declined".into(),
                     decline_code: Some("generic_decline".into()),
                     message: Some("Your card was declined.".into()),
+                    payment_intent: Some(intent.id),
+                });
+            }
+            CARD_3DS if intent.metadata.contains_key("__off_session") => {
+                // Nobody is there to authenticate: the PSP declines.
+                intent.last_payment_error = Some(PaymentError {
+                    code: Some("authentication_required".into()),
+                    decline_code: Some("authentication_required".into()),
+                    message: Some("This payment requires authentication.".into()),
+                });
+                let intent = self.store(IntentWith::status(
+                    intent,
+                    IntentStatus::RequiresPaymentMethod,
+                ));
+                return Err(PspError::Declined {
+                    code: "authentication_required".into(),
+                    decline_code: Some("authentication_required".into()),
+                    message: Some("This payment requires authentication.".into()),
                     payment_intent: Some(intent.id),
                 });
             }
@@ -336,7 +362,11 @@ impl PspConnector for FakePsp {
             let id = state.id("pi");
             let mut metadata = request.metadata.clone();
             if let Some(method) = &request.payment_method {
-                metadata.insert("__method".into(), method.clone());
+                let method = state.cards.get(method).unwrap_or(method).clone();
+                metadata.insert("__method".into(), method);
+            }
+            if request.off_session {
+                metadata.insert("__off_session".into(), "true".into());
             }
             let status = if request.payment_method.is_some() {
                 IntentStatus::RequiresConfirmation
@@ -363,6 +393,51 @@ impl PspConnector for FakePsp {
             } else {
                 Ok(intent)
             }
+        }))
+    }
+
+    fn save_card<'a>(&'a self, request: &'a SaveCard) -> PspFuture<'a, SavedCard> {
+        let mut state = self.state.lock();
+        state.calls.push("save_card".into());
+        let Some(method) = request.card_token.strip_prefix("tok_") else {
+            return ready(Err(invalid("token_invalid")));
+        };
+        let card = SavedCard {
+            id: state.id("card"),
+            customer: state.id("cus"),
+            brand: Some("visa".into()),
+            last4: Some(
+                match method {
+                    CARD_3DS => "3155",
+                    CARD_DECLINED => "0341",
+                    _ => "4242",
+                }
+                .to_owned(),
+            ),
+        };
+        state.cards.insert(card.id.clone(), method.to_owned());
+        ready(Ok(card))
+    }
+
+    fn set_payment_method<'a>(
+        &'a self,
+        id: &'a str,
+        card: &'a SavedCard,
+        key: &'a str,
+    ) -> PspFuture<'a, PaymentIntent> {
+        ready(self.intent_call("set_payment_method", Some(key), |state| {
+            let mut intent = state.intent(id)?;
+            if intent.status != IntentStatus::RequiresPaymentMethod {
+                return Err(invalid("payment_intent_unexpected_state"));
+            }
+            let method = state.cards.get(&card.id).cloned().ok_or_else(not_found)?;
+            intent.metadata.insert("__method".into(), method);
+            intent.customer = Some(card.customer.clone());
+            intent.last_payment_error = None;
+            Ok(state.store(IntentWith::status(
+                intent,
+                IntentStatus::RequiresConfirmation,
+            )))
         }))
     }
 
@@ -530,6 +605,7 @@ pub fn authorization(transaction_id: &str, amount: i64, method: &str) -> CreateI
         customer: None,
         capture_method: CaptureMethod::Manual,
         confirm: false,
+        off_session: false,
         metadata: BTreeMap::from([(METADATA_TRANSACTION_ID.into(), transaction_id.into())]),
         idempotency_key: format!("payledger-{transaction_id}-create"),
     }

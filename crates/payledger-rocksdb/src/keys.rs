@@ -74,6 +74,8 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::OrderNumberIndex => "idx_order_number",
         Table::OrderKeyIndex => "idx_order_key",
         Table::PaymentOrders => "payment_orders",
+        Table::PaymentLinks => "payment_links",
+        Table::SavedMethods => "saved_methods",
     }
 }
 

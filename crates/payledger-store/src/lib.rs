@@ -93,11 +93,18 @@ pub enum Table {
     OrderKeyIndex,
     /// Unique index: project · payment → the order it belongs to.
     PaymentOrders,
+    /// Payment links of hosted payment pages: hash of the link's token →
+    /// what it pays and until when.
+    PaymentLinks,
+    /// Cards saved at a PSP for a payment (project · payment): the PSP
+    /// customer and method, and whether it may be charged again without
+    /// the customer.
+    SavedMethods,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -117,6 +124,8 @@ impl Table {
         Self::OrderNumberIndex,
         Self::OrderKeyIndex,
         Self::PaymentOrders,
+        Self::PaymentLinks,
+        Self::SavedMethods,
     ];
 }
 

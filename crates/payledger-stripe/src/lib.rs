@@ -14,11 +14,11 @@
 
 use payledger_psp::config::StripeSettings;
 use payledger_psp::stripe_wire::{
-    self as wire, WireList, WirePaymentIntent, WireRefund, object_kind,
+    self as wire, ObjectId, WireCard, WireList, WirePaymentIntent, WireRefund, object_kind,
 };
 use payledger_psp::{
     CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,
-    PspError, PspFuture, Refund, Secret,
+    PspError, PspFuture, Refund, SaveCard, SavedCard, Secret,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -291,6 +291,9 @@ pub fn create_intent_form(request: &CreateIntent) -> Form {
     if let Some(method) = &request.payment_method {
         form.push(("payment_method".into(), method.clone()));
     }
+    if request.off_session {
+        form.push(("off_session".into(), "true".into()));
+    }
     if let Some(customer) = &request.customer {
         form.push(("customer".into(), customer.clone()));
     }
@@ -331,6 +334,53 @@ impl PspConnector for StripeConnector {
             let form = create_intent_form(request);
             let key = Some(request.idempotency_key.as_str());
             self.intent(Method::POST, "/v1/payment_intents", form, key)
+                .await
+        })
+    }
+
+    fn save_card<'a>(&'a self, request: &'a SaveCard) -> PspFuture<'a, SavedCard> {
+        Box::pin(async move {
+            check_id(&request.card_token)?;
+            let mut form = Form::new();
+            if let Some(email) = &request.email {
+                form.push(("email".into(), email.clone()));
+            }
+            push_metadata(&mut form, &request.metadata);
+            let key = format!("{}-customer", request.idempotency_key);
+            let customer = self
+                .call::<ObjectId>(Method::POST, "/v1/customers", form, Some(&key))
+                .await?
+                .id;
+            check_id(&customer)?;
+            let path = format!("/v1/customers/{customer}/sources");
+            let form = vec![("source".to_owned(), request.card_token.clone())];
+            let key = format!("{}-source", request.idempotency_key);
+            let card = self
+                .call::<WireCard>(Method::POST, &path, form, Some(&key))
+                .await?;
+            Ok(SavedCard {
+                id: card.id,
+                customer,
+                brand: card.brand.map(|b| b.to_ascii_lowercase()),
+                last4: card.last4,
+            })
+        })
+    }
+
+    fn set_payment_method<'a>(
+        &'a self,
+        id: &'a str,
+        card: &'a SavedCard,
+        idempotency_key: &'a str,
+    ) -> PspFuture<'a, PaymentIntent> {
+        Box::pin(async move {
+            check_id(id)?;
+            let form = vec![
+                ("payment_method".to_owned(), card.id.clone()),
+                ("customer".to_owned(), card.customer.clone()),
+            ];
+            let path = format!("/v1/payment_intents/{id}");
+            self.intent(Method::POST, &path, form, Some(idempotency_key))
                 .await
         })
     }

@@ -97,6 +97,7 @@ fn create_request() -> CreateIntent {
         customer: Some("cus_1".into()),
         capture_method: CaptureMethod::Manual,
         confirm: false,
+        off_session: false,
         metadata: BTreeMap::from([("payledger_transaction_id".into(), "t-1".into())]),
         idempotency_key: "payledger-t-1-create".into(),
     }

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// executes nothing at PSPs.
     #[arg(long, env = "PAYLEDGER_PSP_CONFIG")]
     pub psp_config: Option<PathBuf>,
+    /// The URL shoppers reach this server at (payment links of
+    /// retry-payment start with it); default: http:// and the bound address.
+    #[arg(long, env = "PAYLEDGER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
     /// Seconds between purges of stored tokens that expired or whose

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use payledger_api::AppState;
+use payledger_api::order_attempts::PublicUrl;
 use payledger_app::clock::SystemClock;
 use payledger_app::consumer::LogConsumer;
 use payledger_app::order_attempts::OrderAttempts;
@@ -27,11 +28,13 @@ pub struct PspRuntime {
 }
 
 impl PspRuntime {
-    /// Adds the service to every request, for the PSP routes.
-    pub fn layer(&self, router: axum::Router) -> axum::Router {
+    /// Adds the service and the order flows to every request, for the PSP
+    /// routes; payment links start with `public_url`.
+    pub fn layer(&self, router: axum::Router, public_url: &str) -> axum::Router {
         router
             .layer(axum::Extension(self.service.clone()))
             .layer(axum::Extension(self.attempts.clone()))
+            .layer(axum::Extension(PublicUrl(public_url.to_owned())))
     }
 
     /// Stops the executor and the task runner at once (tasks stay stored
@@ -80,6 +83,7 @@ pub fn registry(config: &PspConfig) -> anyhow::Result<PspRegistry> {
                     connector: Arc::new(connector),
                     webhook_secrets: stripe.webhook_secrets.clone(),
                     publishable_key: stripe.publishable_key.clone(),
+                    js_url: Some(stripe.js_url.clone()),
                 },
             );
             tracing::info!(project = %key, psp = STRIPE, base_url = %stripe.api_base_url, "PSP configured");

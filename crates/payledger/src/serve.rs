@@ -54,7 +54,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         print_ready(&state, bound, &args.store.data, admin.is_some()).await;
         let mut router = payledger_api::router(state);
         if let Some(psp) = &psp {
-            router = psp.layer(router);
+            let public_url = args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{bound}"));
+            router = psp.layer(router, &public_url);
         }
         let shutdown = async move {
             shutdown_signal().await;

@@ -13,13 +13,15 @@
 
 use super::interaction::{self, Interaction, Phase, Source};
 use super::mapping::{self, Decision, Operation};
+use super::pay::{PayRequest, pay};
+use super::saved_methods;
 use super::tasks::{self, Task};
 use super::{AppendWrites, PspAccount, PspFailure, PspService, PspWrite, backoff_ms};
 use payledger_domain::payment::{Transaction, TransactionState};
 use payledger_domain::{Payment, PaymentId, ProjectKey, TransactionId, UpdateAction};
 use payledger_psp::{
-    CaptureMethod, CreateIntent, CreateRefund, IntentStatus, METADATA_PAYMENT_ID, METADATA_PROJECT,
-    METADATA_TRANSACTION_ID, PaymentIntent, PspError, Refund,
+    CreateRefund, IntentStatus, METADATA_PAYMENT_ID, METADATA_PROJECT, METADATA_TRANSACTION_ID,
+    PaymentIntent, PspError, Refund,
 };
 use payledger_store::KvWrite;
 use std::collections::{BTreeMap, HashSet};
@@ -50,7 +52,7 @@ pub(super) struct PspResult {
 }
 
 /// The result of an attempt at the PSP.
-enum Attempt {
+pub(super) enum Attempt {
     Done(PspResult),
     /// The outcome is unknown or the PSP is unavailable: try again later.
     Retry(PspError),
@@ -366,7 +368,26 @@ impl PspService {
         let metadata = metadata(project, payment, txn);
         match operation {
             Operation::Authorize | Operation::Charge => {
-                pay(account, payment, txn, operation, metadata, resume).await
+                let (project_key, id) = (project.clone(), payment.id);
+                let saved = self
+                    .blocking(move |s| Ok(saved_methods::read(s.store(), &project_key, id)?))
+                    .await;
+                let off_session = match saved {
+                    Ok(saved) => saved.filter(|s| s.off_session),
+                    Err(error) => {
+                        return Attempt::Retry(PspError::Api {
+                            status: None,
+                            message: format!("cannot read the saved method: {error}"),
+                            retryable: true,
+                        });
+                    }
+                };
+                let request = PayRequest {
+                    operation,
+                    metadata,
+                    off_session,
+                };
+                pay(account, payment, txn, request, resume).await
             }
             Operation::Capture | Operation::Cancel => {
                 settle_intent(account, txn, operation, &target, resume).await
@@ -374,59 +395,6 @@ impl PspService {
             Operation::Refund => refund(account, txn, &target, metadata, resume).await,
         }
     }
-}
-
-/// Authorize or charge: create (unless resuming finds one) and confirm.
-async fn pay(
-    account: &PspAccount,
-    payment: &Payment,
-    txn: &Transaction,
-    operation: Operation,
-    metadata: BTreeMap<String, String>,
-    resume: bool,
-) -> Attempt {
-    let connector = &*account.connector;
-    // Without a token the customer supplies the method: the intent waits
-    // for them (a payment page or an SDK confirms it with its secret).
-    let token = payment.payment_method_info.token.clone();
-    let found = if resume {
-        match connector.find_payment_intent(&txn.id.to_string()).await {
-            Ok(found) => found,
-            Err(error) => return Attempt::Retry(error),
-        }
-    } else {
-        None
-    };
-    let intent = match found {
-        Some(intent) => intent,
-        None => {
-            let request = create_request(payment, txn, operation, token, metadata);
-            match connector.create_payment_intent(&request).await {
-                Ok(intent) => intent,
-                Err(error) => return failed(account, txn, operation, None, error).await,
-            }
-        }
-    };
-    let intent = if intent.status == IntentStatus::RequiresConfirmation
-        && payment.payment_method_info.token.is_some()
-    {
-        let key = idempotency_key(txn.id, "confirm");
-        match connector.confirm_payment_intent(&intent.id, &key).await {
-            Ok(intent) => intent,
-            Err(error) => {
-                return failed(account, txn, operation, Some(&intent.id), error).await;
-            }
-        }
-    } else {
-        intent
-    };
-    Attempt::Done(intent_outcome(
-        account,
-        txn,
-        operation,
-        &intent,
-        Source::Executor,
-    ))
 }
 
 /// The next transaction step of a payment, skipping those already
@@ -516,29 +484,6 @@ fn metadata(
     ])
 }
 
-fn create_request(
-    payment: &Payment,
-    txn: &Transaction,
-    operation: Operation,
-    token: Option<String>,
-    metadata: BTreeMap<String, String>,
-) -> CreateIntent {
-    CreateIntent {
-        amount: txn.amount.cent_amount,
-        currency: txn.amount.currency.as_str().to_ascii_lowercase(),
-        payment_method: token,
-        payment_method_types: mapping::payment_method_types(payment),
-        customer: mapping::customer(payment),
-        capture_method: match operation {
-            Operation::Authorize => CaptureMethod::Manual,
-            _ => CaptureMethod::Automatic,
-        },
-        confirm: false,
-        metadata,
-        idempotency_key: idempotency_key(txn.id, first_step(operation)),
-    }
-}
-
 /// The outcome a PaymentIntent answer means for an operation.
 pub(super) fn intent_outcome(
     account: &PspAccount,
@@ -610,7 +555,7 @@ pub(super) fn refund_outcome(
 
 /// A failed call: a final refusal fails the transaction; anything else is
 /// retried later.
-async fn failed(
+pub(super) async fn failed(
     account: &PspAccount,
     txn: &Transaction,
     operation: Operation,

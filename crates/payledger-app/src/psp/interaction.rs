@@ -51,6 +51,8 @@ pub enum Source {
     Executor,
     Webhook,
     Refresh,
+    /// The shopper, on the hosted payment page.
+    PaymentPage,
 }
 
 impl Source {
@@ -59,6 +61,7 @@ impl Source {
             Self::Executor => "executor",
             Self::Webhook => "webhook",
             Self::Refresh => "refresh",
+            Self::PaymentPage => "payment-page",
         }
     }
 }
@@ -122,6 +125,14 @@ impl Interaction {
     }
 
     /// Sets a field when there is a value.
+    /// A text field set so far.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match self.fields.get(name) {
+            Some(FieldValue::String(text)) => Some(text),
+            _ => None,
+        }
+    }
+
     pub fn set_some(&mut self, name: &str, value: Option<impl Into<String>>) -> &mut Self {
         if let Some(value) = value {
             self.set(name, value);

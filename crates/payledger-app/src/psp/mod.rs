@@ -23,14 +23,17 @@
 //! trigger a refresh; only statuses fetched from the PSP change states, and
 //! a final state (Success, Failure) never changes.
 
+pub mod card_payment;
 pub mod executor;
 pub mod expire;
 pub mod interaction;
 pub mod locks;
 pub mod mapping;
 pub mod notifications;
+mod pay;
 pub mod refresh;
 pub mod runner;
+pub mod saved_methods;
 pub mod tasks;
 
 use crate::clock::Clock;
@@ -60,6 +63,8 @@ pub struct PspAccount {
     /// The key a storefront or payment page identifies the merchant with
     /// (`pk_…` at Stripe); public.
     pub publishable_key: Option<String>,
+    /// The PSP's browser library the hosted payment page loads.
+    pub js_url: Option<String>,
 }
 
 impl PspAccount {

@@ -4,15 +4,17 @@
 
 use super::{World, block, eur, project};
 use payledger_app::clock::Clock;
-use payledger_app::order_attempts::{OrderAttempts, RetryOutcome, RetryRequest};
+use payledger_app::order_attempts::{MandateRequest, OrderAttempts, RetryOutcome, RetryRequest};
 use payledger_app::psp::PspFailure;
+use payledger_app::psp::card_payment::CardPayment;
 use payledger_app::psp::expire::EXPIRED_CODE;
+use payledger_app::psp::saved_methods;
 use payledger_app::{AppError, CommandMeta, OrderCommand, OrderRef, OrderView, Orders};
-use payledger_domain::payment::{FieldValue, TransactionState};
+use payledger_domain::payment::{FieldValue, TransactionState, TransactionType};
 use payledger_domain::{Actor, OrderAction, OrderDraft, OrderPaymentState, Rejection};
 use payledger_psp::IntentStatus;
 use payledger_psp::config::OrderSettings;
-use payledger_psp::testing::{CARD_DECLINED, CARD_OK};
+use payledger_psp::testing::{CARD_3DS, CARD_DECLINED, CARD_OK, card_token};
 use payledger_store::EventStore;
 use std::collections::BTreeMap;
 
@@ -90,6 +92,7 @@ fn page_request() -> RetryRequest {
         return_url: Some("https://shop.example/return".into()),
         action: "paymentPage".into(),
         gateway_reference_id: Some("gw-1".into()),
+        mandate: None,
     }
 }
 
@@ -324,5 +327,232 @@ fn the_wait_before_an_unfinished_attempt_expires_is_a_project_setting() {
         shop.retry("A-7")
             .await
             .expect("second, after the project's wait");
+    });
+}
+
+fn mandate_request() -> RetryRequest {
+    RetryRequest {
+        mandate: Some(MandateRequest {
+            frequency: Some("monthly".into()),
+            ..MandateRequest::default()
+        }),
+        ..page_request()
+    }
+}
+
+/// A retry paid on the page with `method`; returns the outcome and what
+/// the page submit said.
+async fn pay_on_page(
+    shop: &Shop,
+    number: &str,
+    request: RetryRequest,
+    method: &str,
+) -> (RetryOutcome, CardPayment) {
+    let outcome = shop.retry_with(number, request).await.expect("retry");
+    let page = shop
+        .attempts
+        .page(&outcome.link_token)
+        .await
+        .expect("page")
+        .expect("the link is known");
+    assert_eq!(page.attempt.id, outcome.attempt.id);
+    assert_eq!(
+        page.client_secret.as_ref().map(|s| s.expose()),
+        Some(outcome.client_secret.expose())
+    );
+    let paid = shop
+        .attempts
+        .submit_page(&page.link, Some(&card_token(method)))
+        .await
+        .expect("submit")
+        .expect("payment");
+    (outcome, paid)
+}
+
+#[test]
+fn the_page_pays_with_a_card_and_saves_it_for_reuse_only_with_a_mandate() {
+    block(async {
+        let shop = Shop::new();
+        shop.order("P-1", 1_500).await;
+        let (plain, paid) = pay_on_page(&shop, "P-1", page_request(), CARD_OK).await;
+        assert_eq!(
+            paid.payment.transactions[0].state,
+            TransactionState::Success
+        );
+        assert!(paid.refusal.is_none() && paid.authenticate_with.is_none());
+        assert_eq!(
+            shop.read("P-1").totals.payment_state,
+            OrderPaymentState::Paid
+        );
+        let saved = saved_methods::read(&*shop.world.store, &project(), plain.attempt.id)
+            .expect("read")
+            .expect("the card is recorded");
+        assert!(!saved.reusable, "no mandate, no merchant-initiated reuse");
+        assert_eq!(saved.last4.as_deref(), Some("4242"));
+
+        shop.order("P-2", 1_500).await;
+        let (with_mandate, _) = pay_on_page(&shop, "P-2", mandate_request(), CARD_OK).await;
+        let saved = saved_methods::read(&*shop.world.store, &project(), with_mandate.attempt.id)
+            .expect("read")
+            .expect("saved");
+        assert!(saved.reusable);
+        assert!(saved.customer.starts_with("cus_"));
+    });
+}
+
+#[test]
+fn a_three_d_secure_card_is_authenticated_in_the_browser_then_refreshed() {
+    block(async {
+        let shop = Shop::new();
+        shop.order("P-3", 800).await;
+        let (outcome, submitted) = pay_on_page(&shop, "P-3", page_request(), CARD_3DS).await;
+        assert_eq!(
+            submitted.authenticate_with.as_ref().map(|s| s.expose()),
+            Some(outcome.client_secret.expose())
+        );
+        assert_eq!(charge_state(&outcome, &shop), TransactionState::Pending);
+        shop.world
+            .psp
+            .authenticate(&outcome.intent_id, true)
+            .expect("3-D Secure");
+        let page = shop
+            .attempts
+            .page(&outcome.link_token)
+            .await
+            .expect("page")
+            .expect("link");
+        let done = shop
+            .attempts
+            .submit_page(&page.link, None)
+            .await
+            .expect("refresh")
+            .expect("payment");
+        assert_eq!(
+            done.payment.transactions[0].state,
+            TransactionState::Success
+        );
+        let saved = saved_methods::read(&*shop.world.store, &project(), outcome.attempt.id)
+            .expect("read")
+            .expect("saved");
+        assert!(saved.three_d_secure);
+    });
+}
+
+#[test]
+fn a_declined_card_on_the_page_fails_the_attempt_and_allows_a_retry() {
+    block(async {
+        let shop = Shop::new();
+        shop.order("P-4", 800).await;
+        let (outcome, submitted) = pay_on_page(&shop, "P-4", page_request(), CARD_DECLINED).await;
+        assert!(submitted.refusal.is_some());
+        assert_eq!(charge_state(&outcome, &shop), TransactionState::Failure);
+        assert_eq!(
+            shop.read("P-4").totals.payment_state,
+            OrderPaymentState::Failed
+        );
+        shop.retry("P-4").await.expect("a retry at once");
+    });
+}
+
+#[test]
+fn collect_charges_the_saved_card_off_session_for_the_balance() {
+    block(async {
+        let shop = Shop::new();
+        shop.order("C-1", 10_000).await;
+        let (first, _) = pay_on_page(&shop, "C-1", mandate_request(), CARD_OK).await;
+        assert!(matches!(
+            shop.attempts
+                .collect(shop.meta(), None, OrderRef::Number("C-1".into()), false)
+                .await,
+            Err(PspFailure::App(AppError::Rejected(
+                Rejection::NothingOutstanding { .. }
+            )))
+        ));
+        // A partial refund leaves a balance of 30.00.
+        shop.world
+            .add(first.attempt.id, TransactionType::Refund, 3_000)
+            .await;
+        shop.world.execute().await;
+        assert_eq!(shop.read("C-1").totals.total_outstanding, eur(3_000));
+
+        let collected = shop
+            .attempts
+            .collect(shop.meta(), None, OrderRef::Number("C-1".into()), false)
+            .await
+            .expect("collect");
+        assert!(collected.settled);
+        assert_eq!(
+            collected.order.totals.payment_state,
+            OrderPaymentState::Paid
+        );
+        let last = collected.attempts.last().expect("the new attempt");
+        assert_eq!(last.payment.id, collected.collected);
+        assert_eq!(last.payment.amount_planned, eur(3_000));
+        assert_eq!(
+            last.payment.transactions[0].state,
+            TransactionState::Success
+        );
+        let saved = last.saved.as_ref().expect("the charged card");
+        assert!(saved.off_session);
+        let intent_id = last.payment.transactions[0]
+            .interface_id
+            .clone()
+            .expect("intent");
+        let intent = shop.world.psp.intent(&intent_id).expect("intent");
+        assert_eq!(intent.customer.as_deref(), Some(saved.customer.as_str()));
+    });
+}
+
+#[test]
+fn collect_needs_a_method_saved_for_reuse_and_fails_cleanly_when_the_card_asks_for_authentication()
+{
+    block(async {
+        let shop = Shop::new();
+        shop.order("C-2", 5_000).await;
+        let (first, _) = pay_on_page(&shop, "C-2", page_request(), CARD_OK).await;
+        shop.world
+            .add(first.attempt.id, TransactionType::Refund, 1_000)
+            .await;
+        shop.world.execute().await;
+        assert!(matches!(
+            shop.attempts
+                .collect(shop.meta(), None, OrderRef::Number("C-2".into()), false)
+                .await,
+            Err(PspFailure::App(AppError::Rejected(
+                Rejection::NoReusablePaymentMethod { .. }
+            )))
+        ));
+
+        shop.order("C-3", 5_000).await;
+        let (first, _) = pay_on_page(&shop, "C-3", mandate_request(), CARD_3DS).await;
+        shop.world
+            .psp
+            .authenticate(&first.intent_id, true)
+            .expect("3-D Secure");
+        shop.world.refresh(first.attempt.id).await;
+        shop.world
+            .add(first.attempt.id, TransactionType::Refund, 1_000)
+            .await;
+        shop.world.execute().await;
+        let collected = shop
+            .attempts
+            .collect(shop.meta(), None, OrderRef::Number("C-3".into()), true)
+            .await
+            .expect("collect");
+        let last = collected.attempts.last().expect("attempt");
+        assert_eq!(
+            last.payment.transactions[0].state,
+            TransactionState::Failure
+        );
+        // Something was paid: the order owes the balance, it did not fail.
+        assert_eq!(
+            collected.order.totals.payment_state,
+            OrderPaymentState::BalanceDue
+        );
+        assert_eq!(collected.order.totals.total_outstanding, eur(1_000));
+        // The shopper can still pay through a retry.
+        shop.retry("C-3")
+            .await
+            .expect("retry after the failed collect");
     });
 }

@@ -143,6 +143,7 @@ fn service(root: &Path, stripe_url: &str) -> anyhow::Result<(AppState, PspServic
             connector: Arc::new(StripeConnector::new(&settings)?),
             webhook_secrets: settings.webhook_secrets.clone(),
             publishable_key: settings.publishable_key.clone(),
+            js_url: Some(settings.js_url.clone()),
         },
     );
     let policy = PspPolicy::default();

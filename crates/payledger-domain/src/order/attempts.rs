@@ -4,8 +4,8 @@
 //! time.
 //!
 //! Retry: an order that owes something gets a new attempt at once when it
-//! has none yet, when its latest attempt failed, or when the latest one
-//! succeeded and left a balance. An attempt still in progress blocks a
+//! has none yet, when its latest attempt failed or never got a Charge, or
+//! when the latest one succeeded and left a balance. An attempt still in progress blocks a
 //! retry until it was requested `retry_after_ms` ago; it is then *expired*
 //! (cancelled at the PSP, its transaction failed) before the new one is
 //! made.
@@ -43,8 +43,11 @@ pub fn decide_retry(
         return Ok(RetryPlan::NewAttempt);
     };
     match attempt_status(latest) {
-        AttemptStatus::Failed | AttemptStatus::Succeeded => Ok(RetryPlan::NewAttempt),
-        AttemptStatus::NotStarted | AttemptStatus::InProgress => {
+        // An attempt that never got a Charge never reached the PSP.
+        AttemptStatus::NotStarted | AttemptStatus::Failed | AttemptStatus::Succeeded => {
+            Ok(RetryPlan::NewAttempt)
+        }
+        AttemptStatus::InProgress => {
             let allowed_from = Timestamp(latest.created_at.0.saturating_add(retry_after_ms));
             if now.0 >= allowed_from.0 {
                 Ok(RetryPlan::ExpireLatest)

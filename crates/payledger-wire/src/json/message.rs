@@ -53,6 +53,7 @@
 //! | Order CustomerEmailSet | OrderCustomerEmailSet | `email?` | |
 //! | Order KeySet | OrderKeySet | `key?` | extension |
 //! | Order Cancelled | OrderStateChanged | `orderState: "Cancelled", oldOrderState: "Open"` | |
+//! | Order PaymentNotificationRequested | PaymentNotificationRequested | `paymentRef, amount, outcome, customerEmail?` | extension (seed 002) |
 //!
 //! Extensions are types commercetools does not define; their names follow
 //! its `Payment<Field><Verb>` pattern.
@@ -153,13 +154,14 @@ pub fn message_delivery_payload(project: &str, message: Value) -> Value {
 
 /// Every message type [`message_type`] yields: what a Subscription's
 /// `types` filter may name.
-pub const MESSAGE_TYPES: [&str; 44] = [
+pub const MESSAGE_TYPES: [&str; 45] = [
     "OrderCreated",
     "OrderPaymentAdded",
     "OrderPaymentRemoved",
     "OrderCustomerEmailSet",
     "OrderKeySet",
     "OrderStateChanged",
+    "PaymentNotificationRequested",
     "PaymentCreated",
     "PaymentTransactionAdded",
     "PaymentTransactionStateChanged",
@@ -381,6 +383,7 @@ fn order_message_type(event: &OrderEvent) -> &'static str {
         OrderEvent::CustomerEmailSet(_) => "OrderCustomerEmailSet",
         OrderEvent::KeySet(_) => "OrderKeySet",
         OrderEvent::Cancelled => "OrderStateChanged",
+        OrderEvent::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
     }
 }
 
@@ -407,6 +410,15 @@ fn order_payload(envelope: &EventEnvelope, event: &OrderEvent) -> Map<String, Va
         OrderEvent::Cancelled => fields([
             ("orderState", Some(json!(OrderState::Cancelled.as_str()))),
             ("oldOrderState", Some(json!(OrderState::Open.as_str()))),
+        ]),
+        OrderEvent::PaymentNotificationRequested(notification) => fields([
+            ("paymentRef", payment(&notification.payment)),
+            (
+                "amount",
+                Some(super::money::money_to_json(&notification.amount)),
+            ),
+            ("outcome", Some(json!(notification.outcome))),
+            ("customerEmail", text(&notification.customer_email)),
         ]),
     }
 }
