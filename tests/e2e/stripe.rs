@@ -8,6 +8,8 @@
 //! every registered webhook, so each test uses its own project and
 //! webhook secret; the other tests' events reach it as orphans.
 
+mod browser;
+mod orders;
 mod proxy;
 
 use payledger_e2e::{Api, Server, create_client, python};
@@ -146,6 +148,11 @@ fn setup(project: &str) -> Setup {
 /// A server whose Stripe API base URL is `api_base` (localstripe or a
 /// proxy in front of it).
 fn setup_with(project: &str, api_base: &str) -> Setup {
+    setup_configured(project, api_base, json!({}))
+}
+
+/// A server whose project also has the `orders` settings `orders`.
+fn setup_configured(project: &str, api_base: &str, orders: Value) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let scope = format!("manage_project:{project}");
     create_client(dir.path(), "merchant", "merchant-secret-1", &scope);
@@ -155,9 +162,10 @@ fn setup_with(project: &str, api_base: &str) -> Setup {
             "api_base_url": api_base,
             "secret_key": SECRET_KEY,
             "publishable_key": PUBLISHABLE_KEY,
+            "js_url": format!("{}/js.stripe.com/v3/", localstripe()),
             "webhook_secrets": ["whsec_retired", webhook_secret],
             "request_timeout_ms": 5000,
-        }}},
+        }, "orders": orders}},
         "refresh": {"first_delay_ms": 1000, "backoff_max_ms": 4000, "attempts_max": 20},
         "executor": {"retry_delay_ms": 300, "retry_delay_max_ms": 1200, "attempts_max": 50},
     });

@@ -346,9 +346,9 @@ impl OrderAttempts {
             .iter()
             .find(|a| a.payment.id == source.id)
             .and_then(|a| a.saved.clone())
-            .ok_or_else(|| {
-                AppError::Rejected(Rejection::NoReusablePaymentMethod { order: order_id })
-            })?;
+            .ok_or(AppError::Rejected(Rejection::NoReusablePaymentMethod {
+                order: order_id,
+            }))?;
         self.account(&project, &saved.psp)?;
         let mut draft = PaymentDraftInput::new(current.totals.total_outstanding.clone());
         draft.payment_method_info = MethodInfoInput {
