@@ -1641,6 +1641,12 @@ fn every_order_event() -> Vec<EventEnvelope> {
         OrderEvent::CustomerEmailSet(Some("bob@example.com".into())),
         OrderEvent::KeySet(None),
         OrderEvent::Cancelled,
+        OrderEvent::PaymentNotificationRequested(Box::new(payledger_domain::PaymentNotification {
+            payment: full_payment().id,
+            amount: eur(3000),
+            outcome: "succeeded".into(),
+            customer_email: Some("ann@example.com".into()),
+        })),
     ];
     events
         .into_iter()
@@ -2097,4 +2103,200 @@ fn types_and_states_answer_in_the_commercetools_shape_whatever_their_stored_form
         ..state
     };
     assert!(state_to_json(&open).get("transitions").is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Retry-payment and collect-payment answers (seeds 000 and 002)
+
+/// Compares `rendered` with the golden file `tests/data/{name}` (written
+/// once with `PAYLEDGER_BLESS=1`).
+fn assert_golden_json(name: &str, rendered: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    if !path.exists() {
+        assert!(
+            std::env::var("PAYLEDGER_BLESS").is_ok_and(|v| v == "1"),
+            "{} is missing; write it with PAYLEDGER_BLESS=1 after checking the output",
+            path.display()
+        );
+        let text = serde_json::to_string_pretty(rendered).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        rendered,
+        &golden,
+        "{name} changed; if on purpose, delete {} and bless it again",
+        path.display()
+    );
+}
+
+fn attempt_order(payments: Vec<PaymentId>) -> payledger_app::OrderView {
+    use payledger_domain::order::OrderState;
+    use payledger_domain::{Order, OrderId, OrderPaymentState, OrderTotals};
+    let order = Order {
+        id: OrderId::from_bytes([0x0d; 16]),
+        version: 2,
+        order_number: "A-1".into(),
+        key: None,
+        total_price: eur(10_000),
+        customer_id: Some("c-1".into()),
+        customer_email: Some("ann@example.com".into()),
+        payments,
+        order_state: OrderState::Open,
+        created_at: example_time(),
+        last_modified_at: example_time(),
+        created_by: Actor::Client("shop".into()),
+        last_modified_by: Actor::Client("shop".into()),
+    };
+    let totals = OrderTotals {
+        total_paid: eur(7_000),
+        total_refunded: eur(0),
+        total_outstanding: eur(3_000),
+        payment_state: OrderPaymentState::BalanceDue,
+    };
+    payledger_app::OrderView { order, totals }
+}
+
+fn attempt_payment(id: u8, cents: i64, transactions: Vec<Transaction>) -> Payment {
+    let mut payment = minimal_payment();
+    payment.id = PaymentId::from_bytes([id; 16]);
+    payment.amount_planned = eur(cents);
+    payment.payment_method_info.payment_interface = Some("stripe".into());
+    payment.payment_method_info.method = Some("card".into());
+    payment.transactions = transactions;
+    payment
+}
+
+fn attempt_transaction(
+    n: u128,
+    kind: TransactionType,
+    cents: i64,
+    state: TransactionState,
+) -> Transaction {
+    Transaction {
+        id: tx_id(n),
+        timestamp: Some(example_time()),
+        kind,
+        amount: eur(cents),
+        interaction_id: None,
+        interface_id: Some(format!("pi_{n}")),
+        state,
+        custom: None,
+    }
+}
+
+#[test]
+fn a_retry_answers_in_the_shape_of_seed_000() {
+    use payledger_app::order_attempts::{MandateRequest, RetryOutcome, RetryRequest};
+    let attempt = attempt_payment(
+        0x0a,
+        3_000,
+        vec![attempt_transaction(
+            1,
+            TransactionType::Charge,
+            3_000,
+            TransactionState::Pending,
+        )],
+    );
+    let outcome = RetryOutcome {
+        order: attempt_order(vec![attempt.id]),
+        attempt,
+        request: RetryRequest {
+            provider: "stripe".into(),
+            integration_type: Some("card".into()),
+            return_url: Some("https://shop.example/return".into()),
+            action: "paymentPage".into(),
+            gateway_reference_id: Some("gw-1".into()),
+            mandate: Some(MandateRequest {
+                max_amount: Some("500.00".into()),
+                frequency: Some("monthly".into()),
+                ..MandateRequest::default()
+            }),
+        },
+        intent_id: "pi_1".into(),
+        client_secret: payledger_psp::Secret::new("pi_1_secret_abc"),
+        link_token: "tok3n".into(),
+        publishable_key: Some("pk_test_shop".into()),
+        environment: "test",
+        expires_at: Timestamp(example_time().0 + 900_000),
+    };
+    let rendered = payledger_api::order_attempts::retry_to_json(&outcome, "https://pay.example/");
+    assert_eq!(
+        rendered["content"]["payment_info"]["payment_links"]["web"],
+        "https://pay.example/pay/tok3n"
+    );
+    let payload = &rendered["content"]["payment_info"]["sdk_payload"]["payload"];
+    assert_eq!(payload["amount"], "30.00");
+    assert_eq!(payload["options.createMandate"], true);
+    assert_golden_json("retry-payment.golden.json", &rendered);
+}
+
+#[test]
+fn a_collect_answers_in_the_shape_of_seed_002() {
+    use payledger_app::order_attempts::{AttemptView, CollectOutcome};
+    use payledger_app::psp::saved_methods::SavedMethod;
+    let saved = SavedMethod {
+        psp: "stripe".into(),
+        customer: "cus_1".into(),
+        payment_method: "card_1".into(),
+        brand: Some("visa".into()),
+        last4: Some("4242".into()),
+        reusable: true,
+        three_d_secure: true,
+        off_session: false,
+    };
+    let first = attempt_payment(
+        0x0a,
+        10_000,
+        vec![
+            attempt_transaction(
+                1,
+                TransactionType::Charge,
+                10_000,
+                TransactionState::Success,
+            ),
+            attempt_transaction(2, TransactionType::Refund, 3_000, TransactionState::Success),
+        ],
+    );
+    let collected = attempt_payment(
+        0x0b,
+        3_000,
+        vec![attempt_transaction(
+            3,
+            TransactionType::Charge,
+            3_000,
+            TransactionState::Failure,
+        )],
+    );
+    let outcome = CollectOutcome {
+        order: attempt_order(vec![first.id, collected.id]),
+        collected: collected.id,
+        attempts: vec![
+            AttemptView {
+                payment: first,
+                saved: Some(saved.clone()),
+            },
+            AttemptView {
+                payment: collected,
+                saved: Some(SavedMethod {
+                    off_session: true,
+                    three_d_secure: false,
+                    ..saved
+                }),
+            },
+        ],
+        settled: true,
+    };
+    let rendered = payledger_api::order_attempts::collect_to_json(&outcome);
+    assert_eq!(rendered["payment_status"], "partially_paid");
+    assert_eq!(rendered["total_outstanding"], "30.00");
+    assert_eq!(
+        rendered["transactions"][1]["parent_id"],
+        rendered["transactions"][0]["id"]
+    );
+    assert_eq!(rendered["transactions"][2]["status"], "failed");
+    assert_eq!(rendered["transactions"][2]["response_code"], 2);
+    assert_golden_json("collect-payment.golden.json", &rendered);
 }
