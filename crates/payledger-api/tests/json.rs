@@ -1641,6 +1641,10 @@ fn every_order_event() -> Vec<EventEnvelope> {
         OrderEvent::CustomerEmailSet(Some("bob@example.com".into())),
         OrderEvent::KeySet(None),
         OrderEvent::Cancelled,
+        OrderEvent::PaymentStateChanged {
+            payment_state: payledger_domain::OrderPaymentState::Paid,
+            old_payment_state: payledger_domain::OrderPaymentState::Pending,
+        },
         OrderEvent::PaymentNotificationRequested(Box::new(payledger_domain::PaymentNotification {
             payment: full_payment().id,
             amount: eur(3000),
@@ -2145,6 +2149,7 @@ fn attempt_order(payments: Vec<PaymentId>) -> payledger_app::OrderView {
         customer_email: Some("ann@example.com".into()),
         payments,
         order_state: OrderState::Open,
+        announced_payment_state: None,
         created_at: example_time(),
         last_modified_at: example_time(),
         created_by: Actor::Client("shop".into()),

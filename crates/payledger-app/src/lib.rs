@@ -30,6 +30,7 @@ pub mod error;
 mod golden;
 pub mod idempotency;
 pub mod order_attempts;
+pub mod order_payment_states;
 pub mod orders;
 pub mod payment_reads;
 pub mod payments;

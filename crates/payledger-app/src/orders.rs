@@ -24,7 +24,8 @@ use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims};
 use payledger_codec::{decode_order, encode_order};
 use payledger_domain::order::{
-    OrderRecorded, decide_order_create, decide_order_update, evolve_order, order_totals,
+    OrderRecorded, announced_payment_state, decide_order_create, decide_order_update, evolve_order,
+    order_totals,
 };
 use payledger_domain::{
     Event, EventId, EventMeta, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals,
@@ -33,6 +34,10 @@ use payledger_domain::{
 use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table};
 use std::cell::RefCell;
 use std::sync::Arc;
+
+/// Most times an announcement of an order's `paymentState` is retried
+/// after a concurrent change of the order.
+pub const ANNOUNCE_CONFLICT_RETRIES_MAX: usize = 16;
 
 /// An order named by id, order number or key.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -147,6 +152,43 @@ impl<S: EventStore + ?Sized> Orders<S> {
                 self.with_totals(project, order)
             })
             .collect()
+    }
+
+    /// Records the `paymentState` the order's payments now give
+    /// (`OrderPaymentStateChanged`) when it differs from the last one
+    /// recorded; retries on a concurrent change of the order. `None` when
+    /// the order does not exist; else whether an event was appended.
+    pub async fn announce_payment_state(
+        &self,
+        meta: CommandMeta,
+        order: OrderId,
+    ) -> Result<Option<bool>, AppError> {
+        for _ in 0..ANNOUNCE_CONFLICT_RETRIES_MAX {
+            let (orders, project) = (self.clone(), meta.project.clone());
+            let current =
+                tokio::task::spawn_blocking(move || orders.get(&project, &OrderRef::Id(order)))
+                    .await
+                    .map_err(|_| {
+                        AppError::Store(StoreError::Engine("an order task panicked".into()))
+                    })??;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let state = current.totals.payment_state;
+            if announced_payment_state(&current.order) == state {
+                return Ok(Some(false));
+            }
+            let command = OrderCommand::Update {
+                target: OrderRef::Id(order),
+                version: current.order.version,
+                actions: vec![OrderAction::AnnouncePaymentState(state)],
+            };
+            match self.execute(meta.clone(), None, command).await {
+                Err(AppError::Conflict { .. }) => {}
+                other => return other.map(|_| Some(true)),
+            }
+        }
+        Err(AppError::Overloaded)
     }
 
     /// The order a payment belongs to, if any.

@@ -406,6 +406,16 @@ fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
                 customer_email: m.customer_email,
             })),
         ),
+        Payload::OrderPaymentStateChanged(m) => Event::Order(OrderEvent::PaymentStateChanged {
+            payment_state: crate::order_view::payment_state_from_pb(
+                m.payment_state,
+                "OrderPaymentStateChanged.payment_state",
+            )?,
+            old_payment_state: crate::order_view::payment_state_from_pb(
+                m.old_payment_state,
+                "OrderPaymentStateChanged.old_payment_state",
+            )?,
+        }),
     })
 }
 
@@ -440,5 +450,12 @@ fn order_event_to_pb(event: &OrderEvent) -> Payload {
                 customer_email: n.customer_email.clone(),
             })
         }
+        OrderEvent::PaymentStateChanged {
+            payment_state,
+            old_payment_state,
+        } => Payload::OrderPaymentStateChanged(OrderPaymentStateChanged {
+            payment_state: payment_state.as_str().to_owned(),
+            old_payment_state: old_payment_state.as_str().to_owned(),
+        }),
     }
 }

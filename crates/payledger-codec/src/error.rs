@@ -41,6 +41,15 @@ pub enum CodecError {
         /// The number found.
         value: i32,
     },
+    /// A text field that names one of a closed set of values (an order's
+    /// `paymentState`) holds another text.
+    #[error("field `{field}` holds unknown name {value:?}")]
+    UnknownName {
+        /// The field, as `Message.field`.
+        field: &'static str,
+        /// The text found.
+        value: String,
+    },
     /// A money amount carries a currency code the domain refuses.
     #[error("invalid currency code {code:?} ({reason:?})")]
     InvalidCurrency {

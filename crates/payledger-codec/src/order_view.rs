@@ -6,7 +6,7 @@ use crate::building_blocks::{
 use crate::error::CodecError;
 use crate::pb;
 use payledger_domain::order::OrderState;
-use payledger_domain::{Order, OrderId, PaymentId, Timestamp};
+use payledger_domain::{Order, OrderId, OrderPaymentState, PaymentId, Timestamp};
 
 pub(crate) fn order_to_pb(order: &Order) -> pb::OrderView {
     pb::OrderView {
@@ -27,7 +27,18 @@ pub(crate) fn order_to_pb(order: &Order) -> pb::OrderView {
         last_modified_at_ms: order.last_modified_at.millis(),
         created_by: Some(actor_to_pb(&order.created_by)),
         last_modified_by: Some(actor_to_pb(&order.last_modified_by)),
+        announced_payment_state: order
+            .announced_payment_state
+            .map(|state| state.as_str().to_owned()),
     }
+}
+
+/// An order `paymentState` stored as its commercetools name.
+pub(crate) fn payment_state_from_pb(
+    text: String,
+    field: &'static str,
+) -> Result<OrderPaymentState, CodecError> {
+    OrderPaymentState::parse(&text).ok_or(CodecError::UnknownName { field, value: text })
 }
 
 pub(crate) fn order_from_pb(view: pb::OrderView) -> Result<Order, CodecError> {
@@ -56,5 +67,9 @@ pub(crate) fn order_from_pb(view: pb::OrderView) -> Result<Order, CodecError> {
             view.last_modified_by,
             "OrderView.last_modified_by",
         )?)?,
+        announced_payment_state: view
+            .announced_payment_state
+            .map(|text| payment_state_from_pb(text, "OrderView.announced_payment_state"))
+            .transpose()?,
     })
 }

@@ -247,6 +247,7 @@ fn full_order() -> Order {
         customer_email: text("ann@example.com"),
         payments: vec![payment_id(), PaymentId::from_bytes([0x0e; 16])],
         order_state: OrderState::Cancelled,
+        announced_payment_state: None,
         created_at: Timestamp(EPOCH_MS),
         last_modified_at: Timestamp(EPOCH_MS + 4_000),
         created_by: Actor::Client("merchant-backend".to_owned()),
@@ -616,6 +617,13 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
                 },
             )),
         ),
+        (
+            "OrderPaymentStateChanged",
+            OrderEvent::PaymentStateChanged {
+                payment_state: payledger_domain::OrderPaymentState::Paid,
+                old_payment_state: payledger_domain::OrderPaymentState::Pending,
+            },
+        ),
     ];
     cases.extend(
         order_events
@@ -628,6 +636,9 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
             }),
     );
     cases.push(("OrderView", Golden::Order(Box::new(full_order()))));
+    let mut announced = full_order();
+    announced.announced_payment_state = Some(payledger_domain::OrderPaymentState::CreditOwed);
+    cases.push(("OrderView-announced", Golden::Order(Box::new(announced))));
     cases.push(("PaymentView", Golden::Payment(Box::new(full_payment()))));
     cases.push((
         "PaymentView-deleted-minimal",
@@ -697,6 +708,7 @@ fn event_variant_index(event: &Event) -> usize {
         Event::Order(OrderEvent::KeySet(_)) => 36,
         Event::Order(OrderEvent::Cancelled) => 37,
         Event::Order(OrderEvent::PaymentNotificationRequested(_)) => 38,
+        Event::Order(OrderEvent::PaymentStateChanged { .. }) => 39,
     }
 }
 

@@ -82,6 +82,12 @@ pub enum OrderEvent {
     /// charge went (seed 002's `send_payment_notification`). Changes
     /// nothing in the order; it exists for its Message.
     PaymentNotificationRequested(Box<PaymentNotification>),
+    /// What the order's payments achieved moved its `paymentState` (seen
+    /// by the order payment state consumer after the payment's events).
+    PaymentStateChanged {
+        payment_state: OrderPaymentState,
+        old_payment_state: OrderPaymentState,
+    },
 }
 
 /// What a payment notification tells the customer.
@@ -106,6 +112,7 @@ impl OrderEvent {
             Self::KeySet(_) => "OrderKeySet",
             Self::Cancelled => "OrderCancelled",
             Self::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
+            Self::PaymentStateChanged { .. } => "OrderPaymentStateChanged",
         }
     }
 }
@@ -121,6 +128,10 @@ pub enum OrderAction {
     /// Internal (a collect, not the API): ask the merchant's mailer to tell
     /// the customer how a charge of one of the order's payments went.
     RequestPaymentNotification(Box<PaymentNotification>),
+    /// Internal (the order payment state consumer): record the
+    /// `paymentState` the payments now give, when it differs from the last
+    /// one recorded.
+    AnnouncePaymentState(OrderPaymentState),
 }
 
 /// The order as its events leave it.
@@ -137,6 +148,9 @@ pub struct Order {
     /// Linked payment attempts, oldest first.
     pub payments: Vec<PaymentId>,
     pub order_state: OrderState,
+    /// The last `paymentState` an `OrderPaymentStateChanged` recorded; none
+    /// since creation reads as [`announced_payment_state`] says.
+    pub announced_payment_state: Option<OrderPaymentState>,
     pub created_at: Timestamp,
     pub last_modified_at: Timestamp,
     pub created_by: Actor,
@@ -163,6 +177,11 @@ impl OrderPaymentState {
         Self::CreditOwed,
         Self::Paid,
     ];
+
+    /// Parses the commercetools name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
 
     /// The commercetools name.
     pub const fn as_str(self) -> &'static str {
@@ -201,6 +220,16 @@ pub struct OrderTotals {
     /// `totalPrice − totalPaid + totalRefunded`.
     pub total_outstanding: Money,
     pub payment_state: OrderPaymentState,
+}
+
+/// The `paymentState` last recorded for `order`: its last
+/// `OrderPaymentStateChanged`, or else the state of the order without
+/// payments (`Paid` for a total of zero, `BalanceDue` otherwise), which its
+/// `OrderCreated` Message showed.
+pub fn announced_payment_state(order: &Order) -> OrderPaymentState {
+    order
+        .announced_payment_state
+        .unwrap_or_else(|| order_totals(order, &[]).payment_state)
 }
 
 /// Where a payment attempt stands (see [`AttemptStatus`]).
@@ -438,6 +467,13 @@ fn decide_action(
                 notification.clone(),
             ))
         }
+        OrderAction::AnnouncePaymentState(now) => {
+            let old = announced_payment_state(order);
+            (old != *now).then_some(OrderEvent::PaymentStateChanged {
+                payment_state: *now,
+                old_payment_state: old,
+            })
+        }
     })
 }
 
@@ -467,6 +503,7 @@ pub fn evolve_order(state: Option<Order>, recorded: OrderRecorded<'_>) -> Order 
             customer_email: draft.customer_email.clone(),
             payments: Vec::new(),
             order_state: OrderState::Open,
+            announced_payment_state: None,
             created_at: recorded.meta.recorded_at,
             last_modified_at: recorded.meta.recorded_at,
             created_by: recorded.meta.actor.clone(),
@@ -521,5 +558,8 @@ fn apply(order: &mut Order, event: &OrderEvent) {
         OrderEvent::KeySet(key) => order.key.clone_from(key),
         OrderEvent::Cancelled => order.order_state = OrderState::Cancelled,
         OrderEvent::PaymentNotificationRequested(_) => {}
+        OrderEvent::PaymentStateChanged { payment_state, .. } => {
+            order.announced_payment_state = Some(*payment_state);
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! that stores or renders them. Built with the `testing` feature only.
 
 use crate::event::MethodInfoUpdate;
-use crate::order::{OrderDraft, OrderEvent, PaymentNotification};
+use crate::order::{OrderDraft, OrderEvent, OrderPaymentState, PaymentNotification};
 use crate::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, PaymentMethodInfo, PaymentStatus,
     Transaction, TransactionState, TransactionType,
@@ -20,7 +20,7 @@ use proptest::strategy::{BoxedStrategy, Union};
 
 /// Number of [`Event`] variants: [`event`] has one strategy per variant
 /// (the codec's golden corpus checks the same number).
-pub const EVENT_VARIANTS: usize = 39;
+pub const EVENT_VARIANTS: usize = 40;
 
 pub fn string() -> impl Strategy<Value = String> + Clone {
     "\\PC{0,8}"
@@ -326,6 +326,14 @@ pub fn event() -> impl Strategy<Value = Event> {
                         customer_email,
                     },
                 )))
+            })
+            .boxed(),
+        (0..5_usize, 0..5_usize)
+            .prop_map(|(new, old)| {
+                Event::Order(OrderEvent::PaymentStateChanged {
+                    payment_state: OrderPaymentState::ALL[new],
+                    old_payment_state: OrderPaymentState::ALL[old],
+                })
             })
             .boxed(),
     ];

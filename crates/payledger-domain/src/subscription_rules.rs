@@ -99,10 +99,10 @@ impl SubscriptionRejection {
                 "A Subscription needs at least one messages entry (resourceTypeId '{PAYMENT_RESOURCE_TYPE_ID}')."
             ),
             Self::UnsupportedResourceTypeId { value } => format!(
-                "The resourceTypeId '{value}' is not supported; payledger delivers messages of '{PAYMENT_RESOURCE_TYPE_ID}'."
+                "The resourceTypeId '{value}' is not supported; payledger delivers messages of 'payment' and 'order'."
             ),
             Self::UnknownMessageType { value } => {
-                format!("The message type '{value}' is not a payment message type.")
+                format!("The message type '{value}' is not a message type payledger sends.")
             }
             Self::TooManyMessageTypes { max } => {
                 format!("A Subscription names at most {max} message types.")
@@ -162,7 +162,7 @@ fn check_messages(
     }
     let mut types = 0;
     for selection in messages {
-        if selection.resource_type_id != PAYMENT_RESOURCE_TYPE_ID {
+        if crate::stream::StreamKind::parse(selection.resource_type_id).is_none() {
             return Err(SubscriptionRejection::UnsupportedResourceTypeId {
                 value: selection.resource_type_id.to_owned(),
             });
@@ -300,8 +300,16 @@ mod tests {
         }];
         assert_eq!(
             check_subscription(&shape("https://a.example/", &orders), TYPES),
+            Ok(())
+        );
+        let carts = [MessageSelection {
+            resource_type_id: "cart",
+            types: &[],
+        }];
+        assert_eq!(
+            check_subscription(&shape("https://a.example/", &carts), TYPES),
             Err(SubscriptionRejection::UnsupportedResourceTypeId {
-                value: "order".into()
+                value: "cart".into()
             })
         );
         let unknown = ["OrderCreated".to_owned()];

@@ -65,7 +65,8 @@ impl DeliveryRenderer {
         for envelope in events {
             let sequence = envelope.partition_sequence;
             let message_type = payledger_wire::json::message_type(&envelope.event);
-            if &envelope.meta.project != project || !subscription.wants(message_type) {
+            let resource = envelope.stream.kind.type_id();
+            if &envelope.meta.project != project || !subscription.wants(resource, message_type) {
                 // A skipped key change still names the key of later Messages.
                 self.keys.observe_if_tracked(envelope);
                 steps.push(DeliveryStep::Skip { sequence });

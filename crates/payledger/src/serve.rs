@@ -36,6 +36,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let relay = start_relay(&state, relay_config)?;
         let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
+        let order_states = payledger_app::order_payment_states::spawn(
+            Arc::clone(&state.store),
+            state.orders.clone(),
+        );
         let deliveries = payledger_webhooks::Deliveries::start(
             Arc::clone(&state.store),
             state.subscription_changes.subscribe(),
@@ -71,6 +75,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         if let Some(psp) = psp {
             psp.stop().await;
         }
+        order_states.stop().await;
         deliveries.stop().await;
         purger.stop().await;
         if let Some(relay) = relay {

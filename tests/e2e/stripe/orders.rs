@@ -6,6 +6,7 @@ use super::browser::Browser;
 use super::{
     DEADLINE, PUBLISHABLE_KEY, Setup, add, get, localstripe, money, setup_configured, stripe, wait,
 };
+use payledger_webhooks::testing::{Mode as ReceiverMode, Receiver};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -188,6 +189,18 @@ fn the_hosted_page_takes_a_card_in_chromium_and_returns_the_shopper_paid() {
     assert!(!html.contains("sk_test"), "no secret key in the page");
     assert!(!html.contains("<script>"), "no inline script");
 
+    // The order's Messages reach a Subscription to orders.
+    const SECRET: &str = "orders-page-receiver-secret";
+    let receiver = Receiver::start(SECRET, ReceiverMode::Accept).expect("receiver");
+    let subscribed = setup.api.post(
+        "/subscriptions",
+        &json!({
+            "destination": {"type": "HTTP", "url": receiver.url(), "secret": SECRET},
+            "messages": [{"resourceTypeId": "order", "types": ["OrderPaymentStateChanged"]}],
+        }),
+    );
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+
     let browser = Browser::start();
     pay_in_browser(&browser, link, "4242424242424242");
     let query = shop.visit();
@@ -200,6 +213,17 @@ fn the_hosted_page_takes_a_card_in_chromium_and_returns_the_shopper_paid() {
     let order = read_order(&setup, "PAGE-1");
     assert_eq!(order["paymentState"], "Paid", "{order:#}");
     assert_eq!(order["totalOutstanding"]["centAmount"], 0);
+    // The consumer announces the new state: only order Messages of the
+    // type asked for arrive.
+    receiver.wait_until(DEADLINE, |received| {
+        received.iter().any(|r| r.json()["paymentState"] == "Paid")
+    });
+    for delivery in receiver.received() {
+        let message = delivery.json();
+        assert_eq!(message["type"], "OrderPaymentStateChanged", "{message}");
+        assert_eq!(message["resource"]["typeId"], "order");
+        assert_eq!(message["resource"]["id"], order["id"]);
+    }
     // Paid: the link now says so instead of taking another card.
     let again = reqwest::blocking::get(link).expect("page");
     assert_eq!(again.status(), 200);

@@ -22,10 +22,11 @@ pub struct SubscriptionRecord {
 }
 
 impl SubscriptionRecord {
-    /// Whether a Message of `message_type` (about a payment) is delivered.
-    pub fn wants(&self, message_type: &str) -> bool {
+    /// Whether a Message of `message_type` about a resource of
+    /// `resource_type_id` (`payment`, `order`) is delivered.
+    pub fn wants(&self, resource_type_id: &str, message_type: &str) -> bool {
         self.messages.iter().any(|filter| {
-            filter.resource_type_id == PAYMENT_RESOURCE_TYPE_ID
+            filter.resource_type_id == resource_type_id
                 && (filter.types.is_empty() || filter.types.iter().any(|t| t == message_type))
         })
     }

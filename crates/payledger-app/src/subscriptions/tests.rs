@@ -75,8 +75,8 @@ fn the_stored_record_format_is_stable() {
             cloud_events_version: "1.0".to_owned()
         }
     );
-    assert!(record.wants("PaymentCreated"));
-    assert!(!record.wants("PaymentTransactionAdded"));
+    assert!(record.wants("payment", "PaymentCreated"));
+    assert!(!record.wants("payment", "PaymentTransactionAdded"));
     assert_eq!(
         serde_json::to_value(&record).unwrap(),
         serde_json::from_str::<Value>(GOLDEN_V1).unwrap()
@@ -87,8 +87,17 @@ fn the_stored_record_format_is_stable() {
 fn a_filter_without_types_takes_every_payment_message() {
     let store = MemoryStore::with_partitions(2);
     let record = create(&store, &project("shop"), draft(), TYPES, &meta()).unwrap();
-    assert!(record.wants("PaymentCreated"));
-    assert!(record.wants("PaymentStatusStateTransition"));
+    assert!(record.wants("payment", "PaymentCreated"));
+    assert!(record.wants("payment", "PaymentStatusStateTransition"));
+    // Payment filters take no order Messages, and order filters no
+    // payment Messages.
+    assert!(!record.wants("order", "OrderCreated"));
+    let mut orders = draft();
+    orders.messages[0].resource_type_id = "order".to_owned();
+    orders.key = Some("orders-sub".to_owned());
+    let orders = create(&store, &project("shop"), orders, TYPES, &meta()).unwrap();
+    assert!(orders.wants("order", "OrderPaymentStateChanged"));
+    assert!(!orders.wants("payment", "PaymentCreated"));
     let mut secure = draft();
     secure.key = None;
     secure.destination = Destination::Http {
@@ -147,7 +156,7 @@ fn drafts_are_refused_with_the_rule_they_break() {
     assert_eq!(rejection(d), SubscriptionRejection::NoMessages);
 
     let mut d = draft();
-    d.messages[0].resource_type_id = "order".to_owned();
+    d.messages[0].resource_type_id = "cart".to_owned();
     assert!(matches!(
         rejection(d),
         SubscriptionRejection::UnsupportedResourceTypeId { .. }

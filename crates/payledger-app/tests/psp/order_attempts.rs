@@ -556,3 +556,57 @@ fn collect_needs_a_method_saved_for_reuse_and_fails_cleanly_when_the_card_asks_f
             .expect("retry after the failed collect");
     });
 }
+
+#[test]
+fn a_changed_payment_state_is_announced_once_as_an_order_event() {
+    use payledger_domain::{Event, OrderEvent, StreamId};
+    use payledger_store::VersionRange;
+    block(async {
+        let shop = Shop::new();
+        let created = shop.order("S-1", 1_200).await.order;
+        let announce = || shop.orders.announce_payment_state(shop.meta(), created.id);
+        assert_eq!(
+            announce().await.expect("announce"),
+            Some(false),
+            "BalanceDue as created"
+        );
+        pay_on_page(&shop, "S-1", page_request(), CARD_OK).await;
+        assert_eq!(announce().await.expect("announce"), Some(true));
+        assert_eq!(
+            announce().await.expect("announce"),
+            Some(false),
+            "nothing new"
+        );
+        let events = shop
+            .world
+            .store
+            .read_stream(StreamId::order(created.id), VersionRange::new(1, u64::MAX))
+            .expect("read");
+        let announced: Vec<_> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Order(OrderEvent::PaymentStateChanged {
+                    payment_state,
+                    old_payment_state,
+                }) => Some((*old_payment_state, *payment_state)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            announced,
+            [(OrderPaymentState::BalanceDue, OrderPaymentState::Paid)]
+        );
+        assert_eq!(
+            shop.read("S-1").order.announced_payment_state,
+            Some(OrderPaymentState::Paid)
+        );
+        let unknown = payledger_domain::OrderId::from_bytes([9; 16]);
+        assert_eq!(
+            shop.orders
+                .announce_payment_state(shop.meta(), unknown)
+                .await
+                .expect("announce"),
+            None
+        );
+    });
+}

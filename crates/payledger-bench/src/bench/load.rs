@@ -17,7 +17,12 @@
 //!   transaction, in one request (payments grow during the run: the table
 //!   states the size they ended at);
 //! - `get`: a payment by id; `query`: a payment by `where=key="…"`;
-//! - `mixed`: 50 % get, 20 % update, 20 % query, 10 % create.
+//! - `mixed`: 50 % get, 20 % update, 20 % query, 10 % create;
+//! - `order-create`: a new order (`POST /orders`);
+//! - `order-retry`: a new order, then its `retry-payment` (seed 000): only
+//!   the retry is timed and counted, but the window holds both requests.
+//!   It needs a server with a PSP (a retry creates a PaymentIntent and
+//!   reads its client secret: two PSP calls).
 //!
 //! With `--server-pid` the server's CPU time over the measured window
 //! (user + system, from `/proc/<pid>/stat`) is divided by the requests
@@ -55,7 +60,8 @@ pub struct LoadArgs {
     /// A name for the server in the output (defaults to the URL).
     #[arg(long)]
     pub label: Option<String>,
-    /// Workloads to run, comma separated: create, update, get, query, mixed.
+    /// Workloads to run, comma separated: create, update, get, query, mixed,
+    /// order-create, order-retry.
     #[arg(
         long,
         value_delimiter = ',',
@@ -91,15 +97,19 @@ enum Workload {
     Get,
     Query,
     Mixed,
+    OrderCreate,
+    OrderRetry,
 }
 
 impl Workload {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 7] = [
         Self::Create,
         Self::Update,
         Self::Get,
         Self::Query,
         Self::Mixed,
+        Self::OrderCreate,
+        Self::OrderRetry,
     ];
 
     const fn flag(self) -> &'static str {
@@ -109,6 +119,8 @@ impl Workload {
             Self::Get => "get",
             Self::Query => "query",
             Self::Mixed => "mixed",
+            Self::OrderCreate => "order-create",
+            Self::OrderRetry => "order-retry",
         }
     }
 
@@ -133,6 +145,8 @@ impl Workload {
             Self::Get => Request::Get,
             Self::Query => Request::Query,
             Self::Mixed => MIXED[(n % 10) as usize],
+            Self::OrderCreate => Request::OrderCreate,
+            Self::OrderRetry => Request::OrderRetry,
         }
     }
 }
@@ -144,6 +158,8 @@ enum Request {
     Update,
     Get,
     Query,
+    OrderCreate,
+    OrderRetry,
 }
 
 pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
@@ -153,7 +169,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(
         chosen.len() == args.workloads.len(),
-        "unknown workload in {:?}; known: create, update, get, query, mixed",
+        "unknown workload in {:?}; known: create, update, get, query, mixed, order-create, \
+         order-retry",
         args.workloads
     );
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
@@ -397,8 +414,16 @@ impl Connection {
         let mut n = 0u64;
         while Instant::now() < deadline {
             let index = (n as usize) % payments.len();
-            let begun = Instant::now();
+            let mut begun = Instant::now();
             let ok = match workload.step(n) {
+                Request::OrderCreate => self.create_order().await.is_ok(),
+                Request::OrderRetry => match self.create_order().await {
+                    Ok(number) => {
+                        begun = Instant::now();
+                        self.retry_order(&number).await.unwrap_or(false)
+                    }
+                    Err(_) => false,
+                },
                 // A refused or failed request (a timeout too) counts as an
                 // error and the loop goes on: the table says how many.
                 Request::Create => self.create(1).await.is_ok(),
@@ -505,6 +530,57 @@ impl Connection {
         if let Ok(fresh) = owned(&reply, payment.key.clone()) {
             *payment = fresh;
         }
+    }
+
+    /// Creates an order of 1.00 EUR; its order number.
+    async fn create_order(&mut self) -> anyhow::Result<String> {
+        self.serial += 1;
+        // Order numbers are at most 64 of [A-Za-z0-9-_.]: the connection's
+        // name, hashed (FNV-1a), keeps them short and unique.
+        let tag = self
+            .name
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        let number = format!("o{tag:016x}-{}", self.serial);
+        let body = json!({
+            "orderNumber": number,
+            "totalPrice": {"currencyCode": "EUR", "centAmount": 100},
+            "customerEmail": "bench@example.com",
+        });
+        let response = self
+            .request(reqwest::Method::POST, "/orders")
+            .json(&body)
+            .send()
+            .await
+            .context("create an order")?;
+        let status = response.status();
+        response.bytes().await?;
+        anyhow::ensure!(status.is_success(), "creating an order answered {status}");
+        Ok(number)
+    }
+
+    /// Seed 000's retry-payment of order `number` at the `stripe` PSP.
+    async fn retry_order(&self, number: &str) -> anyhow::Result<bool> {
+        let body = json!({"payment_method": {
+            "payment_provider_slug": "stripe",
+            "integration_type": "card",
+            "action": "paymentPage",
+            "return_url": "https://shop.example/return",
+        }});
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/orders/{number}/retry-payment"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .context("retry an order's payment")?;
+        let ok = response.status().is_success();
+        response.bytes().await?;
+        Ok(ok)
     }
 
     pub(super) async fn get(&self, path: &str) -> anyhow::Result<bool> {

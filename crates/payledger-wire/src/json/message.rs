@@ -53,6 +53,7 @@
 //! | Order CustomerEmailSet | OrderCustomerEmailSet | `email?` | |
 //! | Order KeySet | OrderKeySet | `key?` | extension |
 //! | Order Cancelled | OrderStateChanged | `orderState: "Cancelled", oldOrderState: "Open"` | |
+//! | Order PaymentStateChanged | OrderPaymentStateChanged | `paymentState, oldPaymentState` | |
 //! | Order PaymentNotificationRequested | PaymentNotificationRequested | `paymentRef, amount, outcome, customerEmail?` | extension (seed 002) |
 //!
 //! Extensions are types commercetools does not define; their names follow
@@ -74,8 +75,9 @@ const TOKEN_CHARS_VISIBLE: usize = 4;
 
 /// The message types of [`message_type`] that commercetools defines; every
 /// other type payledger emits is an extension.
-pub const COMMERCETOOLS_MESSAGE_TYPES: [&str; 22] = [
+pub const COMMERCETOOLS_MESSAGE_TYPES: [&str; 23] = [
     "OrderCreated",
+    "OrderPaymentStateChanged",
     "OrderPaymentAdded",
     "OrderPaymentRemoved",
     "OrderCustomerEmailSet",
@@ -154,8 +156,9 @@ pub fn message_delivery_payload(project: &str, message: Value) -> Value {
 
 /// Every message type [`message_type`] yields: what a Subscription's
 /// `types` filter may name.
-pub const MESSAGE_TYPES: [&str; 45] = [
+pub const MESSAGE_TYPES: [&str; 46] = [
     "OrderCreated",
+    "OrderPaymentStateChanged",
     "OrderPaymentAdded",
     "OrderPaymentRemoved",
     "OrderCustomerEmailSet",
@@ -384,6 +387,7 @@ fn order_message_type(event: &OrderEvent) -> &'static str {
         OrderEvent::KeySet(_) => "OrderKeySet",
         OrderEvent::Cancelled => "OrderStateChanged",
         OrderEvent::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
+        OrderEvent::PaymentStateChanged { .. } => "OrderPaymentStateChanged",
     }
 }
 
@@ -419,6 +423,13 @@ fn order_payload(envelope: &EventEnvelope, event: &OrderEvent) -> Map<String, Va
             ),
             ("outcome", Some(json!(notification.outcome))),
             ("customerEmail", text(&notification.customer_email)),
+        ]),
+        OrderEvent::PaymentStateChanged {
+            payment_state,
+            old_payment_state,
+        } => fields([
+            ("paymentState", Some(json!(payment_state.as_str()))),
+            ("oldPaymentState", Some(json!(old_payment_state.as_str()))),
         ]),
     }
 }
