@@ -4,9 +4,55 @@
 //! it must with the commercetools error, and yields Messages.
 
 use payledger_e2e::{Api, Server, create_client};
+use payledger_webhooks::testing::{Mode as ReceiverMode, Received, Receiver};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const SCOPE: &str = "manage_project:shop";
+/// How long the announcement of a new `paymentState` may take.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The `OrderPaymentStateChanged` Messages of a project, as a Subscription
+/// to orders delivers them: a test waits for the consumer's announcement
+/// instead of polling.
+struct Announcements {
+    receiver: Receiver,
+}
+
+impl Announcements {
+    fn subscribe(api: &Api) -> Self {
+        const SECRET: &str = "order-announcements-secret";
+        let receiver = Receiver::start(SECRET, ReceiverMode::Accept).expect("receiver");
+        ok(
+            api.post(
+                "/subscriptions",
+                &json!({
+                    "destination": {"type": "HTTP", "url": receiver.url(), "secret": SECRET},
+                    "messages": [{"resourceTypeId": "order", "types": ["OrderPaymentStateChanged"]}],
+                }),
+            ),
+            201,
+        );
+        Self { receiver }
+    }
+
+    /// Waits for the `count`-th announcement and returns its
+    /// `(oldPaymentState, paymentState)`.
+    fn nth(&self, count: usize) -> (String, String) {
+        let enough = |received: &[Received]| received.len() >= count;
+        let received = self.receiver.wait_until(DEADLINE, enough);
+        assert!(enough(&received), "announcement {count} did not arrive");
+        let message = received[count - 1].json();
+        (
+            message["oldPaymentState"].as_str().unwrap_or("").to_owned(),
+            message["paymentState"].as_str().unwrap_or("").to_owned(),
+        )
+    }
+}
+
+fn pair(old: &str, new: &str) -> (String, String) {
+    (old.to_owned(), new.to_owned())
+}
 
 fn merchant(server: &Server) -> Api {
     Api::connect(server.url(), "shop", "merchant", "merchant-secret-1", SCOPE)
@@ -52,6 +98,7 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
     create_client(dir.path(), "merchant", "merchant-secret-1", SCOPE);
     let server = Server::start(dir.path());
     let api = merchant(&server);
+    let announcements = Announcements::subscribe(&api);
 
     let order = ok(
         api.post(
@@ -79,6 +126,11 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
     );
     assert_eq!(order["paymentState"], "Failed");
     assert_eq!(order["version"], 2);
+    // The consumer records the change on the order: version 3.
+    assert_eq!(announcements.nth(1), pair("BalanceDue", "Failed"));
+    let id = order["id"].as_str().expect("id").to_owned();
+    let order = ok(api.get(&format!("/orders/{id}")), 200);
+    assert_eq!(order["version"], 3);
 
     let paid = payment_with(&api, 3300, "Success");
     let order = ok(
@@ -98,6 +150,7 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
         order["paymentInfo"]["payments"][1],
         json!({"typeId": "payment", "id": paid["id"]})
     );
+    assert_eq!(announcements.nth(2), pair("Failed", "Paid"));
 
     // A refund on the payment moves the order without touching it.
     ok(
@@ -110,9 +163,10 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
         ),
         200,
     );
+    // The order's stream moves only by the announcement of the new state.
+    assert_eq!(announcements.nth(3), pair("Paid", "BalanceDue"));
     let server = server.restart();
     let api = merchant(&server);
-    let id = order["id"].as_str().expect("id");
     for path in [
         format!("/orders/{id}"),
         "/orders/order-number=A-1001".to_owned(),
@@ -122,7 +176,7 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
         assert_eq!(found["paymentState"], "BalanceDue", "{path}");
         assert_eq!(found["totalRefunded"]["centAmount"], 1000);
         assert_eq!(found["totalOutstanding"]["centAmount"], 1000);
-        assert_eq!(found["version"], 3, "the order's own stream did not move");
+        assert_eq!(found["version"], 6, "created, 2 payments, 3 announcements");
     }
     let query = ok(
         api.get("/orders?where=paymentState%3D%22BalanceDue%22&withTotal=true"),
@@ -147,7 +201,14 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
         .collect();
     assert_eq!(
         types,
-        vec!["OrderCreated", "OrderPaymentAdded", "OrderPaymentAdded"]
+        vec![
+            "OrderCreated",
+            "OrderPaymentAdded",
+            "OrderPaymentStateChanged",
+            "OrderPaymentAdded",
+            "OrderPaymentStateChanged",
+            "OrderPaymentStateChanged"
+        ]
     );
     assert_eq!(messages["results"][0]["resource"]["typeId"], "order");
     let first = &messages["results"][0];

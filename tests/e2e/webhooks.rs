@@ -116,7 +116,7 @@ fn subscriptions_are_created_shown_and_deleted_and_bad_drafts_change_nothing() {
             "messages.types",
         ),
         (
-            json!({"destination": {"type": "HTTP", "url": "http://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "order"}]}),
+            json!({"destination": {"type": "HTTP", "url": "http://h/x", "secret": SECRET}, "messages": [{"resourceTypeId": "cart"}]}),
             "messages.resourceTypeId",
         ),
     ];
