@@ -19,7 +19,8 @@ use crate::auth::{Scope, authorize};
 use crate::idempotent::{IdempotencyRow, answer};
 use crate::json::read::{Obj, Path as JsonPath, parse_body};
 use crate::payments::not_found;
-use crate::request::{Body, QueryPairs, correlation, now, project_key};
+use crate::orders::meta;
+use crate::request::{Body, QueryPairs, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,10 +30,10 @@ use payledger_app::order_attempts::{
     CollectOutcome, MandateRequest, OrderAttempts, RetryOutcome, RetryRequest,
 };
 use payledger_app::psp::PspFailure;
-use payledger_app::{AppError, CommandMeta, OrderRef};
+use payledger_app::{AppError, OrderRef};
 use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
 use payledger_domain::time::format_timestamp;
-use payledger_domain::{Actor, OrderPaymentState, ProjectKey};
+use payledger_domain::OrderPaymentState;
 use serde_json::{Map, Value, json};
 use std::any::Any;
 
@@ -50,21 +51,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{pk}/orders/{id}/retry-payment", post(retry))
         .route("/{pk}/orders/{id}/collect-payment", post(collect))
-}
-
-/// The request metadata of a flow.
-fn meta(
-    project: ProjectKey,
-    client_id: String,
-    extensions: &axum::http::Extensions,
-) -> CommandMeta {
-    CommandMeta {
-        project,
-        actor: Actor::Client(client_id),
-        now: now(),
-        correlation_id: correlation(extensions),
-        idempotency: None,
-    }
 }
 
 /// The flows of a server with a PSP configuration.

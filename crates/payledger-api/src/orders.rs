@@ -70,7 +70,9 @@ fn answered_json(answered: &dyn Any) -> Value {
         .map_or(Value::Null, to_json)
 }
 
-fn meta(
+/// The metadata of an order command of `client_id` (no idempotency key:
+/// order answers are recorded through the use case's `Answer`).
+pub(crate) fn meta(
     project: ProjectKey,
     client_id: String,
     extensions: &axum::http::Extensions,
