@@ -18,8 +18,8 @@
 use crate::auth::{Scope, authorize};
 use crate::idempotent::{IdempotencyRow, answer};
 use crate::json::read::{Obj, Path as JsonPath, parse_body};
-use crate::payments::not_found;
 use crate::orders::meta;
+use crate::payments::not_found;
 use crate::request::{Body, QueryPairs, project_key};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, State};
@@ -31,9 +31,9 @@ use payledger_app::order_attempts::{
 };
 use payledger_app::psp::PspFailure;
 use payledger_app::{AppError, OrderRef};
+use payledger_domain::OrderPaymentState;
 use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
 use payledger_domain::time::format_timestamp;
-use payledger_domain::OrderPaymentState;
 use serde_json::{Map, Value, json};
 use std::any::Any;
 

@@ -136,6 +136,7 @@ impl PspService {
             name: EXECUTOR_CONSUMER.to_owned(),
             backoff: EXECUTOR_RETRY_BACKOFF,
             clock: Arc::clone(&self.inner.clock),
+            linger: std::time::Duration::ZERO,
         }
     }
 

@@ -105,6 +105,7 @@ fn config(clock_ms: i64) -> ConsumerConfig {
             max_ms: 1,
         },
         clock: Arc::new(crate::clock::ManualClock::new(clock_ms)),
+        linger: std::time::Duration::ZERO,
     }
 }
 
