@@ -187,6 +187,24 @@ fn an_order_follows_its_payments_and_survives_a_restart() {
     let none = ok(api.get("/orders?where=paymentState%3D%22Paid%22"), 200);
     assert_eq!(none["count"], 0);
 
+    // The payments expand in place, by id and in queries.
+    let expanded = ok(
+        api.get(&format!("/orders/{id}?expand=paymentInfo.payments%5B*%5D")),
+        200,
+    );
+    let refs = &expanded["paymentInfo"]["payments"];
+    assert_eq!(refs[1]["obj"]["id"], paid["id"]);
+    assert_eq!(refs[1]["obj"]["transactions"][1]["type"], "Refund");
+    assert_eq!(refs[0]["obj"]["transactions"][0]["state"], "Failure");
+    let queried = ok(
+        api.get("/orders?where=orderNumber%3D%22A-1001%22&expand=paymentInfo.payments%5B*%5D"),
+        200,
+    );
+    assert_eq!(
+        queried["results"][0]["paymentInfo"]["payments"][1]["obj"]["id"],
+        paid["id"]
+    );
+
     let messages = ok(
         api.get(&format!(
             "/messages?where=resource(id%3D%22{id}%22)&sort=sequenceNumber+asc"

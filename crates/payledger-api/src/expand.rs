@@ -1,14 +1,16 @@
 //! Reference expansion (`expand=paymentStatus.state`, `custom.type`,
 //! `paymentMethodInfo.custom.type`, `transactions[*].custom.type`,
-//! `interfaceInteractions[*].type`).
+//! `interfaceInteractions[*].type`, and an order's
+//! `paymentInfo.payments[*]`).
 //!
 //! An expanded reference keeps `typeId` and `id` and gains `obj`, the
-//! referenced Type or State as its own endpoint returns it. References
-//! that no longer resolve stay unexpanded, as commercetools does.
+//! referenced Type, State or Payment as its own endpoint returns it.
+//! References that no longer resolve stay unexpanded, as commercetools
+//! does.
 
 use crate::{ApiError, AppState};
 use payledger_app::catalog::{self, StateRecord, TypeRecord};
-use payledger_domain::{ProjectKey, ResourceRef};
+use payledger_domain::{PaymentId, ProjectKey, ResourceRef};
 use serde_json::Value;
 
 /// Most `expand` paths one request may name.
@@ -37,6 +39,25 @@ pub async fn expand(
             Ok(document)
         })
         .await
+}
+
+/// Expands the requested paths in every result of a paged query response.
+pub async fn expand_results(
+    state: &AppState,
+    project: &ProjectKey,
+    page: &mut Value,
+    paths: &[String],
+) -> Result<(), ApiError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    if let Some(results) = page.get_mut("results").and_then(Value::as_array_mut) {
+        for result in results.iter_mut() {
+            let taken = std::mem::take(result);
+            *result = expand(state, project, taken, paths.to_vec()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Walks `segments` (a `name[*]` segment walks every element) and expands
@@ -73,6 +94,9 @@ fn expand_reference(state: &AppState, project: &ProjectKey, reference: &mut Valu
         "state" => catalog::get::<StateRecord>(store, project, &by)
             .ok()
             .and_then(|r| serde_json::to_value(r).ok()),
+        "payment" => PaymentId::parse(id)
+            .and_then(|id| state.ledger.view(project, id).ok().flatten())
+            .map(|payment| crate::json::payment_to_json(&payment)),
         _ => None,
     };
     if let (Some(object), Some(found)) = (reference.as_object_mut(), found) {

@@ -2,7 +2,7 @@
 //!
 //! | route | scope | success |
 //! |---|---|---|
-//! | `GET /{pk}/orders` | view_orders | paged query response |
+//! | `GET /{pk}/orders` | view_orders | paged query response (`expand=paymentInfo.payments[*]` embeds the payments) |
 //! | `POST /{pk}/orders` | manage_orders | 201 Order |
 //! | `GET /{pk}/orders/{id}`, `order-number={n}`, `key={k}` | view_orders | 200 / 404 |
 //! | `POST /{pk}/orders/{id}` (and the same targets) | manage_orders | 200 updated Order |
@@ -146,15 +146,23 @@ async fn get_one(
     State(state): State<AppState>,
     Path((pk, id)): Path<(String, String)>,
     headers: HeaderMap,
+    params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewOrders).await?;
     let target = target(&id)?;
+    let key = project.clone();
     let view = state
-        .read(move |s| s.orders.get(&project, &target))
+        .read(move |s| s.orders.get(&key, &target))
         .await?
         .ok_or_else(|| not_found(&id))?;
-    Ok(Json(to_json(&view)))
+    let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
+    if expand.is_empty() {
+        return Ok(Json(to_json(&view)));
+    }
+    Ok(Json(
+        crate::expand::expand(&state, &project, to_json(&view), expand).await?,
+    ))
 }
 
 async fn query(
@@ -166,9 +174,11 @@ async fn query(
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewOrders).await?;
     let spec = QuerySpec::parse(&params)?;
-    let page = state
+    let expand = spec.expand.clone();
+    let key = project.clone();
+    let mut page = state
         .blocking(move |s| {
-            let views = s.orders.list(&project, ORDERS_SCAN_MAX + 1)?;
+            let views = s.orders.list(&key, ORDERS_SCAN_MAX + 1)?;
             if views.len() > ORDERS_SCAN_MAX {
                 return Err(ApiError::invalid_input(format!(
                     "The project has more than {ORDERS_SCAN_MAX} orders, more than a query \
@@ -178,6 +188,7 @@ async fn query(
             spec.page(views.iter().map(to_json))
         })
         .await?;
+    crate::expand::expand_results(&state, &project, &mut page, &expand).await?;
     Ok(Json(page))
 }
 

@@ -253,14 +253,7 @@ async fn query(
                 .await?
         }
     };
-    if !expand.is_empty()
-        && let Some(results) = page.get_mut("results").and_then(Value::as_array_mut)
-    {
-        for result in results.iter_mut() {
-            let taken = std::mem::take(result);
-            *result = crate::expand::expand(&state, &project, taken, expand.clone()).await?;
-        }
-    }
+    crate::expand::expand_results(&state, &project, &mut page, &expand).await?;
     Ok(Json(page))
 }
 
