@@ -120,21 +120,10 @@ if report=$(check); then
   exit 0
 fi
 
-echo "$report" >&2
-packages=$(printf '%s\n' "$report" | sed -n 's/^missing \([^:]*\):.*/\1/p' | sort -u | tr '\n' ' ')
-
-apt_get="${PAYLEDGER_APT_GET:-apt-get}"
-if [ -z "${PAYLEDGER_APT_GET:-}" ] && [ "$(id -u)" -ne 0 ]; then
-  echo "payledger needs these Debian packages: $packages" >&2
-  echo "Install them with: sudo apt-get install -y $packages" >&2
-  exit 1
-fi
-
-echo "installing $packages(apt-get, for the reasons above) ..." >&2
-export DEBIAN_FRONTEND=noninteractive
-"$apt_get" update -qq
-# shellcheck disable=SC2086 # one word per package
-"$apt_get" install -y -qq $packages >/dev/null
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+install_reported "$report" || exit 1
+packages=$INSTALLED_PACKAGES
 
 if ! report=$(check); then
   echo "$report" >&2
