@@ -1,7 +1,7 @@
-//! `payledger clients` while a server runs on the same data directory:
-//! the commands go through the server's admin socket and take effect at
-//! once; without a server (stopped, or killed and its socket file left
-//! behind) they open the store themselves.
+//! `payledger clients` and `payledger merchants` while a server runs on
+//! the same data directory: the commands go through the server's admin
+//! socket and take effect at once; without a server (stopped, or killed
+//! and its socket file left behind) they open the store themselves.
 
 use payledger_e2e::{Api, Server, payledger_bin};
 use serde_json::json;
@@ -10,14 +10,19 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn clients(data: &Path, args: &[&str]) -> Output {
+    admin_command(data, "clients", args)
+}
+
+/// `payledger COMMAND ACTION --data DATA ARGS…`.
+fn admin_command(data: &Path, command: &str, args: &[&str]) -> Output {
     Command::new(payledger_bin())
-        .arg("clients")
+        .arg(command)
         .arg(args[0])
         .arg("--data")
         .arg(data)
         .args(&args[1..])
         .output()
-        .expect("run payledger clients")
+        .expect("run payledger")
 }
 
 fn stdout(output: &Output) -> String {
@@ -190,4 +195,115 @@ fn a_socket_left_by_a_killed_server_is_not_mistaken_for_a_server() {
         "view_payments:shop",
     );
     assert_eq!(api.get("/payments").status, 200);
+}
+
+/// A test key of the merchant tests (`crates/payledger-app/src/merchants/testdata`).
+fn test_key(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/payledger-app/src/merchants/testdata")
+        .join(name)
+        .to_str()
+        .expect("UTF-8 path")
+        .to_owned()
+}
+
+/// The id of the `n`-th key line of a merchant's listing.
+fn key_id(listing: &str, n: usize) -> String {
+    listing
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("key "))
+        .nth(n)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a key line")
+        .to_owned()
+}
+
+#[test]
+fn merchants_and_their_keys_are_managed_with_and_without_a_running_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let merchants = |args: &[&str]| admin_command(&data, "merchants", args);
+    let a = test_key("a.pub");
+    let b = test_key("b.pkcs1.pub");
+
+    // No server: the command opens the store.
+    let created = stdout(&merchants(&[
+        "create",
+        "--project",
+        "shop",
+        "--merchant-id",
+        "7",
+        "--public-key",
+        &a,
+    ]));
+    assert!(created.contains("merchant 7 (project shop"), "{created}");
+    let first = key_id(&created, 0);
+    assert!(created.contains("active"), "{created}");
+    let too_small = refused(&merchants(&[
+        "create",
+        "--project",
+        "shop",
+        "--merchant-id",
+        "8",
+        "--public-key",
+        &test_key("small.pub"),
+    ]));
+    assert!(too_small.contains("1024 bits"), "{too_small}");
+
+    // A running server: through its admin socket, at once.
+    let server = Server::start(&data);
+    let rotated = stdout(&merchants(&[
+        "add-key",
+        "--merchant-id",
+        "7",
+        "--public-key",
+        &b,
+    ]));
+    assert_eq!(key_id(&rotated, 0), first);
+    let second = key_id(&rotated, 1);
+    let duplicate = refused(&merchants(&[
+        "create",
+        "--project",
+        "shop",
+        "--merchant-id",
+        "7",
+        "--public-key",
+        &b,
+    ]));
+    assert!(duplicate.contains("exists already"), "{duplicate}");
+    let revoked = stdout(&merchants(&[
+        "revoke-key",
+        "--merchant-id",
+        "7",
+        "--key",
+        &first,
+    ]));
+    assert!(revoked.contains(&format!("key {first}")), "{revoked}");
+    let listed = stdout(&merchants(&["list"]));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&first) && l.contains("revoked")),
+        "{listed}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&second) && l.contains("active")),
+        "{listed}"
+    );
+    let unknown = refused(&merchants(&[
+        "revoke-key",
+        "--merchant-id",
+        "9",
+        "--key",
+        &first,
+    ]));
+    assert!(unknown.contains("no merchant 9"), "{unknown}");
+    drop(server);
+
+    // Stopped again: what the server wrote is there.
+    let listed = stdout(&merchants(&["list"]));
+    assert!(listed.contains(&second), "{listed}");
 }

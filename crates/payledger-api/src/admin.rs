@@ -20,6 +20,9 @@
 //! | `GET /clients` | 200 `[{id, scope, createdAtMs}]` in id order |
 //! | `POST /clients` `{id, secret, scope}` | 201 `{id, scope, createdAtMs}` |
 //! | `DELETE /clients/{id}` | 200 `{id, tokensRemoved}` |
+//! | `GET\|POST /merchants`, `POST /merchants/{id}/keys`, `DELETE /merchants/{id}/keys/{keyId}` | see [`merchants`] |
+
+pub mod merchants;
 
 use crate::{ApiError, AppState};
 use axum::Router;
@@ -156,6 +159,12 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/clients", get(list_clients).post(create_client))
         .route("/clients/{id}", delete(revoke_client))
+        .route("/merchants", get(merchants::list).post(merchants::create))
+        .route(
+            "/merchants/{id}/keys",
+            axum::routing::post(merchants::add_key),
+        )
+        .route("/merchants/{id}/keys/{key}", delete(merchants::revoke_key))
         .layer(axum::extract::DefaultBodyLimit::max(
             ADMIN_REQUEST_BYTES_MAX,
         ))

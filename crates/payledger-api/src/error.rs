@@ -495,6 +495,22 @@ impl From<StoreError> for ApiError {
 
 /// PSP flows: rules and conflicts as for payments; infrastructure (the
 /// PSP, the catalog, a task) is a 500 without internals.
+impl From<payledger_app::merchants::MerchantError> for ApiError {
+    fn from(error: payledger_app::merchants::MerchantError) -> Self {
+        use payledger_app::merchants::MerchantError as E;
+        match error {
+            E::NotFound { .. } | E::KeyNotFound { .. } => Self::not_found(error.to_string()),
+            E::Duplicate { .. } | E::DuplicateKey { .. } => {
+                Self::new(ErrorCode::DuplicateField, error.to_string())
+            }
+            E::InvalidId | E::InvalidKey { .. } | E::TooManyKeys { .. } => {
+                Self::invalid_input(error.to_string())
+            }
+            E::Store(store) => Self::from(store),
+        }
+    }
+}
+
 impl From<PspFailure> for ApiError {
     fn from(error: PspFailure) -> Self {
         match error {

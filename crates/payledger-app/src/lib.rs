@@ -29,6 +29,7 @@ pub mod error;
 #[cfg(test)]
 mod golden;
 pub mod idempotency;
+pub mod merchants;
 pub mod order_attempts;
 pub mod order_payment_states;
 pub mod orders;

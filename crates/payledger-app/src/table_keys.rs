@@ -22,7 +22,8 @@
 //! | OrderKeyIndex  | project · order key                        | order id |
 //! | PaymentOrders  | project · payment id                       | order id |
 //! | PaymentLinks   | SHA-256 of the link token                  | see [`crate::order_attempts::records`] |
-//! | SavedMethods   | project · payment id                       | see [`crate::order_attempts::records`] |
+//! | SavedMethods   | project · payment id                       | see [`crate::psp::saved_methods`] |
+//! | Merchants      | merchant number (u64 BE)                   | see [`crate::merchants`] |
 
 use payledger_domain::{OrderId, PaymentId, ProjectKey, StreamId, StreamKind};
 

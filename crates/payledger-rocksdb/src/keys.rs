@@ -76,6 +76,7 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::PaymentOrders => "payment_orders",
         Table::PaymentLinks => "payment_links",
         Table::SavedMethods => "saved_methods",
+        Table::Merchants => "merchants",
     }
 }
 

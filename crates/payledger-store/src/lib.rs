@@ -100,11 +100,14 @@ pub enum Table {
     /// customer and method, and whether it may be charged again without
     /// the customer.
     SavedMethods,
+    /// Merchants of the signed tokenization API and their public keys, by
+    /// merchant number.
+    Merchants,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -126,6 +129,7 @@ impl Table {
         Self::PaymentOrders,
         Self::PaymentLinks,
         Self::SavedMethods,
+        Self::Merchants,
     ];
 }
 

@@ -24,6 +24,11 @@ pub enum Command {
     /// Manage API clients (create, list, revoke); while a server runs on
     /// the data directory, through its admin socket, taking effect at once.
     Clients(ClientsArgs),
+    /// Manage merchants of the signed tokenization API and their RSA
+    /// public keys (create, list, add-key, revoke-key); while a server runs
+    /// on the data directory, through its admin socket, taking effect at
+    /// once.
+    Merchants(MerchantsArgs),
     /// Show each log consumer's cursor, lag and last error per partition
     /// (opens the store: run it while the server is stopped).
     Status(StatusArgs),
@@ -261,4 +266,62 @@ pub struct RevokeArgs {
 
 fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::from(text))
+}
+
+// `payledger merchants …`
+
+#[derive(Debug, Args)]
+pub struct MerchantsArgs {
+    #[command(subcommand)]
+    pub action: MerchantsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MerchantsAction {
+    /// Register a merchant of a project with its first public key.
+    Create(MerchantCreateArgs),
+    /// List merchants with their key ids (never the keys).
+    List(ListArgs),
+    /// Add a public key to a merchant (a rotation keeps both active).
+    AddKey(MerchantKeyArgs),
+    /// Revoke one key of a merchant: it stops verifying at once.
+    RevokeKey(MerchantRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MerchantCreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The project the merchant's orders belong to.
+    #[arg(long)]
+    pub project: String,
+    /// The merchant's number (`merchantId` of its requests).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub merchant_id: u64,
+    /// PEM file of an RSA public key of 2048 to 8192 bits (SPKI `BEGIN
+    /// PUBLIC KEY` or PKCS#1 `BEGIN RSA PUBLIC KEY`).
+    #[arg(long)]
+    pub public_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MerchantKeyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub merchant_id: u64,
+    /// PEM file of the new RSA public key.
+    #[arg(long)]
+    pub public_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MerchantRevokeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub merchant_id: u64,
+    /// The key's id, as `merchants list` shows it.
+    #[arg(long)]
+    pub key: String,
 }

@@ -126,7 +126,7 @@ pub(crate) fn open_existing(args: &StoreArgs, purpose: &str) -> anyhow::Result<R
     open(args, purpose)
 }
 
-fn open(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
+pub(crate) fn open(args: &StoreArgs, purpose: &str) -> anyhow::Result<RocksStore> {
     let config = RocksConfig {
         partitions_for_new_store: args.partitions,
         ..RocksConfig::default()
@@ -151,7 +151,7 @@ pub(crate) fn is_lock_error(message: &str) -> bool {
     message.contains("lock file") || message.contains("/LOCK")
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

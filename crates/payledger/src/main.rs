@@ -9,6 +9,7 @@
 mod admin;
 mod cli;
 mod clients;
+mod merchants;
 mod psp;
 mod serve;
 mod status;
@@ -25,6 +26,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve(args) => serve::run(&args),
         cli::Command::Clients(args) => clients::run(&args),
+        cli::Command::Merchants(args) => merchants::run(&args),
         cli::Command::Status(args) => status::run(&args),
     }
 }
