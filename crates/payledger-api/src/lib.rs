@@ -38,6 +38,7 @@ pub mod psp_notifications;
 pub mod query;
 pub mod request;
 pub mod subscriptions;
+pub mod tokenization;
 
 use axum::Router;
 use axum::http::StatusCode;
