@@ -53,8 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/{pk}/orders/{id}/collect-payment", post(collect))
 }
 
-/// The flows of a server with a PSP configuration.
-fn flows(attempts: Option<Extension<OrderAttempts>>) -> Result<OrderAttempts, ApiError> {
+/// The flows of a server with a PSP configuration (404 without one).
+pub(crate) fn flows(attempts: Option<Extension<OrderAttempts>>) -> Result<OrderAttempts, ApiError> {
     attempts.map(|Extension(a)| a).ok_or_else(|| {
         ApiError::not_found(
             "No PSP is configured on this server: orders cannot be paid through it.",

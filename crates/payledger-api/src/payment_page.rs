@@ -22,7 +22,7 @@
 //! the page is the PaymentIntent's client secret, which the PSP's library
 //! needs.
 
-use crate::order_attempts::RETURN_URL_BYTES_MAX;
+use crate::order_attempts::{RETURN_URL_BYTES_MAX, flows};
 use crate::request::{Body, now};
 use crate::{ApiError, AppState};
 use axum::extract::Path;
@@ -31,9 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use payledger_app::order_attempts::{OrderAttempts, PageView};
-use payledger_app::psp::PspFailure;
 use payledger_domain::order::{AttemptStatus, attempt_status};
-use payledger_domain::payment::TransactionState;
 use serde_json::{Value, json};
 
 /// The page's script.
@@ -180,19 +178,9 @@ fn return_to(view_url: &str, order_number: &str, payment: &str, status: &str) ->
     ))
 }
 
-/// The outcome word of an attempt.
-fn status_of(view: &PageView) -> &'static str {
-    match attempt_status(&view.attempt) {
-        AttemptStatus::Succeeded => "succeeded",
-        AttemptStatus::Failed => "failed",
-        AttemptStatus::NotStarted | AttemptStatus::InProgress => "pending",
-    }
-}
-
-fn flows(attempts: Option<Extension<OrderAttempts>>) -> Result<OrderAttempts, ApiError> {
-    attempts
-        .map(|Extension(a)| a)
-        .ok_or_else(|| ApiError::not_found("No PSP is configured on this server."))
+/// Where the page's attempt stands.
+fn status_of(view: &PageView) -> AttemptStatus {
+    attempt_status(&view.attempt)
 }
 
 async fn page(
@@ -215,7 +203,7 @@ async fn page(
     let number = view.order.order.order_number.clone();
     let back = view.link.return_url.as_deref();
     match status_of(&view) {
-        "succeeded" => {
+        AttemptStatus::Succeeded => {
             return Ok(html(
                 StatusCode::OK,
                 &csp,
@@ -226,7 +214,7 @@ async fn page(
                 ),
             ));
         }
-        "failed" => {
+        AttemptStatus::Failed => {
             return Ok(html(
                 StatusCode::GONE,
                 &csp,
@@ -240,7 +228,7 @@ async fn page(
                 ),
             ));
         }
-        _ => {}
+        AttemptStatus::NotStarted | AttemptStatus::InProgress => {}
     }
     if now().0 >= view.link.expires_at.0 {
         return Ok(html(
@@ -255,7 +243,11 @@ async fn page(
             ),
         ));
     }
-    let (Some(secret), Some(key)) = (&view.client_secret, &view.publishable_key) else {
+    let secret = attempts
+        .client_secret(&view)
+        .await
+        .map_err(ApiError::from)?;
+    let (Some(secret), Some(key)) = (&secret, &view.publishable_key) else {
         return Ok(html(
             StatusCode::SERVICE_UNAVAILABLE,
             &csp,
@@ -337,7 +329,11 @@ async fn confirm(
         ));
     };
     let number = view.order.order.order_number.clone();
-    if status_of(&view) == "pending" && now().0 >= view.link.expires_at.0 {
+    let pending = !matches!(
+        status_of(&view),
+        AttemptStatus::Succeeded | AttemptStatus::Failed
+    );
+    if pending && now().0 >= view.link.expires_at.0 {
         return Ok(answer(
             StatusCode::GONE,
             json!({"status": "expired", "message": "This payment link has expired."}),
@@ -346,10 +342,7 @@ async fn confirm(
     let paid = attempts
         .submit_page(&view.link, card_token.as_deref())
         .await
-        .map_err(|error| match error {
-            PspFailure::Psp(_) => ApiError::from(error),
-            other => ApiError::from(other),
-        })?;
+        .map_err(ApiError::from)?;
     let Some(paid) = paid else {
         return Ok(answer(
             StatusCode::NOT_FOUND,
@@ -366,22 +359,17 @@ async fn confirm(
             }),
         ));
     }
-    let state = paid
-        .payment
-        .transactions
-        .iter()
-        .rev()
-        .find(|t| t.interface_id.is_some())
-        .map(|t| t.state);
-    let (status, message) = match state {
-        Some(TransactionState::Success) => ("succeeded", "Payment complete. Thank you!".to_owned()),
-        Some(TransactionState::Failure) => (
-            "failed",
-            paid.refusal
-                .unwrap_or_else(|| "The payment failed.".to_owned()),
-        ),
-        _ => ("pending", "The payment is being processed.".to_owned()),
+    let status = attempt_status(&paid.payment);
+    let message = match status {
+        AttemptStatus::Succeeded => "Payment complete. Thank you!".to_owned(),
+        AttemptStatus::Failed => paid
+            .refusal
+            .unwrap_or_else(|| "The payment failed.".to_owned()),
+        AttemptStatus::NotStarted | AttemptStatus::InProgress => {
+            "The payment is being processed.".to_owned()
+        }
     };
+    let status = status.outcome();
     let redirect = view
         .link
         .return_url

@@ -28,19 +28,19 @@ pub mod records;
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::idempotency::{Answer, AnswerError, write_answered};
-use crate::orders::{OrderCommand, OrderRef, OrderView, Orders};
+use crate::orders::{OrderRef, OrderView, Orders};
 use crate::payments::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use crate::psp::card_payment::{CardOptions, CardPayment};
 use crate::psp::locks::OrderLocks;
 use crate::psp::saved_methods::{self, SavedMethod};
 use crate::psp::{PspAccount, PspFailure, PspService};
 use payledger_domain::command::{MethodInfoInput, PaymentDraftInput, TransactionDraftInput};
+use payledger_domain::order::attempt_status;
 use payledger_domain::order::attempts::{RetryPlan, decide_collect, decide_retry};
-use payledger_domain::order::{AttemptStatus, attempt_status};
 use payledger_domain::payment::TransactionType;
 use payledger_domain::{
-    Money, Order, OrderAction, Payment, PaymentId, PaymentNotification, ProjectKey, Rejection,
-    Timestamp, UpdateAction,
+    Money, Order, OrderAction, OrderId, Payment, PaymentId, PaymentNotification, ProjectKey,
+    Rejection, Timestamp, UpdateAction,
 };
 use payledger_psp::Secret;
 use payledger_psp::config::OrderSettings;
@@ -52,10 +52,6 @@ use std::time::Duration;
 
 /// The `action` of a retry that shows the shopper a payment page.
 pub const ACTION_PAYMENT_PAGE: &str = "paymentPage";
-
-/// Most times the link of a new attempt is retried after a concurrent
-/// change of the order.
-pub const LINK_CONFLICT_RETRIES_MAX: usize = 8;
 
 /// The mandate a shopper gives for later merchant-initiated charges
 /// (`payment_method.mandate` of a retry; echoed as `mandate.*` in the SDK
@@ -131,8 +127,6 @@ pub struct PageView {
     pub link: LinkTarget,
     pub order: OrderView,
     pub attempt: Payment,
-    /// Present while the attempt waits for the shopper.
-    pub client_secret: Option<Secret>,
     pub publishable_key: Option<String>,
     /// The PSP's browser library.
     pub js_url: Option<String>,
@@ -268,7 +262,7 @@ impl OrderAttempts {
         let payment_id = self
             .start_attempt(&meta, &current.order, draft, None)
             .await?;
-        let attempt = self.execute(&project, payment_id).await?;
+        let attempt = self.execute(&project, order_id, payment_id).await?;
         let intent_id = attempt
             .payment
             .transactions
@@ -368,7 +362,8 @@ impl OrderAttempts {
         let wait = Duration::from_millis(self.settings(&project).collect_wait_ms);
         // Past the wait the charge goes on: the executor finishes it from
         // the log.
-        let settled = match tokio::time::timeout(wait, self.execute(&project, collected)).await {
+        let execute = self.execute(&project, order_id, collected);
+        let settled = match tokio::time::timeout(wait, execute).await {
             Ok(executed) => {
                 executed?;
                 true
@@ -381,16 +376,11 @@ impl OrderAttempts {
             let notification = PaymentNotification {
                 payment: collected,
                 amount: charged.payment.amount_planned.clone(),
-                outcome: match attempt_status(&charged.payment) {
-                    AttemptStatus::Succeeded => "succeeded",
-                    AttemptStatus::Failed => "failed",
-                    AttemptStatus::NotStarted | AttemptStatus::InProgress => "pending",
-                }
-                .to_owned(),
+                outcome: attempt_status(&charged.payment).outcome().to_owned(),
                 customer_email: order.order.customer_email.clone(),
             };
             let action = OrderAction::RequestPaymentNotification(Box::new(notification));
-            order = self.update(&meta, order.order, action).await?;
+            order = self.update(&meta, order_id, action).await?;
         }
         let outcome = CollectOutcome {
             order,
@@ -402,7 +392,8 @@ impl OrderAttempts {
         Ok(outcome)
     }
 
-    /// What the hosted page of `token` shows; `None` for an unknown token.
+    /// What the hosted page of `token` shows, from the store alone; `None`
+    /// for an unknown token.
     pub async fn page(&self, token: &str) -> Result<Option<PageView>, PspFailure> {
         let token = token.to_owned();
         let store = Arc::clone(self.ledger.store());
@@ -416,34 +407,41 @@ impl OrderAttempts {
         let Some(attempt) = self.psp.load(&link.project, link.payment).await? else {
             return Ok(None);
         };
-        let account = attempt
-            .payment_method_info
-            .payment_interface
-            .as_deref()
-            .and_then(|psp| self.psp.account_named(&link.project, psp));
-        let waiting_intent = attempt.transactions.iter().rev().find_map(|t| {
-            (t.state == payledger_domain::payment::TransactionState::Pending)
-                .then(|| t.interface_id.clone())
-                .flatten()
-        });
-        let client_secret = match (&account, waiting_intent) {
-            (Some(account), Some(intent)) => {
-                account
-                    .connector
-                    .retrieve_payment_intent(&intent)
-                    .await?
-                    .client_secret
-            }
-            _ => None,
-        };
+        let account = self.page_account(&link.project, &attempt);
         Ok(Some(PageView {
             publishable_key: account.as_ref().and_then(|a| a.publishable_key.clone()),
             js_url: account.and_then(|a| a.js_url.clone()),
             link,
             order,
             attempt,
-            client_secret,
         }))
+    }
+
+    /// The PSP account an attempt is paid at.
+    fn page_account(&self, project: &ProjectKey, attempt: &Payment) -> Option<Arc<PspAccount>> {
+        let psp = attempt.payment_method_info.payment_interface.as_deref()?;
+        self.psp.account_named(project, psp)
+    }
+
+    /// The client secret of the PaymentIntent the page's attempt waits on
+    /// (asked of the PSP: it is not stored); `None` when nothing waits.
+    pub async fn client_secret(&self, view: &PageView) -> Result<Option<Secret>, PspFailure> {
+        let waiting = view.attempt.transactions.iter().rev().find_map(|t| {
+            (t.state == payledger_domain::payment::TransactionState::Pending)
+                .then(|| t.interface_id.clone())
+                .flatten()
+        });
+        let (Some(account), Some(intent)) = (
+            self.page_account(&view.link.project, &view.attempt),
+            waiting,
+        ) else {
+            return Ok(None);
+        };
+        Ok(account
+            .connector
+            .retrieve_payment_intent(&intent)
+            .await?
+            .client_secret)
     }
 
     /// The shopper submits the page: pays with `card_token`, or (none)
@@ -535,28 +533,26 @@ impl OrderAttempts {
             .execute(meta.clone(), PaymentCommand::Create(Box::new(draft)))
             .await?;
         let payment_id = created.payment.id;
-        // The card a collect charges is stored before the Charge exists
-        // (the command assigns the payment's id, so it follows the
-        // creation): the executor finds it when it executes the Charge.
-        if let Some(saved) = saved {
-            let write = saved.write(project, payment_id);
-            let store = Arc::clone(self.ledger.store());
-            blocking(move || Ok(store.write(vec![write])?)).await?;
-        }
-        self.update(&meta, order.clone(), OrderAction::AddPayment(payment_id))
+        self.update(&meta, order.id, OrderAction::AddPayment(payment_id))
             .await?;
         let charge = UpdateAction::AddTransaction(TransactionDraftInput::new(
             TransactionType::Charge,
             amount,
         ));
+        // The card a collect charges is stored with the Charge, in its
+        // batch: the executor finds it when it executes the Charge.
+        let inline = saved
+            .map(|saved| vec![saved.write(project, payment_id)])
+            .unwrap_or_default();
         self.ledger
-            .execute(
+            .execute_with(
                 meta,
                 PaymentCommand::Update {
                     target: PaymentRef::Id(payment_id),
                     version: created.payment.version,
                     actions: vec![charge],
                 },
+                inline,
             )
             .await?;
         Ok(payment_id)
@@ -567,6 +563,7 @@ impl OrderAttempts {
     async fn execute(
         &self,
         project: &ProjectKey,
+        order: OrderId,
         payment_id: PaymentId,
     ) -> Result<Started, PspFailure> {
         self.psp.process_payment(project, payment_id, false).await?;
@@ -575,39 +572,23 @@ impl OrderAttempts {
             .load(project, payment_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let (orders, key) = (self.orders.clone(), project.clone());
-        let order_id = blocking(move || Ok(orders.order_of_payment(&key, payment_id)?))
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let order = self.find(project, &OrderRef::Id(order_id)).await?;
+        let order = self.find(project, &OrderRef::Id(order)).await?;
         Ok(Started { order, payment })
     }
 
     /// Applies one action to the order (links an attempt, requests a
-    /// notification); retries on a concurrent change of the order.
+    /// notification), at its current version.
     async fn update(
         &self,
         meta: &CommandMeta,
-        mut order: Order,
+        order: OrderId,
         action: OrderAction,
     ) -> Result<OrderView, PspFailure> {
-        for _ in 0..LINK_CONFLICT_RETRIES_MAX {
-            let command = OrderCommand::Update {
-                target: OrderRef::Id(order.id),
-                version: order.version,
-                actions: vec![action.clone()],
-            };
-            match self.orders.execute(meta.clone(), None, command).await {
-                Err(AppError::Conflict { .. }) => {
-                    order = self
-                        .find(&meta.project, &OrderRef::Id(order.id))
-                        .await?
-                        .order;
-                }
-                other => return Ok(other?),
-            }
-        }
-        Err(AppError::Overloaded.into())
+        let updated = self
+            .orders
+            .update_current(meta, order, |_| vec![action.clone()])
+            .await?;
+        Ok(updated.ok_or(AppError::NotFound)?.0)
     }
 
     /// Records the answer of a request that carried an `Idempotency-Key`,

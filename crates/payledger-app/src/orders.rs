@@ -24,8 +24,7 @@ use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims};
 use payledger_codec::{decode_order, encode_order};
 use payledger_domain::order::{
-    OrderRecorded, announced_payment_state, decide_order_create, decide_order_update, evolve_order,
-    order_totals,
+    OrderRecorded, decide_order_create, decide_order_update, evolve_order, order_totals,
 };
 use payledger_domain::{
     Event, EventId, EventMeta, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals,
@@ -35,9 +34,10 @@ use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, StoreError, 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-/// Most times an announcement of an order's `paymentState` is retried
+/// Most times an internal update of an order (an attempt linked, a
+/// notification requested, a `paymentState` announced) is decided again
 /// after a concurrent change of the order.
-pub const ANNOUNCE_CONFLICT_RETRIES_MAX: usize = 16;
+pub const UPDATE_CONFLICT_RETRIES_MAX: usize = 16;
 
 /// An order named by id, order number or key.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -154,16 +154,17 @@ impl<S: EventStore + ?Sized> Orders<S> {
             .collect()
     }
 
-    /// Records the `paymentState` the order's payments now give
-    /// (`OrderPaymentStateChanged`) when it differs from the last one
-    /// recorded; retries on a concurrent change of the order. `None` when
-    /// the order does not exist; else whether an event was appended.
-    pub async fn announce_payment_state(
+    /// Applies the actions `actions_of` decides from the current order,
+    /// at its current version, for internal actors; on a concurrent change
+    /// of the order it reads and decides again. `None` when the order does
+    /// not exist; else the order after and whether an event was appended.
+    pub async fn update_current(
         &self,
-        meta: CommandMeta,
+        meta: &CommandMeta,
         order: OrderId,
-    ) -> Result<Option<bool>, AppError> {
-        for _ in 0..ANNOUNCE_CONFLICT_RETRIES_MAX {
+        actions_of: impl Fn(&OrderView) -> Vec<OrderAction>,
+    ) -> Result<Option<(OrderView, bool)>, AppError> {
+        for _ in 0..UPDATE_CONFLICT_RETRIES_MAX {
             let (orders, project) = (self.clone(), meta.project.clone());
             let current =
                 tokio::task::spawn_blocking(move || orders.get(&project, &OrderRef::Id(order)))
@@ -174,21 +175,40 @@ impl<S: EventStore + ?Sized> Orders<S> {
             let Some(current) = current else {
                 return Ok(None);
             };
-            let state = current.totals.payment_state;
-            if announced_payment_state(&current.order) == state {
-                return Ok(Some(false));
-            }
             let command = OrderCommand::Update {
                 target: OrderRef::Id(order),
                 version: current.order.version,
-                actions: vec![OrderAction::AnnouncePaymentState(state)],
+                actions: actions_of(&current),
             };
             match self.execute(meta.clone(), None, command).await {
                 Err(AppError::Conflict { .. }) => {}
-                other => return other.map(|_| Some(true)),
+                Ok(after) => {
+                    let appended = after.order.version > current.order.version;
+                    return Ok(Some((after, appended)));
+                }
+                Err(other) => return Err(other),
             }
         }
         Err(AppError::Overloaded)
+    }
+
+    /// Records the `paymentState` the order's payments now give
+    /// (`OrderPaymentStateChanged`) when it differs from the last one
+    /// recorded (the domain appends nothing otherwise). `None` when the
+    /// order does not exist; else whether an event was appended.
+    pub async fn announce_payment_state(
+        &self,
+        meta: CommandMeta,
+        order: OrderId,
+    ) -> Result<Option<bool>, AppError> {
+        let updated = self
+            .update_current(&meta, order, |current| {
+                vec![OrderAction::AnnouncePaymentState(
+                    current.totals.payment_state,
+                )]
+            })
+            .await?;
+        Ok(updated.map(|(_, appended)| appended))
     }
 
     /// The order a payment belongs to, if any.

@@ -210,6 +210,18 @@ pub enum AttemptStatus {
     Failed,
 }
 
+impl AttemptStatus {
+    /// The outcome word shoppers and mailers are told: `succeeded`,
+    /// `failed`, or `pending` while nothing is final.
+    pub const fn outcome(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::NotStarted | Self::InProgress => "pending",
+        }
+    }
+}
+
 /// What an order's payments achieved.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OrderTotals {

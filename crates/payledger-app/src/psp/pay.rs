@@ -53,13 +53,14 @@ pub(super) async fn pay(
     let intent = match found {
         Some(intent) => intent,
         None => {
-            let mut request = create_request(payment, txn, operation, token, metadata);
-            if let Some(saved) = &off_session {
-                request.payment_method = Some(saved.payment_method.clone());
-                request.customer = Some(saved.customer.clone());
-                request.off_session = true;
-                request.confirm = true;
-            }
+            let request = create_request(
+                payment,
+                txn,
+                operation,
+                token,
+                metadata,
+                off_session.as_ref(),
+            );
             match connector.create_payment_intent(&request).await {
                 Ok(intent) => intent,
                 Err(error) => return failed(account, txn, operation, None, error).await,
@@ -126,19 +127,23 @@ fn create_request(
     operation: Operation,
     token: Option<String>,
     metadata: BTreeMap<String, String>,
+    off_session: Option<&SavedMethod>,
 ) -> CreateIntent {
     CreateIntent {
         amount: txn.amount.cent_amount,
         currency: txn.amount.currency.as_str().to_ascii_lowercase(),
-        payment_method: token,
+        // Off-session the saved card and its customer pay, confirmed at
+        // creation (nobody is there to confirm later).
+        payment_method: off_session.map_or(token, |s| Some(s.payment_method.clone())),
         payment_method_types: mapping::payment_method_types(payment),
-        customer: mapping::customer(payment),
+        customer: off_session
+            .map_or_else(|| mapping::customer(payment), |s| Some(s.customer.clone())),
         capture_method: match operation {
             Operation::Authorize => CaptureMethod::Manual,
             _ => CaptureMethod::Automatic,
         },
-        confirm: false,
-        off_session: false,
+        confirm: off_session.is_some(),
+        off_session: off_session.is_some(),
         metadata,
         idempotency_key: idempotency_key(txn.id, first_step(operation)),
     }

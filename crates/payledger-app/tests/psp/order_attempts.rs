@@ -357,7 +357,12 @@ async fn pay_on_page(
         .expect("the link is known");
     assert_eq!(page.attempt.id, outcome.attempt.id);
     assert_eq!(
-        page.client_secret.as_ref().map(|s| s.expose()),
+        shop.attempts
+            .client_secret(&page)
+            .await
+            .expect("client secret")
+            .as_ref()
+            .map(|s| s.expose()),
         Some(outcome.client_secret.expose())
     );
     let paid = shop
