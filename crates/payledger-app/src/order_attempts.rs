@@ -330,19 +330,21 @@ impl OrderAttempts {
         let current = self.find(&project, &OrderRef::Id(order_id)).await?;
         let attempts = self.attempts(&project, &current.order).await?;
         let payments: Vec<&Payment> = attempts.iter().map(|a| &a.payment).collect();
-        let source = decide_collect(&current.order, &current.totals, &payments, |p| {
+        // The card an attempt saved for merchant-initiated use, if any.
+        let reusable = |id: PaymentId| {
             attempts
                 .iter()
-                .any(|a| a.payment.id == p.id && a.saved.as_ref().is_some_and(|s| s.reusable))
+                .find(|a| a.payment.id == id)
+                .and_then(|a| a.saved.as_ref())
+                .filter(|s| s.reusable)
+        };
+        let source = decide_collect(&current.order, &current.totals, &payments, |p| {
+            reusable(p.id).is_some()
         })
         .map_err(AppError::Rejected)?;
-        let saved = attempts
-            .iter()
-            .find(|a| a.payment.id == source.id)
-            .and_then(|a| a.saved.clone())
-            .ok_or(AppError::Rejected(Rejection::NoReusablePaymentMethod {
-                order: order_id,
-            }))?;
+        let saved = reusable(source.id)
+            .cloned()
+            .unwrap_or_else(|| unreachable!("decide_collect chose a reusable attempt"));
         self.account(&project, &saved.psp)?;
         let mut draft = PaymentDraftInput::new(current.totals.total_outstanding.clone());
         draft.payment_method_info = MethodInfoInput {

@@ -157,14 +157,9 @@ impl PspService {
         let Some(payment) = written.payment() else {
             return Ok(None);
         };
-        let authenticate_with = if authenticate {
-            connector
-                .retrieve_payment_intent(&intent_id)
-                .await?
-                .client_secret
-        } else {
-            None
-        };
+        // The secret the intent was read with before paying: it never
+        // changes, so the PSP is not asked again.
+        let authenticate_with = intent.client_secret.filter(|_| authenticate);
         Ok(Some(CardPayment {
             payment,
             authenticate_with,
