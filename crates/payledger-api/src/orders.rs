@@ -202,6 +202,8 @@ fn parse_order_draft(body: &[u8]) -> Result<OrderDraft, ApiError> {
         total_price: draft.req("totalPrice", parse_money)?,
         customer_id: draft.opt_string("customerId")?,
         customer_email: draft.opt_string("customerEmail")?,
+        // Only the tokenization API makes recurring orders.
+        recurring: false,
     })
 }
 

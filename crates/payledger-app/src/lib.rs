@@ -38,7 +38,9 @@ pub mod payments;
 pub mod psp;
 pub mod resource_writes;
 pub mod subscriptions;
+pub mod signing;
 pub mod table_keys;
+pub mod tokenization;
 pub mod unique_claims;
 pub mod views;
 

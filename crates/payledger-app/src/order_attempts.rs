@@ -165,6 +165,27 @@ impl OrderAttempts {
         self
     }
 
+    pub(crate) fn ledger(&self) -> &Ledger<dyn EventStore> {
+        &self.ledger
+    }
+
+    pub(crate) fn orders(&self) -> &Orders<dyn EventStore> {
+        &self.orders
+    }
+
+    pub(crate) fn psp(&self) -> &PspService {
+        &self.psp
+    }
+
+    /// The order `id` with its totals.
+    pub(crate) async fn order(
+        &self,
+        project: &ProjectKey,
+        id: OrderId,
+    ) -> Result<OrderView, PspFailure> {
+        self.find(project, &OrderRef::Id(id)).await
+    }
+
     fn settings(&self, project: &ProjectKey) -> OrderSettings {
         self.settings.get(project).copied().unwrap_or_default()
     }
@@ -515,7 +536,7 @@ impl OrderAttempts {
 
     /// Step 3 and the start of 4: the attempt's payment (with `saved`, the
     /// card a collect charges), linked to `order`, then its Charge.
-    async fn start_attempt(
+    pub(crate) async fn start_attempt(
         &self,
         meta: &CommandMeta,
         order: &Order,

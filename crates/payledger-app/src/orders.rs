@@ -81,6 +81,10 @@ impl<S: ?Sized> Clone for Orders<S> {
     }
 }
 
+/// Table writes derived from the order a command leaves, committed with
+/// its events ([`Orders::execute_with`]).
+pub type WritesWith = Box<dyn FnOnce(&Order) -> Vec<KvWrite> + Send>;
+
 /// A decided order command, ready to commit.
 struct Prepared {
     append: Option<AppendRequest>,
@@ -110,10 +114,25 @@ impl<S: EventStore + ?Sized> Orders<S> {
         answer: Option<Answer>,
         command: OrderCommand,
     ) -> Result<OrderView, AppError> {
+        self.execute_with(meta, answer, command, Box::new(|_| Vec::new()))
+            .await
+    }
+
+    /// [`execute`](Self::execute) with the table writes `with` derives from
+    /// the order after the command, committed in the same atomic batch as
+    /// its events (nothing is written when the command appends nothing).
+    pub async fn execute_with(
+        &self,
+        meta: CommandMeta,
+        answer: Option<Answer>,
+        command: OrderCommand,
+        with: WritesWith,
+    ) -> Result<OrderView, AppError> {
         let orders = self.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || orders.prepare(&meta, answer.as_ref(), command))
-                .await
+        let prepared = tokio::task::spawn_blocking(move || {
+            orders.prepare(&meta, answer.as_ref(), command, with)
+        })
+        .await
                 .map_err(|_| {
                     AppError::Store(StoreError::Engine("an order task panicked".into()))
                 })??;
@@ -277,6 +296,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
         meta: &CommandMeta,
         answer: Option<&Answer>,
         command: OrderCommand,
+        with: WritesWith,
     ) -> Result<Prepared, AppError> {
         let mut claims = Vec::new();
         if let Some(answer) = answer {
@@ -351,6 +371,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
             value: Some(encode_order(&view.order)),
         });
         inline.extend(answer.map(|a| a.write(&view)));
+        inline.extend(with(&view.order));
         Ok(Prepared {
             append: Some(AppendRequest {
                 stream: StreamId::order(order_id),

@@ -379,6 +379,7 @@ fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
             total_price: money_from_pb(required(m.total_price, "OrderCreated.total_price")?)?,
             customer_id: m.customer_id,
             customer_email: m.customer_email,
+            recurring: m.recurring,
         }))),
         Payload::OrderPaymentAdded(m) => {
             Event::Order(OrderEvent::PaymentAdded(PaymentId::from_bytes(
@@ -428,6 +429,7 @@ fn order_event_to_pb(event: &OrderEvent) -> Payload {
             total_price: Some(money_to_pb(&draft.total_price)),
             customer_id: draft.customer_id.clone(),
             customer_email: draft.customer_email.clone(),
+            recurring: draft.recurring,
         }),
         OrderEvent::PaymentAdded(id) => Payload::OrderPaymentAdded(OrderPaymentAdded {
             payment_id: id.as_bytes().to_vec(),

@@ -17,6 +17,7 @@ pub(crate) fn order_to_pb(order: &Order) -> pb::OrderView {
         total_price: Some(money_to_pb(&order.total_price)),
         customer_id: order.customer_id.clone(),
         customer_email: order.customer_email.clone(),
+        recurring: order.recurring,
         payments: order
             .payments
             .iter()
@@ -50,6 +51,7 @@ pub(crate) fn order_from_pb(view: pb::OrderView) -> Result<Order, CodecError> {
         total_price: money_from_pb(required(view.total_price, "OrderView.total_price")?)?,
         customer_id: view.customer_id,
         customer_email: view.customer_email,
+        recurring: view.recurring,
         payments: view
             .payments
             .into_iter()

@@ -245,6 +245,7 @@ fn full_order() -> Order {
         total_price: money(3_300, "EUR"),
         customer_id: text("customer-7"),
         customer_email: text("ann@example.com"),
+        recurring: false,
         payments: vec![payment_id(), PaymentId::from_bytes([0x0e; 16])],
         order_state: OrderState::Cancelled,
         announced_payment_state: None,
@@ -583,6 +584,7 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
                 total_price: money(3_300, "EUR"),
                 customer_id: text("customer-7"),
                 customer_email: text("ann@example.com"),
+                recurring: false,
             })),
         ),
         (
@@ -593,6 +595,7 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
                 total_price: money(0, "JPY"),
                 customer_id: None,
                 customer_email: None,
+                recurring: false,
             })),
         ),
         ("OrderPaymentAdded", OrderEvent::PaymentAdded(payment_id())),
@@ -624,6 +627,17 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
                 old_payment_state: payledger_domain::OrderPaymentState::Pending,
             },
         ),
+        (
+            "OrderCreated-recurring",
+            OrderEvent::Created(Box::new(OrderDraft {
+                order_number: "3-5803".to_owned(),
+                key: None,
+                total_price: money(3_000, "USD"),
+                customer_id: text("user1"),
+                customer_email: None,
+                recurring: true,
+            })),
+        ),
     ];
     cases.extend(
         order_events
@@ -639,6 +653,11 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
     let mut announced = full_order();
     announced.announced_payment_state = Some(payledger_domain::OrderPaymentState::CreditOwed);
     cases.push(("OrderView-announced", Golden::Order(Box::new(announced))));
+    let recurring = Order {
+        recurring: true,
+        ..full_order()
+    };
+    cases.push(("OrderView-recurring", Golden::Order(Box::new(recurring))));
     cases.push(("PaymentView", Golden::Payment(Box::new(full_payment()))));
     cases.push((
         "PaymentView-deleted-minimal",

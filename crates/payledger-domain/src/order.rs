@@ -41,6 +41,9 @@ pub struct OrderDraft {
     pub total_price: Money,
     pub customer_id: Option<String>,
     pub customer_email: Option<String>,
+    /// A charge of a saved token that the merchant started (a recurring
+    /// request of the signed tokenization API); set at creation only.
+    pub recurring: bool,
 }
 
 /// Whether the order is still open (commercetools `orderState`, the two
@@ -145,6 +148,8 @@ pub struct Order {
     pub total_price: Money,
     pub customer_id: Option<String>,
     pub customer_email: Option<String>,
+    /// A recurring charge of a saved token ([`OrderDraft::recurring`]).
+    pub recurring: bool,
     /// Linked payment attempts, oldest first.
     pub payments: Vec<PaymentId>,
     pub order_state: OrderState,
@@ -513,6 +518,7 @@ pub fn evolve_order(state: Option<Order>, recorded: OrderRecorded<'_>) -> Order 
             total_price: draft.total_price.clone(),
             customer_id: draft.customer_id.clone(),
             customer_email: draft.customer_email.clone(),
+            recurring: draft.recurring,
             payments: Vec::new(),
             order_state: OrderState::Open,
             announced_payment_state: None,

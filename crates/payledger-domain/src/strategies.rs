@@ -290,15 +290,23 @@ pub fn event() -> impl Strategy<Value = Event> {
         any::<bool>()
             .prop_map(|data_erasure| Event::Deleted { data_erasure })
             .boxed(),
-        (string(), opt_string(), money(), opt_string(), opt_string())
+        (
+            string(),
+            opt_string(),
+            money(),
+            opt_string(),
+            opt_string(),
+            any::<bool>(),
+        )
             .prop_map(
-                |(order_number, key, total_price, customer_id, customer_email)| {
+                |(order_number, key, total_price, customer_id, customer_email, recurring)| {
                     Event::Order(OrderEvent::Created(Box::new(OrderDraft {
                         order_number,
                         key,
                         total_price,
                         customer_id,
                         customer_email,
+                        recurring,
                     })))
                 },
             )

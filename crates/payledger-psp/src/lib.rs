@@ -70,7 +70,8 @@ pub trait PspConnector: Send + Sync + std::fmt::Debug + 'static {
         request: &'a CreateIntent,
     ) -> PspFuture<'a, PaymentIntent>;
 
-    /// Saves the card behind a browser token on a new PSP customer.
+    /// Saves the card behind a browser token, or a payment method id, on a
+    /// new PSP customer.
     fn save_card<'a>(&'a self, request: &'a SaveCard) -> PspFuture<'a, SavedCard>;
 
     /// Sets the payment method (and its customer) of a PaymentIntent that

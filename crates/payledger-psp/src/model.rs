@@ -65,7 +65,9 @@ pub struct CreateIntent {
 /// customer, so that later payments can use it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SaveCard {
-    /// The single-use token the PSP's browser library made (`tok_…`).
+    /// The single-use token the PSP's browser library made (`tok_…`), or
+    /// a PaymentMethod the merchant's front end made (`pm_…`), which is
+    /// attached to the new customer.
     pub card_token: String,
     pub email: Option<String>,
     pub metadata: BTreeMap<String, String>,
@@ -77,7 +79,7 @@ pub struct SaveCard {
 /// method together with the customer.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SavedCard {
-    /// `card_…`
+    /// `card_…` (saved from a token) or `pm_…` (an attached method)
     pub id: String,
     /// `cus_…`
     pub customer: String,

@@ -105,6 +105,23 @@ pub struct WireCard {
     pub last4: Option<String>,
 }
 
+/// A PaymentMethod as Stripe answers it (after an attach).
+#[derive(Debug, Deserialize)]
+pub struct WirePaymentMethod {
+    pub id: String,
+    #[serde(default)]
+    pub card: Option<WireCardDetails>,
+}
+
+/// The card of a PaymentMethod.
+#[derive(Debug, Deserialize)]
+pub struct WireCardDetails {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+}
+
 /// A page of a list or search answer.
 #[derive(Debug, Deserialize)]
 pub struct WireList<T> {

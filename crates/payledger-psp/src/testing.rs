@@ -399,11 +399,18 @@ impl PspConnector for FakePsp {
     fn save_card<'a>(&'a self, request: &'a SaveCard) -> PspFuture<'a, SavedCard> {
         let mut state = self.state.lock();
         state.calls.push("save_card".into());
-        let Some(method) = request.card_token.strip_prefix("tok_") else {
-            return ready(Err(invalid("token_invalid")));
+        // A token saves a new card; a payment method (one of the test
+        // methods) is attached as it is.
+        let (method, id) = match request.card_token.strip_prefix("tok_") {
+            Some(method) => (method.to_owned(), state.id("card")),
+            None if request.card_token.starts_with("pm_") => {
+                (request.card_token.clone(), request.card_token.clone())
+            }
+            None => return ready(Err(invalid("token_invalid"))),
         };
+        let method = method.as_str();
         let card = SavedCard {
-            id: state.id("card"),
+            id,
             customer: state.id("cus"),
             brand: Some("visa".into()),
             last4: Some(

@@ -77,6 +77,10 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::PaymentLinks => "payment_links",
         Table::SavedMethods => "saved_methods",
         Table::Merchants => "merchants",
+        Table::MerchantCounters => "merchant_counters",
+        Table::MerchantReferences => "merchant_references",
+        Table::PaymentTokens => "payment_tokens",
+        Table::MerchantCallbacks => "merchant_callbacks",
     }
 }
 

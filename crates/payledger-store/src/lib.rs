@@ -103,11 +103,24 @@ pub enum Table {
     /// Merchants of the signed tokenization API and their public keys, by
     /// merchant number.
     Merchants,
+    /// The numbering of each merchant's tokenization orders, transactions,
+    /// tokens and daily trace numbers, by merchant number.
+    MerchantCounters,
+    /// Each merchant's tokenization requests by `merchantReference`
+    /// (merchant · reference): the request's hash, the ids it got and its
+    /// answer once final.
+    MerchantReferences,
+    /// Saved-card tokens of the tokenization API (merchant · token id):
+    /// references to a PSP customer and payment method.
+    PaymentTokens,
+    /// Merchant callbacks due (due time · merchant · reference): an
+    /// outcome to settle or a notify callback to send.
+    MerchantCallbacks,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 26] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -130,6 +143,10 @@ impl Table {
         Self::PaymentLinks,
         Self::SavedMethods,
         Self::Merchants,
+        Self::MerchantCounters,
+        Self::MerchantReferences,
+        Self::PaymentTokens,
+        Self::MerchantCallbacks,
     ];
 }
 

@@ -14,7 +14,7 @@
 
 use payledger_psp::config::StripeSettings;
 use payledger_psp::stripe_wire::{
-    self as wire, ObjectId, WireCard, WireList, WirePaymentIntent, WireRefund, object_kind,
+    self as wire, ObjectId, WireCard, WireCardDetails, WireList, WirePaymentMethod, WirePaymentIntent, WireRefund, object_kind,
 };
 use payledger_psp::{
     CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,
@@ -352,6 +352,26 @@ impl PspConnector for StripeConnector {
                 .await?
                 .id;
             check_id(&customer)?;
+            if request.card_token.starts_with("pm_") {
+                // A PaymentMethod is attached to the customer (a token
+                // becomes one of the customer's sources).
+                let path = format!("/v1/payment_methods/{}/attach", request.card_token);
+                let form = vec![("customer".to_owned(), customer.clone())];
+                let key = format!("{}-attach", request.idempotency_key);
+                let method = self
+                    .call::<WirePaymentMethod>(Method::POST, &path, form, Some(&key))
+                    .await?;
+                let card = method.card.unwrap_or(WireCardDetails {
+                    brand: None,
+                    last4: None,
+                });
+                return Ok(SavedCard {
+                    id: method.id,
+                    customer,
+                    brand: card.brand.map(|b| b.to_ascii_lowercase()),
+                    last4: card.last4,
+                });
+            }
             let path = format!("/v1/customers/{customer}/sources");
             let form = vec![("source".to_owned(), request.card_token.clone())];
             let key = format!("{}-source", request.idempotency_key);

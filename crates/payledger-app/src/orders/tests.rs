@@ -59,6 +59,7 @@ impl World {
             total_price: eur(total),
             customer_id: None,
             customer_email: Some("ann@example.com".into()),
+            recurring: false,
         };
         self.rt.block_on(
             self.orders

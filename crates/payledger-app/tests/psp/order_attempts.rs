@@ -56,6 +56,7 @@ impl Shop {
             total_price: eur(cents),
             customer_id: Some("customer-7".into()),
             customer_email: Some("ada@example.com".into()),
+            recurring: false,
         };
         self.orders
             .execute(self.meta(), None, OrderCommand::Create(draft))

@@ -17,6 +17,7 @@ fn draft(total: Money) -> OrderDraft {
         total_price: total,
         customer_id: Some("c-1".into()),
         customer_email: Some("ann@example.com".into()),
+        recurring: false,
     }
 }
 

@@ -37,7 +37,14 @@ pub fn order_to_json(order: &Order, totals: &OrderTotals) -> Value {
     ] {
         out.insert(list.into(), json!([]));
     }
-    out.insert("origin".into(), json!("Customer"));
+    // A recurring charge is the merchant's doing (commercetools `origin`);
+    // `recurring` itself appears only when true.
+    if order.recurring {
+        out.insert("origin".into(), json!("Merchant"));
+        out.insert("recurring".into(), json!(true));
+    } else {
+        out.insert("origin".into(), json!("Customer"));
+    }
     out.insert("shippingMode".into(), json!("Single"));
     out.insert("paymentState".into(), json!(totals.payment_state.as_str()));
     let payments: Vec<Value> = order

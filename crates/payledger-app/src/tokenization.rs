@@ -1,0 +1,1049 @@
+//! The signed tokenization API of seed `004_…`: a sale that charges a
+//! card and saves it as a token, and recurring charges of that token that
+//! the merchant starts. Every request becomes an order (recurring ones
+//! with `recurring: true`) with one payment attempt, executed by the PSP
+//! executor like any other: events, Messages and Kafka records follow.
+//!
+//! A request runs under the lock of its `merchantReference`:
+//!
+//! 1. the reference's [`RequestRecord`] is read: the same request text
+//!    again gets the first answer (or resumes the request where a crash
+//!    left it); other text with a used reference is refused;
+//! 2. a new request is checked (token, parent order, PSP account), then
+//!    takes its numbers (order, transaction, token, trace number) under the
+//!    merchant's lock, and its order is created with the counters and the
+//!    record in the same atomic batch;
+//! 3. (sale) the payment method is saved on a new PSP customer; the
+//!    attempt's payment is created, linked to the order, and its Charge
+//!    executed off-session (confirmed at creation: nobody is there to
+//!    authenticate);
+//! 4. the outcome is recorded in the record, with the token (a sale that
+//!    succeeded) and the notify callback, in one write.
+//!
+//! A charge not final at answer time is settled by the callback sender
+//! ([`Tokenization::prepare_callback`]), which then notifies the merchant.
+//! Refusals never say whether another merchant's token or order exists.
+
+pub mod answer;
+pub mod records;
+
+use crate::backoff::Backoff;
+use crate::error::AppError;
+use crate::merchants::Merchant;
+use crate::order_attempts::OrderAttempts;
+use crate::orders::{OrderCommand, WritesWith};
+use crate::payments::CommandMeta;
+use crate::psp::locks::KeyedLocks;
+use crate::psp::saved_methods::{self, SavedMethod};
+use crate::psp::{PspAccount, PspFailure};
+use payledger_domain::command::{MethodInfoInput, PaymentDraftInput};
+use payledger_domain::order::{AttemptStatus, attempt_status};
+use payledger_domain::payment::{FieldValue, TransactionType};
+use payledger_domain::{
+    Actor, CurrencyCode, Money, OrderDraft, Payment, PaymentId, ProjectKey,
+    Timestamp,
+};
+use payledger_psp::{METADATA_PROJECT, PspError, SaveCard};
+use payledger_store::EventStore;
+use records::{
+    CallbackDue, Counters, Numbers, OrderStatus, Outcome, RequestKind, RequestRecord,
+    ScheduledCallback, TokenRecord,
+};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The payment interface tokenization charges go to.
+pub const TOKENIZATION_PSP: &str = "stripe";
+/// Notify callbacks stop after this many failed attempts (with the default
+/// backoff, about a day and a half).
+pub const CALLBACK_ATTEMPTS_MAX: u32 = 40;
+/// Most due callbacks taken at once.
+pub const CALLBACK_BATCH_MAX: usize = 64;
+/// The default wait between callback attempts: 1 s doubling up to 1 h.
+pub const CALLBACK_BACKOFF: Backoff = Backoff {
+    min_ms: 1_000,
+    max_ms: 3_600_000,
+};
+
+/// The answers of the tokenization API (README: "Response codes").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ResponseCode {
+    Success,
+    /// Accepted; the outcome is not final yet and goes to
+    /// `callbackUrl.notify`.
+    Pending,
+    /// The envelope or a field of the request is malformed (the message
+    /// names the field).
+    MalformedRequest,
+    /// No active key of the merchant made the signature.
+    BadSignature,
+    /// The merchant is unknown.
+    UnknownMerchant,
+    /// The token is unknown, or not the merchant's and user's.
+    UnknownToken,
+    /// `parentOrderId` is not the merchant's sale that created the token.
+    ParentOrderMismatch,
+    /// The `merchantReference` was used with other content.
+    DuplicateReference,
+    /// The PSP declined the charge.
+    Declined,
+    /// The card asks for the customer's authentication.
+    AuthenticationRequired,
+    /// The PSP could not be reached; the charge is retried and its outcome
+    /// goes to `callbackUrl.notify`.
+    PspUnavailable,
+}
+
+impl ResponseCode {
+    /// Every code.
+    pub const ALL: [Self; 11] = [
+        Self::Success,
+        Self::Pending,
+        Self::MalformedRequest,
+        Self::BadSignature,
+        Self::UnknownMerchant,
+        Self::UnknownToken,
+        Self::ParentOrderMismatch,
+        Self::DuplicateReference,
+        Self::Declined,
+        Self::AuthenticationRequired,
+        Self::PspUnavailable,
+    ];
+
+    /// The `responseCode` text.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Success => "0000",
+            Self::Pending => "0001",
+            Self::MalformedRequest => "1001",
+            Self::BadSignature => "1002",
+            Self::UnknownMerchant => "1003",
+            Self::UnknownToken => "1004",
+            Self::ParentOrderMismatch => "1005",
+            Self::DuplicateReference => "1006",
+            Self::Declined => "2001",
+            Self::AuthenticationRequired => "2002",
+            Self::PspUnavailable => "3001",
+        }
+    }
+}
+
+/// A refused request: its code and what to tell the merchant.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Refusal {
+    pub code: ResponseCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: ResponseCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a request got no answer with an order.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizationError {
+    #[error("refused ({}): {}", .0.code.code(), .0.message)]
+    Refused(Refusal),
+    #[error(transparent)]
+    Failed(#[from] PspFailure),
+}
+
+impl From<AppError> for TokenizationError {
+    fn from(error: AppError) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+impl From<payledger_store::StoreError> for TokenizationError {
+    fn from(error: payledger_store::StoreError) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// Where the merchant wants to be told about the outcome.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct CallbackUrls {
+    pub success: Option<String>,
+    pub fail: Option<String>,
+    pub cancel: Option<String>,
+    pub notify: Option<String>,
+}
+
+/// A sale with tokenization, read after its signature was checked.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SaleRequest {
+    pub merchant_id: u64,
+    /// Lower case: user ids compare without case.
+    pub user_id: String,
+    pub merchant_reference: String,
+    pub amount: Money,
+    /// The PSP's payment method (`pm_…`).
+    pub payment_method: String,
+    pub email: Option<String>,
+    pub callback_urls: CallbackUrls,
+}
+
+/// A recurring request (seed 004), read after its signature was checked.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RecurringRequest {
+    pub merchant_id: u64,
+    /// Lower case: user ids compare without case.
+    pub user_id: String,
+    pub token_id: u64,
+    pub reason: String,
+    /// Hundredths of the token's currency (seed: Number(9,2)).
+    pub amount_hundredths: i64,
+    pub merchant_reference: String,
+    pub parent_order_id: u64,
+    pub callback_urls: CallbackUrls,
+}
+
+/// An answered request: its record and outcome (pending ones are not
+/// stored yet).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Answered {
+    pub record: RequestRecord,
+    pub outcome: Outcome,
+    /// The answer of an earlier identical request.
+    pub replayed: bool,
+}
+
+/// What the callback sender does with a due callback.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum CallbackWork {
+    /// POST `body` to `url`.
+    Send { url: String, body: Vec<u8> },
+    /// The outcome is still not final: try again later.
+    NotSettled,
+    /// Nothing to do (no notify URL, or notified already).
+    Done,
+}
+
+/// The sale and recurring flows.
+#[derive(Clone, Debug)]
+pub struct Tokenization {
+    attempts: OrderAttempts,
+    references: Arc<KeyedLocks<[u8; 32]>>,
+    merchants: Arc<KeyedLocks<u64>>,
+    wake: Arc<tokio::sync::Notify>,
+    backoff: Backoff,
+}
+
+/// The request being run.
+enum Plan<'a> {
+    Sale(&'a SaleRequest),
+    Recurring(&'a RecurringRequest, TokenRecord),
+}
+
+impl Tokenization {
+    pub fn new(attempts: OrderAttempts) -> Self {
+        Self {
+            attempts,
+            references: Arc::new(KeyedLocks::default()),
+            merchants: Arc::new(KeyedLocks::default()),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            backoff: CALLBACK_BACKOFF,
+        }
+    }
+
+    /// The wait between callback attempts (tests shorten it).
+    #[must_use]
+    pub fn with_callback_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Signalled when a callback is scheduled.
+    pub fn callback_wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    fn store(&self) -> Arc<dyn EventStore> {
+        Arc::clone(self.attempts.ledger().store())
+    }
+
+    fn now(&self) -> Timestamp {
+        self.attempts.psp().clock().now()
+    }
+
+    /// A sale with tokenization. `text` is the exact request text.
+    pub async fn sale(
+        &self,
+        merchant: &Merchant,
+        text: &str,
+        request: &SaleRequest,
+    ) -> Result<Answered, TokenizationError> {
+        self.run(merchant, text, &request.merchant_reference, || {
+            Ok(Plan::Sale(request))
+        })
+        .await
+    }
+
+    /// A recurring charge of a token. `text` is the exact request text.
+    pub async fn recurring(
+        &self,
+        merchant: &Merchant,
+        text: &str,
+        request: &RecurringRequest,
+    ) -> Result<Answered, TokenizationError> {
+        let store = self.store();
+        let merchant_id = merchant.merchant_id;
+        let (token_id, user) = (request.token_id, request.user_id.clone());
+        let token = blocking(move || Ok(records::token(&*store, merchant_id, token_id)?)).await?;
+        self.run(merchant, text, &request.merchant_reference, move || {
+            // The same code whether the token is unknown, another
+            // merchant's or another user's: nothing is revealed.
+            let token = token
+                .filter(|t| t.user_id == user)
+                .ok_or_else(|| {
+                    refused(
+                        ResponseCode::UnknownToken,
+                        "tokenId is not a token of this merchant and userId.",
+                    )
+                })?;
+            if token.sale_order != request.parent_order_id {
+                return Err(refused(
+                    ResponseCode::ParentOrderMismatch,
+                    "parentOrderId is not the sale order that created the token.",
+                ));
+            }
+            Ok(Plan::Recurring(request, token))
+        })
+        .await
+    }
+
+    /// Steps 1 and 2, then the rest from [`resume`](Self::resume).
+    async fn run<'a>(
+        &self,
+        merchant: &Merchant,
+        text: &str,
+        reference: &str,
+        plan: impl FnOnce() -> Result<Plan<'a>, TokenizationError>,
+    ) -> Result<Answered, TokenizationError> {
+        let merchant_id = merchant.merchant_id;
+        let request_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let _guard = self
+            .references
+            .lock(reference_lock(merchant_id, reference))
+            .await;
+        let store = self.store();
+        let owned = reference.to_owned();
+        let existing =
+            blocking(move || Ok(records::request(&*store, merchant_id, &owned)?)).await?;
+        let record = match existing {
+            Some(record) if record.request_sha256 != request_sha256 => {
+                return Err(refused(
+                    ResponseCode::DuplicateReference,
+                    "merchantReference was used by another request of this merchant.",
+                ));
+            }
+            Some(record) => record,
+            None => {
+                let plan = plan()?;
+                let project = project_of(merchant)?;
+                self.account(&project)?;
+                self.allocate(merchant_id, &project, request_sha256, &plan)
+                    .await?
+            }
+        };
+        self.resume(record).await
+    }
+
+    /// The PSP account tokenization charges of `project` go to.
+    fn account(&self, project: &ProjectKey) -> Result<Arc<PspAccount>, TokenizationError> {
+        self.attempts
+            .psp()
+            .account_named(project, TOKENIZATION_PSP)
+            .ok_or_else(|| {
+                refused(
+                    ResponseCode::PspUnavailable,
+                    "No PSP account is configured for this merchant's project.",
+                )
+            })
+    }
+
+    fn meta(&self, project: &ProjectKey, merchant_id: u64) -> CommandMeta {
+        CommandMeta {
+            project: project.clone(),
+            actor: Actor::Internal(format!("tokenization-merchant-{merchant_id}")),
+            now: self.now(),
+            correlation_id: None,
+            idempotency: None,
+        }
+    }
+
+    /// Step 2: the numbers and the order, with the counters and the record
+    /// in the order's batch.
+    async fn allocate(
+        &self,
+        merchant_id: u64,
+        project: &ProjectKey,
+        request_sha256: String,
+        plan: &Plan<'_>,
+    ) -> Result<RequestRecord, TokenizationError> {
+        let _guard = self.merchants.lock(merchant_id).await;
+        let store = self.store();
+        let mut counters: Counters =
+            blocking(move || Ok(records::counters(&*store, merchant_id)?)).await?;
+        let now = self.now();
+        let numbers: Numbers = counters.take(now.0, matches!(plan, Plan::Sale(_)));
+        let mut record = match plan {
+            Plan::Sale(sale) => RequestRecord {
+                kind: RequestKind::Sale,
+                merchant_id,
+                merchant_reference: sale.merchant_reference.clone(),
+                request_sha256,
+                project: project.as_str().to_owned(),
+                order: String::new(),
+                order_number: numbers.order,
+                transaction_number: numbers.transaction,
+                stan: numbers.stan,
+                token: numbers.token.unwrap_or_default(),
+                user_id: sale.user_id.clone(),
+                currency: sale.amount.currency.as_str().to_owned(),
+                amount: sale.amount.cent_amount,
+                email: sale.email.clone(),
+                payment_method: Some(sale.payment_method.clone()),
+                reason: None,
+                notify_url: sale.callback_urls.notify.clone(),
+                created_at_ms: now.0,
+                outcome: None,
+                notified: false,
+            },
+            Plan::Recurring(recurring, token) => {
+                let currency = CurrencyCode::from_stored(&token.currency).map_err(|_| {
+                    PspFailure::from(payledger_store::StoreError::Corrupt(
+                        "payment token row: bad currency".into(),
+                    ))
+                })?;
+                let amount = minor_units(recurring.amount_hundredths, &currency).ok_or_else(|| {
+                    refused(
+                        ResponseCode::MalformedRequest,
+                        format!(
+                            "amount has more decimals than the token's currency {} allows.",
+                            currency.as_str()
+                        ),
+                    )
+                })?;
+                RequestRecord {
+                    kind: RequestKind::Recurring,
+                    merchant_id,
+                    merchant_reference: recurring.merchant_reference.clone(),
+                    request_sha256,
+                    project: project.as_str().to_owned(),
+                    order: String::new(),
+                    order_number: numbers.order,
+                    transaction_number: numbers.transaction,
+                    stan: numbers.stan,
+                    token: recurring.token_id,
+                    user_id: recurring.user_id.clone(),
+                    currency: currency.as_str().to_owned(),
+                    amount,
+                    email: token.email.clone(),
+                    payment_method: None,
+                    reason: Some(recurring.reason.clone()),
+                    notify_url: recurring.callback_urls.notify.clone(),
+                    created_at_ms: now.0,
+                    outcome: None,
+                    notified: false,
+                }
+            }
+        };
+        let draft = OrderDraft {
+            order_number: order_number(merchant_id, numbers.order),
+            key: None,
+            total_price: record_money(&record)?,
+            customer_id: Some(record.user_id.clone()),
+            customer_email: record.email.clone(),
+            recurring: record.kind == RequestKind::Recurring,
+        };
+        let stored = record.clone();
+        let with: WritesWith = Box::new(move |order| {
+            let record = RequestRecord {
+                order: order.id.to_string(),
+                ..stored
+            };
+            vec![
+                records::counters_write(merchant_id, &counters),
+                records::request_write(&record),
+            ]
+        });
+        let order = self
+            .attempts
+            .orders()
+            .execute_with(
+                self.meta(project, merchant_id),
+                None,
+                OrderCommand::Create(draft),
+                with,
+            )
+            .await?;
+        record.order = order.order.id.to_string();
+        tracing::info!(
+            merchant_id,
+            order_number = numbers.order,
+            order = %record.order,
+            kind = ?record.kind,
+            "tokenization order created"
+        );
+        Ok(record)
+    }
+
+    /// Steps 3 and 4 for a record without an outcome; a record with one is
+    /// answered as it is.
+    async fn resume(&self, record: RequestRecord) -> Result<Answered, TokenizationError> {
+        if let Some(outcome) = record.outcome.clone() {
+            return Ok(Answered {
+                record,
+                outcome,
+                replayed: true,
+            });
+        }
+        let (project, order_id) = record_ids(&record)?;
+        let order = self.attempts.order(&project, order_id).await?;
+        let payment_id = match order.order.payments.last() {
+            Some(id) => *id,
+            None => match self.start(&project, &record, &order.order).await? {
+                Ok(id) => id,
+                Err(outcome) => return self.record(record, outcome, None).await,
+            },
+        };
+        let executed = self
+            .attempts
+            .psp()
+            .process_payment(&project, payment_id, false)
+            .await;
+        match executed {
+            Ok(_) => {}
+            Err(PspFailure::Psp(error)) => {
+                tracing::warn!(%error, order = %record.order, "tokenization charge not executed yet");
+                return self.pending(record, ResponseCode::PspUnavailable).await;
+            }
+            Err(other) => return Err(other.into()),
+        }
+        match self.settle(record.clone(), &project, payment_id).await? {
+            Some(answered) => Ok(answered),
+            None => self.pending(record, ResponseCode::Pending).await,
+        }
+    }
+
+    /// Step 3: the attempt's payment with the card it charges, or the
+    /// outcome when the PSP refused to save the card.
+    async fn start(
+        &self,
+        project: &ProjectKey,
+        record: &RequestRecord,
+        order: &payledger_domain::Order,
+    ) -> Result<Result<PaymentId, Outcome>, TokenizationError> {
+        let account = self.account(project)?;
+        let saved = match record.kind {
+            RequestKind::Sale => {
+                let method = record.payment_method.clone().unwrap_or_default();
+                let save = SaveCard {
+                    card_token: method,
+                    email: record.email.clone(),
+                    metadata: BTreeMap::from([
+                        (METADATA_PROJECT.to_owned(), project.as_str().to_owned()),
+                        ("payledger_order_id".to_owned(), record.order.clone()),
+                    ]),
+                    idempotency_key: format!("payledger-{}-save", record.order),
+                };
+                match account.connector.save_card(&save).await {
+                    Ok(card) => SavedMethod::saved(&account.interface, &card, true),
+                    Err(error) if !error.retryable() && !error.outcome_unknown() => {
+                        return Ok(Err(refusal_outcome(
+                            &error_code(&error),
+                            decline_code(&error),
+                            error_message(&error),
+                            self.now(),
+                        )));
+                    }
+                    Err(error) => return Err(PspFailure::Psp(error).into()),
+                }
+            }
+            RequestKind::Recurring => {
+                let store = self.store();
+                let (merchant, token) = (record.merchant_id, record.token);
+                let token = blocking(move || Ok(records::token(&*store, merchant, token)?))
+                    .await?
+                    .ok_or_else(|| corrupt("a recurring request's token is gone"))?;
+                SavedMethod {
+                    psp: token.psp,
+                    customer: token.customer,
+                    payment_method: token.payment_method,
+                    brand: token.brand,
+                    last4: token.last4,
+                    reusable: true,
+                    three_d_secure: false,
+                    off_session: true,
+                }
+            }
+        };
+        // Charged without the customer, confirmed at creation.
+        let saved = SavedMethod {
+            off_session: true,
+            ..saved
+        };
+        let mut draft = PaymentDraftInput::new(record_money(record)?);
+        draft.external_id = Some(format!(
+            "{}:{}",
+            record.merchant_id, record.merchant_reference
+        ));
+        draft.payment_method_info = MethodInfoInput {
+            payment_interface: Some(account.interface.clone()),
+            method: Some("card".to_owned()),
+            token: Some(saved.payment_method.clone()),
+            ..MethodInfoInput::default()
+        };
+        let meta = self.meta(project, record.merchant_id);
+        let id = self
+            .attempts
+            .start_attempt(&meta, order, draft, Some(saved))
+            .await?;
+        Ok(Ok(id))
+    }
+
+    /// Step 4 once the payment is final; `None` while it is not.
+    async fn settle(
+        &self,
+        record: RequestRecord,
+        project: &ProjectKey,
+        payment_id: PaymentId,
+    ) -> Result<Option<Answered>, TokenizationError> {
+        let payment = self
+            .attempts
+            .psp()
+            .load(project, payment_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let store = self.store();
+        let key = project.clone();
+        let saved =
+            blocking(move || Ok(saved_methods::read(&*store, &key, payment_id)?)).await?;
+        let now = self.now();
+        let outcome = match attempt_status(&payment) {
+            AttemptStatus::Succeeded => Outcome {
+                status: OrderStatus::Success,
+                code: ResponseCode::Success.code().to_owned(),
+                message: "Success".to_owned(),
+                decline_code: None,
+                card_type: None,
+                last4: None,
+                settled_at_ms: now.0,
+            },
+            AttemptStatus::Failed => {
+                let (code, decline, message) = charge_refusal(&payment);
+                refusal_outcome(&code, decline, message, now)
+            }
+            AttemptStatus::NotStarted | AttemptStatus::InProgress => return Ok(None),
+        };
+        let outcome = Outcome {
+            card_type: saved
+                .as_ref()
+                .and_then(|s| s.brand.as_ref())
+                .map(|b| b.to_ascii_uppercase()),
+            last4: saved.as_ref().and_then(|s| s.last4.clone()),
+            ..outcome
+        };
+        self.record(record, outcome, saved).await.map(Some)
+    }
+
+    /// Records the final `outcome` (and the token of a sale that
+    /// succeeded, and the notify callback) in one write.
+    async fn record(
+        &self,
+        record: RequestRecord,
+        outcome: Outcome,
+        saved: Option<SavedMethod>,
+    ) -> Result<Answered, TokenizationError> {
+        let record = RequestRecord {
+            outcome: Some(outcome.clone()),
+            ..record
+        };
+        let mut writes = vec![records::request_write(&record)];
+        if record.kind == RequestKind::Sale
+            && outcome.status == OrderStatus::Success
+            && let Some(saved) = saved
+        {
+            writes.push(records::token_write(&TokenRecord {
+                merchant_id: record.merchant_id,
+                token: record.token,
+                project: record.project.clone(),
+                user_id: record.user_id.clone(),
+                psp: saved.psp,
+                customer: saved.customer,
+                payment_method: saved.payment_method,
+                brand: saved.brand,
+                last4: saved.last4,
+                currency: record.currency.clone(),
+                email: record.email.clone(),
+                sale_order: record.order_number,
+                created_at_ms: outcome.settled_at_ms,
+            }));
+        }
+        let notify = record.notify_url.is_some();
+        if notify {
+            let key =
+                records::callback_key(outcome.settled_at_ms, record.merchant_id, &record.merchant_reference);
+            writes.push(records::callback_write(key, &CallbackDue { attempts: 0 }));
+        }
+        let store = self.store();
+        blocking(move || Ok(store.write(writes)?)).await?;
+        if notify {
+            self.wake.notify_one();
+        }
+        Ok(Answered {
+            record,
+            outcome,
+            replayed: false,
+        })
+    }
+
+    /// A charge without a final outcome yet: the callback sender settles
+    /// it later.
+    async fn pending(
+        &self,
+        record: RequestRecord,
+        code: ResponseCode,
+    ) -> Result<Answered, TokenizationError> {
+        let now = self.now();
+        let due = now.0.saturating_add(i64::try_from(self.backoff.ceiling(1)).unwrap_or(i64::MAX));
+        let write = records::callback_write(
+            records::callback_key(due, record.merchant_id, &record.merchant_reference),
+            &CallbackDue { attempts: 0 },
+        );
+        let store = self.store();
+        blocking(move || Ok(store.write(vec![write])?)).await?;
+        self.wake.notify_one();
+        Ok(Answered {
+            outcome: pending_outcome(code, now),
+            record,
+            replayed: false,
+        })
+    }
+
+    /// Up to [`CALLBACK_BATCH_MAX`] callbacks due now, and when the next
+    /// one is due after them.
+    pub async fn due_callbacks(
+        &self,
+    ) -> Result<(Vec<ScheduledCallback>, Option<i64>), PspFailure> {
+        let store = self.store();
+        let now = self.now();
+        blocking(move || {
+            let due = records::callbacks_due(&*store, now.0, CALLBACK_BATCH_MAX)?;
+            let next = records::next_callback_ms(&*store)?;
+            Ok((due, next))
+        })
+        .await
+    }
+
+    /// What to do with a due callback: settle the outcome first when it
+    /// was pending, then the notify body.
+    pub async fn prepare_callback(
+        &self,
+        callback: &ScheduledCallback,
+    ) -> Result<CallbackWork, PspFailure> {
+        let store = self.store();
+        let (merchant, reference) = (callback.merchant, callback.reference.clone());
+        let Some(record) =
+            blocking(move || Ok(records::request(&*store, merchant, &reference)?)).await?
+        else {
+            return Ok(CallbackWork::Done);
+        };
+        let record = if record.outcome.is_some() {
+            record
+        } else {
+            let _guard = self
+                .references
+                .lock(reference_lock(record.merchant_id, &record.merchant_reference))
+                .await;
+            // A resume executes what is left and settles what is final;
+            // it answers pending otherwise.
+            let answered = match self.resume_in_doubt(record).await {
+                Ok(answered) => answered,
+                Err(TokenizationError::Failed(failure)) => return Err(failure),
+                Err(TokenizationError::Refused(refusal)) => {
+                    tracing::warn!(message = %refusal.message, "a pending tokenization request cannot settle");
+                    return Ok(CallbackWork::Done);
+                }
+            };
+            if answered.outcome.status == OrderStatus::Pending {
+                return Ok(CallbackWork::NotSettled);
+            }
+            answered.record
+        };
+        match (&record.notify_url, &record.outcome) {
+            (Some(url), Some(outcome)) if !record.notified => Ok(CallbackWork::Send {
+                url: url.clone(),
+                body: serde_json::to_vec(&answer::render(&record, outcome))
+                    .unwrap_or_else(|_| unreachable!("JSON serializes")),
+            }),
+            _ => Ok(CallbackWork::Done),
+        }
+    }
+
+    /// A resume that also takes up PSP steps left in doubt; pending when
+    /// the charge is still not final.
+    async fn resume_in_doubt(&self, record: RequestRecord) -> Result<Answered, TokenizationError> {
+        let (project, order_id) = record_ids(&record)?;
+        let order = self.attempts.order(&project, order_id).await?;
+        let Some(payment) = order.order.payments.last().copied() else {
+            // The crash came before the attempt: start it now.
+            return self.resume(record).await;
+        };
+        match self
+            .attempts
+            .psp()
+            .process_payment(&project, payment, true)
+            .await
+        {
+            Ok(_) | Err(PspFailure::Psp(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+        match self.settle(record.clone(), &project, payment).await? {
+            Some(answered) => Ok(answered),
+            None => Ok(Answered {
+                outcome: pending_outcome(ResponseCode::Pending, self.now()),
+                record,
+                replayed: false,
+            }),
+        }
+    }
+
+    /// Records how a callback went: a delivered (or pointless) one is
+    /// removed; a failed or unsettled one is due again after the backoff,
+    /// until [`CALLBACK_ATTEMPTS_MAX`] attempts.
+    pub async fn callback_done(
+        &self,
+        callback: &ScheduledCallback,
+        work: &CallbackWork,
+        delivered: bool,
+    ) -> Result<(), PspFailure> {
+        let store = self.store();
+        let now = self.now();
+        let callback = callback.clone();
+        let backoff = self.backoff;
+        let sent = matches!(work, CallbackWork::Send { .. });
+        let done = delivered || matches!(work, CallbackWork::Done);
+        blocking(move || {
+            let mut writes = vec![records::callback_remove(callback.key.clone())];
+            if done && sent {
+                if let Some(record) =
+                    records::request(&*store, callback.merchant, &callback.reference)?
+                {
+                    writes.push(records::request_write(&RequestRecord {
+                        notified: true,
+                        ..record
+                    }));
+                }
+            } else if !done {
+                let attempts = callback.due.attempts.saturating_add(1);
+                if attempts >= CALLBACK_ATTEMPTS_MAX {
+                    tracing::error!(
+                        merchant_id = callback.merchant,
+                        attempts,
+                        "merchant callback given up after {CALLBACK_ATTEMPTS_MAX} attempts"
+                    );
+                } else {
+                    let wait =
+                        i64::try_from(backoff.next(attempts).as_millis()).unwrap_or(i64::MAX);
+                    writes.push(records::callback_write(
+                        records::callback_key(
+                            now.0.saturating_add(wait),
+                            callback.merchant,
+                            &callback.reference,
+                        ),
+                        &CallbackDue { attempts },
+                    ));
+                }
+            }
+            Ok(store.write(writes)?)
+        })
+        .await
+    }
+}
+
+/// The outcome of an answer given before the charge is final.
+fn pending_outcome(code: ResponseCode, now: Timestamp) -> Outcome {
+    let message = match code {
+        ResponseCode::PspUnavailable => {
+            "The PSP could not be reached; the charge is retried and its outcome is sent to \
+             callbackUrl.notify."
+        }
+        _ => "The charge is not final yet; its outcome is sent to callbackUrl.notify.",
+    };
+    Outcome {
+        status: OrderStatus::Pending,
+        code: code.code().to_owned(),
+        message: message.to_owned(),
+        decline_code: None,
+        card_type: None,
+        last4: None,
+        settled_at_ms: now.0,
+    }
+}
+
+/// The project and order of a record.
+fn record_ids(
+    record: &RequestRecord,
+) -> Result<(ProjectKey, payledger_domain::OrderId), TokenizationError> {
+    let project = ProjectKey::parse(&record.project)
+        .ok_or_else(|| corrupt("merchant reference row: bad project"))?;
+    let order = payledger_domain::OrderId::parse(&record.order)
+        .ok_or_else(|| corrupt("merchant reference row: bad order"))?;
+    Ok((project, order))
+}
+
+/// The order number of a tokenization order in the Orders API.
+pub fn order_number(merchant_id: u64, order: u64) -> String {
+    format!("tok-{merchant_id}-{order}")
+}
+
+/// A lock key per merchant and reference.
+fn reference_lock(merchant_id: u64, reference: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(merchant_id.to_be_bytes());
+    hasher.update(reference.as_bytes());
+    hasher.finalize().into()
+}
+
+/// `hundredths` in the minor units of `currency`; `None` when the currency
+/// has fewer decimals than the amount uses.
+pub fn minor_units(hundredths: i64, currency: &CurrencyCode) -> Option<i64> {
+    let digits = u32::from(Money::new(0, currency.clone()).fraction_digits());
+    match digits {
+        2 => Some(hundredths),
+        0 | 1 => {
+            let divisor = 10_i64.pow(2 - digits);
+            (hundredths % divisor == 0).then(|| hundredths / divisor)
+        }
+        more => hundredths.checked_mul(10_i64.pow(more - 2)),
+    }
+}
+
+fn record_money(record: &RequestRecord) -> Result<Money, TokenizationError> {
+    let currency = CurrencyCode::from_stored(&record.currency)
+        .map_err(|_| corrupt("merchant reference row: bad currency"))?;
+    Ok(Money::new(record.amount, currency))
+}
+
+fn project_of(merchant: &Merchant) -> Result<ProjectKey, TokenizationError> {
+    ProjectKey::parse(&merchant.project).ok_or_else(|| corrupt("merchant row: bad project"))
+}
+
+fn refused(code: ResponseCode, message: impl Into<String>) -> TokenizationError {
+    TokenizationError::Refused(Refusal::new(code, message))
+}
+
+fn corrupt(message: &str) -> TokenizationError {
+    TokenizationError::Failed(payledger_store::StoreError::Corrupt(message.to_owned()).into())
+}
+
+/// The outcome of a refused charge: `authentication_required` has its own
+/// code, every other refusal is a decline.
+fn refusal_outcome(
+    code: &str,
+    decline_code: Option<String>,
+    message: Option<String>,
+    now: Timestamp,
+) -> Outcome {
+    let authentication = code == "authentication_required"
+        || decline_code.as_deref() == Some("authentication_required");
+    let (response, text) = if authentication {
+        (
+            ResponseCode::AuthenticationRequired,
+            "The card asks for the customer's authentication, which a merchant-initiated charge \
+             cannot give."
+                .to_owned(),
+        )
+    } else {
+        (
+            ResponseCode::Declined,
+            format!(
+                "Declined by the PSP: {}{}",
+                decline_code.as_deref().unwrap_or(code),
+                message.map(|m| format!(" ({m})")).unwrap_or_default()
+            ),
+        )
+    };
+    Outcome {
+        status: OrderStatus::Failed,
+        code: response.code().to_owned(),
+        message: text,
+        decline_code: Some(decline_code.unwrap_or_else(|| code.to_owned())),
+        card_type: None,
+        last4: None,
+        settled_at_ms: now.0,
+    }
+}
+
+fn error_code(error: &PspError) -> String {
+    error.code().to_owned()
+}
+
+fn decline_code(error: &PspError) -> Option<String> {
+    match error {
+        PspError::Declined { decline_code, .. } => decline_code.clone(),
+        _ => None,
+    }
+}
+
+fn error_message(error: &PspError) -> Option<String> {
+    match error {
+        PspError::Declined { message, .. } | PspError::InvalidRequest { message, .. } => {
+            message.clone()
+        }
+        _ => None,
+    }
+}
+
+/// The code, decline code and message the executor recorded for the
+/// payment's failed Charge.
+fn charge_refusal(payment: &Payment) -> (String, Option<String>, Option<String>) {
+    let charge = payment
+        .transactions
+        .iter()
+        .rev()
+        .find(|t| t.kind == TransactionType::Charge);
+    let id = charge.map(|t| t.id.to_string()).unwrap_or_default();
+    let text = |fields: &BTreeMap<String, FieldValue>, name: &str| match fields.get(name) {
+        Some(FieldValue::String(value)) => Some(value.clone()),
+        _ => None,
+    };
+    payment
+        .interface_interactions
+        .iter()
+        .rev()
+        .find(|i| {
+            text(&i.fields, "transactionId").as_deref() == Some(id.as_str())
+                && text(&i.fields, "code").is_some()
+        })
+        .map_or_else(
+            || ("card_declined".to_owned(), None, None),
+            |i| {
+                (
+                    text(&i.fields, "code").unwrap_or_default(),
+                    text(&i.fields, "declineCode"),
+                    text(&i.fields, "message"),
+                )
+            },
+        )
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PspFailure> + Send + 'static,
+) -> Result<T, PspFailure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| PspFailure::Join)?
+}
+
+#[cfg(test)]
+mod tests;
