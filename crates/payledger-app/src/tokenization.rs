@@ -514,21 +514,26 @@ impl Tokenization {
                 Err(outcome) => return self.record(record, outcome, None).await,
             },
         };
+        // With `resume`: a repeat after a lost answer takes up the step
+        // left in doubt (found again at the PSP, not made twice).
         let executed = self
             .attempts
             .psp()
-            .process_payment(&project, payment_id, false)
+            .process_payment(&project, payment_id, true)
             .await;
-        match executed {
-            Ok(_) => {}
+        // A PSP that could not be reached leaves the charge in doubt; the
+        // executor tries again and the callback sender settles it.
+        let unreachable = match executed {
+            Ok(progress) => progress.in_doubt > 0,
             Err(PspFailure::Psp(error)) => {
                 tracing::warn!(%error, order = %record.order, "tokenization charge not executed yet");
-                return self.pending(record, ResponseCode::PspUnavailable).await;
+                true
             }
             Err(other) => return Err(other.into()),
-        }
+        };
         match self.settle(record.clone(), &project, payment_id).await? {
             Some(answered) => Ok(answered),
+            None if unreachable => self.pending(record, ResponseCode::PspUnavailable).await,
             None => self.pending(record, ResponseCode::Pending).await,
         }
     }
@@ -1044,6 +1049,3 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| PspFailure::Join)?
 }
-
-#[cfg(test)]
-mod tests;

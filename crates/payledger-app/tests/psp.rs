@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 #[path = "psp/order_attempts.rs"]
 mod order_attempts;
+#[path = "psp/tokenization.rs"]
+mod tokenization;
 
 const START_MS: i64 = 1_767_225_600_000;
 
