@@ -172,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(psp_notifications::routes())
         .merge(payment_page::routes())
+        .merge(tokenization::routes::routes())
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,

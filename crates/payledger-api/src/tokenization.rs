@@ -1,6 +1,11 @@
 //! The signed tokenization API of seed `004_…` (issue 13): the request
-//! envelope, its verification, and the request fields, in the order the
-//! contract demands. The routes come with the sale and recurring flows.
+//! envelope, its verification, the request fields, and the routes.
+//!
+//! | route | auth | answer |
+//! |---|---|---|
+//! | `POST /tokenization/sale` | RSA signature of the merchant | the seed's response plus `token{id, maskedPan}` |
+//! | `POST /tokenization/recurring` | RSA signature of the merchant | the seed's response |
+//! | `POST /{pk}/tokenization/sale`, `…/recurring` | the same; `pk` must be the merchant's project | the same |
 //!
 //! A request is `{"request": "<JSON text>", "signature": "<base64>"}`. The
 //! signature is RSA-SHA256 (PKCS#1 v1.5) over the exact bytes of the text.
@@ -8,9 +13,14 @@
 //! (it names the keys); every other field is read afterwards.
 //!
 //! Every refusal is a [`ResponseCode`] with a message naming the field;
-//! none says whether another merchant's token or order exists.
+//! none says whether another merchant's token or order exists. The HTTP
+//! status of each code is [`http_status`]: the one place codes meet HTTP.
 
 use payledger_app::merchants::Merchant;
+pub use payledger_app::tokenization::{
+    CallbackUrls, RecurringRequest, Refusal, ResponseCode, SaleRequest,
+};
+use payledger_domain::{CurrencyCode, Money};
 use serde_json::{Map, Value};
 
 /// Longest `userId` and `merchantReference`, in characters (seed: String(64)).
@@ -25,70 +35,6 @@ pub const AMOUNT_DIGITS_MAX: usize = 9;
 pub const AMOUNT_DECIMALS_MAX: usize = 2;
 /// Longest request text, in bytes.
 pub const REQUEST_TEXT_BYTES_MAX: usize = 16 * 1024;
-
-/// The answers of the tokenization API (README: "Response codes").
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum ResponseCode {
-    Success,
-    /// The envelope or a field of the request is malformed (the message
-    /// names the field).
-    MalformedRequest,
-    /// No active key of the merchant made the signature.
-    BadSignature,
-    /// The merchant is unknown.
-    UnknownMerchant,
-    /// The token is unknown, or not the merchant's and user's.
-    UnknownToken,
-    /// `parentOrderId` is not the merchant's sale that created the token.
-    ParentOrderMismatch,
-    /// The `merchantReference` was used with other content.
-    DuplicateReference,
-    /// The PSP declined the charge.
-    Declined,
-    /// The card asks for the customer's authentication.
-    AuthenticationRequired,
-    /// The PSP could not be reached; nothing is known to be charged.
-    PspUnavailable,
-}
-
-impl ResponseCode {
-    /// Every code.
-    pub const ALL: [Self; 10] = [
-        Self::Success,
-        Self::MalformedRequest,
-        Self::BadSignature,
-        Self::UnknownMerchant,
-        Self::UnknownToken,
-        Self::ParentOrderMismatch,
-        Self::DuplicateReference,
-        Self::Declined,
-        Self::AuthenticationRequired,
-        Self::PspUnavailable,
-    ];
-
-    /// The `responseCode` text.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Success => "0000",
-            Self::MalformedRequest => "1001",
-            Self::BadSignature => "1002",
-            Self::UnknownMerchant => "1003",
-            Self::UnknownToken => "1004",
-            Self::ParentOrderMismatch => "1005",
-            Self::DuplicateReference => "1006",
-            Self::Declined => "2001",
-            Self::AuthenticationRequired => "2002",
-            Self::PspUnavailable => "3001",
-        }
-    }
-}
-
-/// A refused request: its code and what to tell the merchant.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Refusal {
-    pub code: ResponseCode,
-    pub message: String,
-}
 
 fn malformed(message: impl Into<String>) -> Refusal {
     Refusal {
@@ -196,6 +142,11 @@ fn text(fields: &Map<String, Value>, name: &str, max_chars: usize) -> Result<Str
     }
 }
 
+/// Longest `paymentMethod`, in bytes.
+pub const PAYMENT_METHOD_BYTES_MAX: usize = 255;
+/// Longest `email`, in bytes.
+pub const EMAIL_BYTES_MAX: usize = 254;
+
 /// An amount of the seed's Number(9,2): at most [`AMOUNT_DIGITS_MAX`]
 /// digits of which [`AMOUNT_DECIMALS_MAX`] are decimals (so 7 before the
 /// point), above zero, in hundredths.
@@ -231,15 +182,6 @@ fn amount(fields: &Map<String, Value>) -> Result<i64, Refusal> {
     Ok(cents)
 }
 
-/// Where the merchant wants to be told about the outcome.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct CallbackUrls {
-    pub success: Option<String>,
-    pub fail: Option<String>,
-    pub cancel: Option<String>,
-    pub notify: Option<String>,
-}
-
 fn callback_urls(fields: &Map<String, Value>) -> Result<CallbackUrls, Refusal> {
     let Some(value) = fields.get("callbackUrl").filter(|v| !v.is_null()) else {
         return Ok(CallbackUrls::default());
@@ -271,21 +213,6 @@ fn callback_urls(fields: &Map<String, Value>) -> Result<CallbackUrls, Refusal> {
     })
 }
 
-/// A recurring request (seed 004), read after its signature was checked.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RecurringRequest {
-    pub merchant_id: u64,
-    /// Lower case: user ids compare without case.
-    pub user_id: String,
-    pub token_id: u64,
-    pub reason: String,
-    /// Hundredths of the token's currency.
-    pub amount_cents: i64,
-    pub merchant_reference: String,
-    pub parent_order_id: u64,
-    pub callback_urls: CallbackUrls,
-}
-
 /// Reads a recurring request text whose signature was checked.
 pub fn parse_recurring(text: &str) -> Result<RecurringRequest, Refusal> {
     let fields = self::fields(text)?;
@@ -294,12 +221,92 @@ pub fn parse_recurring(text: &str) -> Result<RecurringRequest, Refusal> {
         user_id: self::text(&fields, "userId", REFERENCE_CHARS_MAX)?.to_lowercase(),
         token_id: number(&fields, "tokenId")?,
         reason: self::text(&fields, "reason", REASON_CHARS_MAX)?,
-        amount_cents: amount(&fields)?,
+        amount_hundredths: amount(&fields)?,
         merchant_reference: self::text(&fields, "merchantReference", REFERENCE_CHARS_MAX)?,
         parent_order_id: number(&fields, "parentOrderId")?,
         callback_urls: callback_urls(&fields)?,
     })
 }
+
+/// Reads a sale text whose signature was checked.
+pub fn parse_sale(text: &str) -> Result<SaleRequest, Refusal> {
+    let fields = self::fields(text)?;
+    let merchant_id = number(&fields, "merchantId")?;
+    let user_id = self::text(&fields, "userId", REFERENCE_CHARS_MAX)?.to_lowercase();
+    let merchant_reference = self::text(&fields, "merchantReference", REFERENCE_CHARS_MAX)?;
+    let hundredths = amount(&fields)?;
+    let currency = match fields.get("currency") {
+        Some(Value::String(code)) => CurrencyCode::parse(&code.to_ascii_uppercase()).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| malformed("currency must be a 3-letter ISO 4217 currency code."))?;
+    let minor = payledger_app::tokenization::minor_units(hundredths, &currency).ok_or_else(|| {
+        malformed(format!(
+            "amount has more decimals than {} allows.",
+            currency.as_str()
+        ))
+    })?;
+    let payment_method = match fields.get("paymentMethod") {
+        Some(Value::String(id))
+            if id.starts_with("pm_")
+                && id.len() <= PAYMENT_METHOD_BYTES_MAX
+                && id[3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            id.clone()
+        }
+        _ => {
+            return Err(malformed(format!(
+                "paymentMethod must be the PSP's payment method id (pm_…, at most \
+                 {PAYMENT_METHOD_BYTES_MAX} bytes)."
+            )));
+        }
+    };
+    let email = match fields.get("email") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(email))
+            if email.len() <= EMAIL_BYTES_MAX
+                && payledger_domain::order::validate_customer_email(email).is_ok() =>
+        {
+            Some(email.clone())
+        }
+        _ => {
+            return Err(malformed(format!(
+                "email must be an email address of at most {EMAIL_BYTES_MAX} bytes."
+            )));
+        }
+    };
+    Ok(SaleRequest {
+        merchant_id,
+        user_id,
+        merchant_reference,
+        amount: Money::new(minor, currency),
+        payment_method,
+        email,
+        callback_urls: callback_urls(&fields)?,
+    })
+}
+
+/// The HTTP status of each response code.
+pub const fn http_status(code: ResponseCode) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    match code {
+        // The request was taken: the body says how the charge went.
+        ResponseCode::Success
+        | ResponseCode::Pending
+        | ResponseCode::Declined
+        | ResponseCode::AuthenticationRequired => StatusCode::OK,
+        ResponseCode::MalformedRequest
+        | ResponseCode::UnknownToken
+        | ResponseCode::ParentOrderMismatch => StatusCode::BAD_REQUEST,
+        ResponseCode::BadSignature | ResponseCode::UnknownMerchant => StatusCode::UNAUTHORIZED,
+        ResponseCode::DuplicateReference => StatusCode::CONFLICT,
+        ResponseCode::PspUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+pub mod routes;
 
 #[cfg(test)]
 mod tests;

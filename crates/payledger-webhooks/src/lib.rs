@@ -28,6 +28,7 @@
 //! anyway), and stops them all on shutdown.
 
 pub mod backoff;
+pub mod merchant_callbacks;
 pub mod render;
 pub mod send;
 pub mod signature;
@@ -36,4 +37,5 @@ pub mod testing;
 pub mod worker;
 
 pub use backoff::Backoff;
+pub use merchant_callbacks::MerchantCallbacks;
 pub use worker::{Deliveries, DeliveryConfig, DeliveryError};

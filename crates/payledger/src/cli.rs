@@ -29,6 +29,10 @@ pub enum Command {
     /// on the data directory, through its admin socket, taking effect at
     /// once.
     Merchants(MerchantsArgs),
+    /// payledger's own key pair, which signs the notify callbacks of the
+    /// tokenization API (`keys show` prints the public key merchants
+    /// verify with; the pair is made on first use).
+    Keys(KeysArgs),
     /// Show each log consumer's cursor, lag and last error per partition
     /// (opens the store: run it while the server is stopped).
     Status(StatusArgs),
@@ -324,4 +328,25 @@ pub struct MerchantRevokeArgs {
     /// The key's id, as `merchants list` shows it.
     #[arg(long)]
     pub key: String,
+}
+
+// `payledger keys …`
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Print the id and the public key (SPKI PEM) of the callback signing
+    /// key of the data directory, making the pair if there is none.
+    Show(KeysShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysShowArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

@@ -9,6 +9,7 @@
 mod admin;
 mod cli;
 mod clients;
+mod keys;
 mod merchants;
 mod psp;
 mod serve;
@@ -27,6 +28,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => serve::run(&args),
         cli::Command::Clients(args) => clients::run(&args),
         cli::Command::Merchants(args) => merchants::run(&args),
+        cli::Command::Keys(args) => keys::run(&args),
         cli::Command::Status(args) => status::run(&args),
     }
 }

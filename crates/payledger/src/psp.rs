@@ -9,6 +9,7 @@ use payledger_app::clock::SystemClock;
 use payledger_app::consumer::LogConsumer;
 use payledger_app::order_attempts::OrderAttempts;
 use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
+use payledger_app::tokenization::Tokenization;
 use payledger_domain::ProjectKey;
 use payledger_psp::config::{PspConfig, STRIPE};
 use payledger_stripe::StripeConnector;
@@ -23,6 +24,8 @@ pub struct PspRuntime {
     pub service: PspService,
     /// Retry and collect of order payments, over the service.
     pub attempts: OrderAttempts,
+    /// The signed tokenization API's sale and recurring flows.
+    pub tokenization: Tokenization,
     executor: LogConsumer,
     tasks: tokio::task::JoinHandle<()>,
 }
@@ -34,6 +37,7 @@ impl PspRuntime {
         router
             .layer(axum::Extension(self.service.clone()))
             .layer(axum::Extension(self.attempts.clone()))
+            .layer(axum::Extension(self.tokenization.clone()))
             .layer(axum::Extension(PublicUrl(public_url.to_owned())))
     }
 
@@ -113,9 +117,11 @@ pub fn start(state: &AppState, path: Option<&Path>) -> anyhow::Result<Option<Psp
     let attempts = OrderAttempts::new(state.orders.clone(), state.ledger.clone(), service.clone())
         .with_settings(settings);
     let (executor, tasks) = service.clone().spawn();
+    let tokenization = Tokenization::new(attempts.clone());
     Ok(Some(PspRuntime {
         service,
         attempts,
+        tokenization,
         executor,
         tasks,
     }))

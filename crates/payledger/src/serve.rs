@@ -46,6 +46,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             args.webhooks.delivery_config()?,
         )
         .context("cannot start the webhook deliveries")?;
+        let callbacks = match &psp {
+            Some(psp) => Some(
+                payledger_webhooks::MerchantCallbacks::start(
+                    psp.tokenization.clone(),
+                    args.store.data.clone(),
+                    &args.webhooks.delivery_config()?,
+                )
+                .context("cannot start the merchant callbacks")?,
+            ),
+            None => None,
+        };
         let purger = TokenPurger::start(
             Arc::clone(&state.store),
             Arc::new(SystemClock),
@@ -71,6 +82,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let served = payledger_api::serve(listener, router, shutdown).await;
         if let Some(admin) = admin {
             let _ = admin.await;
+        }
+        if let Some(callbacks) = callbacks {
+            callbacks.stop().await;
         }
         if let Some(psp) = psp {
             psp.stop().await;

@@ -60,7 +60,7 @@ fn the_seed_request_is_read_merchant_first_then_verified_then_parsed() {
             user_id: "user1".into(),
             token_id: 436,
             reason: "Monthly box".into(),
-            amount_cents: 3_000,
+            amount_hundredths: 3_000,
             merchant_reference: "merRef1656991803097".into(),
             parent_order_id: 5798,
             callback_urls: CallbackUrls::default(),
@@ -123,7 +123,7 @@ fn recurring_with(field: &str, value: serde_json::Value) -> Result<RecurringRequ
 fn every_field_rule_of_a_recurring_request() {
     let base = recurring_with("reason", json!("monthly")).expect("valid");
     assert_eq!(base.user_id, "user1", "user ids compare without case");
-    assert_eq!(base.amount_cents, 3_010);
+    assert_eq!(base.amount_hundredths, 3_010);
     assert_eq!(
         base.callback_urls.notify.as_deref(),
         Some("https://shop.example/notify")
@@ -135,7 +135,7 @@ fn every_field_rule_of_a_recurring_request() {
         (json!("0.01"), 1),
     ] {
         assert_eq!(
-            recurring_with("amount", amount).unwrap().amount_cents,
+            recurring_with("amount", amount).unwrap().amount_hundredths,
             cents
         );
     }
@@ -182,4 +182,75 @@ fn response_codes_are_distinct() {
     codes.dedup();
     assert_eq!(codes.len(), ResponseCode::ALL.len());
     assert_eq!(ResponseCode::Success.code(), "0000");
+}
+
+fn sale_with(field: &str, value: serde_json::Value) -> Result<SaleRequest, Refusal> {
+    let mut fields = json!({
+        "merchantId": 3, "userId": "User1", "merchantReference": "sale-1",
+        "amount": 30, "currency": "usd", "paymentMethod": "pm_1Abc",
+        "email": "ada@example.com",
+    });
+    if value.is_null() {
+        fields.as_object_mut().unwrap().remove(field);
+    } else {
+        fields[field] = value;
+    }
+    parse_sale(&fields.to_string())
+}
+
+#[test]
+fn every_field_rule_of_a_sale() {
+    let sale = sale_with("email", json!("ada@example.com")).expect("valid");
+    assert_eq!(sale.user_id, "user1");
+    assert_eq!(sale.amount.cent_amount, 3_000);
+    assert_eq!(sale.amount.currency.as_str(), "USD");
+    assert_eq!(sale.payment_method, "pm_1Abc");
+    assert_eq!(sale_with("email", json!(null)).unwrap().email, None);
+    assert_eq!(
+        sale_with("currency", json!("JPY")).unwrap().amount.cent_amount,
+        30,
+        "JPY has no minor unit"
+    );
+    assert!(sale_with("amount", json!(30.5)).is_ok());
+    for (field, value) in [
+        ("currency", json!("XXY")),
+        ("currency", json!(null)),
+        ("paymentMethod", json!("tok_visa")),
+        ("paymentMethod", json!("pm_a/b")),
+        ("paymentMethod", json!(null)),
+        ("email", json!("not-an-email")),
+        ("merchantReference", json!(null)),
+        ("userId", json!(null)),
+    ] {
+        let refused = sale_with(field, value.clone()).expect_err("refused");
+        assert_eq!(refused.code, ResponseCode::MalformedRequest, "{field}: {value}");
+        assert!(refused.message.contains(field), "{field}: {}", refused.message);
+    }
+    let refused = {
+        let mut fields = json!({
+            "merchantId": 3, "userId": "u", "merchantReference": "s",
+            "amount": 30.5, "currency": "JPY", "paymentMethod": "pm_1",
+        });
+        fields["x"] = json!(1);
+        parse_sale(&fields.to_string()).expect_err("JPY has no decimals")
+    };
+    assert!(refused.message.contains("amount"));
+}
+
+#[test]
+fn each_code_has_one_http_status() {
+    use axum::http::StatusCode;
+    assert_eq!(http_status(ResponseCode::Success), StatusCode::OK);
+    assert_eq!(http_status(ResponseCode::Declined), StatusCode::OK);
+    assert_eq!(http_status(ResponseCode::BadSignature), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        http_status(ResponseCode::UnknownMerchant),
+        http_status(ResponseCode::BadSignature),
+        "an unknown merchant looks like a bad signature"
+    );
+    assert_eq!(http_status(ResponseCode::DuplicateReference), StatusCode::CONFLICT);
+    assert_eq!(
+        http_status(ResponseCode::PspUnavailable),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
