@@ -240,12 +240,13 @@ pub fn parse_sale(text: &str) -> Result<SaleRequest, Refusal> {
         _ => None,
     }
     .ok_or_else(|| malformed("currency must be a 3-letter ISO 4217 currency code."))?;
-    let minor = payledger_app::tokenization::minor_units(hundredths, &currency).ok_or_else(|| {
-        malformed(format!(
-            "amount has more decimals than {} allows.",
-            currency.as_str()
-        ))
-    })?;
+    let minor =
+        payledger_app::tokenization::minor_units(hundredths, &currency).ok_or_else(|| {
+            malformed(format!(
+                "amount has more decimals than {} allows.",
+                currency.as_str()
+            ))
+        })?;
     let payment_method = match fields.get("paymentMethod") {
         Some(Value::String(id))
             if id.starts_with("pm_")

@@ -133,9 +133,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
             orders.prepare(&meta, answer.as_ref(), command, with)
         })
         .await
-                .map_err(|_| {
-                    AppError::Store(StoreError::Engine("an order task panicked".into()))
-                })??;
+        .map_err(|_| AppError::Store(StoreError::Engine("an order task panicked".into())))??;
         if let Some(append) = prepared.append {
             let (stream, expected) = (append.stream, append.expected_version);
             self.store()

@@ -66,9 +66,9 @@ impl CallbackSigner {
             source,
         };
         match std::fs::read_to_string(&path) {
-            Ok(pem) => Self::from_pem(&pem).ok_or_else(|| SigningKeyError::Invalid {
-                path: path.clone(),
-            }),
+            Ok(pem) => {
+                Self::from_pem(&pem).ok_or_else(|| SigningKeyError::Invalid { path: path.clone() })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data).map_err(io)?;
                 let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, SIGNING_KEY_BITS)
@@ -219,7 +219,11 @@ mod tests {
         assert!(header.starts_with(&format!("t=1767225600,key={},v1=", made.key_id())));
         let public = RsaPublicKey::from_public_key_pem(&loaded.public_pem()).unwrap();
         assert!(verify_header(&public, &header, body));
-        assert!(!verify_header(&public, &header, br#"{"responseCode":"0001"}"#));
+        assert!(!verify_header(
+            &public,
+            &header,
+            br#"{"responseCode":"0001"}"#
+        ));
         let moved = header.replace("t=1767225600", "t=1767225601");
         assert!(!verify_header(&public, &moved, body), "the time is signed");
         assert!(!verify_header(&public, "t=1,v1=%%%", body));

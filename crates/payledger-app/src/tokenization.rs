@@ -40,8 +40,7 @@ use payledger_domain::command::{MethodInfoInput, PaymentDraftInput};
 use payledger_domain::order::{AttemptStatus, attempt_status};
 use payledger_domain::payment::{FieldValue, TransactionType};
 use payledger_domain::{
-    Actor, CurrencyCode, Money, OrderDraft, Payment, PaymentId, ProjectKey,
-    Timestamp,
+    Actor, CurrencyCode, Money, OrderDraft, Payment, PaymentId, ProjectKey, Timestamp,
 };
 use payledger_psp::{METADATA_PROJECT, PspError, SaveCard};
 use payledger_store::EventStore;
@@ -299,14 +298,12 @@ impl Tokenization {
         self.run(merchant, text, &request.merchant_reference, move || {
             // The same code whether the token is unknown, another
             // merchant's or another user's: nothing is revealed.
-            let token = token
-                .filter(|t| t.user_id == user)
-                .ok_or_else(|| {
-                    refused(
-                        ResponseCode::UnknownToken,
-                        "tokenId is not a token of this merchant and userId.",
-                    )
-                })?;
+            let token = token.filter(|t| t.user_id == user).ok_or_else(|| {
+                refused(
+                    ResponseCode::UnknownToken,
+                    "tokenId is not a token of this merchant and userId.",
+                )
+            })?;
             if token.sale_order != request.parent_order_id {
                 return Err(refused(
                     ResponseCode::ParentOrderMismatch,
@@ -422,15 +419,16 @@ impl Tokenization {
                         "payment token row: bad currency".into(),
                     ))
                 })?;
-                let amount = minor_units(recurring.amount_hundredths, &currency).ok_or_else(|| {
-                    refused(
-                        ResponseCode::MalformedRequest,
-                        format!(
-                            "amount has more decimals than the token's currency {} allows.",
-                            currency.as_str()
-                        ),
-                    )
-                })?;
+                let amount =
+                    minor_units(recurring.amount_hundredths, &currency).ok_or_else(|| {
+                        refused(
+                            ResponseCode::MalformedRequest,
+                            format!(
+                                "amount has more decimals than the token's currency {} allows.",
+                                currency.as_str()
+                            ),
+                        )
+                    })?;
                 RequestRecord {
                     kind: RequestKind::Recurring,
                     merchant_id,
@@ -629,8 +627,7 @@ impl Tokenization {
             .ok_or(AppError::NotFound)?;
         let store = self.store();
         let key = project.clone();
-        let saved =
-            blocking(move || Ok(saved_methods::read(&*store, &key, payment_id)?)).await?;
+        let saved = blocking(move || Ok(saved_methods::read(&*store, &key, payment_id)?)).await?;
         let now = self.now();
         let outcome = match attempt_status(&payment) {
             AttemptStatus::Succeeded => Outcome {
@@ -694,8 +691,11 @@ impl Tokenization {
         }
         let notify = record.notify_url.is_some();
         if notify {
-            let key =
-                records::callback_key(outcome.settled_at_ms, record.merchant_id, &record.merchant_reference);
+            let key = records::callback_key(
+                outcome.settled_at_ms,
+                record.merchant_id,
+                &record.merchant_reference,
+            );
             writes.push(records::callback_write(key, &CallbackDue { attempts: 0 }));
         }
         let store = self.store();
@@ -718,7 +718,9 @@ impl Tokenization {
         code: ResponseCode,
     ) -> Result<Answered, TokenizationError> {
         let now = self.now();
-        let due = now.0.saturating_add(i64::try_from(self.backoff.ceiling(1)).unwrap_or(i64::MAX));
+        let due = now
+            .0
+            .saturating_add(i64::try_from(self.backoff.ceiling(1)).unwrap_or(i64::MAX));
         let write = records::callback_write(
             records::callback_key(due, record.merchant_id, &record.merchant_reference),
             &CallbackDue { attempts: 0 },
@@ -735,9 +737,7 @@ impl Tokenization {
 
     /// Up to [`CALLBACK_BATCH_MAX`] callbacks due now, and when the next
     /// one is due after them.
-    pub async fn due_callbacks(
-        &self,
-    ) -> Result<(Vec<ScheduledCallback>, Option<i64>), PspFailure> {
+    pub async fn due_callbacks(&self) -> Result<(Vec<ScheduledCallback>, Option<i64>), PspFailure> {
         let store = self.store();
         let now = self.now();
         blocking(move || {
@@ -766,7 +766,10 @@ impl Tokenization {
         } else {
             let _guard = self
                 .references
-                .lock(reference_lock(record.merchant_id, &record.merchant_reference))
+                .lock(reference_lock(
+                    record.merchant_id,
+                    &record.merchant_reference,
+                ))
                 .await;
             // A resume executes what is left and settles what is final;
             // it answers pending otherwise.

@@ -14,7 +14,8 @@
 
 use payledger_psp::config::StripeSettings;
 use payledger_psp::stripe_wire::{
-    self as wire, ObjectId, WireCard, WireCardDetails, WireList, WirePaymentMethod, WirePaymentIntent, WireRefund, object_kind,
+    self as wire, ObjectId, WireCard, WireCardDetails, WireList, WirePaymentIntent,
+    WirePaymentMethod, WireRefund, object_kind,
 };
 use payledger_psp::{
     CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,

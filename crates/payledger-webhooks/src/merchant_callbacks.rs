@@ -126,7 +126,11 @@ async fn round(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Ok(next.map(|due| u64::try_from(due.saturating_sub(now_ms)).unwrap_or(0).max(1)))
+    Ok(next.map(|due| {
+        u64::try_from(due.saturating_sub(now_ms))
+            .unwrap_or(0)
+            .max(1)
+    }))
 }
 
 /// One signed POST; whether the merchant answered 2xx.

@@ -143,7 +143,10 @@ fn answered_response(answered: &Answered) -> Response {
 fn refused_response(refusal: &Refusal) -> Response {
     (
         http_status(refusal.code),
-        Json(answer::render_refusal(refusal.code.code(), &refusal.message)),
+        Json(answer::render_refusal(
+            refusal.code.code(),
+            &refusal.message,
+        )),
     )
         .into_response()
 }

@@ -207,7 +207,10 @@ fn every_field_rule_of_a_sale() {
     assert_eq!(sale.payment_method, "pm_1Abc");
     assert_eq!(sale_with("email", json!(null)).unwrap().email, None);
     assert_eq!(
-        sale_with("currency", json!("JPY")).unwrap().amount.cent_amount,
+        sale_with("currency", json!("JPY"))
+            .unwrap()
+            .amount
+            .cent_amount,
         30,
         "JPY has no minor unit"
     );
@@ -223,8 +226,16 @@ fn every_field_rule_of_a_sale() {
         ("userId", json!(null)),
     ] {
         let refused = sale_with(field, value.clone()).expect_err("refused");
-        assert_eq!(refused.code, ResponseCode::MalformedRequest, "{field}: {value}");
-        assert!(refused.message.contains(field), "{field}: {}", refused.message);
+        assert_eq!(
+            refused.code,
+            ResponseCode::MalformedRequest,
+            "{field}: {value}"
+        );
+        assert!(
+            refused.message.contains(field),
+            "{field}: {}",
+            refused.message
+        );
     }
     let refused = {
         let mut fields = json!({
@@ -242,13 +253,19 @@ fn each_code_has_one_http_status() {
     use axum::http::StatusCode;
     assert_eq!(http_status(ResponseCode::Success), StatusCode::OK);
     assert_eq!(http_status(ResponseCode::Declined), StatusCode::OK);
-    assert_eq!(http_status(ResponseCode::BadSignature), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        http_status(ResponseCode::BadSignature),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         http_status(ResponseCode::UnknownMerchant),
         http_status(ResponseCode::BadSignature),
         "an unknown merchant looks like a bad signature"
     );
-    assert_eq!(http_status(ResponseCode::DuplicateReference), StatusCode::CONFLICT);
+    assert_eq!(
+        http_status(ResponseCode::DuplicateReference),
+        StatusCode::CONFLICT
+    );
     assert_eq!(
         http_status(ResponseCode::PspUnavailable),
         StatusCode::SERVICE_UNAVAILABLE

@@ -21,10 +21,7 @@ pub fn render(record: &RequestRecord, outcome: &Outcome) -> Value {
     let mut order = Map::new();
     order.insert("id".into(), json!(record.order_number));
     order.insert("merchantId".into(), json!(record.merchant_id));
-    order.insert(
-        "merchantReference".into(),
-        json!(record.merchant_reference),
-    );
+    order.insert("merchantReference".into(), json!(record.merchant_reference));
     order.insert("currency".into(), json!(record.currency));
     order.insert("amount".into(), amount.clone());
     order.insert("netAmount".into(), amount.clone());

@@ -16,8 +16,8 @@
 //!   pending, or send the notify callback.
 
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Milliseconds of a (UTC) day: trace numbers restart every day.
 pub const DAY_MS: i64 = 86_400_000;
@@ -217,12 +217,14 @@ fn get<T: DeserializeOwned>(
 }
 
 /// The counters of `merchant` (zero before its first request).
-pub fn counters(
-    store: &(impl EventStore + ?Sized),
-    merchant: u64,
-) -> Result<Counters, StoreError> {
-    Ok(get(store, Table::MerchantCounters, &merchant.to_be_bytes(), "merchant counters")?
-        .unwrap_or_default())
+pub fn counters(store: &(impl EventStore + ?Sized), merchant: u64) -> Result<Counters, StoreError> {
+    Ok(get(
+        store,
+        Table::MerchantCounters,
+        &merchant.to_be_bytes(),
+        "merchant counters",
+    )?
+    .unwrap_or_default())
 }
 
 pub fn counters_write(merchant: u64, counters: &Counters) -> KvWrite {

@@ -15,8 +15,8 @@ use payledger_app::tokenization::{
 };
 use payledger_app::{OrderRef, Orders};
 use payledger_domain::OrderPaymentState;
-use payledger_psp::testing::{CARD_3DS, CARD_DECLINED, CARD_OK, Fault};
 use payledger_psp::PspError;
+use payledger_psp::testing::{CARD_3DS, CARD_DECLINED, CARD_OK, Fault};
 use payledger_store::EventStore;
 
 const MERCHANT: u64 = 3;
@@ -49,7 +49,11 @@ impl Gateway {
 
     async fn recurring(&self, request: &RecurringRequest) -> Result<Answered, TokenizationError> {
         self.tokenization
-            .recurring(&merchant(request.merchant_id), &recurring_text(request), request)
+            .recurring(
+                &merchant(request.merchant_id),
+                &recurring_text(request),
+                request,
+            )
             .await
     }
 
@@ -138,7 +142,10 @@ fn a_sale_saves_a_token_that_a_recurring_request_charges_off_session() {
         assert_eq!(token.sale_order, 1);
         assert_eq!(token.user_id, "user1");
         assert!(token.customer.starts_with("cus_"));
-        assert_eq!(token.payment_method, CARD_OK, "a reference, never card data");
+        assert_eq!(
+            token.payment_method, CARD_OK,
+            "a reference, never card data"
+        );
 
         let recurring = gateway
             .recurring(&recurring_request("monthly-1", 1, 1))
@@ -274,7 +281,10 @@ fn tokens_are_refused_alike_when_unknown_foreign_or_another_users() {
 fn a_declined_card_fails_the_order_with_the_psps_code() {
     block(async {
         let gateway = Gateway::new();
-        let declined = gateway.sale("sale-1", CARD_DECLINED).await.expect("answered");
+        let declined = gateway
+            .sale("sale-1", CARD_DECLINED)
+            .await
+            .expect("answered");
         assert_eq!(declined.outcome.code, ResponseCode::Declined.code());
         assert_eq!(declined.outcome.status, OrderStatus::Failed);
         assert_eq!(
@@ -317,7 +327,11 @@ fn a_charge_whose_answer_was_lost_is_resumed_by_the_repeat_without_a_second_char
         let again = gateway.recurring(&request).await.expect("answered");
         assert_eq!(again.outcome.code, "0000");
         assert_eq!(again.record.order_number, first.record.order_number);
-        assert_eq!(gateway.creates(), creates + 1, "found again, not charged twice");
+        assert_eq!(
+            gateway.creates(),
+            creates + 1,
+            "found again, not charged twice"
+        );
     });
 }
 
@@ -370,7 +384,10 @@ fn a_notify_callback_is_due_at_once_and_due_again_after_a_failure() {
         assert!(due_now.is_empty(), "a failed callback waits");
         let next = next.expect("scheduled again");
         assert!(next > gateway.world.clock.now_ms());
-        gateway.world.clock.advance(next - gateway.world.clock.now_ms());
+        gateway
+            .world
+            .clock
+            .advance(next - gateway.world.clock.now_ms());
         let (again, _) = gateway.tokenization.due_callbacks().await.expect("due");
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].due.attempts, 1);
@@ -424,6 +441,9 @@ fn a_psp_outage_before_the_charge_answers_unavailable_and_the_callback_settles_i
         assert_eq!(sent["responseCode"], "0000");
         assert_eq!(sent["order"]["status"], "SUCCESS");
         let replay = gateway.recurring(&request).await.expect("answered");
-        assert_eq!(replay.outcome.code, "0000", "the settled outcome is the answer now");
+        assert_eq!(
+            replay.outcome.code, "0000",
+            "the settled outcome is the answer now"
+        );
     });
 }

@@ -106,9 +106,15 @@ fn numbers_increase_per_merchant_and_the_trace_number_restarts_each_day() {
         }
     );
     let recurring = counters.take(day + DAY_MS - 1, false);
-    assert_eq!((recurring.order, recurring.token, recurring.stan), (2, None, 2));
+    assert_eq!(
+        (recurring.order, recurring.token, recurring.stan),
+        (2, None, 2)
+    );
     let tomorrow = counters.take(day + DAY_MS, false);
-    assert_eq!((tomorrow.order, tomorrow.transaction, tomorrow.stan), (3, 3, 1));
+    assert_eq!(
+        (tomorrow.order, tomorrow.transaction, tomorrow.stan),
+        (3, 3, 1)
+    );
 }
 
 #[test]
@@ -127,6 +133,8 @@ fn callbacks_come_back_in_due_order_and_only_when_due() {
     let due = callbacks_due(&store, 2_000, 10).unwrap();
     assert_eq!(due.len(), 2);
     assert_eq!(due[1].due, CallbackDue { attempts: 1 });
-    store.write(vec![callback_remove(due[0].key.clone())]).unwrap();
+    store
+        .write(vec![callback_remove(due[0].key.clone())])
+        .unwrap();
     assert_eq!(next_callback_ms(&store).unwrap(), Some(2_000));
 }
