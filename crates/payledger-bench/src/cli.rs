@@ -40,6 +40,9 @@ pub enum Command {
     /// PSP flows: signed webhook ingestion req/s and p99, and (with
     /// --stripe-url) executor authorizations/s against a Stripe emulator.
     Psp(crate::bench::psp::BenchPspArgs),
+    /// Signed tokenization API: RSA verifications/s alone, and signed
+    /// recurring requests/s and p99 with the charge at a Stripe emulator.
+    Tokenization(crate::bench::tokenization::BenchTokenizationArgs),
     /// Append events from many threads until killed, printing one line
     /// `ack <kind>/<id> <version>` per durable append (crash testing).
     Stress(StressArgs),

@@ -26,6 +26,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Relay(args) => bench::relay(&args),
         cli::Command::Webhooks(args) => bench::webhooks(&args),
         cli::Command::Psp(args) => bench::psp(&args),
+        cli::Command::Tokenization(args) => bench::tokenization(&args),
         cli::Command::Stress(args) => stress::run(&args),
     }
 }

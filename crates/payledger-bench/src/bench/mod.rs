@@ -8,6 +8,7 @@ mod http;
 pub(crate) mod load;
 pub(crate) mod psp;
 mod relay;
+pub(crate) mod tokenization;
 pub(crate) mod webhooks;
 
 pub(crate) use append::run as append;
@@ -15,6 +16,7 @@ pub(crate) use http::run as http;
 pub(crate) use load::run as load;
 pub(crate) use psp::run as psp;
 pub(crate) use relay::run as relay;
+pub(crate) use tokenization::run as tokenization;
 pub(crate) use webhooks::run as webhooks;
 
 use anyhow::Context;
