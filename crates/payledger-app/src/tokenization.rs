@@ -237,7 +237,7 @@ pub struct Tokenization {
 /// The request being run.
 enum Plan<'a> {
     Sale(&'a SaleRequest),
-    Recurring(&'a RecurringRequest, TokenRecord),
+    Recurring(&'a RecurringRequest, Box<TokenRecord>),
 }
 
 impl Tokenization {
@@ -310,7 +310,7 @@ impl Tokenization {
                     "parentOrderId is not the sale order that created the token.",
                 ));
             }
-            Ok(Plan::Recurring(request, token))
+            Ok(Plan::Recurring(request, Box::new(token)))
         })
         .await
     }

@@ -124,7 +124,7 @@ fn recurring_with_notify(
     notify: &str,
 ) -> String {
     let mut request: Value =
-        serde_json::from_str(&recurring_text(merchant, token, reference, parent)).unwrap();
+        serde_json::from_str(&recurring_text(merchant, token, reference, parent)).expect("JSON");
     request["callbackUrl"] = json!({"notify": notify});
     request.to_string()
 }

@@ -103,7 +103,9 @@ pub fn run(args: &BenchTokenizationArgs) -> anyhow::Result<()> {
     let (count, errors, elapsed, latency) = row?;
     let p50 = latency.value_at_quantile(0.5);
     println!();
-    println!("| workload | clients | req/s | p50 ms | p99 ms | errors | verification share of p50 |");
+    println!(
+        "| workload | clients | req/s | p50 ms | p99 ms | errors | verification share of p50 |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     #[allow(clippy::cast_precision_loss)]
     let share = verify_2048 / p50.max(1) as f64 * 100.0;
@@ -237,7 +239,12 @@ async fn recurring_load(
     let signed: Vec<Vec<String>> = (0..args.clients.max(1))
         .map(|client| {
             (0..args.requests_per_client)
-                .map(|n| envelope(&key, &recurring_text(token, parent, &format!("r-{client}-{n}"))))
+                .map(|n| {
+                    envelope(
+                        &key,
+                        &recurring_text(token, parent, &format!("r-{client}-{n}")),
+                    )
+                })
                 .collect()
         })
         .collect();
