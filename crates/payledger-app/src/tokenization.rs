@@ -25,7 +25,14 @@
 //! Refusals never say whether another merchant's token or order exists.
 
 pub mod answer;
+mod callbacks;
 pub mod records;
+mod requests;
+
+pub use requests::{
+    Answered, CallbackUrls, CallbackWork, RecurringRequest, Refusal, ResponseCode, SaleRequest,
+    TokenizationError,
+};
 
 use crate::backoff::Backoff;
 use crate::error::AppError;
@@ -45,8 +52,7 @@ use payledger_domain::{
 use payledger_psp::{METADATA_PROJECT, PspError, SaveCard};
 use payledger_store::EventStore;
 use records::{
-    CallbackDue, Counters, Numbers, OrderStatus, Outcome, RequestKind, RequestRecord,
-    ScheduledCallback, TokenRecord,
+    CallbackDue, Counters, Numbers, OrderStatus, Outcome, RequestKind, RequestRecord, TokenRecord,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -64,165 +70,6 @@ pub const CALLBACK_BACKOFF: Backoff = Backoff {
     min_ms: 1_000,
     max_ms: 3_600_000,
 };
-
-/// The answers of the tokenization API (README: "Response codes").
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum ResponseCode {
-    Success,
-    /// Accepted; the outcome is not final yet and goes to
-    /// `callbackUrl.notify`.
-    Pending,
-    /// The envelope or a field of the request is malformed (the message
-    /// names the field).
-    MalformedRequest,
-    /// No active key of the merchant made the signature.
-    BadSignature,
-    /// The merchant is unknown.
-    UnknownMerchant,
-    /// The token is unknown, or not the merchant's and user's.
-    UnknownToken,
-    /// `parentOrderId` is not the merchant's sale that created the token.
-    ParentOrderMismatch,
-    /// The `merchantReference` was used with other content.
-    DuplicateReference,
-    /// The PSP declined the charge.
-    Declined,
-    /// The card asks for the customer's authentication.
-    AuthenticationRequired,
-    /// The PSP could not be reached; the charge is retried and its outcome
-    /// goes to `callbackUrl.notify`.
-    PspUnavailable,
-}
-
-impl ResponseCode {
-    /// Every code.
-    pub const ALL: [Self; 11] = [
-        Self::Success,
-        Self::Pending,
-        Self::MalformedRequest,
-        Self::BadSignature,
-        Self::UnknownMerchant,
-        Self::UnknownToken,
-        Self::ParentOrderMismatch,
-        Self::DuplicateReference,
-        Self::Declined,
-        Self::AuthenticationRequired,
-        Self::PspUnavailable,
-    ];
-
-    /// The `responseCode` text.
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::Success => "0000",
-            Self::Pending => "0001",
-            Self::MalformedRequest => "1001",
-            Self::BadSignature => "1002",
-            Self::UnknownMerchant => "1003",
-            Self::UnknownToken => "1004",
-            Self::ParentOrderMismatch => "1005",
-            Self::DuplicateReference => "1006",
-            Self::Declined => "2001",
-            Self::AuthenticationRequired => "2002",
-            Self::PspUnavailable => "3001",
-        }
-    }
-}
-
-/// A refused request: its code and what to tell the merchant.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Refusal {
-    pub code: ResponseCode,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(code: ResponseCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-/// Why a request got no answer with an order.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenizationError {
-    #[error("refused ({}): {}", .0.code.code(), .0.message)]
-    Refused(Refusal),
-    #[error(transparent)]
-    Failed(#[from] PspFailure),
-}
-
-impl From<AppError> for TokenizationError {
-    fn from(error: AppError) -> Self {
-        Self::Failed(error.into())
-    }
-}
-
-impl From<payledger_store::StoreError> for TokenizationError {
-    fn from(error: payledger_store::StoreError) -> Self {
-        Self::Failed(error.into())
-    }
-}
-
-/// Where the merchant wants to be told about the outcome.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct CallbackUrls {
-    pub success: Option<String>,
-    pub fail: Option<String>,
-    pub cancel: Option<String>,
-    pub notify: Option<String>,
-}
-
-/// A sale with tokenization, read after its signature was checked.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SaleRequest {
-    pub merchant_id: u64,
-    /// Lower case: user ids compare without case.
-    pub user_id: String,
-    pub merchant_reference: String,
-    pub amount: Money,
-    /// The PSP's payment method (`pm_…`).
-    pub payment_method: String,
-    pub email: Option<String>,
-    pub callback_urls: CallbackUrls,
-}
-
-/// A recurring request (seed 004), read after its signature was checked.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RecurringRequest {
-    pub merchant_id: u64,
-    /// Lower case: user ids compare without case.
-    pub user_id: String,
-    pub token_id: u64,
-    pub reason: String,
-    /// Hundredths of the token's currency (seed: Number(9,2)).
-    pub amount_hundredths: i64,
-    pub merchant_reference: String,
-    pub parent_order_id: u64,
-    pub callback_urls: CallbackUrls,
-}
-
-/// An answered request: its record and outcome (pending ones are not
-/// stored yet).
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Answered {
-    pub record: RequestRecord,
-    pub outcome: Outcome,
-    /// The answer of an earlier identical request.
-    pub replayed: bool,
-}
-
-/// What the callback sender does with a due callback.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum CallbackWork {
-    /// POST `body` to `url`.
-    Send { url: String, body: Vec<u8> },
-    /// The outcome is still not final: try again later.
-    NotSettled,
-    /// Nothing to do (no notify URL, or notified already).
-    Done,
-}
 
 /// The sale and recurring flows.
 #[derive(Clone, Debug)]
@@ -733,147 +580,6 @@ impl Tokenization {
             record,
             replayed: false,
         })
-    }
-
-    /// Up to [`CALLBACK_BATCH_MAX`] callbacks due now, and when the next
-    /// one is due after them.
-    pub async fn due_callbacks(&self) -> Result<(Vec<ScheduledCallback>, Option<i64>), PspFailure> {
-        let store = self.store();
-        let now = self.now();
-        blocking(move || {
-            let due = records::callbacks_due(&*store, now.0, CALLBACK_BATCH_MAX)?;
-            let next = records::next_callback_ms(&*store)?;
-            Ok((due, next))
-        })
-        .await
-    }
-
-    /// What to do with a due callback: settle the outcome first when it
-    /// was pending, then the notify body.
-    pub async fn prepare_callback(
-        &self,
-        callback: &ScheduledCallback,
-    ) -> Result<CallbackWork, PspFailure> {
-        let store = self.store();
-        let (merchant, reference) = (callback.merchant, callback.reference.clone());
-        let Some(record) =
-            blocking(move || Ok(records::request(&*store, merchant, &reference)?)).await?
-        else {
-            return Ok(CallbackWork::Done);
-        };
-        let record = if record.outcome.is_some() {
-            record
-        } else {
-            let _guard = self
-                .references
-                .lock(reference_lock(
-                    record.merchant_id,
-                    &record.merchant_reference,
-                ))
-                .await;
-            // A resume executes what is left and settles what is final;
-            // it answers pending otherwise.
-            let answered = match self.resume_in_doubt(record).await {
-                Ok(answered) => answered,
-                Err(TokenizationError::Failed(failure)) => return Err(failure),
-                Err(TokenizationError::Refused(refusal)) => {
-                    tracing::warn!(message = %refusal.message, "a pending tokenization request cannot settle");
-                    return Ok(CallbackWork::Done);
-                }
-            };
-            if answered.outcome.status == OrderStatus::Pending {
-                return Ok(CallbackWork::NotSettled);
-            }
-            answered.record
-        };
-        match (&record.notify_url, &record.outcome) {
-            (Some(url), Some(outcome)) if !record.notified => Ok(CallbackWork::Send {
-                url: url.clone(),
-                body: serde_json::to_vec(&answer::render(&record, outcome))
-                    .unwrap_or_else(|_| unreachable!("JSON serializes")),
-            }),
-            _ => Ok(CallbackWork::Done),
-        }
-    }
-
-    /// A resume that also takes up PSP steps left in doubt; pending when
-    /// the charge is still not final.
-    async fn resume_in_doubt(&self, record: RequestRecord) -> Result<Answered, TokenizationError> {
-        let (project, order_id) = record_ids(&record)?;
-        let order = self.attempts.order(&project, order_id).await?;
-        let Some(payment) = order.order.payments.last().copied() else {
-            // The crash came before the attempt: start it now.
-            return self.resume(record).await;
-        };
-        match self
-            .attempts
-            .psp()
-            .process_payment(&project, payment, true)
-            .await
-        {
-            Ok(_) | Err(PspFailure::Psp(_)) => {}
-            Err(other) => return Err(other.into()),
-        }
-        match self.settle(record.clone(), &project, payment).await? {
-            Some(answered) => Ok(answered),
-            None => Ok(Answered {
-                outcome: pending_outcome(ResponseCode::Pending, self.now()),
-                record,
-                replayed: false,
-            }),
-        }
-    }
-
-    /// Records how a callback went: a delivered (or pointless) one is
-    /// removed; a failed or unsettled one is due again after the backoff,
-    /// until [`CALLBACK_ATTEMPTS_MAX`] attempts.
-    pub async fn callback_done(
-        &self,
-        callback: &ScheduledCallback,
-        work: &CallbackWork,
-        delivered: bool,
-    ) -> Result<(), PspFailure> {
-        let store = self.store();
-        let now = self.now();
-        let callback = callback.clone();
-        let backoff = self.backoff;
-        let sent = matches!(work, CallbackWork::Send { .. });
-        let done = delivered || matches!(work, CallbackWork::Done);
-        blocking(move || {
-            let mut writes = vec![records::callback_remove(callback.key.clone())];
-            if done && sent {
-                if let Some(record) =
-                    records::request(&*store, callback.merchant, &callback.reference)?
-                {
-                    writes.push(records::request_write(&RequestRecord {
-                        notified: true,
-                        ..record
-                    }));
-                }
-            } else if !done {
-                let attempts = callback.due.attempts.saturating_add(1);
-                if attempts >= CALLBACK_ATTEMPTS_MAX {
-                    tracing::error!(
-                        merchant_id = callback.merchant,
-                        attempts,
-                        "merchant callback given up after {CALLBACK_ATTEMPTS_MAX} attempts"
-                    );
-                } else {
-                    let wait =
-                        i64::try_from(backoff.next(attempts).as_millis()).unwrap_or(i64::MAX);
-                    writes.push(records::callback_write(
-                        records::callback_key(
-                            now.0.saturating_add(wait),
-                            callback.merchant,
-                            &callback.reference,
-                        ),
-                        &CallbackDue { attempts },
-                    ));
-                }
-            }
-            Ok(store.write(writes)?)
-        })
-        .await
     }
 }
 
