@@ -129,8 +129,9 @@ fn recurring_with_notify(
     request.to_string()
 }
 
-/// How many PaymentIntents localstripe holds.
-fn intent_count() -> usize {
+/// How many PaymentIntents localstripe holds for `project` (other tests
+/// share the emulator).
+fn intent_count(project: &str) -> usize {
     let client = reqwest::blocking::Client::new();
     let mut count = 0;
     let mut after: Option<String> = None;
@@ -148,7 +149,10 @@ fn intent_count() -> usize {
             .json()
             .expect("JSON");
         let data = page["data"].as_array().expect("data");
-        count += data.len();
+        count += data
+            .iter()
+            .filter(|i| i["metadata"]["payledger_project"] == project)
+            .count();
         after = data
             .last()
             .and_then(|i| i["id"].as_str())
@@ -259,7 +263,7 @@ fn a_sale_saves_a_token_that_a_signed_recurring_request_charges() {
     assert!(token.is_u64() && parent.is_u64(), "{sale}");
 
     // Refusals before anything is charged.
-    let intents = intent_count();
+    let intents = intent_count(&setup.project);
     let text = recurring_text(3, &token, "monthly-1", &parent);
     let mut tampered = key.sign(&text);
     tampered["request"] = json!(text.replacen(',', ", ", 1));
@@ -294,7 +298,11 @@ fn a_sale_saves_a_token_that_a_signed_recurring_request_charges() {
         &key.sign(&recurring_text(3, &token, "monthly-x", &json!(999))),
     );
     assert_eq!(mismatch["responseCode"], "1005");
-    assert_eq!(intent_count(), intents, "nothing charged by a refusal");
+    assert_eq!(
+        intent_count(&setup.project),
+        intents,
+        "nothing charged by a refusal"
+    );
 
     // The recurring charge, notified after one refused callback.
     let text = recurring_with_notify(3, &token, "monthly-1", &parent, &notify.url);
@@ -305,7 +313,7 @@ fn a_sale_saves_a_token_that_a_signed_recurring_request_charges() {
     assert_eq!(charged["order"]["recurring"], true);
     assert_eq!(charged["transaction"]["type"], "SALE");
     assert_eq!(charged["order"]["cardType"], "VISA");
-    assert_eq!(intent_count(), intents + 1);
+    assert_eq!(intent_count(&setup.project), intents + 1);
     let order_number = format!(
         "tok-3-{}",
         charged["order"]["id"].as_u64().expect("order id")
@@ -318,7 +326,7 @@ fn a_sale_saves_a_token_that_a_signed_recurring_request_charges() {
     // The same request again: the same answer, nothing charged.
     let (_, replayed) = post(&setup, "recurring", &envelope);
     assert_eq!(replayed, charged);
-    assert_eq!(intent_count(), intents + 1);
+    assert_eq!(intent_count(&setup.project), intents + 1);
     // Its reference with other content is refused.
     let (status, duplicate) = post(
         &setup,
@@ -428,7 +436,7 @@ fn fifty_identical_recurring_requests_at_once_make_one_charge() {
         &key.sign(&sale_text(7, "sale-1", &card("4242424242424242"), None)),
     );
     assert_eq!(sale["responseCode"], "0000", "{sale}");
-    let intents = intent_count();
+    let intents = intent_count(&setup.project);
     let envelope = key.sign(&recurring_text(
         7,
         &sale["token"]["id"],
@@ -446,5 +454,9 @@ fn fifty_identical_recurring_requests_at_once_make_one_charge() {
     });
     assert_eq!(answers[0]["responseCode"], "0000", "{}", answers[0]);
     assert!(answers.iter().all(|a| *a == answers[0]), "one answer");
-    assert_eq!(intent_count(), intents + 1, "one PaymentIntent");
+    assert_eq!(
+        intent_count(&setup.project),
+        intents + 1,
+        "one PaymentIntent"
+    );
 }
