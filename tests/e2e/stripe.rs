@@ -154,6 +154,11 @@ fn setup_with(project: &str, api_base: &str) -> Setup {
 
 /// A server whose project also has the `orders` settings `orders`.
 fn setup_configured(project: &str, api_base: &str, orders: Value) -> Setup {
+    setup_with_args(project, api_base, orders, &[])
+}
+
+/// A server with the PSP configuration and `extra` arguments.
+fn setup_with_args(project: &str, api_base: &str, orders: Value, extra: &[&str]) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let scope = format!("manage_project:{project}");
     create_client(dir.path(), "merchant", "merchant-secret-1", &scope);
@@ -173,7 +178,9 @@ fn setup_configured(project: &str, api_base: &str, orders: Value) -> Setup {
     let path = dir.path().join("psp.json");
     std::fs::write(&path, config.to_string()).expect("write PSP config");
     let path = path.to_str().expect("UTF-8 path").to_owned();
-    let server = Server::start_with(dir.path(), &["--psp-config", &path]);
+    let mut args = vec!["--psp-config", path.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(dir.path(), &args);
     register_webhook(&server, project, &webhook_secret);
     let api = Api::connect(
         server.url(),

@@ -3,15 +3,18 @@
 //! a token, a recurring request charges it, and every way to get a request
 //! wrong is refused without charging anything.
 
-use super::{DEADLINE, Setup, card, localstripe, setup};
+use super::{DEADLINE, Setup, card, localstripe, setup, setup_with_args};
 use base64::Engine;
+use payledger_e2e::kafka::TopicReader;
 use payledger_e2e::payledger_bin;
+use payledger_e2e::{Tansu, TansuStorage};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -426,8 +429,16 @@ fn a_sale_saves_a_token_that_a_signed_recurring_request_charges() {
 }
 
 #[test]
-fn fifty_identical_recurring_requests_at_once_make_one_charge() {
-    let setup = setup("tokenization-concurrent");
+fn fifty_identical_recurring_requests_at_once_make_one_charge_and_its_messages_reach_kafka() {
+    let kafka_dir = tempfile::tempdir().expect("temp dir");
+    let broker = Tansu::start(&kafka_dir.path().join("tansu"), TansuStorage::Memory);
+    let brokers = broker.brokers();
+    let setup = setup_with_args(
+        "tokenization-concurrent",
+        localstripe(),
+        json!({}),
+        &["--kafka-brokers", &brokers, "--kafka-topic-partitions", "2"],
+    );
     let key = MerchantKey::new();
     register(&setup, 7, &key);
     let (_, sale) = post(
@@ -458,5 +469,36 @@ fn fifty_identical_recurring_requests_at_once_make_one_charge() {
         intent_count(&setup.project),
         intents + 1,
         "one PaymentIntent"
+    );
+
+    // The recurring order's and payment's Messages on the project's topic.
+    let number = format!("tok-7-{}", answers[0]["order"]["id"]);
+    let order = setup.api.get(&format!("/orders/order-number={number}"));
+    assert_eq!(order.status, 200, "{}", order.body);
+    let payment_id = order.body["paymentInfo"]["payments"][0]["id"]
+        .as_str()
+        .expect("payment")
+        .to_owned();
+    let payment = setup.api.get(&format!("/payments/{payment_id}"));
+    let expected = HashMap::from([
+        (
+            order.body["id"].as_str().expect("order id").to_owned(),
+            order.body["version"].as_u64().expect("version"),
+        ),
+        (
+            payment_id,
+            payment.body["version"].as_u64().expect("version"),
+        ),
+    ]);
+    let reader = TopicReader::subscribe(
+        &brokers,
+        &format!("tokenization-{}", std::process::id()),
+        "payledger.tokenization-concurrent.payments",
+    );
+    let consumed = reader.read_until(&expected, std::time::Duration::from_secs(120));
+    assert!(
+        consumed.iter().any(|c| c.message["type"] == "OrderCreated"
+            && c.message["order"]["orderNumber"] == number.as_str()),
+        "the recurring order's creation is on Kafka"
     );
 }
