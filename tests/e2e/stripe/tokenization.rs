@@ -502,3 +502,89 @@ fn fifty_identical_recurring_requests_at_once_make_one_charge_and_its_messages_r
         "the recurring order's creation is on Kafka"
     );
 }
+
+#[test]
+fn a_crash_between_the_charge_and_the_answer_is_answered_by_the_repeat_with_one_charge() {
+    use super::proxy::{Mode, Proxy};
+    let proxy = Proxy::start(localstripe());
+    let setup = super::setup_with("tokenization-crash", proxy.url());
+    let key = MerchantKey::new();
+    register(&setup, 9, &key);
+    let (_, sale) = post(
+        &setup,
+        "sale",
+        &key.sign(&sale_text(9, "sale-1", &card("4242424242424242"), None)),
+    );
+    assert_eq!(sale["responseCode"], "0000", "{sale}");
+    let intents = intent_count(&setup.project);
+
+    // The charge reaches Stripe; the server is killed (SIGKILL) before it
+    // hears the answer.
+    let (created, killed) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let (created_tx, killed_rx) = (created.0, std::sync::Mutex::new(killed.1));
+    proxy.on_crash(move || {
+        let _ = created_tx.send(());
+        let _ = killed_rx.lock().map(|rx| rx.recv_timeout(DEADLINE));
+    });
+    proxy.set_mode(Mode::CrashAfterCreate);
+    let envelope = key.sign(&recurring_text(
+        9,
+        &sale["token"]["id"],
+        "monthly-1",
+        &sale["order"]["id"],
+    ));
+    let url = format!("{}/tokenization/recurring", setup.server.url());
+    let sent = envelope.clone();
+    let unanswered = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(url)
+            .json(&sent)
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    created
+        .1
+        .recv_timeout(DEADLINE)
+        .expect("the charge reached Stripe");
+    let Setup {
+        dir,
+        mut server,
+        project,
+        api,
+        ..
+    } = setup;
+    server.stop();
+    let _ = killed.0.send(());
+    assert!(
+        unanswered.join().expect("thread").is_err(),
+        "the request was never answered"
+    );
+    assert_eq!(intent_count(&project), intents + 1, "Stripe has the charge");
+
+    // After the restart the same request is answered from what happened.
+    proxy.set_mode(Mode::Pass);
+    let server = server.restart();
+    let restarted = Setup {
+        dir,
+        server,
+        api,
+        project: project.clone(),
+        webhook_secret: String::new(),
+    };
+    let (status, answered) = post(&restarted, "recurring", &envelope);
+    assert_eq!(status, 200, "{answered}");
+    assert_eq!(answered["responseCode"], "0000", "{answered}");
+    assert_eq!(answered["order"]["status"], "SUCCESS");
+    assert_eq!(intent_count(&project), intents + 1, "exactly one charge");
+    let creations = proxy
+        .forwarded()
+        .iter()
+        .filter(|r| *r == "POST /v1/payment_intents")
+        .count();
+    assert_eq!(
+        creations,
+        2,
+        "the sale's and the recurring charge's: {:?}",
+        proxy.forwarded()
+    );
+}
