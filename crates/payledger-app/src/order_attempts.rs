@@ -645,7 +645,7 @@ struct Started {
 }
 
 /// Runs blocking store work off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, PspFailure> + Send + 'static,
 ) -> Result<T, PspFailure> {
     tokio::task::spawn_blocking(work)

@@ -37,7 +37,7 @@ pub use requests::{
 use crate::backoff::Backoff;
 use crate::error::AppError;
 use crate::merchants::Merchant;
-use crate::order_attempts::OrderAttempts;
+use crate::order_attempts::{OrderAttempts, blocking};
 use crate::orders::{OrderCommand, WritesWith};
 use crate::payments::CommandMeta;
 use crate::psp::locks::KeyedLocks;
@@ -748,13 +748,4 @@ fn charge_refusal(payment: &Payment) -> (String, Option<String>, Option<String>)
                 )
             },
         )
-}
-
-/// Runs blocking store work off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, PspFailure> + Send + 'static,
-) -> Result<T, PspFailure> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| PspFailure::Join)?
 }
