@@ -17,6 +17,10 @@
 //!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
 //!   relay's view.
+//! - [`tokenization`]: the signed tokenization API (seed 004): envelope,
+//!   signature, request fields, response codes and their HTTP statuses.
+//!   Its answer JSON is rendered by `payledger_app::tokenization::answer`,
+//!   because the notify callbacks send the same bytes.
 //!
 //! Architecture invariant: JSON lives here and nowhere below; handlers turn
 //! requests into typed commands and blocking store work runs off the async
