@@ -40,12 +40,13 @@ use crate::merchants::Merchant;
 use crate::order_attempts::{OrderAttempts, blocking};
 use crate::orders::{OrderCommand, WritesWith};
 use crate::payments::CommandMeta;
+use crate::psp::interaction::field;
 use crate::psp::locks::KeyedLocks;
 use crate::psp::saved_methods::{self, SavedMethod};
 use crate::psp::{PspAccount, PspFailure};
 use payledger_domain::command::{MethodInfoInput, PaymentDraftInput};
 use payledger_domain::order::{AttemptStatus, attempt_status};
-use payledger_domain::payment::{FieldValue, TransactionType};
+use payledger_domain::payment::TransactionType;
 use payledger_domain::{
     Actor, CurrencyCode, Money, OrderDraft, Payment, PaymentId, ProjectKey, Timestamp,
 };
@@ -78,13 +79,35 @@ pub struct Tokenization {
     references: Arc<KeyedLocks<[u8; 32]>>,
     merchants: Arc<KeyedLocks<u64>>,
     wake: Arc<tokio::sync::Notify>,
-    backoff: Backoff,
 }
 
-/// The request being run.
+/// A new request, checked, about to take its numbers.
 enum Plan<'a> {
     Sale(&'a SaleRequest),
-    Recurring(&'a RecurringRequest, Box<TokenRecord>),
+    Recurring(&'a RecurringRequest, &'a TokenRecord),
+}
+
+impl Plan<'_> {
+    fn reference(&self) -> &str {
+        match self {
+            Self::Sale(sale) => &sale.merchant_reference,
+            Self::Recurring(recurring, _) => &recurring.merchant_reference,
+        }
+    }
+
+    fn user_id(&self) -> &str {
+        match self {
+            Self::Sale(sale) => &sale.user_id,
+            Self::Recurring(recurring, _) => &recurring.user_id,
+        }
+    }
+
+    fn callback_urls(&self) -> &CallbackUrls {
+        match self {
+            Self::Sale(sale) => &sale.callback_urls,
+            Self::Recurring(recurring, _) => &recurring.callback_urls,
+        }
+    }
 }
 
 impl Tokenization {
@@ -94,15 +117,7 @@ impl Tokenization {
             references: Arc::new(KeyedLocks::default()),
             merchants: Arc::new(KeyedLocks::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
-            backoff: CALLBACK_BACKOFF,
         }
-    }
-
-    /// The wait between callback attempts (tests shorten it).
-    #[must_use]
-    pub fn with_callback_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
     }
 
     /// Signalled when a callback is scheduled.
@@ -125,10 +140,13 @@ impl Tokenization {
         text: &str,
         request: &SaleRequest,
     ) -> Result<Answered, TokenizationError> {
-        self.run(merchant, text, &request.merchant_reference, || {
-            Ok(Plan::Sale(request))
-        })
-        .await
+        let reference = &request.merchant_reference;
+        let _guard = self.lock_reference(merchant.merchant_id, reference).await;
+        let record = match self.existing(merchant.merchant_id, text, reference).await? {
+            Some(record) => record,
+            None => self.allocate(merchant, text, &Plan::Sale(request)).await?,
+        };
+        self.answer(record, None).await
     }
 
     /// A recurring charge of a token. `text` is the exact request text.
@@ -138,65 +156,66 @@ impl Tokenization {
         text: &str,
         request: &RecurringRequest,
     ) -> Result<Answered, TokenizationError> {
+        let (merchant_id, reference) = (merchant.merchant_id, &request.merchant_reference);
+        let _guard = self.lock_reference(merchant_id, reference).await;
+        if let Some(record) = self.existing(merchant_id, text, reference).await? {
+            return self.answer(record, None).await;
+        }
         let store = self.store();
-        let merchant_id = merchant.merchant_id;
-        let (token_id, user) = (request.token_id, request.user_id.clone());
+        let token_id = request.token_id;
         let token = blocking(move || Ok(records::token(&*store, merchant_id, token_id)?)).await?;
-        self.run(merchant, text, &request.merchant_reference, move || {
-            // The same code whether the token is unknown, another
-            // merchant's or another user's: nothing is revealed.
-            let token = token.filter(|t| t.user_id == user).ok_or_else(|| {
+        // The same code whether the token is unknown, another merchant's or
+        // another user's: nothing is revealed.
+        let token = token
+            .filter(|t| t.user_id == request.user_id)
+            .ok_or_else(|| {
                 refused(
                     ResponseCode::UnknownToken,
                     "tokenId is not a token of this merchant and userId.",
                 )
             })?;
-            if token.sale_order != request.parent_order_id {
-                return Err(refused(
-                    ResponseCode::ParentOrderMismatch,
-                    "parentOrderId is not the sale order that created the token.",
-                ));
-            }
-            Ok(Plan::Recurring(request, Box::new(token)))
-        })
-        .await
+        if token.sale_order != request.parent_order_id {
+            return Err(refused(
+                ResponseCode::ParentOrderMismatch,
+                "parentOrderId is not the sale order that created the token.",
+            ));
+        }
+        let record = self
+            .allocate(merchant, text, &Plan::Recurring(request, &token))
+            .await?;
+        self.answer(record, Some(token)).await
     }
 
-    /// Steps 1 and 2, then the rest from [`resume`](Self::resume).
-    async fn run<'a>(
+    /// Step 1's lock: one request per merchant and reference at a time.
+    async fn lock_reference(
         &self,
-        merchant: &Merchant,
+        merchant_id: u64,
+        reference: &str,
+    ) -> crate::psp::locks::KeyedGuard<[u8; 32]> {
+        self.references
+            .lock(reference_lock(merchant_id, reference))
+            .await
+    }
+
+    /// Step 1: the request already made with `reference`, if any; other
+    /// text with it is refused.
+    async fn existing(
+        &self,
+        merchant_id: u64,
         text: &str,
         reference: &str,
-        plan: impl FnOnce() -> Result<Plan<'a>, TokenizationError>,
-    ) -> Result<Answered, TokenizationError> {
-        let merchant_id = merchant.merchant_id;
-        let request_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-        let _guard = self
-            .references
-            .lock(reference_lock(merchant_id, reference))
-            .await;
+    ) -> Result<Option<RequestRecord>, TokenizationError> {
         let store = self.store();
         let owned = reference.to_owned();
         let existing =
             blocking(move || Ok(records::request(&*store, merchant_id, &owned)?)).await?;
-        let record = match existing {
-            Some(record) if record.request_sha256 != request_sha256 => {
-                return Err(refused(
-                    ResponseCode::DuplicateReference,
-                    "merchantReference was used by another request of this merchant.",
-                ));
-            }
-            Some(record) => record,
-            None => {
-                let plan = plan()?;
-                let project = project_of(merchant)?;
-                self.account(&project)?;
-                self.allocate(merchant_id, &project, request_sha256, &plan)
-                    .await?
-            }
-        };
-        self.resume(record).await
+        match existing {
+            Some(record) if record.request_sha256 != request_sha256(text) => Err(refused(
+                ResponseCode::DuplicateReference,
+                "merchantReference was used by another request of this merchant.",
+            )),
+            found => Ok(found),
+        }
     }
 
     /// The PSP account tokenization charges of `project` go to.
@@ -226,84 +245,63 @@ impl Tokenization {
     /// in the order's batch.
     async fn allocate(
         &self,
-        merchant_id: u64,
-        project: &ProjectKey,
-        request_sha256: String,
+        merchant: &Merchant,
+        text: &str,
         plan: &Plan<'_>,
     ) -> Result<RequestRecord, TokenizationError> {
+        let merchant_id = merchant.merchant_id;
+        let project = project_of(merchant)?;
+        self.account(&project)?;
+        let (amount, email) = match plan {
+            Plan::Sale(sale) => (sale.amount.clone(), sale.email.clone()),
+            Plan::Recurring(recurring, token) => {
+                (recurring_amount(recurring, token)?, token.email.clone())
+            }
+        };
         let _guard = self.merchants.lock(merchant_id).await;
         let store = self.store();
         let mut counters: Counters =
             blocking(move || Ok(records::counters(&*store, merchant_id)?)).await?;
         let now = self.now();
         let numbers: Numbers = counters.take(now.0, matches!(plan, Plan::Sale(_)));
-        let mut record = match plan {
-            Plan::Sale(sale) => RequestRecord {
-                kind: RequestKind::Sale,
-                merchant_id,
-                merchant_reference: sale.merchant_reference.clone(),
-                request_sha256,
-                project: project.as_str().to_owned(),
-                order: String::new(),
-                order_number: numbers.order,
-                transaction_number: numbers.transaction,
-                stan: numbers.stan,
-                token: numbers.token.unwrap_or_default(),
-                user_id: sale.user_id.clone(),
-                currency: sale.amount.currency.as_str().to_owned(),
-                amount: sale.amount.cent_amount,
-                email: sale.email.clone(),
-                payment_method: Some(sale.payment_method.clone()),
-                reason: None,
-                notify_url: sale.callback_urls.notify.clone(),
-                created_at_ms: now.0,
-                outcome: None,
-                notified: false,
+        let mut record = RequestRecord {
+            kind: match plan {
+                Plan::Sale(_) => RequestKind::Sale,
+                Plan::Recurring(..) => RequestKind::Recurring,
             },
-            Plan::Recurring(recurring, token) => {
-                let currency = CurrencyCode::from_stored(&token.currency).map_err(|_| {
-                    PspFailure::from(payledger_store::StoreError::Corrupt(
-                        "payment token row: bad currency".into(),
-                    ))
-                })?;
-                let amount =
-                    minor_units(recurring.amount_hundredths, &currency).ok_or_else(|| {
-                        refused(
-                            ResponseCode::MalformedRequest,
-                            format!(
-                                "amount has more decimals than the token's currency {} allows.",
-                                currency.as_str()
-                            ),
-                        )
-                    })?;
-                RequestRecord {
-                    kind: RequestKind::Recurring,
-                    merchant_id,
-                    merchant_reference: recurring.merchant_reference.clone(),
-                    request_sha256,
-                    project: project.as_str().to_owned(),
-                    order: String::new(),
-                    order_number: numbers.order,
-                    transaction_number: numbers.transaction,
-                    stan: numbers.stan,
-                    token: recurring.token_id,
-                    user_id: recurring.user_id.clone(),
-                    currency: currency.as_str().to_owned(),
-                    amount,
-                    email: token.email.clone(),
-                    payment_method: None,
-                    reason: Some(recurring.reason.clone()),
-                    notify_url: recurring.callback_urls.notify.clone(),
-                    created_at_ms: now.0,
-                    outcome: None,
-                    notified: false,
-                }
-            }
+            merchant_id,
+            merchant_reference: plan.reference().to_owned(),
+            request_sha256: request_sha256(text),
+            project: project.as_str().to_owned(),
+            order: String::new(),
+            order_number: numbers.order,
+            transaction_number: numbers.transaction,
+            stan: numbers.stan,
+            token: match plan {
+                Plan::Sale(_) => numbers.token.unwrap_or_default(),
+                Plan::Recurring(recurring, _) => recurring.token_id,
+            },
+            user_id: plan.user_id().to_owned(),
+            currency: amount.currency.as_str().to_owned(),
+            amount: amount.cent_amount,
+            email,
+            payment_method: match plan {
+                Plan::Sale(sale) => Some(sale.payment_method.clone()),
+                Plan::Recurring(..) => None,
+            },
+            reason: match plan {
+                Plan::Sale(_) => None,
+                Plan::Recurring(recurring, _) => Some(recurring.reason.clone()),
+            },
+            notify_url: plan.callback_urls().notify.clone(),
+            created_at_ms: now.0,
+            outcome: None,
+            notified: false,
         };
         let draft = OrderDraft {
             order_number: order_number(merchant_id, numbers.order),
             key: None,
-            total_price: record_money(&record)?,
+            total_price: amount,
             customer_id: Some(record.user_id.clone()),
             customer_email: record.email.clone(),
             recurring: record.kind == RequestKind::Recurring,
@@ -323,7 +321,7 @@ impl Tokenization {
             .attempts
             .orders()
             .execute_with(
-                self.meta(project, merchant_id),
+                self.meta(&project, merchant_id),
                 None,
                 OrderCommand::Create(draft),
                 with,
@@ -340,9 +338,14 @@ impl Tokenization {
         Ok(record)
     }
 
-    /// Steps 3 and 4 for a record without an outcome; a record with one is
-    /// answered as it is.
-    async fn resume(&self, record: RequestRecord) -> Result<Answered, TokenizationError> {
+    /// The answer of a request: the recorded one, else steps 3 and 4 (a
+    /// pending answer while the charge is not final). `token` is the
+    /// recurring request's token when it was just read.
+    async fn answer(
+        &self,
+        record: RequestRecord,
+        token: Option<TokenRecord>,
+    ) -> Result<Answered, TokenizationError> {
         if let Some(outcome) = record.outcome.clone() {
             return Ok(Answered {
                 record,
@@ -350,17 +353,30 @@ impl Tokenization {
                 replayed: true,
             });
         }
+        match self.advance(record.clone(), token).await? {
+            Ok(answered) => Ok(answered),
+            Err(code) => self.pending(record, code).await,
+        }
+    }
+
+    /// Steps 3 and 4 for a record without an outcome: the attempt is made
+    /// if missing, its Charge executed (or taken up where it was left in
+    /// doubt: found again at the PSP, not made twice), and the outcome
+    /// recorded once final. `Err` with the pending code otherwise.
+    async fn advance(
+        &self,
+        record: RequestRecord,
+        token: Option<TokenRecord>,
+    ) -> Result<Result<Answered, ResponseCode>, TokenizationError> {
         let (project, order_id) = record_ids(&record)?;
         let order = self.attempts.order(&project, order_id).await?;
         let payment_id = match order.order.payments.last() {
             Some(id) => *id,
-            None => match self.start(&project, &record, &order.order).await? {
+            None => match self.start(&project, &record, &order.order, token).await? {
                 Ok(id) => id,
-                Err(outcome) => return self.record(record, outcome, None).await,
+                Err(outcome) => return Ok(Ok(self.record(record, outcome, None).await?)),
             },
         };
-        // With `resume`: a repeat after a lost answer takes up the step
-        // left in doubt (found again at the PSP, not made twice).
         let executed = self
             .attempts
             .psp()
@@ -376,11 +392,11 @@ impl Tokenization {
             }
             Err(other) => return Err(other.into()),
         };
-        match self.settle(record.clone(), &project, payment_id).await? {
+        Ok(match self.settle(record, &project, payment_id).await? {
             Some(answered) => Ok(answered),
-            None if unreachable => self.pending(record, ResponseCode::PspUnavailable).await,
-            None => self.pending(record, ResponseCode::Pending).await,
-        }
+            None if unreachable => Err(ResponseCode::PspUnavailable),
+            None => Err(ResponseCode::Pending),
+        })
     }
 
     /// Step 3: the attempt's payment with the card it charges, or the
@@ -390,6 +406,7 @@ impl Tokenization {
         project: &ProjectKey,
         record: &RequestRecord,
         order: &payledger_domain::Order,
+        token: Option<TokenRecord>,
     ) -> Result<Result<PaymentId, Outcome>, TokenizationError> {
         let account = self.account(project)?;
         let saved = match record.kind {
@@ -408,7 +425,7 @@ impl Tokenization {
                     Ok(card) => SavedMethod::saved(&account.interface, &card, true),
                     Err(error) if !error.retryable() && !error.outcome_unknown() => {
                         return Ok(Err(refusal_outcome(
-                            &error_code(&error),
+                            error.code(),
                             decline_code(&error),
                             error_message(&error),
                             self.now(),
@@ -418,11 +435,17 @@ impl Tokenization {
                 }
             }
             RequestKind::Recurring => {
-                let store = self.store();
-                let (merchant, token) = (record.merchant_id, record.token);
-                let token = blocking(move || Ok(records::token(&*store, merchant, token)?))
-                    .await?
-                    .ok_or_else(|| corrupt("a recurring request's token is gone"))?;
+                let token = match token {
+                    Some(token) => token,
+                    // A request resumed after a crash reads its token again.
+                    None => {
+                        let store = self.store();
+                        let (merchant, token) = (record.merchant_id, record.token);
+                        blocking(move || Ok(records::token(&*store, merchant, token)?))
+                            .await?
+                            .ok_or_else(|| corrupt("a recurring request's token is gone"))?
+                    }
+                };
                 SavedMethod {
                     psp: token.psp,
                     customer: token.customer,
@@ -538,12 +561,7 @@ impl Tokenization {
         }
         let notify = record.notify_url.is_some();
         if notify {
-            let key = records::callback_key(
-                outcome.settled_at_ms,
-                record.merchant_id,
-                &record.merchant_reference,
-            );
-            writes.push(records::callback_write(key, &CallbackDue { attempts: 0 }));
+            writes.push(callback_at(&record, outcome.settled_at_ms, 0));
         }
         let store = self.store();
         blocking(move || Ok(store.write(writes)?)).await?;
@@ -567,11 +585,8 @@ impl Tokenization {
         let now = self.now();
         let due = now
             .0
-            .saturating_add(i64::try_from(self.backoff.ceiling(1)).unwrap_or(i64::MAX));
-        let write = records::callback_write(
-            records::callback_key(due, record.merchant_id, &record.merchant_reference),
-            &CallbackDue { attempts: 0 },
-        );
+            .saturating_add(i64::try_from(CALLBACK_BACKOFF.ceiling(1)).unwrap_or(i64::MAX));
+        let write = callback_at(&record, due, 0);
         let store = self.store();
         blocking(move || Ok(store.write(vec![write])?)).await?;
         self.wake.notify_one();
@@ -601,6 +616,38 @@ fn pending_outcome(code: ResponseCode, now: Timestamp) -> Outcome {
         last4: None,
         settled_at_ms: now.0,
     }
+}
+
+/// The callback row of `record` due at `due_ms` after `attempts`.
+fn callback_at(record: &RequestRecord, due_ms: i64, attempts: u32) -> payledger_store::KvWrite {
+    records::callback_write(
+        records::callback_key(due_ms, record.merchant_id, &record.merchant_reference),
+        &CallbackDue { attempts },
+    )
+}
+
+/// The SHA-256 of a request text, hex: the same text is the same request.
+fn request_sha256(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A recurring request's amount in the minor units of its token's currency.
+fn recurring_amount(
+    recurring: &RecurringRequest,
+    token: &TokenRecord,
+) -> Result<Money, TokenizationError> {
+    let currency = CurrencyCode::from_stored(&token.currency)
+        .map_err(|_| corrupt("payment token row: bad currency"))?;
+    let amount = minor_units(recurring.amount_hundredths, &currency).ok_or_else(|| {
+        refused(
+            ResponseCode::MalformedRequest,
+            format!(
+                "amount has more decimals than the token's currency {} allows.",
+                currency.as_str()
+            ),
+        )
+    })?;
+    Ok(Money::new(amount, currency))
 }
 
 /// The project and order of a record.
@@ -697,10 +744,6 @@ fn refusal_outcome(
     }
 }
 
-fn error_code(error: &PspError) -> String {
-    error.code().to_owned()
-}
-
 fn decline_code(error: &PspError) -> Option<String> {
     match error {
         PspError::Declined { decline_code, .. } => decline_code.clone(),
@@ -726,25 +769,19 @@ fn charge_refusal(payment: &Payment) -> (String, Option<String>, Option<String>)
         .rev()
         .find(|t| t.kind == TransactionType::Charge);
     let id = charge.map(|t| t.id.to_string()).unwrap_or_default();
-    let text = |fields: &BTreeMap<String, FieldValue>, name: &str| match fields.get(name) {
-        Some(FieldValue::String(value)) => Some(value.clone()),
-        _ => None,
-    };
+    let text = |i, name| field(i, name).map(str::to_owned);
     payment
         .interface_interactions
         .iter()
         .rev()
-        .find(|i| {
-            text(&i.fields, "transactionId").as_deref() == Some(id.as_str())
-                && text(&i.fields, "code").is_some()
-        })
+        .find(|i| field(i, "transactionId") == Some(id.as_str()) && field(i, "code").is_some())
         .map_or_else(
             || ("card_declined".to_owned(), None, None),
             |i| {
                 (
-                    text(&i.fields, "code").unwrap_or_default(),
-                    text(&i.fields, "declineCode"),
-                    text(&i.fields, "message"),
+                    text(i, "code").unwrap_or_default(),
+                    text(i, "declineCode"),
+                    text(i, "message"),
                 )
             },
         )

@@ -149,7 +149,8 @@ impl Interaction {
     }
 }
 
-fn text<'a>(fields: &'a CustomFields, name: &str) -> Option<&'a str> {
+/// A text field of a recorded interaction.
+pub fn field<'a>(fields: &'a CustomFields, name: &str) -> Option<&'a str> {
     match fields.fields.get(name) {
         Some(FieldValue::String(value)) => Some(value),
         _ => None,
@@ -162,9 +163,9 @@ pub fn claimed(interactions: &[CustomFields], type_id: &str, id: TransactionId) 
     let id = id.to_string();
     interactions.iter().any(|i| {
         i.type_id == type_id
-            && text(i, "source") == Some(Source::Executor.as_str())
-            && text(i, "phase") == Some(Phase::Request.as_str())
-            && text(i, "transactionId") == Some(id.as_str())
+            && field(i, "source") == Some(Source::Executor.as_str())
+            && field(i, "phase") == Some(Phase::Request.as_str())
+            && field(i, "transactionId") == Some(id.as_str())
     })
 }
 

@@ -2,10 +2,10 @@
 //! (`payledger_webhooks::merchant_callbacks`), settling an outcome that
 //! was pending, and what became of each attempt.
 
-use super::records::{self, CallbackDue, OrderStatus, RequestRecord, ScheduledCallback};
+use super::records::{self, CallbackDue, RequestRecord, ScheduledCallback};
 use super::{
-    Answered, CALLBACK_ATTEMPTS_MAX, CALLBACK_BATCH_MAX, CallbackWork, ResponseCode, Tokenization,
-    TokenizationError, answer, blocking, pending_outcome, record_ids, reference_lock,
+    CALLBACK_ATTEMPTS_MAX, CALLBACK_BACKOFF, CALLBACK_BATCH_MAX, CallbackWork, Tokenization,
+    TokenizationError, answer, blocking, reference_lock,
 };
 use crate::psp::PspFailure;
 
@@ -46,20 +46,17 @@ impl Tokenization {
                     &record.merchant_reference,
                 ))
                 .await;
-            // A resume executes what is left and settles what is final;
-            // it answers pending otherwise.
-            let answered = match self.resume_in_doubt(record).await {
-                Ok(answered) => answered,
+            // Executes what is left and settles what is final; the row
+            // comes back later otherwise.
+            match self.advance(record, None).await {
+                Ok(Ok(answered)) => answered.record,
+                Ok(Err(_pending)) => return Ok(CallbackWork::NotSettled),
                 Err(TokenizationError::Failed(failure)) => return Err(failure),
                 Err(TokenizationError::Refused(refusal)) => {
                     tracing::warn!(message = %refusal.message, "a pending tokenization request cannot settle");
                     return Ok(CallbackWork::Done);
                 }
-            };
-            if answered.outcome.status == OrderStatus::Pending {
-                return Ok(CallbackWork::NotSettled);
             }
-            answered.record
         };
         match (&record.notify_url, &record.outcome) {
             (Some(url), Some(outcome)) if !record.notified => Ok(CallbackWork::Send {
@@ -68,34 +65,6 @@ impl Tokenization {
                     .unwrap_or_else(|_| unreachable!("JSON serializes")),
             }),
             _ => Ok(CallbackWork::Done),
-        }
-    }
-
-    /// A resume that also takes up PSP steps left in doubt; pending when
-    /// the charge is still not final.
-    async fn resume_in_doubt(&self, record: RequestRecord) -> Result<Answered, TokenizationError> {
-        let (project, order_id) = record_ids(&record)?;
-        let order = self.attempts.order(&project, order_id).await?;
-        let Some(payment) = order.order.payments.last().copied() else {
-            // The crash came before the attempt: start it now.
-            return self.resume(record).await;
-        };
-        match self
-            .attempts
-            .psp()
-            .process_payment(&project, payment, true)
-            .await
-        {
-            Ok(_) | Err(PspFailure::Psp(_)) => {}
-            Err(other) => return Err(other.into()),
-        }
-        match self.settle(record.clone(), &project, payment).await? {
-            Some(answered) => Ok(answered),
-            None => Ok(Answered {
-                outcome: pending_outcome(ResponseCode::Pending, self.now()),
-                record,
-                replayed: false,
-            }),
         }
     }
 
@@ -111,7 +80,6 @@ impl Tokenization {
         let store = self.store();
         let now = self.now();
         let callback = callback.clone();
-        let backoff = self.backoff;
         let sent = matches!(work, CallbackWork::Send { .. });
         let done = delivered || matches!(work, CallbackWork::Done);
         blocking(move || {
@@ -134,8 +102,8 @@ impl Tokenization {
                         "merchant callback given up after {CALLBACK_ATTEMPTS_MAX} attempts"
                     );
                 } else {
-                    let wait =
-                        i64::try_from(backoff.next(attempts).as_millis()).unwrap_or(i64::MAX);
+                    let wait = i64::try_from(CALLBACK_BACKOFF.next(attempts).as_millis())
+                        .unwrap_or(i64::MAX);
                     writes.push(records::callback_write(
                         records::callback_key(
                             now.0.saturating_add(wait),
