@@ -13,6 +13,7 @@
 //! order and transaction ids). Between rounds the task sleeps until the
 //! next row is due or a request schedules one.
 
+use crate::send;
 use crate::worker::DeliveryConfig;
 use payledger_app::signing::{CallbackSigner, SIGNATURE_HEADER};
 use payledger_app::tokenization::{CallbackWork, Tokenization};
@@ -58,12 +59,12 @@ async fn run(
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let wake = flows.callback_wake();
-    let mut signer: Option<Arc<CallbackSigner>> = None;
+    let mut signer = LazySigner { data, loaded: None };
     loop {
         if *stopped.borrow() {
             return;
         }
-        let idle_ms = match round(&flows, &data, &client, &mut signer).await {
+        let idle_ms = match round(&flows, &client, &mut signer).await {
             Ok(Some(0)) => continue,
             Ok(Some(ms)) => ms.min(CALLBACK_IDLE_MS_MAX),
             Ok(None) => CALLBACK_IDLE_MS_MAX,
@@ -80,15 +81,37 @@ async fn run(
     }
 }
 
-/// One round over the due callbacks; the wait until the next one is due
-/// (`Some(0)`: more are due now), `None` when none is scheduled.
+/// payledger's key pair, read (or made) when the first callback is sent.
+struct LazySigner {
+    data: PathBuf,
+    loaded: Option<Arc<CallbackSigner>>,
+}
+
+impl LazySigner {
+    async fn get(&mut self) -> Result<Arc<CallbackSigner>, String> {
+        if let Some(signer) = &self.loaded {
+            return Ok(Arc::clone(signer));
+        }
+        let dir = self.data.clone();
+        let signer = tokio::task::spawn_blocking(move || CallbackSigner::load_or_create(&dir))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::clone(self.loaded.insert(Arc::new(signer))))
+    }
+}
+
+/// One round over the callbacks due: the wait until the next one is due
+/// (`Some(0)`: look again at once), `None` when none is scheduled.
 async fn round(
     flows: &Tokenization,
-    data: &std::path::Path,
     client: &reqwest::Client,
-    signer: &mut Option<Arc<CallbackSigner>>,
+    signer: &mut LazySigner,
 ) -> Result<Option<u64>, String> {
-    let (due, _) = flows.due_callbacks().await.map_err(|e| e.to_string())?;
+    let (due, next) = flows.due_callbacks().await.map_err(|e| e.to_string())?;
+    if due.is_empty() {
+        return Ok(next.map(|at| flows.ms_until(at)));
+    }
     for callback in &due {
         let work = flows
             .prepare_callback(callback)
@@ -96,20 +119,7 @@ async fn round(
             .map_err(|e| e.to_string())?;
         let delivered = match &work {
             CallbackWork::Send { url, body } => {
-                let signer = match signer {
-                    Some(signer) => Arc::clone(signer),
-                    None => {
-                        let dir = data.to_path_buf();
-                        let loaded = tokio::task::spawn_blocking(move || {
-                            CallbackSigner::load_or_create(&dir)
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
-                        Arc::clone(signer.insert(Arc::new(loaded)))
-                    }
-                };
-                send(client, &signer, url, body, callback.merchant).await
+                send(client, &*signer.get().await?, url, body, callback.merchant).await
             }
             CallbackWork::NotSettled => false,
             CallbackWork::Done => true,
@@ -119,18 +129,7 @@ async fn round(
             .await
             .map_err(|e| e.to_string())?;
     }
-    let (more, next) = flows.due_callbacks().await.map_err(|e| e.to_string())?;
-    if !more.is_empty() {
-        return Ok(Some(0));
-    }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Ok(next.map(|due| {
-        u64::try_from(due.saturating_sub(now_ms))
-            .unwrap_or(0)
-            .max(1)
-    }))
+    Ok(Some(0))
 }
 
 /// One signed POST; whether the merchant answered 2xx.
@@ -151,17 +150,18 @@ async fn send(
         .body(body.to_vec())
         .send()
         .await;
-    match sent {
-        Ok(response) if response.status().is_success() => {
-            tracing::info!(merchant_id = merchant, status = %response.status(), "merchant callback delivered");
+    // Read as a webhook delivery is: the status class, or why nothing came
+    // back (refused, reset, no answer in time).
+    match sent
+        .map_err(send::transport_failure)
+        .and_then(|r| send::classify(r.status()))
+    {
+        Ok(()) => {
+            tracing::info!(merchant_id = merchant, "merchant callback delivered");
             true
         }
-        Ok(response) => {
-            tracing::info!(merchant_id = merchant, status = %response.status(), "merchant callback refused; retried later");
-            false
-        }
-        Err(error) => {
-            tracing::info!(merchant_id = merchant, %error, "merchant callback failed; retried later");
+        Err(failure) => {
+            tracing::info!(merchant_id = merchant, detail = %failure.detail, "merchant callback not delivered; retried later");
             false
         }
     }

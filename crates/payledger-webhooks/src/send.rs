@@ -100,7 +100,8 @@ pub fn classify(status: StatusCode) -> Result<(), AttemptFailure> {
     })
 }
 
-fn transport_failure(error: reqwest::Error) -> AttemptFailure {
+/// What a failed exchange means and why it failed.
+pub(crate) fn transport_failure(error: reqwest::Error) -> AttemptFailure {
     let mut status = if error.is_builder() {
         HealthStatus::ConfigurationError
     } else {

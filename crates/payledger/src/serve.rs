@@ -40,23 +40,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::clone(&state.store),
             state.orders.clone(),
         );
-        let deliveries = payledger_webhooks::Deliveries::start(
-            Arc::clone(&state.store),
-            state.subscription_changes.subscribe(),
-            args.webhooks.delivery_config()?,
-        )
-        .context("cannot start the webhook deliveries")?;
+        let delivery_config = args.webhooks.delivery_config()?;
         let callbacks = match &psp {
             Some(psp) => Some(
                 payledger_webhooks::MerchantCallbacks::start(
                     psp.tokenization.clone(),
                     args.store.data.clone(),
-                    &args.webhooks.delivery_config()?,
+                    &delivery_config,
                 )
                 .context("cannot start the merchant callbacks")?,
             ),
             None => None,
         };
+        let deliveries = payledger_webhooks::Deliveries::start(
+            Arc::clone(&state.store),
+            state.subscription_changes.subscribe(),
+            delivery_config,
+        )
+        .context("cannot start the webhook deliveries")?;
         let purger = TokenPurger::start(
             Arc::clone(&state.store),
             Arc::new(SystemClock),

@@ -23,6 +23,14 @@ impl Tokenization {
         .await
     }
 
+    /// Milliseconds from now (on the flows' clock) until `at_ms`, at
+    /// least 1.
+    pub fn ms_until(&self, at_ms: i64) -> u64 {
+        u64::try_from(at_ms.saturating_sub(self.now().0))
+            .unwrap_or(0)
+            .max(1)
+    }
+
     /// What to do with a due callback: settle the outcome first when it
     /// was pending, then the notify body.
     pub async fn prepare_callback(
