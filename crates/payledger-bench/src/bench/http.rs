@@ -92,16 +92,8 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(root, &RocksConfig::default())?);
     super::create_client(&*store, "bench", "bench-secret-1", SCOPE)?;
     let state = AppState::new(Arc::clone(&store), ApiConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(payledger_api::serve(
-        listener,
-        payledger_api::router(state),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = super::LocalServer::start(payledger_api::router(state)).await?;
+    let base = server.base.clone();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1_024)
         .build()?;
@@ -122,8 +114,7 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
             rows.push(measure(&http, &base, &token, workload, clients, seconds).await?);
         }
     }
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(rows)
 }
 

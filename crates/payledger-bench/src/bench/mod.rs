@@ -25,6 +25,34 @@ use payledger_app::auth::{self, Secret};
 use payledger_store::EventStore;
 use std::time::Duration;
 
+/// The API server of a benchmark, in this process on 127.0.0.1.
+pub(crate) struct LocalServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl LocalServer {
+    /// Serves `router` on a free port.
+    pub async fn start(router: axum::Router) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(payledger_api::serve(listener, router, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, stop, task })
+    }
+
+    /// Stops serving and waits until the server is down.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
 /// Creates an API client in a benchmark's own store.
 pub(crate) fn create_client<S: EventStore + ?Sized>(
     store: &S,

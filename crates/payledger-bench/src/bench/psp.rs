@@ -101,7 +101,7 @@ struct Row {
     latency: Histogram<u64>,
 }
 
-fn project() -> ProjectKey {
+pub(super) fn project() -> ProjectKey {
     ProjectKey::parse(PROJECT).unwrap_or_else(|| unreachable!("the bench project key is valid"))
 }
 
@@ -129,7 +129,7 @@ fn meta() -> CommandMeta {
 }
 
 /// A store, the app state and a PSP service with one Stripe account.
-fn service(root: &Path, stripe_url: &str) -> anyhow::Result<(AppState, PspService)> {
+pub(super) fn service(root: &Path, stripe_url: &str) -> anyhow::Result<(AppState, PspService)> {
     std::fs::create_dir_all(root)?;
     let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(root, &RocksConfig::default())?);
     let state = AppState::new(store, ApiConfig::default());
@@ -168,16 +168,9 @@ async fn webhooks(root: &Path, args: &BenchPspArgs) -> anyhow::Result<Row> {
         draft.transactions = vec![txn];
         create(&state, draft).await?;
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!(
-        "http://{}/webhooks/stripe/{PROJECT}",
-        listener.local_addr()?
-    );
     let router = payledger_api::router(state).layer(axum::Extension(psp));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(payledger_api::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let server = super::LocalServer::start(router).await?;
+    let url = format!("{}/webhooks/stripe/{PROJECT}", server.base);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1_024)
         .build()?;
@@ -201,8 +194,7 @@ async fn webhooks(root: &Path, args: &BenchPspArgs) -> anyhow::Result<Row> {
         row.latency.add(latency)?;
     }
     row.elapsed = started.elapsed();
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(row)
 }
 

@@ -273,16 +273,8 @@ async fn latency(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Latency> {
     let config = relay_config(args, "latency");
     let topic = config.topic(PROJECT);
     let relay = Relay::start(Arc::clone(&store), config)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(payledger_api::serve(
-        listener,
-        payledger_api::router(state),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = super::LocalServer::start(payledger_api::router(state)).await?;
+    let base = server.base.clone();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(WRITES_IN_FLIGHT_MAX)
         .build()?;
@@ -319,8 +311,7 @@ async fn latency(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Latency> {
     }
     consumer.abort();
     relay.stop().await;
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     let mut histogram = latency_histogram();
     let mut received = 0;
     let arrived = arrivals.snapshot();

@@ -12,31 +12,22 @@
 //!    payment, off-session charge at the emulator, answer. Prints req/s and
 //!    p50/p99, and verification's share of the median request.
 
+use super::psp::project;
 use super::{latency_histogram, micros, ms};
 use anyhow::Context;
 use base64::Engine;
 use clap::Args;
 use hdrhistogram::Histogram;
-use payledger_api::{ApiConfig, AppState};
-use payledger_app::clock::SystemClock;
 use payledger_app::merchants::{self, Merchant};
 use payledger_app::order_attempts::OrderAttempts;
-use payledger_app::psp::{PspAccount, PspPolicy, PspRegistry, PspService};
 use payledger_app::tokenization::Tokenization;
-use payledger_domain::ProjectKey;
-use payledger_psp::{Secret, config::StripeSettings};
-use payledger_rocksdb::{RocksConfig, RocksStore};
-use payledger_store::EventStore;
-use payledger_stripe::StripeConnector;
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const PROJECT: &str = "bench";
 const MERCHANT: u64 = 3;
 
 #[derive(Debug, Args)]
@@ -128,16 +119,16 @@ fn time_each(n: u32, mut work: impl FnMut()) -> f64 {
     started.elapsed().as_secs_f64() * 1e6 / f64::from(n.max(1))
 }
 
-fn project() -> ProjectKey {
-    ProjectKey::parse(PROJECT).unwrap_or_else(|| unreachable!("the bench project key is valid"))
-}
-
-/// A merchant (in a throwaway in-memory store) with a new key of `bits`.
+/// A merchant with a new key of `bits`.
 fn merchant_with_key(bits: usize) -> anyhow::Result<(Merchant, RsaPrivateKey)> {
     let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)?;
     let pem = key.to_public_key().to_public_key_pem(LineEnding::LF)?;
-    let store = payledger_store::memory::MemoryStore::with_partitions(1);
-    let merchant = merchants::create(&store, &project(), MERCHANT, &pem, 0)?;
+    let merchant = Merchant {
+        merchant_id: MERCHANT,
+        project: project().as_str().to_owned(),
+        created_at_ms: 0,
+        keys: vec![merchants::parse_public_key(&pem, 0)?],
+    };
     Ok((merchant, key))
 }
 
@@ -165,41 +156,18 @@ async fn recurring_load(
     root: &std::path::Path,
     args: &BenchTokenizationArgs,
 ) -> anyhow::Result<(u64, u64, Duration, Histogram<u64>)> {
-    let store: Arc<dyn EventStore> = Arc::new(RocksStore::open(root, &RocksConfig::default())?);
-    let state = AppState::new(Arc::clone(&store), ApiConfig::default());
-    let settings = StripeSettings::new(&args.stripe_url, Secret::new("sk_test_bench"));
-    let mut registry = PspRegistry::default();
-    registry.insert(
-        &project(),
-        PspAccount {
-            interface: "stripe".into(),
-            connector: Arc::new(StripeConnector::new(&settings)?),
-            webhook_secrets: Vec::new(),
-            publishable_key: None,
-            js_url: None,
-        },
-    );
-    let psp = PspService::new(
-        state.ledger.clone(),
-        registry,
-        Arc::new(SystemClock),
-        PspPolicy::default(),
-    );
+    let (state, psp) = super::psp::service(root, &args.stripe_url)?;
     let attempts = OrderAttempts::new(state.orders.clone(), state.ledger.clone(), psp.clone());
     let tokenization = Tokenization::new(attempts);
-    let (_, key) = merchant_with_key(2048)?;
+    let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)?;
     let pem = key.to_public_key().to_public_key_pem(LineEnding::LF)?;
-    merchants::create(&*store, &project(), MERCHANT, &pem, 0)?;
+    merchants::create(&*state.store, &project(), MERCHANT, &pem, 0)?;
     let (executor, tasks) = psp.clone().spawn();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/tokenization", listener.local_addr()?);
     let router = payledger_api::router(state)
         .layer(axum::Extension(psp))
         .layer(axum::Extension(tokenization));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(payledger_api::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let server = super::LocalServer::start(router).await?;
+    let base = format!("{}/tokenization", server.base);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1_024)
         .build()?;
@@ -294,8 +262,7 @@ async fn recurring_load(
         total.add(latency)?;
     }
     let elapsed = started.elapsed();
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     executor.stop().await;
     tasks.abort();
     Ok((count, errors, elapsed, total))
