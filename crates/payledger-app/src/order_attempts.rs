@@ -430,7 +430,7 @@ impl OrderAttempts {
         let Some(attempt) = self.psp.load(&link.project, link.payment).await? else {
             return Ok(None);
         };
-        let account = self.page_account(&link.project, &attempt);
+        let account = self.psp.account(&link.project, &attempt);
         Ok(Some(PageView {
             publishable_key: account.as_ref().and_then(|a| a.publishable_key.clone()),
             js_url: account.and_then(|a| a.js_url.clone()),
@@ -438,12 +438,6 @@ impl OrderAttempts {
             order,
             attempt,
         }))
-    }
-
-    /// The PSP account an attempt is paid at.
-    fn page_account(&self, project: &ProjectKey, attempt: &Payment) -> Option<Arc<PspAccount>> {
-        let psp = attempt.payment_method_info.payment_interface.as_deref()?;
-        self.psp.account_named(project, psp)
     }
 
     /// The client secret of the PaymentIntent the page's attempt waits on
@@ -454,10 +448,9 @@ impl OrderAttempts {
                 .then(|| t.interface_id.clone())
                 .flatten()
         });
-        let (Some(account), Some(intent)) = (
-            self.page_account(&view.link.project, &view.attempt),
-            waiting,
-        ) else {
+        let (Some(account), Some(intent)) =
+            (self.psp.account(&view.link.project, &view.attempt), waiting)
+        else {
             return Ok(None);
         };
         Ok(account

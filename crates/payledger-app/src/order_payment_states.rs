@@ -19,9 +19,8 @@ use crate::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
 use crate::error::AppError;
 use crate::orders::Orders;
 use crate::payments::CommandMeta;
-use crate::table_keys;
 use payledger_domain::{Actor, Event, EventEnvelope, OrderEvent, OrderId, ProjectKey};
-use payledger_store::{EventStore, Table};
+use payledger_store::EventStore;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -57,11 +56,11 @@ impl OrderStatesHandler {
 
 /// The orders a batch touched, in the order first seen.
 fn touched(
-    store: &dyn EventStore,
+    orders: &Orders<dyn EventStore>,
     events: Vec<EventEnvelope>,
 ) -> Result<Vec<(ProjectKey, OrderId)>, AppError> {
     let mut seen = HashSet::new();
-    let mut orders = Vec::new();
+    let mut touched = Vec::new();
     for event in events {
         let order = if let Some(order) = event.order_id() {
             // Its own announcements change nothing to announce.
@@ -73,25 +72,17 @@ fn touched(
             }
             Some(order)
         } else if let Some(payment) = event.payment_id() {
-            let key = table_keys::payment_order_key(&event.meta.project, payment);
-            store
-                .get(Table::PaymentOrders, &key)?
-                .map(|bytes| {
-                    table_keys::decode_order_id(&bytes).ok_or_else(|| {
-                        crate::payments::corrupt_with("payment order row", &"bad order id")
-                    })
-                })
-                .transpose()?
+            orders.order_of_payment(&event.meta.project, payment)?
         } else {
             None
         };
         if let Some(order) = order
             && seen.insert(order)
         {
-            orders.push((event.meta.project, order));
+            touched.push((event.meta.project, order));
         }
     }
-    Ok(orders)
+    Ok(touched)
 }
 
 impl LogHandler for OrderStatesHandler {
@@ -104,10 +95,10 @@ impl LogHandler for OrderStatesHandler {
 
     fn prepare(
         &mut self,
-        store: &dyn EventStore,
+        _store: &dyn EventStore,
         events: Vec<EventEnvelope>,
     ) -> Result<Self::Work, AppError> {
-        touched(store, events)
+        touched(&self.orders, events)
     }
 
     /// Orders are announced one after the other; the done ones leave the

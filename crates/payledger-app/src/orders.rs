@@ -24,7 +24,8 @@ use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims};
 use payledger_codec::{decode_order, encode_order};
 use payledger_domain::order::{
-    OrderRecorded, decide_order_create, decide_order_update, evolve_order, order_totals,
+    OrderRecorded, announced_payment_state, decide_order_create, decide_order_update, evolve_order,
+    order_totals,
 };
 use payledger_domain::{
     Event, EventId, EventMeta, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals,
@@ -172,8 +173,9 @@ impl<S: EventStore + ?Sized> Orders<S> {
     }
 
     /// Applies the actions `actions_of` decides from the current order,
-    /// at its current version, for internal actors; on a concurrent change
-    /// of the order it reads and decides again. `None` when the order does
+    /// at its current version, for internal actors (none: nothing is
+    /// written); on a concurrent change of the order it reads and decides
+    /// again. `None` when the order does
     /// not exist; else the order after and whether an event was appended.
     pub async fn update_current(
         &self,
@@ -192,10 +194,15 @@ impl<S: EventStore + ?Sized> Orders<S> {
             let Some(current) = current else {
                 return Ok(None);
             };
+            let actions = actions_of(&current);
+            if actions.is_empty() {
+                // Nothing to do: no second read of the order to find that out.
+                return Ok(Some((current, false)));
+            }
             let command = OrderCommand::Update {
                 target: OrderRef::Id(order),
                 version: current.order.version,
-                actions: actions_of(&current),
+                actions,
             };
             match self.execute(meta.clone(), None, command).await {
                 Err(AppError::Conflict { .. }) => {}
@@ -220,6 +227,10 @@ impl<S: EventStore + ?Sized> Orders<S> {
     ) -> Result<Option<bool>, AppError> {
         let updated = self
             .update_current(&meta, order, |current| {
+                // Most payment changes leave the order's state as announced.
+                if announced_payment_state(&current.order) == current.totals.payment_state {
+                    return Vec::new();
+                }
                 vec![OrderAction::AnnouncePaymentState(
                     current.totals.payment_state,
                 )]

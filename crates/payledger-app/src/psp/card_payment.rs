@@ -15,7 +15,7 @@
 
 use super::executor::{Attempt, EXECUTOR_ACTOR, failed, intent_outcome, outcome_actions};
 use super::interaction::Source;
-use super::mapping::Operation;
+use super::mapping::{Operation, awaits_customer};
 use super::saved_methods::SavedMethod;
 use super::{AppendWrites, PspFailure, PspService};
 use payledger_domain::payment::{TransactionState, TransactionType};
@@ -75,10 +75,12 @@ impl PspService {
             return as_is(payment);
         };
         let connector = &account.connector;
+        let operation = match txn.kind {
+            TransactionType::Authorization => Operation::Authorize,
+            _ => Operation::Charge,
+        };
         let intent = connector.retrieve_payment_intent(&intent_id).await?;
-        if intent.status != IntentStatus::RequiresPaymentMethod
-            || intent.last_payment_error.is_some()
-        {
+        if !awaits_customer(operation, &intent) {
             return as_is(payment);
         }
         let tag = token_tag(card_token);
@@ -92,10 +94,6 @@ impl PspService {
                 (METADATA_PROJECT.to_owned(), project.as_str().to_owned()),
             ]),
             idempotency_key: key("card"),
-        };
-        let operation = match txn.kind {
-            TransactionType::Authorization => Operation::Authorize,
-            _ => Operation::Charge,
         };
         let mut row = None;
         let attempt = match connector.save_card(&save).await {

@@ -124,7 +124,6 @@ impl Interaction {
         self
     }
 
-    /// Sets a field when there is a value.
     /// A text field set so far.
     pub fn get(&self, name: &str) -> Option<&str> {
         match self.fields.get(name) {
@@ -133,6 +132,7 @@ impl Interaction {
         }
     }
 
+    /// Sets a field when there is a value.
     pub fn set_some(&mut self, name: &str, value: Option<impl Into<String>>) -> &mut Self {
         if let Some(value) = value {
             self.set(name, value);

@@ -294,7 +294,12 @@ impl PspService {
     }
 
     /// The account of a payment, if its interface is configured.
-    fn account(&self, project: &ProjectKey, payment: &Payment) -> Option<Arc<PspAccount>> {
+    /// The account a payment is executed at (its `paymentInterface`).
+    pub(crate) fn account(
+        &self,
+        project: &ProjectKey,
+        payment: &Payment,
+    ) -> Option<Arc<PspAccount>> {
         let interface = payment.payment_method_info.payment_interface.as_deref()?;
         self.inner.registry.get(project, interface)
     }
