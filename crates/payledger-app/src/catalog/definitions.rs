@@ -117,7 +117,11 @@ where
         match read(&*self.store, &self.project, by) {
             Ok(found) => found,
             Err(failure) => {
-                tracing::error!(%failure, kind = %R::KIND, "catalog lookup failed");
+                // WouldBlock is no failure: the command is tried again
+                // where reads may wait for the disk.
+                if !matches!(failure, StoreError::WouldBlock) {
+                    tracing::error!(%failure, kind = %R::KIND, "catalog lookup failed");
+                }
                 self.failure.lock().get_or_insert(failure);
                 None
             }
