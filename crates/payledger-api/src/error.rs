@@ -358,11 +358,10 @@ impl ApiError {
                 Self::referenced_not_found(type_id, &by, message)
             }
             RejectionCode::ResourceNotFound => Self::not_found(message),
-            RejectionCode::RetryNotYetAllowed { allowed_from } => {
-                let wait_ms = match rejection {
-                    Rejection::RetryNotYetAllowed { wait_ms, .. } => *wait_ms,
-                    _ => 0,
-                };
+            RejectionCode::RetryNotYetAllowed {
+                allowed_from,
+                wait_ms,
+            } => {
                 let mut error = Self::new(ErrorCode::RetryNotYetAllowed, message).with(
                     "retryAllowedFrom",
                     payledger_domain::time::format_timestamp(allowed_from),

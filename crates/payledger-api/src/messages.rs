@@ -66,11 +66,10 @@ fn candidates(
         Some(payment) => {
             let events = state.store.read_stream(payment.into(), VersionRange::ALL)?;
             if events.is_empty() {
-                let order = payledger_domain::StreamId::new(
-                    payledger_domain::StreamKind::Order,
-                    payment.uuid(),
-                );
-                state.store.read_stream(order, VersionRange::ALL)?
+                let order = payledger_domain::OrderId::from_uuid(payment.uuid());
+                state
+                    .store
+                    .read_stream(payledger_domain::StreamId::order(order), VersionRange::ALL)?
             } else {
                 events
             }

@@ -156,9 +156,11 @@ pub enum RejectionCode {
         by: ResourceRef,
     },
     ResourceNotFound,
-    /// The request may be repeated from `allowed_from` on.
+    /// The request may be repeated from `allowed_from` on, `wait_ms` after
+    /// the refused one.
     RetryNotYetAllowed {
         allowed_from: crate::payment::Timestamp,
+        wait_ms: i64,
     },
 }
 
@@ -208,8 +210,13 @@ impl Rejection {
             Self::ReturnUrlRequired => RejectionCode::RequiredField {
                 field: "payment_method.return_url".into(),
             },
-            Self::RetryNotYetAllowed { allowed_from, .. } => RejectionCode::RetryNotYetAllowed {
+            Self::RetryNotYetAllowed {
+                allowed_from,
+                wait_ms,
+                ..
+            } => RejectionCode::RetryNotYetAllowed {
                 allowed_from: *allowed_from,
+                wait_ms: *wait_ms,
             },
             Self::PaymentDeleted { .. } => RejectionCode::ResourceNotFound,
             Self::DuplicateKey { key } => duplicate("key", key),
