@@ -65,10 +65,11 @@ pub enum PaymentCommand {
         data_erasure: bool,
     },
     /// An update of a payment the caller has just read (internal actors
-    /// that decide their actions from the view): not read again; a change
-    /// in between makes the append's expected version conflict.
+    /// that decide their actions from the view, [`Ledger::stored_view`]):
+    /// not read again; a change in between makes the append's expected
+    /// version conflict.
     UpdateLoaded {
-        payment: Box<Payment>,
+        view: StoredView,
         actions: Vec<UpdateAction>,
     },
 }
@@ -297,6 +298,16 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         views::read_view(&*self.store, Some(&self.views), project, id)
     }
 
+    /// The stored view of a payment by id, as a command that updates it
+    /// takes it ([`PaymentCommand::UpdateLoaded`]).
+    pub fn stored_view(
+        &self,
+        project: &ProjectKey,
+        id: PaymentId,
+    ) -> Result<Option<StoredView>, AppError> {
+        views::read_view(&*self.store, Some(&self.views), project, id)
+    }
+
     /// Reads the view of a payment by id.
     pub fn view(&self, project: &ProjectKey, id: PaymentId) -> Result<Option<Payment>, AppError> {
         Ok(
@@ -463,13 +474,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 let event = decide_delete(&stored.payment, data_erasure)?;
                 Ok((PaymentAnswerKind::Delete, Some(stored), vec![event]))
             }
-            PaymentCommand::UpdateLoaded { payment, actions } => {
-                // The view as stored at the version the caller read (the
-                // cache holds it): its rows decide what this write changes.
-                let target = PaymentRef::Id(payment.id);
-                let stored = self.current(meta, &target, payment.version)?;
-                let events = decide_update(&payment, &actions, &mut ctx)?;
-                Ok((PaymentAnswerKind::Update, Some(stored), events))
+            PaymentCommand::UpdateLoaded { view, actions } => {
+                // The view as the caller read it: its rows decide what this
+                // write changes.
+                let events = decide_update(&view.payment, &actions, &mut ctx)?;
+                Ok((PaymentAnswerKind::Update, Some(view), events))
             }
         }
     }

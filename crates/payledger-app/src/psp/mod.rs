@@ -408,16 +408,13 @@ fn plan_append(
     {
         return Ok(Err(PspWrite::Duplicate));
     }
-    let Some(payment) = ledger.view(&meta.project, payment_id)? else {
+    let Some(view) = ledger.stored_view(&meta.project, payment_id)? else {
         return Ok(Err(PspWrite::Missing));
     };
-    let Some(actions) = build(&payment, type_id).filter(|a| !a.is_empty()) else {
-        return Ok(Err(PspWrite::Unchanged(payment)));
+    let Some(actions) = build(&view.payment, type_id).filter(|a| !a.is_empty()) else {
+        return Ok(Err(PspWrite::Unchanged(Arc::unwrap_or_clone(view.payment))));
     };
-    let command = PaymentCommand::UpdateLoaded {
-        payment: Box::new(payment),
-        actions,
-    };
+    let command = PaymentCommand::UpdateLoaded { view, actions };
     Ok(Ok(Planned {
         meta,
         command,
