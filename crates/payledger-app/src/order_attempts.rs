@@ -255,12 +255,12 @@ impl OrderAttempts {
                     current.order.order_number,
                     now.0 - latest.created_at.0
                 );
-                self.psp
+                let latest = self
+                    .psp
                     .expire_payment(&project, latest.id, &reason)
                     .await?;
                 // The expiry may have found the attempt paid: decide again.
                 let after = self.find(&project, &OrderRef::Id(order_id)).await?;
-                let latest = self.psp.load(&project, latest.id).await?;
                 decide_retry(
                     &after.order,
                     &after.totals,
@@ -384,8 +384,8 @@ impl OrderAttempts {
             .await?;
         let wait = Duration::from_millis(self.settings(&project).collect_wait_ms);
         // Past the wait the charge goes on: the executor finishes it from
-        // the log.
-        let execute = self.execute(&project, order_id, collected);
+        // the log. The order and attempts are read once it is over.
+        let execute = self.psp.process_payment(&project, collected, false);
         let settled = match tokio::time::timeout(wait, execute).await {
             Ok(executed) => {
                 executed?;
