@@ -116,3 +116,19 @@ async fn send(
     }
     Ok(body)
 }
+
+/// Runs an admin command where it can run: through the server that holds
+/// `data` ([`request`], its answer read as `T`), or, when none listens,
+/// by `locally` on the store this process opens.
+pub fn through_server_or<T: serde::de::DeserializeOwned>(
+    data: &Path,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    locally: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match request(data, method, path, body)? {
+        Some(answer) => serde_json::from_value(answer).context("the server's answer"),
+        None => locally(),
+    }
+}

@@ -8,6 +8,7 @@
 //! once either way. Secrets are taken from `--secret` or
 //! `PAYLEDGER_CLIENT_SECRET` and never printed.
 
+use crate::admin::through_server_or;
 use crate::cli::{ClientsAction, ClientsArgs, CreateArgs, ListArgs, RevokeArgs, StoreArgs};
 use anyhow::{Context, bail};
 use hyper::http::Method;
@@ -31,19 +32,13 @@ fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
         "id": args.id, "secret": args.secret.expose(), "scope": scope,
     });
     let client: ClientEntry =
-        match crate::admin::request(data, Method::POST, "/clients", Some(&draft))
-            .with_context(|| format!("cannot create client `{}`", args.id))?
-        {
-            Some(body) => serde_json::from_value(body).context("the server's answer")?,
-            None => {
-                std::fs::create_dir_all(data)
-                    .with_context(|| format!("cannot create data directory {}", data.display()))?;
-                let store = open(&args.store, CLIENTS_PURPOSE)?;
-                auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())
-                    .with_context(|| format!("cannot create client `{}`", args.id))?
-                    .into()
-            }
-        };
+        through_server_or(data, Method::POST, "/clients", Some(&draft), || {
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("cannot create data directory {}", data.display()))?;
+            let store = open(&args.store, CLIENTS_PURPOSE)?;
+            Ok(auth::create_client(&store, &args.id, &args.secret, &scope, now_ms())?.into())
+        })
+        .with_context(|| format!("cannot create client `{}`", args.id))?;
     println!("created client {}", client.id);
     println!("scope: {}", client.scope);
     Ok(())
@@ -51,19 +46,14 @@ fn run_create(args: &CreateArgs) -> anyhow::Result<()> {
 
 fn run_list(args: &ListArgs) -> anyhow::Result<()> {
     let data = &args.store.data;
-    let clients: Vec<ClientEntry> = match crate::admin::request(data, Method::GET, "/clients", None)
-        .context("cannot list clients")?
-    {
-        Some(body) => serde_json::from_value(body).context("the server's answer")?,
-        None => {
-            let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
-            auth::list_clients(&store)
-                .context("cannot list clients")?
-                .into_iter()
-                .map(Into::into)
-                .collect()
-        }
-    };
+    let clients: Vec<ClientEntry> = through_server_or(data, Method::GET, "/clients", None, || {
+        let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
+        Ok(auth::list_clients(&store)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    })
+    .context("cannot list clients")?;
     if clients.is_empty() {
         println!("no clients");
         return Ok(());
@@ -92,18 +82,14 @@ fn run_revoke(args: &RevokeArgs) -> anyhow::Result<()> {
     if !auth::client_id_ok(&args.id) {
         bail!("{}: no client with id `{}` exists", context(), args.id);
     }
-    let revocation: Revocation =
-        match crate::admin::request(data, Method::DELETE, &path, None).with_context(context)? {
-            Some(body) => serde_json::from_value(body).context("the server's answer")?,
-            None => {
-                let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
-                Revocation {
-                    tokens_removed: auth::revoke_client_and_purge(&store, &args.id, now_ms())
-                        .with_context(context)?,
-                    id: args.id.clone(),
-                }
-            }
-        };
+    let revocation: Revocation = through_server_or(data, Method::DELETE, &path, None, || {
+        let store = open_existing(&args.store, CLIENTS_PURPOSE)?;
+        Ok(Revocation {
+            tokens_removed: auth::revoke_client_and_purge(&store, &args.id, now_ms())?,
+            id: args.id.clone(),
+        })
+    })
+    .with_context(context)?;
     println!(
         "revoked client {} ({} stale tokens removed)",
         revocation.id, revocation.tokens_removed

@@ -5,6 +5,7 @@
 //! open the store themselves; while `payledger serve` holds it, they send
 //! the same command over the admin socket, and it takes effect at once.
 
+use crate::admin::through_server_or;
 use crate::cli::{
     ListArgs, MerchantCreateArgs, MerchantKeyArgs, MerchantRevokeArgs, MerchantsAction,
     MerchantsArgs,
@@ -40,10 +41,6 @@ fn now() -> i64 {
     i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
-fn answer(body: serde_json::Value) -> anyhow::Result<MerchantEntry> {
-    serde_json::from_value(body).context("the server's answer")
-}
-
 fn run_create(args: &MerchantCreateArgs) -> anyhow::Result<MerchantEntry> {
     let pem = read_pem(&args.public_key)?;
     let project = ProjectKey::parse(&args.project)
@@ -52,22 +49,20 @@ fn run_create(args: &MerchantCreateArgs) -> anyhow::Result<MerchantEntry> {
     let draft = serde_json::json!({
         "merchantId": args.merchant_id, "project": project.as_str(), "publicKey": pem,
     });
-    match crate::admin::request(&args.store.data, Method::POST, "/merchants", Some(&draft))
-        .with_context(context)?
-    {
-        Some(body) => answer(body),
-        None => {
+    through_server_or(
+        &args.store.data,
+        Method::POST,
+        "/merchants",
+        Some(&draft),
+        || {
             std::fs::create_dir_all(&args.store.data).with_context(|| {
                 format!("cannot create data directory {}", args.store.data.display())
             })?;
             let store = open(&args.store, MERCHANTS_PURPOSE)?;
-            Ok(
-                merchants::create(&store, &project, args.merchant_id, &pem, now())
-                    .with_context(context)?
-                    .into(),
-            )
-        }
-    }
+            Ok(merchants::create(&store, &project, args.merchant_id, &pem, now())?.into())
+        },
+    )
+    .with_context(context)
 }
 
 fn run_add_key(args: &MerchantKeyArgs) -> anyhow::Result<MerchantEntry> {
@@ -75,17 +70,11 @@ fn run_add_key(args: &MerchantKeyArgs) -> anyhow::Result<MerchantEntry> {
     let context = || format!("cannot add a key to merchant {}", args.merchant_id);
     let path = format!("/merchants/{}/keys", args.merchant_id);
     let draft = serde_json::json!({"publicKey": pem});
-    match crate::admin::request(&args.store.data, Method::POST, &path, Some(&draft))
-        .with_context(context)?
-    {
-        Some(body) => answer(body),
-        None => {
-            let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
-            Ok(merchants::add_key(&store, args.merchant_id, &pem, now())
-                .with_context(context)?
-                .into())
-        }
-    }
+    through_server_or(&args.store.data, Method::POST, &path, Some(&draft), || {
+        let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
+        Ok(merchants::add_key(&store, args.merchant_id, &pem, now())?.into())
+    })
+    .with_context(context)
 }
 
 fn run_revoke(args: &MerchantRevokeArgs) -> anyhow::Result<MerchantEntry> {
@@ -103,36 +92,23 @@ fn run_revoke(args: &MerchantRevokeArgs) -> anyhow::Result<MerchantEntry> {
         context()
     );
     let path = format!("/merchants/{}/keys/{}", args.merchant_id, args.key);
-    match crate::admin::request(&args.store.data, Method::DELETE, &path, None)
-        .with_context(context)?
-    {
-        Some(body) => answer(body),
-        None => {
-            let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
-            Ok(
-                merchants::revoke_key(&store, args.merchant_id, &args.key, now())
-                    .with_context(context)?
-                    .into(),
-            )
-        }
-    }
+    through_server_or(&args.store.data, Method::DELETE, &path, None, || {
+        let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
+        Ok(merchants::revoke_key(&store, args.merchant_id, &args.key, now())?.into())
+    })
+    .with_context(context)
 }
 
 fn run_list(args: &ListArgs) -> anyhow::Result<()> {
     let listed: Vec<MerchantEntry> =
-        match crate::admin::request(&args.store.data, Method::GET, "/merchants", None)
-            .context("cannot list merchants")?
-        {
-            Some(body) => serde_json::from_value(body).context("the server's answer")?,
-            None => {
-                let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
-                merchants::list(&store)
-                    .context("cannot list merchants")?
-                    .into_iter()
-                    .map(Into::into)
-                    .collect()
-            }
-        };
+        through_server_or(&args.store.data, Method::GET, "/merchants", None, || {
+            let store = open_existing(&args.store, MERCHANTS_PURPOSE)?;
+            Ok(merchants::list(&store)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .context("cannot list merchants")?;
     if listed.is_empty() {
         println!("no merchants");
     }
