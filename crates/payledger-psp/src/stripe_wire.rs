@@ -114,7 +114,7 @@ pub struct WirePaymentMethod {
 }
 
 /// The card of a PaymentMethod.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct WireCardDetails {
     #[serde(default)]
     pub brand: Option<String>,

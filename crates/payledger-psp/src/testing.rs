@@ -97,6 +97,32 @@ impl State {
         intent
     }
 
+    /// Refuses `intent` at confirmation as Stripe does: the intent waits
+    /// for another payment method, with the error as its last one.
+    fn decline(
+        &mut self,
+        mut intent: PaymentIntent,
+        code: &str,
+        decline_code: &str,
+        message: &str,
+    ) -> PspError {
+        intent.last_payment_error = Some(PaymentError {
+            code: Some(code.into()),
+            decline_code: Some(decline_code.into()),
+            message: Some(message.into()),
+        });
+        let intent = self.store(IntentWith::status(
+            intent,
+            IntentStatus::RequiresPaymentMethod,
+        ));
+        PspError::Declined {
+            code: code.into(),
+            decline_code: Some(decline_code.into()),
+            message: Some(message.into()),
+            payment_intent: Some(intent.id),
+        }
+    }
+
     fn confirm(&mut self, mut intent: PaymentIntent) -> Result<PaymentIntent, PspError> {
         if intent.status != IntentStatus::RequiresConfirmation {
             return Err(invalid("payment_intent_unexpected_state"));
@@ -105,39 +131,21 @@ impl State {
         let manual = intent.capture_method.as_deref() == Some("manual");
         intent.status = match method.as_str() {
             CARD_DECLINED => {
-                intent.last_payment_error = Some(PaymentError {
-                    code: Some("card_declined".into()),
-                    decline_code: Some("generic_decline".into()),
-                    message: Some("Your card was declined.".into()),
-                });
-                let intent = self.store(IntentWith::status(
+                return Err(self.decline(
                     intent,
-                    IntentStatus::RequiresPaymentMethod,
+                    "card_declined",
+                    "generic_decline",
+                    "Your card was declined.",
                 ));
-                return Err(PspError::Declined {
-                    code: "card_declined".into(),
-                    decline_code: Some("generic_decline".into()),
-                    message: Some("Your card was declined.".into()),
-                    payment_intent: Some(intent.id),
-                });
             }
             CARD_3DS if intent.metadata.contains_key("__off_session") => {
                 // Nobody is there to authenticate: the PSP declines.
-                intent.last_payment_error = Some(PaymentError {
-                    code: Some("authentication_required".into()),
-                    decline_code: Some("authentication_required".into()),
-                    message: Some("This payment requires authentication.".into()),
-                });
-                let intent = self.store(IntentWith::status(
+                return Err(self.decline(
                     intent,
-                    IntentStatus::RequiresPaymentMethod,
+                    "authentication_required",
+                    "authentication_required",
+                    "This payment requires authentication.",
                 ));
-                return Err(PspError::Declined {
-                    code: "authentication_required".into(),
-                    decline_code: Some("authentication_required".into()),
-                    message: Some("This payment requires authentication.".into()),
-                    payment_intent: Some(intent.id),
-                });
             }
             CARD_3DS => {
                 intent.next_action = Some("use_stripe_sdk".into());

@@ -14,8 +14,8 @@
 
 use payledger_psp::config::StripeSettings;
 use payledger_psp::stripe_wire::{
-    self as wire, ObjectId, WireCard, WireCardDetails, WireList, WirePaymentIntent,
-    WirePaymentMethod, WireRefund, object_kind,
+    self as wire, ObjectId, WireCard, WireList, WirePaymentIntent, WirePaymentMethod, WireRefund,
+    object_kind,
 };
 use payledger_psp::{
     CreateIntent, CreateRefund, METADATA_TRANSACTION_ID, ObjectKind, PaymentIntent, PspConnector,
@@ -362,10 +362,7 @@ impl PspConnector for StripeConnector {
                 let method = self
                     .call::<WirePaymentMethod>(Method::POST, &path, form, Some(&key))
                     .await?;
-                let card = method.card.unwrap_or(WireCardDetails {
-                    brand: None,
-                    last4: None,
-                });
+                let card = method.card.unwrap_or_default();
                 return Ok(SavedCard {
                     id: method.id,
                     customer,
