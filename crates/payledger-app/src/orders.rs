@@ -28,10 +28,10 @@ use payledger_domain::order::{
     order_totals,
 };
 use payledger_domain::{
-    Event, EventId, EventMeta, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals,
-    Payment, PaymentId, ProjectKey, Rejection, StreamId,
+    Event, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals, Payment, PaymentId,
+    ProjectKey, Rejection, StreamId,
 };
-use payledger_store::{AppendRequest, EventStore, KvWrite, NewEvent, StoreError, Table};
+use payledger_store::{AppendRequest, EventStore, KvWrite, StoreError, Table};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -316,7 +316,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
             .as_ref()
             .map_or_else(|| OrderId::from_uuid(uuid::Uuid::new_v4()), |o| o.id);
         let expected = before.as_ref().map_or(0, |o| o.version);
-        let events = new_events(meta, events);
+        let events = meta.new_events(events.into_iter().map(Event::Order));
         let after = events
             .iter()
             .zip(expected + 1..)
@@ -451,24 +451,6 @@ impl<S: EventStore + ?Sized> Orders<S> {
         }
         Ok(())
     }
-}
-
-/// The decided events with their metadata, ready to append.
-fn new_events(meta: &CommandMeta, events: Vec<OrderEvent>) -> Vec<NewEvent> {
-    events
-        .into_iter()
-        .map(|event| NewEvent {
-            meta: EventMeta {
-                event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
-                project: meta.project.clone(),
-                recorded_at: meta.now,
-                actor: meta.actor.clone(),
-                correlation_id: meta.correlation_id.clone(),
-                idempotency_key: meta.idempotency.as_ref().map(|i| i.key.clone()),
-            },
-            event: Event::Order(event),
-        })
-        .collect()
 }
 
 /// The index writes that take an order from `before` to `after`: its

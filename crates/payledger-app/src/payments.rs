@@ -43,6 +43,26 @@ pub struct CommandMeta {
     pub idempotency: Option<Idempotency>,
 }
 
+impl CommandMeta {
+    /// The decided `events` with this command's metadata, ready to append.
+    pub(crate) fn new_events(&self, events: impl IntoIterator<Item = Event>) -> Vec<NewEvent> {
+        events
+            .into_iter()
+            .map(|event| NewEvent {
+                meta: EventMeta {
+                    event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+                    project: self.project.clone(),
+                    recorded_at: self.now,
+                    actor: self.actor.clone(),
+                    correlation_id: self.correlation_id.clone(),
+                    idempotency_key: self.idempotency.as_ref().map(|i| i.key.clone()),
+                },
+                event,
+            })
+            .collect()
+    }
+}
+
 /// A payment named by id or by key.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum PaymentRef {
@@ -359,7 +379,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let expected = before.map_or(0, |p| p.version);
         // Versions follow the expected one; the store stamps log positions
         // and hashes once, when it appends.
-        let events = self.new_events(meta, events);
+        let events = meta.new_events(events);
         let versioned = || events.iter().zip(expected + 1..);
         let after = versioned()
             .fold(before.cloned(), |state, (e, version)| {
@@ -501,24 +521,6 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             });
         }
         Ok(stored)
-    }
-
-    /// The decided events with their metadata, ready to append.
-    fn new_events(&self, meta: &CommandMeta, events: Vec<Event>) -> Vec<NewEvent> {
-        events
-            .into_iter()
-            .map(|event| NewEvent {
-                meta: EventMeta {
-                    event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
-                    project: meta.project.clone(),
-                    recorded_at: meta.now,
-                    actor: meta.actor.clone(),
-                    correlation_id: meta.correlation_id.clone(),
-                    idempotency_key: meta.idempotency.as_ref().map(|i| i.key.clone()),
-                },
-                event,
-            })
-            .collect()
     }
 
     /// Answers a repeated request from its record, or refuses a reused key.
