@@ -33,6 +33,17 @@ pub enum AppError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::idempotency::AnswerError> for AppError {
+    /// An answer recorded meanwhile means a request with the same key ran
+    /// at the same time.
+    fn from(error: crate::idempotency::AnswerError) -> Self {
+        match error {
+            crate::idempotency::AnswerError::Recorded => Self::IdempotencyKeyInFlight,
+            crate::idempotency::AnswerError::Store(store) => Self::Store(store),
+        }
+    }
+}
+
 impl From<Rejection> for AppError {
     fn from(rejection: Rejection) -> Self {
         Self::Rejected(rejection)

@@ -27,7 +27,7 @@ pub mod records;
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::idempotency::{Answer, AnswerError, write_answered};
+use crate::idempotency::{Answer, write_answered};
 use crate::orders::{OrderRef, OrderView, Orders};
 use crate::payments::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use crate::psp::card_payment::{CardOptions, CardPayment};
@@ -621,10 +621,7 @@ impl OrderAttempts {
             answered.clone(),
         );
         blocking(move || {
-            write_answered(&*store, answer.as_ref(), &answered, writes).map_err(|e| match e {
-                AnswerError::Recorded => AppError::IdempotencyKeyInFlight,
-                AnswerError::Store(store) => AppError::Store(store),
-            })?;
+            write_answered(&*store, answer.as_ref(), &answered, writes).map_err(AppError::from)?;
             Ok(())
         })
         .await

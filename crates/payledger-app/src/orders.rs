@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::idempotency::Answer;
 use crate::payments::{CommandMeta, Ledger};
 use crate::table_keys;
-use crate::unique_claims::{ClaimGuard, UniqueClaims};
+use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use payledger_codec::{decode_order, encode_order};
 use payledger_domain::order::{
     OrderRecorded, announced_payment_state, decide_order_create, decide_order_update, evolve_order,
@@ -309,7 +309,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
     ) -> Result<Prepared, AppError> {
         let mut claims = Vec::new();
         if let Some(answer) = answer {
-            claims.push(claim_tag(Table::Idempotency, &answer.key));
+            claims.push(table_claim(Table::Idempotency, &answer.key));
         }
         let (before, events) = self.decide(meta, command)?;
         let order_id = before
@@ -350,18 +350,17 @@ impl<S: EventStore + ?Sized> Orders<S> {
             inline
                 .iter()
                 .filter(|w| w.value.is_some())
-                .map(|w| claim_tag(w.table, &w.key)),
+                .map(|w| table_claim(w.table, &w.key)),
         );
-        let guard = self.claims.claim(claims).map_err(|taken| {
-            match Table::ALL.get(usize::from(taken[0])).copied() {
-                Some(Table::Idempotency) | None => AppError::IdempotencyKeyInFlight,
-                Some(table) => duplicate(table, &taken[1..], &view.order),
-            }
-        })?;
-        if let Some(answer) = answer
-            && self.store().get(Table::Idempotency, &answer.key)?.is_some()
-        {
-            return Err(AppError::IdempotencyKeyInFlight);
+        let guard = self
+            .claims
+            .claim(claims)
+            .map_err(|taken| match claimed_in(&taken) {
+                (Some(Table::Idempotency) | None, _) => AppError::IdempotencyKeyInFlight,
+                (Some(table), key) => duplicate(table, key, &view.order),
+            })?;
+        if let Some(answer) = answer {
+            answer.check_unused(&**self.store())?;
         }
         self.check_unique(&inline, &view.order)?;
         inline.extend(
@@ -522,17 +521,4 @@ fn duplicate(table: Table, key: &[u8], order: &Order) -> AppError {
             key: order.key.clone().unwrap_or_default(),
         },
     })
-}
-
-/// A claim is the table's tag byte followed by the row key.
-fn claim_tag(table: Table, key: &[u8]) -> Vec<u8> {
-    let tag = Table::ALL
-        .iter()
-        .position(|t| *t == table)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(u8::MAX);
-    let mut claim = Vec::with_capacity(1 + key.len());
-    claim.push(tag);
-    claim.extend_from_slice(key);
-    claim
 }

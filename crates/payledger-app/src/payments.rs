@@ -17,7 +17,7 @@ use crate::idempotency::{
     IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, PaymentAnswer, PaymentAnswerKind,
 };
 use crate::table_keys;
-use crate::unique_claims::{ClaimGuard, UniqueClaims};
+use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use crate::views::{self, StoredView, ViewCache};
 use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
@@ -146,12 +146,6 @@ impl IdSource for RandomIds {
     fn next_transaction_id(&mut self) -> TransactionId {
         TransactionId::from_uuid(uuid::Uuid::new_v4())
     }
-}
-
-fn claim_tag(table: Table, key: &[u8]) -> Vec<u8> {
-    let mut tagged = vec![table as u8];
-    tagged.extend_from_slice(key);
-    tagged
 }
 
 impl<S: EventStore + ?Sized> Ledger<S> {
@@ -370,7 +364,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             if let Some(replayed) = self.replay(meta, idempotency, &key)? {
                 return Ok(replayed);
             }
-            claims.push(claim_tag(Table::Idempotency, &key));
+            claims.push(table_claim(Table::Idempotency, &key));
         }
         let (kind, stored, events) = self.decide(meta, command, catalog)?;
         let before = stored.as_ref().map(|s| &*s.payment);
@@ -418,7 +412,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             });
         }
         let mut inline = index_writes(&meta.project, before, &outcome.payment);
-        claims.extend(unique_values(&inline).map(|(table, key)| claim_tag(table, key)));
+        claims.extend(unique_values(&inline).map(|(table, key)| table_claim(table, key)));
         let guard = self.claim(claims)?;
         self.check_unique(&inline, payment_id)?;
         inline.extend(versioned().map(|(e, version)| KvWrite {
@@ -449,14 +443,13 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         if values.is_empty() {
             return Ok(None);
         }
-        self.claims.claim(values).map(Some).map_err(|taken| {
-            // A claim is the table's tag byte followed by the index key.
-            let table = Table::ALL.get(usize::from(taken[0])).copied();
-            match table {
-                Some(Table::Idempotency) | None => AppError::IdempotencyKeyInFlight,
-                Some(table) => duplicate(table, &taken[1..]),
-            }
-        })
+        self.claims
+            .claim(values)
+            .map(Some)
+            .map_err(|taken| match claimed_in(&taken) {
+                (Some(Table::Idempotency) | None, _) => AppError::IdempotencyKeyInFlight,
+                (Some(table), key) => duplicate(table, key),
+            })
     }
 
     /// Decides the events of a command against the current view.

@@ -8,8 +8,31 @@
 //! in-process set is enough.
 
 use parking_lot::Mutex;
+use payledger_store::Table;
 use std::collections::HashSet;
 use std::sync::Arc;
+
+/// A claim on the unique `key` of `table`: the table's tag byte (its place
+/// in [`Table::ALL`]), then the key.
+pub fn table_claim(table: Table, key: &[u8]) -> Vec<u8> {
+    let tag = Table::ALL
+        .iter()
+        .position(|t| *t == table)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(u8::MAX);
+    let mut claim = Vec::with_capacity(1 + key.len());
+    claim.push(tag);
+    claim.extend_from_slice(key);
+    claim
+}
+
+/// The table and key of a claim made by [`table_claim`].
+pub fn claimed_in(claim: &[u8]) -> (Option<Table>, &[u8]) {
+    match claim.split_first() {
+        Some((tag, key)) => (Table::ALL.get(usize::from(*tag)).copied(), key),
+        None => (None, claim),
+    }
+}
 
 /// The set of values currently claimed.
 #[derive(Debug, Default, Clone)]
