@@ -35,6 +35,7 @@ pub mod order_payment_states;
 pub mod orders;
 pub mod payment_reads;
 pub mod payments;
+pub mod projections;
 pub mod psp;
 pub mod resource_writes;
 pub mod signing;

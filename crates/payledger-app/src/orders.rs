@@ -454,7 +454,11 @@ impl<S: EventStore + ?Sized> Orders<S> {
 
 /// The index writes that take an order from `before` to `after`: its
 /// number (set once), its key, and a row per linked payment.
-fn index_writes(project: &ProjectKey, before: Option<&Order>, after: &Order) -> Vec<KvWrite> {
+pub(crate) fn index_writes(
+    project: &ProjectKey,
+    before: Option<&Order>,
+    after: &Order,
+) -> Vec<KvWrite> {
     let id = after.id.as_bytes().to_vec();
     let mut writes = Vec::new();
     if before.is_none() {

@@ -621,7 +621,11 @@ fn unique_values(writes: &[KvWrite]) -> impl Iterator<Item = (Table, &[u8])> {
 }
 
 /// The index writes that take a payment from `before` to `after`.
-fn index_writes(project: &ProjectKey, before: Option<&Payment>, after: &Payment) -> Vec<KvWrite> {
+pub(crate) fn index_writes(
+    project: &ProjectKey,
+    before: Option<&Payment>,
+    after: &Payment,
+) -> Vec<KvWrite> {
     let id = after.id;
     let live = |p: &Payment| !p.deleted;
     let key_of = |p: &Payment| {

@@ -140,6 +140,13 @@ fn assert_view_is_replay(ledger: &Ledger<MemoryStore>, payment: &Payment) {
         "the stored header and rows are the replay"
     );
     assert_eq!(view.version, events.len() as u64);
+    let differences = payledger_app::projections::stored_differences(&**ledger.store(), &events)
+        .expect("compare");
+    assert_eq!(
+        differences,
+        Vec::new(),
+        "rows written a change at a time are the rows written from scratch"
+    );
     if let Some(key) = &view.key {
         let by_key = ledger
             .get(&project(), &PaymentRef::Key(key.clone()))
@@ -228,6 +235,13 @@ fn setting_a_key_frees_the_old_one_and_deleting_frees_all() {
     assert!(deleted.payment.deleted);
     assert!(ledger.view(&project(), payment.id).expect("view").is_none());
     create(&ledger, Some("new")).expect("a deleted payment's key is free");
+    let events = ledger
+        .store()
+        .read_stream(payment.id.into(), VersionRange::ALL)
+        .expect("read stream");
+    let differences = payledger_app::projections::stored_differences(&**ledger.store(), &events)
+        .expect("compare");
+    assert_eq!(differences, Vec::new(), "a deleted payment leaves no rows");
 }
 
 #[test]

@@ -107,6 +107,13 @@ pub fn event_key(stream: StreamId, version: u64) -> EventKey {
     key
 }
 
+/// The aggregate id and version of an event key; `None` if malformed.
+pub fn parse_event_key(key: &[u8]) -> Option<([u8; 16], u64)> {
+    let id: [u8; 16] = key.get(..16)?.try_into().ok()?;
+    let version: [u8; 8] = key.get(16..)?.try_into().ok()?;
+    Some((id, u64::from_be_bytes(version)))
+}
+
 pub fn log_key(partition: u16, sequence: u64) -> LogKey {
     let mut key = [0u8; 10];
     key[..2].copy_from_slice(&partition.to_be_bytes());

@@ -10,6 +10,7 @@
 //! Architecture invariant: RocksDB bytes never leave this crate; callers see
 //! domain envelopes and typed positions only.
 
+pub mod audit;
 mod db;
 mod keys;
 mod store;

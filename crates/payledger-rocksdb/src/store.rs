@@ -89,6 +89,34 @@ impl RocksStore {
         })
     }
 
+    /// Opens the store in `path` as a RocksDB secondary instance: it reads
+    /// what the primary (a running server) had flushed or logged when it was
+    /// opened, without taking the primary's lock, and refuses every write.
+    /// `scratch` is a directory of the secondary's own (its info log).
+    pub fn open_secondary(path: &Path, scratch: &Path) -> Result<Self, StoreError> {
+        let mut options = db_options();
+        options.create_if_missing(false);
+        options.create_missing_column_families(false);
+        // A secondary keeps every file open; it cannot reopen them later.
+        options.set_max_open_files(-1);
+        let db =
+            DB::open_cf_as_secondary(&options, path, scratch, keys::all_cfs()).map_err(engine)?;
+        let db = Arc::new(db);
+        let partition_count = stored_partition_count(&db)?
+            .ok_or_else(|| StoreError::Corrupt("the store has no partition count".into()))?;
+        Ok(Self {
+            writers: Vec::new(),
+            db,
+            partition_count,
+            signal: Arc::new(LogSignal::new(partition_count)),
+        })
+    }
+
+    /// The database underneath (audit scans within this crate).
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
+    }
+
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
         cf(&self.db, name)
     }
@@ -110,19 +138,36 @@ fn decode(bytes: &[u8]) -> Result<EventEnvelope, StoreError> {
 /// Reads the partition count stored at creation, storing `wanted` if the
 /// database is new.
 fn fixed_partition_count(db: &DB, wanted: u16) -> Result<u16, StoreError> {
-    let meta = cf(db, CF_META)?;
-    if let Some(stored) = db.get_cf(meta, META_PARTITION_COUNT).map_err(engine)? {
-        let bytes: [u8; 2] = stored
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("partition count is not a u16".into()))?;
-        return Ok(u16::from_be_bytes(bytes));
+    if let Some(stored) = stored_partition_count(db)? {
+        return Ok(stored);
     }
+    let meta = cf(db, CF_META)?;
     let mut write = rocksdb::WriteOptions::default();
     write.set_sync(true);
     db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &write)
         .map_err(engine)?;
     Ok(wanted)
+}
+
+/// The partition count stored at creation, if any.
+fn stored_partition_count(db: &DB) -> Result<Option<u16>, StoreError> {
+    let Some(stored) = db
+        .get_cf(cf(db, CF_META)?, META_PARTITION_COUNT)
+        .map_err(engine)?
+    else {
+        return Ok(None);
+    };
+    let bytes: [u8; 2] = stored
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("partition count is not a u16".into()))?;
+    Ok(Some(u16::from_be_bytes(bytes)))
+}
+
+/// The refusal of a write to a store opened with
+/// [`RocksStore::open_secondary`].
+fn read_only() -> StoreError {
+    StoreError::Engine("this store was opened read-only (as a secondary instance)".into())
 }
 
 impl EventStore for RocksStore {
@@ -135,7 +180,10 @@ impl EventStore for RocksStore {
             return PendingAppend::ready(Err(rejected));
         }
         let partition = partition_of(request.stream, self.partition_count);
-        self.writers[usize::from(partition)].submit(request)
+        match self.writers.get(usize::from(partition)) {
+            Some(writer) => writer.submit(request),
+            None => PendingAppend::ready(Err(read_only().into())),
+        }
     }
 
     fn log_signal(&self) -> &LogSignal {
@@ -225,6 +273,9 @@ impl EventStore for RocksStore {
 
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
         memory_only::check_may_block()?;
+        if self.writers.is_empty() {
+            return Err(read_only());
+        }
         let mut batch = rocksdb::WriteBatch::default();
         add_table_writes(&self.db, &mut batch, writes)?;
         let mut options = rocksdb::WriteOptions::default();

@@ -36,6 +36,26 @@ pub enum Command {
     /// Show each log consumer's cursor, lag and last error per partition
     /// (opens the store: run it while the server is stopped).
     Status(StatusArgs),
+    /// Check the stored history: every stream's hash chain and head, every
+    /// partition log, and (unless --no-views) every view and index against
+    /// the events; print the root digest over all stream heads. Runs beside
+    /// a serving server. Exit status 1 names the first broken link.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Directory of the RocksDB store.
+    #[arg(long, default_value = "./data", env = "PAYLEDGER_DATA")]
+    pub data: PathBuf,
+    /// Check the events, heads and logs only, not the views and indexes
+    /// they derive.
+    #[arg(long)]
+    pub no_views: bool,
+    /// Fail unless the root digest equals this one (hex), kept from an
+    /// earlier run.
+    #[arg(long, value_name = "HEX")]
+    pub expect_root: Option<String>,
 }
 
 #[derive(Debug, Args)]

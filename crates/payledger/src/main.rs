@@ -5,15 +5,19 @@
 //! - `clients`: API client management, on the store or through a running
 //!   server's admin socket (`admin`).
 //! - `status`: log consumers' cursors and lag on a stopped server's store.
+//! - `verify`: the stored history checked, beside a running server
+//!   (`progress` draws its progress).
 
 mod admin;
 mod cli;
 mod clients;
 mod keys;
 mod merchants;
+mod progress;
 mod psp;
 mod serve;
 mod status;
+mod verify;
 
 use clap::Parser;
 
@@ -30,5 +34,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Merchants(args) => merchants::run(&args),
         cli::Command::Keys(args) => keys::run(&args),
         cli::Command::Status(args) => status::run(&args),
+        cli::Command::Verify(args) => verify::run(&args),
     }
 }

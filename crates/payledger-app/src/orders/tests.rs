@@ -282,6 +282,16 @@ fn a_payment_belongs_to_at_most_one_order_until_it_is_removed() {
         .update(&second, vec![OrderAction::AddPayment(payment.id)])
         .unwrap();
     assert_eq!(second.order.payments, vec![payment.id]);
+    for order in [first.id, second.order.id] {
+        let events = (world.ledger.store())
+            .read_stream(StreamId::order(order), VersionRange::ALL)
+            .unwrap();
+        assert_eq!(
+            crate::projections::stored_differences(&**world.ledger.store(), &events).unwrap(),
+            Vec::new(),
+            "an order's rows written a change at a time are its rows from scratch"
+        );
+    }
 }
 
 #[test]
