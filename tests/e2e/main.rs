@@ -2,6 +2,7 @@
 //! modules, real peers). One test binary for all of them.
 
 mod api;
+mod audit;
 mod clients;
 mod crash;
 mod examples;
