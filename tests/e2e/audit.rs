@@ -141,3 +141,163 @@ fn verify_checks_a_serving_store_then_names_a_tampered_event_and_a_changed_root(
         "{mismatch:?}"
     );
 }
+
+/// A client of project `audit` with `scope`.
+fn client(server: &Server, data: &Path, id: &str, scope: &str) -> Api {
+    create_client(data, id, &format!("{id}-secret-1"), scope);
+    Api::connect(server.url(), "audit", id, &format!("{id}-secret-1"), scope)
+}
+
+#[test]
+fn events_are_paged_with_their_links_and_as_of_reads_answer_the_past_even_after_deletion() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let api = client(&server, &data, "historian", "manage_project:audit");
+    let created = api.post_with(
+        "/payments",
+        &json!({"key": "h-1", "amountPlanned": {"currencyCode": "EUR", "centAmount": 900}}),
+        &[
+            ("X-Correlation-ID", "audit-create"),
+            ("Idempotency-Key", "h-1-create"),
+        ],
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let mut answered = vec![created.body];
+    let actions = [
+        json!({"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 900}}}),
+        json!({"action": "setStatusInterfaceText", "interfaceText": "charged"}),
+        json!({"action": "setStatusInterfaceCode", "interfaceCode": "00"}),
+    ];
+    for action in actions {
+        let version = answered.last().expect("answers")["version"].clone();
+        let updated = api.post(
+            &format!("/payments/{id}"),
+            &json!({"version": version, "actions": [action]}),
+        );
+        assert_eq!(updated.status, 200, "{:?}", updated.body);
+        answered.push(updated.body);
+    }
+
+    // Two pages of two events.
+    let first = api.get(&format!("/payments/{id}/events?limit=2"));
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    assert_eq!(
+        (
+            &first.body["count"],
+            &first.body["total"],
+            &first.body["nextFromVersion"]
+        ),
+        (&json!(2), &json!(4), &json!(3))
+    );
+    let events = first.body["results"].as_array().expect("results").clone();
+    assert_eq!(events[0]["type"], "PaymentCreated");
+    assert_eq!(events[0]["version"], 1);
+    assert_eq!(events[0]["previousHash"], "0".repeat(64));
+    assert_eq!(events[0]["correlationId"], "audit-create");
+    assert_eq!(events[0]["idempotencyKey"], "h-1-create");
+    assert_eq!(events[0]["actor"]["clientId"], "historian");
+    assert_eq!(events[1]["type"], "PaymentTransactionAdded");
+    assert_eq!(events[1]["previousHash"], events[0]["hash"]);
+    assert_eq!(
+        events[1]["payload"]["transaction"]["amount"]["centAmount"],
+        900
+    );
+    assert!(events[1]["partitionSequence"].as_u64().is_some());
+    let second = api.get(&format!("/payments/key=h-1/events?fromVersion=3&limit=2"));
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let later = second.body["results"].as_array().expect("results");
+    assert_eq!(later.len(), 2);
+    assert_eq!(later[0]["previousHash"], events[1]["hash"]);
+    assert!(second.body.get("nextFromVersion").is_none());
+    for bad in ["fromVersion=0", "limit=501", "limit=x"] {
+        let refused = api.get(&format!("/payments/{id}/events?{bad}"));
+        assert_eq!(refused.status, 400, "{bad}: {:?}", refused.body);
+    }
+
+    // As of every version and of every moment: the answer given then.
+    for then in &answered {
+        let version = then["version"].as_u64().expect("version");
+        let by_version = api.get(&format!("/payments/{id}?asOfVersion={version}"));
+        assert_eq!(by_version.status, 200);
+        assert_eq!(&by_version.body, then, "as of version {version}");
+        let at = then["lastModifiedAt"].as_str().expect("lastModifiedAt");
+        let by_time = api.get(&format!("/payments/key=h-1?asOf={at}"));
+        assert_eq!(by_time.status, 200);
+        // The last version recorded by then (updates may share a millisecond).
+        let last_then = answered
+            .iter()
+            .filter(|a| a["lastModifiedAt"].as_str() <= Some(at))
+            .next_back()
+            .expect("this one at least");
+        assert_eq!(&by_time.body, last_then, "as of {at}");
+    }
+    let before = api.get(&format!("/payments/{id}?asOf=2000-01-01T00:00:00Z"));
+    assert_eq!(before.status, 404, "before creation");
+    let past = api.get(&format!("/payments/{id}?asOfVersion=99"));
+    assert_eq!(past.status, 400);
+    assert_eq!(
+        past.body["errors"][0]["currentVersion"], 4,
+        "{:?}",
+        past.body
+    );
+    for bad in [
+        "asOf=yesterday",
+        "asOfVersion=1&asOf=2026-01-01T00:00:00Z",
+        "asOfVersion=-1",
+    ] {
+        assert_eq!(
+            api.get(&format!("/payments/{id}?{bad}")).status,
+            400,
+            "{bad}"
+        );
+    }
+
+    // Deleted: gone now, as it was before, and its history stays.
+    let deleted = api.delete(&format!("/payments/{id}?version=4"));
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    assert_eq!(api.get(&format!("/payments/{id}")).status, 404);
+    let before_deletion = api.get(&format!("/payments/{id}?asOfVersion=4"));
+    assert_eq!(&before_deletion.body, &answered[3]);
+    assert_eq!(
+        api.get(&format!("/payments/{id}?asOfVersion=5")).status,
+        404
+    );
+    let history = api.get(&format!("/payments/{id}/events?fromVersion=5"));
+    assert_eq!(history.body["results"][0]["type"], "PaymentDeleted");
+
+    // Orders alike; another scope sees nothing of payments.
+    let order = api.post(
+        "/orders",
+        &json!({"orderNumber": "H-1", "totalPrice": {"currencyCode": "EUR", "centAmount": 500}}),
+    );
+    assert_eq!(order.status, 201, "{:?}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
+    let payment = api.post(
+        "/payments",
+        &json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 500}}),
+    );
+    let linked = api.post(
+        &format!("/orders/{order_id}"),
+        &json!({"version": 1, "actions": [{"action": "addPayment", "payment": {"typeId": "payment", "id": payment.body["id"]}}]}),
+    );
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
+    let order_events = api.get("/orders/order-number=H-1/events");
+    assert_eq!(order_events.body["total"], 2, "{:?}", order_events.body);
+    assert_eq!(order_events.body["results"][1]["type"], "OrderPaymentAdded");
+    let first_order = api.get(&format!("/orders/{order_id}?asOfVersion=1"));
+    assert_eq!(first_order.status, 200, "{:?}", first_order.body);
+    assert_eq!(first_order.body, order.body, "the order as created");
+    let orders_only = client(&server, &data, "clerk", "view_orders:audit");
+    assert_eq!(
+        orders_only.get(&format!("/payments/{id}/events")).status,
+        403
+    );
+    assert_eq!(
+        orders_only
+            .get(&format!("/orders/{order_id}/events"))
+            .status,
+        200
+    );
+}

@@ -13,6 +13,8 @@
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
 //! - [`orders`]: the order routes.
+//! - [`history`]: the audit routes: events of a payment or an order, and
+//!   as-of reads.
 //! - [`psp_notifications`]: signed PSP notifications (inbound webhooks) and
 //!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
@@ -31,6 +33,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod expand;
+pub mod history;
 pub mod idempotent;
 pub mod json;
 pub mod messages;
@@ -164,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
+        .merge(history::routes())
         .merge(
             catalog::routes()
                 .merge(subscriptions::routes())

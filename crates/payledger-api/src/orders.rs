@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `GET /{pk}/orders` | view_orders | paged query response (`expand=paymentInfo.payments[*]` embeds the payments) |
 //! | `POST /{pk}/orders` | manage_orders | 201 Order |
-//! | `GET /{pk}/orders/{id}`, `order-number={n}`, `key={k}` | view_orders | 200 / 404 |
+//! | `GET /{pk}/orders/{id}`, `order-number={n}`, `key={k}` | view_orders | 200 / 404 (`asOfVersion`/`asOf`: as it was, see [`crate::history`]) |
 //! | `POST /{pk}/orders/{id}` (and the same targets) | manage_orders | 200 updated Order |
 //!
 //! Draft: `{orderNumber, totalPrice, key?, customerId?, customerEmail?}`.
@@ -47,7 +47,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `{id}`, `order-number={n}` or `key={k}` in a path.
-fn target(segment: &str) -> Result<OrderRef, ApiError> {
+pub(crate) fn target(segment: &str) -> Result<OrderRef, ApiError> {
     if let Some(number) = segment.strip_prefix("order-number=") {
         return Ok(OrderRef::Number(number.to_owned()));
     }
@@ -152,10 +152,18 @@ async fn get_one(
     authorize(&state, &headers, &project, Scope::ViewOrders).await?;
     let target = target(&id)?;
     let key = project.clone();
-    let view = state
-        .read(move |s| s.orders.get(&key, &target))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let view = match crate::history::as_of(&params)? {
+        None => state
+            .read(move |s| s.orders.get(&key, &target))
+            .await?
+            .ok_or_else(|| not_found(&id))?,
+        Some(as_of) => {
+            let answer = state
+                .read(move |s| payledger_app::history::order_as_of(&s.orders, &key, &target, as_of))
+                .await?;
+            crate::history::found(answer, &id)?
+        }
+    };
     let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
     if expand.is_empty() {
         return Ok(Json(to_json(&view)));

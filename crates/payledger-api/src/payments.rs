@@ -5,7 +5,7 @@
 //! | `GET /{pk}/payments` | view_payments | paged query response |
 //! | `HEAD /{pk}/payments?where=…` | view_payments | 200 if any match, else 404 |
 //! | `POST /{pk}/payments` | manage_payments | 201 Payment |
-//! | `GET\|HEAD /{pk}/payments/{id}` and `key={key}` | view_payments | 200 / 404 |
+//! | `GET\|HEAD /{pk}/payments/{id}` and `key={key}` | view_payments | 200 / 404 (`asOfVersion`/`asOf`: as it was, see [`crate::history`]) |
 //! | `POST /{pk}/payments/{id}` and `key={key}` | manage_payments | 200 updated Payment |
 //! | `DELETE /{pk}/payments/{id}?version=N[&dataErasure=true]` | manage_payments | 200 deleted Payment |
 //!
@@ -194,9 +194,21 @@ async fn get_one(
 ) -> Result<Response, ApiError> {
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewPayments).await?;
-    let payment = load(&state, project.clone(), target(&id)?)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let target = target(&id)?;
+    let payment = match crate::history::as_of(&params)? {
+        None => load(&state, project.clone(), target)
+            .await?
+            .ok_or_else(|| not_found(&id))?,
+        Some(as_of) => {
+            let project = project.clone();
+            let answer = state
+                .read(move |s| {
+                    payledger_app::history::payment_as_of(&s.ledger, &project, &target, as_of)
+                })
+                .await?;
+            crate::history::found(answer, &id)?
+        }
+    };
     let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
     if expand.is_empty() {
         return Ok(payment_response(StatusCode::OK, &payment));

@@ -28,6 +28,7 @@ pub mod consumer;
 pub mod error;
 #[cfg(test)]
 mod golden;
+pub mod history;
 pub mod idempotency;
 pub mod merchants;
 pub mod order_attempts;

@@ -106,6 +106,11 @@ impl<S: EventStore + ?Sized> Orders<S> {
         self.ledger.store()
     }
 
+    /// The payment ledger the orders' payments live in.
+    pub fn ledger(&self) -> &Ledger<S> {
+        &self.ledger
+    }
+
     /// Runs an order command: decided off the async workers, then the
     /// durable append is awaited. `answer` is the idempotency answer to
     /// record with the append (its row must be unused).

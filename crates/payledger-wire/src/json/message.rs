@@ -142,6 +142,46 @@ pub fn message_to_json(envelope: &EventEnvelope, payment_key: Option<&str>) -> V
     Value::Object(out)
 }
 
+/// One event as the history API shows it: its place in the stream and the
+/// partition log, who recorded it when and under which correlation and
+/// idempotency key, its hash and the hash it links back to, and its
+/// message type and payload (the fields its Message carries).
+pub fn history_entry_to_json(envelope: &EventEnvelope, hash: &[u8; 32]) -> Value {
+    let meta = &envelope.meta;
+    let mut out = Map::new();
+    out.insert("version".into(), json!(envelope.version));
+    out.insert("eventId".into(), json!(meta.event_id.to_string()));
+    out.insert("type".into(), json!(message_type(&envelope.event)));
+    out.insert(
+        "recordedAt".into(),
+        json!(format_timestamp(meta.recorded_at)),
+    );
+    out.insert("actor".into(), actor_to_json(&meta.actor));
+    put(
+        &mut out,
+        "correlationId",
+        meta.correlation_id.as_deref().map(Value::from),
+    );
+    put(
+        &mut out,
+        "idempotencyKey",
+        meta.idempotency_key.as_deref().map(Value::from),
+    );
+    out.insert("partition".into(), json!(envelope.partition));
+    out.insert(
+        "partitionSequence".into(),
+        json!(envelope.partition_sequence),
+    );
+    out.insert("hash".into(), json!(hex(hash)));
+    out.insert("previousHash".into(), json!(hex(&envelope.previous_hash)));
+    out.insert("payload".into(), Value::Object(payload(envelope)));
+    Value::Object(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The commercetools `MessageDeliveryPayload` of `message`: what a
 /// Platform-format Subscription delivery carries (the Message with
 /// `notificationType` and `projectKey`).

@@ -23,8 +23,8 @@ pub use custom::{
     custom_fields_to_json, field_value_from_json, field_value_to_json, reference_to_json,
 };
 pub use message::{
-    COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, is_extension_message_type, mask_token,
-    message_delivery_payload, message_to_json, message_type,
+    COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, history_entry_to_json, is_extension_message_type,
+    mask_token, message_delivery_payload, message_to_json, message_type,
 };
 pub use message_keys::MessageKeys;
 pub use money::{CENT_PRECISION, money_to_json};
