@@ -558,3 +558,6 @@ fn fields<const N: usize>(entries: [(&str, Option<Value>); N]) -> Map<String, Va
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
