@@ -301,3 +301,141 @@ fn events_are_paged_with_their_links_and_as_of_reads_answer_the_past_even_after_
         200
     );
 }
+
+fn replay(data: &Path, args: &[&str]) -> Output {
+    Command::new(payledger_bin())
+        .args(["replay", "--data"])
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run payledger replay")
+}
+
+fn raw_db(data: &Path) -> rocksdb::DB {
+    let options = rocksdb::Options::default();
+    let families = rocksdb::DB::list_cf(&options, data).expect("list column families");
+    rocksdb::DB::open_cf(&options, data, &families).expect("open the store raw")
+}
+
+#[test]
+fn replay_checks_rebuilds_what_was_damaged_and_an_interrupted_rebuild_blocks_serving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let api = client(&server, &data, "replayer", "manage_project:audit");
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let created = api.post(
+            "/payments",
+            &json!({"key": format!("r-{n}"), "customer": {"typeId": "customer", "id": format!("c-{}", n % 3)},
+                    "interfaceId": format!("psp-{n}"),
+                    "paymentMethodInfo": {"paymentInterface": "psp", "method": "card"},
+                    "amountPlanned": {"currencyCode": "EUR", "centAmount": 100 + n},
+                    "transactions": [{"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100 + n}, "interactionId": format!("tx-{n}")}]}),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        ids.push(created.body["id"].as_str().expect("id").to_owned());
+    }
+    let deleted = api.delete(&format!("/payments/{}?version=1", ids[19]));
+    assert_eq!(deleted.status, 200);
+    let order = api.post(
+        "/orders",
+        &json!({"orderNumber": "R-1", "key": "order-r-1", "totalPrice": {"currencyCode": "EUR", "centAmount": 100}}),
+    );
+    assert_eq!(order.status, 201);
+    let linked = api.post(
+        &format!("/orders/{}", order.body["id"].as_str().expect("id")),
+        &json!({"version": 1, "actions": [{"action": "addPayment", "payment": {"typeId": "payment", "id": ids[0]}}]}),
+    );
+    assert_eq!(linked.status, 200);
+    let before = api.get(&format!("/payments/{}", ids[3])).body;
+
+    // Beside the serving server: clean.
+    let clean = replay(&data, &["--check"]);
+    assert!(clean.status.success(), "{clean:?}");
+    let refused = replay(&data, &[]);
+    assert!(
+        !refused.status.success(),
+        "a rebuild needs the store to itself"
+    );
+    server.stop();
+
+    // Damage: a view header removed, a stale key index row added.
+    {
+        let db = raw_db(&data);
+        let views = db.cf_handle("views").expect("views");
+        let view_key = audit_key(&uuid_bytes(&ids[3]));
+        let header = db.get_cf(views, &view_key).expect("get");
+        assert!(header.is_some(), "a view is keyed by project and id");
+        db.delete_cf(views, &view_key).expect("raw delete");
+        let index = db.cf_handle("idx_key").expect("idx_key");
+        db.put_cf(index, audit_key(b"\x00\x09stale-key"), uuid_bytes(&ids[4]))
+            .expect("raw put");
+    }
+    let damaged = replay(&data, &["--check"]);
+    assert_eq!(damaged.status.code(), Some(1), "{damaged:?}");
+    let report = String::from_utf8_lossy(&damaged.stdout);
+    assert!(
+        report.contains(&format!("payment/{}: Views row", ids[3])),
+        "{report}"
+    );
+    assert!(
+        report.contains("KeyIndex row") && report.contains("no stream's events give it"),
+        "{report}"
+    );
+
+    let rebuilt = replay(&data, &[]);
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    assert!(replay(&data, &["--check"]).status.success());
+    assert!(verify(&data, &[]).status.success());
+
+    let server = Server::start(&data);
+    let api = Api::connect(
+        server.url(),
+        "audit",
+        "replayer",
+        "replayer-secret-1",
+        "manage_project:audit",
+    );
+    assert_eq!(api.get(&format!("/payments/{}", ids[3])).body, before);
+    assert_eq!(api.get("/payments/key=stale-key").status, 404);
+    assert_eq!(api.get(&format!("/payments/{}", ids[19])).status, 404);
+    assert_eq!(api.get("/orders/key=order-r-1").status, 200);
+    drop(server);
+
+    // A rebuild that stopped half way leaves a mark the server refuses.
+    {
+        let db = raw_db(&data);
+        let meta = db.cf_handle("meta").expect("meta");
+        db.put_cf(meta, b"replay_unfinished", [1u8])
+            .expect("raw put");
+    }
+    let serve = Command::new(payledger_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run payledger serve");
+    assert!(!serve.status.success());
+    assert!(
+        String::from_utf8_lossy(&serve.stderr).contains("a replay of"),
+        "{serve:?}"
+    );
+    assert!(replay(&data, &[]).status.success());
+    let server = Server::start(&data);
+    let api = Api::connect(
+        server.url(),
+        "audit",
+        "replayer",
+        "replayer-secret-1",
+        "manage_project:audit",
+    );
+    assert_eq!(api.get(&format!("/payments/{}", ids[3])).body, before);
+}
+
+/// A key of project `audit`: its length-prefixed name, then `rest`.
+fn audit_key(rest: &[u8]) -> Vec<u8> {
+    let mut key = vec![0, 5];
+    key.extend_from_slice(b"audit");
+    key.extend_from_slice(rest);
+    key
+}

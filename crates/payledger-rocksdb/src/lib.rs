@@ -13,6 +13,7 @@
 pub mod audit;
 mod db;
 mod keys;
+mod rebuild;
 mod store;
 mod writer;
 

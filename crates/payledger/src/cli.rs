@@ -41,6 +41,20 @@ pub enum Command {
     /// the events; print the root digest over all stream heads. Runs beside
     /// a serving server. Exit status 1 names the first broken link.
     Verify(VerifyArgs),
+    /// Rebuild every derived table (views, indexes, event-id lookups,
+    /// order views) from the events (stop the server first), or with
+    /// --check report every row that differs from what the events give.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Report differences instead of rebuilding (runs beside a serving
+    /// server); exit status 1 when there is any.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! - `status`: log consumers' cursors and lag on a stopped server's store.
 //! - `verify`: the stored history checked, beside a running server
 //!   (`progress` draws its progress).
+//! - `replay`: the derived tables rebuilt from the events, or checked.
 
 mod admin;
 mod cli;
@@ -15,6 +16,7 @@ mod keys;
 mod merchants;
 mod progress;
 mod psp;
+mod replay;
 mod serve;
 mod status;
 mod verify;
@@ -35,5 +37,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Keys(args) => keys::run(&args),
         cli::Command::Status(args) => status::run(&args),
         cli::Command::Verify(args) => verify::run(&args),
+        cli::Command::Replay(args) => replay::run(&args),
     }
 }

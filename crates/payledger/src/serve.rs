@@ -23,6 +23,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
+    anyhow::ensure!(
+        !store.rebuild_unfinished()?,
+        "a replay of {} was interrupted and left its views and indexes half written: run \
+         `payledger replay --data {}` to finish it before serving",
+        args.store.data.display(),
+        args.store.data.display()
+    );
     let relay_config = args.kafka.relay_config()?;
     let api_config = ApiConfig {
         kafka_relay: relay_config.as_ref().map(relay_info),
