@@ -205,7 +205,7 @@ fn events_are_paged_with_their_links_and_as_of_reads_answer_the_past_even_after_
         900
     );
     assert!(events[1]["partitionSequence"].as_u64().is_some());
-    let second = api.get(&format!("/payments/key=h-1/events?fromVersion=3&limit=2"));
+    let second = api.get("/payments/key=h-1/events?fromVersion=3&limit=2");
     assert_eq!(second.status, 200, "{:?}", second.body);
     let later = second.body["results"].as_array().expect("results");
     assert_eq!(later.len(), 2);
@@ -228,8 +228,7 @@ fn events_are_paged_with_their_links_and_as_of_reads_answer_the_past_even_after_
         // The last version recorded by then (updates may share a millisecond).
         let last_then = answered
             .iter()
-            .filter(|a| a["lastModifiedAt"].as_str() <= Some(at))
-            .next_back()
+            .rfind(|a| a["lastModifiedAt"].as_str() <= Some(at))
             .expect("this one at least");
         assert_eq!(&by_time.body, last_then, "as of {at}");
     }

@@ -43,6 +43,9 @@ pub enum Command {
     /// Signed tokenization API: RSA verifications/s alone, and signed
     /// recurring requests/s and p99 with the charge at a Stripe emulator.
     Tokenization(crate::bench::tokenization::BenchTokenizationArgs),
+    /// Fill a store for the audit commands and time as-of reads of a long
+    /// payment.
+    Audit(crate::bench::audit::BenchAuditArgs),
     /// Append events from many threads until killed, printing one line
     /// `ack <kind>/<id> <version>` per durable append (crash testing).
     Stress(StressArgs),

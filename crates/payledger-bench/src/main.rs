@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Webhooks(args) => bench::webhooks(&args),
         cli::Command::Psp(args) => bench::psp(&args),
         cli::Command::Tokenization(args) => bench::tokenization(&args),
+        cli::Command::Audit(args) => bench::audit(&args),
         cli::Command::Stress(args) => stress::run(&args),
     }
 }

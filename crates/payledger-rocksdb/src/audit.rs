@@ -13,6 +13,7 @@
 
 use crate::db::{cf, engine, read_options};
 use crate::keys::{self, CF_LOG, EventKey};
+use crate::rebuild::OnStream;
 use crate::store::RocksStore;
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
 use payledger_store::{
@@ -171,7 +172,7 @@ impl RocksStore {
     /// error stops the audit.
     pub fn audit(
         &self,
-        on_stream: &mut dyn FnMut(StreamId, &[EventEnvelope], u64) -> Result<(), AuditError>,
+        on_stream: &mut OnStream<'_, AuditError>,
     ) -> Result<AuditSummary, AuditError> {
         let partitions = self.partition_count();
         let mut digests = vec![PositionDigest::default(); usize::from(partitions)];

@@ -17,6 +17,7 @@ mod rebuild;
 mod store;
 mod writer;
 
+pub use rebuild::OnStream;
 pub use store::{RocksConfig, RocksStore};
 pub use writer::{APPEND_QUEUE_REQUESTS_MAX, GROUP_COMMIT_EVENTS_MAX, GROUP_COMMIT_REQUESTS_MAX};
 

@@ -9,7 +9,7 @@ use crate::db::{cf, engine, read_options};
 use crate::keys::{self, CF_META};
 use crate::store::RocksStore;
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
-use payledger_store::{StoreError, Table};
+use payledger_store::{KvWrite, StoreError, Table};
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 /// `meta` key present while a rebuild of the derived tables is under way.
@@ -19,12 +19,16 @@ const META_REPLAY_UNFINISHED: &[u8] = b"replay_unfinished";
 /// every key below `[0xff; CLEAR_BOUND_BYTES]`.
 const CLEAR_BOUND_BYTES: usize = 4_096;
 
+/// What sees every stream's events in a pass over the store: the stream,
+/// its events in version order, and the number of events read so far.
+pub type OnStream<'a, E> = dyn FnMut(StreamId, &[EventEnvelope], u64) -> Result<(), E> + 'a;
+
 impl RocksStore {
     /// Every stream's events, kind by kind and stream by stream, with the
     /// number of events read so far. Nothing is checked: `audit` does that.
     pub fn each_stream<E: From<StoreError>>(
         &self,
-        on_stream: &mut dyn FnMut(StreamId, &[EventEnvelope], u64) -> Result<(), E>,
+        on_stream: &mut OnStream<'_, E>,
     ) -> Result<(), E> {
         let mut read_total = 0u64;
         for kind in StreamKind::ALL {
@@ -68,6 +72,26 @@ impl RocksStore {
         }
         batch.put_cf(cf(self.db(), CF_META)?, META_REPLAY_UNFINISHED, [1u8]);
         self.write_synced(batch)
+    }
+
+    /// Writes rebuilt rows in one synced batch, sorted by table and key:
+    /// with a per-batch insert hint RocksDB then inserts each row next to
+    /// the one before instead of searching the memtable from its top
+    /// (unsorted, that search was most of a replay's time).
+    pub fn write_rebuilt(&self, mut rows: Vec<KvWrite>) -> Result<(), StoreError> {
+        rows.sort_unstable_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
+        let mut batch = WriteBatch::default();
+        for row in rows {
+            let table_cf = cf(self.db(), keys::table_cf(row.table))?;
+            match row.value {
+                Some(value) => batch.put_cf(table_cf, row.key, value),
+                None => batch.delete_cf(table_cf, row.key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        options.set_memtable_insert_hint_per_batch(true);
+        self.db().write_opt(batch, &options).map_err(engine)
     }
 
     /// Clears the mark of [`RocksStore::begin_rebuild`].

@@ -24,7 +24,7 @@ use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use std::collections::{BTreeMap, HashSet};
 
 /// Rows written per synced batch during a rebuild.
-const REBUILD_BATCH_ROWS: usize = 20_000;
+const REBUILD_BATCH_ROWS: usize = 100_000;
 /// Differences printed one by one before only counting the rest.
 const DIFFERENCES_SHOWN_MAX: u64 = 50;
 /// Rows read per step while counting a table.
@@ -54,23 +54,44 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
         .begin_rebuild(&DERIVED_TABLES)
         .context("clear the derived tables")?;
     let mut progress = Progress::new("replay", total);
-    let (mut batch, mut rows, mut done) = (Vec::new(), 0u64, 0u64);
-    store.each_stream(&mut |_, events, read| -> Result<(), AppError> {
-        done = read;
-        progress.update(read);
-        batch.extend(
-            derived_rows(events)?
-                .into_iter()
-                .filter(|r| r.value.is_some()),
-        );
-        if batch.len() >= REBUILD_BATCH_ROWS {
-            rows += batch.len() as u64;
-            store.write(std::mem::take(&mut batch))?;
-        }
+    let (mut rows, mut done) = (0u64, 0u64);
+    // Rows are derived on this thread while the batch before is sorted and
+    // written on another: the two halves of the work overlap.
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (batches, to_write) = std::sync::mpsc::sync_channel::<Vec<KvWrite>>(1);
+        let writer = scope.spawn(move || -> Result<(), StoreError> {
+            for batch in to_write {
+                store.write_rebuilt(batch)?;
+            }
+            Ok(())
+        });
+        let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
+        let derived = store.each_stream(&mut |_, events, read| -> Result<(), AppError> {
+            done = read;
+            progress.update(read);
+            batch.extend(
+                derived_rows(events)?
+                    .into_iter()
+                    .filter(|r| r.value.is_some()),
+            );
+            if batch.len() >= REBUILD_BATCH_ROWS {
+                rows += batch.len() as u64;
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(REBUILD_BATCH_ROWS));
+                // A closed channel means the writer failed: its error is the answer.
+                let _ = batches.send(full);
+            }
+            Ok(())
+        });
+        rows += batch.len() as u64;
+        let _ = batches.send(batch);
+        drop(batches);
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+        written?;
+        derived?;
         Ok(())
     })?;
-    rows += batch.len() as u64;
-    store.write(batch)?;
     store.finish_rebuild()?;
     progress.finish(done);
     println!(

@@ -4,6 +4,7 @@
 //! machines are noisy and only ratios travel between them.
 
 mod append;
+pub(crate) mod audit;
 mod http;
 pub(crate) mod load;
 pub(crate) mod psp;
@@ -12,6 +13,7 @@ pub(crate) mod tokenization;
 pub(crate) mod webhooks;
 
 pub(crate) use append::run as append;
+pub(crate) use audit::run as audit;
 pub(crate) use http::run as http;
 pub(crate) use load::run as load;
 pub(crate) use psp::run as psp;
