@@ -438,3 +438,130 @@ fn audit_key(rest: &[u8]) -> Vec<u8> {
     key.extend_from_slice(rest);
     key
 }
+
+/// The analytics answer once the consumer counted every event.
+fn analytics(api: &Api, query: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let reply = api.get(&format!("/analytics/transactions?{query}"));
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        if reply.body["pendingEvents"] == 0 {
+            return reply.body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the analytics consumer did not catch up: {:?}",
+            reply.body
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn analytics_count_transactions_by_currency_psp_type_and_state_and_survive_a_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let api = client(&server, &data, "analyst", "manage_project:audit");
+    let mut expected: std::collections::BTreeMap<(String, String, String, String), (i64, i64)> =
+        Default::default();
+    for n in 0..12i64 {
+        let currency = ["EUR", "USD"][(n % 2) as usize];
+        let psp = ["stripe", "adyen", "stripe"][(n % 3) as usize];
+        let cents = 100 * (n + 1);
+        let created = api.post(
+            "/payments",
+            &json!({"amountPlanned": {"currencyCode": currency, "centAmount": cents},
+                    "paymentMethodInfo": {"paymentInterface": psp},
+                    "transactions": [{"type": "Charge", "amount": {"currencyCode": currency, "centAmount": cents}}]}),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let mut state = "Initial";
+        if n % 4 != 0 {
+            let txn = created.body["transactions"][0]["id"].clone();
+            state = if n % 4 == 1 { "Failure" } else { "Success" };
+            let changed = api.post(
+                &format!("/payments/{}", created.body["id"].as_str().expect("id")),
+                &json!({"version": 1, "actions": [{"action": "changeTransactionState", "transactionId": txn, "state": state}]}),
+            );
+            assert_eq!(changed.status, 200, "{:?}", changed.body);
+        }
+        let entry = expected
+            .entry((currency.into(), psp.into(), "Charge".into(), state.into()))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += cents;
+    }
+    let today = created_day(&api);
+    let query = format!("from={today}&to={today}&groupBy=currency,psp,type,state");
+    let answer = analytics(&api, &query);
+    let got: std::collections::BTreeMap<(String, String, String, String), (i64, i64)> =
+        answer["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                let text = |name: &str| r[name].as_str().expect("text").to_owned();
+                (
+                    (text("currency"), text("psp"), text("type"), text("state")),
+                    (
+                        r["count"].as_i64().expect("count"),
+                        r["centAmount"].as_i64().expect("amount"),
+                    ),
+                )
+            })
+            .collect();
+    assert_eq!(got, expected);
+    let by_day = analytics(
+        &api,
+        &format!("from={today}&to={today}&groupBy=day,currency"),
+    );
+    assert_eq!(by_day["results"][0]["day"], today.as_str());
+    for bad in [
+        format!("from={today}&to={today}&groupBy=day"),
+        format!("from={today}"),
+        format!("from={today}&to=2000-01-01"),
+        format!("from={today}&to={today}&groupBy=currency,weather"),
+        "from=yesterday&to=today".to_owned(),
+    ] {
+        let refused = api.get(&format!("/analytics/transactions?{bad}"));
+        assert_eq!(refused.status, 400, "{bad}: {:?}", refused.body);
+    }
+    let payments_only = client(&server, &data, "viewer", "view_payments:audit");
+    assert_eq!(
+        payments_only
+            .get(&format!("/analytics/transactions?{query}"))
+            .status,
+        403
+    );
+    let analyst = client(&server, &data, "counter", "view_analytics:audit");
+    assert_eq!(analytics(&analyst, &query)["results"], answer["results"]);
+
+    let check = replay(&data, &["--check"]);
+    assert!(check.status.success(), "{check:?}");
+    assert!(
+        !String::from_utf8_lossy(&check.stdout).contains("analytics not checked"),
+        "the consumer had caught up: {check:?}"
+    );
+    drop(server);
+    let rebuilt = replay(&data, &[]);
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    let server = Server::start(&data);
+    let api = Api::connect(
+        server.url(),
+        "audit",
+        "analyst",
+        "analyst-secret-1",
+        "manage_project:audit",
+    );
+    assert_eq!(analytics(&api, &query)["results"], answer["results"]);
+}
+
+/// Today's UTC date as the server records it (a new payment's createdAt).
+fn created_day(api: &Api) -> String {
+    let probe = api.post(
+        "/payments",
+        &json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 1}}),
+    );
+    probe.body["createdAt"].as_str().expect("createdAt")[..10].to_owned()
+}

@@ -46,6 +46,7 @@ pub enum Scope {
     ManageSubscriptions,
     ViewOrders,
     ManageOrders,
+    ViewAnalytics,
 }
 
 impl Scope {
@@ -63,6 +64,7 @@ impl Scope {
             Self::ManageSubscriptions => Permission::ManageSubscriptions,
             Self::ViewOrders => Permission::ViewOrders,
             Self::ManageOrders => Permission::ManageOrders,
+            Self::ViewAnalytics => Permission::ViewAnalytics,
         }
     }
 }

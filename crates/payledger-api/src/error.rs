@@ -471,6 +471,17 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<payledger_app::analytics::AnalyticsError> for ApiError {
+    fn from(error: payledger_app::analytics::AnalyticsError) -> Self {
+        match error {
+            payledger_app::analytics::AnalyticsError::TooManyBuckets { .. } => {
+                Self::invalid_input(format!("{error}."))
+            }
+            payledger_app::analytics::AnalyticsError::App(app) => Self::from(app),
+        }
+    }
+}
+
 impl From<ClientError> for ApiError {
     fn from(error: ClientError) -> Self {
         match error {

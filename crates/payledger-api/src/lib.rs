@@ -13,6 +13,8 @@
 //! - [`catalog`]: Types and States routes.
 //! - [`payments`], [`messages`]: the payment and message routes.
 //! - [`orders`]: the order routes.
+//! - [`analytics`]: transaction counts and amounts by day, currency,
+//!   PSP, type and state.
 //! - [`history`]: the audit routes: events of a payment or an order, and
 //!   as-of reads.
 //! - [`psp_notifications`]: signed PSP notifications (inbound webhooks) and
@@ -29,6 +31,7 @@
 //! workers.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -168,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::routes())
         .merge(messages::routes())
         .merge(history::routes())
+        .merge(analytics::routes())
         .merge(
             catalog::routes()
                 .merge(subscriptions::routes())

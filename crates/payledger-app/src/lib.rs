@@ -20,6 +20,7 @@
 //! Architecture invariant: no HTTP and no RocksDB here; the API crate turns
 //! requests into commands, and the store crate owns the bytes on disk.
 
+pub mod analytics;
 pub mod auth;
 pub mod backoff;
 pub mod catalog;

@@ -21,7 +21,7 @@ impl Timestamp {
 pub type LocalizedString = BTreeMap<String, String>;
 
 /// The kind of a transaction.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum TransactionType {
     Authorization,
     CancelAuthorization,
@@ -58,7 +58,7 @@ impl TransactionType {
 }
 
 /// The state of a transaction.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub enum TransactionState {
     #[default]
     Initial,

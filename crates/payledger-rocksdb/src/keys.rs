@@ -81,6 +81,8 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::MerchantReferences => "merchant_references",
         Table::PaymentTokens => "payment_tokens",
         Table::MerchantCallbacks => "merchant_callbacks",
+        Table::AnalyticsFacts => "analytics_facts",
+        Table::AnalyticsBuckets => "analytics_buckets",
     }
 }
 

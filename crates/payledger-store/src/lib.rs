@@ -116,11 +116,18 @@ pub enum Table {
     /// Merchant callbacks due (due time · merchant · reference): an
     /// outcome to settle or a notify callback to send.
     MerchantCallbacks,
+    /// What the analytics consumer knows of each payment (project ·
+    /// payment · …): its PSP, and per transaction the day it was added,
+    /// its currency, PSP, type, amount and current state.
+    AnalyticsFacts,
+    /// Transaction counts and amounts by project · day · currency · PSP ·
+    /// type · state · partition, kept by the analytics consumer.
+    AnalyticsBuckets,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -147,6 +154,8 @@ impl Table {
         Self::MerchantReferences,
         Self::PaymentTokens,
         Self::MerchantCallbacks,
+        Self::AnalyticsFacts,
+        Self::AnalyticsBuckets,
     ];
 }
 

@@ -1,6 +1,7 @@
 //! `payledger replay`: rebuilds every derived table (views, indexes,
-//! event-id lookups, order views) from the events, or with `--check`
-//! reports every row that differs from what the events give.
+//! event-id lookups, order views, the analytics projection) from the
+//! events, or with `--check` reports every row that differs from what the
+//! events give.
 //!
 //! A rebuild clears the derived tables and marks the store in one synced
 //! write, writes the rows of every stream in batches, then clears the
@@ -17,6 +18,8 @@ use crate::cli::ReplayArgs;
 use crate::progress::Progress;
 use anyhow::Context;
 use payledger_app::AppError;
+use payledger_app::analytics::{self, ANALYTICS_CONSUMER, Replayed};
+use payledger_app::consumer::Cursor;
 use payledger_app::projections::{DERIVED_TABLES, derived_rows};
 use payledger_rocksdb::RocksStore;
 use payledger_rocksdb::audit::hex;
@@ -43,17 +46,27 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn total_events(store: &RocksStore) -> anyhow::Result<u64> {
+    Ok(log_heads(store)?.iter().sum())
+}
+
+fn log_heads(store: &RocksStore) -> anyhow::Result<Vec<u64>> {
     Ok((0..store.partition_count())
         .map(|p| store.log_head(p))
-        .sum::<Result<u64, _>>()?)
+        .collect::<Result<_, _>>()?)
 }
 
 fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
     let total = total_events(store)?;
+    let heads = log_heads(store)?;
+    let tables: Vec<Table> = DERIVED_TABLES
+        .into_iter()
+        .chain(analytics::TABLES)
+        .collect();
     store
-        .begin_rebuild(&DERIVED_TABLES)
+        .begin_rebuild(&tables)
         .context("clear the derived tables")?;
     let mut progress = Progress::new("replay", total);
+    let mut replayed = Replayed::default();
     let (mut rows, mut done) = (0u64, 0u64);
     // Rows are derived on this thread while the batch before is sorted and
     // written on another: the two halves of the work overlap.
@@ -74,6 +87,7 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
                     .into_iter()
                     .filter(|r| r.value.is_some()),
             );
+            batch.extend(replayed.stream(events)?);
             if batch.len() >= REBUILD_BATCH_ROWS {
                 rows += batch.len() as u64;
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(REBUILD_BATCH_ROWS));
@@ -82,6 +96,9 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
             }
             Ok(())
         });
+        if derived.is_ok() {
+            batch.extend(std::mem::take(&mut replayed).finish(&heads));
+        }
         rows += batch.len() as u64;
         let _ = batches.send(batch);
         drop(batches);
@@ -96,7 +113,7 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
     progress.finish(done);
     println!(
         "replayed {done} events into {rows} rows of {} tables in {:.1} s ({:.0} events/s)",
-        DERIVED_TABLES.len(),
+        tables.len(),
         progress.elapsed().as_secs_f64(),
         progress.rate(done)
     );
@@ -108,6 +125,9 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
     let mut progress = Progress::new("replay --check", total);
     let mut expected_rows: BTreeMap<Table, u64> = BTreeMap::new();
     let (mut differences, mut done) = (0u64, 0u64);
+    let heads = log_heads(store)?;
+    let analytics_behind = analytics_lag(store, &heads)?;
+    let mut replayed = Replayed::default();
     let report = |line: String, differences: &mut u64| {
         *differences += 1;
         if *differences <= DIFFERENCES_SHOWN_MAX {
@@ -117,7 +137,11 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
     store.each_stream(&mut |stream, events, read| -> Result<(), AppError> {
         done = read;
         progress.update(read);
-        for row in derived_rows(events)? {
+        let mut rows = derived_rows(events)?;
+        if analytics_behind == 0 {
+            rows.extend(replayed.stream(events)?);
+        }
+        for row in rows {
             if row.value.is_some() {
                 *expected_rows.entry(row.table).or_default() += 1;
             }
@@ -138,7 +162,35 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
         Ok(())
     })?;
     progress.finish(done);
-    for table in DERIVED_TABLES {
+    let mut checked: Vec<Table> = DERIVED_TABLES.to_vec();
+    if analytics_behind == 0 {
+        checked.extend(analytics::TABLES);
+        for row in replayed.finish(&heads) {
+            if row.table == Table::Cursors {
+                continue;
+            }
+            *expected_rows.entry(row.table).or_default() += 1;
+            let found = store.get(row.table, &row.key)?;
+            if found != row.value {
+                report(
+                    format!(
+                        "{:?} row {}: the events give {}, stored is {}",
+                        row.table,
+                        hex(&row.key),
+                        describe(row.value.as_deref()),
+                        describe(found.as_deref())
+                    ),
+                    &mut differences,
+                );
+            }
+        }
+    } else {
+        println!(
+            "analytics not checked: its consumer is {analytics_behind} events behind the log \
+             (check again once it caught up)"
+        );
+    }
+    for table in checked {
         let expected = expected_rows.get(&table).copied().unwrap_or(0);
         let stored = count_rows(store, table)?;
         if stored > expected {
@@ -156,16 +208,32 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
     if differences > DIFFERENCES_SHOWN_MAX {
         println!("… and {} more", differences - DIFFERENCES_SHOWN_MAX);
     }
+    let checked_tables = DERIVED_TABLES.len()
+        + if analytics_behind == 0 {
+            analytics::TABLES.len()
+        } else {
+            0
+        };
     anyhow::ensure!(
         differences == 0,
         "{differences} rows differ from what the events give (`payledger replay` rebuilds them)"
     );
     println!(
         "checked {done} events: every row of the {} derived tables is what the events give ({:.0} events/s)",
-        DERIVED_TABLES.len(),
+        checked_tables,
         progress.rate(done)
     );
     Ok(())
+}
+
+/// Events the analytics consumer has not counted yet, over all partitions.
+fn analytics_lag(store: &RocksStore, heads: &[u64]) -> anyhow::Result<u64> {
+    let mut behind = 0;
+    for (partition, head) in (0u16..).zip(heads) {
+        let cursor = Cursor::load(store, ANALYTICS_CONSUMER, partition)?;
+        behind += head.saturating_sub(cursor.sequence);
+    }
+    Ok(behind)
 }
 
 fn describe(value: Option<&[u8]>) -> String {
@@ -210,15 +278,27 @@ fn count_rows(store: &RocksStore, table: Table) -> Result<u64, StoreError> {
 /// this one table's expected keys in memory).
 fn stale_rows(store: &RocksStore, table: Table) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut expected: HashSet<Vec<u8>> = HashSet::new();
+    let mut replayed = Replayed::default();
+    let analytics = analytics::TABLES.contains(&table);
     store.each_stream(&mut |_, events, _| -> Result<(), AppError> {
+        let mut rows = derived_rows(events)?;
+        if analytics {
+            rows.extend(replayed.stream(events)?);
+        }
         expected.extend(
-            derived_rows(events)?
-                .into_iter()
+            rows.into_iter()
                 .filter(|r| r.table == table && r.value.is_some())
                 .map(|KvWrite { key, .. }| key),
         );
         Ok(())
     })?;
+    expected.extend(
+        replayed
+            .finish(&[])
+            .into_iter()
+            .filter(|r| r.table == table)
+            .map(|KvWrite { key, .. }| key),
+    );
     let mut stale = Vec::new();
     each_key(store, table, |key| {
         if !expected.contains(&key) {

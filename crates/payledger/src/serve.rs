@@ -47,6 +47,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::clone(&state.store),
             state.orders.clone(),
         );
+        let analytics = payledger_app::analytics::spawn(Arc::clone(&state.store));
         let delivery_config = args.webhooks.delivery_config()?;
         let callbacks = match &psp {
             Some(psp) => Some(
@@ -98,6 +99,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             psp.stop().await;
         }
         order_states.stop().await;
+        analytics.stop().await;
         deliveries.stop().await;
         purger.stop().await;
         if let Some(relay) = relay {

@@ -23,11 +23,12 @@ pub enum Permission {
     ManageSubscriptions,
     ViewOrders,
     ManageOrders,
+    ViewAnalytics,
 }
 
 impl Permission {
     /// Every permission, in declaration order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::ManageProject,
         Self::ViewPayments,
         Self::ManagePayments,
@@ -40,6 +41,7 @@ impl Permission {
         Self::ManageSubscriptions,
         Self::ViewOrders,
         Self::ManageOrders,
+        Self::ViewAnalytics,
     ];
 
     /// The wire name (`manage_project`, `view_payments`, …).
@@ -57,6 +59,7 @@ impl Permission {
             Self::ManageSubscriptions => "manage_subscriptions",
             Self::ViewOrders => "view_orders",
             Self::ManageOrders => "manage_orders",
+            Self::ViewAnalytics => "view_analytics",
         }
     }
 
@@ -82,6 +85,7 @@ impl Permission {
             Self::ManageOrders => matches!(wanted, Self::ManageOrders | Self::ViewOrders),
             Self::ViewSubscriptions => matches!(wanted, Self::ViewSubscriptions),
             Self::ViewOrders => matches!(wanted, Self::ViewOrders),
+            Self::ViewAnalytics => matches!(wanted, Self::ViewAnalytics),
         }
     }
 }
