@@ -16,6 +16,14 @@ if ! .venv/bin/python -c "import commercetools" 2>/dev/null \
   .venv/bin/pip install --quiet "commercetools==$COMMERCETOOLS_VERSION"
 fi
 
+# DuckDB reads the Parquet and NDJSON files of `payledger export` back in
+# the export tests.
+DUCKDB_VERSION=2.0.0
+if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("duckdb"))' 2>/dev/null)" != "$DUCKDB_VERSION" ]; then
+  echo "installing duckdb==$DUCKDB_VERSION into .venv (the export tests read Parquet with it) ..." >&2
+  .venv/bin/pip install --quiet "duckdb==$DUCKDB_VERSION"
+fi
+
 # The Kafka-protocol broker of the relay's end-to-end tests.
 scripts/ensure-tansu.sh
 

@@ -565,3 +565,155 @@ fn created_day(api: &Api) -> String {
     );
     probe.body["createdAt"].as_str().expect("createdAt")[..10].to_owned()
 }
+
+fn export(data: &Path, args: &[&str]) -> Output {
+    Command::new(payledger_bin())
+        .args(["export", "--data"])
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run payledger export")
+}
+
+/// Runs a DuckDB query with the test peers' Python; its rows as JSON.
+fn duckdb(query: &str) -> serde_json::Value {
+    let script = format!(
+        "import duckdb, json\nprint(json.dumps(duckdb.sql({query:?}).fetchall(), default=str))"
+    );
+    let output = Command::new(payledger_e2e::python())
+        .args(["-c", &script])
+        .output()
+        .expect("run python");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("JSON rows")
+}
+
+#[test]
+fn export_writes_every_event_as_a_row_that_duckdb_reads_back_with_the_apis_counts_and_sums() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let api = client(&server, &data, "exporter", "manage_project:audit");
+    let other_dir = "other";
+    create_client(
+        &data,
+        "elsewhere",
+        "elsewhere-secret-1",
+        &format!("manage_project:{other_dir}"),
+    );
+    let elsewhere = Api::connect(
+        server.url(),
+        other_dir,
+        "elsewhere",
+        "elsewhere-secret-1",
+        &format!("manage_project:{other_dir}"),
+    );
+    assert_eq!(
+        elsewhere
+            .post(
+                "/payments",
+                &json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 1}})
+            )
+            .status,
+        201
+    );
+    let mut ids = Vec::new();
+    for n in 1..=9i64 {
+        let created = api.post(
+            "/payments",
+            &json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 1000 * n},
+                    "transactions": [{"type": "Authorization", "amount": {"currencyCode": "EUR", "centAmount": 1000 * n}}]}),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let id = created.body["id"].as_str().expect("id").to_owned();
+        let charged = api.post(
+            &format!("/payments/{id}"),
+            &json!({"version": 1, "actions": [{"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 10 * n}}}]}),
+        );
+        assert_eq!(charged.status, 200, "{:?}", charged.body);
+        ids.push(id);
+    }
+    // What the API says: events are versions; added charges sum up.
+    let (mut events, mut charged) = (0i64, 0i64);
+    for id in &ids {
+        let payment = api.get(&format!("/payments/{id}")).body;
+        events += payment["version"].as_i64().expect("version");
+        charged += payment["transactions"]
+            .as_array()
+            .expect("transactions")
+            .iter()
+            .filter(|t| t["type"] == "Charge")
+            .map(|t| t["amount"]["centAmount"].as_i64().expect("cents"))
+            .sum::<i64>();
+    }
+    let parquet = dir.path().join("events.parquet");
+    let ndjson = dir.path().join("events.ndjson");
+    for (format, path) in [("parquet", &parquet), ("ndjson", &ndjson)] {
+        let written = export(
+            &data,
+            &[
+                "--format",
+                format,
+                "--project",
+                "audit",
+                "--out",
+                path.to_str().expect("utf-8"),
+            ],
+        );
+        assert!(written.status.success(), "{written:?}");
+        assert!(!path.with_extension(format!("{format}.partial")).exists());
+    }
+    drop(server);
+
+    let from_parquet = duckdb(&format!(
+        "select count(*), sum(amount_cent) filter (where event_type = 'PaymentTransactionAdded'), \
+         count(distinct aggregate_id), min(project), max(project), \
+         count(*) filter (where event_type = 'PaymentCreated' and transaction_type is null) \
+         from '{}'",
+        parquet.display()
+    ));
+    assert_eq!(
+        from_parquet,
+        json!([[events, charged, 9, "audit", "audit", 9]]),
+        "the Parquet file holds the project's events, the API's count and sums"
+    );
+    let from_ndjson = duckdb(&format!(
+        "select count(*), sum(amount_cent) filter (where event_type = 'PaymentTransactionAdded') \
+         from read_json_auto('{}')",
+        ndjson.display()
+    ));
+    assert_eq!(from_ndjson, json!([[events, charged]]));
+    let types = duckdb(&format!(
+        "select typeof(recorded_at), typeof(version), typeof(payload) from '{}' limit 1",
+        parquet.display()
+    ));
+    assert_eq!(
+        types,
+        json!([["TIMESTAMP WITH TIME ZONE", "BIGINT", "JSON"]])
+    );
+
+    // A time window in the future holds nothing; a bad bound is refused.
+    let empty = dir.path().join("empty.ndjson");
+    let window = export(
+        &data,
+        &[
+            "--format",
+            "ndjson",
+            "--from",
+            "2999-01-01T00:00:00Z",
+            "--out",
+            empty.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(window.status.success(), "{window:?}");
+    assert_eq!(std::fs::read_to_string(&empty).expect("read"), "");
+    let refused = export(
+        &data,
+        &["--format", "ndjson", "--to", "soon", "--out", "/dev/null"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--to"),
+        "{refused:?}"
+    );
+}

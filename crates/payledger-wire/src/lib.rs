@@ -9,9 +9,11 @@
 //!
 //! - [`json`]: Payment, transaction, money, custom fields and Message JSON;
 //!   CloudEvents; the key tracker Messages are rendered with.
+//! - [`export`]: one flat row per event for analysts (`payledger export`).
 //! - [`signature`]: sign and verify `t=<unix seconds>,v1=<hex>` headers.
 //! - [`secret`]: a string whose `Debug` and `Display` print a mask.
 
+pub mod export;
 pub mod json;
 pub mod secret;
 pub mod signature;

@@ -45,6 +45,36 @@ pub enum Command {
     /// order views) from the events (stop the server first), or with
     /// --check report every row that differs from what the events give.
     Replay(ReplayArgs),
+    /// Write every event as one flat row to an NDJSON or Parquet file
+    /// (beside a running server too); see the README for the columns.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory of the RocksDB store.
+    #[arg(long, default_value = "./data", env = "PAYLEDGER_DATA")]
+    pub data: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The file to write (written as PATH.partial, renamed when complete).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only this project's events.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only events recorded at or after this ISO 8601 date-time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events recorded before this ISO 8601 date-time.
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,10 +8,12 @@
 //! - `verify`: the stored history checked, beside a running server
 //!   (`progress` draws its progress).
 //! - `replay`: the derived tables rebuilt from the events, or checked.
+//! - `export`: every event as a flat row, NDJSON or Parquet.
 
 mod admin;
 mod cli;
 mod clients;
+mod export;
 mod keys;
 mod merchants;
 mod progress;
@@ -38,5 +40,6 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Status(args) => status::run(&args),
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::Replay(args) => replay::run(&args),
+        cli::Command::Export(args) => export::run(&args),
     }
 }

@@ -323,7 +323,7 @@ pub fn mask_token(value: &str) -> String {
 }
 
 /// The payload fields of the event's message: one flat arm per event.
-fn payload(envelope: &EventEnvelope) -> Map<String, Value> {
+pub(crate) fn payload(envelope: &EventEnvelope) -> Map<String, Value> {
     let text = |value: &Option<String>| value.as_deref().map(Value::from);
     let money = |value: &Option<_>| value.as_ref().map(money_to_json);
     let tx = |id: &TransactionId| Some(json!(id.to_string()));

@@ -11,7 +11,7 @@
 
 mod cloudevents;
 mod custom;
-mod message;
+pub(crate) mod message;
 mod message_keys;
 mod money;
 mod order;
