@@ -148,6 +148,31 @@ impl Server {
     }
 }
 
+/// A test that ends with its server still running also checks that every
+/// view, index and event-id row of the store is what the events give
+/// (`payledger replay --check`, beside the running server): every suite's
+/// traffic is replayed.
+impl Drop for Server {
+    fn drop(&mut self) {
+        // A fixture that removed its directory first has nothing to check.
+        let stored = self.data.join("CURRENT").exists();
+        if self.child.is_none() || std::thread::panicking() || !stored {
+            return;
+        }
+        let check = Command::new(payledger_bin())
+            .args(["replay", "--check", "--data"])
+            .arg(&self.data)
+            .output()
+            .expect("run payledger replay --check");
+        assert!(
+            check.status.success(),
+            "the projections differ from what the events give after this test's traffic:\n{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
 /// Creates an API client with the CLI (the server must not be running on
 /// `data`).
 pub fn create_client(data: &Path, id: &str, secret: &str, scope: &str) {

@@ -9,8 +9,10 @@ const PROJECT: &str = "shop";
 const SCOPE: &str = "manage_project:shop";
 
 struct Setup {
-    dir: TempDir,
+    // Fields drop in order: the server (and its replay check) before the
+    // directory it stores into.
     server: Server,
+    dir: TempDir,
     api: Api,
 }
 

@@ -135,8 +135,10 @@ fn intents_for(transaction_id: &str) -> Vec<Value> {
 /// A server with a PSP configuration for one project, registered as a
 /// webhook endpoint at localstripe.
 struct Setup {
-    dir: TempDir,
+    // Fields drop in order: the server (and its replay check) before the
+    // directory it stores into.
     server: Server,
+    dir: TempDir,
     api: Api,
     project: String,
     webhook_secret: String,
