@@ -76,13 +76,7 @@ fn verify_checks_a_serving_store_then_names_a_tampered_event_and_a_changed_root(
     let data = dir.path().join("data");
     create_client(&data, "auditor", "auditor-secret-1", "manage_project:audit");
     let mut server = Server::start(&data);
-    let api = Api::connect(
-        server.url(),
-        "audit",
-        "auditor",
-        "auditor-secret-1",
-        "manage_project:audit",
-    );
+    let api = reconnect(&server, "auditor");
     let created = api.post(
         "/payments",
         &json!({"key": "audited", "amountPlanned": {"currencyCode": "EUR", "centAmount": 4200}}),
@@ -99,13 +93,7 @@ fn verify_checks_a_serving_store_then_names_a_tampered_event_and_a_changed_root(
 
     // Beside the serving server, while another client keeps writing.
     let writer = {
-        let api = Api::connect(
-            server.url(),
-            "audit",
-            "auditor",
-            "auditor-secret-1",
-            "manage_project:audit",
-        );
+        let api = reconnect(&server, "auditor");
         std::thread::spawn(move || {
             for n in 0..100 {
                 let draft = json!({"key": format!("busy-{n}"), "amountPlanned": {"currencyCode": "EUR", "centAmount": 100}});
@@ -140,6 +128,12 @@ fn verify_checks_a_serving_store_then_names_a_tampered_event_and_a_changed_root(
         String::from_utf8_lossy(&mismatch.stderr).contains("root digest differs"),
         "{mismatch:?}"
     );
+}
+
+/// A new token of client `id` (made by [`client`] with `manage_project`).
+fn reconnect(server: &Server, id: &str) -> Api {
+    let scope = "manage_project:audit";
+    Api::connect(server.url(), "audit", id, &format!("{id}-secret-1"), scope)
 }
 
 /// A client of project `audit` with `scope`.
@@ -389,13 +383,7 @@ fn replay_checks_rebuilds_what_was_damaged_and_an_interrupted_rebuild_blocks_ser
     assert!(verify(&data, &[]).status.success());
 
     let server = Server::start(&data);
-    let api = Api::connect(
-        server.url(),
-        "audit",
-        "replayer",
-        "replayer-secret-1",
-        "manage_project:audit",
-    );
+    let api = reconnect(&server, "replayer");
     assert_eq!(api.get(&format!("/payments/{}", ids[3])).body, before);
     assert_eq!(api.get("/payments/key=stale-key").status, 404);
     assert_eq!(api.get(&format!("/payments/{}", ids[19])).status, 404);
@@ -421,13 +409,7 @@ fn replay_checks_rebuilds_what_was_damaged_and_an_interrupted_rebuild_blocks_ser
     );
     assert!(replay(&data, &[]).status.success());
     let server = Server::start(&data);
-    let api = Api::connect(
-        server.url(),
-        "audit",
-        "replayer",
-        "replayer-secret-1",
-        "manage_project:audit",
-    );
+    let api = reconnect(&server, "replayer");
     assert_eq!(api.get(&format!("/payments/{}", ids[3])).body, before);
 }
 
@@ -547,13 +529,7 @@ fn analytics_count_transactions_by_currency_psp_type_and_state_and_survive_a_rep
     let rebuilt = replay(&data, &[]);
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     let server = Server::start(&data);
-    let api = Api::connect(
-        server.url(),
-        "audit",
-        "analyst",
-        "analyst-secret-1",
-        "manage_project:audit",
-    );
+    let api = reconnect(&server, "analyst");
     assert_eq!(analytics(&api, &query)["results"], answer["results"]);
 }
 

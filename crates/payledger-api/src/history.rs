@@ -77,23 +77,24 @@ async fn payment_events(
     headers: HeaderMap,
     params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_key(&pk)?;
-    authorize(&state, &headers, &project, Scope::ViewPayments).await?;
     let target = crate::payments::target(&id)?;
-    let request = PageRequest::parse(&params)?;
-    let page = state
-        .read(move |s| {
-            let stream = match &target {
-                PaymentRef::Id(id) => StreamId::payment(*id),
-                PaymentRef::Key(_) => match s.ledger.get(&project, &target)? {
-                    Some(payment) => StreamId::payment(payment.id),
-                    None => return Ok(None),
-                },
-            };
-            page_of(s, &project, stream, &request)
-        })
-        .await?;
-    page.ok_or_else(|| crate::payments::not_found(&id))
+    events_of(
+        &state,
+        &pk,
+        &id,
+        &headers,
+        &params,
+        Scope::ViewPayments,
+        move |s, project| {
+            Ok(match &target {
+                PaymentRef::Id(id) => Some(StreamId::payment(*id)),
+                PaymentRef::Key(_) => {
+                    (s.ledger.get(project, &target)?).map(|p| StreamId::payment(p.id))
+                }
+            })
+        },
+    )
+    .await
 }
 
 async fn order_events(
@@ -102,23 +103,48 @@ async fn order_events(
     headers: HeaderMap,
     params: QueryPairs,
 ) -> Result<Json<Value>, ApiError> {
-    let project = project_key(&pk)?;
-    authorize(&state, &headers, &project, Scope::ViewOrders).await?;
     let target = crate::orders::target(&id)?;
-    let request = PageRequest::parse(&params)?;
+    events_of(
+        &state,
+        &pk,
+        &id,
+        &headers,
+        &params,
+        Scope::ViewOrders,
+        move |s, project| {
+            Ok(match &target {
+                OrderRef::Id(id) => Some(StreamId::order(*id)),
+                _ => (s.orders.get(project, &target)?).map(|view| StreamId::order(view.order.id)),
+            })
+        },
+    )
+    .await
+}
+
+/// A page of the events of the stream `stream` names (`None`: no such
+/// aggregate), for a caller holding `scope`.
+async fn events_of(
+    state: &AppState,
+    pk: &str,
+    id: &str,
+    headers: &HeaderMap,
+    params: &QueryPairs,
+    scope: Scope,
+    stream: impl Fn(&AppState, &ProjectKey) -> Result<Option<StreamId>, payledger_app::AppError>
+    + Clone
+    + Send
+    + 'static,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(pk)?;
+    authorize(state, headers, &project, scope).await?;
+    let request = PageRequest::parse(params)?;
     let page = state
-        .read(move |s| {
-            let stream = match &target {
-                OrderRef::Id(id) => StreamId::order(*id),
-                _ => match s.orders.get(&project, &target)? {
-                    Some(view) => StreamId::order(view.order.id),
-                    None => return Ok(None),
-                },
-            };
-            page_of(s, &project, stream, &request)
+        .read(move |s| match stream(s, &project)? {
+            Some(stream) => page_of(s, &project, stream, &request),
+            None => Ok(None),
         })
         .await?;
-    page.ok_or_else(|| crate::payments::not_found(&id))
+    page.ok_or_else(|| crate::payments::not_found(id))
 }
 
 fn page_of(

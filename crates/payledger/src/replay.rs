@@ -145,18 +145,8 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
             if row.value.is_some() {
                 *expected_rows.entry(row.table).or_default() += 1;
             }
-            let found = store.get(row.table, &row.key)?;
-            if found != row.value {
-                report(
-                    format!(
-                        "{stream}: {:?} row {}: the events give {}, stored is {}",
-                        row.table,
-                        hex(&row.key),
-                        describe(row.value.as_deref()),
-                        describe(found.as_deref())
-                    ),
-                    &mut differences,
-                );
+            if let Some(difference) = difference(store, &row)? {
+                report(format!("{stream}: {difference}"), &mut differences);
             }
         }
         Ok(())
@@ -170,18 +160,8 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
                 continue;
             }
             *expected_rows.entry(row.table).or_default() += 1;
-            let found = store.get(row.table, &row.key)?;
-            if found != row.value {
-                report(
-                    format!(
-                        "{:?} row {}: the events give {}, stored is {}",
-                        row.table,
-                        hex(&row.key),
-                        describe(row.value.as_deref()),
-                        describe(found.as_deref())
-                    ),
-                    &mut differences,
-                );
+            if let Some(difference) = difference(store, &row)? {
+                report(difference, &mut differences);
             }
         }
     } else {
@@ -234,6 +214,20 @@ fn analytics_lag(store: &RocksStore, heads: &[u64]) -> anyhow::Result<u64> {
         behind += head.saturating_sub(cursor.sequence);
     }
     Ok(behind)
+}
+
+/// How the stored row differs from `row` as the events give it, if it does.
+fn difference(store: &RocksStore, row: &KvWrite) -> Result<Option<String>, StoreError> {
+    let found = store.get(row.table, &row.key)?;
+    Ok((found != row.value).then(|| {
+        format!(
+            "{:?} row {}: the events give {}, stored is {}",
+            row.table,
+            hex(&row.key),
+            describe(row.value.as_deref()),
+            describe(found.as_deref())
+        )
+    }))
 }
 
 fn describe(value: Option<&[u8]>) -> String {
