@@ -40,6 +40,7 @@ pub mod payments;
 pub mod projections;
 pub mod psp;
 pub mod resource_writes;
+pub mod sealing;
 pub mod signing;
 pub mod subscriptions;
 pub mod table_keys;

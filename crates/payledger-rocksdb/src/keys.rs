@@ -83,6 +83,7 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::MerchantCallbacks => "merchant_callbacks",
         Table::AnalyticsFacts => "analytics_facts",
         Table::AnalyticsBuckets => "analytics_buckets",
+        Table::DataKeys => "data_keys",
     }
 }
 

@@ -123,11 +123,15 @@ pub enum Table {
     /// Transaction counts and amounts by project · day · currency · PSP ·
     /// type · state · partition, kept by the analytics consumer.
     AnalyticsBuckets,
+    /// Per-payment data keys that seal personal data in its events,
+    /// wrapped by the master key (payment id → nonce · sealed key).
+    /// Erasure deletes the row.
+    DataKeys,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -156,6 +160,7 @@ impl Table {
         Self::MerchantCallbacks,
         Self::AnalyticsFacts,
         Self::AnalyticsBuckets,
+        Self::DataKeys,
     ];
 }
 
