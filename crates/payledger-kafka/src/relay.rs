@@ -376,10 +376,14 @@ fn future_record(record: &KafkaRecord) -> FutureRecord<'_, str, [u8]> {
         OwnedHeaders::new_with_capacity(6),
         |headers, (key, value)| headers.insert(header(key, value)),
     );
-    FutureRecord::to(&record.topic)
+    let record_to = FutureRecord::to(&record.topic)
         .key(record.key.as_str())
-        .payload(record.value.as_slice())
-        .headers(headers)
+        .headers(headers);
+    if record.tombstone {
+        record_to
+    } else {
+        record_to.payload(record.value.as_slice())
+    }
 }
 
 fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {

@@ -16,12 +16,16 @@
 //! mid-stream reads the stream's earlier events once to learn it.
 
 use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
-use payledger_domain::{EventEnvelope, ProjectKey};
+use payledger_domain::{Event, EventEnvelope, ProjectKey};
 use payledger_store::{EventStore, StoreError, VersionRange};
 use payledger_wire::json::MessageKeys;
 use payledger_wire::json::{cloudevent_to_json, message_type};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The `message-type` header of the tombstone that follows the Message of
+/// a deletion with `dataErasure=true`.
+pub const TOMBSTONE_MESSAGE_TYPE: &str = "PaymentDataErased";
 
 /// One Kafka record, owning its bytes so a failed batch can be re-sent.
 #[derive(Clone, Debug)]
@@ -30,6 +34,9 @@ pub struct KafkaRecord {
     /// The payment id: Kafka keeps one payment's records in one partition.
     pub key: String,
     pub value: Vec<u8>,
+    /// A tombstone: no value at all (a compacted topic then drops every
+    /// record of the key). Follows the Message of an erasing deletion.
+    pub tombstone: bool,
     pub message_id: String,
     pub message_type: &'static str,
     pub resource_version: u64,
@@ -88,7 +95,20 @@ impl RecordRenderer {
                     store.read_stream(stream, VersionRange::new(1, last))
                 })?;
             }
-            records.push(self.record(envelope, topic, format));
+            let record = self.record(envelope, topic, format);
+            let erased = matches!(envelope.event, Event::Deleted { data_erasure: true });
+            if erased {
+                let tombstone = KafkaRecord {
+                    value: Vec::new(),
+                    tombstone: true,
+                    message_type: TOMBSTONE_MESSAGE_TYPE,
+                    ..record.clone()
+                };
+                records.push(record);
+                records.push(tombstone);
+            } else {
+                records.push(record);
+            }
         }
         Ok(records)
     }
@@ -111,6 +131,7 @@ impl RecordRenderer {
             topic,
             key: envelope.stream.id.to_string(),
             value,
+            tombstone: false,
             message_id: envelope.meta.event_id.to_string(),
             message_type: message_type(&envelope.event),
             resource_version: envelope.version,

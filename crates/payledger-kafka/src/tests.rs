@@ -374,3 +374,42 @@ fn cloudevents_and_protobuf_topics_wrap_the_same_message() {
             .starts_with("application/x-protobuf")
     );
 }
+
+#[test]
+fn an_erasing_deletion_is_followed_by_a_tombstone_of_the_payment_key() {
+    let store = MemoryStore::with_partitions(1);
+    let id = new_payment();
+    let mut erased = event("erase");
+    erased.event = payledger_domain::Event::Deleted { data_erasure: true };
+    let mut kept = event("keep");
+    kept.event = payledger_domain::Event::Deleted {
+        data_erasure: false,
+    };
+    store
+        .append(AppendRequest::events(id, 0, vec![event("a"), erased]))
+        .unwrap();
+    let other = new_payment();
+    store
+        .append(AppendRequest::events(other, 0, vec![event("b"), kept]))
+        .unwrap();
+    let events = store.read_log(0, 1, 10).unwrap();
+    let mut renderer = render::RecordRenderer::new(Arc::new(RelayConfig::new("b:1")));
+    let records = renderer.render(&store, &events).unwrap();
+    let kinds: Vec<(bool, &str)> = records
+        .iter()
+        .map(|r| (r.tombstone, r.message_type))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (false, "PaymentStatusInterfaceTextSet"),
+            (false, "PaymentDeleted"),
+            (true, render::TOMBSTONE_MESSAGE_TYPE),
+            (false, "PaymentStatusInterfaceTextSet"),
+            (false, "PaymentDeleted"),
+        ],
+        "only the erasing deletion gets a tombstone, right after its Message"
+    );
+    assert_eq!(records[2].key, id.id.to_string());
+    assert!(records[2].value.is_empty());
+}

@@ -58,6 +58,8 @@ pub enum ExportFormat {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
     /// Directory of the RocksDB store.
     #[arg(long, default_value = "./data", env = "PAYLEDGER_DATA")]
     pub data: PathBuf,
@@ -80,6 +82,8 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     #[command(flatten)]
+    pub master: MasterKeyArgs,
+    #[command(flatten)]
     pub store: StoreArgs,
     /// Report differences instead of rebuilding (runs beside a serving
     /// server); exit status 1 when there is any.
@@ -89,6 +93,8 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
     /// Directory of the RocksDB store.
     #[arg(long, default_value = "./data", env = "PAYLEDGER_DATA")]
     pub data: PathBuf,
@@ -121,6 +127,8 @@ pub struct StoreArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
     /// Address to listen on, for example 127.0.0.1:8080 (port 0 picks a free
     /// port; the bound address is printed on startup).
     #[arg(long, default_value = "127.0.0.1:8080", env = "PAYLEDGER_LISTEN")]
@@ -407,6 +415,40 @@ pub enum KeysAction {
     /// Print the id and the public key (SPKI PEM) of the callback signing
     /// key of the data directory, making the pair if there is none.
     Show(KeysShowArgs),
+    /// Make a new master key and wrap every payment's data key with it
+    /// (stop the server first); then serve with the new file.
+    RotateMaster(KeysRotateArgs),
+}
+
+/// Where the master key that wraps every payment's data key is.
+#[derive(Debug, Args, Clone)]
+pub struct MasterKeyArgs {
+    /// File of the master key (64 hex digits; `serve` makes it, mode 0600,
+    /// when missing). Default: `master.key` in the data directory. Keep a
+    /// copy apart from the data: without it no sealed personal data can be
+    /// read.
+    #[arg(long, env = "PAYLEDGER_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl MasterKeyArgs {
+    /// The file, given the data directory.
+    pub fn path(&self, data: &std::path::Path) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| data.join("master.key"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
+    /// Where to make the new master key (must not exist yet).
+    #[arg(long)]
+    pub new_master_key_file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -53,6 +53,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let from = moment(args.from.as_deref(), "--from")?;
     let to = moment(args.to.as_deref(), "--to")?;
     let (store, _scratch) = crate::verify::open_reader(&args.data)?;
+    let opener = crate::verify::Opener::new(&store, &args.master.path(&args.data))?;
     let total: u64 = (0..store.partition_count())
         .map(|p| store.log_head(p))
         .sum::<Result<u64, _>>()?;
@@ -78,6 +79,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     store.each_stream(&mut |_, events, read| -> Result<(), ExportError> {
         done = read;
         progress.update(read);
+        let events = opener.open(events)?;
         for event in events.iter().filter(|e| keep(e)) {
             sink.push(ExportRow::of(event))?;
             rows += 1;

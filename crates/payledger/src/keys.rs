@@ -1,13 +1,18 @@
 //! `payledger keys show`: payledger's callback signing key pair, kept in
 //! the data directory beside the store (it needs no store access, so it
-//! works while the server runs).
+//! works while the server runs). `payledger keys rotate-master`: a new
+//! master key, and every payment's data key wrapped with it in one write.
 
-use crate::cli::{KeysAction, KeysArgs};
+use crate::cli::{KeysAction, KeysArgs, KeysRotateArgs};
 use anyhow::Context;
+use payledger_app::sealing::MasterKey;
 use payledger_app::signing::{CallbackSigner, SIGNATURE_HEADER};
+use payledger_domain::PaymentId;
+use payledger_store::{EventStore, KvWrite, Table};
 
 pub fn run(args: &KeysArgs) -> anyhow::Result<()> {
     match &args.action {
+        KeysAction::RotateMaster(rotate) => rotate_master(rotate),
         KeysAction::Show(show) => {
             let signer = CallbackSigner::load_or_create(&show.store.data)
                 .context("cannot read or make the callback signing key")?;
@@ -20,4 +25,67 @@ pub fn run(args: &KeysArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Data keys rewrapped per read of the table.
+const DATA_KEYS_READ_ROWS: usize = 10_000;
+
+fn rotate_master(args: &KeysRotateArgs) -> anyhow::Result<()> {
+    let old_path = args.master.path(&args.store.data);
+    anyhow::ensure!(
+        old_path.is_file(),
+        "no master key at {}: nothing to rotate",
+        old_path.display()
+    );
+    anyhow::ensure!(
+        !args.new_master_key_file.exists(),
+        "{} exists already: give a new file",
+        args.new_master_key_file.display()
+    );
+    let (old, _) = MasterKey::load_or_create(&old_path)?;
+    let store = crate::clients::open_existing(
+        &args.store,
+        "stop the server first: rotation rewrites every data key",
+    )?;
+    let (new, _) = MasterKey::load_or_create(&args.new_master_key_file)?;
+    let end = [0xffu8; 17];
+    let mut from = Vec::new();
+    let mut writes = Vec::new();
+    loop {
+        let rows = store.scan(Table::DataKeys, &from, &end, DATA_KEYS_READ_ROWS)?;
+        let Some((last, _)) = rows.last() else { break };
+        from = last.clone();
+        from.push(0);
+        for (key, wrapped) in &rows {
+            let bytes: [u8; 16] = key
+                .as_slice()
+                .try_into()
+                .context("a malformed data key row")?;
+            let payment = PaymentId::from_bytes(bytes);
+            let rewrapped = old.rewrap(wrapped, payment, &new).with_context(|| {
+                format!(
+                    "the data key of payment {payment} does not open with {}",
+                    old_path.display()
+                )
+            })?;
+            writes.push(KvWrite {
+                table: Table::DataKeys,
+                key: key.clone(),
+                value: Some(rewrapped),
+            });
+        }
+        if rows.len() < DATA_KEYS_READ_ROWS {
+            break;
+        }
+    }
+    let count = writes.len();
+    store.write(writes)?;
+    println!(
+        "rewrapped {count} data keys with the new master key in {}; serve with --master-key-file {} \
+         (or move it to {}), and keep the old file until no backup needs it",
+        args.new_master_key_file.display(),
+        args.new_master_key_file.display(),
+        old_path.display()
+    );
+    Ok(())
 }

@@ -16,6 +16,7 @@
 
 use crate::cli::ReplayArgs;
 use crate::progress::Progress;
+use crate::verify::Opener;
 use anyhow::Context;
 use payledger_app::AppError;
 use payledger_app::analytics::{self, ANALYTICS_CONSUMER, Replayed};
@@ -25,6 +26,7 @@ use payledger_rocksdb::RocksStore;
 use payledger_rocksdb::audit::hex;
 use payledger_store::{EventStore, KvWrite, StoreError, Table};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// Rows written per synced batch during a rebuild.
 const REBUILD_BATCH_ROWS: usize = 100_000;
@@ -34,15 +36,18 @@ const DIFFERENCES_SHOWN_MAX: u64 = 50;
 const COUNT_SCAN_ROWS: usize = 10_000;
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
+    let master = args.master.path(&args.store.data);
     if args.check {
         let (store, _scratch) = crate::verify::open_reader(&args.store.data)?;
-        return check(&store);
+        let opener = Opener::new(&store, &master)?;
+        return check(&store, &opener);
     }
-    let store = crate::clients::open_existing(
+    let store = Arc::new(crate::clients::open_existing(
         &args.store,
         "stop the server first: a rebuild rewrites the tables it serves from",
-    )?;
-    rebuild(&store)
+    )?);
+    let opener = Opener::new(&store, &master)?;
+    rebuild(&store, &opener)
 }
 
 fn total_events(store: &RocksStore) -> anyhow::Result<u64> {
@@ -55,7 +60,7 @@ fn log_heads(store: &RocksStore) -> anyhow::Result<Vec<u64>> {
         .collect::<Result<_, _>>()?)
 }
 
-fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
+fn rebuild(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
     let total = total_events(store)?;
     let heads = log_heads(store)?;
     let tables: Vec<Table> = DERIVED_TABLES
@@ -81,6 +86,7 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
         let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
         let derived = store.each_stream(&mut |_, events, read| -> Result<(), AppError> {
             done = read;
+            let events = &opener.open(events)?;
             progress.update(read);
             batch.extend(
                 derived_rows(events)?
@@ -120,7 +126,7 @@ fn rebuild(store: &RocksStore) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check(store: &RocksStore) -> anyhow::Result<()> {
+fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
     let total = total_events(store)?;
     let mut progress = Progress::new("replay --check", total);
     let mut expected_rows: BTreeMap<Table, u64> = BTreeMap::new();
@@ -136,6 +142,7 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
     };
     store.each_stream(&mut |stream, events, read| -> Result<(), AppError> {
         done = read;
+        let events = &opener.open(events)?;
         progress.update(read);
         let mut rows = derived_rows(events)?;
         if analytics_behind == 0 {
@@ -174,7 +181,7 @@ fn check(store: &RocksStore) -> anyhow::Result<()> {
         let expected = expected_rows.get(&table).copied().unwrap_or(0);
         let stored = count_rows(store, table)?;
         if stored > expected {
-            for key in stale_rows(store, table)? {
+            for key in stale_rows(store, opener, table)? {
                 report(
                     format!(
                         "{table:?} row {}: stored, but no stream's events give it",
@@ -270,11 +277,12 @@ fn count_rows(store: &RocksStore, table: Table) -> Result<u64, StoreError> {
 
 /// The keys of `table` no stream's events give (a second pass that holds
 /// this one table's expected keys in memory).
-fn stale_rows(store: &RocksStore, table: Table) -> anyhow::Result<Vec<Vec<u8>>> {
+fn stale_rows(store: &RocksStore, opener: &Opener, table: Table) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut expected: HashSet<Vec<u8>> = HashSet::new();
     let mut replayed = Replayed::default();
     let analytics = analytics::TABLES.contains(&table);
     store.each_stream(&mut |_, events, _| -> Result<(), AppError> {
+        let events = &opener.open(events)?;
         let mut rows = derived_rows(events)?;
         if analytics {
             rows.extend(replayed.stream(events)?);

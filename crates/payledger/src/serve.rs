@@ -35,7 +35,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         kafka_relay: relay_config.as_ref().map(relay_info),
         ..ApiConfig::default()
     };
-    let state = AppState::new(Arc::new(store), api_config);
+    let master_path = args.master.path(&args.store.data);
+    let (master, made) = payledger_app::sealing::MasterKey::load_or_create(&master_path)
+        .context("cannot use the master key")?;
+    if made {
+        tracing::warn!(
+            path = %master_path.display(),
+            "made a new master key: keep a copy apart from the data; without it no sealed personal data can be read"
+        );
+    }
+    let sealed = payledger_app::sealing::SealedStore::new(Arc::new(store), master);
+    let state = AppState::new(Arc::new(sealed), api_config);
     let runtime = payledger_api::server_runtime().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -13,12 +13,16 @@ use crate::cli::VerifyArgs;
 use crate::progress::Progress;
 use anyhow::Context;
 use payledger_app::projections::{RowDifference, stored_differences};
+use payledger_app::sealing::{MasterKey, SealedStore};
+use payledger_domain::EventEnvelope;
 use payledger_rocksdb::RocksStore;
 use payledger_rocksdb::audit::{AuditError, BrokenLink, Link, hex};
-use payledger_store::{EventStore, StoreError};
+use payledger_store::{EventStore, StoreError, Table};
+use std::sync::Arc;
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     let (store, _scratch) = open_reader(&args.data)?;
+    let opener = Opener::new(&store, &args.master.path(&args.data))?;
     let total: u64 = (0..store.partition_count())
         .map(|p| store.log_head(p))
         .sum::<Result<u64, _>>()?;
@@ -30,7 +34,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         if args.no_views {
             return Ok(());
         }
-        let differences = stored_differences(&store, events).map_err(|e| match e {
+        let events = &opener.open(events)?;
+        let differences = stored_differences(&*store, events).map_err(|e| match e {
             payledger_app::AppError::Store(error) => AuditError::Store(error),
             other => AuditError::Store(StoreError::Corrupt(other.to_string())),
         })?;
@@ -79,7 +84,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
 /// Opens `data` for reading beside a server that may be writing to it; the
 /// secondary instance's own files live in a scratch directory removed with
 /// the returned guard.
-pub fn open_reader(data: &std::path::Path) -> anyhow::Result<(RocksStore, ScratchDir)> {
+pub fn open_reader(data: &std::path::Path) -> anyhow::Result<(Arc<RocksStore>, ScratchDir)> {
     anyhow::ensure!(
         data.join("CURRENT").is_file(),
         "no store at {}: nothing to read",
@@ -88,7 +93,43 @@ pub fn open_reader(data: &std::path::Path) -> anyhow::Result<(RocksStore, Scratc
     let scratch = ScratchDir::new()?;
     let store = RocksStore::open_secondary(data, &scratch.0)
         .with_context(|| format!("open {} for reading", data.display()))?;
-    Ok((store, scratch))
+    Ok((Arc::new(store), scratch))
+}
+
+/// Opens the sealed personal data of events read straight from the store
+/// (audit scans), with the master key file when there is one.
+pub struct Opener {
+    sealed: Option<SealedStore<RocksStore>>,
+}
+
+impl Opener {
+    /// Fails when the store holds data keys but the master key file is
+    /// missing: its views could not be checked or rebuilt.
+    pub fn new(store: &Arc<RocksStore>, master_file: &std::path::Path) -> anyhow::Result<Self> {
+        if !master_file.is_file() {
+            let keys = store.scan(Table::DataKeys, &[], &[0xff; 17], 1)?;
+            anyhow::ensure!(
+                keys.is_empty(),
+                "the store holds sealed personal data but there is no master key at {}: give \
+                 --master-key-file",
+                master_file.display()
+            );
+            return Ok(Self { sealed: None });
+        }
+        let (master, _) = MasterKey::load_or_create(master_file)?;
+        Ok(Self {
+            sealed: Some(SealedStore::new(Arc::clone(store), master)),
+        })
+    }
+
+    /// `events` with their sealed fields opened (erased ones read as erased).
+    pub fn open(&self, events: &[EventEnvelope]) -> Result<Vec<EventEnvelope>, StoreError> {
+        let mut events = events.to_vec();
+        if let Some(sealed) = &self.sealed {
+            sealed.open_events(&mut events)?;
+        }
+        Ok(events)
+    }
 }
 
 /// A directory removed when dropped.
