@@ -693,3 +693,148 @@ fn export_writes_every_event_as_a_row_that_duckdb_reads_back_with_the_apis_count
         "{refused:?}"
     );
 }
+
+/// Every file of `data` after a flush and a full compaction of every
+/// column family, read whole.
+fn compacted_bytes(data: &Path) -> Vec<u8> {
+    {
+        let db = raw_db(data);
+        let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), data).expect("list");
+        let mut compact = rocksdb::CompactOptions::default();
+        compact.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        for name in &families {
+            let family = db.cf_handle(name).expect("family");
+            db.flush_cf(family).expect("flush");
+            db.compact_range_cf_opt(family, None::<&[u8]>, None::<&[u8]>, &compact);
+        }
+    }
+    // RocksDB's manifest records the first and last key of every file it
+    // ever made (the customer index's keys hold customer ids) until it is
+    // rewritten, which every open does.
+    drop(raw_db(data));
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(data).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            bytes.extend(std::fs::read(&path).expect("read file"));
+        }
+    }
+    bytes
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_stay_whole() {
+    const ERASED_CUSTOMER: &str = "cust-SHRED-ME-8b1f";
+    const ERASED_TOKEN: &str = "tok-SHRED-ME-51c2";
+    const KEPT_CUSTOMER: &str = "cust-KEEP-ME-77a0";
+    const LIVE_CUSTOMER: &str = "cust-LIVE-ONE-3d9e";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let api = client(&server, &data, "privacy", "manage_project:audit");
+    let draft = |customer: &str, token: &str| {
+        json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 700},
+               "customer": {"typeId": "customer", "id": customer},
+               "paymentMethodInfo": {"paymentInterface": "psp", "token": {"value": token}},
+               "transactions": [{"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 700}}]})
+    };
+    let erased = api.post("/payments", &draft(ERASED_CUSTOMER, ERASED_TOKEN));
+    assert_eq!(erased.status, 201, "{:?}", erased.body);
+    let live = api.post("/payments", &draft(LIVE_CUSTOMER, "tok-LIVE-ONE-0000"));
+    assert_eq!(live.status, 201, "{:?}", live.body);
+    let kept = api.post("/payments", &draft(KEPT_CUSTOMER, "tok-KEEP-ME-0000"));
+    assert_eq!(kept.status, 201, "{:?}", kept.body);
+    let (erased_id, kept_id) = (
+        erased.body["id"].as_str().expect("id").to_owned(),
+        kept.body["id"].as_str().expect("id").to_owned(),
+    );
+    let events_before = api.get(&format!("/payments/{erased_id}/events")).body;
+    assert_eq!(
+        events_before["results"][0]["payload"]["payment"]["customer"]["id"],
+        ERASED_CUSTOMER
+    );
+    let root_before = root_of(&verify(&data, &[]));
+
+    let deleted = api.delete(&format!("/payments/{erased_id}?version=1&dataErasure=true"));
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    let not_erased = api.delete(&format!("/payments/{kept_id}?version=1"));
+    assert_eq!(not_erased.status, 200);
+
+    // The history keeps its shape and hashes, with the fields erased.
+    let events_after = api.get(&format!("/payments/{erased_id}/events")).body;
+    let (before, after) = (&events_before["results"][0], &events_after["results"][0]);
+    assert_eq!(
+        after["hash"], before["hash"],
+        "the stored event did not change"
+    );
+    assert_eq!(after["payload"]["payment"]["customer"]["id"], "[erased]");
+    assert_eq!(events_after["results"][1]["type"], "PaymentDeleted");
+    let as_of = api.get(&format!("/payments/{erased_id}?asOfVersion=1"));
+    assert_eq!(as_of.status, 200);
+    assert_eq!(as_of.body["customer"]["id"], "[erased]");
+    assert_eq!(
+        as_of.body["amountPlanned"]["centAmount"], 700,
+        "what is not personal stays"
+    );
+    let kept_history = api.get(&format!("/payments/{kept_id}/events")).body;
+    assert_eq!(
+        kept_history["results"][0]["payload"]["payment"]["customer"]["id"], KEPT_CUSTOMER,
+        "dataErasure=false keeps everything readable"
+    );
+    let after_root = root_of(&verify(&data, &[]));
+    assert_ne!(after_root, root_before, "the deletions are new events");
+    assert!(replay(&data, &["--check"]).status.success());
+    server.stop();
+
+    let files = compacted_bytes(&data);
+    assert!(
+        !holds(&files, ERASED_CUSTOMER),
+        "the erased customer id is gone from every file"
+    );
+    assert!(
+        !holds(&files, ERASED_TOKEN),
+        "the erased token is gone from every file"
+    );
+    // The scan finds plain personal data where it is: a live payment's
+    // view and customer index hold its customer id.
+    assert!(
+        holds(&files, LIVE_CUSTOMER),
+        "the scan sees plaintext that is there"
+    );
+    assert!(replay(&data, &[]).status.success(), "replay still works");
+    assert!(verify(&data, &[]).status.success());
+
+    // A new master key: every data key is wrapped again, and the old file
+    // no longer opens anything.
+    let new_master = dir.path().join("master-2.key");
+    let rotated = Command::new(payledger_bin())
+        .args(["keys", "rotate-master", "--data"])
+        .arg(&data)
+        .arg("--new-master-key-file")
+        .arg(&new_master)
+        .output()
+        .expect("run payledger keys rotate-master");
+    assert!(rotated.status.success(), "{rotated:?}");
+    assert!(
+        String::from_utf8_lossy(&rotated.stdout).starts_with("rewrapped 2 data keys"),
+        "the kept and the live payment have keys, the erased one none: {rotated:?}"
+    );
+    std::fs::rename(&new_master, data.join("master.key")).expect("put the new key in place");
+    assert!(
+        verify(&data, &[]).status.success(),
+        "views still equal the opened events"
+    );
+    let server = Server::start(&data);
+    let api = reconnect(&server, "privacy");
+    let again = api.get(&format!("/payments/{kept_id}/events")).body;
+    assert_eq!(
+        again["results"][0]["payload"]["payment"]["customer"]["id"],
+        KEPT_CUSTOMER
+    );
+}
