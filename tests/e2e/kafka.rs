@@ -364,3 +364,63 @@ fn a_broker_outage_never_blocks_writes_and_loses_nothing() {
     );
     drop(server);
 }
+
+/// A deletion with `dataErasure=true` reaches Kafka as its Message, then a
+/// tombstone (a record without a value) for the payment's key, so a
+/// compacted topic drops the records published before the erasure.
+#[test]
+fn an_erasing_deletion_is_followed_by_a_tombstone_of_the_payment_key() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let broker = Tansu::start(&dir.path().join("tansu"), TansuStorage::Memory);
+    create_client(&data, "merchant", "merchant-secret-1", SCOPE);
+    let server = start_server(&data, &broker.brokers());
+    let api = connect(&server);
+    let created = api.post(
+        "/payments",
+        &json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 100},
+                "customer": {"typeId": "customer", "id": "cust-tombstone"}}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let erased = api.delete(&format!("/payments/{id}?version=1&dataErasure=true"));
+    assert_eq!(erased.status, 200, "{:?}", erased.body);
+
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", group())
+        .set("auto.offset.reset", "earliest")
+        .set("topic.metadata.refresh.interval.ms", "500")
+        .create()
+        .expect("create consumer");
+    consumer.subscribe(&[TOPIC]).expect("subscribe");
+    let deadline = Instant::now() + CONSUME_TIMEOUT;
+    // (message type, has a value) of the payment's records, in order.
+    let mut seen: Vec<(String, bool)> = Vec::new();
+    while seen.len() < 3 {
+        assert!(Instant::now() < deadline, "only {seen:?} reached Kafka");
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        if message.key() != Some(id.as_bytes()) {
+            continue;
+        }
+        let kind = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "message-type"))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        seen.push((kind, message.payload().is_some()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("PaymentCreated".to_owned(), true),
+            ("PaymentDeleted".to_owned(), true),
+            ("PaymentDataErased".to_owned(), false),
+        ]
+    );
+}
