@@ -22,6 +22,7 @@
 
 pub mod records;
 
+use crate::backoff::Backoff;
 use crate::consumer::{ConsumerConfig, Cursor, Handled, LogConsumer, LogHandler, Stop};
 use crate::error::AppError;
 use crate::payments::corrupt_with;
@@ -38,6 +39,11 @@ pub const TABLES: [Table; 2] = [Table::AnalyticsFacts, Table::AnalyticsBuckets];
 
 /// The consumer's name (its cursors in `payledger status`).
 pub const ANALYTICS_CONSUMER: &str = "analytics";
+/// Waits between retries of a batch that could not be counted.
+pub const ANALYTICS_BACKOFF: Backoff = Backoff {
+    min_ms: 100,
+    max_ms: 30_000,
+};
 /// Most events one batch of the consumer reads.
 pub const ANALYTICS_BATCH_EVENTS_MAX: usize = 2_000;
 /// Most bucket rows one query reads; a query that would read more is
@@ -248,7 +254,7 @@ fn count(
 
 /// The bucket rows after adding `deltas` to what `store` holds (a bucket
 /// back at zero is removed).
-pub fn bucket_writes(
+fn bucket_writes(
     store: &dyn EventStore,
     deltas: &BTreeMap<BucketKey, Totals>,
 ) -> Result<Vec<KvWrite>, AppError> {
@@ -285,7 +291,8 @@ impl LogHandler for AnalyticsHandler {
         ANALYTICS_BATCH_EVENTS_MAX
     }
 
-    /// The whole effect of a batch and the cursor past it, in one write.
+    /// The whole effect of a batch and the cursor past it, in one write
+    /// ([`Handled::Committed`]).
     fn prepare(
         &mut self,
         store: &dyn EventStore,
@@ -308,7 +315,7 @@ impl LogHandler for AnalyticsHandler {
     }
 
     async fn handle(&mut self, _work: &mut (), _stop: &Stop) -> Handled<AppError> {
-        Handled::All
+        Handled::Committed
     }
 }
 
@@ -316,10 +323,7 @@ impl LogHandler for AnalyticsHandler {
 pub fn spawn(store: Arc<dyn EventStore>) -> LogConsumer {
     LogConsumer::spawn(
         store,
-        ConsumerConfig::new(
-            ANALYTICS_CONSUMER,
-            crate::order_payment_states::ORDER_STATES_BACKOFF,
-        ),
+        ConsumerConfig::new(ANALYTICS_CONSUMER, ANALYTICS_BACKOFF),
         |_partition| AnalyticsHandler,
     )
 }
@@ -328,7 +332,7 @@ pub fn spawn(store: Arc<dyn EventStore>) -> LogConsumer {
 /// as it goes, and every bucket at the end.
 #[derive(Debug, Default)]
 pub struct Replayed {
-    pub buckets: BTreeMap<BucketKey, Totals>,
+    buckets: BTreeMap<BucketKey, Totals>,
 }
 
 impl Replayed {

@@ -72,6 +72,10 @@ pub trait LogHandler: Send + 'static {
 pub enum Handled<E> {
     /// Every event of the batch is done.
     All,
+    /// Every event of the batch is done, and the handler wrote the cursor
+    /// past it (`Cursor::write_at`) in the same write as its effect, so
+    /// the effect is never applied twice: the runner writes nothing more.
+    Committed,
     /// The events up to `through` (an event of the batch) are done and the
     /// cursor should say so before anything else happens (e.g. a failure
     /// just cleared); the rest of the work is handled at once.
@@ -275,6 +279,10 @@ impl<H: LogHandler> PartitionConsumer<H> {
                 self.save(Some(last), None).await?;
                 Ok(moved(&self.cursor))
             }
+            Handled::Committed => {
+                self.adopt(last);
+                Ok(moved(&self.cursor))
+            }
             Handled::Partly { through } => {
                 self.unfinished = Some((last, work));
                 self.save(Some(through), None).await?;
@@ -357,6 +365,18 @@ impl<H: LogHandler> PartitionConsumer<H> {
         self.cursor_writes
             .send_modify(|count| *count = count.wrapping_add(1));
         Ok(())
+    }
+
+    /// Takes the cursor a handler wrote with its effect ([`Handled::Committed`]):
+    /// at `sequence`, with no failure.
+    fn adopt(&mut self, sequence: u64) {
+        if sequence > self.cursor.sequence {
+            self.failures = 0;
+            self.cursor.sequence = sequence;
+        }
+        self.cursor.last_error = None;
+        self.cursor_writes
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Records a failure that is not the handler's on the cursor, best

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// What the scripted handler answers to its next batches (then `All`).
 #[derive(Clone, Copy, Debug)]
 enum Answer {
+    /// Writes the cursor past the batch itself, as a handler does that
+    /// commits its effect with it.
+    Committed,
     Partly(u64),
     Failed(Option<u64>),
     Stopped(Option<u64>),
@@ -27,6 +30,8 @@ struct Script {
     panics: Arc<AtomicU32>,
     /// Handlers built by the factory.
     built: Arc<AtomicU32>,
+    /// Where a `Committed` answer writes its cursor.
+    store: Option<Arc<dyn EventStore>>,
 }
 
 struct Scripted {
@@ -80,6 +85,13 @@ impl LogHandler for Scripted {
         let answer = self.script.answers.lock().pop_front();
         // What the answer says is done leaves the work.
         let done = match answer {
+            Some(Answer::Committed) => {
+                let last = *work.last().expect("a batch");
+                let store = self.script.store.as_ref().expect("a store to commit to");
+                let cursor = Cursor::write_at("runner-test", partition, last);
+                store.write(vec![cursor]).expect("commit");
+                None
+            }
             Some(Answer::Partly(through)) => Some(through),
             Some(Answer::Failed(through) | Answer::Stopped(through)) => through,
             None => None,
@@ -87,6 +99,7 @@ impl LogHandler for Scripted {
         work.retain(|sequence| done.is_none_or(|through| *sequence > through));
         match answer {
             None => Handled::All,
+            Some(Answer::Committed) => Handled::Committed,
             Some(Answer::Partly(through)) => Handled::Partly { through },
             Some(Answer::Failed(through)) => Handled::Failed {
                 through,
@@ -126,6 +139,104 @@ fn partition_consumer(store: &Arc<dyn EventStore>, script: &Script) -> Partition
     PartitionConsumer::new(Arc::clone(store), config(1_000), cursor, move || {
         script.handler(0)
     })
+}
+
+/// A store that counts its table writes.
+#[derive(Debug)]
+struct Counting {
+    inner: MemoryStore,
+    writes: AtomicU32,
+}
+
+impl EventStore for Counting {
+    fn partition_count(&self) -> u16 {
+        self.inner.partition_count()
+    }
+    fn submit(&self, request: AppendRequest) -> payledger_store::PendingAppend {
+        self.inner.submit(request)
+    }
+    fn log_signal(&self) -> &payledger_store::LogSignal {
+        self.inner.log_signal()
+    }
+    fn read_stream(
+        &self,
+        stream: payledger_domain::StreamId,
+        range: payledger_store::VersionRange,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        self.inner.read_stream(stream, range)
+    }
+    fn read_log(
+        &self,
+        partition: u16,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        self.inner.read_log(partition, from, max)
+    }
+    fn stream_head(
+        &self,
+        stream: payledger_domain::StreamId,
+    ) -> Result<Option<payledger_store::StreamHead>, StoreError> {
+        self.inner.stream_head(stream)
+    }
+    fn log_head(&self, partition: u16) -> Result<u64, StoreError> {
+        self.inner.log_head(partition)
+    }
+    fn get(
+        &self,
+        table: payledger_store::Table,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(table, key)
+    }
+    fn scan(
+        &self,
+        table: payledger_store::Table,
+        from: &[u8],
+        to: &[u8],
+        max: usize,
+    ) -> Result<Vec<payledger_store::KeyValue>, StoreError> {
+        self.inner.scan(table, from, to, max)
+    }
+    fn write(&self, writes: Vec<payledger_store::KvWrite>) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(writes)
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_committed_its_cursor_with_its_effect_gets_no_second_cursor_write() {
+    let inner = MemoryStore::with_partitions(1);
+    for _ in 0..3 {
+        inner
+            .append(AppendRequest::events(new_payment(), 0, vec![event("r")]))
+            .unwrap();
+    }
+    let counting = Arc::new(Counting {
+        inner,
+        writes: AtomicU32::new(0),
+    });
+    let store: Arc<dyn EventStore> = counting.clone();
+    let script = Script {
+        store: Some(Arc::clone(&store)),
+        ..Script::default()
+    };
+    script.answers.lock().push_back(Answer::Committed);
+    let mut consumer = partition_consumer(&store, &script);
+
+    let stepped = consumer.step(&Stop::never()).await.unwrap();
+    assert!(matches!(stepped, Stepped::Done { events: 3 }));
+    assert_eq!(consumer.cursor().sequence, 3);
+    assert_eq!(Cursor::load(&*store, "runner-test", 0).unwrap().sequence, 3);
+    assert_eq!(
+        counting.writes.load(Ordering::SeqCst),
+        1,
+        "only the handler's own write"
+    );
+    assert!(matches!(
+        consumer.step(&Stop::never()).await,
+        Ok(Stepped::CaughtUp)
+    ));
 }
 
 #[tokio::test]
