@@ -21,8 +21,6 @@
 
 pub mod master;
 
-use crate::error::AppError;
-use crate::payments::corrupt_with;
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::Engine;
@@ -44,19 +42,55 @@ pub const SEALED_PREFIX: &str = "\u{1}sealed:v1:";
 pub const ERASED: &str = "[erased]";
 /// The one field of a sealed interaction.
 const SEALED_FIELD: &str = "sealed";
+/// Bytes of an AES-GCM nonce, stored in front of what it sealed.
+const NONCE_BYTES: usize = 12;
 
 /// A payment's data key.
 type DataKey = [u8; 32];
 
-/// Visits the personal fields of an event: its strings and its
-/// interactions.
+/// `plain` sealed with AES-256-GCM under `key`, bound to `aad`: a random
+/// nonce, then the ciphertext and its tag (data keys and fields alike).
+fn aead_seal(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let nonce_bytes: [u8; NONCE_BYTES] = rand::random();
+    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_bytes);
+    let cipher = Aes256Gcm::new_from_slice(key).expect("a 32-byte key");
+    let sealed = cipher
+        .encrypt(&nonce, Payload { msg: plain, aad })
+        .expect("AES-GCM seals any message");
+    let mut bytes = nonce_bytes.to_vec();
+    bytes.extend_from_slice(&sealed);
+    bytes
+}
+
+/// What [`aead_seal`] sealed, `None` when it does not open with `key` and
+/// `aad`.
+fn aead_open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let (nonce_bytes, sealed) = sealed.split_at_checked(NONCE_BYTES)?;
+    let nonce_bytes: [u8; NONCE_BYTES] = nonce_bytes.try_into().ok()?;
+    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_bytes);
+    let cipher = Aes256Gcm::new_from_slice(key).expect("a 32-byte key");
+    cipher.decrypt(&nonce, Payload { msg: sealed, aad }).ok()
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("sealed field: {what}"))
+}
+
+/// A personal field of an event.
+#[derive(Debug)]
+pub enum PersonalField<'a> {
+    Text(&'a mut String),
+    Interaction(&'a mut CustomFields),
+}
+
+/// Visits the personal fields of an event: customer and anonymous ids,
+/// the payment method token, interface interactions.
 pub fn personal_fields(
     event: &mut Event,
-    on_text: &mut dyn FnMut(&mut String) -> Result<(), AppError>,
-    on_interaction: &mut dyn FnMut(&mut CustomFields) -> Result<(), AppError>,
-) -> Result<(), AppError> {
+    visit: &mut dyn FnMut(PersonalField<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut text = |value: &mut Option<String>| match value {
-        Some(value) => on_text(value),
+        Some(value) => visit(PersonalField::Text(value)),
         None => Ok(()),
     };
     match event {
@@ -65,126 +99,78 @@ pub fn personal_fields(
             text(&mut draft.anonymous_id)?;
             text(&mut draft.payment_method_info.token)?;
             for interaction in &mut draft.interface_interactions {
-                on_interaction(interaction)?;
+                visit(PersonalField::Interaction(interaction))?;
             }
         }
         Event::CustomerSet(value)
         | Event::AnonymousIdSet(value)
         | Event::MethodInfoTokenSet(value) => text(value)?,
         Event::MethodInfoSet(update) => text(&mut update.token)?,
-        Event::InterfaceInteractionAdded(interaction) => on_interaction(interaction)?,
+        Event::InterfaceInteractionAdded(interaction) => {
+            visit(PersonalField::Interaction(interaction))?;
+        }
         _ => {}
     }
     Ok(())
 }
 
-/// Whether `event` carries personal data ([`personal_fields`] would visit
-/// something), without copying it.
-fn has_personal_data(event: &Event) -> bool {
-    match event {
-        Event::Created(draft) => {
-            draft.customer_id.is_some()
-                || draft.anonymous_id.is_some()
-                || draft.payment_method_info.token.is_some()
-                || !draft.interface_interactions.is_empty()
-        }
-        Event::CustomerSet(value)
-        | Event::AnonymousIdSet(value)
-        | Event::MethodInfoTokenSet(value) => value.is_some(),
-        Event::MethodInfoSet(update) => update.token.is_some(),
-        Event::InterfaceInteractionAdded(_) => true,
-        _ => false,
-    }
+fn seal_text(key: &DataKey, payment: PaymentId, plain: &[u8]) -> String {
+    let sealed = aead_seal(key, payment.as_bytes(), plain);
+    format!("{SEALED_PREFIX}{}", STANDARD_NO_PAD.encode(sealed))
 }
 
-fn cipher(key: &DataKey) -> Aes256Gcm {
-    Aes256Gcm::new_from_slice(key).expect("a 32-byte key")
-}
-
-fn seal_bytes(key: &DataKey, payment: PaymentId, plain: &[u8]) -> String {
-    let nonce_bytes: [u8; 12] = rand::random();
-    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_bytes);
-    let sealed = cipher(key)
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plain,
-                aad: payment.as_bytes(),
-            },
-        )
-        .expect("AES-GCM seals any message");
-    let mut bytes = nonce_bytes.to_vec();
-    bytes.extend_from_slice(&sealed);
-    format!("{SEALED_PREFIX}{}", STANDARD_NO_PAD.encode(bytes))
-}
-
-/// The plain bytes of a sealed text, `None` when the key is gone.
-fn open_bytes(
+/// The plain bytes of a sealed text (`key`: `None` once erased).
+fn open_text(
     key: Option<&DataKey>,
     payment: PaymentId,
     text: &str,
-) -> Result<Option<Vec<u8>>, AppError> {
+) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(key) = key else { return Ok(None) };
     let encoded = text.strip_prefix(SEALED_PREFIX).unwrap_or(text);
-    let bytes = STANDARD_NO_PAD
-        .decode(encoded)
-        .map_err(|e| corrupt_with("sealed field", &e))?;
-    if bytes.len() < 12 {
-        return Err(corrupt_with("sealed field", &"shorter than its nonce"));
-    }
-    let (nonce_bytes, sealed) = bytes.split_at(12);
-    let nonce_array: [u8; 12] = nonce_bytes.try_into().expect("12 bytes");
-    let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_array);
-    cipher(key)
-        .decrypt(
-            &nonce,
-            Payload {
-                msg: sealed,
-                aad: payment.as_bytes(),
-            },
-        )
+    let sealed = STANDARD_NO_PAD.decode(encoded).map_err(corrupt)?;
+    aead_open(key, payment.as_bytes(), &sealed)
         .map(Some)
-        .map_err(|_| corrupt_with("sealed field", &"does not open with its payment's key"))
+        .ok_or_else(|| corrupt("does not open with its payment's key"))
 }
 
-/// Seals the personal fields of `event` with `key`.
-pub fn seal_event(event: &mut Event, key: &DataKey, payment: PaymentId) -> Result<(), AppError> {
-    personal_fields(
-        event,
-        &mut |text| {
-            *text = seal_bytes(key, payment, text.as_bytes());
-            Ok(())
-        },
-        &mut |interaction| {
-            let plain = payledger_codec::encode_interaction_row(interaction);
-            let sealed = seal_bytes(key, payment, &plain);
-            interaction.fields =
-                BTreeMap::from([(SEALED_FIELD.to_owned(), FieldValue::String(sealed))]);
-            Ok(())
-        },
-    )
+/// Seals the personal fields of `event`; `key` is asked for the
+/// payment's data key only when the event has one.
+pub fn seal_event(
+    event: &mut Event,
+    payment: PaymentId,
+    key: &mut dyn FnMut() -> Result<DataKey, StoreError>,
+) -> Result<(), StoreError> {
+    personal_fields(event, &mut |field| {
+        let key = key()?;
+        match field {
+            PersonalField::Text(text) => *text = seal_text(&key, payment, text.as_bytes()),
+            PersonalField::Interaction(interaction) => {
+                let plain = payledger_codec::encode_interaction_row(interaction);
+                let sealed = seal_text(&key, payment, &plain);
+                interaction.fields =
+                    BTreeMap::from([(SEALED_FIELD.to_owned(), FieldValue::String(sealed))]);
+            }
+        }
+        Ok(())
+    })
 }
 
-/// Opens the sealed personal fields of `event` (`key`: `None` once erased).
+/// Opens the sealed personal fields of `event`; `key` is asked for the
+/// payment's data key (`None` once erased) only when a field is sealed.
 pub fn open_event(
     event: &mut Event,
-    key: Option<&DataKey>,
     payment: PaymentId,
-) -> Result<(), AppError> {
-    personal_fields(
-        event,
-        &mut |text| {
-            if text.starts_with(SEALED_PREFIX) {
-                *text = match open_bytes(key, payment, text)? {
-                    Some(plain) => {
-                        String::from_utf8(plain).map_err(|e| corrupt_with("sealed field", &e))?
-                    }
-                    None => ERASED.to_owned(),
-                };
-            }
+    key: &mut dyn FnMut() -> Result<Option<DataKey>, StoreError>,
+) -> Result<(), StoreError> {
+    personal_fields(event, &mut |field| match field {
+        PersonalField::Text(text) if text.starts_with(SEALED_PREFIX) => {
+            *text = match open_text(key()?.as_ref(), payment, text)? {
+                Some(plain) => String::from_utf8(plain).map_err(corrupt)?,
+                None => ERASED.to_owned(),
+            };
             Ok(())
-        },
-        &mut |interaction| {
+        }
+        PersonalField::Interaction(interaction) => {
             let sealed = match interaction.fields.get(SEALED_FIELD) {
                 Some(FieldValue::String(text))
                     if interaction.fields.len() == 1 && text.starts_with(SEALED_PREFIX) =>
@@ -193,10 +179,10 @@ pub fn open_event(
                 }
                 _ => return Ok(()),
             };
-            match open_bytes(key, payment, &sealed)? {
+            match open_text(key()?.as_ref(), payment, &sealed)? {
                 Some(plain) => {
-                    *interaction = payledger_codec::decode_interaction_row(&plain)
-                        .map_err(|e| corrupt_with("sealed interaction", &e))?;
+                    *interaction =
+                        payledger_codec::decode_interaction_row(&plain).map_err(corrupt)?;
                 }
                 None => {
                     interaction.fields =
@@ -204,8 +190,9 @@ pub fn open_event(
                 }
             }
             Ok(())
-        },
-    )
+        }
+        PersonalField::Text(_) => Ok(()),
+    })
 }
 
 /// An event store whose payment events hold their personal data sealed.
@@ -243,18 +230,18 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
             let Some(payment) = envelope.stream.payment_id() else {
                 continue;
             };
-            if !is_sealed(&envelope.event) {
-                continue;
-            }
-            let key = match keys.get(&payment) {
-                Some(key) => *key,
-                None => {
-                    let key = self.data_key(payment)?;
-                    keys.insert(payment, key);
-                    key
-                }
-            };
-            open_event(&mut envelope.event, key.as_ref(), payment).map_err(store_error)?;
+            open_event(
+                &mut envelope.event,
+                payment,
+                &mut || match keys.get(&payment) {
+                    Some(key) => Ok(*key),
+                    None => {
+                        let key = self.data_key(payment)?;
+                        keys.insert(payment, key);
+                        Ok(key)
+                    }
+                },
+            )?;
         }
         Ok(())
     }
@@ -265,66 +252,37 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
         let Some(payment) = request.stream.payment_id() else {
             return Ok(());
         };
-        let erases = request
-            .events
-            .iter()
-            .any(|e| matches!(e.event, Event::Deleted { data_erasure: true }));
-        if request.events.iter().any(|e| has_personal_data(&e.event)) {
-            let key = match self.data_key(payment)? {
-                Some(key) => key,
-                None => {
-                    let key: DataKey = rand::random();
-                    request.inline.push(KvWrite {
-                        table: Table::DataKeys,
-                        key: payment.as_bytes().to_vec(),
-                        value: Some(self.master.wrap(&key, payment)),
-                    });
-                    key
+        let AppendRequest { events, inline, .. } = request;
+        let mut key: Option<DataKey> = None;
+        for event in events {
+            seal_event(&mut event.event, payment, &mut || {
+                if let Some(key) = key {
+                    return Ok(key);
                 }
-            };
-            for event in &mut request.events {
-                seal_event(&mut event.event, &key, payment).map_err(store_error)?;
+                let found = match self.data_key(payment)? {
+                    Some(found) => found,
+                    None => {
+                        let made: DataKey = rand::random();
+                        inline.push(KvWrite {
+                            table: Table::DataKeys,
+                            key: payment.as_bytes().to_vec(),
+                            value: Some(self.master.wrap(&made, payment)),
+                        });
+                        made
+                    }
+                };
+                key = Some(found);
+                Ok(found)
+            })?;
+            if matches!(event.event, Event::Deleted { data_erasure: true }) {
+                inline.push(KvWrite {
+                    table: Table::DataKeys,
+                    key: payment.as_bytes().to_vec(),
+                    value: None,
+                });
             }
         }
-        if erases {
-            request.inline.push(KvWrite {
-                table: Table::DataKeys,
-                key: payment.as_bytes().to_vec(),
-                value: None,
-            });
-        }
         Ok(())
-    }
-}
-
-/// Whether `event` holds a sealed field, without copying it.
-fn is_sealed(event: &Event) -> bool {
-    let text = |value: &Option<String>| {
-        value
-            .as_deref()
-            .is_some_and(|v| v.starts_with(SEALED_PREFIX))
-    };
-    let interaction = |fields: &CustomFields| fields.fields.contains_key(SEALED_FIELD);
-    match event {
-        Event::Created(draft) => {
-            text(&draft.customer_id)
-                || text(&draft.anonymous_id)
-                || text(&draft.payment_method_info.token)
-                || draft.interface_interactions.iter().any(interaction)
-        }
-        Event::CustomerSet(value)
-        | Event::AnonymousIdSet(value)
-        | Event::MethodInfoTokenSet(value) => text(value),
-        Event::MethodInfoSet(update) => text(&update.token),
-        Event::InterfaceInteractionAdded(fields) => interaction(fields),
-        _ => false,
-    }
-}
-
-fn store_error(error: AppError) -> StoreError {
-    match error {
-        AppError::Store(error) => error,
-        other => StoreError::Corrupt(other.to_string()),
     }
 }
 

@@ -4,8 +4,6 @@
 //! Rotation: [`MasterKey::rewrap`] opens a wrapped data key with one
 //! master key and wraps it with another (`payledger keys rotate-master`).
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use payledger_domain::PaymentId;
 use std::io::Write;
 use std::path::Path;
@@ -42,13 +40,11 @@ impl MasterKey {
             path: path.display().to_string(),
             error,
         };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(text.trim())
-                .map(|key| (key, false))
-                .ok_or_else(|| MasterKeyError::Malformed {
-                    path: path.display().to_string(),
-                }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+        match Self::load(path) {
+            Ok(key) => Ok((key, false)),
+            Err(MasterKeyError::Io { error, .. })
+                if error.kind() == std::io::ErrorKind::NotFound =>
+            {
                 let key = Self(rand::random());
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
@@ -59,8 +55,19 @@ impl MasterKey {
                 file.sync_all().map_err(io)?;
                 Ok((key, true))
             }
-            Err(error) => Err(io(error)),
+            Err(error) => Err(error),
         }
+    }
+
+    /// The key in `path`, which must exist.
+    pub fn load(path: &Path) -> Result<Self, MasterKeyError> {
+        let text = std::fs::read_to_string(path).map_err(|error| MasterKeyError::Io {
+            path: path.display().to_string(),
+            error,
+        })?;
+        Self::parse(text.trim()).ok_or_else(|| MasterKeyError::Malformed {
+            path: path.display().to_string(),
+        })
     }
 
     /// A key from 64 hex digits.
@@ -69,46 +76,17 @@ impl MasterKey {
         Some(Self(bytes.try_into().ok()?))
     }
 
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new_from_slice(&self.0).expect("a 32-byte key")
-    }
-
     /// `data_key` of `payment`, wrapped: nonce (12) · sealed key (48).
     pub fn wrap(&self, data_key: &[u8; 32], payment: PaymentId) -> Vec<u8> {
-        let nonce_bytes: [u8; 12] = rand::random();
-        let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_bytes);
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: data_key,
-                    aad: payment.as_bytes(),
-                },
-            )
-            .expect("AES-GCM seals any message");
-        let mut wrapped = nonce_bytes.to_vec();
-        wrapped.extend_from_slice(&sealed);
-        wrapped
+        super::aead_seal(&self.0, payment.as_bytes(), data_key)
     }
 
     /// The data key `wrapped` holds, `None` if it does not open with this
     /// master key.
     pub fn unwrap(&self, wrapped: &[u8], payment: PaymentId) -> Option<[u8; 32]> {
-        let (nonce_bytes, sealed) = wrapped.split_at_checked(12)?;
-        let nonce_array: [u8; 12] = nonce_bytes.try_into().ok()?;
-        let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::from(nonce_array);
-        let plain = self
-            .cipher()
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: payment.as_bytes(),
-                },
-            )
-            .ok()?;
-        plain.try_into().ok()
+        super::aead_open(&self.0, payment.as_bytes(), wrapped)?
+            .try_into()
+            .ok()
     }
 
     /// `wrapped` (by this key) wrapped by `next` instead.

@@ -134,13 +134,13 @@ fn an_interaction_is_sealed_whole_and_opens_to_what_was_added() {
         fields,
     };
     let mut event = Event::InterfaceInteractionAdded(interaction.clone());
-    seal_event(&mut event, &[9; 32], payment.id).expect("seal");
+    seal_event(&mut event, payment.id, &mut || Ok([9; 32])).expect("seal");
     let Event::InterfaceInteractionAdded(sealed) = &event else {
         unreachable!()
     };
     assert_eq!(sealed.type_id, "t-1");
     assert_eq!(sealed.fields.keys().collect::<Vec<_>>(), vec!["sealed"]);
-    open_event(&mut event, Some(&[9; 32]), payment.id).expect("open");
+    open_event(&mut event, payment.id, &mut || Ok(Some([9; 32]))).expect("open");
     assert_eq!(event, Event::InterfaceInteractionAdded(interaction));
 }
 
