@@ -51,8 +51,12 @@ pub fn history_page<S: EventStore + ?Sized>(
         .saturating_add(limit)
         .saturating_sub(1)
         .min(head.version);
+    let count = if from > last { 0 } else { last - from + 1 };
     // One past the page: its previous hash is the hash of the page's last.
-    let mut events = store.read_stream(stream, VersionRange::new(from, last.saturating_add(1)))?;
+    let mut events = match count {
+        0 => Vec::new(),
+        _ => store.read_stream(stream, VersionRange::new(from, last.saturating_add(1)))?,
+    };
     let owner = match events.first() {
         Some(first) => first.meta.project.clone(),
         None => first_event(store, stream)?.meta.project,
@@ -60,17 +64,14 @@ pub fn history_page<S: EventStore + ?Sized>(
     if &owner != project {
         return Ok(None);
     }
-    let next_hash: Vec<[u8; 32]> = (events.iter().skip(1))
+    let hashes: Vec<[u8; 32]> = (events.iter().skip(1))
         .map(|e| e.previous_hash)
         .chain(std::iter::once(head.last_hash))
         .collect();
-    events.truncate(usize::try_from(last.saturating_sub(from) + 1).unwrap_or(usize::MAX));
-    if from > last {
-        events.clear();
-    }
+    events.truncate(usize::try_from(count).unwrap_or(usize::MAX));
     Ok(Some(HistoryPage {
         current_version: head.version,
-        events: events.into_iter().zip(next_hash).collect(),
+        events: events.into_iter().zip(hashes).collect(),
     }))
 }
 
