@@ -129,11 +129,6 @@ fn kind_index(kind: StreamKind) -> u8 {
     }
 }
 
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The multiset digest of log positions of one partition.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 struct PositionDigest {
@@ -180,28 +175,38 @@ impl RocksStore {
         let (mut streams, mut events) = (0u64, 0u64);
         for kind in StreamKind::ALL {
             let mut heads = self.heads(kind)?.into_iter().peekable();
-            let mut finish = |scan: StreamScan, events_read: u64| -> Result<(), AuditError> {
+            self.each_raw_stream(kind, &mut |stream, raw| -> Result<(), AuditError> {
                 // Heads sort like streams: one before this stream has no events.
-                if let Some((id, _)) = heads.next_if(|(id, _)| id < scan.stream.id_bytes()) {
-                    let stream = StreamId::from_bytes(kind, id);
-                    return Err(BrokenLink::new(
-                        Link::Head { stream },
-                        "a head needs events",
-                        "at least version 1",
-                        "no events",
-                    )
-                    .into());
+                if let Some((id, _)) = heads.next_if(|(id, _)| id < stream.id_bytes()) {
+                    return Err(headless(kind, id).into());
                 }
-                let found = heads.next_if(|(id, _)| id == scan.stream.id_bytes());
+                let mut scan = StreamScan {
+                    stream,
+                    version: 0,
+                    last_hash: GENESIS_HASH,
+                    partition: partition_of(stream, partitions),
+                    events: Vec::with_capacity(raw.len()),
+                };
+                for (version, bytes) in &raw {
+                    let envelope = check_event(&scan, *version, bytes)?;
+                    digests[usize::from(scan.partition)].add(
+                        envelope.partition,
+                        envelope.partition_sequence,
+                        &keys::event_key(stream, *version),
+                        kind,
+                    );
+                    scan.version = *version;
+                    scan.last_hash = envelope_hash(bytes);
+                    scan.events.push(envelope);
+                }
+                events += raw.len() as u64;
                 let expected = StreamHead {
                     version: scan.version,
                     last_hash: scan.last_hash,
                     partition: scan.partition,
                 };
-                let link = Link::Head {
-                    stream: scan.stream,
-                };
-                match found {
+                let link = Link::Head { stream };
+                match heads.next_if(|(id, _)| id == stream.id_bytes()) {
                     None => {
                         return Err(BrokenLink::new(
                             link,
@@ -222,60 +227,12 @@ impl RocksStore {
                     }
                     Some(_) => {}
                 }
-                root.update(root_digest_entry(scan.stream, &expected));
-                on_stream(scan.stream, &scan.events, events_read)?;
-                Ok(())
-            };
-            let mut current: Option<StreamScan> = None;
-            let iter = self.db().iterator_cf_opt(
-                cf(self.db(), keys::events_cf(kind))?,
-                read_options(),
-                IteratorMode::Start,
-            );
-            for entry in iter {
-                let (key, value) = entry.map_err(engine)?;
-                let (id, version) = keys::parse_event_key(&key)
-                    .ok_or_else(|| StoreError::Corrupt("malformed event key".into()))?;
-                let stream = StreamId::from_bytes(kind, id);
-                if current.as_ref().is_some_and(|scan| scan.stream != stream) {
-                    let done = current.take().expect("checked above");
-                    finish(done, events)?;
-                    streams += 1;
-                }
-                let scan = current.get_or_insert_with(|| StreamScan {
-                    stream,
-                    version: 0,
-                    last_hash: GENESIS_HASH,
-                    partition: partition_of(stream, partitions),
-                    events: Vec::new(),
-                });
-                let envelope = check_event(scan, version, &value)?;
-                let event_key = keys::event_key(stream, version);
-                digests[usize::from(scan.partition)].add(
-                    envelope.partition,
-                    envelope.partition_sequence,
-                    &event_key,
-                    kind,
-                );
-                scan.version = version;
-                scan.last_hash = envelope_hash(&value);
-                scan.events.push(envelope);
-                events += 1;
-            }
-            if let Some(done) = current.take() {
-                finish(done, events)?;
+                root.update(root_digest_entry(stream, &expected));
                 streams += 1;
-            }
+                on_stream(stream, &mut scan.events, events)
+            })?;
             if let Some((id, _)) = heads.next() {
-                return Err(BrokenLink::new(
-                    Link::Head {
-                        stream: StreamId::from_bytes(kind, id),
-                    },
-                    "a head needs events",
-                    "at least version 1",
-                    "no events",
-                )
-                .into());
+                return Err(headless(kind, id).into());
             }
         }
         let mut log_entries = 0;
@@ -457,11 +414,23 @@ impl RocksStore {
     }
 }
 
+/// A head of `kind` whose stream has no events.
+fn headless(kind: StreamKind, id: [u8; 16]) -> BrokenLink {
+    BrokenLink::new(
+        Link::Head {
+            stream: StreamId::from_bytes(kind, id),
+        },
+        "a head needs events",
+        "at least version 1",
+        "no events",
+    )
+}
+
 fn describe_head(head: &StreamHead) -> String {
     format!(
         "version {} hash {} partition {}",
         head.version,
-        hex(&head.last_hash),
+        hex::encode(head.last_hash),
         head.partition
     )
 }
@@ -503,8 +472,8 @@ fn check_event(scan: &StreamScan, version: u64, bytes: &[u8]) -> Result<EventEnv
         return Err(BrokenLink::new(
             link,
             "the previous hash is the hash of the version before",
-            hex(&scan.last_hash),
-            hex(&envelope.previous_hash),
+            hex::encode(scan.last_hash),
+            hex::encode(envelope.previous_hash),
         ));
     }
     if envelope.partition != scan.partition {

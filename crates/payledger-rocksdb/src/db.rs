@@ -6,7 +6,7 @@
 use crate::keys::{self, CF_LOG};
 use payledger_domain::StreamId;
 use payledger_store::{KvWrite, StoreError, StreamHead, memory_only};
-use rocksdb::{DB, IteratorMode, ReadOptions};
+use rocksdb::{DB, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
 /// A RocksDB failure as a store failure: an incomplete read inside
 /// memory-only reads is [`StoreError::WouldBlock`].
@@ -65,9 +65,34 @@ pub(crate) fn read_head(db: &DB, stream: StreamId) -> Result<Option<StreamHead>,
     }
 }
 
+/// Options of every write: durability is the contract, so nothing is
+/// acknowledged before the fsync.
+pub(crate) fn synced() -> WriteOptions {
+    let mut options = WriteOptions::default();
+    options.set_sync(true);
+    options
+}
+
+/// Writes `batch` with [`synced`] options.
+pub(crate) fn write_synced(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
+    db.write_opt(batch, &synced()).map_err(engine)
+}
+
+/// Adds table writes to a batch.
+pub(crate) fn add_table_writes(
+    db: &DB,
+    batch: &mut WriteBatch,
+    writes: Vec<KvWrite>,
+) -> Result<(), StoreError> {
+    for write in writes {
+        stage_table_write(batch, cf(db, keys::table_cf(write.table))?, write);
+    }
+    Ok(())
+}
+
 /// Adds one table write to a batch, in the column family of its table.
 pub(crate) fn stage_table_write(
-    batch: &mut rocksdb::WriteBatch,
+    batch: &mut WriteBatch,
     table_cf: &rocksdb::ColumnFamily,
     KvWrite { key, value, .. }: KvWrite,
 ) {

@@ -1,6 +1,8 @@
 //! Opening the database and serving reads; appends go to the writers.
 
-use crate::db::{cf, engine, last_log_sequence, read_head, read_options, stage_table_write};
+use crate::db::{
+    add_table_writes, cf, engine, last_log_sequence, read_head, read_options, synced, write_synced,
+};
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
@@ -142,9 +144,7 @@ fn fixed_partition_count(db: &DB, wanted: u16) -> Result<u16, StoreError> {
         return Ok(stored);
     }
     let meta = cf(db, CF_META)?;
-    let mut write = rocksdb::WriteOptions::default();
-    write.set_sync(true);
-    db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &write)
+    db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &synced())
         .map_err(engine)?;
     Ok(wanted)
 }
@@ -278,20 +278,6 @@ impl EventStore for RocksStore {
         }
         let mut batch = rocksdb::WriteBatch::default();
         add_table_writes(&self.db, &mut batch, writes)?;
-        let mut options = rocksdb::WriteOptions::default();
-        options.set_sync(true);
-        self.db.write_opt(batch, &options).map_err(engine)
+        write_synced(&self.db, batch)
     }
-}
-
-/// Adds table writes to a batch.
-fn add_table_writes(
-    db: &DB,
-    batch: &mut rocksdb::WriteBatch,
-    writes: Vec<KvWrite>,
-) -> Result<(), StoreError> {
-    for write in writes {
-        stage_table_write(batch, cf(db, keys::table_cf(write.table))?, write);
-    }
-    Ok(())
 }

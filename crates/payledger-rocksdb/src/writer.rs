@@ -10,7 +10,7 @@
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
 
-use crate::db::{cf, engine, last_log_sequence, read_head, stage_table_write};
+use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::StreamId;
@@ -18,7 +18,7 @@ use payledger_store::{
     AppendError, AppendRequest, Appended, Completion, LogSignal, PendingAppend, StoreError,
     StreamHead, completion, stamp,
 };
-use rocksdb::{DB, WriteBatch, WriteOptions};
+use rocksdb::{DB, WriteBatch};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -235,9 +235,7 @@ impl WriterState {
             let heads_cf = cf(&self.db, keys::heads_cf(stream.kind))?;
             batch.put_cf(heads_cf, stream.id_bytes(), keys::encode_head(head));
         }
-        let mut options = WriteOptions::default();
         // Durability is the contract: never answer before the fsync.
-        options.set_sync(true);
-        self.db.write_opt(batch, &options).map_err(engine)
+        write_synced(&self.db, batch)
     }
 }

@@ -325,6 +325,14 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The last sequence written to a partition's log (0 when empty).
     fn log_head(&self, partition: u16) -> Result<u64, StoreError>;
 
+    /// [`EventStore::log_head`] of every partition, in partition order;
+    /// their sum is the number of events stored.
+    fn log_heads(&self) -> Result<Vec<u64>, StoreError> {
+        (0..self.partition_count())
+            .map(|partition| self.log_head(partition))
+            .collect()
+    }
+
     /// Reads one key of a table.
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
@@ -345,6 +353,36 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// there, await [`EventStore::submit`]'s handle instead.
     fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         self.submit(request).wait()
+    }
+}
+
+/// Above every key any table holds (keys are far shorter, and none is all
+/// `0xff`): the end of a scan, or a clear, of a whole table.
+pub const TABLE_END: &[u8] = &[0xff; 4_096];
+
+/// Reads the rows of `table` with `from <= key < to` in key order,
+/// `rows_per_read` at a time, handing each chunk to `on_rows`.
+pub fn scan_chunks<S: EventStore + ?Sized, E: From<StoreError>>(
+    store: &S,
+    table: Table,
+    (from, to): (&[u8], &[u8]),
+    rows_per_read: usize,
+    mut on_rows: impl FnMut(Vec<KeyValue>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut next = from.to_vec();
+    loop {
+        let rows = store.scan(table, &next, to, rows_per_read)?;
+        let more = rows.len() == rows_per_read;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        // The smallest key after the last one read.
+        next.clone_from(last);
+        next.push(0);
+        on_rows(rows)?;
+        if !more {
+            return Ok(());
+        }
     }
 }
 

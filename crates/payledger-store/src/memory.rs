@@ -237,4 +237,32 @@ mod tests {
     }
 
     crate::event_store_conformance!(Harness);
+
+    #[test]
+    fn a_table_is_read_in_chunks_within_its_bounds_each_row_once() {
+        use crate::{EventStore, KvWrite, StoreError, TABLE_END, Table, scan_chunks};
+        let store = MemoryStore::new();
+        let rows: Vec<KvWrite> = (0u8..7)
+            .map(|n| KvWrite {
+                table: Table::Tasks,
+                key: vec![n, 0xff],
+                value: Some(vec![n]),
+            })
+            .collect();
+        store.write(rows).expect("write");
+        let mut chunks = Vec::new();
+        scan_chunks::<_, StoreError>(&store, Table::Tasks, (&[1], TABLE_END), 2, |rows| {
+            chunks.push(rows.iter().map(|(_, v)| v[0]).collect::<Vec<_>>());
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(chunks, vec![vec![1, 2], vec![3, 4], vec![5, 6]]);
+        let mut empty = 0;
+        scan_chunks::<_, StoreError>(&store, Table::Tasks, (&[9], TABLE_END), 2, |_| {
+            empty += 1;
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(empty, 0);
+    }
 }

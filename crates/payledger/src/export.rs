@@ -54,9 +54,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let to = moment(args.to.as_deref(), "--to")?;
     let (store, _scratch) = crate::verify::open_reader(&args.data)?;
     let opener = crate::verify::Opener::new(&store, &args.master.path(&args.data))?;
-    let total: u64 = (0..store.partition_count())
-        .map(|p| store.log_head(p))
-        .sum::<Result<u64, _>>()?;
+    let total: u64 = store.log_heads()?.iter().sum();
     let partial = args.out.with_extension(match args.out.extension() {
         Some(ext) => format!("{}.partial", ext.to_string_lossy()),
         None => "partial".to_owned(),
@@ -79,7 +77,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     store.each_stream(&mut |_, events, read| -> Result<(), ExportError> {
         done = read;
         progress.update(read);
-        let events = opener.open(events)?;
+        opener.open(events)?;
         for event in events.iter().filter(|e| keep(e)) {
             sink.push(ExportRow::of(event))?;
             rows += 1;
@@ -194,9 +192,9 @@ fn text(value: &str) -> ByteArray {
 }
 
 /// The values of an optional column and its definition levels.
-fn optional<T, V>(
-    rows: &[ExportRow],
-    get: impl Fn(&ExportRow) -> Option<T>,
+fn optional<'r, T, V>(
+    rows: &'r [ExportRow],
+    get: impl Fn(&'r ExportRow) -> Option<T>,
     to: impl Fn(T) -> V,
 ) -> (Vec<V>, Vec<i16>) {
     let mut values = Vec::new();
@@ -219,20 +217,7 @@ fn write_column(
     rows: &[ExportRow],
 ) -> anyhow::Result<()> {
     let texts = |get: fn(&ExportRow) -> &str| rows.iter().map(|r| text(get(r))).collect::<Vec<_>>();
-    let optional_text = |get: fn(&ExportRow) -> Option<&str>| {
-        let mut values = Vec::new();
-        let levels: Vec<i16> = rows
-            .iter()
-            .map(|row| match get(row) {
-                Some(value) => {
-                    values.push(text(value));
-                    1
-                }
-                None => 0,
-            })
-            .collect();
-        (values, levels)
-    };
+    let optional_text = |get: fn(&ExportRow) -> Option<&str>| optional(rows, get, text);
     match index {
         0 => bytes(column, &texts(|r| &r.project), None),
         1 => bytes(column, &texts(|r| r.aggregate_type), None),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use payledger_app::sealing::MasterKey;
 use payledger_app::signing::{CallbackSigner, SIGNATURE_HEADER};
 use payledger_domain::PaymentId;
-use payledger_store::{EventStore, KvWrite, Table};
+use payledger_store::{EventStore, KvWrite, TABLE_END, Table, scan_chunks};
 
 pub fn run(args: &KeysArgs) -> anyhow::Result<()> {
     match &args.action {
@@ -42,42 +42,40 @@ fn rotate_master(args: &KeysRotateArgs) -> anyhow::Result<()> {
         "{} exists already: give a new file",
         args.new_master_key_file.display()
     );
-    let (old, _) = MasterKey::load_or_create(&old_path)?;
+    let old = MasterKey::load(&old_path)?;
     let store = crate::clients::open_existing(
         &args.store,
         "stop the server first: rotation rewrites every data key",
     )?;
     let (new, _) = MasterKey::load_or_create(&args.new_master_key_file)?;
-    let end = [0xffu8; 17];
-    let mut from = Vec::new();
     let mut writes = Vec::new();
-    loop {
-        let rows = store.scan(Table::DataKeys, &from, &end, DATA_KEYS_READ_ROWS)?;
-        let Some((last, _)) = rows.last() else { break };
-        from = last.clone();
-        from.push(0);
-        for (key, wrapped) in &rows {
-            let bytes: [u8; 16] = key
-                .as_slice()
-                .try_into()
-                .context("a malformed data key row")?;
-            let payment = PaymentId::from_bytes(bytes);
-            let rewrapped = old.rewrap(wrapped, payment, &new).with_context(|| {
-                format!(
-                    "the data key of payment {payment} does not open with {}",
-                    old_path.display()
-                )
-            })?;
-            writes.push(KvWrite {
-                table: Table::DataKeys,
-                key: key.clone(),
-                value: Some(rewrapped),
-            });
-        }
-        if rows.len() < DATA_KEYS_READ_ROWS {
-            break;
-        }
-    }
+    scan_chunks(
+        &store,
+        Table::DataKeys,
+        (&[], TABLE_END),
+        DATA_KEYS_READ_ROWS,
+        |rows| {
+            for (key, wrapped) in rows {
+                let bytes: [u8; 16] = key
+                    .as_slice()
+                    .try_into()
+                    .context("a malformed data key row")?;
+                let payment = PaymentId::from_bytes(bytes);
+                let rewrapped = old.rewrap(&wrapped, payment, &new).with_context(|| {
+                    format!(
+                        "the data key of payment {payment} does not open with {}",
+                        old_path.display()
+                    )
+                })?;
+                writes.push(KvWrite {
+                    table: Table::DataKeys,
+                    key,
+                    value: Some(rewrapped),
+                });
+            }
+            anyhow::Ok(())
+        },
+    )?;
     let count = writes.len();
     store.write(writes)?;
     println!(

@@ -19,12 +19,10 @@ use crate::progress::Progress;
 use crate::verify::Opener;
 use anyhow::Context;
 use payledger_app::AppError;
-use payledger_app::analytics::{self, ANALYTICS_CONSUMER, Replayed};
-use payledger_app::consumer::Cursor;
+use payledger_app::analytics::{self, Replayed};
 use payledger_app::projections::{DERIVED_TABLES, derived_rows};
 use payledger_rocksdb::RocksStore;
-use payledger_rocksdb::audit::hex;
-use payledger_store::{EventStore, KvWrite, StoreError, Table};
+use payledger_store::{EventStore, KvWrite, StoreError, TABLE_END, Table, scan_chunks};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -33,7 +31,7 @@ const REBUILD_BATCH_ROWS: usize = 100_000;
 /// Differences printed one by one before only counting the rest.
 const DIFFERENCES_SHOWN_MAX: u64 = 50;
 /// Rows read per step while counting a table.
-const COUNT_SCAN_ROWS: usize = 10_000;
+const KEYS_READ_ROWS: usize = 10_000;
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     let master = args.master.path(&args.store.data);
@@ -50,19 +48,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     rebuild(&store, &opener)
 }
 
-fn total_events(store: &RocksStore) -> anyhow::Result<u64> {
-    Ok(log_heads(store)?.iter().sum())
-}
-
-fn log_heads(store: &RocksStore) -> anyhow::Result<Vec<u64>> {
-    Ok((0..store.partition_count())
-        .map(|p| store.log_head(p))
-        .collect::<Result<_, _>>()?)
-}
-
 fn rebuild(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
-    let total = total_events(store)?;
-    let heads = log_heads(store)?;
+    let heads = store.log_heads()?;
     let tables: Vec<Table> = DERIVED_TABLES
         .into_iter()
         .chain(analytics::TABLES)
@@ -70,7 +57,7 @@ fn rebuild(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
     store
         .begin_rebuild(&tables)
         .context("clear the derived tables")?;
-    let mut progress = Progress::new("replay", total);
+    let mut progress = Progress::new("replay", heads.iter().sum());
     let mut replayed = Replayed::default();
     let (mut rows, mut done) = (0u64, 0u64);
     // Rows are derived on this thread while the batch before is sorted and
@@ -86,7 +73,7 @@ fn rebuild(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
         let mut batch = Vec::with_capacity(REBUILD_BATCH_ROWS);
         let derived = store.each_stream(&mut |_, events, read| -> Result<(), AppError> {
             done = read;
-            let events = &opener.open(events)?;
+            opener.open(events)?;
             progress.update(read);
             batch.extend(
                 derived_rows(events)?
@@ -127,12 +114,11 @@ fn rebuild(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
 }
 
 fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
-    let total = total_events(store)?;
-    let mut progress = Progress::new("replay --check", total);
+    let heads = store.log_heads()?;
+    let mut progress = Progress::new("replay --check", heads.iter().sum());
     let mut expected_rows: BTreeMap<Table, u64> = BTreeMap::new();
     let (mut differences, mut done) = (0u64, 0u64);
-    let heads = log_heads(store)?;
-    let analytics_behind = analytics_lag(store, &heads)?;
+    let analytics_behind = analytics::pending_events(store)?;
     let mut replayed = Replayed::default();
     let report = |line: String, differences: &mut u64| {
         *differences += 1;
@@ -142,7 +128,7 @@ fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
     };
     store.each_stream(&mut |stream, events, read| -> Result<(), AppError> {
         done = read;
-        let events = &opener.open(events)?;
+        opener.open(events)?;
         progress.update(read);
         let mut rows = derived_rows(events)?;
         if analytics_behind == 0 {
@@ -177,7 +163,7 @@ fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
              (check again once it caught up)"
         );
     }
-    for table in checked {
+    for &table in &checked {
         let expected = expected_rows.get(&table).copied().unwrap_or(0);
         let stored = count_rows(store, table)?;
         if stored > expected {
@@ -185,7 +171,7 @@ fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
                 report(
                     format!(
                         "{table:?} row {}: stored, but no stream's events give it",
-                        hex(&key)
+                        hex::encode(&key)
                     ),
                     &mut differences,
                 );
@@ -195,32 +181,16 @@ fn check(store: &RocksStore, opener: &Opener) -> anyhow::Result<()> {
     if differences > DIFFERENCES_SHOWN_MAX {
         println!("… and {} more", differences - DIFFERENCES_SHOWN_MAX);
     }
-    let checked_tables = DERIVED_TABLES.len()
-        + if analytics_behind == 0 {
-            analytics::TABLES.len()
-        } else {
-            0
-        };
     anyhow::ensure!(
         differences == 0,
         "{differences} rows differ from what the events give (`payledger replay` rebuilds them)"
     );
     println!(
         "checked {done} events: every row of the {} derived tables is what the events give ({:.0} events/s)",
-        checked_tables,
+        checked.len(),
         progress.rate(done)
     );
     Ok(())
-}
-
-/// Events the analytics consumer has not counted yet, over all partitions.
-fn analytics_lag(store: &RocksStore, heads: &[u64]) -> anyhow::Result<u64> {
-    let mut behind = 0;
-    for (partition, head) in (0u16..).zip(heads) {
-        let cursor = Cursor::load(store, ANALYTICS_CONSUMER, partition)?;
-        behind += head.saturating_sub(cursor.sequence);
-    }
-    Ok(behind)
 }
 
 /// How the stored row differs from `row` as the events give it, if it does.
@@ -230,7 +200,7 @@ fn difference(store: &RocksStore, row: &KvWrite) -> Result<Option<String>, Store
         format!(
             "{:?} row {}: the events give {}, stored is {}",
             row.table,
-            hex(&row.key),
+            hex::encode(&row.key),
             describe(row.value.as_deref()),
             describe(found.as_deref())
         )
@@ -250,23 +220,10 @@ fn each_key(
     table: Table,
     mut on_key: impl FnMut(Vec<u8>),
 ) -> Result<(), StoreError> {
-    let end = vec![0xffu8; 4_096];
-    let mut from = Vec::new();
-    loop {
-        let chunk = store.scan(table, &from, &end, COUNT_SCAN_ROWS)?;
-        let full = chunk.len() == COUNT_SCAN_ROWS;
-        let Some((last, _)) = chunk.last() else {
-            return Ok(());
-        };
-        from = last.clone();
-        from.push(0);
-        for (key, _) in chunk {
-            on_key(key);
-        }
-        if !full {
-            return Ok(());
-        }
-    }
+    scan_chunks(store, table, (&[], TABLE_END), KEYS_READ_ROWS, |rows| {
+        rows.into_iter().for_each(|(key, _)| on_key(key));
+        Ok::<_, StoreError>(())
+    })
 }
 
 fn count_rows(store: &RocksStore, table: Table) -> Result<u64, StoreError> {
@@ -282,7 +239,7 @@ fn stale_rows(store: &RocksStore, opener: &Opener, table: Table) -> anyhow::Resu
     let mut replayed = Replayed::default();
     let analytics = analytics::TABLES.contains(&table);
     store.each_stream(&mut |_, events, _| -> Result<(), AppError> {
-        let events = &opener.open(events)?;
+        opener.open(events)?;
         let mut rows = derived_rows(events)?;
         if analytics {
             rows.extend(replayed.stream(events)?);

@@ -26,9 +26,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<()> {
 /// The status table of every consumer with a saved cursor.
 fn report(store: &dyn EventStore) -> anyhow::Result<String> {
     let partitions = store.partition_count();
-    let heads: Vec<u64> = (0..partitions)
-        .map(|p| store.log_head(p))
-        .collect::<Result<_, _>>()?;
+    let heads = store.log_heads()?;
     let mut out = format!(
         "log: {partitions} partitions, {} events\n",
         heads.iter().sum::<u64>()

@@ -16,17 +16,14 @@ use payledger_app::projections::{RowDifference, stored_differences};
 use payledger_app::sealing::{MasterKey, SealedStore};
 use payledger_domain::EventEnvelope;
 use payledger_rocksdb::RocksStore;
-use payledger_rocksdb::audit::{AuditError, BrokenLink, Link, hex};
-use payledger_store::{EventStore, StoreError, Table};
+use payledger_rocksdb::audit::{AuditError, BrokenLink, Link};
+use payledger_store::{EventStore, StoreError, TABLE_END, Table};
 use std::sync::Arc;
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     let (store, _scratch) = open_reader(&args.data)?;
     let opener = Opener::new(&store, &args.master.path(&args.data))?;
-    let total: u64 = (0..store.partition_count())
-        .map(|p| store.log_head(p))
-        .sum::<Result<u64, _>>()?;
-    let mut progress = Progress::new("verify", total);
+    let mut progress = Progress::new("verify", store.log_heads()?.iter().sum());
     let mut done = 0;
     let outcome = store.audit(&mut |stream, events, read| {
         done = read;
@@ -34,7 +31,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         if args.no_views {
             return Ok(());
         }
-        let events = &opener.open(events)?;
+        opener.open(events)?;
         let differences = stored_differences(&*store, events).map_err(|e| match e {
             payledger_app::AppError::Store(error) => AuditError::Store(error),
             other => AuditError::Store(StoreError::Corrupt(other.to_string())),
@@ -68,7 +65,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         progress.rate(summary.events),
         summary.log_entries,
     );
-    let root = hex(&summary.root);
+    let root = hex::encode(summary.root);
     println!("root digest: {root}");
     if let Some(expected) = &args.expect_root {
         anyhow::ensure!(
@@ -107,7 +104,7 @@ impl Opener {
     /// missing: its views could not be checked or rebuilt.
     pub fn new(store: &Arc<RocksStore>, master_file: &std::path::Path) -> anyhow::Result<Self> {
         if !master_file.is_file() {
-            let keys = store.scan(Table::DataKeys, &[], &[0xff; 17], 1)?;
+            let keys = store.scan(Table::DataKeys, &[], TABLE_END, 1)?;
             anyhow::ensure!(
                 keys.is_empty(),
                 "the store holds sealed personal data but there is no master key at {}: give \
@@ -116,19 +113,18 @@ impl Opener {
             );
             return Ok(Self { sealed: None });
         }
-        let (master, _) = MasterKey::load_or_create(master_file)?;
+        let master = MasterKey::load(master_file)?;
         Ok(Self {
             sealed: Some(SealedStore::new(Arc::clone(store), master)),
         })
     }
 
-    /// `events` with their sealed fields opened (erased ones read as erased).
-    pub fn open(&self, events: &[EventEnvelope]) -> Result<Vec<EventEnvelope>, StoreError> {
-        let mut events = events.to_vec();
-        if let Some(sealed) = &self.sealed {
-            sealed.open_events(&mut events)?;
+    /// Opens the sealed fields of `events` (erased ones read as erased).
+    pub fn open(&self, events: &mut [EventEnvelope]) -> Result<(), StoreError> {
+        match &self.sealed {
+            Some(sealed) => sealed.open_events(events),
+            None => Ok(()),
         }
-        Ok(events)
     }
 }
 
@@ -161,7 +157,7 @@ fn row_link(stream: payledger_domain::StreamId, version: u64, d: &RowDifference)
         Some(bytes) => format!(
             "{} bytes {}{}",
             bytes.len(),
-            hex(&bytes[..bytes.len().min(24)]),
+            hex::encode(&bytes[..bytes.len().min(24)]),
             if bytes.len() > 24 { "…" } else { "" }
         ),
     };
@@ -170,7 +166,7 @@ fn row_link(stream: payledger_domain::StreamId, version: u64, d: &RowDifference)
         format!(
             "the {:?} row {} is what the events give",
             d.table,
-            hex(&d.key)
+            hex::encode(&d.key)
         ),
         describe(&d.expected),
         describe(&d.found),

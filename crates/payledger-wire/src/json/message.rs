@@ -172,14 +172,13 @@ pub fn history_entry_to_json(envelope: &EventEnvelope, hash: &[u8; 32]) -> Value
         "partitionSequence".into(),
         json!(envelope.partition_sequence),
     );
-    out.insert("hash".into(), json!(hex(hash)));
-    out.insert("previousHash".into(), json!(hex(&envelope.previous_hash)));
+    out.insert("hash".into(), json!(hex::encode(hash)));
+    out.insert(
+        "previousHash".into(),
+        json!(hex::encode(envelope.previous_hash)),
+    );
     out.insert("payload".into(), Value::Object(payload(envelope)));
     Value::Object(out)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The commercetools `MessageDeliveryPayload` of `message`: what a
