@@ -100,6 +100,22 @@ impl World {
         }
     }
 
+    /// The order use cases over this world's ledger and PSP service.
+    fn order_attempts(
+        &self,
+    ) -> (
+        payledger_app::Orders<dyn EventStore>,
+        payledger_app::order_attempts::OrderAttempts,
+    ) {
+        let orders = payledger_app::Orders::new(self.ledger.clone());
+        let attempts = payledger_app::order_attempts::OrderAttempts::new(
+            orders.clone(),
+            self.ledger.clone(),
+            self.service.clone(),
+        );
+        (orders, attempts)
+    }
+
     async fn command(&self, command: PaymentCommand) -> Payment {
         let meta = CommandMeta {
             project: project(),

@@ -74,6 +74,20 @@ impl World {
             .expect("delete");
     }
 
+    /// The payment's events as read through the sealing store.
+    fn events(&self, payment: PaymentId) -> Vec<EventEnvelope> {
+        self.sealed
+            .read_stream(StreamId::payment(payment), VersionRange::ALL)
+            .expect("read")
+    }
+
+    /// Whether the payment has a data key.
+    fn has_key(&self, payment: PaymentId) -> bool {
+        (self.inner.get(Table::DataKeys, payment.as_bytes()))
+            .expect("get")
+            .is_some()
+    }
+
     /// The stored bytes of the payment's events, as the store underneath
     /// keeps them.
     fn stored_bytes(&self, payment: PaymentId) -> Vec<Vec<u8>> {
@@ -100,16 +114,8 @@ fn personal_fields_are_stored_sealed_and_read_plain() {
     for bytes in w.stored_bytes(payment.id) {
         assert!(!contains(&bytes, TOKEN) && !contains(&bytes, CUSTOMER));
     }
-    assert!(
-        w.inner
-            .get(Table::DataKeys, payment.id.as_bytes())
-            .expect("get")
-            .is_some()
-    );
-    let events = w
-        .sealed
-        .read_stream(StreamId::payment(payment.id), VersionRange::ALL)
-        .expect("read");
+    assert!(w.has_key(payment.id));
+    let events = w.events(payment.id);
     let folded = payledger_domain::fold(&events).expect("fold");
     assert_eq!(folded.customer_id.as_deref(), Some(CUSTOMER));
     assert_eq!(folded.payment_method_info.token.as_deref(), Some(TOKEN));
@@ -156,16 +162,8 @@ fn erasure_destroys_the_key_and_leaves_the_stored_events_as_they_were() {
         &before[..],
         "the events did not change"
     );
-    assert!(
-        w.inner
-            .get(Table::DataKeys, payment.id.as_bytes())
-            .expect("get")
-            .is_none()
-    );
-    let events = w
-        .sealed
-        .read_stream(StreamId::payment(payment.id), VersionRange::ALL)
-        .expect("read");
+    assert!(!w.has_key(payment.id));
+    let events = w.events(payment.id);
     let Event::Created(draft) = &events[0].event else {
         panic!("a create first")
     };
@@ -184,10 +182,7 @@ fn a_deletion_without_erasure_keeps_everything_readable() {
     let w = world();
     let payment = w.create();
     w.delete(&payment, false);
-    let events = w
-        .sealed
-        .read_stream(StreamId::payment(payment.id), VersionRange::ALL)
-        .expect("read");
+    let events = w.events(payment.id);
     let Event::Created(draft) = &events[0].event else {
         panic!("a create first")
     };

@@ -29,9 +29,7 @@ struct Shop {
 impl Shop {
     fn new() -> Self {
         let world = World::new();
-        let orders = Orders::new(world.ledger.clone());
-        let attempts =
-            OrderAttempts::new(orders.clone(), world.ledger.clone(), world.service.clone());
+        let (orders, attempts) = world.order_attempts();
         Self {
             world,
             orders,

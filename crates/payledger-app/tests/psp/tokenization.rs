@@ -7,7 +7,6 @@
 use super::{World, block, eur, project};
 use payledger_app::clock::Clock;
 use payledger_app::merchants::Merchant;
-use payledger_app::order_attempts::OrderAttempts;
 use payledger_app::tokenization::records::{self, OrderStatus};
 use payledger_app::tokenization::{
     Answered, CallbackUrls, CallbackWork, RecurringRequest, ResponseCode, SaleRequest,
@@ -30,9 +29,7 @@ struct Gateway {
 impl Gateway {
     fn new() -> Self {
         let world = World::new();
-        let orders = Orders::new(world.ledger.clone());
-        let attempts =
-            OrderAttempts::new(orders.clone(), world.ledger.clone(), world.service.clone());
+        let (orders, attempts) = world.order_attempts();
         Self {
             world,
             orders,
