@@ -8,22 +8,32 @@
 //! are the SHA-256 of the stored bytes). A page therefore reads one event
 //! past its end.
 //!
-//! An as-of read folds the stream from version 1 to the version asked for:
-//! its cost grows with that version, one event decode and fold step each
-//! (about 1 µs; `BENCHMARKS.md` has the figure for a 10,000-event stream).
+//! An as-of read starts from the latest snapshot at or before the moment
+//! asked for ([`crate::snapshots`]) and folds the events after it: one
+//! snapshot decode plus fewer than `SNAPSHOT_INTERVAL_EVENTS` event decodes
+//! and fold steps, however long the stream (`BENCHMARKS.md` has the figures
+//! for a 10,000-event stream). A read by time finds its snapshot by binary
+//! search over the stream's snapshots, which is sound because a stream's
+//! recording times never go back (commands record no earlier than the
+//! stream's last event).
 
 use crate::error::AppError;
+use crate::payments::corrupt_with;
+use crate::snapshots::{self, SNAPSHOT_INTERVAL_EVENTS, Snapshot};
 use crate::{Ledger, OrderRef, OrderView, Orders, PaymentRef};
-use payledger_domain::order::{fold_order, order_totals};
-use payledger_domain::{EventEnvelope, Payment, PaymentId, ProjectKey, StreamId, Timestamp, fold};
+use payledger_domain::order::{Order, evolve_order_envelope, order_totals};
+use payledger_domain::{
+    EventEnvelope, Payment, PaymentId, ProjectKey, StreamId, Timestamp, evolve,
+};
 use payledger_store::{EventStore, VersionRange};
 
 /// Most events one history page holds.
 pub const HISTORY_PAGE_EVENTS_MAX: u64 = 500;
 /// Events in a history page when the request names no limit.
 pub const HISTORY_PAGE_EVENTS_DEFAULT: u64 = 20;
-/// Events read per step while looking for the end of an as-of-time read.
-const AS_OF_TIME_READ_EVENTS: u64 = 256;
+/// Events read per step while looking for the end of an as-of-time read
+/// (its end is usually before the next snapshot).
+const AS_OF_TIME_READ_EVENTS: u64 = SNAPSHOT_INTERVAL_EVENTS;
 
 /// One page of a stream's history.
 #[derive(Clone, Debug)]
@@ -103,11 +113,40 @@ pub enum AsOfEvents {
     None,
     /// The version asked for is past the stream's current version.
     PastCurrent { current_version: u64 },
-    /// The events up to the moment, in version order.
-    Events(Vec<EventEnvelope>),
+    /// The stream up to the moment: a snapshot (none: from the start) and
+    /// the events after it, in version order.
+    Events {
+        snapshot: Option<Snapshot>,
+        events: Vec<EventEnvelope>,
+    },
 }
 
-/// The events of `stream` up to `as_of`.
+impl AsOfEvents {
+    /// The view at the moment, folded by `step` from the snapshot's view
+    /// (decoded by `decode`) through the events after it.
+    fn fold<T>(
+        self,
+        decode: impl Fn(&[u8]) -> Result<T, payledger_codec::CodecError>,
+        step: impl Fn(Option<T>, &EventEnvelope) -> T,
+    ) -> Result<AsOfAnswer<T>, AppError> {
+        Ok(match self {
+            Self::None => AsOfAnswer::NotFound,
+            Self::PastCurrent { current_version } => AsOfAnswer::PastCurrent { current_version },
+            Self::Events { snapshot, events } => {
+                let start = snapshot
+                    .map(|s| decode(&s.state))
+                    .transpose()
+                    .map_err(|e| corrupt_with("snapshot", &e))?;
+                match events.iter().fold(start, |state, e| Some(step(state, e))) {
+                    Some(view) => AsOfAnswer::Found(view),
+                    None => AsOfAnswer::NotFound,
+                }
+            }
+        })
+    }
+}
+
+/// The events of `stream` up to `as_of`, after the latest snapshot before.
 pub fn events_as_of<S: EventStore + ?Sized>(
     store: &S,
     project: &ProjectKey,
@@ -117,16 +156,28 @@ pub fn events_as_of<S: EventStore + ?Sized>(
     let Some(head) = store.stream_head(stream)? else {
         return Ok(AsOfEvents::None);
     };
-    let events = match as_of {
+    let (snapshot, events) = match as_of {
         AsOf::Version(version) if version > head.version => {
             return Ok(AsOfEvents::PastCurrent {
                 current_version: head.version,
             });
         }
-        AsOf::Version(version) => store.read_stream(stream, VersionRange::new(1, version))?,
+        AsOf::Version(version) => {
+            let snapshot = match snapshots::due_at_or_before(version) {
+                0 => None,
+                due => snapshots::read(store, stream, due)?,
+            };
+            let from = snapshot.as_ref().map_or(1, |s| s.version + 1);
+            let events = match from <= version {
+                true => store.read_stream(stream, VersionRange::new(from, version))?,
+                false => Vec::new(),
+            };
+            (snapshot, events)
+        }
         AsOf::Time(at) => {
+            let snapshot = snapshot_by_time(store, stream, head.version, at)?;
             let mut events = Vec::new();
-            let mut from = 1;
+            let mut from = snapshot.as_ref().map_or(1, |s| s.version + 1);
             'read: while from <= head.version {
                 let to = from.saturating_add(AS_OF_TIME_READ_EVENTS - 1);
                 let chunk = store.read_stream(stream, VersionRange::new(from, to))?;
@@ -141,13 +192,49 @@ pub fn events_as_of<S: EventStore + ?Sized>(
                 }
                 from = to.saturating_add(1);
             }
-            events
+            (snapshot, events)
         }
     };
-    match events.first() {
-        Some(first) if &first.meta.project == project => Ok(AsOfEvents::Events(events)),
-        _ => Ok(AsOfEvents::None),
+    let owner = match (&snapshot, events.first()) {
+        (None, None) => return Ok(AsOfEvents::None),
+        (None, Some(first)) => first.meta.project.clone(),
+        (Some(_), _) => first_event(store, stream)?.meta.project,
+    };
+    match &owner == project {
+        true => Ok(AsOfEvents::Events { snapshot, events }),
+        false => Ok(AsOfEvents::None),
     }
+}
+
+/// The latest snapshot of `stream` recorded at or before `at`, by binary
+/// search over its snapshots; `None` when there is none, or when one the
+/// search needs is missing (a stream written before snapshots existed is
+/// then read from its start).
+fn snapshot_by_time<S: EventStore + ?Sized>(
+    store: &S,
+    stream: StreamId,
+    head_version: u64,
+    at: Timestamp,
+) -> Result<Option<Snapshot>, AppError> {
+    // The answer is the k-th snapshot for some k in [0, high] (0: none);
+    // recorded in time is true up to it and false after.
+    let (mut low, mut high) = (0, head_version / SNAPSHOT_INTERVAL_EVENTS);
+    let mut found = None;
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        let Some(snapshot) = snapshots::read(store, stream, middle * SNAPSHOT_INTERVAL_EVENTS)?
+        else {
+            return Ok(None);
+        };
+        if snapshot.recorded_at <= at {
+            low = middle;
+            found = Some(snapshot);
+        } else {
+            high = middle - 1;
+        }
+    }
+    // `low` only ever moves to a snapshot recorded in time: `found` is it.
+    Ok(found)
 }
 
 /// The answer of an as-of read of a payment or an order.
@@ -187,18 +274,11 @@ fn payment_id_as_of<S: EventStore + ?Sized>(
     id: PaymentId,
     as_of: AsOf,
 ) -> Result<AsOfAnswer<Payment>, AppError> {
-    Ok(
-        match events_as_of(&**ledger.store(), project, StreamId::payment(id), as_of)? {
-            AsOfEvents::None => AsOfAnswer::NotFound,
-            AsOfEvents::PastCurrent { current_version } => {
-                AsOfAnswer::PastCurrent { current_version }
-            }
-            AsOfEvents::Events(events) => match fold(&events) {
-                Some(payment) if !payment.deleted => AsOfAnswer::Found(payment),
-                _ => AsOfAnswer::NotFound,
-            },
-        },
-    )
+    let read = events_as_of(&**ledger.store(), project, StreamId::payment(id), as_of)?;
+    Ok(match read.fold(payledger_codec::decode_payment, evolve)? {
+        AsOfAnswer::Found(payment) if payment.deleted => AsOfAnswer::NotFound,
+        answer => answer,
+    })
 }
 
 /// The order `target` names as it was at `as_of`, with totals from its
@@ -216,20 +296,18 @@ pub fn order_as_of<S: EventStore + ?Sized>(
             None => return Ok(AsOfAnswer::NotFound),
         },
     };
-    let events = match events_as_of(
+    let read = events_as_of(
         &**orders.ledger().store(),
         project,
         StreamId::order(id),
         as_of,
-    )? {
-        AsOfEvents::None => return Ok(AsOfAnswer::NotFound),
-        AsOfEvents::PastCurrent { current_version } => {
+    )?;
+    let order: Order = match read.fold(payledger_codec::decode_order, evolve_order_envelope)? {
+        AsOfAnswer::Found(order) => order,
+        AsOfAnswer::NotFound => return Ok(AsOfAnswer::NotFound),
+        AsOfAnswer::PastCurrent { current_version } => {
             return Ok(AsOfAnswer::PastCurrent { current_version });
         }
-        AsOfEvents::Events(events) => events,
-    };
-    let Some(order) = fold_order(&events) else {
-        return Ok(AsOfAnswer::NotFound);
     };
     let then = AsOf::Time(order.last_modified_at);
     let mut payments = Vec::new();

@@ -42,6 +42,7 @@ pub mod psp;
 pub mod resource_writes;
 pub mod sealing;
 pub mod signing;
+pub mod snapshots;
 pub mod subscriptions;
 pub mod table_keys;
 pub mod tokenization;

@@ -20,6 +20,7 @@ mod tests;
 use crate::error::AppError;
 use crate::idempotency::Answer;
 use crate::payments::{CommandMeta, Ledger};
+use crate::snapshots::SnapshotRows;
 use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use payledger_codec::{decode_order, encode_order};
@@ -321,7 +322,11 @@ impl<S: EventStore + ?Sized> Orders<S> {
             .as_ref()
             .map_or_else(|| OrderId::from_uuid(uuid::Uuid::new_v4()), |o| o.id);
         let expected = before.as_ref().map_or(0, |o| o.version);
-        let events = meta.new_events(events.into_iter().map(Event::Order));
+        let events = meta.new_events(
+            before.as_ref().map(|o| o.last_modified_at),
+            events.into_iter().map(Event::Order),
+        );
+        let mut snapshots = SnapshotRows::new(StreamId::order(order_id));
         let after = events
             .iter()
             .zip(expected + 1..)
@@ -329,7 +334,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
                 let Event::Order(event) = &e.event else {
                     unreachable!("order commands decide order events")
                 };
-                Some(evolve_order(
+                let order = evolve_order(
                     state,
                     OrderRecorded {
                         order_id,
@@ -337,7 +342,9 @@ impl<S: EventStore + ?Sized> Orders<S> {
                         meta: &e.meta,
                         event,
                     },
-                ))
+                );
+                snapshots.after(version, e.meta.recorded_at, || encode_order(&order));
+                Some(order)
             })
             .ok_or_else(|| crate::payments::corrupt_with("order", &"a create decided nothing"))?;
         let view = self.with_totals(&meta.project, after)?;
@@ -383,6 +390,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
             key: table_keys::order_view_key(&meta.project, order_id),
             value: Some(encode_order(&view.order)),
         });
+        inline.extend(snapshots.finish(None));
         inline.extend(answer.map(|a| a.write(&view)));
         inline.extend(with(&view.order));
         Ok(Prepared {

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::idempotency::{
     IDEMPOTENCY_KEY_BYTES_MAX, Idempotency, PaymentAnswer, PaymentAnswerKind,
 };
+use crate::snapshots::SnapshotRows;
 use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use crate::views::{self, StoredView, ViewCache};
@@ -45,14 +46,22 @@ pub struct CommandMeta {
 
 impl CommandMeta {
     /// The decided `events` with this command's metadata, ready to append.
-    pub(crate) fn new_events(&self, events: impl IntoIterator<Item = Event>) -> Vec<NewEvent> {
+    /// They are recorded no earlier than `not_before` (the stream's last
+    /// event), so a stream's times never go back even when the clock does:
+    /// as-of reads by time rely on it.
+    pub(crate) fn new_events(
+        &self,
+        not_before: Option<Timestamp>,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Vec<NewEvent> {
+        let recorded_at = not_before.map_or(self.now, |last| self.now.max(last));
         events
             .into_iter()
             .map(|event| NewEvent {
                 meta: EventMeta {
                     event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
                     project: self.project.clone(),
-                    recorded_at: self.now,
+                    recorded_at,
                     actor: self.actor.clone(),
                     correlation_id: self.correlation_id.clone(),
                     idempotency_key: self.idempotency.as_ref().map(|i| i.key.clone()),
@@ -373,8 +382,9 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let expected = before.map_or(0, |p| p.version);
         // Versions follow the expected one; the store stamps log positions
         // and hashes once, when it appends.
-        let events = meta.new_events(events);
+        let events = meta.new_events(before.map(|p| p.last_modified_at), events);
         let versioned = || events.iter().zip(expected + 1..);
+        let mut snapshots = SnapshotRows::new(StreamId::payment(payment_id));
         let after = versioned()
             .fold(before.cloned(), |state, (e, version)| {
                 let recorded = Recorded {
@@ -383,7 +393,11 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                     meta: &e.meta,
                     event: &e.event,
                 };
-                Some(evolve_recorded(state, recorded))
+                let payment = evolve_recorded(state, recorded);
+                snapshots.after(version, e.meta.recorded_at, || {
+                    payledger_codec::encode_payment(&payment)
+                });
+                Some(payment)
             })
             .ok_or_else(corrupt("a create decided no event"))?;
         let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
@@ -425,6 +439,8 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             stored.as_ref(),
             &outcome.payment,
         ));
+        let erased = events.iter().any(|e| e.event.erases_data());
+        inline.extend(snapshots.finish(erased.then_some(outcome.payment.version)));
         inline.extend(idempotency_write);
         Ok(Prepared {
             append: Some(AppendRequest {

@@ -9,15 +9,16 @@
 
 use crate::error::AppError;
 use crate::payments::corrupt_with;
+use crate::snapshots::SnapshotRows;
 use crate::{orders, payments, table_keys, views};
-use payledger_domain::order::fold_order;
-use payledger_domain::{EventEnvelope, StreamKind, fold};
+use payledger_domain::order::evolve_order_envelope;
+use payledger_domain::{EventEnvelope, StreamKind, evolve};
 use payledger_store::{EventStore, KvWrite, Table};
 
 /// The tables that hold nothing but what the events derive. Everything
 /// else (idempotency records, cursors, clients, catalog, PSP bookkeeping)
 /// is state of its own and is left alone by a replay.
-pub const DERIVED_TABLES: [Table; 11] = [
+pub const DERIVED_TABLES: [Table; 12] = [
     Table::Views,
     Table::ViewRows,
     Table::KeyIndex,
@@ -29,6 +30,7 @@ pub const DERIVED_TABLES: [Table; 11] = [
     Table::OrderNumberIndex,
     Table::OrderKeyIndex,
     Table::PaymentOrders,
+    Table::Snapshots,
 ];
 
 /// The rows one stream's events give, in no particular order. A `None`
@@ -50,9 +52,20 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
     };
     match first.stream.kind {
         StreamKind::Payment => {
-            let payment =
-                fold(events).ok_or_else(|| corrupt_with("payment stream", &"no create event"))?;
-            let mut rows = payments::index_writes(project, None, &payment);
+            let mut snapshots = SnapshotRows::new(first.stream);
+            let payment = events
+                .iter()
+                .fold(None, |state, event| {
+                    let payment = evolve(state, event);
+                    snapshots.after(event.version, event.meta.recorded_at, || {
+                        payledger_codec::encode_payment(&payment)
+                    });
+                    Some(payment)
+                })
+                .ok_or_else(|| corrupt_with("payment stream", &"no create event"))?;
+            let erased = events.iter().any(|e| e.event.erases_data());
+            let mut rows = snapshots.finish(erased.then_some(payment.version));
+            rows.extend(payments::index_writes(project, None, &payment));
             rows.extend(views::view_writes(project, None, &payment));
             rows.extend(event_ids(&|version| {
                 table_keys::event_id_value(payment.id, version)
@@ -60,9 +73,17 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
             Ok(rows)
         }
         StreamKind::Order => {
-            let order = fold_order(events)
-                .ok_or_else(|| corrupt_with("order stream", &"no create event"))?;
-            let mut rows = orders::index_writes(project, None, &order);
+            let mut snapshots = SnapshotRows::new(first.stream);
+            let mut order = None;
+            for event in events {
+                order = Some(evolve_order_envelope(order, event));
+                snapshots.after(event.version, event.meta.recorded_at, || {
+                    payledger_codec::encode_order(order.as_ref().expect("just folded"))
+                });
+            }
+            let order = order.ok_or_else(|| corrupt_with("order stream", &"no create event"))?;
+            let mut rows = snapshots.finish(None);
+            rows.extend(orders::index_writes(project, None, &order));
             rows.push(KvWrite {
                 table: Table::OrderViews,
                 key: table_keys::order_view_key(project, order.id),

@@ -274,7 +274,7 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
                 key = Some(found);
                 Ok(found)
             })?;
-            if matches!(event.event, Event::Deleted { data_erasure: true }) {
+            if event.event.erases_data() {
                 inline.push(KvWrite {
                     table: Table::DataKeys,
                     key: payment.as_bytes().to_vec(),

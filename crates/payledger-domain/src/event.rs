@@ -128,6 +128,12 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether this event erases its payment's personal data (a deletion
+    /// with `dataErasure=true`).
+    pub const fn erases_data(&self) -> bool {
+        matches!(self, Self::Deleted { data_erasure: true })
+    }
+
     /// A stable name of the event kind, for logs and metrics.
     pub const fn kind(&self) -> &'static str {
         match self {

@@ -545,25 +545,36 @@ pub fn evolve_order(state: Option<Order>, recorded: OrderRecorded<'_>) -> Order 
     order
 }
 
+/// Applies one stored event of an order's stream to the order before it.
+///
+/// # Panics
+/// As [`evolve_order`], and on an event of another kind of stream.
+pub fn evolve_order_envelope(
+    state: Option<Order>,
+    envelope: &crate::event::EventEnvelope,
+) -> Order {
+    let (Some(order_id), Event::Order(event)) = (envelope.order_id(), &envelope.event) else {
+        panic!("{} holds a non-order event", envelope.stream)
+    };
+    evolve_order(
+        state,
+        OrderRecorded {
+            order_id,
+            version: envelope.version,
+            meta: &envelope.meta,
+            event,
+        },
+    )
+}
+
 /// Replays an order's stored events (all of one order stream, in version
 /// order); `None` for an empty stream.
 ///
 /// # Panics
-/// As [`evolve_order`], and on an event of another kind of stream.
+/// As [`evolve_order_envelope`].
 pub fn fold_order(events: &[crate::event::EventEnvelope]) -> Option<Order> {
     events.iter().fold(None, |state, envelope| {
-        let (Some(order_id), Event::Order(event)) = (envelope.order_id(), &envelope.event) else {
-            panic!("{} holds a non-order event", envelope.stream)
-        };
-        Some(evolve_order(
-            state,
-            OrderRecorded {
-                order_id,
-                version: envelope.version,
-                meta: &envelope.meta,
-                event,
-            },
-        ))
+        Some(evolve_order_envelope(state, envelope))
     })
 }
 

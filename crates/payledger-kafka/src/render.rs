@@ -16,7 +16,7 @@
 //! mid-stream reads the stream's earlier events once to learn it.
 
 use crate::config::{KEYS_TRACKED_MAX, MessageFormat, RelayConfig};
-use payledger_domain::{Event, EventEnvelope, ProjectKey};
+use payledger_domain::{EventEnvelope, ProjectKey};
 use payledger_store::{EventStore, StoreError, VersionRange};
 use payledger_wire::json::MessageKeys;
 use payledger_wire::json::{cloudevent_to_json, message_type};
@@ -96,7 +96,7 @@ impl RecordRenderer {
                 })?;
             }
             let record = self.record(envelope, topic, format);
-            let erased = matches!(envelope.event, Event::Deleted { data_erasure: true });
+            let erased = envelope.event.erases_data();
             if erased {
                 let tombstone = KafkaRecord {
                     value: Vec::new(),

@@ -84,6 +84,7 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::AnalyticsFacts => "analytics_facts",
         Table::AnalyticsBuckets => "analytics_buckets",
         Table::DataKeys => "data_keys",
+        Table::Snapshots => "snapshots",
     }
 }
 

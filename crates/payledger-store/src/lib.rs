@@ -127,11 +127,15 @@ pub enum Table {
     /// wrapped by the master key (payment id → nonce · sealed key).
     /// Erasure deletes the row.
     DataKeys,
+    /// Snapshots of long streams for as-of reads (stream · version → the
+    /// view after that version), at every multiple of the snapshot
+    /// interval. Erasure deletes a payment's snapshots.
+    Snapshots,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -161,6 +165,7 @@ impl Table {
         Self::AnalyticsFacts,
         Self::AnalyticsBuckets,
         Self::DataKeys,
+        Self::Snapshots,
     ];
 }
 

@@ -4,7 +4,7 @@ use super::*;
 use crate::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use payledger_domain::command::{PaymentDraftInput, TransactionDraftInput, UpdateAction};
 use payledger_domain::payment::{TransactionState, TransactionType};
-use payledger_domain::{Actor, CurrencyCode, Money, Payment, fold};
+use payledger_domain::{Actor, CurrencyCode, Money, Payment};
 use payledger_store::envelope_hash;
 use payledger_store::memory::MemoryStore;
 use proptest::prelude::*;
@@ -71,15 +71,23 @@ fn action(step: &Step, payment: &Payment) -> UpdateAction {
     }
 }
 
-/// Runs `steps` on a new payment; the views it answered by version.
-fn history(steps: &[Step]) -> (Ledger<MemoryStore>, Vec<Payment>) {
+/// Runs `steps` on a new payment, the n-th at `time(n)`; the views it
+/// answered by version.
+fn history_at(
+    steps: &[Step],
+    time: impl Fn(u64) -> Timestamp,
+) -> (Ledger<MemoryStore>, Vec<Payment>) {
     let ledger = Ledger::new(Arc::new(MemoryStore::new()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    let timed = |step: u64| CommandMeta {
+        now: time(step),
+        ..meta(step)
+    };
     let draft = PaymentDraftInput::new(eur(10_000));
     let mut payment = runtime
-        .block_on(ledger.execute(meta(1), PaymentCommand::Create(Box::new(draft))))
+        .block_on(ledger.execute(timed(1), PaymentCommand::Create(Box::new(draft))))
         .expect("create")
         .payment;
     let mut answered = vec![(*payment).clone()];
@@ -90,7 +98,7 @@ fn history(steps: &[Step]) -> (Ledger<MemoryStore>, Vec<Payment>) {
             actions: vec![action(s, &payment)],
         };
         let committed = runtime
-            .block_on(ledger.execute(meta(n as u64 + 2), command))
+            .block_on(ledger.execute(timed(n as u64 + 2), command))
             .expect("update");
         if committed.payment.version != payment.version {
             answered.push((*committed.payment).clone());
@@ -100,11 +108,17 @@ fn history(steps: &[Step]) -> (Ledger<MemoryStore>, Vec<Payment>) {
     (ledger, answered)
 }
 
+/// [`history_at`] one second apart.
+fn history(steps: &[Step]) -> (Ledger<MemoryStore>, Vec<Payment>) {
+    history_at(steps, at)
+}
+
 fn as_of(ledger: &Ledger<MemoryStore>, id: StreamId, as_of: AsOf) -> Option<Payment> {
-    match events_as_of(&**ledger.store(), &project(), id, as_of).expect("read") {
-        AsOfEvents::Events(events) => fold(&events),
-        AsOfEvents::None => None,
-        AsOfEvents::PastCurrent { current_version } => {
+    let id = id.payment_id().expect("a payment stream");
+    match payment_id_as_of(ledger, &project(), id, as_of).expect("read") {
+        AsOfAnswer::Found(payment) => Some(payment),
+        AsOfAnswer::NotFound => None,
+        AsOfAnswer::PastCurrent { current_version } => {
             panic!("past the current version {current_version}")
         }
     }
@@ -126,6 +140,54 @@ proptest! {
             prop_assert_eq!(by_time.as_ref(), Some(view));
         }
         prop_assert_eq!(as_of(&ledger, stream, AsOf::Version(0)), None);
+        let before = Timestamp(answered[0].created_at.0 - 1);
+        prop_assert_eq!(as_of(&ledger, stream, AsOf::Time(before)), None);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Streams longer than a few snapshot intervals, recorded by a clock
+    /// that jumps back now and then: times never go back within the
+    /// stream, and every as-of read (from a snapshot) is the fold of its
+    /// whole prefix.
+    #[test]
+    fn as_of_reads_from_snapshots_equal_the_fold_of_the_whole_prefix(
+        steps in proptest::collection::vec(
+            step(),
+            2 * SNAPSHOT_INTERVAL_EVENTS as usize..3 * SNAPSHOT_INTERVAL_EVENTS as usize + 9,
+        ),
+        jitter in proptest::collection::vec(-3i64..4, 8),
+    ) {
+        let time = |step: u64| {
+            let back = jitter[usize::try_from(step).expect("small") % jitter.len()];
+            Timestamp(at(step).0 + 1_000 * back)
+        };
+        let (ledger, answered) = history_at(&steps, time);
+        let stream = StreamId::payment(answered[0].id);
+        let store = &**ledger.store();
+        let times: Vec<Timestamp> = answered.iter().map(|p| p.last_modified_at).collect();
+        prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "times go back: {:?}", times);
+        let all = store
+            .read_stream(stream, VersionRange::new(1, u64::MAX))
+            .expect("read");
+        for view in &answered {
+            let version = view.version;
+            prop_assert_eq!(
+                snapshots::read(store, stream, version).expect("read").is_some(),
+                snapshots::is_due(version),
+                "a snapshot after version {} exactly when it is due", version
+            );
+            let prefix = payledger_domain::fold(&all[..usize::try_from(version).expect("small")]);
+            prop_assert_eq!(prefix.as_ref(), Some(view));
+            let by_version = as_of(&ledger, stream, AsOf::Version(version));
+            prop_assert_eq!(by_version.as_ref(), Some(view));
+            let then = view.last_modified_at;
+            let latest_then = answered.iter().rev().find(|p| p.last_modified_at <= then);
+            let by_time = as_of(&ledger, stream, AsOf::Time(then));
+            prop_assert_eq!(by_time.as_ref(), latest_then);
+        }
         let before = Timestamp(answered[0].created_at.0 - 1);
         prop_assert_eq!(as_of(&ledger, stream, AsOf::Time(before)), None);
     }

@@ -103,3 +103,68 @@ fn a_changed_or_missing_row_is_a_difference_in_its_table() {
         ]
     );
 }
+
+/// Updates of 100 actions each carry a stream across snapshot versions in
+/// the middle of a command; the snapshots written are the ones the events
+/// give, and an erasing deletion removes them all.
+#[test]
+fn snapshots_written_mid_command_are_the_events_snapshots_and_erasure_removes_them() {
+    use crate::snapshots::SNAPSHOT_INTERVAL_EVENTS;
+    use payledger_domain::UpdateAction;
+    let (ledger, _) = stored_payment();
+    let store = ledger.store().clone();
+    let snapshots = || store.scan(Table::Snapshots, &[], payledger_store::TABLE_END, 100);
+    let id = match &*store
+        .scan(Table::Views, &[], payledger_store::TABLE_END, 1)
+        .expect("scan")
+    {
+        [(key, _)] => crate::table_keys::view_key_payment(key).expect("view key"),
+        rows => panic!("one view expected, got {}", rows.len()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut version = 1;
+    for _ in 0..3 {
+        let actions = (0..100)
+            .map(|n| UpdateAction::SetStatusInterfaceText(Some(format!("step {n}"))))
+            .collect();
+        let command = PaymentCommand::Update {
+            target: crate::PaymentRef::Id(id),
+            version,
+            actions,
+        };
+        version = runtime
+            .block_on(ledger.execute(meta(), command))
+            .expect("update")
+            .payment
+            .version;
+    }
+    assert_eq!(version, 301);
+    let events = store
+        .read_stream(StreamId::payment(id), VersionRange::ALL)
+        .expect("read");
+    assert_eq!(snapshots().expect("scan").len(), 2, "after 128 and 256");
+    assert_eq!(301 / SNAPSHOT_INTERVAL_EVENTS, 2);
+    assert_eq!(
+        stored_differences(&*store, &events).expect("compare"),
+        Vec::new()
+    );
+
+    let delete = PaymentCommand::Delete {
+        target: crate::PaymentRef::Id(id),
+        version,
+        data_erasure: true,
+    };
+    runtime
+        .block_on(ledger.execute(meta(), delete))
+        .expect("delete");
+    assert_eq!(snapshots().expect("scan"), Vec::new());
+    let events = store
+        .read_stream(StreamId::payment(id), VersionRange::ALL)
+        .expect("read");
+    assert_eq!(
+        stored_differences(&*store, &events).expect("compare"),
+        Vec::new()
+    );
+}
