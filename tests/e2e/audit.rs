@@ -734,6 +734,7 @@ fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_st
     const ERASED_TOKEN: &str = "tok-SHRED-ME-51c2";
     const KEPT_CUSTOMER: &str = "cust-KEEP-ME-77a0";
     const LIVE_CUSTOMER: &str = "cust-LIVE-ONE-3d9e";
+    const ERASED_EMAIL: &str = "shred-me-41f7@example.com";
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let mut server = Server::start(&data);
@@ -754,6 +755,24 @@ fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_st
         erased.body["id"].as_str().expect("id").to_owned(),
         kept.body["id"].as_str().expect("id").to_owned(),
     );
+    // Long enough for a snapshot of the view (after version 128), which
+    // holds the customer id in plain text until the erasure deletes it.
+    let actions: Vec<_> = (0..128)
+        .map(|n| json!({"action": "setStatusInterfaceText", "interfaceText": format!("step {n}")}))
+        .collect();
+    let long = api.post(
+        &format!("/payments/{erased_id}"),
+        &json!({"version": 1, "actions": actions}),
+    );
+    assert_eq!(long.status, 200, "{:?}", long.body);
+    assert_eq!(long.body["version"], 129);
+    let order = api.post(
+        "/orders",
+        &json!({"orderNumber": "SHRED-1", "totalPrice": {"currencyCode": "EUR", "centAmount": 700},
+                "customerId": ERASED_CUSTOMER, "customerEmail": ERASED_EMAIL}),
+    );
+    assert_eq!(order.status, 201, "{:?}", order.body);
+    let order_id = order.body["id"].as_str().expect("id").to_owned();
     let events_before = api.get(&format!("/payments/{erased_id}/events")).body;
     assert_eq!(
         events_before["results"][0]["payload"]["payment"]["customer"]["id"],
@@ -761,8 +780,33 @@ fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_st
     );
     let root_before = root_of(&verify(&data, &[]));
 
-    let deleted = api.delete(&format!("/payments/{erased_id}?version=1&dataErasure=true"));
+    let deleted = api.delete(&format!(
+        "/payments/{erased_id}?version=129&dataErasure=true"
+    ));
     assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    let order_deleted = api.delete(&format!("/orders/{order_id}?version=1&dataErasure=true"));
+    assert_eq!(order_deleted.status, 200, "{:?}", order_deleted.body);
+    assert_eq!(api.get(&format!("/orders/{order_id}")).status, 404);
+    assert_eq!(api.get("/orders/order-number=SHRED-1").status, 404);
+    let order_events = api.get(&format!("/orders/{order_id}/events")).body;
+    assert_eq!(
+        order_events["results"][0]["payload"]["order"]["customerEmail"], "[erased]",
+        "{order_events}"
+    );
+    assert_eq!(order_events["results"][1]["type"], "OrderDeleted");
+    assert_eq!(order_events["results"][1]["payload"]["dataErasure"], true);
+    let order_then = api.get(&format!("/orders/{order_id}?asOfVersion=1"));
+    assert_eq!(order_then.status, 200, "as it was before its deletion");
+    assert_eq!(order_then.body["customerEmail"], "[erased]");
+    let reused = api.post(
+        "/orders",
+        &json!({"orderNumber": "SHRED-1", "totalPrice": {"currencyCode": "EUR", "centAmount": 1}}),
+    );
+    assert_eq!(
+        reused.status, 201,
+        "a deleted order's number is free: {:?}",
+        reused.body
+    );
     let not_erased = api.delete(&format!("/payments/{kept_id}?version=1"));
     assert_eq!(not_erased.status, 200);
 
@@ -774,8 +818,11 @@ fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_st
         "the stored event did not change"
     );
     assert_eq!(after["payload"]["payment"]["customer"]["id"], "[erased]");
-    assert_eq!(events_after["results"][1]["type"], "PaymentDeleted");
-    let as_of = api.get(&format!("/payments/{erased_id}?asOfVersion=1"));
+    let deletion = api
+        .get(&format!("/payments/{erased_id}/events?fromVersion=130"))
+        .body;
+    assert_eq!(deletion["results"][0]["type"], "PaymentDeleted");
+    let as_of = api.get(&format!("/payments/{erased_id}?asOfVersion=129"));
     assert_eq!(as_of.status, 200);
     assert_eq!(as_of.body["customer"]["id"], "[erased]");
     assert_eq!(
@@ -800,6 +847,10 @@ fn erasure_shreds_personal_data_from_the_files_while_events_hashes_and_replay_st
     assert!(
         !holds(&files, ERASED_TOKEN),
         "the erased token is gone from every file"
+    );
+    assert!(
+        !holds(&files, ERASED_EMAIL),
+        "the erased order's e-mail is gone from every file"
     );
     // The scan finds plain personal data where it is: a live payment's
     // view and customer index hold its customer id.

@@ -6,6 +6,7 @@
 //! | `POST /{pk}/orders` | manage_orders | 201 Order |
 //! | `GET /{pk}/orders/{id}`, `order-number={n}`, `key={k}` | view_orders | 200 / 404 (`asOfVersion`/`asOf`: as it was, see [`crate::history`]) |
 //! | `POST /{pk}/orders/{id}` (and the same targets) | manage_orders | 200 updated Order |
+//! | `DELETE /{pk}/orders/{id}?version=N[&dataErasure=true]` (and the same targets) | manage_orders | 200 the Order as it was deleted |
 //!
 //! Draft: `{orderNumber, totalPrice, key?, customerId?, customerEmail?}`.
 //! Update actions: `addPayment` and `removePayment` (`payment`: a payment
@@ -43,7 +44,10 @@ pub const ORDERS_SCAN_MAX: usize = 100_000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/{pk}/orders", get(query).post(create))
-        .route("/{pk}/orders/{id}", get(get_one).post(update))
+        .route(
+            "/{pk}/orders/{id}",
+            get(get_one).post(update).delete(delete),
+        )
 }
 
 /// `{id}`, `order-number={n}` or `key={k}` in a path.
@@ -127,6 +131,42 @@ async fn update(
         version,
         actions,
     };
+    let view = state
+        .orders
+        .execute(
+            meta(project, principal.client_id, &extensions),
+            answer,
+            command,
+        )
+        .await
+        .map_err(|error| match error {
+            payledger_app::AppError::NotFound => not_found(&id),
+            other => ApiError::from(other),
+        })?;
+    Ok(Json(to_json(&view)))
+}
+
+/// Deletes an order: its view and indexes go (its number and key are free
+/// again, its payments belong to no order), its events stay. With
+/// `dataErasure=true` its customer id and e-mail are erased as a
+/// payment's personal data is.
+async fn delete(
+    State(state): State<AppState>,
+    Path((pk, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    row: Option<Extension<IdempotencyRow>>,
+    params: QueryPairs,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_key(&pk)?;
+    let principal = authorize(&state, &headers, &project, Scope::ManageOrders).await?;
+    let target = target(&id)?;
+    let command = OrderCommand::Delete {
+        target,
+        version: params.required_version()?,
+        data_erasure: params.boolean("dataErasure", false)?,
+    };
+    let answer = answer(row.as_deref(), StatusCode::OK, answered_json);
     let view = state
         .orders
         .execute(

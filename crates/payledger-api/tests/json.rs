@@ -2156,6 +2156,7 @@ fn attempt_order(payments: Vec<PaymentId>) -> payledger_app::OrderView {
         last_modified_at: example_time(),
         created_by: Actor::Client("shop".into()),
         last_modified_by: Actor::Client("shop".into()),
+        deleted: false,
     };
     let totals = OrderTotals {
         total_paid: eur(7_000),

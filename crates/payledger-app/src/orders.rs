@@ -25,8 +25,8 @@ use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use payledger_codec::{decode_order, encode_order};
 use payledger_domain::order::{
-    OrderRecorded, announced_payment_state, decide_order_create, decide_order_update, evolve_order,
-    order_totals,
+    OrderRecorded, announced_payment_state, decide_order_create, decide_order_delete,
+    decide_order_update, evolve_order, order_totals,
 };
 use payledger_domain::{
     Event, Order, OrderAction, OrderDraft, OrderEvent, OrderId, OrderTotals, Payment, PaymentId,
@@ -57,6 +57,13 @@ pub enum OrderCommand {
         target: OrderRef,
         version: u64,
         actions: Vec<OrderAction>,
+    },
+    /// Deletes the order (its view and indexes; its payments stay, linked
+    /// to no order) and, with `data_erasure`, erases its personal data.
+    Delete {
+        target: OrderRef,
+        version: u64,
+        data_erasure: bool,
     },
 }
 
@@ -212,6 +219,8 @@ impl<S: EventStore + ?Sized> Orders<S> {
             };
             match self.execute(meta.clone(), None, command).await {
                 Err(AppError::Conflict { .. }) => {}
+                // Deleted since it was read.
+                Err(AppError::NotFound) => return Ok(None),
                 Ok(after) => {
                     let appended = after.order.version > current.order.version;
                     return Ok(Some((after, appended)));
@@ -388,9 +397,10 @@ impl<S: EventStore + ?Sized> Orders<S> {
         inline.push(KvWrite {
             table: Table::OrderViews,
             key: table_keys::order_view_key(&meta.project, order_id),
-            value: Some(encode_order(&view.order)),
+            value: (!view.order.deleted).then(|| encode_order(&view.order)),
         });
-        inline.extend(snapshots.finish(None));
+        let erased = events.iter().any(|e| e.event.erases_data());
+        inline.extend(snapshots.finish(erased.then_some(view.order.version)));
         inline.extend(answer.map(|a| a.write(&view)));
         inline.extend(with(&view.order));
         Ok(Prepared {
@@ -418,16 +428,7 @@ impl<S: EventStore + ?Sized> Orders<S> {
                 version,
                 actions,
             } => {
-                let order = self
-                    .stored(&meta.project, &target)?
-                    .ok_or(AppError::NotFound)?;
-                if order.version != version {
-                    return Err(AppError::Conflict {
-                        stream: StreamId::order(order.id),
-                        expected: version,
-                        current_version: order.version,
-                    });
-                }
+                let order = self.stored_at(meta, &target, version)?;
                 let failure = RefCell::new(None);
                 let lookup = |id: PaymentId| match self.ledger.view(&meta.project, id) {
                     Ok(payment) => payment,
@@ -442,7 +443,36 @@ impl<S: EventStore + ?Sized> Orders<S> {
                 }
                 Ok((Some(order), events?))
             }
+            OrderCommand::Delete {
+                target,
+                version,
+                data_erasure,
+            } => {
+                let order = self.stored_at(meta, &target, version)?;
+                let event = decide_order_delete(&order, data_erasure)?;
+                Ok((Some(order), vec![event]))
+            }
         }
+    }
+
+    /// The order `target` names, which must be at `version`.
+    fn stored_at(
+        &self,
+        meta: &CommandMeta,
+        target: &OrderRef,
+        version: u64,
+    ) -> Result<Order, AppError> {
+        let order = self
+            .stored(&meta.project, target)?
+            .ok_or(AppError::NotFound)?;
+        if order.version != version {
+            return Err(AppError::Conflict {
+                stream: StreamId::order(order.id),
+                expected: version,
+                current_version: order.version,
+            });
+        }
+        Ok(order)
     }
 
     /// Refuses a unique value another order (or, for a payment, another
@@ -465,55 +495,58 @@ impl<S: EventStore + ?Sized> Orders<S> {
     }
 }
 
-/// The index writes that take an order from `before` to `after`: its
-/// number (set once), its key, and a row per linked payment.
+/// The index rows of a live order: its number, its key, and a row per
+/// linked payment, each holding the order's id.
+fn index_rows(project: &ProjectKey, order: &Order) -> Vec<(Table, Vec<u8>)> {
+    let mut rows = vec![(
+        Table::OrderNumberIndex,
+        table_keys::order_number_key(project, &order.order_number),
+    )];
+    if let Some(key) = &order.key {
+        rows.push((
+            Table::OrderKeyIndex,
+            table_keys::order_key_index_key(project, key),
+        ));
+    }
+    rows.extend(order.payments.iter().map(|payment| {
+        (
+            Table::PaymentOrders,
+            table_keys::payment_order_key(project, *payment),
+        )
+    }));
+    rows
+}
+
+/// The index writes that take an order from `before` to `after`: the rows
+/// `before` held and `after` does not are deleted, the new ones written
+/// (a deleted order holds none).
 pub(crate) fn index_writes(
     project: &ProjectKey,
     before: Option<&Order>,
     after: &Order,
 ) -> Vec<KvWrite> {
-    let id = after.id.as_bytes().to_vec();
-    let mut writes = Vec::new();
-    if before.is_none() {
-        writes.push(KvWrite {
-            table: Table::OrderNumberIndex,
-            key: table_keys::order_number_key(project, &after.order_number),
-            value: Some(id.clone()),
-        });
-    }
-    let old_key = before.and_then(|o| o.key.as_deref());
-    if old_key != after.key.as_deref() {
-        if let Some(old) = old_key {
-            writes.push(KvWrite {
-                table: Table::OrderKeyIndex,
-                key: table_keys::order_key_index_key(project, old),
-                value: None,
-            });
-        }
-        if let Some(new) = &after.key {
-            writes.push(KvWrite {
-                table: Table::OrderKeyIndex,
-                key: table_keys::order_key_index_key(project, new),
-                value: Some(id.clone()),
-            });
-        }
-    }
-    let old_payments = before.map_or(&[][..], |o| &o.payments[..]);
-    for removed in old_payments.iter().filter(|p| !after.payments.contains(p)) {
-        writes.push(KvWrite {
-            table: Table::PaymentOrders,
-            key: table_keys::payment_order_key(project, *removed),
+    let live = |order: Option<&Order>| match order {
+        Some(order) if !order.deleted => index_rows(project, order),
+        _ => Vec::new(),
+    };
+    let (old, new) = (live(before), live(Some(after)));
+    let removed = old
+        .iter()
+        .filter(|row| !new.contains(row))
+        .map(|(table, key)| KvWrite {
+            table: *table,
+            key: key.clone(),
             value: None,
         });
-    }
-    for added in after.payments.iter().filter(|p| !old_payments.contains(p)) {
-        writes.push(KvWrite {
-            table: Table::PaymentOrders,
-            key: table_keys::payment_order_key(project, *added),
-            value: Some(id.clone()),
+    let added = new
+        .iter()
+        .filter(|row| !old.contains(row))
+        .map(|(table, key)| KvWrite {
+            table: *table,
+            key: key.clone(),
+            value: Some(after.id.as_bytes().to_vec()),
         });
-    }
-    writes
+    removed.chain(added).collect()
 }
 
 /// The payment id a [`Table::PaymentOrders`] key ends with.

@@ -82,12 +82,16 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
                 });
             }
             let order = order.ok_or_else(|| corrupt_with("order stream", &"no create event"))?;
-            let mut rows = snapshots.finish(None);
+            let erased = events.iter().any(|e| e.event.erases_data());
+            let mut rows = snapshots.finish(erased.then_some(order.version));
+            // A deleted order has no view and holds no index row (another
+            // order may hold its number or payments since).
             rows.extend(orders::index_writes(project, None, &order));
+            let live = !order.deleted;
             rows.push(KvWrite {
                 table: Table::OrderViews,
                 key: table_keys::order_view_key(project, order.id),
-                value: Some(payledger_codec::encode_order(&order)),
+                value: live.then(|| payledger_codec::encode_order(&order)),
             });
             rows.extend(event_ids(&|version| {
                 table_keys::order_event_id_value(order.id, version)

@@ -1,23 +1,24 @@
-//! Personal data in payment events, sealed per payment so that erasing a
-//! payment makes it unreadable although its events never change
-//! (crypto-shredding).
+//! Personal data in payment and order events, sealed per stream so that
+//! erasing a payment or an order makes it unreadable although its events
+//! never change (crypto-shredding).
 //!
 //! [`SealedStore`] wraps the event store. On the way in, the personal
-//! fields of a payment's events ([`personal_fields`]: customer and
-//! anonymous ids, the payment method token, interface interactions) are
-//! replaced by AES-256-GCM ciphertext under the payment's own data key,
-//! made when the payment first carries personal data and kept in
-//! [`Table::DataKeys`] wrapped by the master key ([`MasterKey`]). On the
-//! way out they are opened again, so every reader above (views, Messages,
-//! history, as-of reads, replay, export) sees the plain values. A
-//! deletion with `dataErasure=true` deletes the data key in the same
-//! atomic write as the deletion event: from then on those fields read as
-//! [`ERASED`], while the stored bytes, their hashes and `verify` stay as
-//! they were.
+//! fields of a stream's events ([`personal_fields`]: customer and
+//! anonymous ids, the payment method token, interface interactions, an
+//! order's customer id and e-mail) are replaced by AES-256-GCM ciphertext
+//! under the stream's own data key, made when the stream first carries
+//! personal data and kept in [`Table::DataKeys`] wrapped by the master key
+//! ([`MasterKey`]). On the way out they are opened again, so every reader
+//! above (views, Messages, history, as-of reads, replay, export) sees the
+//! plain values. A deletion with `dataErasure=true` deletes the data key
+//! in the same atomic write as the deletion event: from then on those
+//! fields read as [`ERASED`], while the stored bytes, their hashes and
+//! `verify` stay as they were.
 //!
 //! A sealed string is `SEALED_PREFIX · base64(nonce · ciphertext)`, with
-//! the payment id as associated data; a sealed interaction keeps its Type
-//! and holds one field, `sealed`, with its fields sealed the same way.
+//! the key's owner ([`key_owner`]) as associated data; a sealed
+//! interaction keeps its Type and holds one field, `sealed`, with its
+//! fields sealed the same way.
 
 pub mod master;
 
@@ -27,7 +28,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 pub use master::MasterKey;
 use payledger_domain::payment::{CustomFields, FieldValue};
-use payledger_domain::{Event, EventEnvelope, PaymentId, StreamId};
+use payledger_domain::{Event, EventEnvelope, OrderEvent, StreamId, StreamKind};
 use payledger_store::{
     AppendError, AppendRequest, EventStore, KeyValue, KvWrite, LogSignal, PendingAppend,
     StoreError, StreamHead, Table, VersionRange,
@@ -45,8 +46,20 @@ const SEALED_FIELD: &str = "sealed";
 /// Bytes of an AES-GCM nonce, stored in front of what it sealed.
 const NONCE_BYTES: usize = 12;
 
-/// A payment's data key.
+/// A stream's data key.
 type DataKey = [u8; 32];
+
+/// What a stream's data key belongs to: its row in [`Table::DataKeys`] and
+/// the associated data of everything sealed under it. A payment's is its
+/// id (16 bytes); an order's is its id followed by 1.
+pub fn key_owner(stream: StreamId) -> Vec<u8> {
+    let mut owner = stream.id.as_bytes().to_vec();
+    match stream.kind {
+        StreamKind::Payment => {}
+        StreamKind::Order => owner.push(1),
+    }
+    owner
+}
 
 /// `plain` sealed with AES-256-GCM under `key`, bound to `aad`: a random
 /// nonce, then the ciphertext and its tag (data keys and fields alike).
@@ -84,7 +97,8 @@ pub enum PersonalField<'a> {
 }
 
 /// Visits the personal fields of an event: customer and anonymous ids,
-/// the payment method token, interface interactions.
+/// the payment method token, interface interactions; an order's customer
+/// id and e-mail (also in the notifications it asks for).
 pub fn personal_fields(
     event: &mut Event,
     visit: &mut dyn FnMut(PersonalField<'_>) -> Result<(), StoreError>,
@@ -109,44 +123,52 @@ pub fn personal_fields(
         Event::InterfaceInteractionAdded(interaction) => {
             visit(PersonalField::Interaction(interaction))?;
         }
+        Event::Order(OrderEvent::Created(draft)) => {
+            text(&mut draft.customer_id)?;
+            text(&mut draft.customer_email)?;
+        }
+        Event::Order(OrderEvent::CustomerEmailSet(email)) => text(email)?,
+        Event::Order(OrderEvent::PaymentNotificationRequested(notification)) => {
+            text(&mut notification.customer_email)?;
+        }
         _ => {}
     }
     Ok(())
 }
 
-fn seal_text(key: &DataKey, payment: PaymentId, plain: &[u8]) -> String {
-    let sealed = aead_seal(key, payment.as_bytes(), plain);
+fn seal_text(key: &DataKey, owner: &[u8], plain: &[u8]) -> String {
+    let sealed = aead_seal(key, owner, plain);
     format!("{SEALED_PREFIX}{}", STANDARD_NO_PAD.encode(sealed))
 }
 
 /// The plain bytes of a sealed text (`key`: `None` once erased).
 fn open_text(
     key: Option<&DataKey>,
-    payment: PaymentId,
+    owner: &[u8],
     text: &str,
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(key) = key else { return Ok(None) };
     let encoded = text.strip_prefix(SEALED_PREFIX).unwrap_or(text);
     let sealed = STANDARD_NO_PAD.decode(encoded).map_err(corrupt)?;
-    aead_open(key, payment.as_bytes(), &sealed)
+    aead_open(key, owner, &sealed)
         .map(Some)
-        .ok_or_else(|| corrupt("does not open with its payment's key"))
+        .ok_or_else(|| corrupt("does not open with its stream's key"))
 }
 
-/// Seals the personal fields of `event`; `key` is asked for the
-/// payment's data key only when the event has one.
+/// Seals the personal fields of `event` of the stream whose key `owner`
+/// names; `key` is asked for its data key only when the event has one.
 pub fn seal_event(
     event: &mut Event,
-    payment: PaymentId,
+    owner: &[u8],
     key: &mut dyn FnMut() -> Result<DataKey, StoreError>,
 ) -> Result<(), StoreError> {
     personal_fields(event, &mut |field| {
         let key = key()?;
         match field {
-            PersonalField::Text(text) => *text = seal_text(&key, payment, text.as_bytes()),
+            PersonalField::Text(text) => *text = seal_text(&key, owner, text.as_bytes()),
             PersonalField::Interaction(interaction) => {
                 let plain = payledger_codec::encode_interaction_row(interaction);
-                let sealed = seal_text(&key, payment, &plain);
+                let sealed = seal_text(&key, owner, &plain);
                 interaction.fields =
                     BTreeMap::from([(SEALED_FIELD.to_owned(), FieldValue::String(sealed))]);
             }
@@ -156,15 +178,15 @@ pub fn seal_event(
 }
 
 /// Opens the sealed personal fields of `event`; `key` is asked for the
-/// payment's data key (`None` once erased) only when a field is sealed.
+/// data key of `owner` (`None` once erased) only when a field is sealed.
 pub fn open_event(
     event: &mut Event,
-    payment: PaymentId,
+    owner: &[u8],
     key: &mut dyn FnMut() -> Result<Option<DataKey>, StoreError>,
 ) -> Result<(), StoreError> {
     personal_fields(event, &mut |field| match field {
         PersonalField::Text(text) if text.starts_with(SEALED_PREFIX) => {
-            *text = match open_text(key()?.as_ref(), payment, text)? {
+            *text = match open_text(key()?.as_ref(), owner, text)? {
                 Some(plain) => String::from_utf8(plain).map_err(corrupt)?,
                 None => ERASED.to_owned(),
             };
@@ -179,7 +201,7 @@ pub fn open_event(
                 }
                 _ => return Ok(()),
             };
-            match open_text(key()?.as_ref(), payment, &sealed)? {
+            match open_text(key()?.as_ref(), owner, &sealed)? {
                 Some(plain) => {
                     *interaction =
                         payledger_codec::decode_interaction_row(&plain).map_err(corrupt)?;
@@ -195,7 +217,7 @@ pub fn open_event(
     })
 }
 
-/// An event store whose payment events hold their personal data sealed.
+/// An event store whose events hold their personal data sealed.
 #[derive(Debug)]
 pub struct SealedStore<S: ?Sized> {
     master: MasterKey,
@@ -207,17 +229,19 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
         Self { master, inner }
     }
 
-    /// The data key of `payment`, if it has one (none yet, or erased).
-    fn data_key(&self, payment: PaymentId) -> Result<Option<DataKey>, StoreError> {
-        match self.inner.get(Table::DataKeys, payment.as_bytes())? {
+    /// The data key of `owner` ([`key_owner`]), if it has one (none yet,
+    /// or erased).
+    fn data_key(&self, owner: &[u8]) -> Result<Option<DataKey>, StoreError> {
+        match self.inner.get(Table::DataKeys, owner)? {
             None => Ok(None),
             Some(wrapped) => self
                 .master
-                .unwrap(&wrapped, payment)
+                .unwrap(&wrapped, owner)
                 .map(Some)
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!(
-                        "the data key of payment {payment} does not open with this master key"
+                        "the data key {} does not open with this master key",
+                        hex::encode(owner)
                     ))
                 }),
         }
@@ -225,48 +249,40 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
 
     /// Opens the sealed fields of events read from the store underneath.
     pub fn open_events(&self, events: &mut [EventEnvelope]) -> Result<(), StoreError> {
-        let mut keys: BTreeMap<PaymentId, Option<DataKey>> = BTreeMap::new();
+        let mut keys: BTreeMap<Vec<u8>, Option<DataKey>> = BTreeMap::new();
         for envelope in events {
-            let Some(payment) = envelope.stream.payment_id() else {
-                continue;
-            };
-            open_event(
-                &mut envelope.event,
-                payment,
-                &mut || match keys.get(&payment) {
-                    Some(key) => Ok(*key),
-                    None => {
-                        let key = self.data_key(payment)?;
-                        keys.insert(payment, key);
-                        Ok(key)
-                    }
-                },
-            )?;
+            let owner = key_owner(envelope.stream);
+            open_event(&mut envelope.event, &owner, &mut || {
+                if let Some(key) = keys.get(&owner) {
+                    return Ok(*key);
+                }
+                let key = self.data_key(&owner)?;
+                keys.insert(owner.clone(), key);
+                Ok(key)
+            })?;
         }
         Ok(())
     }
 
-    /// Seals an append's personal data, making the payment's data key
-    /// when it has none yet; an erasing deletion deletes the key.
+    /// Seals an append's personal data, making the stream's data key when
+    /// it has none yet; an erasing deletion deletes the key.
     fn seal(&self, request: &mut AppendRequest) -> Result<(), StoreError> {
-        let Some(payment) = request.stream.payment_id() else {
-            return Ok(());
-        };
+        let owner = key_owner(request.stream);
         let AppendRequest { events, inline, .. } = request;
         let mut key: Option<DataKey> = None;
         for event in events {
-            seal_event(&mut event.event, payment, &mut || {
+            seal_event(&mut event.event, &owner, &mut || {
                 if let Some(key) = key {
                     return Ok(key);
                 }
-                let found = match self.data_key(payment)? {
+                let found = match self.data_key(&owner)? {
                     Some(found) => found,
                     None => {
                         let made: DataKey = rand::random();
                         inline.push(KvWrite {
                             table: Table::DataKeys,
-                            key: payment.as_bytes().to_vec(),
-                            value: Some(self.master.wrap(&made, payment)),
+                            key: owner.clone(),
+                            value: Some(self.master.wrap(&made, &owner)),
                         });
                         made
                     }
@@ -277,7 +293,7 @@ impl<S: EventStore + ?Sized> SealedStore<S> {
             if event.event.erases_data() {
                 inline.push(KvWrite {
                     table: Table::DataKeys,
-                    key: payment.as_bytes().to_vec(),
+                    key: owner.clone(),
                     value: None,
                 });
             }

@@ -396,6 +396,9 @@ fn event_from_pb(payload: Payload) -> Result<Event, CodecError> {
         }
         Payload::OrderKeySet(m) => Event::Order(OrderEvent::KeySet(m.key)),
         Payload::OrderCancelled(OrderCancelled {}) => Event::Order(OrderEvent::Cancelled),
+        Payload::OrderDeleted(m) => Event::Order(OrderEvent::Deleted {
+            data_erasure: m.data_erasure,
+        }),
         Payload::PaymentNotificationRequested(m) => Event::Order(
             OrderEvent::PaymentNotificationRequested(Box::new(PaymentNotification {
                 payment: PaymentId::from_bytes(fixed_bytes::<ID_BYTES>(
@@ -444,6 +447,9 @@ fn order_event_to_pb(event: &OrderEvent) -> Payload {
         }
         OrderEvent::KeySet(key) => Payload::OrderKeySet(OrderKeySet { key: key.clone() }),
         OrderEvent::Cancelled => Payload::OrderCancelled(OrderCancelled {}),
+        OrderEvent::Deleted { data_erasure } => Payload::OrderDeleted(OrderDeleted {
+            data_erasure: *data_erasure,
+        }),
         OrderEvent::PaymentNotificationRequested(n) => {
             Payload::PaymentNotificationRequested(PaymentNotificationRequested {
                 payment_id: n.payment.as_bytes().to_vec(),

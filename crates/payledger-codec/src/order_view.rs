@@ -31,6 +31,7 @@ pub(crate) fn order_to_pb(order: &Order) -> pb::OrderView {
         announced_payment_state: order
             .announced_payment_state
             .map(|state| state.as_str().to_owned()),
+        deleted: order.deleted,
     }
 }
 
@@ -73,5 +74,6 @@ pub(crate) fn order_from_pb(view: pb::OrderView) -> Result<Order, CodecError> {
             .announced_payment_state
             .map(|text| payment_state_from_pb(text, "OrderView.announced_payment_state"))
             .transpose()?,
+        deleted: view.deleted,
     })
 }

@@ -253,6 +253,7 @@ fn full_order() -> Order {
         last_modified_at: Timestamp(EPOCH_MS + 4_000),
         created_by: Actor::Client("merchant-backend".to_owned()),
         last_modified_by: Actor::Internal("order-retry".to_owned()),
+        deleted: false,
     }
 }
 
@@ -638,6 +639,10 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
                 recurring: true,
             })),
         ),
+        (
+            "OrderDeleted-erasure",
+            OrderEvent::Deleted { data_erasure: true },
+        ),
     ];
     cases.extend(
         order_events
@@ -658,6 +663,11 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
         ..full_order()
     };
     cases.push(("OrderView-recurring", Golden::Order(Box::new(recurring))));
+    let deleted = Order {
+        deleted: true,
+        ..full_order()
+    };
+    cases.push(("OrderView-deleted", Golden::Order(Box::new(deleted))));
     cases.push(("PaymentView", Golden::Payment(Box::new(full_payment()))));
     cases.push((
         "PaymentView-deleted-minimal",
@@ -728,6 +738,7 @@ fn event_variant_index(event: &Event) -> usize {
         Event::Order(OrderEvent::Cancelled) => 37,
         Event::Order(OrderEvent::PaymentNotificationRequested(_)) => 38,
         Event::Order(OrderEvent::PaymentStateChanged { .. }) => 39,
+        Event::Order(OrderEvent::Deleted { .. }) => 40,
     }
 }
 

@@ -128,10 +128,14 @@ pub enum Event {
 }
 
 impl Event {
-    /// Whether this event erases its payment's personal data (a deletion
-    /// with `dataErasure=true`).
+    /// Whether this event erases its stream's personal data (a deletion
+    /// of a payment or an order with `dataErasure=true`).
     pub const fn erases_data(&self) -> bool {
-        matches!(self, Self::Deleted { data_erasure: true })
+        matches!(
+            self,
+            Self::Deleted { data_erasure: true }
+                | Self::Order(OrderEvent::Deleted { data_erasure: true })
+        )
     }
 
     /// A stable name of the event kind, for logs and metrics.

@@ -91,6 +91,10 @@ pub enum OrderEvent {
         payment_state: OrderPaymentState,
         old_payment_state: OrderPaymentState,
     },
+    /// The order was deleted; with `data_erasure`, its personal data (the
+    /// customer id and e-mail) was erased too. The last event of its
+    /// stream.
+    Deleted { data_erasure: bool },
 }
 
 /// What a payment notification tells the customer.
@@ -116,6 +120,7 @@ impl OrderEvent {
             Self::Cancelled => "OrderCancelled",
             Self::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
             Self::PaymentStateChanged { .. } => "OrderPaymentStateChanged",
+            Self::Deleted { .. } => "OrderDeleted",
         }
     }
 }
@@ -160,6 +165,8 @@ pub struct Order {
     pub last_modified_at: Timestamp,
     pub created_by: Actor,
     pub last_modified_by: Actor,
+    /// Deleted: no view, no indexes, no further commands; its events stay.
+    pub deleted: bool,
 }
 
 /// The commercetools `PaymentState` of an order, derived by
@@ -387,6 +394,15 @@ fn validate_customer_id(id: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Decides the deletion of an order (with its personal data when
+/// `data_erasure`). Its payments stay; they belong to no order afterwards.
+pub fn decide_order_delete(order: &Order, data_erasure: bool) -> Result<OrderEvent, Rejection> {
+    if order.deleted {
+        return Err(Rejection::OrderDeleted { id: order.id });
+    }
+    Ok(OrderEvent::Deleted { data_erasure })
+}
+
 /// Decides the update actions of an order, in order, all or nothing.
 /// `payment` looks up a payment of the project that an `addPayment` names
 /// (`None` when there is none); that it belongs to no other order is the
@@ -401,6 +417,9 @@ pub fn decide_order_update(
             count: actions.len(),
             max: ACTIONS_PER_REQUEST_MAX,
         });
+    }
+    if order.deleted {
+        return Err(Rejection::OrderDeleted { id: order.id });
     }
     let mut working = order.clone();
     let mut events = Vec::new();
@@ -526,6 +545,7 @@ pub fn evolve_order(state: Option<Order>, recorded: OrderRecorded<'_>) -> Order 
             last_modified_at: recorded.meta.recorded_at,
             created_by: recorded.meta.actor.clone(),
             last_modified_by: recorded.meta.actor.clone(),
+            deleted: false,
         },
         (Some(mut order), event) if !matches!(event, OrderEvent::Created(_)) => {
             apply(&mut order, event);
@@ -590,5 +610,6 @@ fn apply(order: &mut Order, event: &OrderEvent) {
         OrderEvent::PaymentStateChanged { payment_state, .. } => {
             order.announced_payment_state = Some(*payment_state);
         }
+        OrderEvent::Deleted { .. } => order.deleted = true,
     }
 }

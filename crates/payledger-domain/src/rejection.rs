@@ -89,6 +89,8 @@ pub enum Rejection {
     TotalPriceNegative { cent_amount: i64 },
     /// The order was cancelled; its payments can no longer change.
     OrderCancelled { id: OrderId },
+    /// The order was deleted; it accepts no further commands.
+    OrderDeleted { id: OrderId },
     /// The payment that an order action names does not exist.
     PaymentNotFound { id: PaymentId },
     /// The payment is linked to this or another order already (`None`:
@@ -218,7 +220,9 @@ impl Rejection {
                 allowed_from: *allowed_from,
                 wait_ms: *wait_ms,
             },
-            Self::PaymentDeleted { .. } => RejectionCode::ResourceNotFound,
+            Self::PaymentDeleted { .. } | Self::OrderDeleted { .. } => {
+                RejectionCode::ResourceNotFound
+            }
             Self::DuplicateKey { key } => duplicate("key", key),
             Self::DuplicateInterfaceId { interface_id }
             | Self::DuplicateTransactionInterfaceId { interface_id } => {
@@ -256,6 +260,7 @@ impl Rejection {
                 format!("Too many update actions: {count}. At most {max} are allowed.")
             }
             Self::PaymentDeleted { id } => format!("The Resource with ID '{id}' was not found."),
+            Self::OrderDeleted { id } => format!("The Resource with ID '{id}' was not found."),
             Self::KeyInvalid { key } => key_invalid_message(key),
             Self::DuplicateKey { key } => duplicate_message("key", key),
             Self::DuplicateInterfaceId { interface_id } => {

@@ -20,7 +20,7 @@ use proptest::strategy::{BoxedStrategy, Union};
 
 /// Number of [`Event`] variants: [`event`] has one strategy per variant
 /// (the codec's golden corpus checks the same number).
-pub const EVENT_VARIANTS: usize = 40;
+pub const EVENT_VARIANTS: usize = 41;
 
 pub fn string() -> impl Strategy<Value = String> + Clone {
     "\\PC{0,8}"
@@ -324,6 +324,9 @@ pub fn event() -> impl Strategy<Value = Event> {
             .prop_map(|key| Event::Order(OrderEvent::KeySet(key)))
             .boxed(),
         Just(Event::Order(OrderEvent::Cancelled)).boxed(),
+        any::<bool>()
+            .prop_map(|data_erasure| Event::Order(OrderEvent::Deleted { data_erasure }))
+            .boxed(),
         (any::<[u8; 16]>(), money(), string(), opt_string())
             .prop_map(|(id, amount, outcome, customer_email)| {
                 Event::Order(OrderEvent::PaymentNotificationRequested(Box::new(

@@ -7,7 +7,6 @@ use crate::cli::{KeysAction, KeysArgs, KeysRotateArgs};
 use anyhow::Context;
 use payledger_app::sealing::MasterKey;
 use payledger_app::signing::{CallbackSigner, SIGNATURE_HEADER};
-use payledger_domain::PaymentId;
 use payledger_store::{EventStore, KvWrite, TABLE_END, Table, scan_chunks};
 
 pub fn run(args: &KeysArgs) -> anyhow::Result<()> {
@@ -56,14 +55,10 @@ fn rotate_master(args: &KeysRotateArgs) -> anyhow::Result<()> {
         DATA_KEYS_READ_ROWS,
         |rows| {
             for (key, wrapped) in rows {
-                let bytes: [u8; 16] = key
-                    .as_slice()
-                    .try_into()
-                    .context("a malformed data key row")?;
-                let payment = PaymentId::from_bytes(bytes);
-                let rewrapped = old.rewrap(&wrapped, payment, &new).with_context(|| {
+                let rewrapped = old.rewrap(&wrapped, &key, &new).with_context(|| {
                     format!(
-                        "the data key of payment {payment} does not open with {}",
+                        "the data key {} does not open with {}",
+                        hex::encode(&key),
                         old_path.display()
                     )
                 })?;

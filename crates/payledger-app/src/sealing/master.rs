@@ -4,7 +4,6 @@
 //! Rotation: [`MasterKey::rewrap`] opens a wrapped data key with one
 //! master key and wraps it with another (`payledger keys rotate-master`).
 
-use payledger_domain::PaymentId;
 use std::io::Write;
 use std::path::Path;
 
@@ -76,21 +75,20 @@ impl MasterKey {
         Some(Self(bytes.try_into().ok()?))
     }
 
-    /// `data_key` of `payment`, wrapped: nonce (12) · sealed key (48).
-    pub fn wrap(&self, data_key: &[u8; 32], payment: PaymentId) -> Vec<u8> {
-        super::aead_seal(&self.0, payment.as_bytes(), data_key)
+    /// The data key of `owner` ([`super::key_owner`]), wrapped: nonce
+    /// (12) · sealed key (48).
+    pub fn wrap(&self, data_key: &[u8; 32], owner: &[u8]) -> Vec<u8> {
+        super::aead_seal(&self.0, owner, data_key)
     }
 
     /// The data key `wrapped` holds, `None` if it does not open with this
-    /// master key.
-    pub fn unwrap(&self, wrapped: &[u8], payment: PaymentId) -> Option<[u8; 32]> {
-        super::aead_open(&self.0, payment.as_bytes(), wrapped)?
-            .try_into()
-            .ok()
+    /// master key and `owner`.
+    pub fn unwrap(&self, wrapped: &[u8], owner: &[u8]) -> Option<[u8; 32]> {
+        super::aead_open(&self.0, owner, wrapped)?.try_into().ok()
     }
 
     /// `wrapped` (by this key) wrapped by `next` instead.
-    pub fn rewrap(&self, wrapped: &[u8], payment: PaymentId, next: &Self) -> Option<Vec<u8>> {
-        Some(next.wrap(&self.unwrap(wrapped, payment)?, payment))
+    pub fn rewrap(&self, wrapped: &[u8], owner: &[u8], next: &Self) -> Option<Vec<u8>> {
+        Some(next.wrap(&self.unwrap(wrapped, owner)?, owner))
     }
 }

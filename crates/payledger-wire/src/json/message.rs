@@ -55,6 +55,7 @@
 //! | Order Cancelled | OrderStateChanged | `orderState: "Cancelled", oldOrderState: "Open"` | |
 //! | Order PaymentStateChanged | OrderPaymentStateChanged | `paymentState, oldPaymentState` | |
 //! | Order PaymentNotificationRequested | PaymentNotificationRequested | `paymentRef, amount, outcome, customerEmail?` | extension (seed 002) |
+//! | Order Deleted | OrderDeleted | `dataErasure` | extension: commercetools' OrderDeleted carries the `order`, ours does not |
 //!
 //! Extensions are types commercetools does not define; their names follow
 //! its `Payment<Field><Verb>` pattern.
@@ -427,6 +428,7 @@ fn order_message_type(event: &OrderEvent) -> &'static str {
         OrderEvent::Cancelled => "OrderStateChanged",
         OrderEvent::PaymentNotificationRequested(_) => "PaymentNotificationRequested",
         OrderEvent::PaymentStateChanged { .. } => "OrderPaymentStateChanged",
+        OrderEvent::Deleted { .. } => "OrderDeleted",
     }
 }
 
@@ -470,6 +472,9 @@ fn order_payload(envelope: &EventEnvelope, event: &OrderEvent) -> Map<String, Va
             ("paymentState", Some(json!(payment_state.as_str()))),
             ("oldPaymentState", Some(json!(old_payment_state.as_str()))),
         ]),
+        OrderEvent::Deleted { data_erasure } => {
+            fields([("dataErasure", Some(json!(data_erasure)))])
+        }
     }
 }
 
