@@ -196,7 +196,7 @@ pub fn message_delivery_payload(project: &str, message: Value) -> Value {
 
 /// Every message type [`message_type`] yields: what a Subscription's
 /// `types` filter may name.
-pub const MESSAGE_TYPES: [&str; 46] = [
+pub const MESSAGE_TYPES: [&str; 47] = [
     "OrderCreated",
     "OrderPaymentStateChanged",
     "OrderPaymentAdded",
@@ -204,6 +204,7 @@ pub const MESSAGE_TYPES: [&str; 46] = [
     "OrderCustomerEmailSet",
     "OrderKeySet",
     "OrderStateChanged",
+    "OrderDeleted",
     "PaymentNotificationRequested",
     "PaymentCreated",
     "PaymentTransactionAdded",
