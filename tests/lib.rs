@@ -64,8 +64,20 @@ pub struct Server {
     child: Option<ChildGuard>,
     data: PathBuf,
     base_url: String,
-    /// Further `serve` arguments, kept for restarts.
-    args: Vec<String>,
+    /// Further `serve` arguments and environment, kept for restarts.
+    launch: Launch,
+}
+
+/// How a server starts beyond its data directory.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Further `serve` arguments (e.g. `--kafka-brokers`).
+    pub args: Vec<String>,
+    /// Environment variables set for the server.
+    pub env: Vec<(String, String)>,
+    /// A file the server's log lines (stderr) are appended to, instead of
+    /// the test's own stderr.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -77,13 +89,35 @@ impl Server {
     /// Starts a server on the store in `data` with further `serve`
     /// arguments (e.g. `--kafka-brokers`), which restarts keep.
     pub fn start_with(data: &Path, args: &[&str]) -> Self {
+        Self::launch(
+            data,
+            Launch {
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Starts a server on the store in `data` as `launch` says.
+    pub fn launch(data: &Path, launch: Launch) -> Self {
+        let stderr = match &launch.log_file {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open the server's log file"),
+            ),
+            None => Stdio::inherit(),
+        };
         let mut child = ChildGuard::spawn(
             Command::new(payledger_bin())
                 .args(["serve", "--listen", "127.0.0.1:0", "--data"])
                 .arg(data)
-                .args(args)
+                .args(&launch.args)
+                .envs(launch.env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit()),
+                .stderr(stderr),
         );
         let stdout = child.0.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -103,7 +137,7 @@ impl Server {
             child: Some(child),
             data: data.to_path_buf(),
             base_url,
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            launch,
         }
     }
 
@@ -143,8 +177,7 @@ impl Server {
     /// Stops and starts the server on the same data.
     pub fn restart(mut self) -> Self {
         self.stop();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        Self::start_with(&self.data, &args)
+        Self::launch(&self.data, self.launch.clone())
     }
 }
 

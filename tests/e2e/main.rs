@@ -9,6 +9,7 @@ mod examples;
 mod kafka;
 mod layers;
 mod load;
+mod operations;
 mod orders;
 mod quickstart;
 mod sdk;

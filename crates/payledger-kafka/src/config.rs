@@ -226,6 +226,20 @@ pub struct RelayFile {
     pub linger_ms: Option<u64>,
     #[serde(default)]
     pub producer: BTreeMap<String, String>,
+    /// Producer properties read from the environment: property → the
+    /// variable that holds its value (secrets such as `sasl.password`).
+    #[serde(default)]
+    pub producer_env: BTreeMap<String, String>,
+    /// Producer properties read from files: property → the file that
+    /// holds its value (trimmed), such as a mounted Secret.
+    #[serde(default)]
+    pub producer_file: BTreeMap<String, std::path::PathBuf>,
+}
+
+/// Whether a producer property holds a secret (which the TOML
+/// configuration takes only through `producer_env` or `producer_file`).
+pub fn is_secret_property(property: &str) -> bool {
+    property.contains("password") || property.contains("secret") || property == "ssl.key.pem"
 }
 
 /// Why a relay configuration file is refused.
@@ -246,6 +260,14 @@ pub enum RelayFileError {
 }
 
 impl RelayFile {
+    /// The producer properties that hold a secret inline.
+    pub fn inline_secrets(&self) -> Vec<String> {
+        (self.producer.keys())
+            .filter(|property| is_secret_property(property))
+            .map(|property| format!("producer.\"{property}\""))
+            .collect()
+    }
+
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Self, RelayFileError> {
         let shown = path.display().to_string();
@@ -262,7 +284,8 @@ impl RelayFile {
         Ok(file)
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks the values a type cannot: formats, counts, pinned properties.
+    pub fn check(&self) -> Result<(), String> {
         if let Some(format) = &self.format {
             format.parse::<MessageFormat>().map_err(|e| e.to_string())?;
         }
@@ -280,9 +303,9 @@ impl RelayFile {
         if self.message_timeout_ms == Some(0) {
             return Err("message_timeout_ms must be at least 1".to_owned());
         }
-        if let Some(pinned) = self
-            .producer
-            .keys()
+        if let Some(pinned) = (self.producer.keys())
+            .chain(self.producer_env.keys())
+            .chain(self.producer_file.keys())
             .find(|key| PINNED_PRODUCER_PROPERTIES.contains(&key.as_str()))
         {
             return Err(format!(
@@ -292,8 +315,30 @@ impl RelayFile {
         Ok(())
     }
 
-    /// Applies the file's settings onto `config`.
-    pub fn apply(&self, config: &mut RelayConfig) {
+    /// Applies the file's settings onto `config`, reading the properties
+    /// it names by reference (from the environment through `env`, or from
+    /// files); refuses a variable that is not set or a file it cannot read.
+    pub fn apply(
+        &self,
+        config: &mut RelayConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
+        let mut referenced = BTreeMap::new();
+        for (property, name) in &self.producer_env {
+            let value = env(name).ok_or_else(|| {
+                format!("producer_env.\"{property}\": environment variable {name} is not set")
+            })?;
+            referenced.insert(property.clone(), value);
+        }
+        for (property, path) in &self.producer_file {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "producer_file.\"{property}\": cannot read {}: {e}",
+                    path.display()
+                )
+            })?;
+            referenced.insert(property.clone(), value.trim().to_owned());
+        }
         if let Some(brokers) = &self.brokers {
             config.brokers.clone_from(brokers);
         }
@@ -323,6 +368,8 @@ impl RelayFile {
         config
             .producer_overrides
             .extend(self.producer.iter().map(|(k, v)| (k.clone(), v.clone())));
+        config.producer_overrides.extend(referenced);
+        Ok(())
     }
 }
 
@@ -345,7 +392,7 @@ mod file_tests {
         )
         .unwrap();
         let mut config = RelayConfig::new("");
-        file.apply(&mut config);
+        file.apply(&mut config, |_| None).unwrap();
         assert_eq!(config.brokers, "k1:9092");
         assert_eq!(config.topic_partitions, 12);
         assert_eq!(config.topic_replication, 1);
@@ -374,10 +421,36 @@ mod file_tests {
                 "producer.enable.idempotence",
             ),
             ("not json", "not a valid relay configuration"),
+            (
+                r#"{"producer_env": {"acks": "ACKS"}}"#,
+                "producer.acks is set by the relay",
+            ),
         ];
         for (text, expected) in refused {
             let error = load(text).unwrap_err().to_string();
             assert!(error.contains(expected), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn secret_properties_come_from_the_environment_or_a_file_and_inline_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("ssl-key-password");
+        std::fs::write(&key, "from-file\n").unwrap();
+        let text = format!(
+            r#"{{"producer": {{"sasl.password": "inline", "compression.type": "lz4"}},
+                "producer_env": {{"sasl.username": "KAFKA_USER"}},
+                "producer_file": {{"ssl.key.password": {:?}}}}}"#,
+            key.display().to_string()
+        );
+        let file = load(&text).unwrap();
+        assert_eq!(file.inline_secrets(), ["producer.\"sasl.password\""]);
+        let mut config = RelayConfig::new("");
+        let env = |name: &str| (name == "KAFKA_USER").then(|| "ann".to_owned());
+        file.apply(&mut config, env).unwrap();
+        assert_eq!(config.producer_overrides["sasl.username"], "ann");
+        assert_eq!(config.producer_overrides["ssl.key.password"], "from-file");
+        let error = file.apply(&mut config, |_| None).unwrap_err();
+        assert!(error.contains("KAFKA_USER is not set"), "{error}");
     }
 }

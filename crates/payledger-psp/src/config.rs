@@ -22,9 +22,16 @@
 //! }
 //! ```
 //!
-//! `webhook_secrets` (or the comma-separated `webhook_secrets_env`) may list
-//! several secrets: during a rotation both the old and the new one verify.
-//! Unknown fields are refused so a typo never silently drops a setting.
+//! `webhook_secrets` (or the comma-separated `webhook_secrets_env` or
+//! `webhook_secrets_file`) may list several secrets: during a rotation both
+//! the old and the new one verify. `secret_key_file` and
+//! `webhook_secrets_file` read a secret from a file (trimmed), such as a
+//! mounted Kubernetes Secret. Unknown fields are refused so a typo never
+//! silently drops a setting.
+//!
+//! The same shape is the `[psp]` table of payledger's TOML configuration
+//! ([`PspFile`]), which allows secrets only by reference
+//! ([`PspFile::inline_secrets`]).
 
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -165,9 +172,11 @@ pub enum ConfigError {
     Invalid { project: String, message: String },
 }
 
-#[derive(Deserialize)]
+/// The settings as written, before secrets are resolved: the JSON file, or
+/// the `[psp]` table of the TOML configuration.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileWire {
+pub struct PspFile {
     #[serde(default)]
     projects: BTreeMap<String, ProjectWire>,
     #[serde(default)]
@@ -176,7 +185,39 @@ struct FileWire {
     executor: ExecutorSettings,
 }
 
-#[derive(Deserialize)]
+impl std::fmt::Debug for PspFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PspFile")
+            .field("projects", &self.projects.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PspFile {
+    /// Where the settings hold a secret itself rather than a reference to
+    /// one (`projects.shop.stripe.secret_key`, …).
+    pub fn inline_secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for (project, psps) in &self.projects {
+            if let Some(stripe) = &psps.stripe {
+                if stripe.secret_key.is_some() {
+                    found.push(format!("projects.{project}.stripe.secret_key"));
+                }
+                if !stripe.webhook_secrets.is_empty() {
+                    found.push(format!("projects.{project}.stripe.webhook_secrets"));
+                }
+            }
+        }
+        found
+    }
+
+    /// The projects configured.
+    pub fn project_names(&self) -> impl Iterator<Item = &str> {
+        self.projects.keys().map(String::as_str)
+    }
+}
+
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProjectWire {
     #[serde(default)]
@@ -185,17 +226,19 @@ struct ProjectWire {
     orders: OrderSettings,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StripeWire {
     api_base_url: Option<String>,
     secret_key: Option<String>,
     secret_key_env: Option<String>,
+    secret_key_file: Option<std::path::PathBuf>,
     publishable_key: Option<String>,
     js_url: Option<String>,
     #[serde(default)]
     webhook_secrets: Vec<String>,
     webhook_secrets_env: Option<String>,
+    webhook_secrets_file: Option<std::path::PathBuf>,
     connect_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
     find_pages_max: Option<u32>,
@@ -204,8 +247,17 @@ struct StripeWire {
 impl PspConfig {
     /// Parses the file; `env` reads environment variables named by it.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let wire: FileWire =
+        let wire: PspFile =
             serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        Self::resolve(wire, env)
+    }
+
+    /// The settings of `wire` with their secrets read (from the
+    /// environment through `env`, or from files).
+    pub fn resolve(
+        wire: PspFile,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let mut projects = BTreeMap::new();
         for (project, psps) in wire.projects {
             let stripe = psps
@@ -240,12 +292,23 @@ fn stripe_settings(
     let from_env = |name: &str| {
         env(name).ok_or_else(|| invalid(format!("environment variable {name} is not set")))
     };
-    let secret_key = match (wire.secret_key, wire.secret_key_env) {
-        (Some(key), None) => key,
-        (None, Some(name)) => from_env(&name)?,
+    let from_file = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|e| {
+                invalid(format!(
+                    "cannot read the secret file {}: {e}",
+                    path.display()
+                ))
+            })
+    };
+    let secret_key = match (wire.secret_key, wire.secret_key_env, wire.secret_key_file) {
+        (Some(key), None, None) => key,
+        (None, Some(name), None) => from_env(&name)?,
+        (None, None, Some(path)) => from_file(&path)?,
         _ => {
             return Err(invalid(
-                "stripe needs exactly one of secret_key and secret_key_env".into(),
+                "stripe needs exactly one of secret_key, secret_key_env and secret_key_file".into(),
             ));
         }
     };
@@ -253,9 +316,14 @@ fn stripe_settings(
         return Err(invalid("the stripe secret key is empty".into()));
     }
     let mut webhook_secrets = wire.webhook_secrets;
+    let listed = |joined: String| -> Vec<String> {
+        joined.split(',').map(|s| s.trim().to_owned()).collect()
+    };
     if let Some(name) = wire.webhook_secrets_env {
-        let joined = from_env(&name)?;
-        webhook_secrets.extend(joined.split(',').map(|s| s.trim().to_owned()));
+        webhook_secrets.extend(listed(from_env(&name)?));
+    }
+    if let Some(path) = wire.webhook_secrets_file {
+        webhook_secrets.extend(listed(from_file(&path)?));
     }
     webhook_secrets.retain(|s| !s.is_empty());
     let mut settings = StripeSettings::new(
@@ -347,8 +415,39 @@ mod tests {
             r#"{"refresh": {"first_delay": 1}}"#,
             r#"{"projects": {"shop": {"orders": {"retry_after": 1}}}}"#,
             r#"{"projects": {"shop": {"stripe": {"secret_key": "sk", "js_url": "javascript:x"}}}}"#,
+            r#"{"projects": {"shop": {"stripe": {"secret_key_file": "/nonexistent/key"}}}}"#,
         ] {
             assert!(PspConfig::parse(text, env).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn secrets_read_from_files_are_trimmed_and_inline_ones_are_named() {
+        let dir = std::env::temp_dir().join(format!("psp-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, hooks) = (dir.join("key"), dir.join("hooks"));
+        std::fs::write(&key, "sk_from_file\n").unwrap();
+        std::fs::write(&hooks, "whsec_1,whsec_2\n").unwrap();
+        let text = format!(
+            r#"{{"projects": {{"shop": {{"stripe": {{"secret_key_file": {:?},
+                "webhook_secrets_file": {:?}}}}},
+                "inline": {{"stripe": {{"secret_key": "sk", "webhook_secrets": ["w"]}}}}}}}}"#,
+            key.display().to_string(),
+            hooks.display().to_string()
+        );
+        let file: PspFile = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            file.inline_secrets(),
+            [
+                "projects.inline.stripe.secret_key",
+                "projects.inline.stripe.webhook_secrets"
+            ]
+        );
+        let config = PspConfig::resolve(file, env).unwrap();
+        let shop = config.projects["shop"].stripe.as_ref().unwrap();
+        assert_eq!(shop.secret_key.expose(), "sk_from_file");
+        let hooks: Vec<&str> = shop.webhook_secrets.iter().map(Secret::expose).collect();
+        assert_eq!(hooks, ["whsec_1", "whsec_2"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

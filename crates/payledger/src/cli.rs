@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API on a RocksDB store.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API clients (create, list, revoke); while a server runs on
     /// the data directory, through its admin socket, taking effect at once.
     Clients(ClientsArgs),
@@ -48,6 +48,44 @@ pub enum Command {
     /// Write every event as one flat row to an NDJSON or Parquet file
     /// (beside a running server too); see the README for the columns.
     Export(ExportArgs),
+    /// Check a TOML configuration file of `serve` and print the effective
+    /// configuration (secrets redacted).
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate FILE (unknown keys, inline secrets, unset variables,
+    /// unreadable files) and print what `serve --config FILE` would use.
+    Check {
+        /// The TOML configuration file.
+        file: PathBuf,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    Text,
+    /// One JSON object per line, with the fields of its spans.
+    Json,
+}
+
+impl LogFormat {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -127,6 +165,10 @@ pub struct StoreArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// TOML file of every setting below (see the README); flags and
+    /// environment variables given as well win over it.
+    #[arg(long, env = "PAYLEDGER_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub master: MasterKeyArgs,
     /// Address to listen on, for example 127.0.0.1:8080 (port 0 picks a free
@@ -154,6 +196,27 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = payledger_app::auth::purger::TOKEN_PURGE_INTERVAL_S_DEFAULT,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub token_purge_interval_s: u64,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, default_value_t = payledger_api::ApiConfig::default().request_body_bytes_max,
+        env = "PAYLEDGER_REQUEST_BODY_BYTES_MAX")]
+    pub request_body_bytes_max: usize,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, default_value_t = payledger_api::ApiConfig::default().token_ttl_seconds,
+        env = "PAYLEDGER_TOKEN_TTL_S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub token_ttl_s: u64,
+    /// Log line format: text (coloured only on a terminal) or json.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "PAYLEDGER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Which log lines to write, as a filter: `info`, `debug`,
+    /// `info,payledger_kafka=debug`, …
+    #[arg(long, default_value = "info", env = "RUST_LOG")]
+    pub log_level: String,
+    /// Serve `GET /metrics` on this address as well as on the API port.
+    #[arg(long, env = "PAYLEDGER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// The `[psp]` table of the configuration file (when no --psp-config).
+    #[arg(skip)]
+    pub psp_file: Option<payledger_psp::config::PspFile>,
 }
 
 /// Deliveries to webhook Subscriptions (always on; idle without any).
@@ -235,14 +298,24 @@ pub struct KafkaArgs {
     /// retries its batch, in milliseconds [default: 30000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub kafka_message_timeout_ms: Option<u64>,
+    /// The `[kafka]` table of the configuration file (when no
+    /// --kafka-config).
+    #[arg(skip)]
+    pub file: Option<payledger_kafka::config::RelayFile>,
 }
 
 impl KafkaArgs {
     /// The relay's configuration, or `None` when no brokers are given.
     pub fn relay_config(&self) -> anyhow::Result<Option<payledger_kafka::RelayConfig>> {
         let mut config = payledger_kafka::RelayConfig::new("");
+        let env = |name: &str| std::env::var(name).ok();
         if let Some(path) = &self.kafka_config {
-            payledger_kafka::config::RelayFile::load(path)?.apply(&mut config);
+            payledger_kafka::config::RelayFile::load(path)?
+                .apply(&mut config, env)
+                .map_err(|what| anyhow::anyhow!("{}: {what}", path.display()))?;
+        } else if let Some(file) = &self.file {
+            file.apply(&mut config, env)
+                .map_err(|what| anyhow::anyhow!("[kafka]: {what}"))?;
         }
         if let Some(brokers) = &self.kafka_brokers {
             config.brokers.clone_from(brokers);

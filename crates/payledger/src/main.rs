@@ -9,10 +9,13 @@
 //!   (`progress` draws its progress).
 //! - `replay`: the derived tables rebuilt from the events, or checked.
 //! - `export`: every event as a flat row, NDJSON or Parquet.
+//! - `config check`: a TOML configuration of `serve` checked and shown
+//!   (`config` also merges it into `serve`'s flags).
 
 mod admin;
 mod cli;
 mod clients;
+mod config;
 mod export;
 mod keys;
 mod merchants;
@@ -23,7 +26,7 @@ mod serve;
 mod status;
 mod verify;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// mimalloc: the server allocates many short-lived buffers per request
 /// (JSON, protobuf, batches); glibc malloc showed as ~15% of CPU under load.
@@ -31,9 +34,19 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Serve(mut args) => {
+            if let Some(path) = args.config.clone() {
+                let serve = matches.subcommand_matches("serve").expect("serve matched");
+                config::apply(&mut args, config::ConfigFile::load(&path)?, serve);
+            }
+            serve::run(&args)
+        }
+        cli::Command::Config(args) => match &args.action {
+            cli::ConfigAction::Check { file } => config::check(file),
+        },
         cli::Command::Clients(args) => clients::run(&args),
         cli::Command::Merchants(args) => merchants::run(&args),
         cli::Command::Keys(args) => keys::run(&args),

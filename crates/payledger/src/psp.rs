@@ -1,6 +1,7 @@
-//! `payledger serve --psp-config FILE`: read the PSP settings, build one
-//! connector per project account, and start the executor and the task
-//! runner. Without the flag no PSP work runs and the PSP routes answer 404.
+//! `payledger serve --psp-config FILE` (or the `[psp]` table of its TOML
+//! configuration): read the PSP settings, build one connector per project
+//! account, and start the executor and the task runner. Without settings no
+//! PSP work runs and the PSP routes answer 404.
 
 use anyhow::Context;
 use payledger_api::AppState;
@@ -96,13 +97,26 @@ pub fn registry(config: &PspConfig) -> anyhow::Result<PspRegistry> {
     Ok(registry)
 }
 
-/// Starts the PSP flows when a configuration file is given. Must run
-/// inside the server's runtime.
-pub fn start(state: &AppState, path: Option<&Path>) -> anyhow::Result<Option<PspRuntime>> {
-    let Some(path) = path else {
+/// The PSP settings of `serve`: the `--psp-config` JSON file, else the
+/// `[psp]` table of the TOML configuration, else none.
+pub fn config(args: &crate::cli::ServeArgs) -> anyhow::Result<Option<PspConfig>> {
+    if let Some(path) = &args.psp_config {
+        return read_config(path).map(Some);
+    }
+    let Some(file) = &args.psp_file else {
         return Ok(None);
     };
-    let config = read_config(path)?;
+    PspConfig::resolve(file.clone(), |name| std::env::var(name).ok())
+        .map(Some)
+        .context("invalid [psp] configuration")
+}
+
+/// Starts the PSP flows when PSP settings are given. Must run inside the
+/// server's runtime.
+pub fn start(state: &AppState, config: Option<PspConfig>) -> anyhow::Result<Option<PspRuntime>> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
     let service = PspService::new(
         state.ledger.clone(),
         registry(&config)?,

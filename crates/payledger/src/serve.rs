@@ -2,7 +2,7 @@
 //! relay, webhook deliveries, PSP executor) and the token purge, serve
 //! until Ctrl-C or SIGTERM.
 
-use crate::cli::ServeArgs;
+use crate::cli::{LogFormat, ServeArgs};
 use anyhow::Context;
 use payledger_api::{ApiConfig, AppState};
 use payledger_app::auth::purger::TokenPurger;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(args.log_format, &args.log_level)?;
     std::fs::create_dir_all(&args.store.data)
         .with_context(|| format!("cannot create data directory {}", args.store.data.display()))?;
     let config = RocksConfig {
@@ -33,8 +33,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let relay_config = args.kafka.relay_config()?;
     let api_config = ApiConfig {
         kafka_relay: relay_config.as_ref().map(relay_info),
-        ..ApiConfig::default()
+        request_body_bytes_max: args.request_body_bytes_max,
+        token_ttl_seconds: args.token_ttl_s,
     };
+    let psp_config = crate::psp::config(args)?;
     let master_path = args.master.path(&args.store.data);
     let (master, made) = payledger_app::sealing::MasterKey::load_or_create(&master_path)
         .context("cannot use the master key")?;
@@ -52,7 +54,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let relay = start_relay(&state, relay_config)?;
-        let psp = crate::psp::start(&state, args.psp_config.as_deref())?;
+        let psp = crate::psp::start(&state, psp_config)?;
         let order_states = payledger_app::order_payment_states::spawn(
             Arc::clone(&state.store),
             state.orders.clone(),
@@ -226,13 +228,25 @@ fn relay_info(
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+/// Log lines on stderr: `format` text (coloured only on a terminal) or
+/// one JSON object per line with the fields of the spans it is in;
+/// `filter` as `RUST_LOG` takes it.
+fn init_tracing(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("--log-level {filter:?} is not a valid filter"))?;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

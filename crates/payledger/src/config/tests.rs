@@ -1,0 +1,172 @@
+//! The file's keys, what it refuses, and its place between the flags and
+//! the defaults.
+
+use super::*;
+use clap::{CommandFactory, FromArgMatches};
+
+/// `serve` parsed from `flags` (no environment is set by these tests), then
+/// the file `text` applied.
+fn serve(flags: &[&str], text: &str) -> ServeArgs {
+    let argv = ["payledger", "serve"].iter().chain(flags);
+    let matches = crate::cli::Cli::command()
+        .try_get_matches_from(argv)
+        .expect("flags parse");
+    let serve = matches.subcommand_matches("serve").expect("serve");
+    let mut args = ServeArgs::from_arg_matches(serve).expect("serve args");
+    apply(
+        &mut args,
+        ConfigFile::parse(text).expect("file parses"),
+        serve,
+    );
+    args
+}
+
+const FILE: &str = r#"
+listen = "127.0.0.1:9100"
+data = "/srv/payledger"
+partitions = 4
+public_url = "https://pay.example.com"
+
+[limits]
+token_ttl_s = 600
+
+[logging]
+format = "json"
+level = "debug"
+
+[metrics]
+listen = "127.0.0.1:9190"
+
+[kafka]
+brokers = "k1:9092"
+format = "cloudevents"
+[kafka.producer]
+"compression.type" = "lz4"
+[kafka.producer_env]
+"sasl.password" = "PAYLEDGER_TEST_UNSET_KAFKA_PASSWORD"
+
+[webhooks]
+timeout_ms = 2500
+
+[psp.projects.shop.stripe]
+api_base_url = "http://127.0.0.1:8420"
+secret_key_env = "PAYLEDGER_TEST_UNSET_STRIPE_KEY"
+"#;
+
+#[test]
+fn the_file_fills_what_no_flag_gives_and_flags_win() {
+    let args = serve(&[], FILE);
+    assert_eq!(args.listen.to_string(), "127.0.0.1:9100");
+    assert_eq!(args.store.data, PathBuf::from("/srv/payledger"));
+    assert_eq!(args.store.partitions, 4);
+    assert_eq!(args.public_url.as_deref(), Some("https://pay.example.com"));
+    assert_eq!(args.token_ttl_s, 600);
+    assert_eq!(args.log_format, LogFormat::Json);
+    assert_eq!(args.log_level, "debug");
+    assert_eq!(
+        args.metrics_listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9190")
+    );
+    assert_eq!(args.webhooks.webhook_timeout_ms, 2500);
+    assert!(args.kafka.file.is_some() && args.psp_file.is_some());
+    // Not in the file: the defaults.
+    assert_eq!(
+        args.request_body_bytes_max,
+        payledger_api::ApiConfig::default().request_body_bytes_max
+    );
+
+    let flagged = serve(
+        &[
+            "--listen",
+            "127.0.0.1:9200",
+            "--partitions",
+            "8",
+            "--log-format",
+            "text",
+        ],
+        FILE,
+    );
+    assert_eq!(flagged.listen.to_string(), "127.0.0.1:9200");
+    assert_eq!(flagged.store.partitions, 8);
+    assert_eq!(flagged.log_format, LogFormat::Text);
+    assert_eq!(
+        flagged.store.data,
+        PathBuf::from("/srv/payledger"),
+        "the rest from the file"
+    );
+
+    let json_psp = serve(&["--psp-config", "psp.json"], FILE);
+    assert!(
+        json_psp.psp_file.is_none(),
+        "a JSON file given as a flag replaces [psp]"
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_name_and_line() {
+    let error = ConfigFile::parse("listen = \"127.0.0.1:1\"\n\n[logging]\nformt = \"json\"\n")
+        .expect_err("a typo")
+        .to_string();
+    assert!(
+        error.contains("formt") && error.contains("line 4"),
+        "{error}"
+    );
+    let error = ConfigFile::parse("[kafka]\nbroker = \"k:9092\"\n")
+        .expect_err("a typo in a table")
+        .to_string();
+    assert!(
+        error.contains("broker") && error.contains("line 2"),
+        "{error}"
+    );
+}
+
+#[test]
+fn secrets_written_in_the_file_are_refused_naming_where() {
+    let error = ConfigFile::parse(
+        "[psp.projects.shop.stripe]\nsecret_key = \"sk_live_123\"\n\n[kafka.producer]\n\"sasl.password\" = \"p\"\n",
+    )
+    .expect_err("inline secrets")
+    .to_string();
+    assert!(
+        error.contains("psp.projects.shop.stripe.secret_key")
+            && error.contains("kafka.producer.\"sasl.password\""),
+        "{error}"
+    );
+    assert!(
+        !error.contains("sk_live_123"),
+        "the secret itself is not repeated: {error}"
+    );
+    let pinned = ConfigFile::parse("[kafka.producer]\n\"acks\" = \"1\"\n")
+        .expect_err("a pinned property")
+        .to_string();
+    assert!(
+        pinned.contains("producer.acks is set by the relay"),
+        "{pinned}"
+    );
+}
+
+#[test]
+fn the_effective_configuration_shows_settings_and_hides_secrets() {
+    let args = serve(&[], "[webhooks]\ntimeout_ms = 2500\n");
+    let mut relay = payledger_kafka::RelayConfig::new("k1:9092");
+    relay
+        .producer_overrides
+        .insert("sasl.password".into(), "hunter2".into());
+    relay
+        .producer_overrides
+        .insert("compression.type".into(), "lz4".into());
+    let psp = payledger_psp::config::PspConfig::parse(
+        r#"{"projects": {"shop": {"stripe": {"secret_key": "sk_test_SECRET", "webhook_secrets": ["whsec_SECRET"]}}}}"#,
+        |_| None,
+    )
+    .expect("psp");
+    let shown = effective(&args, Some(&relay), Some(&psp));
+    assert!(shown.contains("timeout_ms = 2500"), "{shown}");
+    assert!(shown.contains("\"compression.type\" = \"lz4\""), "{shown}");
+    assert!(shown.contains("[psp.projects.\"shop\".stripe]"), "{shown}");
+    for secret in ["hunter2", "sk_test_SECRET", "whsec_SECRET"] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    let reparsed: toml::Table = toml::from_str(&shown).expect("the output is TOML");
+    assert_eq!(reparsed["webhooks"]["timeout_ms"].as_integer(), Some(2500));
+}
