@@ -73,7 +73,9 @@ CONFIG_SHAPE = {
 
 
 class Checks:
-    """Runs named checks, each a function that raises AssertionError."""
+    """Runs named checks. A check fails by raising AssertionError; any other
+    exception (a missing key, a file that does not parse) fails it too, with
+    the exception named, and the remaining checks still run."""
 
     def __init__(self) -> None:
         self.passed = 0
@@ -85,9 +87,21 @@ class Checks:
         except AssertionError as error:
             self.failed += 1
             print(f"FAIL {name}: {error}")
+        except Exception as error:  # noqa: BLE001 - reported as a failed check
+            self.failed += 1
+            print(f"FAIL {name}: {type(error).__name__}: {error}")
         else:
             self.passed += 1
             print(f"ok   {name}")
+
+    def value(self, name: str, produce, default):
+        """produce(), or default with a failed check when it raises."""
+        try:
+            return produce()
+        except Exception as error:  # noqa: BLE001 - reported as a failed check
+            self.failed += 1
+            print(f"FAIL {name}: {type(error).__name__}: {error}")
+            return default
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
@@ -180,8 +194,8 @@ def stages(instructions: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
     return result
 
 
-def check_dockerfile() -> None:
-    all_stages = stages(dockerfile_instructions(DOCKERFILE.read_text()))
+def check_dockerfile(text: str) -> None:
+    all_stages = stages(dockerfile_instructions(text))
     assert len(all_stages) >= 2, "a multi-stage build needs at least two FROM"
     froms = [stage[0][1] for stage in all_stages]
     assert all(" AS " in f.upper() for f in froms), f"every stage is named: {froms}"
@@ -421,6 +435,18 @@ def check_rejects_broken() -> None:
         expect_rejected(tool("yamllint", "--strict", "-c", str(DEPLOY / ".yamllint"), str(path)))
 
 
+def check_rejects_broken_dockerfile() -> None:
+    text = DOCKERFILE.read_text()
+    for old, new in (("USER 10001:10001", "USER root"), ("USER 10001:10001", ""),
+                     ("FROM debian", "# FROM debian"), ("VOLUME [", "# VOLUME [")):
+        assert old in text, f"{old!r} is in the Dockerfile"
+        try:
+            check_dockerfile(text.replace(old, new, 1))
+        except AssertionError:
+            continue
+        raise AssertionError(f"a Dockerfile with {old!r} made {new!r} was accepted")
+
+
 def check_rejects_inline_secret() -> None:
     for text in ('[psp.projects.shop.stripe]\nsecret_key = "sk_test_x"\n',
                  '[kafka.producer]\n"sasl.password" = "hunter2"\n',
@@ -439,8 +465,8 @@ def main() -> int:
         checks.run(f"kubernetes-validate --strict -k {version}", check_kubernetes, version,
                    manifest_files())
     checks.run("compose.yaml against the Compose schema", check_compose, COMPOSE)
-    checks.run("Dockerfile", check_dockerfile)
-    for where, text in toml_sources().items():
+    checks.run("Dockerfile", check_dockerfile, DOCKERFILE.read_text())
+    for where, text in checks.value("read the configurations", toml_sources, {}).items():
         checks.run(f"config {where}: known keys, no inline secrets", check_config, text)
     checks.run("kustomization lists the manifests", check_kustomization)
     checks.run("StatefulSet: one replica, probes, grace period, ports", check_statefulset)
@@ -450,6 +476,7 @@ def main() -> int:
     checks.run("compose: health checks, grace, KRaft, profile, volumes", check_compose_services)
     checks.run("compose: config files and their variables", check_compose_configs)
     checks.run("validators reject broken copies", check_rejects_broken)
+    checks.run("Dockerfile check rejects broken copies", check_rejects_broken_dockerfile)
     checks.run("inline secrets are rejected", check_rejects_inline_secret)
     print(f"deploy-check: {checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
