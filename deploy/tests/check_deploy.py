@@ -123,8 +123,14 @@ def yaml_files() -> list[Path]:
     return sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
 
 
-def manifest_files() -> list[Path]:
+def applied_files() -> list[Path]:
+    """The manifests kustomization.yaml applies."""
     return sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def manifest_files() -> list[Path]:
+    """Every manifest: the applied ones and maintenance/ (applied by hand)."""
+    return applied_files() + sorted((K8S / "maintenance").glob("*.yaml"))
 
 
 def load_all(path: Path) -> list[dict]:
@@ -292,7 +298,7 @@ def port_of(listen: str) -> int:
 def check_kustomization() -> None:
     kustomization = load_all(K8S / "kustomization.yaml")[0]
     listed = sorted(kustomization["resources"])
-    assert listed == sorted(p.name for p in manifest_files()), \
+    assert listed == sorted(p.name for p in applied_files()), \
         f"kustomization.yaml lists every manifest: {listed}"
 
 
@@ -367,6 +373,30 @@ def check_selectors() -> None:
         match = selector.get("matchLabels", selector)
         assert match.items() <= labels.items(), f"{kind} {name} selects the payledger pod"
     assert any(kind == "PodDisruptionBudget" for kind, _, _ in selected), "a PodDisruptionBudget"
+
+
+def check_maintenance() -> None:
+    objects, statefulset, pod, container, config = statefulset_parts()
+    maintenance = objects[("Pod", "payledger-maintenance")]["spec"]
+    template = statefulset["spec"]["volumeClaimTemplates"][0]
+    claim_name = f"{template['metadata']['name']}-{statefulset['metadata']['name']}-0"
+    claim = objects[("PersistentVolumeClaim", claim_name)]
+    assert claim["spec"] == template["spec"], "claim.yaml equals the StatefulSet's template"
+    volume = next(v for v in maintenance["volumes"] if "persistentVolumeClaim" in v)
+    assert volume["persistentVolumeClaim"]["claimName"] == claim_name, \
+        f"the maintenance pod mounts {claim_name}"
+    tools = maintenance["containers"][0]
+    mount = next(m for m in tools["volumeMounts"] if m["name"] == volume["name"])
+    data_mount = next(m for m in container["volumeMounts"] if m["name"] == "data")
+    assert mount["mountPath"] == data_mount["mountPath"], "at the server's mount path"
+    assert tools["image"] == container["image"], "with the server's image"
+    assert maintenance["securityContext"]["runAsUser"] == dockerfile_user(), \
+        "as the server's user (the owner of the data directory)"
+    labels = objects[("Pod", "payledger-maintenance")]["metadata"]["labels"]
+    for kind, name in objects:
+        if kind == "Service":
+            selector = objects[(kind, name)]["spec"]["selector"]
+            assert not selector.items() <= labels.items(), f"Service {name} avoids it"
 
 
 # --- compose ---------------------------------------------------------------
@@ -473,6 +503,7 @@ def main() -> int:
     checks.run("StatefulSet: volume, data paths, ConfigMap", check_statefulset_storage)
     checks.run("StatefulSet: secrets from the Secret only", check_statefulset_secrets)
     checks.run("Services and PodDisruptionBudget select the pod", check_selectors)
+    checks.run("maintenance pod and claim match the StatefulSet", check_maintenance)
     checks.run("compose: health checks, grace, KRaft, profile, volumes", check_compose_services)
     checks.run("compose: config files and their variables", check_compose_configs)
     checks.run("validators reject broken copies", check_rejects_broken)
