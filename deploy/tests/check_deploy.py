@@ -105,8 +105,20 @@ class Checks:
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / name), *args], capture_output=True, text=True,
-                          timeout=TOOL_TIMEOUT_S, cwd=REPO)
+    return subprocess.run([str(BIN / name), *args], check=False, capture_output=True,
+                          text=True, timeout=TOOL_TIMEOUT_S, cwd=REPO)
+
+
+def yamllint(paths: list[Path]) -> subprocess.CompletedProcess:
+    return tool("yamllint", "--strict", "-c", str(DEPLOY / ".yamllint"), *map(str, paths))
+
+
+def kubernetes_validate(version: str, paths: list[Path]) -> subprocess.CompletedProcess:
+    return tool("kubernetes-validate", "--strict", "--quiet", "-k", version, *map(str, paths))
+
+
+def compose_validate(path: Path) -> subprocess.CompletedProcess:
+    return tool("check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(path))
 
 
 def expect_ok(result: subprocess.CompletedProcess) -> None:
@@ -120,7 +132,8 @@ def expect_rejected(result: subprocess.CompletedProcess) -> None:
 # --- the files -------------------------------------------------------------
 
 def yaml_files() -> list[Path]:
-    return sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
+    found = sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
+    return [DEPLOY / ".yamllint", *found]
 
 
 def applied_files() -> list[Path]:
@@ -160,15 +173,15 @@ def toml_sources() -> dict[str, str]:
 # --- external validators ---------------------------------------------------
 
 def check_yamllint(paths: list[Path]) -> None:
-    expect_ok(tool("yamllint", "--strict", "-c", str(DEPLOY / ".yamllint"), *map(str, paths)))
+    expect_ok(yamllint(paths))
 
 
 def check_kubernetes(version: str, paths: list[Path]) -> None:
-    expect_ok(tool("kubernetes-validate", "--strict", "--quiet", "-k", version, *map(str, paths)))
+    expect_ok(kubernetes_validate(version, paths))
 
 
 def check_compose(path: Path) -> None:
-    expect_ok(tool("check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)))
+    expect_ok(compose_validate(path))
 
 
 # --- the Dockerfile --------------------------------------------------------
@@ -223,6 +236,20 @@ def check_dockerfile(text: str) -> None:
         if not args.startswith("--"):
             for source in args.split()[:-1]:
                 assert (REPO / source).exists(), f"COPY source {source} exists"
+
+
+def check_dockerignore() -> None:
+    """Every file the build copies is let through Dockerfile.dockerignore,
+    which excludes everything else."""
+    lines = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in lines, "the context excludes everything not named"
+    allowed = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    instructions = dockerfile_instructions(DOCKERFILE.read_text())
+    for word, args in instructions:
+        if word == "COPY" and not args.startswith("--"):
+            for source in (s.rstrip("/") for s in args.split()[:-1]):
+                assert any(source == a or source.startswith(a + "/") for a in allowed), \
+                    f"COPY {source}: not in the build context (Dockerfile.dockerignore)"
 
 
 def dockerfile_user() -> int:
@@ -445,24 +472,23 @@ def broken_copy(directory: Path, name: str, document) -> Path:
 
 
 def check_rejects_broken() -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        directory = Path(directory)
-        statefulset = load_all(K8S / "statefulset.yaml")
-        typo = copy.deepcopy(statefulset)
-        container = typo[0]["spec"]["template"]["spec"]["containers"][0]
-        container["readinessProbe"]["httpGet"]["pth"] = container["readinessProbe"]["httpGet"].pop("path")
-        wrong_type = copy.deepcopy(statefulset)
-        wrong_type[0]["spec"]["replicas"] = "one"
-        for index, document in enumerate((typo, wrong_type)):
+    statefulset = load_all(K8S / "statefulset.yaml")
+    misspelled = copy.deepcopy(statefulset)
+    probe = misspelled[0]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["httpGet"]["pth"] = probe["httpGet"].pop("path")
+    wrong_type = copy.deepcopy(statefulset)
+    wrong_type[0]["spec"]["replicas"] = "one"
+    compose = yaml.safe_load(COMPOSE.read_text())
+    kafka = compose["services"]["kafka"]
+    kafka["helthcheck"] = kafka.pop("healthcheck")
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        for index, document in enumerate((misspelled, wrong_type)):
             path = broken_copy(directory, f"statefulset-{index}.yaml", document)
-            expect_rejected(tool("kubernetes-validate", "--strict", "--quiet",
-                                 "-k", KUBERNETES_VERSIONS[0], str(path)))
-        compose = yaml.safe_load(COMPOSE.read_text())
-        compose["services"]["kafka"]["helthcheck"] = compose["services"]["kafka"].pop("healthcheck")
-        path = broken_copy(directory, "compose.yaml", [compose])
-        expect_rejected(tool("check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)))
-        path = broken_copy(directory, "bad.yaml", "---\nkey: value\n  bad: indent\n")
-        expect_rejected(tool("yamllint", "--strict", "-c", str(DEPLOY / ".yamllint"), str(path)))
+            expect_rejected(kubernetes_validate(KUBERNETES_VERSIONS[0], [path]))
+        expect_rejected(compose_validate(broken_copy(directory, "compose.yaml", [compose])))
+        bad_indent = broken_copy(directory, "bad.yaml", "---\nkey: value\n  bad: indent\n")
+        expect_rejected(yamllint([bad_indent]))
 
 
 def check_rejects_broken_dockerfile() -> None:
@@ -496,6 +522,7 @@ def main() -> int:
                    manifest_files())
     checks.run("compose.yaml against the Compose schema", check_compose, COMPOSE)
     checks.run("Dockerfile", check_dockerfile, DOCKERFILE.read_text())
+    checks.run("Dockerfile.dockerignore lets the copied files through", check_dockerignore)
     for where, text in checks.value("read the configurations", toml_sources, {}).items():
         checks.run(f"config {where}: known keys, no inline secrets", check_config, text)
     checks.run("kustomization lists the manifests", check_kustomization)
