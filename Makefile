@@ -7,7 +7,7 @@ CARGO_FLAGS ?= --release --locked
 LISTEN      ?= 127.0.0.1:8080
 DATA        ?= ./data
 
-.PHONY: run test build deps peers bench fmt lint
+.PHONY: run test build deps peers bench fmt lint deploy-check
 
 deps:
 	@scripts/ensure-system-deps.sh
@@ -24,8 +24,14 @@ run: deps
 peers:
 	@scripts/ensure-test-peers.sh
 
-## Install what the tests need and run every test.
-test: build peers
+## Lint and validate deploy/ (Dockerfile, compose file, Kubernetes
+## manifests, configuration files) with the pinned validators in .venv.
+deploy-check:
+	@scripts/ensure-deploy-tools.sh
+	.venv/bin/python deploy/tests/check_deploy.py
+
+## Install what the tests need and run every test (deploy/ first: seconds).
+test: deps deploy-check build peers
 	$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
 
 ## Run the benchmarks recorded in BENCHMARKS.md.

@@ -24,6 +24,10 @@ if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("du
   .venv/bin/pip install --quiet "duckdb==$DUCKDB_VERSION"
 fi
 
+# yamllint, kubernetes-validate and check-jsonschema: `make deploy-check`
+# validates deploy/ with them.
+scripts/ensure-deploy-tools.sh
+
 # The Kafka-protocol broker of the relay's end-to-end tests.
 scripts/ensure-tansu.sh
 
