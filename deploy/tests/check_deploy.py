@@ -58,18 +58,29 @@ ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # table of free-form string values (librdkafka properties), `None` a leaf.
 STRIPE_KEYS = ("api_base_url", "secret_key_env", "secret_key_file", "publishable_key",
                "webhook_secrets_env", "webhook_secrets_file", "connect_timeout_ms",
-               "request_timeout_ms", "js_url", "secret_key", "webhook_secrets")
+               "request_timeout_ms", "js_url", "find_pages_max", "secret_key",
+               "webhook_secrets")
 CONFIG_SHAPE = {
     "listen": None, "data": None, "partitions": None, "master_key_file": None,
     "public_url": None, "token_purge_interval_s": None,
+    "limits": {"request_body_bytes_max": None, "token_ttl_s": None},
     "logging": {"format": None, "level": None},
     "metrics": {"listen": None},
     "kafka": {"brokers": None, "topic_template": None, "topic_partitions": None,
-              "topic_replication": None, "format": None, "producer": str, "producer_env": str},
-    "webhooks": {"backoff_min_ms": None, "backoff_max_ms": None, "timeout_ms": None},
+              "topic_replication": None, "format": None, "topic_formats": str,
+              "message_timeout_ms": None, "linger_ms": None, "producer": str,
+              "producer_env": str, "producer_file": str},
+    "webhooks": {"backoff_min_ms": None, "backoff_max_ms": None, "timeout_ms": None,
+                 "ca_files": None},
     "psp": {"projects": {"*": {"stripe": dict.fromkeys(STRIPE_KEYS),
-                               "orders": {"retry_after_ms": None, "collect_wait_ms": None}}}},
+                               "orders": {"retry_after_ms": None, "collect_wait_ms": None}}},
+            "refresh": {"first_delay_ms": None, "backoff_max_ms": None, "attempts_max": None},
+            "executor": {"retry_delay_ms": None, "retry_delay_max_ms": None,
+                         "attempts_max": None}},
 }
+# The binary's own `payledger config check` is the authority on this shape:
+# the end-to-end test `deploy_configurations_pass_config_check` runs it on
+# every TOML file here. This copy lets `make deploy-check` run before a build.
 
 
 class Checks:

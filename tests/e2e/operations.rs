@@ -175,3 +175,45 @@ webhook_secrets_env = "OPS_TEST_STRIPE_HOOKS"
         "{error}"
     );
 }
+
+/// The TOML files under `deploy/` (and below), in path order.
+fn deploy_configurations() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let mut found = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read deploy/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn deploy_configurations_pass_config_check() {
+    let files = deploy_configurations();
+    assert!(
+        files.len() >= 3,
+        "deploy/ holds its configurations: {files:?}"
+    );
+    let env = [
+        ("SHOP_STRIPE_SECRET_KEY", "sk_test_placeholder"),
+        ("SHOP_STRIPE_WEBHOOK_SECRETS", "whsec_placeholder"),
+        ("KAFKA_SASL_PASSWORD", "placeholder"),
+    ];
+    for file in files {
+        let checked = config_check(&file, &env);
+        assert!(
+            checked.status.success(),
+            "{}: {}",
+            file.display(),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+}
