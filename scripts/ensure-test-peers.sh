@@ -24,6 +24,13 @@ if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("du
   .venv/bin/pip install --quiet "duckdb==$DUCKDB_VERSION"
 fi
 
+# The Prometheus text parser of the /metrics end-to-end test.
+PROMETHEUS_CLIENT_VERSION=0.26.0
+if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("prometheus-client"))' 2>/dev/null)" != "$PROMETHEUS_CLIENT_VERSION" ]; then
+  echo "installing prometheus-client==$PROMETHEUS_CLIENT_VERSION into .venv (the /metrics test parses with it) ..." >&2
+  .venv/bin/pip install --quiet "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
 # yamllint, kubernetes-validate and check-jsonschema: `make deploy-check`
 # validates deploy/ with them.
 scripts/ensure-deploy-tools.sh

@@ -217,3 +217,206 @@ fn deploy_configurations_pass_config_check() {
         );
     }
 }
+
+/// One sample of a scrape, as the Prometheus parser read it.
+#[derive(Debug)]
+struct Sample {
+    family: String,
+    kind: String,
+    name: String,
+    labels: std::collections::BTreeMap<String, String>,
+    value: f64,
+}
+
+impl Sample {
+    fn from_json(line: &str) -> Self {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a sample");
+        let text = |key: &str| value[key].as_str().expect("text").to_owned();
+        Self {
+            family: text("family"),
+            kind: text("type"),
+            name: text("name"),
+            labels: (value["labels"].as_object().expect("labels").iter())
+                .map(|(k, v)| (k.clone(), v.as_str().expect("label").to_owned()))
+                .collect(),
+            value: value["value"].as_f64().expect("number"),
+        }
+    }
+}
+
+/// `GET url` parsed by the Prometheus project's OpenMetrics parser (which
+/// refuses a malformed exposition).
+fn scrape(url: &str) -> Vec<Sample> {
+    let response = reqwest::blocking::get(url).expect("scrape");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().expect("body");
+    let mut parser = Command::new(payledger_e2e::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("metrics/parse.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    use std::io::Write;
+    parser
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let parsed = parser.wait_with_output().expect("parser output");
+    assert!(
+        parsed.status.success(),
+        "the exposition does not parse: {}\n{text}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    String::from_utf8(parsed.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(Sample::from_json)
+        .collect()
+}
+
+/// The sum of the samples named `name` whose labels include `labels`.
+fn total(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+#[test]
+fn metrics_parse_with_the_prometheus_parser_and_move_with_traffic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let metrics_port = payledger_e2e::free_port();
+    // Brokers nobody listens on: the relay runs and falls behind.
+    let brokers = format!("127.0.0.1:{}", payledger_e2e::free_port());
+    let server = Server::launch(
+        &data,
+        Launch {
+            args: vec![
+                "--metrics-listen".into(),
+                format!("127.0.0.1:{metrics_port}"),
+                "--kafka-brokers".into(),
+                brokers,
+            ],
+            ..Launch::default()
+        },
+    );
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let before = scrape(&metrics_url);
+    let api = connect(&server, &data, "metered");
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{}/oauth/token", server.url()))
+        .basic_auth("operator", Some("not-the-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .expect("token request");
+    assert_eq!(refused.status().as_u16(), 401);
+    let hook = format!("http://127.0.0.1:{}/hook", payledger_e2e::free_port());
+    let subscription = api.post(
+        "/subscriptions",
+        &serde_json::json!({"destination": {"type": "HTTP", "url": hook, "secret": "receiver-secret-0123"},
+                            "messages": [{"resourceTypeId": "payment"}]}),
+    );
+    assert_eq!(subscription.status, 201, "{:?}", subscription.body);
+    for n in 0..5 {
+        let created = api.post(
+            "/payments",
+            &serde_json::json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 100 + n}}),
+        );
+        assert_eq!(created.status, 201);
+    }
+    assert_eq!(api.get("/payments/key=nobody").status, 404);
+
+    // Deliveries to a closed port fail; wait until one was attempted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let after = loop {
+        let samples = scrape(&metrics_url);
+        let failed = total(
+            &samples,
+            "payledger_webhook_deliveries_total",
+            &[("outcome", "TemporaryError")],
+        );
+        if failed >= 1.0 {
+            break samples;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no delivery attempt was counted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        total(&after, name, labels) - total(&before, name, labels)
+    };
+    let created = [
+        ("route", "/{pk}/payments"),
+        ("method", "POST"),
+        ("status", "201"),
+    ];
+    assert_eq!(moved("payledger_http_requests_total", &created), 5.0);
+    let missing = [
+        ("route", "/{pk}/payments/{id}"),
+        ("method", "GET"),
+        ("status", "404"),
+    ];
+    assert_eq!(moved("payledger_http_requests_total", &missing), 1.0);
+    assert!(
+        moved(
+            "payledger_http_request_duration_seconds_count",
+            &[("route", "/{pk}/payments")]
+        ) >= 5.0
+    );
+    assert!(moved("payledger_events_appended_total", &[("kind", "Created")]) >= 5.0);
+    assert!(moved("payledger_append_groups_total", &[]) >= 1.0);
+    assert!(moved("payledger_append_commit_duration_seconds_count", &[]) >= 1.0);
+    assert!(moved("payledger_tokens_issued_total", &[]) >= 1.0);
+    assert!(
+        moved(
+            "payledger_tokens_refused_total",
+            &[("reason", "invalid_client")]
+        ) >= 1.0
+    );
+    assert!(
+        total(&after, "payledger_kafka_relay_lag_events", &[]) >= 5.0,
+        "the relay is behind"
+    );
+    assert!(
+        total(
+            &after,
+            "payledger_consumer_lag_events",
+            &[("consumer", "kafka-relay")]
+        ) >= 5.0
+    );
+    assert_eq!(total(&after, "payledger_webhook_subscriptions", &[]), 1.0);
+    assert!(total(&after, "payledger_webhook_delivery_lag_events", &[]) >= 1.0);
+    for sample in &after {
+        assert!(sample.family.starts_with("payledger_"), "{sample:?}");
+        if sample.kind == "counter" {
+            assert!(
+                sample.name.ends_with("_total") || sample.name.ends_with("_created"),
+                "{sample:?}"
+            );
+        }
+    }
+    // The API port serves the same exposition.
+    let api_port = scrape(&format!("{}/metrics", server.url()));
+    assert!(total(&api_port, "payledger_http_requests_total", &created) >= 5.0);
+}

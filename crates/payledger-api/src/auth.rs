@@ -82,20 +82,19 @@ pub async fn authorize(
     project: &ProjectKey,
     scope: Scope,
 ) -> Result<Principal, ApiError> {
-    let token = bearer_token(headers)?;
+    let token = bearer_token(headers).inspect_err(|_| refused("missing_bearer_token"))?;
     let now = now_ms();
     // A token checked before needs neither the store nor a blocking thread.
     let grant = match state.grants.cached(token.expose(), now) {
         Some(grant) => grant,
-        None => {
-            state
-                .blocking(move |s| {
-                    s.grants
-                        .check(&*s.store, token.expose(), now)
-                        .map_err(ApiError::bearer)
-                })
-                .await?
-        }
+        None => state
+            .blocking(move |s| {
+                s.grants
+                    .check(&*s.store, token.expose(), now)
+                    .map_err(ApiError::bearer)
+            })
+            .await
+            .inspect_err(|_| refused("invalid_token"))?,
     };
     let permission = scope.permission();
     if grant.allows(project, permission) {
@@ -104,6 +103,7 @@ pub async fn authorize(
         })
     } else {
         tracing::debug!(client_id = %grant.client_id, %project, %permission, "insufficient scope");
+        refused("insufficient_scope");
         Err(ApiError::insufficient_scope(&format!(
             "{permission}:{project}"
         )))
@@ -112,6 +112,11 @@ pub async fn authorize(
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/oauth/token", post(token))
+}
+
+/// Counts a refused token request or bearer token by `reason`.
+fn refused(reason: &str) {
+    payledger_metrics::metrics().token_refused(reason);
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -162,8 +167,15 @@ async fn token(
         )),
     };
     match result {
-        Ok(response) => response,
+        Ok(response) => {
+            payledger_metrics::metrics().tokens_issued.inc();
+            response
+        }
         Err(error) => {
+            refused(match error.status {
+                StatusCode::UNAUTHORIZED => "invalid_client",
+                _ => "invalid_token_request",
+            });
             let unauthorized = error.status == StatusCode::UNAUTHORIZED;
             let mut response = error.into_response();
             if unauthorized {

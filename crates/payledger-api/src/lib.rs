@@ -40,6 +40,7 @@ pub mod history;
 pub mod idempotent;
 pub mod json;
 pub mod messages;
+pub mod metrics;
 pub mod order_attempts;
 pub mod orders;
 pub mod payment_page;
@@ -185,6 +186,8 @@ pub fn router(state: AppState) -> Router {
         .merge(psp_notifications::routes())
         .merge(payment_page::routes())
         .merge(tokenization::routes::routes())
+        .route("/metrics", get(metrics::scrape))
+        .route_layer(axum::middleware::from_fn(request::matched_route))
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,
@@ -192,6 +195,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.request_body_bytes_max,
         ))
+        .with_state(state)
+}
+
+/// The router of a separate metrics port (`serve --metrics-listen`): only
+/// `GET /metrics`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
         .with_state(state)
 }
 

@@ -1,10 +1,18 @@
 //! Request plumbing shared by every route: the `X-Correlation-ID` header
-//! (echoed when the client sent one, generated otherwise) and body limits.
+//! (echoed when the client sent one, generated otherwise), one tracing span
+//! per request, the HTTP metrics, and body limits.
+//!
+//! The span (`request`) carries the correlation id, method, route template,
+//! project, status and latency; every log line written while the request
+//! is handled carries them too (with `--log-format json`, in its `spans`),
+//! and at debug level each request ends with one `answered` line.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+use std::time::Instant;
+use tracing::Instrument;
 
 /// Longest accepted correlation id, in bytes; longer ones are replaced.
 pub const CORRELATION_ID_BYTES_MAX: usize = 256;
@@ -13,8 +21,18 @@ pub const CORRELATION_ID_BYTES_MAX: usize = 256;
 #[derive(Clone, Debug)]
 pub struct CorrelationId(pub String);
 
-/// Echoes or generates `X-Correlation-ID` and hands it to handlers.
+/// The route template a request matched, handed from [`matched_route`]
+/// back to [`correlation_id`] on the response.
+#[derive(Clone, Debug)]
+struct MatchedRoute(MatchedPath);
+
+/// What [`correlation_id`] labels requests that matched no route.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Echoes or generates `X-Correlation-ID` and hands it to handlers; runs
+/// the request in its span and counts it in the metrics.
 pub async fn correlation_id(mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = request
         .headers()
         .get("x-correlation-id")
@@ -24,10 +42,53 @@ pub async fn correlation_id(mut request: Request, next: Next) -> Response {
             || format!("payledger-{}", uuid::Uuid::new_v4()),
             str::to_owned,
         );
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        correlation_id = %id,
+        method = %method,
+        route = tracing::field::Empty,
+        project = tracing::field::Empty,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
     request.extensions_mut().insert(CorrelationId(id.clone()));
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let route = response.extensions_mut().remove::<MatchedRoute>();
+    let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.0.as_str());
+    span.record("status", status);
+    span.record("latency_ms", elapsed.as_secs_f64() * 1e3);
+    span.in_scope(|| tracing::debug!("answered"));
+    payledger_metrics::metrics().http_answered(
+        route,
+        method.as_str(),
+        status,
+        elapsed.as_secs_f64(),
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-correlation-id", value);
+    }
+    response
+}
+
+/// Records the route template a request matched (and the project of a
+/// `/{pk}/…` route) in its span, and hands the template back for the
+/// metrics. A route layer: runs only for requests that matched a route.
+pub async fn matched_route(request: Request, next: Next) -> Response {
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    if let Some(route) = &matched {
+        let span = tracing::Span::current();
+        span.record("route", route.as_str());
+        if route.as_str().starts_with("/{pk}") {
+            let project = request.uri().path().split('/').nth(1).unwrap_or_default();
+            span.record("project", project);
+        }
+    }
+    let mut response = next.run(request).await;
+    if let Some(route) = matched {
+        response.extensions_mut().insert(MatchedRoute(route));
     }
     response
 }

@@ -116,8 +116,8 @@ impl Relay {
         });
         let consumer_config = ConsumerConfig::new(&shared.config.consumer_name, RETRY_BACKOFF);
         let handlers = Arc::clone(&shared);
-        let consumer = LogConsumer::spawn(store, consumer_config, move |_partition| {
-            RelayHandler::new(Arc::clone(&handlers))
+        let consumer = LogConsumer::spawn(store, consumer_config, move |partition| {
+            RelayHandler::new(Arc::clone(&handlers), partition)
         });
         Ok(Self { shared, consumer })
     }
@@ -169,15 +169,18 @@ struct RelayHandler {
     /// doubled after a success, within [`ATTEMPT_RECORDS_MIN`] and the
     /// configured batch size.
     attempt_records_max: usize,
+    /// The metric labels of its store partition.
+    partition: payledger_metrics::PartitionLabels,
 }
 
 impl RelayHandler {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<Shared>, partition: u16) -> Self {
         Self {
             attempt_records_max: shared.config.batch_events_max.max(1),
             renderer: RecordRenderer::new(Arc::clone(&shared.config)),
             shared,
             failures_in_a_row: 0,
+            partition: payledger_metrics::PartitionLabels { partition },
         }
     }
 }
@@ -239,6 +242,9 @@ impl RelayHandler {
                 counters
                     .acknowledged
                     .fetch_add(acked as u64, Ordering::Relaxed);
+                (payledger_metrics::metrics().kafka_records_published)
+                    .get_or_create(&self.partition)
+                    .inc_by(acked as u64);
                 done = Some(last.sequence);
                 *acked_total += acked;
             }
@@ -246,6 +252,9 @@ impl RelayHandler {
                 self.attempt_records_max = (self.attempt_records_max / 2).max(ATTEMPT_RECORDS_MIN);
                 let counters = &self.shared.counters;
                 counters.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                (payledger_metrics::metrics().kafka_publish_errors)
+                    .get_or_create(&self.partition)
+                    .inc();
                 return Handled::Failed {
                     through: done,
                     failure,

@@ -9,11 +9,16 @@
 //! are callers answered. A failed write answers
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
+//!
+//! Each group is counted in the process metrics ([`payledger_metrics`]):
+//! its requests, its write time with the fsync, the events it made durable
+//! by kind, and the queue left behind it.
 
 use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::StreamId;
+use payledger_metrics::{KindLabels, Metrics, PartitionLabels, metrics};
 use payledger_store::{
     AppendError, AppendRequest, Appended, Completion, LogSignal, PendingAppend, StoreError,
     StreamHead, completion, stamp,
@@ -22,6 +27,7 @@ use rocksdb::{DB, WriteBatch};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Bound of each partition's append queue, in requests. A full queue
 /// refuses new appends with `Overloaded` instead of growing.
@@ -67,6 +73,7 @@ impl PartitionWriter {
             partition,
             last_sequence,
             signal,
+            kinds: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("writer-{partition}"))
@@ -111,6 +118,8 @@ struct WriterState {
     partition: u16,
     last_sequence: u64,
     signal: Arc<LogSignal>,
+    /// The kinds of the events staged in the current group.
+    kinds: Vec<&'static str>,
 }
 
 /// A request accepted into the current group.
@@ -133,6 +142,11 @@ impl WriterState {
                     Err(_) => break,
                 }
             }
+            Metrics::set_partition(
+                &metrics().append_queue_depth,
+                self.partition,
+                jobs.len() as u64,
+            );
             self.commit(group);
         }
     }
@@ -142,6 +156,7 @@ impl WriterState {
         let mut heads: HashMap<StreamId, StreamHead> = HashMap::new();
         let mut accepted = Vec::with_capacity(group.len());
         let sequence_before = self.last_sequence;
+        self.kinds.clear();
         for Job { request, done } in group {
             match self.stage(&mut batch, &mut heads, request) {
                 Ok(appended) => accepted.push(Accepted { appended, done }),
@@ -153,9 +168,11 @@ impl WriterState {
         if accepted.is_empty() {
             return;
         }
+        let started = Instant::now();
         let outcome = self.write(batch, &heads);
         match outcome {
             Ok(()) => {
+                self.count(accepted.len(), started);
                 // Readable now: consumers may look before callers hear back.
                 self.signal.notify(self.partition);
                 for Accepted { appended, done } in accepted {
@@ -207,6 +224,7 @@ impl WriterState {
         );
         for event in &stamped.events {
             let envelope = &event.envelope;
+            self.kinds.push(envelope.event.kind());
             batch.put_cf(
                 events_cf,
                 keys::event_key(request.stream, envelope.version),
@@ -224,6 +242,27 @@ impl WriterState {
         self.last_sequence = stamped.head_sequence();
         heads.insert(request.stream, stamped.head);
         Ok(stamped.appended)
+    }
+
+    /// Records a durable group of `requests` written since `started`.
+    fn count(&mut self, requests: usize, started: Instant) {
+        let m = metrics();
+        let partition = PartitionLabels {
+            partition: self.partition,
+        };
+        m.append_groups.get_or_create(&partition).inc();
+        (m.append_group_requests.get_or_create(&partition)).observe(requests as f64);
+        (m.append_commit_duration.get_or_create(&partition))
+            .observe(started.elapsed().as_secs_f64());
+        self.kinds.sort_unstable();
+        for run in self.kinds.chunk_by(|a, b| a == b) {
+            let kind = KindLabels {
+                kind: run[0].to_owned(),
+            };
+            m.events_appended
+                .get_or_create(&kind)
+                .inc_by(run.len() as u64);
+        }
     }
 
     fn write(

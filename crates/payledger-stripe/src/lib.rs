@@ -65,8 +65,32 @@ impl StripeConnector {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(psp = "stripe", %method, path = tracing::field::Empty))]
+    /// One API call, counted in the process metrics by operation (the
+    /// method and the path with its object ids replaced by `{id}`) and
+    /// outcome.
     async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        form: Form,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, PspError> {
+        let started = std::time::Instant::now();
+        let operation = operation(&method, path);
+        let result = self.send(method, path, form, idempotency_key).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(PspError::Declined { .. }) => "declined",
+            Err(PspError::InvalidRequest { .. }) => "invalid_request",
+            Err(error) => error.code(),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        payledger_metrics::metrics().psp_called("stripe", &operation, outcome, seconds);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(psp = "stripe", %method, path = tracing::field::Empty))]
+    async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -481,6 +505,29 @@ impl PspConnector for StripeConnector {
             found.map(TryInto::try_into).transpose()
         })
     }
+}
+
+/// `method path` with every object id (`pi_…`, `re_…`, `cus_…`) replaced
+/// by `{id}` and the query dropped: a metric label of bounded cardinality.
+fn operation(method: &Method, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| match segment.split_once('_') {
+            Some((prefix, rest))
+                if !prefix.is_empty()
+                    && prefix.bytes().all(|b| b.is_ascii_lowercase())
+                    && !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) =>
+            {
+                "{id}"
+            }
+            _ => segment,
+        })
+        .collect();
+    format!("{method} {}", segments.join("/"))
 }
 
 #[cfg(test)]

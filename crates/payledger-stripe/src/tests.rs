@@ -314,3 +314,23 @@ fn the_debug_form_hides_the_secret_key() {
     let stripe = connector("http://127.0.0.1:1");
     assert!(!format!("{stripe:?}").contains("sk_test_key"));
 }
+
+#[test]
+fn operations_name_paths_without_object_ids() {
+    assert_eq!(
+        operation(&Method::POST, "/v1/payment_intents/pi_3QbXk2Lk/confirm"),
+        "POST /v1/payment_intents/{id}/confirm"
+    );
+    assert_eq!(
+        operation(&Method::GET, "/v1/payment_intents/search?query=x"),
+        "GET /v1/payment_intents/search"
+    );
+    assert_eq!(
+        operation(&Method::GET, "/v1/refunds/re_9Z"),
+        "GET /v1/refunds/{id}"
+    );
+    assert_eq!(
+        operation(&Method::POST, "/v1/payment_intents"),
+        "POST /v1/payment_intents"
+    );
+}

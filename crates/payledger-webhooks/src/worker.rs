@@ -343,7 +343,17 @@ impl DeliveryHandler {
             };
             // An attempt under way is finished even when a stop comes (the
             // request timeout bounds it), so what a receiver took is saved.
-            match attempt(&self.shared.client, &target, delivery, number).await {
+            let outcome = attempt(&self.shared.client, &target, delivery, number).await;
+            let counted = match &outcome {
+                Ok(()) => "delivered",
+                Err(failure) => failure.status.as_str(),
+            };
+            (payledger_metrics::metrics().webhook_deliveries)
+                .get_or_create(&payledger_metrics::OutcomeLabels {
+                    outcome: counted.to_owned(),
+                })
+                .inc();
+            match outcome {
                 Ok(()) if self.failing.take().is_some() => {
                     // The failure recorded on the cursor is over: say so
                     // before the next Message goes out.

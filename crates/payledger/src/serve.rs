@@ -84,6 +84,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Duration::from_secs(args.token_purge_interval_s),
         );
         let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
+        let metrics = start_metrics(&state, args.metrics_listen, admin_stopped.clone()).await?;
         let admin = start_admin(&state, &args.store.data, admin_stopped);
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
@@ -104,6 +105,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         if let Some(callbacks) = callbacks {
             callbacks.stop().await;
         }
@@ -120,6 +124,33 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         served?;
         Ok(())
     })
+}
+
+/// Serves `GET /metrics` on `listen`, when given, until `stopped` turns
+/// true.
+async fn start_metrics(
+    state: &AppState,
+    listen: Option<SocketAddr>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for metrics"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(%bound, "metrics listening");
+    println!("payledger metrics on http://{bound}/metrics");
+    let router = payledger_api::metrics_router(state.clone());
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    Ok(Some(tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .into_future(),
+    )))
 }
 
 /// Serves the admin socket (`payledger clients` while the server runs)
