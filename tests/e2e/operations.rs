@@ -420,3 +420,94 @@ fn metrics_parse_with_the_prometheus_parser_and_move_with_traffic() {
     let api_port = scrape(&format!("{}/metrics", server.url()));
     assert!(total(&api_port, "payledger_http_requests_total", &created) >= 5.0);
 }
+
+#[test]
+fn json_logs_carry_request_spans_and_never_a_secret() {
+    const CLIENT_SECRET: &str = "operator-secret-1";
+    const STRIPE_KEY: &str = "sk_test_LOGGED-NEVER-5f1e";
+    const WEBHOOK_SECRET: &str = "whsec_LOGGED-NEVER-a7c3";
+    const HOOK_SECRET: &str = "receiver-LOGGED-NEVER-91d2";
+    const CARD_TOKEN: &str = "tok_LOGGED-NEVER-4242";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let config = dir.path().join("payledger.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[logging]\nformat = \"json\"\nlevel = \"debug\"\n\n[psp.projects.logged.stripe]\n\
+             api_base_url = \"http://127.0.0.1:{}\"\nsecret_key_env = \"OPS_LOG_STRIPE_KEY\"\n\
+             webhook_secrets_env = \"OPS_LOG_STRIPE_HOOKS\"\n",
+            payledger_e2e::free_port()
+        ),
+    )
+    .expect("write config");
+    let mut server = Server::launch(
+        &data,
+        Launch {
+            args: vec!["--config".into(), config.display().to_string()],
+            env: vec![
+                ("OPS_LOG_STRIPE_KEY".into(), STRIPE_KEY.into()),
+                ("OPS_LOG_STRIPE_HOOKS".into(), WEBHOOK_SECRET.into()),
+            ],
+            log_file: Some(log.clone()),
+        },
+    );
+    let api = connect(&server, &data, "logged");
+    let hook = format!("http://127.0.0.1:{}/hook", payledger_e2e::free_port());
+    let subscription = api.post(
+        "/subscriptions",
+        &serde_json::json!({"destination": {"type": "HTTP", "url": hook, "secret": HOOK_SECRET},
+                            "messages": [{"resourceTypeId": "payment"}]}),
+    );
+    assert_eq!(subscription.status, 201, "{:?}", subscription.body);
+    let draft = serde_json::json!({
+        "amountPlanned": {"currencyCode": "EUR", "centAmount": 700},
+        "paymentMethodInfo": {"paymentInterface": "stripe", "token": {"value": CARD_TOKEN}},
+        "transactions": [{"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 700}}]
+    });
+    let created = api.post_with(
+        "/payments",
+        &draft,
+        &[("X-Correlation-ID", "ops-log-check-1")],
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let token = api.bearer_token().to_owned();
+    server.terminate();
+
+    let text = std::fs::read_to_string(&log).expect("read the log");
+    for secret in [
+        CLIENT_SECRET,
+        STRIPE_KEY,
+        WEBHOOK_SECRET,
+        HOOK_SECRET,
+        CARD_TOKEN,
+        &token,
+    ] {
+        assert!(!text.contains(secret), "the log holds a secret: {secret}");
+    }
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(
+        !text.contains('\u{1b}'),
+        "no terminal colour codes in a log file"
+    );
+    let answered = lines
+        .iter()
+        .find(|line| {
+            line["fields"]["message"] == "answered"
+                && line["span"]["correlation_id"] == "ops-log-check-1"
+        })
+        .unwrap_or_else(|| panic!("no answered line of the request in\n{text}"));
+    let span = &answered["span"];
+    assert_eq!(span["route"], "/{pk}/payments", "{answered}");
+    assert_eq!(span["project"], "logged");
+    assert_eq!(span["method"], "POST");
+    assert_eq!(span["status"], 201);
+    assert!(
+        span["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{answered}"
+    );
+}

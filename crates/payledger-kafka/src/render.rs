@@ -9,6 +9,7 @@
 //! | `partition-sequence` | the event's sequence in its ledger partition's log |
 //! | `ledger-partition` | the ledger partition of the payment |
 //! | `content-type` | the media type of the value |
+//! | `correlation-id` | the correlation id of the request that recorded the event, when it had one |
 //!
 //! The Message JSON is rendered by `payledger-wire` ([`MessageKeys::render`]), the
 //! same code that answers `GET /{pk}/messages`, so both always agree. A
@@ -44,19 +45,25 @@ pub struct KafkaRecord {
     /// The event's position in its ledger partition's log.
     pub sequence: u64,
     pub content_type: &'static str,
+    /// The correlation id the event was recorded under, if any.
+    pub correlation_id: Option<String>,
 }
 
 impl KafkaRecord {
     /// The record's headers, in the order they are produced.
-    pub fn headers(&self) -> [(&'static str, String); 6] {
-        [
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
             ("message-id", self.message_id.clone()),
             ("message-type", self.message_type.to_owned()),
             ("resource-version", self.resource_version.to_string()),
             ("partition-sequence", self.sequence.to_string()),
             ("ledger-partition", self.ledger_partition.to_string()),
             ("content-type", self.content_type.to_owned()),
-        ]
+        ];
+        if let Some(id) = &self.correlation_id {
+            headers.push(("correlation-id", id.clone()));
+        }
+        headers
     }
 }
 
@@ -138,6 +145,7 @@ impl RecordRenderer {
             ledger_partition: envelope.partition,
             sequence: envelope.partition_sequence,
             content_type: format.content_type(),
+            correlation_id: envelope.meta.correlation_id.clone(),
         }
     }
 
@@ -205,6 +213,29 @@ mod tests {
 
     /// What consumers parse. Written once with `PAYLEDGER_BLESS=1` when
     /// missing; never edited: a change breaks every consumer.
+    #[test]
+    fn a_record_carries_the_correlation_id_its_event_was_recorded_under() {
+        let record = |correlation_id: Option<&str>| KafkaRecord {
+            topic: Arc::from("t"),
+            key: "k".into(),
+            value: Vec::new(),
+            tombstone: false,
+            message_id: "m".into(),
+            message_type: "PaymentCreated",
+            resource_version: 1,
+            ledger_partition: 0,
+            sequence: 1,
+            content_type: "application/json",
+            correlation_id: correlation_id.map(str::to_owned),
+        };
+        let with = record(Some("checkout-7")).headers();
+        assert_eq!(
+            with.last(),
+            Some(&("correlation-id", "checkout-7".to_owned()))
+        );
+        assert_eq!(record(None).headers().len(), with.len() - 1);
+    }
+
     #[test]
     fn the_record_wire_format_is_stable() {
         for format in MessageFormat::ALL {

@@ -32,6 +32,9 @@ pub struct Delivery {
     pub sequence: u64,
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    /// The correlation id the event was recorded under, if any (sent as
+    /// `X-Correlation-ID`).
+    pub correlation_id: Option<String>,
 }
 
 /// What one log event means for one subscription.
@@ -83,6 +86,7 @@ impl DeliveryRenderer {
                 sequence,
                 body,
                 content_type,
+                correlation_id: envelope.meta.correlation_id.clone(),
             }));
         }
         Ok(steps)

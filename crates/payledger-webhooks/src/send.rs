@@ -70,15 +70,19 @@ pub fn headers(
     delivery: &Delivery,
     attempt: u32,
     now_s: u64,
-) -> [(&'static str, String); 6] {
-    [
+) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
         ("Content-Type", delivery.content_type.to_owned()),
         (SIGNATURE_HEADER, sign(target.secret, now_s, &delivery.body)),
         (SUBSCRIPTION_HEADER, target.subscription_id.to_owned()),
         (DELIVERY_HEADER, delivery.message_id.clone()),
         (ATTEMPT_HEADER, attempt.to_string()),
         (MESSAGE_TYPE_HEADER, delivery.message_type.clone()),
-    ]
+    ];
+    if let Some(id) = &delivery.correlation_id {
+        headers.push(("X-Correlation-ID", id.clone()));
+    }
+    headers
 }
 
 /// The meaning of the receiver's answer.
@@ -170,6 +174,7 @@ mod tests {
             sequence: envelope.partition_sequence,
             body: bytes,
             content_type,
+            correlation_id: None,
         };
         let target = Target {
             subscription_id: "0c7d3f52-9c0e-4d0a-8a59-3f1a1d2b6c01",
@@ -237,5 +242,27 @@ mod tests {
                 .detail
                 .contains("redirects are not followed")
         );
+    }
+
+    #[test]
+    fn a_delivery_carries_the_correlation_id_its_event_was_recorded_under() {
+        let target = Target {
+            subscription_id: "s",
+            url: "http://h/x",
+            secret: b"whsec-0123456789abcdef",
+        };
+        let mut delivery = Delivery {
+            message_id: "m".into(),
+            message_type: "PaymentCreated".into(),
+            sequence: 1,
+            body: b"{}".to_vec(),
+            content_type: "application/json",
+            correlation_id: Some("checkout-7".into()),
+        };
+        let sent = headers(&target, &delivery, 1, 0);
+        assert!(sent.contains(&("X-Correlation-ID", "checkout-7".to_owned())));
+        delivery.correlation_id = None;
+        let sent = headers(&target, &delivery, 1, 0);
+        assert!(sent.iter().all(|(name, _)| *name != "X-Correlation-ID"));
     }
 }

@@ -56,7 +56,9 @@ struct ExecutorHandler {
 }
 
 impl LogHandler for ExecutorHandler {
-    type Work = Vec<(ProjectKey, PaymentId)>;
+    /// Each payment with work, and the correlation id of its first event in
+    /// the batch (its PSP calls are logged under it).
+    type Work = Vec<(ProjectKey, PaymentId, Option<String>)>;
     type Error = PspFailure;
 
     fn batch_events_max(&self) -> usize {
@@ -77,9 +79,9 @@ impl LogHandler for ExecutorHandler {
             // Only payments' events can carry PSP work.
             .filter_map(|e| {
                 let payment = e.payment_id()?;
-                Some((e.meta.project, payment))
+                Some((e.meta.project, payment, e.meta.correlation_id))
             })
-            .filter(|(_, payment)| seen.insert(*payment))
+            .filter(|(_, payment, _)| seen.insert(*payment))
             .collect())
     }
 
@@ -92,12 +94,16 @@ impl LogHandler for ExecutorHandler {
         let mut running = JoinSet::new();
         let all = async {
             let mut outcome = Ok(());
-            for (project, payment_id) in work.iter().cloned() {
+            for (project, payment_id, correlation_id) in work.iter().cloned() {
                 if running.len() >= EXECUTOR_PAYMENTS_CONCURRENT_MAX {
                     outcome = outcome.and(joined(running.join_next().await));
                 }
                 let this = self.service.clone();
-                running.spawn(async move {
+                let span = tracing::info_span!(
+                    "psp_work",
+                    correlation_id = correlation_id.as_deref().unwrap_or_default()
+                );
+                running.spawn(tracing::Instrument::instrument(async move {
                     match this.process_payment(&project, payment_id, false).await {
                         // A rule refused payledger's own update (e.g. a
                         // merchant changed the interaction Type): holding the
@@ -109,7 +115,7 @@ impl LogHandler for ExecutorHandler {
                         }
                         other => other.map(drop),
                     }
-                });
+                }, span));
             }
             while let Some(done) = running.join_next().await {
                 outcome = outcome.and(joined(Some(done)));
