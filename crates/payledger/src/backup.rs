@@ -116,6 +116,7 @@ pub fn take(store: &RocksStore, data: &Path, out: &Path) -> Result<BackupReport,
             .map_err(|error| BackupFailure::Failed(format!("{error:#}")))?;
         copied.push(name.to_owned());
     }
+    sync_directory(out).map_err(|error| BackupFailure::Failed(format!("{error:#}")))?;
     Ok(BackupReport {
         out: out.to_path_buf(),
         store_files: summary.files,
