@@ -213,6 +213,15 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// The root digest `payledger verify` printed.
+fn root_digest(verify: &Output) -> String {
+    let out = String::from_utf8_lossy(&verify.stdout);
+    out.lines()
+        .find_map(|line| line.strip_prefix("root digest: "))
+        .expect("a root digest")
+        .to_owned()
+}
+
 /// Every payment of `expected` reads at its acknowledged version or later.
 fn assert_present(api: &Api, expected: &HashMap<String, u64>) {
     for (id, version) in expected {
@@ -282,6 +291,16 @@ fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
         arg(&master),
     ]);
     assert!(verify.status.success(), "{}", text(&verify));
+    // The restored store is the backed-up history, digest for digest.
+    let of_backup = payledger(&[
+        "verify",
+        "--data",
+        arg(&backup),
+        "--master-key-file",
+        arg(&master),
+    ]);
+    assert!(of_backup.status.success(), "{}", text(&of_backup));
+    assert_eq!(root_digest(&verify), root_digest(&of_backup));
 
     let master = master.display().to_string();
     let copy = Server::start_with(&restored, &["--master-key-file", &master]);
