@@ -41,7 +41,8 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 # The oldest Kubernetes the manifests are meant for (PVC retention policy and
 # unhealthyPodEvictionPolicy are GA there or earlier) and a current one.
 KUBERNETES_VERSIONS = ("1.31.0", "1.34.0")
-# payledger's drain bound after SIGTERM, in seconds (stop accepting, finish
+# payledger's drain bound after SIGTERM, in seconds (SHUTDOWN_DRAIN_MS_MAX in
+# crates/payledger/src/shutdown.rs: stop accepting, finish
 # requests, flush the Kafka relay and webhook deliveries).
 DRAIN_S = 30
 # Margin the grace period keeps above preStop + drain, in seconds.

@@ -21,7 +21,9 @@
 //! | `POST /clients` `{id, secret, scope}` | 201 `{id, scope, createdAtMs}` |
 //! | `DELETE /clients/{id}` | 200 `{id, tokensRemoved}` |
 //! | `GET\|POST /merchants`, `POST /merchants/{id}/keys`, `DELETE /merchants/{id}/keys/{keyId}` | see [`merchants`] |
+//! | `POST /backup` `{out}` | see [`backup`] |
 
+pub mod backup;
 pub mod merchants;
 
 use crate::{ApiError, AppState};
@@ -139,15 +141,20 @@ impl axum::serve::Listener for AdminListener {
     }
 }
 
-/// Serves the admin routes on `listener` until `shutdown` completes, then
-/// removes the socket file.
+/// Serves the admin routes (and `POST /backup` when given `backups`) on
+/// `listener` until `shutdown` completes, then removes the socket file.
 pub async fn serve(
     listener: AdminListener,
     state: AppState,
+    backups: Option<backup::BackupHook>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let path = listener.path.clone();
-    let served = axum::serve(listener, routes().with_state(state))
+    let mut router = routes();
+    if let Some(hook) = backups {
+        router = router.merge(backup::routes(hook));
+    }
+    let served = axum::serve(listener, router.with_state(state))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = std::fs::remove_file(&path);

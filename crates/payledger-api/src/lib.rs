@@ -34,6 +34,7 @@ pub mod admin;
 pub mod analytics;
 pub mod auth;
 pub mod catalog;
+pub mod drain;
 pub mod error;
 pub mod expand;
 pub mod history;

@@ -11,12 +11,14 @@
 //! domain envelopes and typed positions only.
 
 pub mod audit;
+mod checkpoint;
 mod db;
 mod keys;
 mod rebuild;
 mod store;
 mod writer;
 
+pub use checkpoint::{CheckpointError, CheckpointSummary};
 pub use rebuild::OnStream;
 pub use store::{RocksConfig, RocksStore};
 pub use writer::{APPEND_QUEUE_REQUESTS_MAX, GROUP_COMMIT_EVENTS_MAX, GROUP_COMMIT_REQUESTS_MAX};

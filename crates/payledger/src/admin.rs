@@ -27,6 +27,24 @@ pub fn request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> anyhow::Result<Option<serde_json::Value>> {
+    request_within(
+        data,
+        method,
+        path,
+        body,
+        (ADMIN_REQUEST_TIMEOUT_MS, "ADMIN_REQUEST_TIMEOUT_MS"),
+    )
+}
+
+/// [`request`], waiting for the answer up to `timeout`: milliseconds and
+/// the name of the caller's limit.
+pub fn request_within(
+    data: &Path,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    (timeout_ms, limit): (u64, &str),
+) -> anyhow::Result<Option<serde_json::Value>> {
     let socket = payledger_api::admin::socket_path(data);
     let body = match body {
         Some(value) => Bytes::from(serde_json::to_vec(value)?),
@@ -61,12 +79,11 @@ pub fn request(
             }
         };
         let exchange = send(stream, &socket, method, path, body);
-        tokio::time::timeout(Duration::from_millis(ADMIN_REQUEST_TIMEOUT_MS), exchange)
+        tokio::time::timeout(Duration::from_millis(timeout_ms), exchange)
             .await
             .map_err(|_| {
                 anyhow!(
-                    "the server on {} did not answer within {ADMIN_REQUEST_TIMEOUT_MS} ms \
-                     (ADMIN_REQUEST_TIMEOUT_MS)",
+                    "the server on {} did not answer within {timeout_ms} ms ({limit})",
                     data.display()
                 )
             })?

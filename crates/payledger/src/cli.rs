@@ -51,6 +51,37 @@ pub enum Command {
     /// Check a TOML configuration file of `serve` and print the effective
     /// configuration (secrets redacted).
     Config(ConfigArgs),
+    /// Take a consistent copy of the store into a new directory: through
+    /// the admin socket of a server running on the data directory (it keeps
+    /// serving writes), or by opening the store when none runs. The master
+    /// key is not copied.
+    Backup(BackupArgs),
+    /// Copy a backup into an empty (or new) data directory, with no server
+    /// running on it; refuses a directory that holds anything.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub master: MasterKeyArgs,
+    /// Directory of the RocksDB store.
+    #[arg(long, default_value = "./data", env = "PAYLEDGER_DATA")]
+    pub data: PathBuf,
+    /// Directory to make for the backup; it must not exist yet, its
+    /// parent must.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory `payledger backup` made.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Data directory to restore into: missing or empty.
+    #[arg(long, env = "PAYLEDGER_DATA")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]

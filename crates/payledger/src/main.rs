@@ -9,10 +9,14 @@
 //!   (`progress` draws its progress).
 //! - `replay`: the derived tables rebuilt from the events, or checked.
 //! - `export`: every event as a flat row, NDJSON or Parquet.
+//! - `backup`, `restore`: a consistent copy of the store, taken through a
+//!   running server's admin socket or from a stopped store, and its
+//!   restoration into an empty data directory.
 //! - `config check`: a TOML configuration of `serve` checked and shown
 //!   (`config` also merges it into `serve`'s flags).
 
 mod admin;
+mod backup;
 mod cli;
 mod clients;
 mod config;
@@ -23,6 +27,7 @@ mod progress;
 mod psp;
 mod replay;
 mod serve;
+mod shutdown;
 mod status;
 mod verify;
 
@@ -54,5 +59,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Verify(args) => verify::run(&args),
         cli::Command::Replay(args) => replay::run(&args),
         cli::Command::Export(args) => export::run(&args),
+        cli::Command::Backup(args) => backup::run_backup(&args),
+        cli::Command::Restore(args) => backup::run_restore(&args),
     }
 }

@@ -1,8 +1,10 @@
 //! `payledger serve`: open the store, bind, start the log consumers (Kafka
 //! relay, webhook deliveries, PSP executor) and the token purge, serve
-//! until Ctrl-C or SIGTERM.
+//! until Ctrl-C or SIGTERM, then drain within `SHUTDOWN_DRAIN_MS_MAX`
+//! (`shutdown`).
 
 use crate::cli::{LogFormat, ServeArgs};
+use crate::shutdown::{self, SHUTDOWN_DRAIN_MS_MAX, Stopping};
 use anyhow::Context;
 use payledger_api::{ApiConfig, AppState};
 use payledger_app::auth::purger::TokenPurger;
@@ -46,10 +48,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             "made a new master key: keep a copy apart from the data; without it no sealed personal data can be read"
         );
     }
-    let sealed = payledger_app::sealing::SealedStore::new(Arc::new(store), master);
+    let store = Arc::new(store);
+    let backups = backup_hook(&store, &args.store.data);
+    let sealed = payledger_app::sealing::SealedStore::new(store, master);
     let state = AppState::new(Arc::new(sealed), api_config);
     let runtime = payledger_api::server_runtime().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let (outcome, deadline) = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -85,7 +89,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         );
         let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
         let metrics = start_metrics(&state, args.metrics_listen, admin_stopped.clone()).await?;
-        let admin = start_admin(&state, &args.store.data, admin_stopped);
+        let admin = start_admin(&state, &args.store.data, backups, admin_stopped);
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
         print_ready(&state, bound, &args.store.data, admin.is_some()).await;
@@ -101,28 +105,99 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             shutdown_signal().await;
             let _ = stop_admin.send(true);
         };
-        let served = payledger_api::serve(listener, router, shutdown).await;
+        let bound = Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX);
+        let drained = payledger_api::drain::serve_draining(listener, router, shutdown, bound).await;
+        let (began, connections_cut) = match &drained {
+            Ok(drained) => (drained.began, drained.connections_cut),
+            Err(_) => (tokio::time::Instant::now(), 0),
+        };
+        let deadline = began + bound;
+        let mut parts: Vec<Stopping> = vec![
+            ("order payment states", Box::pin(order_states.stop())),
+            ("analytics", Box::pin(analytics.stop())),
+            ("webhook deliveries", Box::pin(deliveries.stop())),
+            ("token purge", Box::pin(purger.stop())),
+        ];
         if let Some(admin) = admin {
-            let _ = admin.await;
+            parts.push((
+                "admin socket",
+                Box::pin(async move {
+                    let _ = admin.await;
+                }),
+            ));
         }
         if let Some(metrics) = metrics {
-            let _ = metrics.await;
+            parts.push((
+                "metrics listener",
+                Box::pin(async move {
+                    let _ = metrics.await;
+                }),
+            ));
         }
         if let Some(callbacks) = callbacks {
-            callbacks.stop().await;
+            parts.push(("merchant callbacks", Box::pin(callbacks.stop())));
         }
         if let Some(psp) = psp {
-            psp.stop().await;
+            parts.push(("PSP executor", Box::pin(psp.stop())));
         }
-        order_states.stop().await;
-        analytics.stop().await;
-        deliveries.stop().await;
-        purger.stop().await;
         if let Some(relay) = relay {
-            relay.stop().await;
+            parts.push(("Kafka relay", Box::pin(relay.stop())));
         }
-        served?;
-        Ok(())
+        let cut = shutdown::stop_by(deadline, parts).await;
+        let outcome = drained
+            .map_err(anyhow::Error::from)
+            .and_then(|_| drain_outcome(began, connections_cut, &cut));
+        Ok::<_, anyhow::Error>((outcome, deadline))
+    })?;
+    // Blocking work of parts cut short may still run: wait no longer than
+    // the bound for it.
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    runtime.shutdown_timeout(left);
+    outcome
+}
+
+/// Logs how the drain ended; an error when the bound cut it short.
+fn drain_outcome(
+    began: tokio::time::Instant,
+    connections_cut: usize,
+    cut: &[&str],
+) -> anyhow::Result<()> {
+    let drain_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if connections_cut == 0 && cut.is_empty() {
+        tracing::info!(
+            drain_ms,
+            "stopped: every request answered, every consumer stopped"
+        );
+        return Ok(());
+    }
+    let cut = cut.join(", ");
+    tracing::error!(
+        drain_ms,
+        connections_cut,
+        parts_cut = %cut,
+        "the drain passed SHUTDOWN_DRAIN_MS_MAX; exiting without waiting further"
+    );
+    anyhow::bail!(
+        "the shutdown drain passed {SHUTDOWN_DRAIN_MS_MAX} ms (SHUTDOWN_DRAIN_MS_MAX): \
+         {connections_cut} connections still open, not stopped: [{cut}]; acknowledged writes \
+         are durable and consumers resume from their cursors"
+    )
+}
+
+/// How the admin socket's `POST /backup` reaches the store: a checkpoint
+/// taken by this process, which holds the store's lock.
+fn backup_hook(store: &Arc<RocksStore>, data: &Path) -> payledger_api::admin::backup::BackupHook {
+    let (store, data) = (Arc::clone(store), data.to_path_buf());
+    Arc::new(move |out: &Path| {
+        let report = crate::backup::take(&store, &data, out)?;
+        tracing::info!(
+            out = %report.out.display(),
+            files = report.store_files,
+            bytes = report.store_bytes,
+            took_ms = report.took_ms,
+            "backup taken"
+        );
+        Ok(report)
     })
 }
 
@@ -159,6 +234,7 @@ async fn start_metrics(
 fn start_admin(
     state: &AppState,
     data: &Path,
+    backups: payledger_api::admin::backup::BackupHook,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = match payledger_api::admin::AdminListener::bind(data) {
@@ -175,6 +251,7 @@ fn start_admin(
     Some(tokio::spawn(payledger_api::admin::serve(
         listener,
         state.clone(),
+        Some(backups),
         shutdown,
     )))
 }
