@@ -21,6 +21,8 @@
 //!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
 //!   relay's view.
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI document of every
+//!   route (`deploy/openapi.yaml`).
 //! - [`tokenization`]: the signed tokenization API (seed 004): envelope,
 //!   signature, request fields, response codes and their HTTP statuses.
 //!   Its answer JSON is rendered by `payledger_app::tokenization::answer`,
@@ -40,6 +42,7 @@ pub mod history;
 pub mod idempotent;
 pub mod json;
 pub mod messages;
+pub mod openapi;
 pub mod order_attempts;
 pub mod orders;
 pub mod payment_page;
@@ -167,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .merge(openapi::routes())
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
