@@ -9,6 +9,7 @@ mod examples;
 mod kafka;
 mod layers;
 mod load;
+mod openapi;
 mod orders;
 mod quickstart;
 mod sdk;
