@@ -35,6 +35,19 @@ fi
 # validates deploy/ with them.
 scripts/ensure-deploy-tools.sh
 
+# openapi-spec-validator checks deploy/openapi.yaml, and its
+# openapi-schema-validator checks real answers against the document's
+# schemas (tests/openapi/check.py); PyYAML reads the document.
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+OPENAPI_SCHEMA_VALIDATOR_VERSION=0.9.0
+PYYAML_VERSION=6.0.3
+if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("openapi-spec-validator"), m.version("openapi-schema-validator"), m.version("PyYAML"))' 2>/dev/null)" \
+     != "$OPENAPI_SPEC_VALIDATOR_VERSION $OPENAPI_SCHEMA_VALIDATOR_VERSION $PYYAML_VERSION" ]; then
+  echo "installing openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION into .venv (the OpenAPI tests validate the document and answers with it) ..." >&2
+  .venv/bin/pip install --quiet "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION" \
+    "openapi-schema-validator==$OPENAPI_SCHEMA_VALIDATOR_VERSION" "PyYAML==$PYYAML_VERSION"
+fi
+
 # The Kafka-protocol broker of the relay's end-to-end tests.
 scripts/ensure-tansu.sh
 

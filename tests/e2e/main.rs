@@ -10,6 +10,7 @@ mod examples;
 mod kafka;
 mod layers;
 mod load;
+mod openapi;
 mod operations;
 mod orders;
 mod quickstart;

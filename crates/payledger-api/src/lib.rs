@@ -21,6 +21,8 @@
 //!   the payment refresh.
 //! - [`subscriptions`]: outbound webhook Subscriptions and the Kafka
 //!   relay's view.
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI document of every
+//!   route (`deploy/openapi.yaml`).
 //! - [`tokenization`]: the signed tokenization API (seed 004): envelope,
 //!   signature, request fields, response codes and their HTTP statuses.
 //!   Its answer JSON is rendered by `payledger_app::tokenization::answer`,
@@ -42,6 +44,7 @@ pub mod idempotent;
 pub mod json;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod order_attempts;
 pub mod orders;
 pub mod payment_page;
@@ -169,6 +172,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .merge(openapi::routes())
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
