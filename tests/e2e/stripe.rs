@@ -494,6 +494,29 @@ fn authorize_capture_and_partially_refund_at_stripe() {
     let request = &refunded["interfaceInteractions"][0]["fields"];
     assert_eq!(request["idempotencyKey"], format!("payledger-{txn}-create"));
     assert_eq!(intents_for(txn).len(), 1);
+
+    // The calls are counted by operation and outcome, with their latency.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.server.url()))
+        .expect("scrape")
+        .text()
+        .expect("metrics");
+    for operation in [
+        "POST /v1/payment_intents",
+        "POST /v1/payment_intents/{id}/capture",
+        "POST /v1/refunds",
+    ] {
+        let counted = format!("psp=\"stripe\",operation=\"{operation}\",outcome=\"ok\"}}");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("payledger_psp_calls_total{") && l.contains(&counted)),
+            "{operation} not counted in\n{metrics}"
+        );
+        let timed = format!(
+            "payledger_psp_call_duration_seconds_count{{psp=\"stripe\",operation=\"{operation}\"}}"
+        );
+        assert!(metrics.contains(&timed), "{operation} not timed");
+    }
 }
 
 #[test]
