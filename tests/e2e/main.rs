@@ -7,6 +7,7 @@ mod backup;
 mod clients;
 mod crash;
 mod examples;
+mod hardening;
 mod kafka;
 mod layers;
 mod load;

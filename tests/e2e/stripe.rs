@@ -797,6 +797,13 @@ fn an_unknown_payment_intent_is_kept_as_an_orphan() {
     let (status, reply) =
         post_webhook(&s, &body, Some(&sign(&s.webhook_secret, unix_now(), &body)));
     assert_eq!((status, reply["outcome"].as_str()), (200, Some("orphaned")));
+    let (status, reply) =
+        post_webhook(&s, &body, Some(&sign(&s.webhook_secret, unix_now(), &body)));
+    assert_eq!(
+        (status, reply["outcome"].as_str()),
+        (200, Some("duplicate")),
+        "a repeated orphan is recognised"
+    );
 }
 
 #[test]

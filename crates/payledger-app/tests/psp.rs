@@ -696,18 +696,19 @@ fn duplicate_and_orphan_webhooks_are_recorded_once() {
         let payment = w
             .create(CARD_3DS, "card", &[(TransactionType::Charge, 100)])
             .await;
-        // A webhook about an intent no payment knows yet: orphaned.
+        // A webhook about an intent no payment knows yet: orphaned; the
+        // same event again is a duplicate of the orphan held.
         w.psp.inject(Fault::AnswerLost);
         w.execute().await;
         assert_eq!(w.deliver(0).await, NotificationOutcome::Orphaned);
-        assert_eq!(w.deliver(0).await, NotificationOutcome::Orphaned);
-        // The watchdog (+1 s) resumes the execution; the orphans (+5 s)
-        // then find the payment; their refresh is due at once.
+        assert_eq!(w.deliver(0).await, NotificationOutcome::Duplicate);
+        // The watchdog (+1 s) resumes the execution; the orphan (+5 s)
+        // then finds the payment; its refresh is due at once.
         w.clock.advance(1_000);
         assert_eq!(w.run_tasks().await, 1);
         assert!(w.get(payment.id).transactions[0].interface_id.is_some());
         w.clock.advance(4_000);
-        assert_eq!(w.run_tasks().await, 2);
+        assert_eq!(w.run_tasks().await, 1);
         assert!(w.run_tasks().await >= 1);
         let notifications = |p: &Payment| {
             p.interface_interactions

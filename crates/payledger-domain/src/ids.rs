@@ -13,6 +13,28 @@ pub enum Actor {
     Internal(String),
 }
 
+/// Positions of the hyphens in the canonical form of a UUID.
+const UUID_HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+/// The UUID `text` names in its canonical form: 36 characters, lowercase
+/// hexadecimal digits and hyphens at 8, 13, 18 and 23, as payledger writes
+/// every id. Every other spelling the `uuid` crate would read (upper case,
+/// no hyphens, `{braced}`, `urn:uuid:`) is refused, so one resource has
+/// exactly one address, and an idempotency key's request hash sees one
+/// path per request.
+pub fn canonical_uuid(text: &str) -> Option<Uuid> {
+    let bytes = text.as_bytes();
+    let canonical = bytes.len() == 36
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(at, b)| match UUID_HYPHENS.contains(&at) {
+                true => *b == b'-',
+                false => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+            });
+    canonical.then(|| Uuid::try_parse(text).ok()).flatten()
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -36,9 +58,10 @@ macro_rules! uuid_id {
             pub const fn uuid(&self) -> Uuid {
                 self.0
             }
-            /// Parses the hyphenated textual form.
+            /// Parses the canonical textual form only (see
+            /// [`canonical_uuid`]).
             pub fn parse(text: &str) -> Option<Self> {
-                Uuid::try_parse(text).ok().map(Self)
+                canonical_uuid(text).map(Self)
             }
         }
 
@@ -107,6 +130,25 @@ mod tests {
         assert!(ProjectKey::parse("").is_none());
         assert!(ProjectKey::parse("a/b").is_none());
         assert!(ProjectKey::parse(&"x".repeat(PROJECT_KEY_BYTES_MAX + 1)).is_none());
+    }
+
+    #[test]
+    fn only_the_canonical_spelling_of_an_id_parses() {
+        let canonical = "3f6c1a9e-0b7d-4e52-9c1a-5d2e8f4b7a61";
+        let id = PaymentId::parse(canonical).expect("canonical");
+        assert_eq!(id.to_string(), canonical);
+        for other in [
+            "3F6C1A9E-0B7D-4E52-9C1A-5D2E8F4B7A61",
+            "3f6c1a9e0b7d4e529c1a5d2e8f4b7a61",
+            "{3f6c1a9e-0b7d-4e52-9c1a-5d2e8f4b7a61}",
+            "urn:uuid:3f6c1a9e-0b7d-4e52-9c1a-5d2e8f4b7a61",
+            "3f6c1a9e-0b7d-4e52-9c1a-5d2e8f4b7a6g",
+            "3f6c1a9e-0b7d-4e52-9c1a5-d2e8f4b7a61",
+            " 3f6c1a9e-0b7d-4e52-9c1a-5d2e8f4b7a6",
+            "",
+        ] {
+            assert_eq!(PaymentId::parse(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl StreamId {
         let (kind, id) = text.split_once('/')?;
         Some(Self::new(
             StreamKind::parse(kind)?,
-            Uuid::try_parse(id).ok()?,
+            crate::ids::canonical_uuid(id)?,
         ))
     }
 

@@ -40,6 +40,18 @@ pub enum NotificationRejected {
     Malformed(#[from] WebhookParseError),
 }
 
+/// The `WebhookEvents` row that marks an event held as an orphan (its
+/// value: when it arrived, ms big-endian): the event's own row key followed
+/// by this byte, so the recorded row stays what "already recorded" means.
+const ORPHAN_MARKER_SUFFIX: u8 = 0xFF;
+
+/// The orphan marker row key of the event whose row key is `dedupe`.
+fn orphan_marker_key(dedupe: &[u8]) -> Vec<u8> {
+    let mut key = dedupe.to_vec();
+    key.push(ORPHAN_MARKER_SUFFIX);
+    key
+}
+
 /// What became of a verified webhook.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum NotificationOutcome {
@@ -96,6 +108,18 @@ impl PspService {
             payment_intent: intent,
             created: event.created,
         };
+        // An event held as an orphan already is a duplicate too: its task
+        // records it once a payment knows the PaymentIntent.
+        let marker = orphan_marker_key(&table_keys::webhook_event_key(
+            project, interface, &event.id,
+        ));
+        let key = marker.clone();
+        let held = self
+            .blocking(move |s| Ok(s.store().get(Table::WebhookEvents, &key)?.is_some()))
+            .await?;
+        if held {
+            return Ok(NotificationOutcome::Duplicate);
+        }
         let outcome = self.record_webhook(project, &orphan).await?;
         if outcome == NotificationOutcome::Orphaned {
             let task = Task::Orphan {
@@ -103,8 +127,14 @@ impl PspService {
                 event: orphan,
                 attempt: 1,
             };
-            let due = self.inner.clock.now_ms() + self.inner.policy.orphan_delay_ms;
-            self.schedule(task, due, Vec::new()).await?;
+            let now = self.inner.clock.now_ms();
+            let due = now + self.inner.policy.orphan_delay_ms;
+            let marker = KvWrite {
+                table: Table::WebhookEvents,
+                key: marker,
+                value: Some(now.max(0).to_be_bytes().to_vec()),
+            };
+            self.schedule(task, due, vec![marker]).await?;
         }
         Ok(outcome)
     }
