@@ -466,6 +466,7 @@ impl From<AppError> for ApiError {
                 Self::invalid_input(format!("The Idempotency-Key is longer than {max} bytes."))
             }
             AppError::Overloaded => Self::overloaded(),
+            AppError::ScanLimit { .. } => Self::invalid_input(format!("The {error}.")),
             AppError::Store(failure) => Self::from(failure),
         }
     }

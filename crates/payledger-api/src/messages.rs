@@ -8,8 +8,9 @@
 //!
 //! Messages are not stored twice: they are rendered from the events. A
 //! query whose predicate pins `resource(id = "…")` reads that one stream;
-//! other queries scan the partition logs of the store, bounded by
-//! [`MESSAGE_SCAN_EVENTS_MAX`].
+//! other queries scan the partition logs of the store, and are refused
+//! (400, naming [`MESSAGE_SCAN_EVENTS_MAX`]) when the logs hold more
+//! events than that, never answered in part.
 
 use crate::auth::{Scope, authorize};
 use crate::query::QuerySpec;
@@ -27,6 +28,21 @@ use serde_json::Value;
 
 /// Most events a message query reads when no stream is pinned.
 pub const MESSAGE_SCAN_EVENTS_MAX: usize = 1_000_000;
+
+/// Refuses a log scan over `heads` (events per partition) when the logs
+/// hold more than `max` events.
+fn log_scan_allowed(heads: &[u64], max: usize) -> Result<(), payledger_app::AppError> {
+    let stored: u64 = heads.iter().sum();
+    if stored > max as u64 {
+        return Err(payledger_app::AppError::ScanLimit {
+            what: "a Message query without resource(id = \"…\")",
+            limit: "MESSAGE_SCAN_EVENTS_MAX",
+            max,
+            narrow: "pin one payment or order with resource(id = \"…\")",
+        });
+    }
+    Ok(())
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -75,6 +91,7 @@ fn candidates(
             }
         }
         None => {
+            log_scan_allowed(&state.store.log_heads()?, MESSAGE_SCAN_EVENTS_MAX)?;
             let mut events = Vec::new();
             for partition in 0..state.store.partition_count() {
                 let budget = MESSAGE_SCAN_EVENTS_MAX.saturating_sub(events.len());
@@ -158,4 +175,21 @@ async fn head_one(
     } else {
         StatusCode::NOT_FOUND
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_scan_past_the_limit_is_refused_naming_it() {
+        assert!(log_scan_allowed(&[3, 4], 7).is_ok());
+        let refused = ApiError::from(log_scan_allowed(&[3, 5], 7).expect_err("past"));
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        let text = format!("{refused:?}");
+        assert!(
+            text.contains("MESSAGE_SCAN_EVENTS_MAX") && text.contains("resource(id"),
+            "{text}"
+        );
+    }
 }

@@ -29,6 +29,15 @@ pub enum AppError {
     IdempotencyKeyTooLong { max: usize },
     #[error("the service is overloaded; retry later")]
     Overloaded,
+    /// A read would pass a scan limit: refused whole rather than answered
+    /// in part.
+    #[error("{what} would read more than {limit} = {max} rows; {narrow}")]
+    ScanLimit {
+        what: &'static str,
+        limit: &'static str,
+        max: usize,
+        narrow: &'static str,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

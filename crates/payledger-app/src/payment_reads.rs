@@ -8,10 +8,12 @@ use crate::payments::{Ledger, corrupt_with};
 use crate::table_keys;
 use crate::views;
 use payledger_domain::{EventEnvelope, EventId, Payment, PaymentId, ProjectKey};
-use payledger_store::{EventStore, KeyValue, StoreError, Table, VersionRange};
+use payledger_store::{EventStore, KeyValue, Table, VersionRange};
 use std::sync::Arc;
 
-/// Most rows one read of an index or of a project's views returns.
+/// Most rows one read of an index or of a project's views returns; a query
+/// that would need more is refused ([`AppError::ScanLimit`]), never
+/// answered in part.
 pub const QUERY_SCAN_PAYMENTS_MAX: usize = 1_000_000;
 
 /// An index of the payments of a project.
@@ -76,9 +78,25 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         Ok(payments)
     }
 
-    /// Every payment view of the project, up to [`QUERY_SCAN_PAYMENTS_MAX`].
+    /// Every payment view of the project; refused when there are more than
+    /// [`QUERY_SCAN_PAYMENTS_MAX`].
     pub fn all_views(&self, project: &ProjectKey) -> Result<Vec<Payment>, AppError> {
-        let headers = self.scan_prefix(Table::Views, &table_keys::project_prefix(project))?;
+        self.all_views_within(project, QUERY_SCAN_PAYMENTS_MAX)
+    }
+
+    /// [`Ledger::all_views`] with the limit `max` (tests use a small one).
+    pub fn all_views_within(
+        &self,
+        project: &ProjectKey,
+        max: usize,
+    ) -> Result<Vec<Payment>, AppError> {
+        let prefix = table_keys::project_prefix(project);
+        let headers = self.scan_within(
+            Table::Views,
+            &prefix,
+            max,
+            "a payment query without an index",
+        )?;
         let cache = Some(self.view_cache());
         (headers.iter())
             .map(|(key, bytes)| {
@@ -105,12 +123,92 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         Ok(Some(stream).filter(|s| s.last().is_some_and(|e| e.version == version)))
     }
 
-    fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
-        self.store().scan(
+    fn scan_prefix(&self, table: Table, prefix: &[u8]) -> Result<Vec<KeyValue>, AppError> {
+        self.scan_within(
             table,
             prefix,
-            &table_keys::prefix_end(prefix),
             QUERY_SCAN_PAYMENTS_MAX,
+            "an index read of a payment query",
         )
+    }
+
+    /// The rows of `table` under `prefix`, refused when more than `max`.
+    fn scan_within(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        max: usize,
+        what: &'static str,
+    ) -> Result<Vec<KeyValue>, AppError> {
+        let end = table_keys::prefix_end(prefix);
+        let rows = self
+            .store()
+            .scan(table, prefix, &end, max.saturating_add(1))?;
+        if rows.len() > max {
+            return Err(AppError::ScanLimit {
+                what,
+                limit: "QUERY_SCAN_PAYMENTS_MAX",
+                max,
+                narrow: "narrow the query with key, interfaceId, customer(id) or id",
+            });
+        }
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CommandMeta, PaymentCommand};
+    use payledger_domain::command::PaymentDraftInput;
+    use payledger_domain::{Actor, CurrencyCode, Money, Timestamp};
+    use payledger_store::memory::MemoryStore;
+
+    #[test]
+    fn a_query_past_the_scan_limit_is_refused_whole_never_answered_in_part() {
+        let ledger = Ledger::new(Arc::new(MemoryStore::new()));
+        let project = ProjectKey::parse("scan").expect("key");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for _ in 0..3 {
+            let meta = CommandMeta {
+                project: project.clone(),
+                actor: Actor::Client("test".into()),
+                now: Timestamp(0),
+                correlation_id: None,
+                idempotency: None,
+            };
+            let draft =
+                PaymentDraftInput::new(Money::new(1, CurrencyCode::parse("EUR").expect("EUR")));
+            runtime
+                .block_on(ledger.execute(meta, PaymentCommand::Create(Box::new(draft))))
+                .expect("create");
+        }
+        assert_eq!(
+            ledger
+                .all_views_within(&project, 3)
+                .expect("at the limit")
+                .len(),
+            3
+        );
+        let refused = ledger
+            .all_views_within(&project, 2)
+            .expect_err("past the limit");
+        assert!(
+            matches!(
+                refused,
+                AppError::ScanLimit {
+                    limit: "QUERY_SCAN_PAYMENTS_MAX",
+                    max: 2,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            refused.to_string().contains("narrow the query"),
+            "{refused}"
+        );
     }
 }
