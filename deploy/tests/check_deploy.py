@@ -143,8 +143,14 @@ def expect_rejected(result: subprocess.CompletedProcess) -> None:
 
 # --- the files -------------------------------------------------------------
 
+# The OpenAPI document keeps the layout of the vendor's document it copies
+# schemas from; openapi-spec-validator checks it (tests/e2e/openapi.rs).
+NOT_LINTED = {DEPLOY / "openapi.yaml"}
+
+
 def yaml_files() -> list[Path]:
-    found = sorted(p for p in DEPLOY.rglob("*") if p.suffix in (".yaml", ".yml"))
+    found = sorted(p for p in DEPLOY.rglob("*")
+                   if p.suffix in (".yaml", ".yml") and p not in NOT_LINTED)
     return [DEPLOY / ".yamllint", *found]
 
 
