@@ -65,6 +65,33 @@ fn latest<'a>(
         .find(|t| t.kind == kind && states.contains(&t.state))
 }
 
+/// Why a capture larger than its authorization is not sent to the PSP.
+pub const CHARGE_ABOVE_AUTHORIZED: &str =
+    "the Charge is larger than the amount authorized; nothing was sent to the PSP";
+/// Why a refund larger than what is left to refund is not sent to the PSP.
+pub const REFUND_ABOVE_REFUNDABLE: &str =
+    "the Refund is larger than what is left to refund (successful Charges minus Refunds done or under way); nothing was sent to the PSP";
+
+/// The amount of the latest successful Authorization (what a capture may
+/// take), in minor units.
+fn authorized_amount(payment: &Payment) -> i64 {
+    latest(payment, TransactionType::Authorization, &[TransactionState::Success])
+        .map_or(0, |t| t.amount.cent_amount)
+}
+
+/// What is left to refund before `refund`: successful Charges minus the
+/// other Refunds that succeeded or are under way, in minor units.
+fn refundable(payment: &Payment, refund: &Transaction) -> i64 {
+    use TransactionState::{Pending, Success};
+    let sum = |kind: TransactionType, states: &[TransactionState]| -> i64 {
+        (payment.transactions.iter())
+            .filter(|t| t.kind == kind && t.id != refund.id && states.contains(&t.state))
+            .map(|t| t.amount.cent_amount)
+            .sum()
+    };
+    sum(TransactionType::Charge, &[Success]) - sum(TransactionType::Refund, &[Success, Pending])
+}
+
 /// The operation a transaction calls for, given the rest of the payment.
 /// `kind_of` tells what a PSP interface id names.
 pub fn decide(
@@ -83,6 +110,9 @@ pub fn decide(
     match txn.kind {
         TransactionType::Authorization => execute(Operation::Authorize, None),
         TransactionType::Charge => match (authorized, authorizing) {
+            (Some(_), _) if txn.amount.cent_amount > authorized_amount(payment) => {
+                Decision::Reject(CHARGE_ABOVE_AUTHORIZED)
+            }
             (Some(intent), _) => execute(Operation::Capture, Some(intent)),
             (None, Some(_)) => Decision::Wait,
             (None, None) => execute(Operation::Charge, None),
@@ -92,6 +122,9 @@ pub fn decide(
                 .and_then(|t| t.interface_id.as_ref());
             let charging = latest(payment, TransactionType::Charge, &[Initial, Pending]);
             match (charged, charging) {
+                (Some(_), _) if txn.amount.cent_amount > refundable(payment, txn) => {
+                    Decision::Reject(REFUND_ABOVE_REFUNDABLE)
+                }
                 (Some(charged), _) => execute(Operation::Refund, Some(charged)),
                 (None, Some(_)) => Decision::Wait,
                 (None, None) => Decision::Reject("nothing was charged at the PSP to refund"),

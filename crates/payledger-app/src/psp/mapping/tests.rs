@@ -219,3 +219,61 @@ proptest! {
         }
     }
 }
+
+/// `txn` with an amount of `cents`.
+fn priced(mut transaction: Transaction, cents: i64) -> Transaction {
+    transaction.amount.cent_amount = cents;
+    transaction
+}
+
+#[test]
+fn a_capture_above_the_authorized_amount_is_refused_before_any_psp_call() {
+    use TransactionState::{Initial, Success};
+    use TransactionType::{Authorization, Charge};
+    let authorized = priced(txn(1, Authorization, Success, Some("pi_1")), 3_300);
+    check(
+        vec![authorized.clone(), priced(txn(2, Charge, Initial, None), 3_301)],
+        1,
+        Decision::Reject(CHARGE_ABOVE_AUTHORIZED),
+    );
+    check(
+        vec![authorized, priced(txn(2, Charge, Initial, None), 3_300)],
+        1,
+        Decision::Execute {
+            operation: Operation::Capture,
+            target: Some("pi_1".into()),
+        },
+    );
+}
+
+#[test]
+fn a_refund_above_what_is_left_to_refund_is_refused_before_any_psp_call() {
+    use TransactionState::{Initial, Pending, Success};
+    use TransactionType::{Charge, Refund};
+    let charged = priced(txn(1, Charge, Success, Some("ch_1")), 3_300);
+    check(
+        vec![charged.clone(), priced(txn(2, Refund, Initial, None), 9_999)],
+        1,
+        Decision::Reject(REFUND_ABOVE_REFUNDABLE),
+    );
+    // 3,300 charged, 2,000 refunded and 1,000 under way: 300 left.
+    let earlier = vec![
+        charged,
+        priced(txn(2, Refund, Success, Some("re_1")), 2_000),
+        priced(txn(3, Refund, Pending, Some("re_2")), 1_000),
+    ];
+    let with = |cents| {
+        let mut all = earlier.clone();
+        all.push(priced(txn(4, Refund, Initial, None), cents));
+        all
+    };
+    check(with(301), 3, Decision::Reject(REFUND_ABOVE_REFUNDABLE));
+    check(
+        with(300),
+        3,
+        Decision::Execute {
+            operation: Operation::Refund,
+            target: Some("ch_1".into()),
+        },
+    );
+}
