@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 #[path = "psp/order_attempts.rs"]
 mod order_attempts;
+#[path = "psp/reconcile.rs"]
+mod reconcile;
 #[path = "psp/tokenization.rs"]
 mod tokenization;
 

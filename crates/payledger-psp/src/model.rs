@@ -210,6 +210,10 @@ pub struct PaymentIntent {
     /// The type of the next action the customer must take, if any.
     pub next_action: Option<String>,
     pub customer: Option<String>,
+    /// Why a `canceled` intent was cancelled, as the PSP says
+    /// (`automatic` for an authorization that expired,
+    /// `requested_by_customer`, …); `None` when not given.
+    pub cancellation_reason: Option<String>,
     pub metadata: BTreeMap<String, String>,
 }
 

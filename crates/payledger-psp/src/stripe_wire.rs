@@ -59,6 +59,8 @@ pub struct WirePaymentIntent {
     #[serde(default)]
     customer: Option<Expandable>,
     #[serde(default)]
+    cancellation_reason: Option<String>,
+    #[serde(default)]
     metadata: Option<BTreeMap<String, Value>>,
 }
 
@@ -191,6 +193,7 @@ impl TryFrom<WirePaymentIntent> for PaymentIntent {
             }),
             next_action: wire.next_action.and_then(|a| a.action_type),
             customer: wire.customer.map(Expandable::into_id),
+            cancellation_reason: wire.cancellation_reason,
             metadata: metadata(wire.metadata),
         })
     }
@@ -323,5 +326,34 @@ pub fn object_kind(id: &str) -> ObjectKind {
         "ch" | "py" => ObjectKind::Charge,
         "re" | "pyr" => ObjectKind::Refund,
         _ => ObjectKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a PaymentIntent as Stripe's JSON gives it.
+    fn intent(json: &str) -> PaymentIntent {
+        let wire: WirePaymentIntent = serde_json::from_str(json).expect("PaymentIntent JSON");
+        PaymentIntent::try_from(wire).expect("known status")
+    }
+
+    #[test]
+    fn a_cancelled_intent_says_why_and_an_intent_without_a_reason_has_none() {
+        let expired = intent(
+            r#"{"id":"pi_1","object":"payment_intent","status":"canceled","amount":3300,
+            "currency":"eur","cancellation_reason":"automatic","metadata":{}}"#,
+        );
+        assert_eq!(expired.status, IntentStatus::Canceled);
+        assert_eq!(expired.cancellation_reason.as_deref(), Some("automatic"));
+        let voided = intent(
+            r#"{"id":"pi_2","status":"canceled","amount":3300,"currency":"eur",
+            "cancellation_reason":null}"#,
+        );
+        assert_eq!(voided.cancellation_reason, None);
+        let open =
+            intent(r#"{"id":"pi_3","status":"requires_capture","amount":1,"currency":"eur"}"#);
+        assert_eq!(open.cancellation_reason, None);
     }
 }

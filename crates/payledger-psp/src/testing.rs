@@ -302,6 +302,21 @@ impl FakePsp {
         Ok(state.store(intent))
     }
 
+    /// Cancels an authorized intent at the PSP on its own, as the
+    /// dashboard or the expiry of an uncaptured authorization does
+    /// (`reason`: `requested_by_customer`, `automatic`, …). Not an API
+    /// call: it is not recorded in [`FakePsp::calls`].
+    pub fn cancel_at_psp(&self, id: &str, reason: &str) -> Result<PaymentIntent, PspError> {
+        let mut state = self.state.lock();
+        let mut intent = state.intent(id)?;
+        if intent.status != IntentStatus::RequiresCapture {
+            return Err(invalid("payment_intent_unexpected_state"));
+        }
+        intent.status = IntentStatus::Canceled;
+        intent.cancellation_reason = Some(reason.to_owned());
+        Ok(state.store(intent))
+    }
+
     /// Runs one call: records it, applies an injected fault, honours the
     /// idempotency key.
     fn run<T>(
@@ -393,6 +408,7 @@ impl PspConnector for FakePsp {
                 last_payment_error: None,
                 next_action: None,
                 customer: request.customer.clone(),
+                cancellation_reason: None,
                 metadata,
             };
             let intent = state.store(intent);

@@ -77,6 +77,9 @@ pub enum Phase {
     Error,
     /// A notification from the PSP.
     Notification,
+    /// Something the PSP did on its own, found by reading its object
+    /// (an authorization cancelled at the dashboard or expired).
+    Reconciliation,
 }
 
 impl Phase {
@@ -86,6 +89,7 @@ impl Phase {
             Self::Response => "response",
             Self::Error => "error",
             Self::Notification => "notification",
+            Self::Reconciliation => "reconciliation",
         }
     }
 }

@@ -69,14 +69,86 @@ fn latest<'a>(
 pub const CHARGE_ABOVE_AUTHORIZED: &str =
     "the Charge is larger than the amount authorized; nothing was sent to the PSP";
 /// Why a refund larger than what is left to refund is not sent to the PSP.
-pub const REFUND_ABOVE_REFUNDABLE: &str =
-    "the Refund is larger than what is left to refund (successful Charges minus Refunds done or under way); nothing was sent to the PSP";
+pub const REFUND_ABOVE_REFUNDABLE: &str = "the Refund is larger than what is left to refund (successful Charges minus Refunds done or under way); nothing was sent to the PSP";
+
+/// Why a Charge after a cancelled authorization is not sent to the PSP.
+pub const CHARGE_AFTER_CANCELLED_AUTHORIZATION: &str = "the authorization was cancelled (by a CancelAuthorization, or at the PSP on its own); nothing was sent to the PSP";
+
+/// What the `interactionId` of a transaction payledger records because the
+/// PSP did it on its own (not asked by payledger) starts with; the PSP
+/// object's id follows. See [`psp_initiated_interaction_id`].
+pub const PSP_INITIATED_PREFIX: &str = "psp-initiated:";
+
+/// The `interactionId` that marks a transaction as PSP-initiated, for the
+/// PSP object `object_id` it reflects (`psp-initiated:pi_…`). One PSP
+/// object gives at most one such transaction.
+pub fn psp_initiated_interaction_id(object_id: &str) -> String {
+    format!("{PSP_INITIATED_PREFIX}{object_id}")
+}
+
+/// Whether a transaction is one payledger recorded because the PSP did it
+/// on its own.
+pub fn is_psp_initiated(txn: &Transaction) -> bool {
+    (txn.interaction_id.as_deref()).is_some_and(|id| id.starts_with(PSP_INITIATED_PREFIX))
+}
+
+/// The latest successful Authorization and its place in the payment.
+fn latest_authorized(payment: &Payment) -> Option<(usize, &Transaction)> {
+    (payment.transactions.iter().enumerate().rev()).find(|(_, t)| {
+        t.kind == TransactionType::Authorization && t.state == TransactionState::Success
+    })
+}
+
+/// Whether the latest successful Authorization was cancelled: a
+/// successful CancelAuthorization follows it.
+pub fn authorization_cancelled(payment: &Payment) -> bool {
+    latest_authorized(payment).is_some_and(|(at, _)| {
+        payment.transactions[at + 1..].iter().any(|t| {
+            t.kind == TransactionType::CancelAuthorization && t.state == TransactionState::Success
+        })
+    })
+}
+
+/// The successful Authorization a refresh asks the PSP about, with its
+/// PaymentIntent, to learn whether the PSP cancelled it on its own
+/// (dashboard, expiry): the latest one, when its interface id is a
+/// PaymentIntent and it is neither captured (a successful Charge follows
+/// it), nor cancelled (a CancelAuthorization that did not fail follows
+/// it), nor being cancelled (a CancelAuthorization is Initial or
+/// Pending), nor recorded as cancelled by the PSP already.
+pub fn authorization_to_reconcile(
+    payment: &Payment,
+    kind_of: impl Fn(&str) -> ObjectKind,
+) -> Option<(&Transaction, &str)> {
+    use TransactionState::{Failure, Initial, Pending, Success};
+    let (at, authorization) = latest_authorized(payment)?;
+    let intent = (authorization.interface_id.as_deref())
+        .filter(|id| kind_of(id) == ObjectKind::PaymentIntent)?;
+    let settled = payment.transactions[at + 1..].iter().any(|t| match t.kind {
+        TransactionType::Charge => t.state == Success,
+        TransactionType::CancelAuthorization => t.state != Failure,
+        TransactionType::Authorization | TransactionType::Refund | TransactionType::Chargeback => {
+            false
+        }
+    });
+    let cancelling = (payment.transactions.iter()).any(|t| {
+        t.kind == TransactionType::CancelAuthorization && matches!(t.state, Initial | Pending)
+    });
+    let marker = psp_initiated_interaction_id(intent);
+    let recorded =
+        (payment.transactions.iter()).any(|t| t.interaction_id.as_deref() == Some(marker.as_str()));
+    (!settled && !cancelling && !recorded).then_some((authorization, intent))
+}
 
 /// The amount of the latest successful Authorization (what a capture may
 /// take), in minor units.
 fn authorized_amount(payment: &Payment) -> i64 {
-    latest(payment, TransactionType::Authorization, &[TransactionState::Success])
-        .map_or(0, |t| t.amount.cent_amount)
+    latest(
+        payment,
+        TransactionType::Authorization,
+        &[TransactionState::Success],
+    )
+    .map_or(0, |t| t.amount.cent_amount)
 }
 
 /// What is left to refund before `refund`: successful Charges minus the
@@ -110,6 +182,11 @@ pub fn decide(
     match txn.kind {
         TransactionType::Authorization => execute(Operation::Authorize, None),
         TransactionType::Charge => match (authorized, authorizing) {
+            // A new authorization is under way: the Charge captures that one.
+            (Some(_), Some(_)) if authorization_cancelled(payment) => Decision::Wait,
+            (Some(_), None) if authorization_cancelled(payment) => {
+                Decision::Reject(CHARGE_AFTER_CANCELLED_AUTHORIZATION)
+            }
             (Some(_), _) if txn.amount.cent_amount > authorized_amount(payment) => {
                 Decision::Reject(CHARGE_ABOVE_AUTHORIZED)
             }

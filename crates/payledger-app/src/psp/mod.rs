@@ -3,7 +3,9 @@
 //! A payment whose `paymentMethodInfo.paymentInterface` names a PSP
 //! configured for its project is executed by payledger: the [`executor`]
 //! tails the log and carries out Initial transactions, the [`refresh`]
-//! fetches the PSP status of Pending ones, the [`webhooks`] intake turns
+//! fetches the PSP status of Pending ones and, through [`reconcile`], of
+//! an open authorization the PSP may have cancelled on its own, the
+//! [`webhooks`] intake turns
 //! verified PSP notifications into interactions and immediate refreshes,
 //! and the [`tasks`] table drives everything that happens later. Every
 //! result is an ordinary update event appended through the [`Ledger`].
@@ -31,6 +33,7 @@ pub mod locks;
 pub mod mapping;
 pub mod notifications;
 mod pay;
+pub mod reconcile;
 pub mod refresh;
 pub mod runner;
 pub mod saved_methods;

@@ -5,8 +5,9 @@
 //!
 //! A refresh first resumes the executor's in-doubt transactions (and runs
 //! Initial ones), then, under the payment's lock, retrieves each Pending
-//! transaction's PaymentIntent or refund. An unchanged status appends
-//! nothing.
+//! transaction's PaymentIntent or refund, and last the PaymentIntent of an
+//! open authorization, to record a cancellation the PSP made on its own
+//! ([`super::reconcile`]). An unchanged status appends nothing.
 
 use super::executor::{PspResult, intent_outcome, outcome_actions, refund_outcome};
 use super::interaction::Source;
@@ -73,6 +74,15 @@ impl PspService {
             if let Some(payment) = appended {
                 last = payment;
             }
+        }
+        match self.reconcile_authorization(project, &account, &last).await {
+            Ok(Some(payment)) => last = payment,
+            Ok(None) => {}
+            Err(PspFailure::Psp(error)) => {
+                tracing::warn!(%error, "refresh could not read the authorization");
+                errors.push(error.to_string());
+            }
+            Err(failure) => return Err(failure),
         }
         let pending = last
             .transactions

@@ -232,7 +232,10 @@ fn a_capture_above_the_authorized_amount_is_refused_before_any_psp_call() {
     use TransactionType::{Authorization, Charge};
     let authorized = priced(txn(1, Authorization, Success, Some("pi_1")), 3_300);
     check(
-        vec![authorized.clone(), priced(txn(2, Charge, Initial, None), 3_301)],
+        vec![
+            authorized.clone(),
+            priced(txn(2, Charge, Initial, None), 3_301),
+        ],
         1,
         Decision::Reject(CHARGE_ABOVE_AUTHORIZED),
     );
@@ -252,7 +255,10 @@ fn a_refund_above_what_is_left_to_refund_is_refused_before_any_psp_call() {
     use TransactionType::{Charge, Refund};
     let charged = priced(txn(1, Charge, Success, Some("ch_1")), 3_300);
     check(
-        vec![charged.clone(), priced(txn(2, Refund, Initial, None), 9_999)],
+        vec![
+            charged.clone(),
+            priced(txn(2, Refund, Initial, None), 9_999),
+        ],
         1,
         Decision::Reject(REFUND_ABOVE_REFUNDABLE),
     );
@@ -276,4 +282,139 @@ fn a_refund_above_what_is_left_to_refund_is_refused_before_any_psp_call() {
             target: Some("ch_1".into()),
         },
     );
+}
+
+/// `txn` marked as PSP-initiated for `object`.
+fn psp_initiated(mut transaction: Transaction, object: &str) -> Transaction {
+    transaction.interaction_id = Some(psp_initiated_interaction_id(object));
+    transaction
+}
+
+#[test]
+fn a_charge_after_a_cancelled_authorization_is_refused_before_any_psp_call() {
+    use TransactionState::{Failure, Initial, Success};
+    use TransactionType::{Authorization, CancelAuthorization, Charge};
+    let authorized = txn(1, Authorization, Success, Some("pi_1"));
+    let cancelled_at_psp = psp_initiated(txn(2, CancelAuthorization, Success, None), "pi_1");
+    check(
+        vec![
+            authorized.clone(),
+            cancelled_at_psp.clone(),
+            txn(3, Charge, Initial, None),
+        ],
+        2,
+        Decision::Reject(CHARGE_AFTER_CANCELLED_AUTHORIZATION),
+    );
+    // A cancel payledger executed counts the same; one that failed does not.
+    check(
+        vec![
+            authorized.clone(),
+            txn(2, CancelAuthorization, Success, None),
+            txn(3, Charge, Initial, None),
+        ],
+        2,
+        Decision::Reject(CHARGE_AFTER_CANCELLED_AUTHORIZATION),
+    );
+    check(
+        vec![
+            authorized.clone(),
+            txn(2, CancelAuthorization, Failure, None),
+            txn(3, Charge, Initial, None),
+        ],
+        2,
+        execute(Operation::Capture, Some("pi_1")),
+    );
+    // A new authorization after the cancel: the Charge waits for it, then
+    // captures it.
+    let again = txn(4, Authorization, Initial, None);
+    check(
+        vec![
+            authorized.clone(),
+            cancelled_at_psp.clone(),
+            again.clone(),
+            txn(3, Charge, Initial, None),
+        ],
+        3,
+        Decision::Wait,
+    );
+    check(
+        vec![
+            authorized,
+            cancelled_at_psp,
+            txn(4, Authorization, Success, Some("pi_4")),
+            txn(3, Charge, Initial, None),
+        ],
+        3,
+        execute(Operation::Capture, Some("pi_4")),
+    );
+}
+
+/// `check` for [`authorization_to_reconcile`]: the PaymentIntent a
+/// refresh asks about, if any.
+fn check_reconcile(transactions: Vec<Transaction>, expected: Option<&str>) {
+    let payment = payment(transactions);
+    let found = authorization_to_reconcile(&payment, kind_of).map(|(_, intent)| intent);
+    assert_eq!(found, expected, "{:?}", states_of(&payment));
+}
+
+fn states_of(payment: &Payment) -> Vec<(TransactionType, TransactionState)> {
+    payment
+        .transactions
+        .iter()
+        .map(|t| (t.kind, t.state))
+        .collect()
+}
+
+#[test]
+fn only_an_open_authorization_is_reconciled_and_only_once() {
+    use TransactionState::{Failure, Initial, Pending, Success};
+    use TransactionType::{Authorization, CancelAuthorization, Charge, Refund};
+    let authorized = txn(1, Authorization, Success, Some("pi_1"));
+    check_reconcile(vec![authorized.clone()], Some("pi_1"));
+    // Not authorized (yet), or not by a PaymentIntent.
+    check_reconcile(vec![txn(1, Authorization, Pending, Some("pi_1"))], None);
+    check_reconcile(vec![txn(1, Authorization, Failure, Some("pi_1"))], None);
+    check_reconcile(vec![txn(1, Authorization, Success, Some("seti_1"))], None);
+    check_reconcile(vec![txn(1, Authorization, Success, None)], None);
+    // Captured: nothing left to cancel.
+    check_reconcile(
+        vec![authorized.clone(), txn(2, Charge, Success, Some("ch_1"))],
+        None,
+    );
+    // A capture that failed or is under way leaves it open.
+    for state in [Initial, Pending, Failure] {
+        check_reconcile(
+            vec![authorized.clone(), txn(2, Charge, state, None)],
+            Some("pi_1"),
+        );
+    }
+    // Cancelled by payledger, or being cancelled: the executor's business.
+    for state in [Initial, Pending, Success] {
+        check_reconcile(
+            vec![authorized.clone(), txn(2, CancelAuthorization, state, None)],
+            None,
+        );
+    }
+    check_reconcile(
+        vec![
+            authorized.clone(),
+            txn(2, CancelAuthorization, Failure, None),
+        ],
+        Some("pi_1"),
+    );
+    // Recorded as cancelled by the PSP already: never twice.
+    let recorded = psp_initiated(txn(2, CancelAuthorization, Success, None), "pi_1");
+    assert!(is_psp_initiated(&recorded));
+    assert!(!is_psp_initiated(&authorized));
+    check_reconcile(vec![authorized.clone(), recorded.clone()], None);
+    // A later authorization is reconciled on its own.
+    check_reconcile(
+        vec![
+            authorized,
+            recorded,
+            txn(3, Authorization, Success, Some("pi_3")),
+        ],
+        Some("pi_3"),
+    );
+    check_reconcile(vec![txn(1, Refund, Success, Some("re_1"))], None);
 }
