@@ -11,6 +11,7 @@
 mod browser;
 mod orders;
 mod proxy;
+mod reconcile;
 mod tokenization;
 
 use payledger_e2e::{Api, Server, create_client, python};
