@@ -213,3 +213,47 @@ fn over_amount_charges_and_refunds_fail_without_a_psp_call() {
         assert_eq!(w.psp.refunds().len(), refunds);
     });
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever mix of refreshes, webhooks (repeated, reordered), task
+    /// runs, clock moves and PSP faults follows a cancellation at the PSP,
+    /// it is recorded exactly once.
+    #[test]
+    fn a_cancellation_at_the_psp_is_recorded_exactly_once_whatever_happens(
+        steps in proptest::collection::vec(super::step(), 0..20),
+    ) {
+        block(async {
+            let w = World::new();
+            let (id, intent) = authorized(&w, 700).await;
+            w.psp.cancel_at_psp(&intent, "automatic").expect("expire");
+            for step in &steps {
+                super::apply(&w, id, step).await;
+            }
+            // Quiesce: each refresh uses up at least one injected fault.
+            for _ in 0..=steps.len() + 1 {
+                let refreshed = w
+                    .service
+                    .refresh_payment(&super::project(), id)
+                    .await
+                    .expect("refresh")
+                    .expect("payment");
+                if refreshed.errors.is_empty() {
+                    break;
+                }
+            }
+            w.run_tasks().await;
+            let payment = w.get(id);
+            proptest::prop_assert_eq!(
+                psp_initiated(&payment),
+                vec![(TransactionType::CancelAuthorization, TransactionState::Success, 700)]
+            );
+            let reconciliations = (payment.interface_interactions.iter())
+                .filter(|i| field(i, "phase") == Some(Phase::Reconciliation.as_str()))
+                .count();
+            proptest::prop_assert_eq!(reconciliations, 1);
+            Ok(())
+        })?;
+    }
+}
