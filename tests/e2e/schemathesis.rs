@@ -4,7 +4,8 @@
 //! operation in it (the document's examples, boundary and invalid values,
 //! then random ones) and checks every answer: never a 5xx, a documented
 //! status, the documented content type, a body matching the documented
-//! schema. Its settings (checks, seed, cases per operation) are in
+//! schema, and 405 for a method the document does not list. Its settings
+//! (checks, seed, cases per operation) are in
 //! `tests/schemathesis/schemathesis.toml`.
 //!
 //! The server runs with a PSP configuration (so the PSP routes exist) and a
