@@ -21,7 +21,7 @@ run: deps
 	./target/release/payledger serve --listen $(LISTEN) --data $(DATA)
 
 ## Real third-party peers the tests run against (commercetools SDK, ...).
-peers:
+peers: deps
 	@scripts/ensure-test-peers.sh
 
 ## Lint and validate deploy/ (Dockerfile, compose file, Kubernetes

@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 COMMERCETOOLS_VERSION=2026.10.12
 
 if [ ! -x .venv/bin/python ]; then
+  # A fresh Debian machine may lack python3-venv (ensurepip): the system
+  # dependencies script installs it.
+  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    scripts/ensure-system-deps.sh
+  fi
   echo "creating .venv, the virtualenv of the Python test peers ..." >&2
   python3 -m venv .venv
 fi
@@ -60,4 +65,12 @@ LOCALSTRIPE_VERSION=1.15.10
 if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("localstripe"))' 2>/dev/null)" != "$LOCALSTRIPE_VERSION" ]; then
   echo "installing localstripe==$LOCALSTRIPE_VERSION into .venv (the Stripe emulator of the PSP tests) ..." >&2
   .venv/bin/pip install --quiet "localstripe==$LOCALSTRIPE_VERSION"
+fi
+
+# schemathesis, the schema-driven API tester: tests/e2e/schemathesis.rs runs
+# it against the document the server serves at GET /openapi.json.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "installing schemathesis==$SCHEMATHESIS_VERSION into .venv (the schema-driven API tests run it) ..." >&2
+  .venv/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi

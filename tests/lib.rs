@@ -260,6 +260,11 @@ impl Api {
         }
     }
 
+    /// The bearer token, for tools that call the API themselves.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     fn send(&self, request: reqwest::blocking::RequestBuilder) -> Reply {
         let response = request
             .bearer_auth(&self.token)

@@ -15,6 +15,7 @@ mod openapi;
 mod operations;
 mod orders;
 mod quickstart;
+mod schemathesis;
 mod sdk;
 mod setup;
 mod stripe;

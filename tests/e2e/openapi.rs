@@ -89,10 +89,11 @@ fn contains_in_tree(dir: &Path, needle: &str) -> bool {
     })
 }
 
-/// A PSP configuration whose Stripe nobody answers: the PSP routes exist,
-/// and nothing the test does calls Stripe.
-fn psp_config(dir: &Path) -> String {
-    let config = json!({"projects": {PROJECT: {"stripe": {
+/// A PSP configuration whose Stripe nobody answers (port 9): the PSP
+/// routes exist, and a call to Stripe fails at once. Nothing this module's
+/// test does calls Stripe; the schema-driven test's generated requests may.
+pub(crate) fn psp_config(dir: &Path, project: &str) -> String {
+    let config = json!({"projects": {project: {"stripe": {
         "api_base_url": "http://127.0.0.1:9",
         "secret_key": "sk_test_openapi",
         "publishable_key": "pk_test_openapi",
@@ -289,7 +290,7 @@ fn the_document_is_valid_openapi_and_real_answers_match_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     create_client(&data, "merchant", "s3cret-merchant", "manage_project:shop");
-    let config = psp_config(dir.path());
+    let config = psp_config(dir.path(), PROJECT);
     let server = Server::start_with(&data, &["--psp-config", &config]);
     let mut recorder = Recorder {
         http: Client::new(),

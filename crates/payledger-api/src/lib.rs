@@ -186,7 +186,11 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     idempotent::responses,
-                )),
+                ))
+                // After the layer, so a method no route serves is answered
+                // 405 without an idempotency check (the layer wraps axum's
+                // own 405 fallback, which this replaces).
+                .method_not_allowed_fallback(method_not_allowed),
         )
         .merge(psp_notifications::routes())
         .merge(payment_page::routes())
@@ -209,6 +213,11 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics::scrape))
         .with_state(state)
+}
+
+/// A method the path's routes do not serve (axum adds the `Allow` header).
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
 }
 
 /// Liveness: the process answers.

@@ -78,11 +78,26 @@ impl Api {
 
     /// Sends a request with the bearer token; the body, if any, as JSON.
     async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let request = Request::builder()
+        self.call_with(method, uri, body, &[]).await
+    }
+
+    /// [`Api::call`] with further request headers.
+    async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
             .method(method)
             .uri(uri)
             .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
@@ -483,4 +498,39 @@ async fn projects_do_not_see_each_others_catalog() {
         .get(&format!("/other/types/{}", created["id"].as_str().unwrap()))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Found by the schema-driven tests: a method no route serves was answered
+/// 409 `IdempotencyKeyReused` instead of 405 when its `Idempotency-Key` had
+/// been used, because the idempotency check ran before the method routing.
+#[tokio::test]
+async fn a_method_no_route_serves_is_405_whatever_its_idempotency_key() {
+    let api = Api::new().await;
+    let key = [("Idempotency-Key", "used-once")];
+    let (status, created) = api
+        .call_with("POST", "/shop/types", Some(type_draft("keyed")), &key)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for uri in [
+        "/shop/types",
+        "/shop/states",
+        "/shop/subscriptions",
+        "/shop/orders",
+    ] {
+        let (status, body) = api.call_with("DELETE", uri, None, &key).await;
+        assert_eq!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "DELETE {uri}: {body}"
+        );
+    }
+    let (status, replayed) = api
+        .call_with("POST", "/shop/types", Some(type_draft("keyed")), &key)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the key still replays its request"
+    );
+    assert_eq!(replayed["id"], created["id"]);
 }
