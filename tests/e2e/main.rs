@@ -17,5 +17,6 @@ mod orders;
 mod quickstart;
 mod sdk;
 mod setup;
+mod simulation;
 mod stripe;
 mod webhooks;
