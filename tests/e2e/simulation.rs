@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use steps::Sim;
 
 /// The seeds `make test` runs.
-const FIXED_SEEDS: [u64; 3] = [1, 2, 3];
+const FIXED_SEEDS: [u64; 4] = [1, 2, 3, 4];
 /// Steps of a run unless `PAYLEDGER_SIM_STEPS` says otherwise.
 const STEPS_DEFAULT: usize = 30;
 /// How long the PSP work, the relay and the consumer may take to settle.
@@ -152,6 +152,19 @@ fn run_plan(seed: u64, plan: &[plan::Action], at: &mut String) -> Result<()> {
         *at = format!("settling after step {}", plan.len());
         sim.settle()
     })();
+    let stats = sim.stats;
+    println!(
+        "seed {seed}: {} steps ({} skipped), {} crashes ({} updates acknowledged in flight), \
+         {} webhooks refused, {} repeated, {} Kafka records taken ({} duplicates dropped)",
+        sim.step + 1,
+        stats.skipped,
+        stats.crashes,
+        stats.acked_in_flight,
+        sim.model.refused_events.len(),
+        sim.model.repeated_events.len(),
+        sim.reader.taken.values().map(Vec::len).sum::<usize>(),
+        sim.reader.duplicates
+    );
     result.map_err(|error| {
         let log = std::fs::read_to_string(sim.world.log()).unwrap_or_default();
         let lines: Vec<&str> = log

@@ -31,6 +31,7 @@ const CRASH_WRITERS_MAX: usize = 3;
 pub struct Sim {
     pub seed: u64,
     pub step: usize,
+    pub stats: Stats,
     pub reader: Reader,
     pub model: Model,
     pub world: World,
@@ -43,6 +44,16 @@ impl std::fmt::Debug for Sim {
             .field("step", &self.step)
             .finish_non_exhaustive()
     }
+}
+
+/// What a run did, for its summary line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Actions that found nothing to act on.
+    pub skipped: usize,
+    pub crashes: usize,
+    /// Updates acknowledged while a crash was on its way.
+    pub acked_in_flight: usize,
 }
 
 fn money(cents: i64) -> Value {
@@ -63,6 +74,7 @@ impl Sim {
         Ok(Self {
             seed,
             step: 0,
+            stats: Stats::default(),
             reader,
             model: Model::default(),
             world,
@@ -93,6 +105,11 @@ impl Sim {
             Action::Broker(fault) => self.broker(fault),
             Action::Crash { acks } => self.crash(acks),
         }
+    }
+
+    fn skip(&mut self) -> Result<()> {
+        self.stats.skipped += 1;
+        Ok(())
     }
 
     /// A key no other request of the run uses.
@@ -162,7 +179,7 @@ impl Sim {
 
     fn update_manual(&mut self, pick_: u32, change: ManualChange, idempotent: bool) -> Result<()> {
         let Some(id) = pick(&self.model.known(Kind::Manual), pick_).map(|k| k.id.clone()) else {
-            return Ok(());
+            return self.skip();
         };
         let view = self.get(&id)?;
         let (action, amount, settled) = match change {
@@ -177,7 +194,7 @@ impl Sim {
                     .into_iter()
                     .rev()
                     .find(|t| t.state == "Initial" || t.state == "Pending");
-                let Some(txn) = open else { return Ok(()) };
+                let Some(txn) = open else { return self.skip() };
                 let state = if success { "Success" } else { "Failure" };
                 let action = json!({"action": "changeTransactionState",
                     "transactionId": txn.id, "state": state});
@@ -209,7 +226,7 @@ impl Sim {
 
     fn update_stripe(&mut self, pick_: u32, change: StripeChange, idempotent: bool) -> Result<()> {
         let Some(id) = pick(&self.model.known(Kind::Stripe), pick_).map(|k| k.id.clone()) else {
-            return Ok(());
+            return self.skip();
         };
         let view = self.get(&id)?;
         let (action, amount) = match change {
@@ -246,7 +263,7 @@ impl Sim {
     /// did; no request is ever applied twice (the model's amount check).
     fn repeat(&mut self, pick_: u32) -> Result<()> {
         let Some(keyed) = pick(&self.model.keyed, pick_).cloned() else {
-            return Ok(());
+            return self.skip();
         };
         let reply = self
             .world
@@ -273,7 +290,7 @@ impl Sim {
     /// Concurrent updates at one version: exactly one wins.
     fn conflict(&mut self, pick_: u32, writers: usize) -> Result<()> {
         let Some(id) = pick(&self.model.known(Kind::Manual), pick_).map(|k| k.id.clone()) else {
-            return Ok(());
+            return self.skip();
         };
         let version = self.get(&id)?["version"].clone();
         let amounts: Vec<i64> = (0..writers)
@@ -347,7 +364,7 @@ impl Sim {
             }
         }
         let Some((intent, secret)) = pick(&waiting, pick_).cloned() else {
-            return Ok(());
+            return self.skip();
         };
         let path = format!("/v1/payment_intents/{intent}/_authenticate");
         let success = if success { "true" } else { "false" };
@@ -363,7 +380,7 @@ impl Sim {
 
     fn refresh(&mut self, pick_: u32) -> Result<()> {
         let Some(id) = pick(&self.model.known(Kind::Stripe), pick_).map(|k| k.id.clone()) else {
-            return Ok(());
+            return self.skip();
         };
         let reply = self
             .world

@@ -132,6 +132,7 @@ impl Sim {
     /// when given; every acknowledged update is recorded in the model, and
     /// every amount the writers sent (answered or not) too.
     pub(super) fn crash(&mut self, acks: Option<usize>) -> Result<()> {
+        self.stats.crashes += 1;
         let Some(acks) = acks else {
             return self.world.crash_and_restart();
         };
@@ -174,6 +175,7 @@ impl Sim {
             let _ = thread.join();
         }
         answers.extend(heard.try_iter());
+        self.stats.acked_in_flight += answers.len();
         for (id, body, amount) in answers {
             self.model.ack(&id, Kind::Manual, &body, &[amount])?;
         }
