@@ -162,8 +162,13 @@ fn run_plan(seed: u64, plan: &[plan::Action], at: &mut String) -> Result<()> {
         stats.acked_in_flight,
         sim.model.refused_events.len(),
         sim.model.repeated_events.len(),
-        sim.reader.taken.values().map(Vec::len).sum::<usize>(),
-        sim.reader.duplicates
+        sim.reader
+            .taken
+            .payments
+            .values()
+            .map(Vec::len)
+            .sum::<usize>(),
+        sim.reader.taken.duplicates
     );
     result.map_err(|error| {
         let log = std::fs::read_to_string(sim.world.log()).unwrap_or_default();

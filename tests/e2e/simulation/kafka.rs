@@ -16,17 +16,42 @@ const DRAIN_RECORDS_MAX: usize = 100_000;
 
 pub struct Reader {
     consumer: BaseConsumer,
+    pub taken: Taken,
+}
+
+/// What a consumer took: every payment's Messages in version order, after
+/// dropping the records it saw already.
+#[derive(Debug, Default)]
+pub struct Taken {
     seen: HashSet<String>,
     /// Payment → the message ids taken, in version order.
-    pub taken: HashMap<String, Vec<String>>,
+    pub payments: HashMap<String, Vec<String>>,
     pub duplicates: usize,
+}
+
+impl Taken {
+    /// Takes one record, or refuses it when it is not the next version of
+    /// its payment.
+    pub fn take(&mut self, payment: String, id: String, version: u64) -> Result<()> {
+        if !self.seen.insert(id.clone()) {
+            self.duplicates += 1;
+            return Ok(());
+        }
+        let taken = self.payments.entry(payment.clone()).or_default();
+        ensure!(
+            version == taken.len() as u64 + 1,
+            "Kafka: payment {payment}: a new record of version {version} follows version {}",
+            taken.len()
+        );
+        taken.push(id);
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader")
-            .field("payments", &self.taken.len())
-            .field("duplicates", &self.duplicates)
+            .field("taken", &self.taken)
             .finish_non_exhaustive()
     }
 }
@@ -46,9 +71,7 @@ impl Reader {
         consumer.assign(&assignment)?;
         Ok(Self {
             consumer,
-            seen: HashSet::new(),
-            taken: HashMap::new(),
-            duplicates: 0,
+            taken: Taken::default(),
         })
     }
 
@@ -76,29 +99,14 @@ impl Reader {
             let id = header("message-id")?;
             let version: u64 = header("resource-version")?.parse()?;
             let payment = String::from_utf8(record.key().context("record key")?.to_vec())?;
-            self.take(payment, id, version)?;
+            self.taken.take(payment, id, version)?;
         }
-        Ok(())
-    }
-
-    fn take(&mut self, payment: String, id: String, version: u64) -> Result<()> {
-        if !self.seen.insert(id.clone()) {
-            self.duplicates += 1;
-            return Ok(());
-        }
-        let taken = self.taken.entry(payment.clone()).or_default();
-        ensure!(
-            version == taken.len() as u64 + 1,
-            "Kafka: payment {payment}: a new record of version {version} follows version {}",
-            taken.len()
-        );
-        taken.push(id);
         Ok(())
     }
 
     /// The message ids taken for `payment`, or an error naming how far it is.
     pub fn delivered(&self, payment: &str, ids: &[String]) -> Result<()> {
-        let taken = self.taken.get(payment).map_or(&[][..], Vec::as_slice);
+        let taken = (self.taken.payments.get(payment)).map_or(&[][..], Vec::as_slice);
         if taken != ids {
             bail!(
                 "Kafka: payment {payment} has {} Messages, {} delivered{}",
@@ -112,4 +120,27 @@ impl Reader {
         }
         Ok(())
     }
+}
+
+#[test]
+fn the_consumer_drops_repeats_and_refuses_a_gap_or_a_step_back() {
+    let mut taken = Taken::default();
+    let record = |n: u64| (String::from("p"), format!("m{n}"), n);
+    for n in [1, 2, 1, 2, 3] {
+        let (payment, id, version) = record(n);
+        taken.take(payment, id, version).unwrap();
+    }
+    assert_eq!((taken.payments["p"].len(), taken.duplicates), (3, 2));
+    let (payment, _, _) = record(5);
+    let gap = taken.take(payment.clone(), "m5".into(), 5).unwrap_err();
+    assert!(
+        gap.to_string().contains("version 5 follows version 3"),
+        "{gap}"
+    );
+    // A new record (new id) of an old version is a reordering.
+    let back = taken.take(payment, "m2-again".into(), 2).unwrap_err();
+    assert!(
+        back.to_string().contains("version 2 follows version 3"),
+        "{back}"
+    );
 }
