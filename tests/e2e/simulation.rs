@@ -172,12 +172,19 @@ fn run_plan(seed: u64, plan: &[plan::Action], at: &mut String) -> Result<()> {
     );
     result.map_err(|error| {
         let log = std::fs::read_to_string(sim.world.log()).unwrap_or_default();
+        let kept = std::env::temp_dir().join(format!("payledger-simulation-{seed}.log"));
+        let kept = match std::fs::write(&kept, &log) {
+            Ok(()) => format!("the server's whole log: {}\n", kept.display()),
+            Err(_) => String::new(),
+        };
         let lines: Vec<&str> = log
             .lines()
             .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
             .collect();
         let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
-        error.context(format!("the server's last warnings and errors:\n{tail}\n"))
+        error.context(format!(
+            "{kept}the server's last warnings and errors:\n{tail}\n"
+        ))
     })
 }
 

@@ -27,12 +27,16 @@ pub struct Taken {
     /// Payment → the message ids taken, in version order.
     pub payments: HashMap<String, Vec<String>>,
     pub duplicates: usize,
+    /// Payment → the versions of every record read, repeats included.
+    read: HashMap<String, Vec<u64>>,
 }
 
 impl Taken {
     /// Takes one record, or refuses it when it is not the next version of
     /// its payment.
     pub fn take(&mut self, payment: String, id: String, version: u64) -> Result<()> {
+        let read = self.read.entry(payment.clone()).or_default();
+        read.push(version);
         if !self.seen.insert(id.clone()) {
             self.duplicates += 1;
             return Ok(());
@@ -40,7 +44,8 @@ impl Taken {
         let taken = self.payments.entry(payment.clone()).or_default();
         ensure!(
             version == taken.len() as u64 + 1,
-            "Kafka: payment {payment}: a new record of version {version} follows version {}",
+            "Kafka: payment {payment}: a new record of version {version} follows version {} \
+             (versions read, repeats included: {read:?})",
             taken.len()
         );
         taken.push(id);
