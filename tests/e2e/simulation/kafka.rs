@@ -68,6 +68,10 @@ impl Reader {
             .set("bootstrap.servers", brokers)
             .set("group.id", "simulation")
             .set("enable.auto.commit", "false")
+            // A consumer whose position is lost (a fetch error while the
+            // broker is down) starts again from the beginning: repeats,
+            // which it drops, never a silent skip to the end.
+            .set("auto.offset.reset", "earliest")
             .create()?;
         let mut assignment = TopicPartitionList::new();
         for partition in 0..partitions {

@@ -72,7 +72,7 @@ pub enum WebhookFault {
 pub enum BrokerFault {
     Down,
     Up,
-    /// The next `n` Produce requests fail with a retriable error.
+    /// The broker drops the connection on the next `n` Produce requests.
     ProduceErrors(usize),
 }
 

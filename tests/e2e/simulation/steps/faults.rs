@@ -115,13 +115,16 @@ impl Sim {
                 cluster.broker_up(1)?;
                 self.world.broker_down = false;
             }
+            // The broker drops the connection on each of the next `n`
+            // Produce requests. Not error answers: the mock broker checks
+            // producer sequence numbers for transactional producers only,
+            // so an error answer to one request while the next one of the
+            // same partition is in flight lets that next one be appended
+            // first, a reordering a real broker refuses
+            // (OUT_OF_ORDER_SEQUENCE_NUMBER). A dropped connection fails
+            // every request behind it, as on a real broker.
             BrokerFault::ProduceErrors(n) => {
-                let errors = [
-                    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                    RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                ];
-                let errors: Vec<RDKafkaRespErr> = errors.into_iter().cycle().take(n).collect();
+                let errors = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR__TRANSPORT; n];
                 cluster.request_errors(RDKafkaApiKey::Produce, &errors);
             }
         }
