@@ -7,7 +7,7 @@ CARGO_FLAGS ?= --release --locked
 LISTEN      ?= 127.0.0.1:8080
 DATA        ?= ./data
 
-.PHONY: run test build deps peers bench fmt lint deploy-check
+.PHONY: run test build deps peers bench fmt lint deploy-check simulate
 
 deps:
 	@scripts/ensure-system-deps.sh
@@ -33,6 +33,16 @@ deploy-check:
 ## Install what the tests need and run every test (deploy/ first: seconds).
 test: deps deploy-check build peers
 	$(CARGO) test $(CARGO_FLAGS) --workspace --no-fail-fast
+
+## The seeded fault simulation (tests/e2e/simulation.rs): `make simulate
+## SEEDS=N` runs N seeds from a random start, `make simulate SEED=n` one
+## seed again; STEPS=k changes the steps per seed (default 30).
+SEED  ?=
+SEEDS ?=
+STEPS ?=
+simulate: build peers
+	PAYLEDGER_SIM_SEED=$(SEED) PAYLEDGER_SIM_SEEDS=$(SEEDS) PAYLEDGER_SIM_STEPS=$(STEPS) \
+	  $(CARGO) test $(CARGO_FLAGS) -p payledger-e2e --test e2e simulation:: -- --nocapture
 
 ## Run the benchmarks recorded in BENCHMARKS.md.
 bench: build

@@ -68,7 +68,7 @@ CONFIG_SHAPE = {
     "logging": {"format": None, "level": None},
     "metrics": {"listen": None},
     "kafka": {"brokers": None, "topic_template": None, "topic_partitions": None,
-              "topic_replication": None, "format": None, "topic_formats": str,
+              "topic_replication": None, "create_topics": None, "format": None, "topic_formats": str,
               "message_timeout_ms": None, "linger_ms": None, "producer": str,
               "producer_env": str, "producer_file": str},
     "webhooks": {"backoff_min_ms": None, "backoff_max_ms": None, "timeout_ms": None,

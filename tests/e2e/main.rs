@@ -18,5 +18,6 @@ mod quickstart;
 mod schemathesis;
 mod sdk;
 mod setup;
+mod simulation;
 mod stripe;
 mod webhooks;

@@ -219,6 +219,10 @@ pub struct RelayFile {
     pub topic_template: Option<String>,
     pub topic_partitions: Option<i32>,
     pub topic_replication: Option<i32>,
+    /// `false` when an operator creates the topics (brokers that refuse
+    /// or lack the CreateTopics API); the relay then produces to them as
+    /// they are.
+    pub create_topics: Option<bool>,
     pub format: Option<String>,
     #[serde(default)]
     pub topic_formats: BTreeMap<String, String>,
@@ -351,6 +355,9 @@ impl RelayFile {
         if let Some(replication) = self.topic_replication {
             config.topic_replication = replication;
         }
+        if let Some(create) = self.create_topics {
+            config.create_topics = create;
+        }
         if let Some(format) = self.format.as_deref().and_then(|f| f.parse().ok()) {
             config.format = format;
         }
@@ -400,6 +407,18 @@ mod file_tests {
         assert_eq!(config.format_of("audit"), MessageFormat::Protobuf);
         assert_eq!(config.topic_template, TOPIC_TEMPLATE_DEFAULT);
         assert_eq!(config.producer_overrides["compression.type"], "lz4");
+        assert!(
+            config.create_topics,
+            "topics are created unless the file says no"
+        );
+    }
+
+    #[test]
+    fn a_file_can_leave_topic_creation_to_the_operator() {
+        let file = load(r#"{"create_topics": false}"#).unwrap();
+        let mut config = RelayConfig::new("");
+        file.apply(&mut config, |_| None).unwrap();
+        assert!(!config.create_topics);
     }
 
     #[test]

@@ -313,6 +313,7 @@ fn effective(
             let _ = writeln!(out, "topic_template = {}", text(&relay.topic_template));
             let _ = writeln!(out, "topic_partitions = {}", relay.topic_partitions);
             let _ = writeln!(out, "topic_replication = {}", relay.topic_replication);
+            let _ = writeln!(out, "create_topics = {}", relay.create_topics);
             let _ = writeln!(out, "format = {}", text(relay.format.name()));
             let _ = writeln!(out, "message_timeout_ms = {}", relay.message_timeout_ms);
             let _ = writeln!(out, "\n[kafka.producer]");
