@@ -167,6 +167,24 @@ pub fn mutated(seeds: Corpus, dictionary: Corpus) -> impl Strategy<Value = Input
     })
 }
 
+/// Generated valid inputs with 1 to [`EDITS_MAX`] edits each; splices
+/// come from the same input. For formats that have a generator of valid
+/// values (a printer, an encoder), which reaches further than a fixed
+/// seed list.
+pub fn edited<S>(valid: S, dictionary: Corpus) -> impl Strategy<Value = Input>
+where
+    S: Strategy<Value = Vec<u8>>,
+{
+    (valid, vec(edit(), 0..=EDITS_MAX)).prop_map(move |(bytes, edits)| {
+        let seeds: Corpus = Arc::new([bytes.clone()]);
+        let mut bytes = bytes;
+        for edit in &edits {
+            apply(&mut bytes, edit, &seeds, &dictionary);
+        }
+        Input(bytes)
+    })
+}
+
 /// The usual mix of a byte-level target: a few random inputs and token
 /// soups, mostly mutated seeds, and the seeds themselves now and then.
 pub fn inputs(seeds: Corpus, dictionary: Corpus) -> impl Strategy<Value = Input> {
