@@ -7,7 +7,7 @@ CARGO_FLAGS ?= --release --locked
 LISTEN      ?= 127.0.0.1:8080
 DATA        ?= ./data
 
-.PHONY: run test build deps peers bench fmt lint deploy-check simulate
+.PHONY: run test build deps peers bench fuzz fmt lint deploy-check simulate
 
 deps:
 	@scripts/ensure-system-deps.sh
@@ -47,6 +47,26 @@ simulate: build peers
 ## Run the benchmarks recorded in BENCHMARKS.md.
 bench: build
 	./target/release/payledger-bench append --data ./target/bench --seconds 5
+
+## Run every fuzz target (the `fuzz::fuzz_*` unit tests) with FUZZ_CASES
+## cases each, one after another, from FUZZ_SEED (default: the clock;
+## printed, pass it back to reproduce). `make test` runs the same targets
+## with 2,000 cases and a fixed seed.
+FUZZ_CASES ?= 1000000
+ifndef FUZZ_SEED
+FUZZ_SEED  := $(shell date +%s)
+endif
+FUZZ_PACKAGES := -p payledger-query -p payledger-codec -p payledger-api \
+                 -p payledger-wire -p payledger-psp -p payledger-webhooks
+fuzz: deps
+	@echo "fuzz: $(FUZZ_CASES) cases per target, PAYLEDGER_FUZZ_SEED=$(FUZZ_SEED)"
+	@mkdir -p target
+	@( PAYLEDGER_FUZZ_CASES=$(FUZZ_CASES) PAYLEDGER_FUZZ_SEED=$(FUZZ_SEED) \
+	   $(CARGO) test $(CARGO_FLAGS) $(FUZZ_PACKAGES) --lib -- fuzz::fuzz_ \
+	   --nocapture --test-threads=1; echo $$? > target/fuzz.status ) 2>&1 | tee target/fuzz.log
+	@echo "--- fuzz summary (seed $(FUZZ_SEED)) ---"
+	@grep -o 'fuzz [a-z_]*: .*' target/fuzz.log || true
+	@exit $$(cat target/fuzz.status)
 
 fmt:
 	$(CARGO) fmt --all

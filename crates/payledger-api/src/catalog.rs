@@ -85,7 +85,7 @@ pub fn routes() -> Router<AppState> {
 pub(crate) type ActionParser<A> = fn(&Obj<'_>) -> Result<A, ApiError>;
 
 /// What differs between Types and States at the HTTP edge.
-trait Kind: Send + Sync + 'static {
+pub(crate) trait Kind: Send + Sync + 'static {
     type Record: CatalogRecord + Sync;
     type Draft: Send + 'static;
     type Action: Send + 'static;
@@ -114,10 +114,10 @@ trait Kind: Send + Sync + 'static {
 }
 
 /// Custom field Types.
-struct Types;
+pub(crate) struct Types;
 
 /// States.
-struct States;
+pub(crate) struct States;
 
 impl Kind for Types {
     type Record = TypeRecord;

@@ -148,7 +148,7 @@ fn short(object: &Obj<'_>, name: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// The seed's request body.
-fn parse_retry(body: &[u8]) -> Result<RetryRequest, ApiError> {
+pub(crate) fn parse_retry(body: &[u8]) -> Result<RetryRequest, ApiError> {
     let value = parse_body(body)?;
     let root = Obj::new(&value, JsonPath::root())?;
     let method = root

@@ -241,7 +241,7 @@ async fn query(
 }
 
 /// The order draft of `POST /{pk}/orders`.
-fn parse_order_draft(body: &[u8]) -> Result<OrderDraft, ApiError> {
+pub(crate) fn parse_order_draft(body: &[u8]) -> Result<OrderDraft, ApiError> {
     let value = parse_body(body)?;
     let draft = Obj::new(&value, JsonPath::root())?;
     Ok(OrderDraft {
@@ -268,7 +268,7 @@ fn payment_ref(value: &Value, at: JsonPath) -> Result<PaymentId, ApiError> {
 }
 
 /// Every order update action by its name.
-const ACTIONS: &[(&str, ActionParser<OrderAction>)] = &[
+pub(crate) const ACTIONS: &[(&str, ActionParser<OrderAction>)] = &[
     ("addPayment", |a| {
         Ok(OrderAction::AddPayment(a.req("payment", payment_ref)?))
     }),

@@ -281,7 +281,7 @@ async fn create(
 
 /// The update actions by their commercetools names; `None` for an
 /// accepted action that changes nothing.
-const ACTIONS: &[(&str, ActionParser<Option<SubscriptionAction>>)] = &[
+pub(crate) const ACTIONS: &[(&str, ActionParser<Option<SubscriptionAction>>)] = &[
     ("changeDestination", |a| {
         let destination = a.req("destination", |v, at| destination(&Obj::new(v, at)?))?;
         Ok(Some(SubscriptionAction::ChangeDestination(destination)))
@@ -428,7 +428,7 @@ async fn health(
 // ---------------------------------------------------------------------------
 // Drafts.
 
-fn parse_draft(draft: &Obj<'_>) -> Result<SubscriptionDraft, ApiError> {
+pub(crate) fn parse_draft(draft: &Obj<'_>) -> Result<SubscriptionDraft, ApiError> {
     let destination = draft.req("destination", |v, at| destination(&Obj::new(v, at)?))?;
     let messages = draft.opt("messages", message_filters)?.unwrap_or_default();
     unsupported_list(draft, "changes")?;

@@ -39,6 +39,9 @@ mod error;
 mod order_view;
 mod view;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use error::CodecError;
 pub use view::PaymentHeader;
 

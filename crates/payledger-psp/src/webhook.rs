@@ -104,6 +104,9 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, WebhookParseError> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

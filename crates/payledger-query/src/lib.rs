@@ -32,6 +32,8 @@ mod sort;
 mod arbitrary;
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod fuzz;
 
 pub use ast::{CompareOp, ContainsMode, IsCheck, Literal, Operand, Predicate, ValueList};
 pub use error::{EvalError, Parameter, ParseError};

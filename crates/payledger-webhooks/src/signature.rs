@@ -57,6 +57,9 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: u64) -> Result<(), 
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

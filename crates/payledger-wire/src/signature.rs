@@ -168,4 +168,6 @@ pub fn matches_any(
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

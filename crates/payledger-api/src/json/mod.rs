@@ -23,6 +23,9 @@ pub(crate) mod money;
 pub(crate) mod read;
 pub(crate) mod subscription;
 
+#[cfg(test)]
+mod fuzz;
+
 use payledger_domain::UpdateAction;
 
 pub use actions::parse_update;
