@@ -160,6 +160,24 @@ impl Drop for Admitted {
     }
 }
 
+/// A place in the queue, counted (and shown in the metrics) while held.
+struct QueueSpot<'a>(&'a AtomicUsize);
+
+impl<'a> QueueSpot<'a> {
+    /// Counts the place `queued` already reserved for it.
+    fn take(queued: &'a AtomicUsize) -> Self {
+        payledger_metrics::metrics().requests_queued.inc();
+        Self(queued)
+    }
+}
+
+impl Drop for QueueSpot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+        payledger_metrics::metrics().requests_queued.dec();
+    }
+}
+
 /// The gate every gated request passes (one per server).
 #[derive(Debug)]
 pub struct Gate {
@@ -223,14 +241,14 @@ impl Gate {
         if taken.is_err() {
             return Err(self.overloaded(Limit::RequestsQueued));
         }
-        let m = payledger_metrics::metrics();
-        m.requests_queued.inc();
+        // Left when the wait ends, also when the client goes away meanwhile
+        // (the future is dropped).
+        let spot = QueueSpot::take(&self.queued);
         let budget = Duration::from_millis(self.config.queue_wait_ms_max);
         let waited =
             tokio::time::timeout_at(arrived + budget, Arc::clone(&self.slots).acquire_owned())
                 .await;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-        m.requests_queued.dec();
+        drop(spot);
         match waited {
             // Its work has not started: past the budget it is refused.
             Ok(Ok(slot)) if arrived.elapsed() <= budget => Ok(slot),
