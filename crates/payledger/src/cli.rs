@@ -258,12 +258,12 @@ pub struct ServeArgs {
 pub struct AdmissionArgs {
     /// HTTP requests running at once; more wait in the queue or get 503.
     /// 0 turns admission control off.
-    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_IN_FLIGHT_MAX_DEFAULT,
+    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_IN_FLIGHT_MAX_DEFAULT as u64,
         env = "PAYLEDGER_REQUESTS_IN_FLIGHT_MAX",
         value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub requests_in_flight_max: u64,
     /// HTTP requests waiting for a slot at once; more get 503 at once.
-    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT,
+    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT as u64,
         env = "PAYLEDGER_REQUESTS_QUEUED_MAX",
         value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub requests_queued_max: u64,

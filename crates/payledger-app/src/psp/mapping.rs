@@ -69,14 +69,17 @@ fn latest<'a>(
 pub const CHARGE_ABOVE_AUTHORIZED: &str =
     "the Charge is larger than the amount authorized; nothing was sent to the PSP";
 /// Why a refund larger than what is left to refund is not sent to the PSP.
-pub const REFUND_ABOVE_REFUNDABLE: &str =
-    "the Refund is larger than what is left to refund (successful Charges minus Refunds done or under way); nothing was sent to the PSP";
+pub const REFUND_ABOVE_REFUNDABLE: &str = "the Refund is larger than what is left to refund (successful Charges minus Refunds done or under way); nothing was sent to the PSP";
 
 /// The amount of the latest successful Authorization (what a capture may
 /// take), in minor units.
 fn authorized_amount(payment: &Payment) -> i64 {
-    latest(payment, TransactionType::Authorization, &[TransactionState::Success])
-        .map_or(0, |t| t.amount.cent_amount)
+    latest(
+        payment,
+        TransactionType::Authorization,
+        &[TransactionState::Success],
+    )
+    .map_or(0, |t| t.amount.cent_amount)
 }
 
 /// What is left to refund before `refund`: successful Charges minus the

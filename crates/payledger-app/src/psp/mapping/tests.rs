@@ -232,7 +232,10 @@ fn a_capture_above_the_authorized_amount_is_refused_before_any_psp_call() {
     use TransactionType::{Authorization, Charge};
     let authorized = priced(txn(1, Authorization, Success, Some("pi_1")), 3_300);
     check(
-        vec![authorized.clone(), priced(txn(2, Charge, Initial, None), 3_301)],
+        vec![
+            authorized.clone(),
+            priced(txn(2, Charge, Initial, None), 3_301),
+        ],
         1,
         Decision::Reject(CHARGE_ABOVE_AUTHORIZED),
     );
@@ -252,7 +255,10 @@ fn a_refund_above_what_is_left_to_refund_is_refused_before_any_psp_call() {
     use TransactionType::{Charge, Refund};
     let charged = priced(txn(1, Charge, Success, Some("ch_1")), 3_300);
     check(
-        vec![charged.clone(), priced(txn(2, Refund, Initial, None), 9_999)],
+        vec![
+            charged.clone(),
+            priced(txn(2, Refund, Initial, None), 9_999),
+        ],
         1,
         Decision::Reject(REFUND_ABOVE_REFUNDABLE),
     );
