@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary over real RocksDB (and, in later
 //! modules, real peers). One test binary for all of them.
 
+mod admission;
 mod api;
 mod audit;
 mod backup;

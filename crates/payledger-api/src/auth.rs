@@ -75,7 +75,9 @@ pub struct Principal {
     pub client_id: String,
 }
 
-/// Checks the bearer token of a request for `scope` in `project`.
+/// Checks the bearer token of a request for `scope` in `project`, and
+/// takes one request from the client's rate when a per-client limit is
+/// configured (429 past it, see [`crate::admission`]).
 pub async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
@@ -98,6 +100,9 @@ pub async fn authorize(
     };
     let permission = scope.permission();
     if grant.allows(project, permission) {
+        state
+            .admission
+            .take_client(&grant.client_id, tokio::time::Instant::now())?;
         Ok(Principal {
             client_id: grant.client_id,
         })

@@ -41,6 +41,8 @@ pub enum ErrorCode {
     ReferencedResourceNotFound,
     RequiredField,
     ResourceNotFound,
+    /// An API client passed its configured request rate (429).
+    TooManyRequests,
     /// A retry-payment before the latest attempt may be replaced.
     RetryNotYetAllowed,
     /// OAuth: the bearer token is missing, unknown, expired or revoked.
@@ -77,6 +79,7 @@ impl ErrorCode {
             Self::RequiredField => "RequiredField",
             Self::ResourceNotFound => "ResourceNotFound",
             Self::RetryNotYetAllowed => "RetryNotYetAllowed",
+            Self::TooManyRequests => "TooManyRequests",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidClient => "invalid_client",
@@ -95,6 +98,7 @@ impl ErrorCode {
             | Self::IdempotencyKeyReused => StatusCode::CONFLICT,
             Self::General => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ResourceNotFound => StatusCode::NOT_FOUND,
             Self::InvalidToken | Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::InsufficientScope => StatusCode::FORBIDDEN,
@@ -316,7 +320,9 @@ impl ApiError {
     pub fn overloaded() -> Self {
         let mut error = Self::new(
             ErrorCode::Overloaded,
-            "The service is overloaded; retry after the indicated delay.",
+            "The service is overloaded: a partition's append queue is full \
+             (APPEND_QUEUE_REQUESTS_MAX) or a write kept meeting concurrent ones; retry after \
+             the indicated delay.",
         );
         error.retry_after_seconds = Some(1);
         error
@@ -469,6 +475,54 @@ impl From<AppError> for ApiError {
             AppError::ScanLimit { .. } => Self::invalid_input(format!("The {error}.")),
             AppError::Store(failure) => Self::from(failure),
         }
+    }
+}
+
+/// A request refused by admission control: 503 `Overloaded` for the
+/// server's own limits, 429 `TooManyRequests` for a client's rate; both
+/// with `Retry-After`, and the limit's name and value in the error object.
+impl From<crate::admission::Refused> for ApiError {
+    fn from(refused: crate::admission::Refused) -> Self {
+        use crate::admission::Limit;
+        let (code, message) = match refused.limit {
+            Limit::RequestsInFlight => (
+                ErrorCode::Overloaded,
+                format!(
+                    "The service is overloaded: {} requests are in flight \
+                     (REQUESTS_IN_FLIGHT_MAX); retry after the indicated delay.",
+                    refused.value
+                ),
+            ),
+            Limit::RequestsQueued => (
+                ErrorCode::Overloaded,
+                format!(
+                    "The service is overloaded: {} requests already wait for a slot \
+                     (REQUESTS_QUEUED_MAX); retry after the indicated delay.",
+                    refused.value
+                ),
+            ),
+            Limit::QueueWait => (
+                ErrorCode::Overloaded,
+                format!(
+                    "The service is overloaded: the request would wait more than {} ms \
+                     for a slot (QUEUE_WAIT_MS_MAX); retry after the indicated delay.",
+                    refused.value
+                ),
+            ),
+            Limit::ClientRate => (
+                ErrorCode::TooManyRequests,
+                format!(
+                    "This API client sent more than {} requests per second \
+                     (CLIENT_REQUESTS_PER_S_MAX); retry after the indicated delay.",
+                    refused.value
+                ),
+            ),
+        };
+        let mut error = Self::new(code, message)
+            .with("limit", refused.limit.name())
+            .with("limitValue", refused.value);
+        error.retry_after_seconds = Some(refused.retry_after_s);
+        error
     }
 }
 

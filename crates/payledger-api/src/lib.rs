@@ -5,6 +5,8 @@
 //! a shutdown future, so tests start the real server on port 0 and stop it
 //! explicitly; `main` only wires it up.
 //!
+//! - [`admission`]: admission control: in-flight slots, a bounded queue
+//!   with a wait budget, early 503s (and 429s per client when configured).
 //! - [`error`]: the one mapping from failures to HTTP and the error body.
 //! - [`json`]: JSON ↔ domain (payments, drafts, update actions, messages).
 //! - [`admin`]: API client management over the data directory's Unix
@@ -33,6 +35,7 @@
 //! workers.
 
 pub mod admin;
+pub mod admission;
 pub mod analytics;
 pub mod auth;
 pub mod catalog;
@@ -78,6 +81,8 @@ pub struct ApiConfig {
     pub token_ttl_seconds: u64,
     /// The Kafka relay the server runs, shown as a read-only Subscription.
     pub kafka_relay: Option<subscriptions::KafkaRelayInfo>,
+    /// The limits of admission control.
+    pub admission: admission::AdmissionConfig,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +91,7 @@ impl Default for ApiConfig {
             request_body_bytes_max: 1 << 20,
             token_ttl_seconds: 172_800,
             kafka_relay: None,
+            admission: admission::AdmissionConfig::default(),
         }
     }
 }
@@ -105,6 +111,8 @@ pub struct AppState {
     /// Grants of tokens already checked (most requests read no store to
     /// authenticate).
     pub grants: Arc<payledger_app::auth::GrantCache>,
+    /// Admission control of the gated routes and the per-client rates.
+    pub admission: Arc<admission::Gate>,
 }
 
 impl AppState {
@@ -115,6 +123,7 @@ impl AppState {
             ledger,
             subscription_changes: Arc::new(watch::Sender::new(0)),
             grants: Arc::new(payledger_app::auth::GrantCache::new()),
+            admission: Arc::new(admission::Gate::new(config.admission)),
             store,
             config: Arc::new(config),
         }
@@ -167,12 +176,11 @@ impl AppState {
     }
 }
 
-/// The routes of the server.
+/// The routes of the server. Every route but health, readiness, metrics,
+/// the OpenAPI document, the payment page and the tokenization API passes
+/// admission control ([`admission`]) first.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .merge(openapi::routes())
+    let gated = Router::new()
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
@@ -193,6 +201,15 @@ pub fn router(state: AppState) -> Router {
                 .method_not_allowed_fallback(method_not_allowed),
         )
         .merge(psp_notifications::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.admission),
+            admission::gate,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .merge(openapi::routes())
+        .merge(gated)
         .merge(payment_page::routes())
         .merge(tokenization::routes::routes())
         .route("/metrics", get(metrics::scrape))

@@ -30,6 +30,11 @@ pub enum Command {
     /// mock) for create, update, get, query and a mix, at several payment
     /// sizes; prints req/s, p50/p99/max and the server's CPU per request.
     Load(crate::bench::load::LoadArgs),
+    /// Overload: starts two `payledger serve` processes (admission control
+    /// on and off), finds the sustainable update rate, offers multiples of
+    /// it in an open loop and reports admitted p50/p99, refused share and
+    /// latency, throughput, and that nothing acknowledged was lost.
+    Overload(crate::bench::overload::OverloadArgs),
     /// Kafka relay: messages/s from a pre-filled log to the broker, then
     /// end-to-end latency (HTTP write acknowledged → consumer receives)
     /// p50/p99 under a steady write load.

@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Append(args) => bench::append(&args),
         cli::Command::Http(args) => bench::http(&args),
         cli::Command::Load(args) => bench::load(&args),
+        cli::Command::Overload(args) => bench::overload(&args),
         cli::Command::Relay(args) => bench::relay(&args),
         cli::Command::Webhooks(args) => bench::webhooks(&args),
         cli::Command::Psp(args) => bench::psp(&args),

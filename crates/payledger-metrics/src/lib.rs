@@ -91,6 +91,12 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+/// The named limit that refused a request (`REQUESTS_IN_FLIGHT_MAX`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: String,
+}
+
 /// Why a token request or a bearer token was refused.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -133,6 +139,11 @@ pub struct Metrics {
     pub consumer_lag: Family<ConsumerLabels, Gauge>,
     pub tokens_issued: Counter,
     pub tokens_refused: Family<ReasonLabels, Counter>,
+    pub admission_admitted: Counter,
+    pub admission_refused: Family<LimitLabels, Counter>,
+    pub admission_wait: Histogram,
+    pub requests_in_flight: Gauge,
+    pub requests_queued: Gauge,
 }
 
 impl Metrics {
@@ -159,6 +170,11 @@ impl Metrics {
             consumer_lag: Family::default(),
             tokens_issued: Counter::default(),
             tokens_refused: Family::default(),
+            admission_admitted: Counter::default(),
+            admission_refused: Family::default(),
+            admission_wait: latency(),
+            requests_in_flight: Gauge::default(),
+            requests_queued: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -270,6 +286,34 @@ impl Metrics {
             "Token requests and bearer tokens refused, by reason",
             metrics.tokens_refused.clone(),
         );
+        r.register(
+            "admission_admitted",
+            "HTTP requests admitted by the admission gate",
+            metrics.admission_admitted.clone(),
+        );
+        r.register(
+            "admission_refused",
+            "Requests and appends refused before they changed anything, by the named limit that refused them",
+            metrics.admission_refused.clone(),
+        );
+        r.register_with_unit(
+            "admission_wait",
+            "Time an admitted HTTP request waited for a free slot",
+            Unit::Seconds,
+            metrics.admission_wait.clone(),
+        );
+        r.register_with_unit(
+            "http_in_flight",
+            "HTTP requests holding an admission slot now",
+            Unit::Other("requests".into()),
+            metrics.requests_in_flight.clone(),
+        );
+        r.register_with_unit(
+            "http_queued",
+            "HTTP requests waiting for an admission slot now",
+            Unit::Other("requests".into()),
+            metrics.requests_queued.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -339,6 +383,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts work refused by the named `limit`.
+    pub fn refused(&self, limit: &str) {
+        self.admission_refused
+            .get_or_create(&LimitLabels {
+                limit: limit.to_owned(),
+            })
+            .inc();
+    }
+
     /// Sets a partition gauge of a family.
     pub fn set_partition(family: &Family<PartitionLabels, Gauge>, partition: u16, value: u64) {
         family
@@ -357,6 +410,9 @@ mod tests {
         m.http_answered("/{pk}/payments/{id}", "GET", 200, 0.002);
         m.tokens_issued.inc();
         m.token_refused("bad_secret");
+        m.refused("REQUESTS_IN_FLIGHT_MAX");
+        m.admission_admitted.inc();
+        m.requests_in_flight.set(3);
         Metrics::set_partition(&m.append_queue_depth, 3, 7);
         m.events_appended
             .get_or_create(&KindLabels {
@@ -369,6 +425,9 @@ mod tests {
             "payledger_http_request_duration_seconds_bucket{le=\"0.0032\",route=\"/{pk}/payments/{id}\",method=\"GET\"} 1",
             "payledger_tokens_issued_total 1",
             "payledger_tokens_refused_total{reason=\"bad_secret\"} 1",
+            "payledger_admission_refused_total{limit=\"REQUESTS_IN_FLIGHT_MAX\"} 1",
+            "payledger_admission_admitted_total 1",
+            "payledger_http_in_flight_requests 3",
             "payledger_append_queue_depth_requests{partition=\"3\"} 7",
             "payledger_events_appended_total{kind=\"TransactionAdded\"} 1",
             "# TYPE payledger_http_request_duration_seconds histogram",

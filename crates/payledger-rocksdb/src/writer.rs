@@ -10,6 +10,10 @@
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
 //!
+//! A full queue refuses an append before it is staged (nothing of it is
+//! written), counted as `payledger_admission_refused_total{limit=
+//! "APPEND_QUEUE_REQUESTS_MAX"}`.
+//!
 //! Each group is counted in the process metrics ([`payledger_metrics`]):
 //! its requests, its write time with the fsync, the events it made durable
 //! by kind, and the queue left behind it.
@@ -93,9 +97,12 @@ impl PartitionWriter {
         };
         match queue.try_send(Job { request, done }) {
             Ok(()) => pending,
-            Err(TrySendError::Full(_)) => PendingAppend::ready(Err(AppendError::Overloaded {
-                partition: self.partition,
-            })),
+            Err(TrySendError::Full(_)) => {
+                metrics().refused("APPEND_QUEUE_REQUESTS_MAX");
+                PendingAppend::ready(Err(AppendError::Overloaded {
+                    partition: self.partition,
+                }))
+            }
             Err(TrySendError::Disconnected(_)) => {
                 PendingAppend::ready(Err(StoreError::ShuttingDown.into()))
             }

@@ -221,6 +221,8 @@ pub struct ServeArgs {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub webhooks: WebhookArgs,
+    #[command(flatten)]
+    pub admission: AdmissionArgs,
     /// Seconds between purges of stored tokens that expired or whose
     /// client was revoked (they stop working at once either way; the
     /// purge reclaims their rows). The first purge runs at start.
@@ -248,6 +250,57 @@ pub struct ServeArgs {
     /// The `[psp]` table of the configuration file (when no --psp-config).
     #[arg(skip)]
     pub psp_file: Option<payledger_psp::config::PspFile>,
+}
+
+/// Admission control (see the README's "Overload"): how much work the
+/// server takes on at once, and what it refuses early.
+#[derive(Debug, Args)]
+pub struct AdmissionArgs {
+    /// HTTP requests running at once; more wait in the queue or get 503.
+    /// 0 turns admission control off.
+    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_IN_FLIGHT_MAX_DEFAULT as u64,
+        env = "PAYLEDGER_REQUESTS_IN_FLIGHT_MAX",
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub requests_in_flight_max: u64,
+    /// HTTP requests waiting for a slot at once; more get 503 at once.
+    #[arg(long, default_value_t = payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT as u64,
+        env = "PAYLEDGER_REQUESTS_QUEUED_MAX",
+        value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub requests_queued_max: u64,
+    /// Longest an HTTP request waits for a slot, in milliseconds from its
+    /// arrival; past it, 503 and nothing done.
+    #[arg(long, default_value_t = payledger_api::admission::QUEUE_WAIT_MS_MAX_DEFAULT,
+        env = "PAYLEDGER_QUEUE_WAIT_MS_MAX",
+        value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub queue_wait_ms_max: u64,
+    /// Requests per second each API client may send (429 past it); 0 is
+    /// no per-client limit.
+    #[arg(long, default_value_t = 0, env = "PAYLEDGER_CLIENT_REQUESTS_PER_S_MAX")]
+    pub client_requests_per_s_max: u32,
+    /// Requests a client may send at once (its bucket); 0: one second of
+    /// --client-requests-per-s-max.
+    #[arg(long, default_value_t = 0, env = "PAYLEDGER_CLIENT_BURST_REQUESTS_MAX")]
+    pub client_burst_requests_max: u32,
+    /// Appends waiting in each partition's writer queue; a full queue
+    /// refuses with 503.
+    #[arg(long, default_value_t = payledger_rocksdb::APPEND_QUEUE_REQUESTS_MAX as u64,
+        env = "PAYLEDGER_APPEND_QUEUE_REQUESTS_MAX",
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub append_queue_requests_max: u64,
+}
+
+impl AdmissionArgs {
+    /// The API's admission limits.
+    pub fn config(&self) -> payledger_api::admission::AdmissionConfig {
+        let requests = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        payledger_api::admission::AdmissionConfig {
+            requests_in_flight_max: requests(self.requests_in_flight_max),
+            requests_queued_max: requests(self.requests_queued_max),
+            queue_wait_ms_max: self.queue_wait_ms_max,
+            client_requests_per_s_max: self.client_requests_per_s_max,
+            client_burst_requests_max: self.client_burst_requests_max,
+        }
+    }
 }
 
 /// Deliveries to webhook Subscriptions (always on; idle without any).

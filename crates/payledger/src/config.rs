@@ -37,6 +37,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
+    pub admission: AdmissionFile,
+    #[serde(default)]
     pub logging: LoggingFile,
     #[serde(default)]
     pub metrics: MetricsFile,
@@ -52,6 +54,18 @@ pub struct ConfigFile {
 pub struct LimitsFile {
     pub request_body_bytes_max: Option<usize>,
     pub token_ttl_s: Option<u64>,
+}
+
+/// `[admission]`: admission control (the README's "Overload").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionFile {
+    pub requests_in_flight_max: Option<u64>,
+    pub requests_queued_max: Option<u64>,
+    pub queue_wait_ms_max: Option<u64>,
+    pub client_requests_per_s_max: Option<u32>,
+    pub client_burst_requests_max: Option<u32>,
+    pub append_queue_requests_max: Option<u64>,
 }
 
 /// `[logging]`.
@@ -90,6 +104,7 @@ impl ConfigFile {
     /// Parses and checks the text of a file.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let file: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        file.check_admission()?;
         let mut inline: Vec<String> = Vec::new();
         if let Some(kafka) = &file.kafka {
             kafka
@@ -116,6 +131,39 @@ impl ConfigFile {
             inline.join(", ")
         );
         Ok(file)
+    }
+}
+
+impl ConfigFile {
+    /// The `[admission]` values within the bounds the flags take.
+    fn check_admission(&self) -> anyhow::Result<()> {
+        let a = &self.admission;
+        for (name, value, max) in [
+            (
+                "requests_in_flight_max",
+                a.requests_in_flight_max,
+                1_000_000,
+            ),
+            ("requests_queued_max", a.requests_queued_max, 1_000_000),
+            ("queue_wait_ms_max", a.queue_wait_ms_max, 60_000),
+            (
+                "append_queue_requests_max",
+                a.append_queue_requests_max,
+                1_000_000,
+            ),
+        ] {
+            if let Some(value) = value {
+                anyhow::ensure!(
+                    value <= max,
+                    "[admission]: {name} = {value} is above its bound {max}"
+                );
+            }
+        }
+        anyhow::ensure!(
+            a.append_queue_requests_max != Some(0),
+            "[admission]: append_queue_requests_max must be at least 1"
+        );
+        Ok(())
     }
 }
 
@@ -196,6 +244,44 @@ pub fn apply(args: &mut ServeArgs, file: ConfigFile, matches: &ArgMatches) {
         "metrics_listen",
         &mut args.metrics_listen,
         file.metrics.listen.map(Some),
+    );
+    let admission = &mut args.admission;
+    let file_admission = file.admission;
+    take(
+        matches,
+        "requests_in_flight_max",
+        &mut admission.requests_in_flight_max,
+        file_admission.requests_in_flight_max,
+    );
+    take(
+        matches,
+        "requests_queued_max",
+        &mut admission.requests_queued_max,
+        file_admission.requests_queued_max,
+    );
+    take(
+        matches,
+        "queue_wait_ms_max",
+        &mut admission.queue_wait_ms_max,
+        file_admission.queue_wait_ms_max,
+    );
+    take(
+        matches,
+        "client_requests_per_s_max",
+        &mut admission.client_requests_per_s_max,
+        file_admission.client_requests_per_s_max,
+    );
+    take(
+        matches,
+        "client_burst_requests_max",
+        &mut admission.client_burst_requests_max,
+        file_admission.client_burst_requests_max,
+    );
+    take(
+        matches,
+        "append_queue_requests_max",
+        &mut admission.append_queue_requests_max,
+        file_admission.append_queue_requests_max,
     );
     let hooks = &mut args.webhooks;
     take(
@@ -287,6 +373,26 @@ fn effective(
         args.request_body_bytes_max
     );
     let _ = writeln!(out, "token_ttl_s = {}", args.token_ttl_s);
+    let a = &args.admission;
+    let _ = writeln!(out, "\n[admission]");
+    let _ = writeln!(out, "requests_in_flight_max = {}", a.requests_in_flight_max);
+    let _ = writeln!(out, "requests_queued_max = {}", a.requests_queued_max);
+    let _ = writeln!(out, "queue_wait_ms_max = {}", a.queue_wait_ms_max);
+    let _ = writeln!(
+        out,
+        "client_requests_per_s_max = {}",
+        a.client_requests_per_s_max
+    );
+    let _ = writeln!(
+        out,
+        "client_burst_requests_max = {}",
+        a.client_burst_requests_max
+    );
+    let _ = writeln!(
+        out,
+        "append_queue_requests_max = {}",
+        a.append_queue_requests_max
+    );
     let _ = writeln!(out, "\n[logging]");
     let _ = writeln!(out, "format = {}", text(args.log_format.as_str()));
     let _ = writeln!(out, "level = {}", text(&args.log_level));

@@ -21,7 +21,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", args.store.data.display()))?;
     let config = RocksConfig {
         partitions_for_new_store: args.store.partitions,
-        ..RocksConfig::default()
+        append_queue_requests_max: usize::try_from(args.admission.append_queue_requests_max)
+            .unwrap_or(usize::MAX),
     };
     let store = RocksStore::open(&args.store.data, &config)
         .with_context(|| format!("cannot open the store in {}", args.store.data.display()))?;
@@ -37,6 +38,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         kafka_relay: relay_config.as_ref().map(relay_info),
         request_body_bytes_max: args.request_body_bytes_max,
         token_ttl_seconds: args.token_ttl_s,
+        admission: args.admission.config(),
     };
     let psp_config = crate::psp::config(args)?;
     let master_path = args.master.path(&args.store.data);

@@ -653,7 +653,7 @@ fn owned(reply: &[u8], key: String) -> anyhow::Result<Owned> {
 /// mock writes `interfaceInteractions: []` after the transactions). Each
 /// connection checks that against a full parse of its first answer and
 /// keeps parsing fully if they differ.
-fn scan_update(reply: &[u8]) -> Option<(u64, String)> {
+pub(super) fn scan_update(reply: &[u8]) -> Option<(u64, String)> {
     const VERSION: &str = "\"version\":";
     const ID: &str = "\"id\":\"";
     let text = std::str::from_utf8(reply).ok()?;
@@ -663,6 +663,11 @@ fn scan_update(reply: &[u8]) -> Option<(u64, String)> {
     let at = text.rfind(ID)? + ID.len();
     let id = text.get(at..at + uuid::fmt::Hyphenated::LENGTH)?;
     Some((digits.parse().ok()?, id.to_owned()))
+}
+
+/// CPU time (user + system) of process `pid` so far.
+pub(super) fn cpu_of(pid: u32) -> anyhow::Result<Duration> {
+    ClockTicks::read()?.cpu_of(pid)
 }
 
 /// CPU time of processes, from `/proc/<pid>/stat` in clock ticks.

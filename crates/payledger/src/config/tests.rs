@@ -30,6 +30,11 @@ public_url = "https://pay.example.com"
 [limits]
 token_ttl_s = 600
 
+[admission]
+requests_in_flight_max = 32
+queue_wait_ms_max = 5
+client_requests_per_s_max = 100
+
 [logging]
 format = "json"
 level = "debug"
@@ -169,4 +174,36 @@ fn the_effective_configuration_shows_settings_and_hides_secrets() {
     }
     let reparsed: toml::Table = toml::from_str(&shown).expect("the output is TOML");
     assert_eq!(reparsed["webhooks"]["timeout_ms"].as_integer(), Some(2500));
+}
+
+#[test]
+fn admission_limits_come_from_the_file_unless_a_flag_gives_them() {
+    let args = serve(&["--queue-wait-ms-max", "7"], FILE);
+    let config = args.admission.config();
+    assert_eq!(config.requests_in_flight_max, 32);
+    assert_eq!(config.queue_wait_ms_max, 7, "the flag wins");
+    assert_eq!(config.client_requests_per_s_max, 100);
+    assert_eq!(
+        config.requests_queued_max,
+        payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT,
+        "the default where neither gives it"
+    );
+    let shown = effective(&args, None, None);
+    let reparsed: toml::Table = toml::from_str(&shown).expect("the output is TOML");
+    assert_eq!(
+        reparsed["admission"]["requests_in_flight_max"].as_integer(),
+        Some(32)
+    );
+}
+
+#[test]
+fn admission_limits_beyond_their_bounds_are_refused_naming_the_setting() {
+    let error = ConfigFile::parse("[admission]\nqueue_wait_ms_max = 600000\n")
+        .expect_err("too long a wait")
+        .to_string();
+    assert!(error.contains("queue_wait_ms_max"), "{error}");
+    let error = ConfigFile::parse("[admission]\nappend_queue_requests_max = 0\n")
+        .expect_err("no queue")
+        .to_string();
+    assert!(error.contains("append_queue_requests_max"), "{error}");
 }

@@ -1,0 +1,350 @@
+//! The admission gate: slots, the queue and its wait budget, the
+//! per-client rate, and what a refused request answers and leaves behind.
+//! Time is tokio's paused clock, so waits are exact and nothing sleeps.
+
+#![allow(clippy::unwrap_used)]
+
+use super::{AdmissionConfig, Gate, Limit, Refused};
+use crate::{ApiConfig, AppState};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use payledger_app::auth::{Secret, create_client};
+use payledger_store::memory::MemoryStore;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio::time::{Duration, Instant};
+use tower::ServiceExt as _;
+
+fn limits(in_flight: usize, queued: usize, wait_ms: u64) -> AdmissionConfig {
+    AdmissionConfig {
+        requests_in_flight_max: in_flight,
+        requests_queued_max: queued,
+        queue_wait_ms_max: wait_ms,
+        ..AdmissionConfig::default()
+    }
+}
+
+fn refused(limit: Limit, value: u64) -> Refused {
+    Refused {
+        limit,
+        value,
+        retry_after_s: 1,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_every_slot_taken_and_no_queue_the_next_request_is_refused_at_once() {
+    let gate = Gate::new(limits(2, 0, 10));
+    let now = Instant::now();
+    let first = gate.admit(now).await.unwrap();
+    let _second = gate.admit(now).await.unwrap();
+    assert_eq!(
+        gate.admit(now).await.unwrap_err(),
+        refused(Limit::RequestsInFlight, 2)
+    );
+    drop(first);
+    assert!(gate.admit(now).await.is_ok(), "a freed slot admits again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_queue_refuses_at_once_and_a_wait_past_the_budget_is_refused() {
+    let gate = Arc::new(Gate::new(limits(1, 1, 25)));
+    let _slot = gate.admit(Instant::now()).await.unwrap();
+    let waiting = tokio::spawn({
+        let gate = Arc::clone(&gate);
+        async move { gate.admit(Instant::now()).await }
+    });
+    wait_until_queued(&gate, 1).await;
+    assert_eq!(
+        gate.admit(Instant::now()).await.unwrap_err(),
+        refused(Limit::RequestsQueued, 1)
+    );
+    let before = Instant::now();
+    assert_eq!(
+        waiting.await.unwrap().unwrap_err(),
+        refused(Limit::QueueWait, 25)
+    );
+    assert_eq!(before.elapsed(), Duration::from_millis(25));
+    assert_eq!(gate.queued_now(), 0, "a refused waiter leaves the queue");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_freed_within_the_budget_admits_the_first_waiter() {
+    let gate = Arc::new(Gate::new(limits(1, 4, 25)));
+    let slot = gate.admit(Instant::now()).await.unwrap();
+    let waiting = tokio::spawn({
+        let gate = Arc::clone(&gate);
+        async move { gate.admit(Instant::now()).await.map(drop) }
+    });
+    wait_until_queued(&gate, 1).await;
+    drop(slot);
+    assert_eq!(waiting.await.unwrap(), Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_arrived_before_the_budget_ran_out_is_not_admitted_late() {
+    let gate = Gate::new(limits(1, 4, 25));
+    let _slot = gate.admit(Instant::now()).await.unwrap();
+    // It arrived 30 ms ago (it waited in the runtime before the gate ran).
+    let arrived = Instant::now() - Duration::from_millis(30);
+    assert_eq!(
+        gate.admit(arrived).await.unwrap_err(),
+        refused(Limit::QueueWait, 25)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_slots_turn_admission_control_off() {
+    let gate = Gate::new(limits(0, 0, 0));
+    let held: Vec<_> = admit_many(&gate, 1_000).await;
+    assert_eq!(held.len(), 1_000);
+}
+
+async fn admit_many(gate: &Gate, n: usize) -> Vec<super::Admitted> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(gate.admit(Instant::now()).await.unwrap());
+    }
+    held
+}
+
+/// Polls (yielding to the spawned waiter) until `n` requests wait.
+async fn wait_until_queued(gate: &Gate, n: usize) {
+    for _ in 0..10_000 {
+        if gate.queued_now() == n {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("{n} requests never queued");
+}
+
+#[test]
+fn a_client_past_its_rate_is_refused_until_its_bucket_refills() {
+    let gate = Gate::new(AdmissionConfig {
+        client_requests_per_s_max: 2,
+        client_burst_requests_max: 2,
+        ..AdmissionConfig::default()
+    });
+    let t0 = Instant::now();
+    assert!(gate.take_client("a", t0).is_ok());
+    assert!(gate.take_client("a", t0).is_ok());
+    assert_eq!(
+        gate.take_client("a", t0).unwrap_err(),
+        Refused {
+            limit: Limit::ClientRate,
+            value: 2,
+            retry_after_s: 1
+        }
+    );
+    assert!(gate.take_client("b", t0).is_ok(), "each client has its own");
+    assert!(
+        gate.take_client("a", t0 + Duration::from_millis(500))
+            .is_ok()
+    );
+    assert!(
+        gate.take_client("a", t0 + Duration::from_millis(500))
+            .is_err()
+    );
+}
+
+#[test]
+fn without_a_client_rate_no_client_is_limited() {
+    let gate = Gate::new(AdmissionConfig::default());
+    let t0 = Instant::now();
+    assert!((0..10_000).all(|_| gate.take_client("a", t0).is_ok()));
+}
+
+#[test]
+fn limits_beyond_their_bounds_are_refused_by_name() {
+    let huge = AdmissionConfig {
+        requests_in_flight_max: 2_000_000,
+        ..AdmissionConfig::default()
+    };
+    assert!(huge.check().unwrap_err().contains("requests_in_flight_max"));
+    let long = AdmissionConfig {
+        queue_wait_ms_max: 120_000,
+        ..AdmissionConfig::default()
+    };
+    assert!(
+        long.check()
+            .unwrap_err()
+            .contains("QUEUE_WAIT_MS_LIMIT_MAX")
+    );
+    assert_eq!(AdmissionConfig::default().check(), Ok(()));
+}
+
+// Through the router: what a refused update answers and that it changed
+// nothing.
+
+const PROJECT: &str = "shop";
+
+struct Api {
+    state: AppState,
+    token: String,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Api {
+    async fn new(admission: AdmissionConfig) -> Self {
+        let store = Arc::new(MemoryStore::new());
+        create_client(
+            &*store,
+            "merchant",
+            &Secret::from("s3cret-merchant"),
+            "manage_project:shop",
+            0,
+        )
+        .unwrap();
+        let state = AppState::new(
+            store,
+            ApiConfig {
+                admission,
+                ..ApiConfig::default()
+            },
+        );
+        let mut api = Self {
+            state,
+            token: String::new(),
+        };
+        let request =
+            Request::post("/oauth/token?grant_type=client_credentials&scope=manage_project:shop")
+                .header(
+                    header::AUTHORIZATION,
+                    "Basic bWVyY2hhbnQ6czNjcmV0LW1lcmNoYW50",
+                )
+                .body(Body::empty())
+                .unwrap();
+        let reply = api.send(request).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        api.token = reply.body["access_token"].as_str().unwrap().to_owned();
+        api
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = crate::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/{PROJECT}{path}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn create_payment(&self) -> String {
+        let draft = json!({"amountPlanned": {"currencyCode": "EUR", "centAmount": 100}});
+        let reply = self.call("POST", "/payments", Some(draft)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn add_charge(version: u64) -> Value {
+    json!({"version": version, "actions": [{"action": "addTransaction",
+        "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}}]})
+}
+
+#[tokio::test]
+async fn an_update_refused_for_want_of_a_slot_answers_503_with_retry_after_and_writes_nothing() {
+    let api = Api::new(limits(1, 0, 10)).await;
+    let id = api.create_payment().await;
+    let held = api.state.admission.admit(Instant::now()).await.unwrap();
+    let path = format!("/payments/{id}");
+
+    let reply = api.call("POST", &path, Some(add_charge(1))).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+    assert!(reply.headers.contains_key("x-correlation-id"));
+    assert_eq!(reply.body["statusCode"], 503);
+    let error = &reply.body["errors"][0];
+    assert_eq!(error["code"], "Overloaded");
+    assert_eq!(error["limit"], "REQUESTS_IN_FLIGHT_MAX");
+    assert_eq!(error["limitValue"], 1);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("REQUESTS_IN_FLIGHT_MAX")
+    );
+
+    drop(held);
+    let read = api.call("GET", &path, None).await;
+    assert_eq!(read.body["version"], 1, "the refused update wrote nothing");
+    assert_eq!(read.body["transactions"], json!([]));
+    let retried = api.call("POST", &path, Some(add_charge(1))).await;
+    assert_eq!(
+        retried.status,
+        StatusCode::OK,
+        "the same request, sent again"
+    );
+    assert_eq!(retried.body["version"], 2);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer_while_every_slot_is_taken() {
+    let api = Api::new(limits(1, 0, 10)).await;
+    let _held = api.state.admission.admit(Instant::now()).await.unwrap();
+    for path in ["/health", "/ready", "/metrics"] {
+        let reply = api
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+}
+
+// Paused: the bucket refills by tokio's clock, which does not move here.
+#[tokio::test(start_paused = true)]
+async fn a_client_past_its_configured_rate_gets_429_with_retry_after_and_nothing_is_written() {
+    let api = Api::new(AdmissionConfig {
+        client_requests_per_s_max: 1,
+        client_burst_requests_max: 2,
+        ..AdmissionConfig::default()
+    })
+    .await;
+    // The bucket of two: a create, then the update is one too many.
+    let id = api.create_payment().await;
+    let path = format!("/payments/{id}");
+    let read = api.call("GET", &path, None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    let reply = api.call("POST", &path, Some(add_charge(1))).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+    assert_eq!(reply.body["errors"][0]["code"], "TooManyRequests");
+    assert_eq!(
+        reply.body["errors"][0]["limit"],
+        "CLIENT_REQUESTS_PER_S_MAX"
+    );
+    let payment = api
+        .state
+        .ledger
+        .get(
+            &payledger_domain::ProjectKey::parse(PROJECT).unwrap(),
+            &crate::payments::target(&id).unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.version, 1, "the refused update wrote nothing");
+}
