@@ -78,6 +78,9 @@ pub struct ApiConfig {
     pub token_ttl_seconds: u64,
     /// The Kafka relay the server runs, shown as a read-only Subscription.
     pub kafka_relay: Option<subscriptions::KafkaRelayInfo>,
+    /// Most Messages one Message query reads (its index range); a query
+    /// past it is refused with 400. Tests set a small one.
+    pub message_scan_events_max: usize,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +89,7 @@ impl Default for ApiConfig {
             request_body_bytes_max: 1 << 20,
             token_ttl_seconds: 172_800,
             kafka_relay: None,
+            message_scan_events_max: messages::MESSAGE_SCAN_EVENTS_MAX,
         }
     }
 }
