@@ -1,7 +1,7 @@
 //! Opening the database and serving reads; appends go to the writers.
 
 use crate::db::{
-    add_table_writes, cf, engine, last_log_sequence, read_head, read_options, synced, write_synced,
+    add_table_writes, cf, engine, last_log_sequence, read_head, read_options, write_synced,
 };
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
