@@ -413,6 +413,68 @@ fn replay_checks_rebuilds_what_was_damaged_and_an_interrupted_rebuild_blocks_ser
     assert_eq!(api.get(&format!("/payments/{}", ids[3])).body, before);
 }
 
+/// A store written before the Message index (its layout unrecorded, the
+/// index empty) is refused by `serve` with the way out; `replay` builds
+/// the index, and the same queries answer as before.
+#[test]
+fn a_store_without_the_message_index_is_refused_until_a_replay_builds_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data);
+    let api = client(&server, &data, "indexer", "manage_project:audit");
+    for n in 0..3 {
+        let created = api.post(
+            "/payments",
+            &json!({"key": format!("m-{n}"), "amountPlanned": {"currencyCode": "EUR", "centAmount": 100}}),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let id = created.body["id"].as_str().expect("id");
+        let changed = api.post(
+            &format!("/payments/{id}"),
+            &json!({"version": 1, "actions": [{"action": "setKey", "key": format!("m-{n}-2")}]}),
+        );
+        assert_eq!(changed.status, 200, "{:?}", changed.body);
+    }
+    let query = "/messages?where=type%3D%22PaymentKeySet%22&sort=createdAt+asc";
+    let before = api.get(query);
+    assert_eq!(before.body["total"], 3, "{:?}", before.body);
+    server.stop();
+
+    {
+        let db = raw_db(&data);
+        let meta = db.cf_handle("meta").expect("meta");
+        db.delete_cf(meta, b"derived_layout").expect("raw delete");
+        for index in ["idx_message_type", "idx_message_time"] {
+            let cf = db.cf_handle(index).expect(index);
+            db.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 64].as_slice())
+                .expect("raw delete");
+        }
+    }
+    let serve = Command::new(payledger_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run payledger serve");
+    assert!(!serve.status.success());
+    let refusal = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        refusal.contains("have layout 0") && refusal.contains("payledger replay --data"),
+        "{serve:?}"
+    );
+    let missing = replay(&data, &["--check"]);
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    assert!(
+        String::from_utf8_lossy(&missing.stdout).contains("MessagesByType row"),
+        "{missing:?}"
+    );
+
+    assert!(replay(&data, &[]).status.success());
+    assert!(replay(&data, &["--check"]).status.success());
+    let server = Server::start(&data);
+    let api = reconnect(&server, "indexer");
+    assert_eq!(api.get(query).body, before.body);
+}
+
 /// A key of project `audit`: its length-prefixed name, then `rest`.
 fn audit_key(rest: &[u8]) -> Vec<u8> {
     let mut key = vec![0, 5];

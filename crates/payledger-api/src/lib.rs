@@ -83,6 +83,9 @@ pub struct ApiConfig {
     pub kafka_relay: Option<subscriptions::KafkaRelayInfo>,
     /// The limits of admission control.
     pub admission: admission::AdmissionConfig,
+    /// Most Messages one Message query reads (its index range); a query
+    /// past it is refused with 400. Tests set a small one.
+    pub message_scan_events_max: usize,
 }
 
 impl Default for ApiConfig {
@@ -92,6 +95,7 @@ impl Default for ApiConfig {
             token_ttl_seconds: 172_800,
             kafka_relay: None,
             admission: admission::AdmissionConfig::default(),
+            message_scan_events_max: messages::MESSAGE_SCAN_EVENTS_MAX,
         }
     }
 }

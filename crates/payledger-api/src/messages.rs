@@ -8,9 +8,14 @@
 //!
 //! Messages are not stored twice: they are rendered from the events. A
 //! query whose predicate pins `resource(id = "…")` reads that one stream;
-//! other queries scan the partition logs of the store, and are refused
-//! (400, naming [`MESSAGE_SCAN_EVENTS_MAX`]) when the logs hold more
-//! events than that, never answered in part.
+//! any other reads the Message index of its project
+//! ([`payledger_app::message_index`]), narrowed by the `type = …`,
+//! `type in …` and `createdAt` comparisons among its top-level `and`
+//! conjuncts (the rest of the predicate is evaluated on what it reads). A
+//! query whose index range holds more than
+//! [`ApiConfig::message_scan_events_max`](crate::ApiConfig) Messages
+//! ([`MESSAGE_SCAN_EVENTS_MAX`] by default) is refused (400, naming the
+//! limit and how to narrow it), never answered in part.
 
 use crate::auth::{Scope, authorize};
 use crate::query::QuerySpec;
@@ -20,29 +25,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+pub use payledger_app::message_index::MESSAGE_SCAN_EVENTS_MAX;
+use payledger_app::message_index::{MessageSelection, TextBound};
 use payledger_domain::{EventId, PaymentId, ProjectKey, ResourceRef};
 use payledger_query::{CompareOp, Literal, Operand, Predicate};
 use payledger_store::VersionRange;
-use payledger_wire::json::MessageKeys;
+use payledger_wire::json::{MessageKeys, message_to_json};
 use serde_json::Value;
-
-/// Most events a message query reads when no stream is pinned.
-pub const MESSAGE_SCAN_EVENTS_MAX: usize = 1_000_000;
-
-/// Refuses a log scan over `heads` (events per partition) when the logs
-/// hold more than `max` events.
-fn log_scan_allowed(heads: &[u64], max: usize) -> Result<(), payledger_app::AppError> {
-    let stored: u64 = heads.iter().sum();
-    if stored > max as u64 {
-        return Err(payledger_app::AppError::ScanLimit {
-            what: "a Message query without resource(id = \"…\")",
-            limit: "MESSAGE_SCAN_EVENTS_MAX",
-            max,
-            narrow: "pin one payment or order with resource(id = \"…\")",
-        });
-    }
-    Ok(())
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -69,37 +58,54 @@ fn pinned_resource(predicate: Option<&Predicate>) -> Option<PaymentId> {
     })
 }
 
+/// What the Message index can narrow `spec` to: the types its `type`
+/// conjuncts allow and the bounds of its `createdAt` conjuncts.
+fn selection(spec: &QuerySpec) -> MessageSelection {
+    let Some(predicate) = &spec.predicate else {
+        return MessageSelection::default();
+    };
+    let created_at = predicate
+        .text_comparisons("createdAt", &spec.variables)
+        .into_iter()
+        .flat_map(|(op, text)| match op {
+            CompareOp::Eq => vec![TextBound::AtLeast(text.clone()), TextBound::AtMost(text)],
+            CompareOp::Lt => vec![TextBound::Below(text)],
+            CompareOp::Le => vec![TextBound::AtMost(text)],
+            CompareOp::Gt => vec![TextBound::Above(text)],
+            CompareOp::Ge => vec![TextBound::AtLeast(text)],
+            CompareOp::Ne => Vec::new(),
+        })
+        .collect();
+    MessageSelection {
+        types: predicate.required_values("type", &spec.variables),
+        created_at,
+    }
+}
+
 /// Every message of the project a query must consider.
 fn candidates(
     state: &AppState,
     project: &ProjectKey,
     spec: &QuerySpec,
 ) -> Result<Vec<Value>, ApiError> {
-    let mut keys = MessageKeys::default();
-    let events = match pinned_resource(spec.predicate.as_ref()) {
-        // The id names a payment or an order (ids are random UUIDs, so at
-        // most one of the two streams holds events).
-        Some(payment) => {
-            let events = state.store.read_stream(payment.into(), VersionRange::ALL)?;
-            if events.is_empty() {
-                let order = payledger_domain::OrderId::from_uuid(payment.uuid());
-                state
-                    .store
-                    .read_stream(payledger_domain::StreamId::order(order), VersionRange::ALL)?
-            } else {
-                events
-            }
-        }
-        None => {
-            log_scan_allowed(&state.store.log_heads()?, MESSAGE_SCAN_EVENTS_MAX)?;
-            let mut events = Vec::new();
-            for partition in 0..state.store.partition_count() {
-                let budget = MESSAGE_SCAN_EVENTS_MAX.saturating_sub(events.len());
-                events.extend(state.store.read_log(partition, 1, budget)?);
-            }
-            events
-        }
+    let Some(payment) = pinned_resource(spec.predicate.as_ref()) else {
+        let max = state.config.message_scan_events_max;
+        let found = state.ledger.messages(project, &selection(spec), max)?;
+        return Ok(found
+            .iter()
+            .map(|m| message_to_json(&m.envelope, m.key.as_deref()))
+            .collect());
     };
+    // The id names a payment or an order (ids are random UUIDs, so at
+    // most one of the two streams holds events).
+    let mut events = state.store.read_stream(payment.into(), VersionRange::ALL)?;
+    if events.is_empty() {
+        let order = payledger_domain::OrderId::from_uuid(payment.uuid());
+        events = state
+            .store
+            .read_stream(payledger_domain::StreamId::order(order), VersionRange::ALL)?;
+    }
+    let mut keys = MessageKeys::default();
     Ok(events
         .iter()
         .filter(|e| &e.meta.project == project)
@@ -175,21 +181,4 @@ async fn head_one(
     } else {
         StatusCode::NOT_FOUND
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_log_scan_past_the_limit_is_refused_naming_it() {
-        assert!(log_scan_allowed(&[3, 4], 7).is_ok());
-        let refused = ApiError::from(log_scan_allowed(&[3, 5], 7).expect_err("past"));
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        let text = format!("{refused:?}");
-        assert!(
-            text.contains("MESSAGE_SCAN_EVENTS_MAX") && text.contains("resource(id"),
-            "{text}"
-        );
-    }
 }

@@ -10,6 +10,8 @@
 //! - [`consumer`]: durable cursors of log consumers and the signal that
 //!   wakes them.
 //! - [`idempotency`]: durable idempotency records.
+//! - [`message_index`]: the Message index by type and by time, written
+//!   with the events, and the bounded reads of Message queries.
 //! - [`psp`]: executing payments at PSPs, webhook intake, refresh and the
 //!   due-time task table.
 //! - [`subscriptions`]: outbound webhook subscriptions and their delivery
@@ -32,6 +34,7 @@ mod golden;
 pub mod history;
 pub mod idempotency;
 pub mod merchants;
+pub mod message_index;
 pub mod order_attempts;
 pub mod order_payment_states;
 pub mod orders;

@@ -394,6 +394,15 @@ impl<S: EventStore + ?Sized> Orders<S> {
                     value: Some(table_keys::order_event_id_value(order_id, version)),
                 }),
         );
+        inline.extend(crate::message_index::index_rows(
+            &meta.project,
+            StreamId::order(order_id),
+            None,
+            events
+                .iter()
+                .zip(expected + 1..)
+                .map(|(e, version)| (version, e.meta.recorded_at, &e.event)),
+        ));
         inline.push(KvWrite {
             table: Table::OrderViews,
             key: table_keys::order_view_key(&meta.project, order_id),

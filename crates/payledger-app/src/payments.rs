@@ -434,6 +434,12 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             key: e.meta.event_id.as_bytes().to_vec(),
             value: Some(table_keys::event_id_value(payment_id, version)),
         }));
+        inline.extend(crate::message_index::index_rows(
+            &meta.project,
+            StreamId::payment(payment_id),
+            before.and_then(|p| p.key.as_deref()),
+            versioned().map(|(e, version)| (version, e.meta.recorded_at, &e.event)),
+        ));
         inline.extend(views::view_writes(
             &meta.project,
             stored.as_ref(),

@@ -1,6 +1,6 @@
 //! The inline projections as a function of the events: for one stream,
-//! the rows its view, its indexes and its event-id lookups hold when they
-//! are written from scratch. `payledger verify` compares them with the
+//! the rows its view, its indexes, its event-id lookups and its Message
+//! index entries hold when they are written from scratch. `payledger verify` compares them with the
 //! stored rows and `payledger replay` rebuilds the tables from them.
 //!
 //! The command paths write the same rows a change at a time
@@ -18,7 +18,7 @@ use payledger_store::{EventStore, KvWrite, Table};
 /// The tables that hold nothing but what the events derive. Everything
 /// else (idempotency records, cursors, clients, catalog, PSP bookkeeping)
 /// is state of its own and is left alone by a replay.
-pub const DERIVED_TABLES: [Table; 12] = [
+pub const DERIVED_TABLES: [Table; 14] = [
     Table::Views,
     Table::ViewRows,
     Table::KeyIndex,
@@ -31,6 +31,8 @@ pub const DERIVED_TABLES: [Table; 12] = [
     Table::OrderKeyIndex,
     Table::PaymentOrders,
     Table::Snapshots,
+    Table::MessagesByType,
+    Table::MessagesByTime,
 ];
 
 /// The rows one stream's events give, in no particular order. A `None`
@@ -40,6 +42,15 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
         return Ok(Vec::new());
     };
     let project = &first.meta.project;
+    // A stream's Messages name no key before its first event.
+    let messages = crate::message_index::index_rows(
+        project,
+        first.stream,
+        None,
+        events
+            .iter()
+            .map(|e| (e.version, e.meta.recorded_at, &e.event)),
+    );
     let event_ids = |value: &dyn Fn(u64) -> Vec<u8>| -> Vec<KvWrite> {
         events
             .iter()
@@ -70,6 +81,7 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
             rows.extend(event_ids(&|version| {
                 table_keys::event_id_value(payment.id, version)
             }));
+            rows.extend(messages);
             Ok(rows)
         }
         StreamKind::Order => {
@@ -96,6 +108,7 @@ pub fn derived_rows(events: &[EventEnvelope]) -> Result<Vec<KvWrite>, AppError> 
             rows.extend(event_ids(&|version| {
                 table_keys::order_event_id_value(order.id, version)
             }));
+            rows.extend(messages);
             Ok(rows)
         }
     }

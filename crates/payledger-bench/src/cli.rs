@@ -51,6 +51,9 @@ pub enum Command {
     /// Fill a store for the audit commands and time as-of reads of a long
     /// payment.
     Audit(crate::bench::audit::BenchAuditArgs),
+    /// Fill a store and time Message queries by type and time through the
+    /// API (the Message index) against a scan of every partition log.
+    Messages(crate::bench::messages::BenchMessagesArgs),
     /// Append events from many threads until killed, printing one line
     /// `ack <kind>/<id> <version>` per durable append (crash testing).
     Stress(StressArgs),

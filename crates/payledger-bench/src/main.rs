@@ -2,7 +2,7 @@
 //! writer, kept out of the server binary so that it carries no test-only
 //! code, certificates or keys.
 //!
-//! - `append`, `http`, `relay`, `webhooks`, `psp`: benchmarks that measure
+//! - `append`, `http`, `relay`, `webhooks`, `psp`, `messages`: benchmarks that measure
 //!   their own baseline in the same run and print the figures BENCHMARKS.md
 //!   records.
 //! - `stress`: appends until killed, printing every acknowledged append;
@@ -29,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Psp(args) => bench::psp(&args),
         cli::Command::Tokenization(args) => bench::tokenization(&args),
         cli::Command::Audit(args) => bench::audit(&args),
+        cli::Command::Messages(args) => bench::messages(&args),
         cli::Command::Stress(args) => stress::run(&args),
     }
 }

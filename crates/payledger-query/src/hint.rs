@@ -151,7 +151,11 @@ fn index_of(field: &str, in_customer: bool) -> Option<Index> {
 
 /// The text values of one operand; `single` requires a variable to have
 /// exactly one value, as a comparison does.
-fn operand_values(operand: &Operand, vars: &Variables, single: bool) -> Option<Vec<String>> {
+pub(crate) fn operand_values(
+    operand: &Operand,
+    vars: &Variables,
+    single: bool,
+) -> Option<Vec<String>> {
     match operand {
         Operand::Literal(Literal::String(text)) => Some(vec![text.clone()]),
         Operand::Literal(Literal::Number(_) | Literal::Bool(_)) => None,
@@ -162,7 +166,7 @@ fn operand_values(operand: &Operand, vars: &Variables, single: bool) -> Option<V
     }
 }
 
-fn list_values(list: &ValueList, vars: &Variables) -> Option<BTreeSet<String>> {
+pub(crate) fn list_values(list: &ValueList, vars: &Variables) -> Option<BTreeSet<String>> {
     match list {
         ValueList::Variable(name) => Some(vars.get(name)?.iter().cloned().collect()),
         ValueList::Values(operands) => {

@@ -12,6 +12,8 @@
 //! - `eval`: [`Predicate::matches`] over a JSON document and [`Variables`].
 //! - `sort`: [`parse_sort`] and [`compare_by`], a total order on documents.
 //! - `hint`: [`Predicate::index_hints`], sound index lookups for the planner.
+//! - `conjuncts`: [`Predicate::required_values`] and
+//!   [`Predicate::text_comparisons`], sound conditions on any named field.
 //! - `number`: exact comparison of integers and floats.
 //!
 //! Architecture invariants: this crate knows nothing of HTTP, storage or the
@@ -20,6 +22,7 @@
 //! (parse) or a variable name (evaluation) and maps to a 400 at the API.
 
 mod ast;
+mod conjuncts;
 mod error;
 mod eval;
 mod hint;

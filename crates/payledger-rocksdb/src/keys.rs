@@ -12,7 +12,7 @@
 //! | `events` (payments), `order_events` | aggregate id (16) · version (u64) | event envelope (protobuf) |
 //! | `heads` (payments), `order_heads`   | aggregate id (16)      | version (u64) · hash (32) · partition (u16) |
 //! | `log`         | partition (u16) · sequence (u64)  | [kind tag (u8) ·] aggregate id (16) · version (u64): no tag for payments, 24 bytes |
-//! | `meta`        | name (ASCII)                      | per entry (`partition_count`: u16)  |
+//! | `meta`        | name (ASCII)                      | per entry (`partition_count`: u16, `derived_layout`: u32) |
 //! | one CF per [`Table`] (`views`, `idx_key`, …) | owned by the layer that writes it | |
 
 use payledger_domain::{StreamId, StreamKind};
@@ -85,6 +85,8 @@ pub const fn table_cf(table: Table) -> &'static str {
         Table::AnalyticsBuckets => "analytics_buckets",
         Table::DataKeys => "data_keys",
         Table::Snapshots => "snapshots",
+        Table::MessagesByType => "idx_message_type",
+        Table::MessagesByTime => "idx_message_time",
     }
 }
 

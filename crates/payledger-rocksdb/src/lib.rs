@@ -19,7 +19,7 @@ mod store;
 mod writer;
 
 pub use checkpoint::{CheckpointError, CheckpointSummary};
-pub use rebuild::OnStream;
+pub use rebuild::{DERIVED_LAYOUT_VERSION, OnStream};
 pub use store::{RocksConfig, RocksStore};
 pub use writer::{APPEND_QUEUE_REQUESTS_MAX, GROUP_COMMIT_EVENTS_MAX, GROUP_COMMIT_REQUESTS_MAX};
 

@@ -1,8 +1,10 @@
 //! What `payledger replay` and `payledger verify` need beyond the
 //! [`EventStore`] contract: every stream's events in one sequential pass,
-//! the derived tables cleared in one write, and a durable mark while a
+//! the derived tables cleared in one write, a durable mark while a
 //! rebuild is under way (a server refuses to serve tables a replay left
-//! half written).
+//! half written), and the layout version of the derived tables (a server
+//! refuses a store whose tables predate this build's, such as a store
+//! without the Message index, until a replay has rebuilt them).
 //!
 //! [`EventStore`]: payledger_store::EventStore
 
@@ -15,6 +17,27 @@ use rocksdb::{IteratorMode, WriteBatch};
 
 /// `meta` key present while a rebuild of the derived tables is under way.
 const META_REPLAY_UNFINISHED: &[u8] = b"replay_unfinished";
+/// `meta` key holding the layout version of the derived tables (u32 BE).
+const META_DERIVED_LAYOUT: &[u8] = b"derived_layout";
+
+/// The layout of the derived tables this build writes. A store records
+/// the version its tables were written with when it is created and when a
+/// replay finishes; one without a record predates the record (0).
+///
+/// | version | derived tables |
+/// |---|---|
+/// | 0 | everything before the Message index |
+/// | 1 | with the Message index (`idx_message_type`, `idx_message_time`) |
+pub const DERIVED_LAYOUT_VERSION: u32 = 1;
+
+/// Records [`DERIVED_LAYOUT_VERSION`] in `batch`.
+pub(crate) fn stamp_derived_layout(batch: &mut WriteBatch, meta: &rocksdb::ColumnFamily) {
+    batch.put_cf(
+        meta,
+        META_DERIVED_LAYOUT,
+        DERIVED_LAYOUT_VERSION.to_be_bytes(),
+    );
+}
 
 /// What sees every stream's events in a pass over the store: the stream,
 /// its events in version order (theirs to change, e.g. to open sealed
@@ -104,11 +127,31 @@ impl RocksStore {
         self.db().write_opt(batch, &options).map_err(engine)
     }
 
-    /// Clears the mark of [`RocksStore::begin_rebuild`].
+    /// Clears the mark of [`RocksStore::begin_rebuild`] and records that
+    /// the derived tables now have this build's layout.
     pub fn finish_rebuild(&self) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
-        batch.delete_cf(cf(self.db(), CF_META)?, META_REPLAY_UNFINISHED);
+        let meta = cf(self.db(), CF_META)?;
+        batch.delete_cf(meta, META_REPLAY_UNFINISHED);
+        stamp_derived_layout(&mut batch, meta);
         write_synced(self.db(), batch)
+    }
+
+    /// The layout version the derived tables were written with (0: a
+    /// store made before versions were recorded).
+    pub fn derived_layout(&self) -> Result<u32, StoreError> {
+        let stored = self
+            .db()
+            .get_cf(cf(self.db(), CF_META)?, META_DERIVED_LAYOUT)
+            .map_err(engine)?;
+        let Some(bytes) = stored else {
+            return Ok(0);
+        };
+        let bytes: [u8; 4] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("the derived layout is not a u32".into()))?;
+        Ok(u32::from_be_bytes(bytes))
     }
 
     /// Whether a rebuild began and did not finish.

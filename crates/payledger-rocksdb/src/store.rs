@@ -1,7 +1,7 @@
 //! Opening the database and serving reads; appends go to the writers.
 
 use crate::db::{
-    add_table_writes, cf, engine, last_log_sequence, read_head, read_options, synced, write_synced,
+    add_table_writes, cf, engine, last_log_sequence, read_head, read_options, write_synced,
 };
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::writer::{self, PartitionWriter};
@@ -143,9 +143,13 @@ fn fixed_partition_count(db: &DB, wanted: u16) -> Result<u16, StoreError> {
     if let Some(stored) = stored_partition_count(db)? {
         return Ok(stored);
     }
+    // A new store: its derived tables are written as this build writes
+    // them from its first event on.
     let meta = cf(db, CF_META)?;
-    db.put_cf_opt(meta, META_PARTITION_COUNT, wanted.to_be_bytes(), &synced())
-        .map_err(engine)?;
+    let mut batch = rocksdb::WriteBatch::default();
+    batch.put_cf(meta, META_PARTITION_COUNT, wanted.to_be_bytes());
+    crate::rebuild::stamp_derived_layout(&mut batch, meta);
+    write_synced(db, batch)?;
     Ok(wanted)
 }
 

@@ -122,3 +122,33 @@ fn memory_only_reads_answer_from_the_memtable_and_the_block_cache_only() {
         Some(b"view".to_vec())
     );
 }
+
+#[test]
+fn a_new_store_records_its_derived_layout_and_a_rebuild_records_it_on_an_older_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).expect("create");
+    assert_eq!(
+        store.derived_layout().expect("layout"),
+        crate::DERIVED_LAYOUT_VERSION
+    );
+    // A store made before the layout was recorded has no record at all.
+    let meta = store.db().cf_handle(crate::keys::CF_META).expect("meta");
+    store
+        .db()
+        .delete_cf(meta, b"derived_layout")
+        .expect("raw delete");
+    drop(store);
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).expect("reopen");
+    assert_eq!(
+        store.derived_layout().expect("layout"),
+        0,
+        "reopening does not claim a layout the tables may not have"
+    );
+    store.begin_rebuild(&[]).expect("begin");
+    assert_eq!(store.derived_layout().expect("layout"), 0);
+    store.finish_rebuild().expect("finish");
+    assert_eq!(
+        store.derived_layout().expect("layout"),
+        crate::DERIVED_LAYOUT_VERSION
+    );
+}

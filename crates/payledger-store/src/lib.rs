@@ -131,11 +131,18 @@ pub enum Table {
     /// view after that version), at every multiple of the snapshot
     /// interval. Erasure deletes a payment's snapshots.
     Snapshots,
+    /// The Message index by type: project · message type · `createdAt` ·
+    /// stream · version → the stream's key at that version. Queries by
+    /// type (and time) read only the Messages they may return.
+    MessagesByType,
+    /// The Message index by time: project · `createdAt` · stream ·
+    /// version → the stream's key at that version.
+    MessagesByTime,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 32] = [
         Self::Views,
         Self::KeyIndex,
         Self::InterfaceIndex,
@@ -166,6 +173,8 @@ impl Table {
         Self::AnalyticsBuckets,
         Self::DataKeys,
         Self::Snapshots,
+        Self::MessagesByType,
+        Self::MessagesByTime,
     ];
 }
 

@@ -33,12 +33,31 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         args.store.data.display(),
         args.store.data.display()
     );
+    let (layout, serves) = (
+        store.derived_layout()?,
+        payledger_rocksdb::DERIVED_LAYOUT_VERSION,
+    );
+    anyhow::ensure!(
+        layout <= serves,
+        "the views and indexes of {} were written by a newer payledger (layout {layout}; this \
+         one serves layout {serves})",
+        args.store.data.display()
+    );
+    anyhow::ensure!(
+        layout == serves,
+        "the views and indexes of {} have layout {layout}, this payledger serves layout {serves} \
+         (layout 1 added the Message index): run `payledger replay --data {}` once to rebuild \
+         them from the events before serving",
+        args.store.data.display(),
+        args.store.data.display()
+    );
     let relay_config = args.kafka.relay_config()?;
     let api_config = ApiConfig {
         kafka_relay: relay_config.as_ref().map(relay_info),
         request_body_bytes_max: args.request_body_bytes_max,
         token_ttl_seconds: args.token_ttl_s,
         admission: args.admission.config(),
+        ..ApiConfig::default()
     };
     let psp_config = crate::psp::config(args)?;
     let master_path = args.master.path(&args.store.data);

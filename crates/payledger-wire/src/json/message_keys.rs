@@ -26,15 +26,25 @@ struct Tracked {
     version: u64,
 }
 
+/// The key a stream's Messages name after `event`, when they named
+/// `before` until it: what [`MessageKeys`] tracks, for a writer that knows
+/// the key before (the Message index stores it with each entry).
+pub fn message_key_after<'a>(event: &'a Event, before: Option<&'a str>) -> Option<&'a str> {
+    match event {
+        Event::Created(draft) => draft.key.as_deref(),
+        Event::KeySet(new) => new.as_deref(),
+        _ => before,
+    }
+}
+
 impl MessageKeys {
     /// Takes note of `envelope`'s key change, if any, and returns the key
     /// its payment has after it.
     pub fn observe(&mut self, envelope: &EventEnvelope) -> Option<&str> {
         let tracked = self.0.entry(envelope.stream).or_default();
-        match &envelope.event {
-            Event::Created(draft) => tracked.key.clone_from(&draft.key),
-            Event::KeySet(new) => tracked.key.clone_from(new),
-            _ => {}
+        // Only these two events change the key (see `message_key_after`).
+        if matches!(envelope.event, Event::Created(_) | Event::KeySet(_)) {
+            tracked.key = message_key_after(&envelope.event, None).map(str::to_owned);
         }
         tracked.version = envelope.version;
         tracked.key.as_deref()

@@ -26,7 +26,7 @@ pub use message::{
     COMMERCETOOLS_MESSAGE_TYPES, MESSAGE_TYPES, history_entry_to_json, is_extension_message_type,
     mask_token, message_delivery_payload, message_to_json, message_type,
 };
-pub use message_keys::MessageKeys;
+pub use message_keys::{MessageKeys, message_key_after};
 pub use money::{CENT_PRECISION, money_to_json};
 pub use order::order_to_json;
 pub use payment::{
