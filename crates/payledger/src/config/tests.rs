@@ -170,3 +170,45 @@ fn the_effective_configuration_shows_settings_and_hides_secrets() {
     let reparsed: toml::Table = toml::from_str(&shown).expect("the output is TOML");
     assert_eq!(reparsed["webhooks"]["timeout_ms"].as_integer(), Some(2500));
 }
+
+#[test]
+fn the_retry_bound_of_deliveries_comes_from_the_file_and_is_checked() {
+    let defaults = serve(&[], "").webhooks.delivery_config().expect("defaults");
+    assert_eq!(
+        defaults.retry_limit,
+        payledger_webhooks::RetryLimit::default()
+    );
+    let file = "[webhooks]\nattempts_max = 5\nretry_age_max_s = 600\n";
+    let bounded = serve(&[], file)
+        .webhooks
+        .delivery_config()
+        .expect("bounded");
+    assert_eq!(
+        bounded.retry_limit,
+        payledger_webhooks::RetryLimit {
+            attempts_max: 5,
+            retry_age_max_s: 600
+        }
+    );
+    let flagged = serve(&["--webhook-attempts-max", "7"], file);
+    assert_eq!(flagged.webhooks.webhook_attempts_max, 7, "the flag wins");
+    assert_eq!(flagged.webhooks.webhook_retry_age_max_s, 600);
+    let shown = effective(&flagged, None, None);
+    assert!(shown.contains("attempts_max = 7"), "{shown}");
+    assert!(shown.contains("retry_age_max_s = 600"), "{shown}");
+
+    for (text, named) in [
+        ("[webhooks]\nattempts_max = 0\n", "webhooks.attempts_max"),
+        (
+            "[webhooks]\nretry_age_max_s = 0\n",
+            "webhooks.retry_age_max_s",
+        ),
+    ] {
+        let error = serve(&[], text)
+            .webhooks
+            .delivery_config()
+            .expect_err("out of range")
+            .to_string();
+        assert!(error.contains(named), "{error}");
+    }
+}
