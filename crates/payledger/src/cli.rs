@@ -275,7 +275,7 @@ pub struct WebhookArgs {
     /// update resumes them from that Message.
     #[arg(long, default_value_t = payledger_webhooks::retry_limit::ATTEMPTS_MAX_DEFAULT,
           env = "PAYLEDGER_WEBHOOK_ATTEMPTS_MAX",
-          value_parser = clap::value_parser!(u32).range(1..=WEBHOOK_ATTEMPTS_MAX_LIMIT))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(WEBHOOK_ATTEMPTS_MAX_LIMIT)))]
     pub webhook_attempts_max: u32,
     /// Seconds one Message may keep failing (from its first failed
     /// attempt) before its Subscription's deliveries stop, as with
@@ -287,9 +287,9 @@ pub struct WebhookArgs {
 }
 
 /// Largest `--webhook-attempts-max` accepted.
-pub const WEBHOOK_ATTEMPTS_MAX_LIMIT: i64 = 1_000_000;
+pub const WEBHOOK_ATTEMPTS_MAX_LIMIT: u32 = 1_000_000;
 /// Largest `--webhook-retry-age-max-s` accepted: 30 days, in seconds.
-pub const WEBHOOK_RETRY_AGE_MAX_S_LIMIT: i64 = 2_592_000;
+pub const WEBHOOK_RETRY_AGE_MAX_S_LIMIT: u64 = 2_592_000;
 
 impl WebhookArgs {
     pub fn delivery_config(&self) -> anyhow::Result<payledger_webhooks::DeliveryConfig> {
@@ -301,14 +301,14 @@ impl WebhookArgs {
             extra_root_certificates_pem.push(pem);
         }
         // The file's values pass no flag parser: checked here.
-        let attempts = i64::from(self.webhook_attempts_max);
+        let attempts = self.webhook_attempts_max;
         anyhow::ensure!(
             (1..=WEBHOOK_ATTEMPTS_MAX_LIMIT).contains(&attempts),
             "webhooks.attempts_max must be 1 to {WEBHOOK_ATTEMPTS_MAX_LIMIT}, not {attempts}"
         );
         let age = self.webhook_retry_age_max_s;
         anyhow::ensure!(
-            i64::try_from(age).is_ok_and(|age| (1..=WEBHOOK_RETRY_AGE_MAX_S_LIMIT).contains(&age)),
+            (1..=WEBHOOK_RETRY_AGE_MAX_S_LIMIT).contains(&age),
             "webhooks.retry_age_max_s must be 1 to {WEBHOOK_RETRY_AGE_MAX_S_LIMIT}, not {age}"
         );
         Ok(payledger_webhooks::DeliveryConfig {
