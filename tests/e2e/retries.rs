@@ -33,7 +33,7 @@ fn setup(dir: &Path, webhooks: &str) -> (Server, Api) {
     );
     let config = dir.join("payledger.toml");
     let table = format!("[webhooks]\nbackoff_min_ms = 20\nbackoff_max_ms = 200\n{webhooks}");
-    std::fs::write(&config, table).unwrap();
+    std::fs::write(&config, table).expect("write the configuration");
     let config = config.display().to_string();
     let server = Server::start_with(&data, &["--config", &config]);
     let api = connect(&server);
@@ -85,7 +85,7 @@ fn payment_with_messages(api: &Api, renames: usize) -> Value {
     let mut payment = reply.body;
     for round in 0..renames {
         let reply = api.post(
-            &format!("/payments/{}", payment["id"].as_str().unwrap()),
+            &format!("/payments/{}", payment["id"].as_str().expect("payment id")),
             &json!({
                 "version": payment["version"],
                 "actions": [{"action": "setStatusInterfaceText", "interfaceText": format!("r{round}")}]
@@ -99,13 +99,13 @@ fn payment_with_messages(api: &Api, renames: usize) -> Value {
 
 /// The Message ids the API knows for `payment`, oldest first.
 fn message_ids(api: &Api, payment: &Value) -> Vec<String> {
-    let id = payment["id"].as_str().unwrap();
+    let id = payment["id"].as_str().expect("payment id");
     let reply = api.get(&format!(
         "/messages?where=resource(id%3D%22{id}%22)&sort=sequenceNumber%20asc&limit=500"
     ));
     assert_eq!(reply.status, 200, "{}", reply.body);
-    (reply.body["results"].as_array().unwrap().iter())
-        .map(|m| m["id"].as_str().unwrap().to_owned())
+    (reply.body["results"].as_array().expect("results").iter())
+        .map(|m| m["id"].as_str().expect("message id").to_owned())
         .collect()
 }
 
@@ -119,19 +119,21 @@ fn once_status(api: &Api, path: &str, status: &str) -> Value {
 
 fn health(api: &Api, path: &str) -> u16 {
     let url = format!("{}/{PROJECT}{path}/health", api.base);
-    reqwest::blocking::get(url).unwrap().status().as_u16()
+    reqwest::blocking::get(url)
+        .expect("health")
+        .status()
+        .as_u16()
 }
 
 /// The gauge of Subscriptions in `status`, as `GET /metrics` shows it.
 fn subscriptions_in(server: &Server, status: &str) -> f64 {
     let text = reqwest::blocking::get(format!("{}/metrics", server.url()))
-        .unwrap()
-        .text()
-        .unwrap();
+        .and_then(|response| response.text())
+        .expect("scrape /metrics");
     let series = format!("payledger_webhook_subscriptions{{status=\"{status}\"}} ");
     let line = text.lines().find(|l| l.starts_with(&series));
     let line = line.unwrap_or_else(|| panic!("no {series} in\n{text}"));
-    line[series.len()..].trim().parse().unwrap()
+    line[series.len()..].trim().parse().expect("a number")
 }
 
 /// Most attempts any one Message got, by the count of requests and by the
