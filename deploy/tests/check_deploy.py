@@ -72,7 +72,7 @@ CONFIG_SHAPE = {
               "message_timeout_ms": None, "linger_ms": None, "producer": str,
               "producer_env": str, "producer_file": str},
     "webhooks": {"backoff_min_ms": None, "backoff_max_ms": None, "timeout_ms": None,
-                 "ca_files": None},
+                 "ca_files": None, "attempts_max": None, "retry_age_max_s": None},
     "psp": {"projects": {"*": {"stripe": dict.fromkeys(STRIPE_KEYS),
                                "orders": {"retry_after_ms": None, "collect_wait_ms": None}}},
             "refresh": {"first_delay_ms": None, "backoff_max_ms": None, "attempts_max": None},

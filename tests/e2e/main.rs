@@ -16,6 +16,7 @@ mod openapi;
 mod operations;
 mod orders;
 mod quickstart;
+mod retries;
 mod schemathesis;
 mod sdk;
 mod setup;

@@ -204,6 +204,10 @@ fn subscriptions(r: &mut Recorder) {
             .0,
         404
     );
+    // Resuming deliveries that are not stopped changes nothing.
+    let resume = json!({"version": 1, "actions": [{"action": "resumeDeliveries"}]});
+    let (status, resumed) = r.call("POST", "/shop/subscriptions/key=oa-hook", Some(&resume));
+    assert_eq!((status, &resumed["version"]), (200, &json!(1)));
     assert_eq!(
         r.call("DELETE", "/shop/subscriptions/key=oa-hook?version=1", None)
             .0,

@@ -73,14 +73,10 @@ fn read_gauges(store: &dyn EventStore, relay: Option<&str>) -> Result<(), StoreE
             })
             .set(i64::try_from(lag).unwrap_or(i64::MAX));
     }
-    let mut by_status: BTreeMap<&str, i64> = [
-        HealthStatus::Healthy,
-        HealthStatus::TemporaryError,
-        HealthStatus::ConfigurationError,
-    ]
-    .into_iter()
-    .map(|status| (status.as_str(), 0))
-    .collect();
+    let mut by_status: BTreeMap<&str, i64> = HealthStatus::ALL
+        .into_iter()
+        .map(|status| (status.as_str(), 0))
+        .collect();
     for (_, record) in subscriptions::list_all(store)? {
         let state = subscriptions::state_of(store, &record)?;
         *by_status.entry(state.status.as_str()).or_default() += 1;

@@ -9,18 +9,21 @@
 //! | `GET\|HEAD /{pk}/subscriptions/{id}` and `key={key}` | view_subscriptions | 200 / 404 |
 //! | `POST /{pk}/subscriptions/{id}` and `key={key}`, `{version, actions}` | manage_subscriptions | 200 updated Subscription |
 //! | `DELETE /{pk}/subscriptions/{id}?version=N` and `key={key}` | manage_subscriptions | 200 deleted Subscription |
-//! | `GET /{pk}/subscriptions/{id}/health` | none (for monitors, as commercetools) | 200 Healthy, 503 TemporaryError, 400 ConfigurationError, empty body |
+//! | `GET /{pk}/subscriptions/{id}/health` | none (for monitors, as commercetools) | 200 Healthy, 503 TemporaryError, 400 ConfigurationError or ConfigurationErrorDeliveryStopped, empty body |
 //!
 //! A Subscription is rendered as commercetools does (`id`, `version`,
 //! `destination`, `messages`, `changes`, `events`, `format`, `status`, …)
 //! with the destination's `secret` masked, plus payledger's `delivery`:
-//! `{lag, lastError?: {at, message}}` where `lag` counts the log events
-//! after the subscription's cursors. When the server runs the Kafka relay,
+//! `{lag, lastError?: {at, message}, stopped?: {at, reason}}` where `lag`
+//! counts the log events after the subscription's cursors and `stopped` is
+//! there while the retry bound holds the deliveries stopped (`status`
+//! `ConfigurationErrorDeliveryStopped`). When the server runs the Kafka relay,
 //! it appears as the read-only Subscription [`KAFKA_RELAY_ID`] with a
 //! `Kafka` destination, so its lag and last error are visible the same way.
 //! Update actions: `changeDestination`, `setKey`, `setMessages` (and
-//! `setChanges` / `setEvents` with an empty list); deliveries go on from
-//! where they stood. The rules and the stored record live in
+//! `setChanges` / `setEvents` with an empty list), and payledger's
+//! `resumeDeliveries`, which, like a new destination, ends a stop;
+//! deliveries go on from where they stood. The rules and the stored record live in
 //! [`payledger_app::subscriptions`]; deliveries in `payledger-webhooks`.
 
 use crate::auth::{Scope, authorize};
@@ -86,6 +89,9 @@ fn delivery_json(state: &DeliveryState) -> Value {
         let at = i64::try_from(error.at_unix_ms).unwrap_or(i64::MAX);
         delivery["lastError"] =
             json!({ "at": format_timestamp(Timestamp(at)), "message": error.message });
+    }
+    if let Some(stop) = &state.stopped {
+        delivery["stopped"] = json!({ "at": stop.at, "reason": stop.reason });
     }
     delivery
 }
@@ -255,11 +261,7 @@ async fn create(
     refuse_relay_key(draft.key.as_deref())?;
     // A new subscription's cursors start at the log heads, written in the
     // same batch: the answer and the recorded answer need no cursor read.
-    let fresh = DeliveryState {
-        lag: 0,
-        last_error: None,
-        status: HealthStatus::Healthy,
-    };
+    let fresh = DeliveryState::healthy();
     let recorded = fresh.clone();
     let meta = SubscriptionMeta {
         now_ms: now().millis(),
@@ -298,6 +300,10 @@ pub(crate) const ACTIONS: &[(&str, ActionParser<Option<SubscriptionAction>>)] = 
     }),
     ("setEvents", |a| {
         unsupported_list(a, "events").map(|()| None)
+    }),
+    // payledger's own: deliveries stopped by the retry bound start again.
+    ("resumeDeliveries", |_| {
+        Ok(Some(SubscriptionAction::ResumeDeliveries))
     }),
 ];
 
@@ -348,6 +354,7 @@ async fn update(
             )
             .map_err(|e| ApiError::subscription(e, Some(&by)))?;
             s.subscriptions_changed();
+            let delivery = delivery.with_stop(record.delivery_stop.as_ref());
             Ok(subscription_to_json(&record, &delivery))
         })
         .await?;
@@ -355,11 +362,14 @@ async fn update(
 }
 
 /// The body a Subscription route answers with, for the idempotency record
-/// written with the change.
+/// written with the change (whose record says whether it is stopped).
 fn answer_json(answered: &dyn Any, delivery: &DeliveryState) -> Value {
     answered
         .downcast_ref::<SubscriptionRecord>()
-        .map_or(Value::Null, |record| subscription_to_json(record, delivery))
+        .map_or(Value::Null, |record| {
+            let delivery = delivery.clone().with_stop(record.delivery_stop.as_ref());
+            subscription_to_json(record, &delivery)
+        })
 }
 
 /// The key of the Kafka relay's view cannot name a stored Subscription.
@@ -421,7 +431,9 @@ async fn health(
     Ok(match status {
         HealthStatus::Healthy => StatusCode::OK,
         HealthStatus::TemporaryError => StatusCode::SERVICE_UNAVAILABLE,
-        HealthStatus::ConfigurationError => StatusCode::BAD_REQUEST,
+        HealthStatus::ConfigurationError | HealthStatus::ConfigurationErrorDeliveryStopped => {
+            StatusCode::BAD_REQUEST
+        }
     })
 }
 

@@ -1865,7 +1865,8 @@ fn every_event_of_the_golden_corpus_has_a_subscribable_message_type() {
 fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
     use payledger_app::consumer::CursorError;
     use payledger_app::subscriptions::{
-        DeliveryFormat, DeliveryState, Destination, HealthStatus, MessageFilter, SubscriptionRecord,
+        DeliveryFormat, DeliveryState, DeliveryStop, Destination, HealthStatus, MessageFilter,
+        SubscriptionRecord,
     };
     for (_, message) in every_message() {
         let payload = json::message_delivery_payload("shop", message);
@@ -1900,6 +1901,7 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
         format: DeliveryFormat::CloudEvents {
             cloud_events_version: "1.0".to_owned(),
         },
+        delivery_stop: None,
     };
     let failing = DeliveryState {
         lag: 3,
@@ -1908,6 +1910,7 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
             message: "TemporaryError: attempt 2 of message m: HTTP 503".to_owned(),
         }),
         status: HealthStatus::TemporaryError,
+        stopped: None,
     };
     let shown = payledger_api::subscriptions::subscription_to_json(&record, &failing);
     assert_schema("Subscription", &shown);
@@ -1939,15 +1942,24 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
         shown["delivery"]["lastError"]["at"],
         "2026-01-01T00:00:00.000Z"
     );
+    let stop = DeliveryStop {
+        at: "2026-11-22T10:00:00.000Z".to_owned(),
+        reason: "attempt 2 of message m failed".to_owned(),
+    };
+    let stopped = failing.with_stop(Some(&stop));
+    let shown = payledger_api::subscriptions::subscription_to_json(&record, &stopped);
+    assert_schema("Subscription", &shown);
+    assert_eq!(shown["status"], "ConfigurationErrorDeliveryStopped");
+    assert_eq!(
+        shown["delivery"]["stopped"],
+        json!({"at": "2026-11-22T10:00:00.000Z", "reason": "attempt 2 of message m failed"})
+    );
     let mut platform = record;
     platform.format = DeliveryFormat::Platform;
-    let healthy = DeliveryState {
-        lag: 0,
-        last_error: None,
-        status: HealthStatus::Healthy,
-    };
+    let healthy = DeliveryState::healthy();
     let shown = payledger_api::subscriptions::subscription_to_json(&platform, &healthy);
     assert_schema("Subscription", &shown);
+    assert!(shown["delivery"].get("stopped").is_none(), "{shown}");
     let mut bad = shown;
     bad["status"] = json!("Sleeping");
     assert_not_schema("Subscription", &bad);

@@ -15,7 +15,9 @@
 //!    of log events ([`worker::BATCH_EVENTS_MAX`]); on failure save the
 //!    progress and record the attempt on the cursor (that is the
 //!    subscription's `status`), wait with bounded exponential backoff and
-//!    jitter ([`backoff`]), and try the same Message again.
+//!    jitter ([`backoff`]), and try the same Message again, until the
+//!    retry bound ([`retry_limit`]) stops the subscription's deliveries
+//!    where they stand, to be resumed by an update.
 //!
 //! A failing Message holds its partition back, so no later Message of the
 //! same payment (same partition) overtakes it: order per payment holds.
@@ -30,6 +32,7 @@
 pub mod backoff;
 pub mod merchant_callbacks;
 pub mod render;
+pub mod retry_limit;
 pub mod send;
 pub mod signature;
 #[cfg(feature = "testing")]
@@ -38,4 +41,5 @@ pub mod worker;
 
 pub use backoff::Backoff;
 pub use merchant_callbacks::MerchantCallbacks;
+pub use retry_limit::RetryLimit;
 pub use worker::{Deliveries, DeliveryConfig, DeliveryError};

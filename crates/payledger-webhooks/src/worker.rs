@@ -1,15 +1,25 @@
 //! The delivery workers: one manager that follows the subscription list,
 //! and per subscription one log consumer (on the one runner, a worker per
 //! partition) whose handler delivers in log order.
+//!
+//! Retries are bounded ([`RetryLimit`]): a worker whose Message passes the
+//! bound stops its subscription's deliveries in the subscription's record
+//! (`ConfigurationErrorDeliveryStopped`) and tells the manager, which stops
+//! the subscription's other workers and starts none for it until an update
+//! ends the stop. The cursors stay where they are.
 
 use crate::backoff::Backoff;
 use crate::render::{DeliveryRenderer, DeliveryStep};
+use crate::retry_limit::{Failing, Passed, RetryLimit};
 use crate::send::{Target, attempt};
+use payledger_app::clock::{Clock, SystemClock};
 use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
-use payledger_app::subscriptions::{self, DeliveryFailure, SubscriptionRecord};
-use payledger_domain::{EventEnvelope, ProjectKey};
+use payledger_app::subscriptions::{self, DeliveryFailure, DeliveryStop, SubscriptionRecord};
+use payledger_domain::time::format_timestamp;
+use payledger_domain::{EventEnvelope, ProjectKey, Timestamp};
 use payledger_store::{EventStore, StoreError};
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,6 +39,10 @@ pub const BATCH_EVENTS_MAX: usize = 256;
 #[derive(Clone, Debug)]
 pub struct DeliveryConfig {
     pub backoff: Backoff,
+    /// When a failing Message stops its subscription's deliveries.
+    pub retry_limit: RetryLimit,
+    /// The clock failures, their age and stops are read from.
+    pub clock: Arc<dyn Clock>,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub rescan_interval_ms: u64,
@@ -41,6 +55,8 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             backoff: crate::backoff::BACKOFF_DEFAULT,
+            retry_limit: RetryLimit::default(),
+            clock: Arc::new(SystemClock),
             connect_timeout_ms: CONNECT_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: REQUEST_TIMEOUT_MS_DEFAULT,
             rescan_interval_ms: RESCAN_INTERVAL_MS_DEFAULT,
@@ -82,6 +98,8 @@ struct Shared {
     store: Arc<dyn EventStore>,
     client: reqwest::Client,
     config: DeliveryConfig,
+    /// Bumped after a worker stopped its subscription's deliveries.
+    stops: watch::Sender<u64>,
 }
 
 /// The running delivery workers.
@@ -89,6 +107,7 @@ struct Shared {
 pub struct Deliveries {
     stop: watch::Sender<bool>,
     manager: JoinHandle<()>,
+    stops: watch::Receiver<u64>,
 }
 
 impl Deliveries {
@@ -100,14 +119,27 @@ impl Deliveries {
         config: DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
         let client = config.client()?;
+        let stops = watch::Sender::new(0);
         let shared = Arc::new(Shared {
             store,
             client,
             config,
+            stops,
         });
+        let stops = shared.stops.subscribe();
         let (stop, stopped) = watch::channel(false);
         let manager = tokio::spawn(manage(shared, changes, stopped));
-        Ok(Self { stop, manager })
+        Ok(Self {
+            stop,
+            manager,
+            stops,
+        })
+    }
+
+    /// Changes after a worker stopped a subscription's deliveries (its
+    /// record says so by then): what waits for a stop waits on this.
+    pub fn stops(&self) -> watch::Receiver<u64> {
+        self.stops.clone()
     }
 
     /// Stops every worker after its current attempt: what a receiver
@@ -144,14 +176,17 @@ async fn manage(
 ) {
     let mut running: HashMap<String, Running> = HashMap::new();
     let rescan = Duration::from_millis(shared.config.rescan_interval_ms.max(1));
+    let mut stops = shared.stops.subscribe();
     loop {
         changes.mark_unchanged();
+        stops.mark_unchanged();
         match list(&shared).await {
             Ok(listed) => reconcile(&shared, &mut running, listed).await,
             Err(error) => tracing::error!(%error, "cannot read the subscriptions"),
         }
         tokio::select! {
             _ = changes.changed() => {}
+            _ = stops.changed() => {}
             () = tokio::time::sleep(rescan) => {}
             _ = stopped.changed() => break,
         }
@@ -170,16 +205,19 @@ async fn list(shared: &Arc<Shared>) -> Result<Vec<(ProjectKey, SubscriptionRecor
     blocking(shared, subscriptions::list_all).await
 }
 
-/// Starts workers for new subscriptions, stops those of deleted ones, and
-/// restarts those of updated ones (their cursors stay: the new workers go
-/// on from where the old ones stopped).
+/// Starts workers for new subscriptions, stops those of deleted ones and
+/// of stopped ones, and restarts those of updated ones (their cursors
+/// stay: the new workers go on from where the old ones stopped).
 async fn reconcile(
     shared: &Arc<Shared>,
     running: &mut HashMap<String, Running>,
     listed: Vec<(ProjectKey, SubscriptionRecord)>,
 ) {
+    let existing: HashSet<&str> = listed.iter().map(|(_, r)| r.id.as_str()).collect();
+    // Subscriptions whose deliveries are stopped get no workers.
     let versions: HashMap<&str, u64> = listed
         .iter()
+        .filter(|(_, r)| r.delivery_stop.is_none())
         .map(|(_, r)| (r.id.as_str(), r.version))
         .collect();
     let stopping: Vec<(String, Running)> = running
@@ -191,21 +229,24 @@ async fn reconcile(
     }
     for (id, workers) in stopping {
         workers.join().await;
-        if !versions.contains_key(id.as_str()) {
+        if !existing.contains(id.as_str()) {
             // A worker may have saved its cursor after the deletion.
             forget_cursors(shared, &id).await;
             tracing::info!(subscription = %id, "stopped deliveries of a deleted subscription");
+        } else if !versions.contains_key(id.as_str()) {
+            tracing::warn!(subscription = %id, "stopped deliveries past the retry bound");
         }
     }
     for (project, record) in listed {
-        if running.contains_key(&record.id) {
+        if running.contains_key(&record.id) || record.delivery_stop.is_some() {
             continue;
         }
         let subscription = Arc::new((project, record));
-        let config = ConsumerConfig::new(
+        let mut config = ConsumerConfig::new(
             subscriptions::consumer_name(&subscription.1.id),
             shared.config.backoff,
         );
+        config.clock = Arc::clone(&shared.config.clock);
         let handlers = (Arc::clone(shared), Arc::clone(&subscription));
         let consumer = LogConsumer::spawn(Arc::clone(&shared.store), config, move |_partition| {
             DeliveryHandler::new(Arc::clone(&handlers.0), Arc::clone(&handlers.1))
@@ -251,9 +292,12 @@ struct DeliveryHandler {
     shared: Arc<Shared>,
     subscription: Arc<(ProjectKey, SubscriptionRecord)>,
     renderer: DeliveryRenderer,
-    /// The sequence of the Message that failed last and its attempts so
-    /// far: the next attempt at it carries the next number.
-    failing: Option<(u64, u32)>,
+    /// The Message that failed last, its attempts so far and since when:
+    /// the next attempt at it carries the next number.
+    failing: Option<Failing>,
+    /// This worker stopped the subscription's deliveries: it attempts
+    /// nothing more and waits for the manager to stop it.
+    stopped: bool,
 }
 
 impl DeliveryHandler {
@@ -263,6 +307,7 @@ impl DeliveryHandler {
             subscription,
             renderer: DeliveryRenderer::default(),
             failing: None,
+            stopped: false,
         }
     }
 }
@@ -302,6 +347,12 @@ impl LogHandler for DeliveryHandler {
         steps: &mut Vec<DeliveryStep>,
         stop: &Stop,
     ) -> Handled<HandlerFailure> {
+        if self.stopped {
+            // Stopped deliveries attempt nothing until the manager, told
+            // of the stop, ends this worker.
+            stop.requested().await;
+            return Handled::Stopped { through: None };
+        }
         let mut taken = 0;
         let handled = self.deliver(steps, &mut taken, stop).await;
         steps.drain(..taken);
@@ -337,10 +388,7 @@ impl DeliveryHandler {
             if stop.is_requested() {
                 return Handled::Stopped { through: done };
             }
-            let number = match self.failing {
-                Some((sequence, attempts)) if sequence == delivery.sequence => attempts + 1,
-                _ => 1,
-            };
+            let number = Failing::next_attempt(self.failing, delivery.sequence);
             // An attempt under way is finished even when a stop comes (the
             // request timeout bounds it), so what a receiver took is saved.
             let outcome = attempt(&self.shared.client, &target, delivery, number).await;
@@ -367,14 +415,19 @@ impl DeliveryHandler {
                     *taken += 1;
                 }
                 Err(failure) => {
-                    self.failing = Some((delivery.sequence, number));
+                    let now_ms = self.shared.config.clock.now_ms();
+                    let failing = Failing::after(self.failing, delivery.sequence, now_ms);
+                    self.failing = Some(failing);
                     let failure = DeliveryFailure {
                         status: failure.status,
                         attempt: number,
                         message_id: delivery.message_id.clone(),
                         detail: failure.detail,
                     };
-                    tracing::warn!(%failure, "delivery failed; will retry");
+                    match self.shared.config.retry_limit.passed(&failing, now_ms) {
+                        Some(passed) => self.stop_deliveries(&failure, passed, now_ms).await,
+                        None => tracing::warn!(%failure, "delivery failed; will retry"),
+                    }
                     return Handled::Failed {
                         through: done,
                         failure: HandlerFailure::Delivery(failure),
@@ -383,5 +436,44 @@ impl DeliveryHandler {
             }
         }
         Handled::All
+    }
+
+    /// Records in the subscription's record that its deliveries stop
+    /// because `failure` passed the retry bound, and tells the manager. A
+    /// store failure leaves the worker retrying: the next failure tries
+    /// again.
+    async fn stop_deliveries(&mut self, failure: &DeliveryFailure, passed: Passed, now_ms: i64) {
+        let (project, record) = &*self.subscription;
+        let stop = DeliveryStop {
+            at: format_timestamp(Timestamp(now_ms)),
+            reason: format!("message {}: {passed}; last: {failure}", failure.message_id),
+        };
+        let (store, project, id, version) = (
+            Arc::clone(&self.shared.store),
+            project.clone(),
+            record.id.clone(),
+            record.version,
+        );
+        let written = tokio::task::spawn_blocking(move || {
+            subscriptions::stop_deliveries(&*store, &project, &id, version, stop)
+        })
+        .await;
+        match written {
+            Ok(Ok(stopped)) => {
+                if stopped {
+                    tracing::error!(%failure, %passed, "delivery failed past the retry bound; deliveries stopped");
+                }
+                // Stopped now, before, or by an update since: either way
+                // the manager decides what runs next.
+                self.stopped = true;
+                self.shared
+                    .stops
+                    .send_modify(|count| *count = count.wrapping_add(1));
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, %failure, "cannot record the stop of deliveries; will retry");
+            }
+            Err(_) => tracing::error!(%failure, "recording the stop of deliveries panicked"),
+        }
     }
 }

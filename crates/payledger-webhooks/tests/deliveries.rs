@@ -1,21 +1,26 @@
 //! Deliveries over real HTTP from a real RocksDB store: payments written
 //! through the ledger reach a signature-checking receiver in order per
 //! payment, failed attempts are retried and recorded, and the status a
-//! subscription shows follows what the receiver does.
+//! subscription shows follows what the receiver does; past the retry
+//! bound the deliveries stop, stay stopped across a restart, and resume
+//! from where they stopped.
 
 #![allow(clippy::unwrap_used)]
 
+use payledger_app::clock::{Clock, ManualClock, SystemClock};
 use payledger_app::subscriptions::{
-    self, DeliveryFormat, Destination, HealthStatus, MessageFilter, SubscriptionDraft,
-    SubscriptionMeta, SubscriptionRecord,
+    self, DeliveryFormat, Destination, HealthStatus, MessageFilter, SubscriptionAction,
+    SubscriptionDraft, SubscriptionMeta, SubscriptionRecord,
 };
 use payledger_app::{CommandMeta, Ledger, PaymentCommand, PaymentRef};
 use payledger_domain::command::PaymentDraftInput;
-use payledger_domain::{Actor, CurrencyCode, Money, Payment, ProjectKey, Timestamp, UpdateAction};
+use payledger_domain::{
+    Actor, CurrencyCode, Money, Payment, ProjectKey, ResourceRef, Timestamp, UpdateAction,
+};
 use payledger_rocksdb::{RocksConfig, RocksStore};
 use payledger_store::EventStore;
 use payledger_webhooks::testing::{Mode, Received, Receiver, TEST_CA_PEM, taken};
-use payledger_webhooks::{Backoff, Deliveries, DeliveryConfig};
+use payledger_webhooks::{Backoff, Deliveries, DeliveryConfig, RetryLimit};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,14 +67,13 @@ impl Harness {
 
     /// Starts the workers trusting `roots` (PEM) besides the Mozilla roots.
     fn start_with(&self, roots: Vec<Vec<u8>>) -> Deliveries {
-        let config = DeliveryConfig {
-            backoff: Backoff {
-                min_ms: 20,
-                max_ms: 200,
-            },
+        self.start_config(DeliveryConfig {
             extra_root_certificates_pem: roots,
-            ..DeliveryConfig::default()
-        };
+            ..fast_retries()
+        })
+    }
+
+    fn start_config(&self, config: DeliveryConfig) -> Deliveries {
         let _guard = self.runtime.enter();
         Deliveries::start(Arc::clone(&self.store), self.changes.subscribe(), config).unwrap()
     }
@@ -143,6 +147,17 @@ impl Harness {
     fn status(&self, record: &SubscriptionRecord) -> subscriptions::DeliveryState {
         subscriptions::delivery_state(&*self.store, &subscriptions::consumer_name(&record.id))
             .unwrap()
+    }
+}
+
+/// Retries after 20 to 200 ms, so tests see several attempts quickly.
+fn fast_retries() -> DeliveryConfig {
+    DeliveryConfig {
+        backoff: Backoff {
+            min_ms: 20,
+            max_ms: 200,
+        },
+        ..DeliveryConfig::default()
     }
 }
 
@@ -399,4 +414,157 @@ fn a_filtered_out_key_change_still_names_the_new_key_in_later_messages() {
         "order-42",
         "the skipped PaymentKeySet still counts"
     );
+}
+
+/// Fast retries bounded by `attempts_max` and `retry_age_max_s`, on `clock`.
+fn bounded(attempts_max: u32, retry_age_max_s: u64, clock: Arc<dyn Clock>) -> DeliveryConfig {
+    DeliveryConfig {
+        retry_limit: RetryLimit {
+            attempts_max,
+            retry_age_max_s,
+        },
+        clock,
+        ..fast_retries()
+    }
+}
+
+/// Waits until a worker reports a stop (its record says so by then).
+fn wait_for_stop(harness: &Harness, stops: &mut watch::Receiver<u64>) {
+    harness
+        .runtime
+        .block_on(async { tokio::time::timeout(WAIT, stops.changed()).await })
+        .expect("deliveries stop in time")
+        .unwrap();
+}
+
+/// The stored record of `subscription` now.
+fn stored(harness: &Harness, subscription: &SubscriptionRecord) -> SubscriptionRecord {
+    let by = ResourceRef::Id(subscription.id.clone());
+    subscriptions::get(&*harness.store, &project_key("shop"), &by).unwrap()
+}
+
+/// Most attempts any one delivery got.
+fn most_attempts(received: &[Received]) -> usize {
+    let mut attempts: HashMap<&str, usize> = HashMap::new();
+    for request in received {
+        *attempts.entry(&request.delivery_id).or_default() += 1;
+    }
+    attempts.into_values().max().unwrap_or(0)
+}
+
+#[test]
+fn past_the_attempts_bound_deliveries_stop_stay_stopped_across_a_restart_and_resume_in_full() {
+    let harness = Harness::new();
+    let receiver = Receiver::start(SECRET, Mode::Answer(503)).unwrap();
+    let config = bounded(3, 86_400, Arc::new(SystemClock));
+    let deliveries = harness.start_config(config.clone());
+    let mut stops = deliveries.stops();
+    let subscription = harness.subscribe("shop", &receiver.url(), &[], DeliveryFormat::Platform);
+    let mut payments: Vec<Payment> = (0..3).map(|_| harness.create_payment("shop")).collect();
+    payments[0] = harness.rename("shop", &payments[0], "held back behind the first");
+
+    wait_for_stop(&harness, &mut stops);
+    let record = stored(&harness, &subscription);
+    let stop = record
+        .delivery_stop
+        .clone()
+        .expect("the record says stopped");
+    assert!(
+        stop.reason
+            .contains("3 attempts failed (webhooks.attempts_max = 3)")
+            && stop.reason.contains("HTTP 503"),
+        "{stop:?}"
+    );
+    assert_eq!(record.version, subscription.version);
+    let state = subscriptions::state_of(&*harness.store, &record).unwrap();
+    assert_eq!(
+        state.status,
+        HealthStatus::ConfigurationErrorDeliveryStopped
+    );
+    assert_eq!(state.stopped, Some(stop));
+    let held: u64 = payments.iter().map(|p| p.version).sum();
+    assert_eq!(state.lag, held, "nothing was taken, nothing skipped");
+    harness.stop(deliveries);
+    let before_restart = receiver.received();
+    assert!(most_attempts(&before_restart) <= 3, "{before_restart:?}");
+
+    // A restart keeps them stopped: a second subscription gets a new
+    // Message while the stopped one attempts nothing.
+    let deliveries = harness.start_config(config);
+    let witness = Receiver::start(SECRET, Mode::Accept).unwrap();
+    harness.subscribe("shop", &witness.url(), &[], DeliveryFormat::Platform);
+    payments.push(harness.create_payment("shop"));
+    witness.wait_until(WAIT, |r| !taken(r).is_empty());
+    assert_eq!(receiver.received().len(), before_restart.len());
+
+    // Resumed with a receiver that takes them: every Message arrives, in
+    // order per payment, from the one that stopped them.
+    receiver.set_mode(Mode::Accept);
+    let resumed = subscriptions::update(
+        &*harness.store,
+        &project_key("shop"),
+        &ResourceRef::Id(subscription.id.clone()),
+        record.version,
+        vec![SubscriptionAction::ResumeDeliveries],
+        TYPES,
+        &SubscriptionMeta {
+            now_ms: 0,
+            client_id: None,
+            answer: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.delivery_stop, None);
+    harness.changes.send_modify(|n| *n += 1);
+    let total: u64 = payments.iter().map(|p| p.version).sum();
+    let received = receiver.wait_until(WAIT, |r| taken(r).len() as u64 >= total);
+    harness.stop(deliveries);
+    let taken = taken(&received);
+    assert_eq!(taken.len() as u64, total, "every Message, none lost");
+    let mut next: HashMap<String, u64> = HashMap::new();
+    for delivery in &taken {
+        let body = delivery.json();
+        let payment = body["resource"]["id"].as_str().unwrap().to_owned();
+        let wanted = next.entry(payment.clone()).or_insert(1);
+        assert_eq!(
+            body["sequenceNumber"], *wanted,
+            "payment {payment} out of order"
+        );
+        *wanted += 1;
+    }
+    for payment in &payments {
+        assert_eq!(next[&payment.id.to_string()], payment.version + 1);
+    }
+    let state = subscriptions::state_of(&*harness.store, &resumed).unwrap();
+    assert_eq!((state.status, state.lag), (HealthStatus::Healthy, 0));
+}
+
+#[test]
+fn a_message_failing_for_longer_than_the_age_bound_stops_the_deliveries() {
+    let harness = Harness::new();
+    let receiver = Receiver::start(SECRET, Mode::Answer(404)).unwrap();
+    let clock = Arc::new(ManualClock::new(1_767_225_600_000));
+    let deliveries = harness.start_config(bounded(1_000, 60, Arc::clone(&clock) as Arc<dyn Clock>));
+    let mut stops = deliveries.stops();
+    let subscription = harness.subscribe("shop", &receiver.url(), &[], DeliveryFormat::Platform);
+    harness.create_payment("shop");
+
+    // Attempts go on while the clock stands still.
+    receiver.wait_until(WAIT, |r| r.len() >= 3);
+    assert!(!stops.has_changed().unwrap(), "not stopped within the age");
+    assert_eq!(stored(&harness, &subscription).delivery_stop, None);
+    assert_eq!(
+        harness.status(&subscription).status,
+        HealthStatus::ConfigurationError
+    );
+
+    clock.advance(60_000);
+    wait_for_stop(&harness, &mut stops);
+    let stop = stored(&harness, &subscription).delivery_stop.unwrap();
+    assert!(
+        stop.reason.contains("(webhooks.retry_age_max_s = 60)") && stop.reason.contains("404"),
+        "{stop:?}"
+    );
+    assert_eq!(stop.at, "2026-01-01T00:01:00.000Z", "on the workers' clock");
+    harness.stop(deliveries);
 }

@@ -323,7 +323,26 @@ pub struct WebhookArgs {
     /// besides the Mozilla roots (repeatable), e.g. an internal CA.
     #[arg(long)]
     pub webhook_ca_file: Vec<PathBuf>,
+    /// Failed attempts at one Message after which its Subscription's
+    /// deliveries stop (status ConfigurationErrorDeliveryStopped) until an
+    /// update resumes them from that Message.
+    #[arg(long, default_value_t = payledger_webhooks::retry_limit::ATTEMPTS_MAX_DEFAULT,
+          env = "PAYLEDGER_WEBHOOK_ATTEMPTS_MAX",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(WEBHOOK_ATTEMPTS_MAX_LIMIT)))]
+    pub webhook_attempts_max: u32,
+    /// Seconds one Message may keep failing (from its first failed
+    /// attempt) before its Subscription's deliveries stop, as with
+    /// --webhook-attempts-max.
+    #[arg(long, default_value_t = payledger_webhooks::retry_limit::RETRY_AGE_MAX_S_DEFAULT,
+          env = "PAYLEDGER_WEBHOOK_RETRY_AGE_MAX_S",
+          value_parser = clap::value_parser!(u64).range(1..=WEBHOOK_RETRY_AGE_MAX_S_LIMIT))]
+    pub webhook_retry_age_max_s: u64,
 }
+
+/// Largest `--webhook-attempts-max` accepted.
+pub const WEBHOOK_ATTEMPTS_MAX_LIMIT: u32 = 1_000_000;
+/// Largest `--webhook-retry-age-max-s` accepted: 30 days, in seconds.
+pub const WEBHOOK_RETRY_AGE_MAX_S_LIMIT: u64 = 2_592_000;
 
 impl WebhookArgs {
     pub fn delivery_config(&self) -> anyhow::Result<payledger_webhooks::DeliveryConfig> {
@@ -334,8 +353,23 @@ impl WebhookArgs {
             })?;
             extra_root_certificates_pem.push(pem);
         }
+        // The file's values pass no flag parser: checked here.
+        let attempts = self.webhook_attempts_max;
+        anyhow::ensure!(
+            (1..=WEBHOOK_ATTEMPTS_MAX_LIMIT).contains(&attempts),
+            "webhooks.attempts_max must be 1 to {WEBHOOK_ATTEMPTS_MAX_LIMIT}, not {attempts}"
+        );
+        let age = self.webhook_retry_age_max_s;
+        anyhow::ensure!(
+            (1..=WEBHOOK_RETRY_AGE_MAX_S_LIMIT).contains(&age),
+            "webhooks.retry_age_max_s must be 1 to {WEBHOOK_RETRY_AGE_MAX_S_LIMIT}, not {age}"
+        );
         Ok(payledger_webhooks::DeliveryConfig {
             extra_root_certificates_pem,
+            retry_limit: payledger_webhooks::RetryLimit {
+                attempts_max: self.webhook_attempts_max,
+                retry_age_max_s: self.webhook_retry_age_max_s,
+            },
             backoff: payledger_webhooks::Backoff {
                 min_ms: self.webhook_backoff_min_ms,
                 max_ms: self.webhook_backoff_max_ms.max(self.webhook_backoff_min_ms),

@@ -91,6 +91,8 @@ pub struct WebhooksFile {
     pub backoff_max_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub ca_files: Option<Vec<PathBuf>>,
+    pub attempts_max: Option<u32>,
+    pub retry_age_max_s: Option<u64>,
 }
 
 impl ConfigFile {
@@ -308,6 +310,18 @@ pub fn apply(args: &mut ServeArgs, file: ConfigFile, matches: &ArgMatches) {
         &mut hooks.webhook_ca_file,
         file.webhooks.ca_files,
     );
+    take(
+        matches,
+        "webhook_attempts_max",
+        &mut hooks.webhook_attempts_max,
+        file.webhooks.attempts_max,
+    );
+    take(
+        matches,
+        "webhook_retry_age_max_s",
+        &mut hooks.webhook_retry_age_max_s,
+        file.webhooks.retry_age_max_s,
+    );
     // A JSON file given as a flag or variable replaces the table.
     if !given(matches, "kafka_config") {
         args.kafka.file = file.kafka;
@@ -409,6 +423,8 @@ fn effective(
     let _ = writeln!(out, "timeout_ms = {}", hooks.webhook_timeout_ms);
     let files: Vec<String> = hooks.webhook_ca_file.iter().map(|p| path(p)).collect();
     let _ = writeln!(out, "ca_files = [{}]", files.join(", "));
+    let _ = writeln!(out, "attempts_max = {}", hooks.webhook_attempts_max);
+    let _ = writeln!(out, "retry_age_max_s = {}", hooks.webhook_retry_age_max_s);
     match relay {
         None => {
             let _ = writeln!(out, "\n# [kafka]: no brokers, the relay is off");

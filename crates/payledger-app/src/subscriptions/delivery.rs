@@ -1,6 +1,6 @@
-//! Where a Subscription's deliveries stand, read back from its cursors:
-//! lag, the failure holding a cursor back, and the health status decoded
-//! from it.
+//! Where a Subscription's deliveries stand, read back from its cursors
+//! and its record: lag, the failure holding a cursor back, the health
+//! status decoded from it, and whether the deliveries were stopped.
 
 use super::*;
 
@@ -14,6 +14,11 @@ pub enum HealthStatus {
     /// The destination refuses the deliveries (other 4xx, redirects): the
     /// configuration on one side must change.
     ConfigurationError,
+    /// A Message failed for longer than the retry bound allows
+    /// (`webhooks.attempts_max`, `webhooks.retry_age_max_s`): nothing is
+    /// attempted until an update resumes the deliveries, from where they
+    /// stopped.
+    ConfigurationErrorDeliveryStopped,
 }
 
 impl HealthStatus {
@@ -22,18 +27,21 @@ impl HealthStatus {
             Self::Healthy => "Healthy",
             Self::TemporaryError => "TemporaryError",
             Self::ConfigurationError => "ConfigurationError",
+            Self::ConfigurationErrorDeliveryStopped => "ConfigurationErrorDeliveryStopped",
         }
     }
 
+    /// Every status, in the order monitors list them.
+    pub const ALL: [Self; 4] = [
+        Self::Healthy,
+        Self::TemporaryError,
+        Self::ConfigurationError,
+        Self::ConfigurationErrorDeliveryStopped,
+    ];
+
     /// The status named `text` (as [`HealthStatus::as_str`] writes it).
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Healthy,
-            Self::TemporaryError,
-            Self::ConfigurationError,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 
@@ -97,18 +105,55 @@ pub struct DeliveryState {
     /// The most recent failure holding a cursor back.
     pub last_error: Option<CursorError>,
     pub status: HealthStatus,
+    /// Why and when the deliveries were stopped, while they are.
+    pub stopped: Option<DeliveryStop>,
 }
 
-/// The delivery state of subscription `record`.
+impl DeliveryState {
+    /// The state of a subscription that nothing holds back (a new one).
+    pub fn healthy() -> Self {
+        Self {
+            lag: 0,
+            last_error: None,
+            status: HealthStatus::Healthy,
+            stopped: None,
+        }
+    }
+
+    /// The same cursors under a record whose deliveries are stopped by
+    /// `stop` (or not stopped: `None`); the status follows.
+    #[must_use]
+    pub fn with_stop(mut self, stop: Option<&DeliveryStop>) -> Self {
+        self.stopped = stop.cloned();
+        self.status = match stop {
+            Some(_) => HealthStatus::ConfigurationErrorDeliveryStopped,
+            None => status_of(self.last_error.as_ref()),
+        };
+        self
+    }
+}
+
+/// The delivery state of subscription `record`: its cursors, and the stop
+/// its record holds, if any.
 pub fn state_of(
     store: &(impl EventStore + ?Sized),
     record: &SubscriptionRecord,
 ) -> Result<DeliveryState, StoreError> {
-    delivery_state(store, &consumer_name(&record.id))
+    Ok(delivery_state(store, &consumer_name(&record.id))?.with_stop(record.delivery_stop.as_ref()))
+}
+
+/// The status the failure holding a cursor back means.
+fn status_of(last_error: Option<&CursorError>) -> HealthStatus {
+    last_error.map_or(HealthStatus::Healthy, |error| {
+        error
+            .message
+            .parse::<DeliveryFailure>()
+            .map_or(HealthStatus::TemporaryError, |failure| failure.status)
+    })
 }
 
 /// The delivery state of the log consumer `consumer` (a subscription's
-/// [`consumer_name`], or the Kafka relay's name).
+/// [`consumer_name`], or the Kafka relay's name), from its cursors alone.
 pub fn delivery_state(
     store: &(impl EventStore + ?Sized),
     consumer: &str,
@@ -126,15 +171,10 @@ pub fn delivery_state(
             last_error = Some(error);
         }
     }
-    let status = last_error.as_ref().map_or(HealthStatus::Healthy, |error| {
-        error
-            .message
-            .parse::<DeliveryFailure>()
-            .map_or(HealthStatus::TemporaryError, |failure| failure.status)
-    });
     Ok(DeliveryState {
         lag,
+        status: status_of(last_error.as_ref()),
         last_error,
-        status,
+        stopped: None,
     })
 }

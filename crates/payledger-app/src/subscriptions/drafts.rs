@@ -34,6 +34,9 @@ pub enum SubscriptionAction {
     SetKey(Option<String>),
     /// `setMessages`.
     SetMessages(Vec<MessageFilter>),
+    /// `resumeDeliveries` (payledger's own): deliveries stopped by the
+    /// retry bound start again from the Messages they stopped at.
+    ResumeDeliveries,
 }
 
 /// Who creates the subscription, and when (as for the catalog).

@@ -1,4 +1,5 @@
-//! The stored Subscription: destination, message filters and format.
+//! The stored Subscription: destination, message filters, format, and
+//! whether its deliveries are stopped.
 
 use super::*;
 
@@ -19,6 +20,23 @@ pub struct SubscriptionRecord {
     pub destination: Destination,
     pub messages: Vec<MessageFilter>,
     pub format: DeliveryFormat,
+    /// Set when a Message failed past the retry bound; the workers deliver
+    /// nothing while it is (absent in records written before bounds
+    /// existed: never stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_stop: Option<DeliveryStop>,
+}
+
+/// Why a subscription's deliveries stopped: the bound a failing Message
+/// passed. The cursors stay where they were, so nothing is skipped when
+/// the deliveries resume.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStop {
+    /// When, as the record's other times are written.
+    pub at: String,
+    /// The bound that was passed and the last failure, for operators.
+    pub reason: String,
 }
 
 impl SubscriptionRecord {

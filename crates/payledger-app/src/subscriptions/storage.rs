@@ -108,6 +108,7 @@ pub fn create(
         destination: draft.destination,
         messages: draft.messages,
         format: draft.format,
+        delivery_stop: None,
     };
     let _writes = crate::resource_writes::lock();
     let existing = list(store, project)?;
@@ -153,8 +154,9 @@ fn current(
 /// nothing; the result must pass the rules of a new subscription. The
 /// cursors stay where they are: deliveries go on from there with the new
 /// destination and filters, so a Message held back by a failing
-/// destination is retried at the new one and nothing is skipped. An update
-/// that changes nothing keeps the version.
+/// destination is retried at the new one and nothing is skipped. Stopped
+/// deliveries resume with `resumeDeliveries` or a new destination. An
+/// update that changes nothing keeps the version.
 #[tracing::instrument(skip_all, fields(project = %project, version))]
 pub fn update(
     store: &(impl EventStore + ?Sized),
@@ -169,14 +171,20 @@ pub fn update(
     let before = current(store, project, by, version)?;
     let unchanged = SubscriptionDraft::of(&before);
     let mut draft = unchanged.clone();
+    let mut resume = false;
     for action in actions {
         match action {
             SubscriptionAction::ChangeDestination(destination) => draft.destination = destination,
             SubscriptionAction::SetKey(key) => draft.key = key,
             SubscriptionAction::SetMessages(messages) => draft.messages = messages,
+            SubscriptionAction::ResumeDeliveries => resume = true,
         }
     }
-    if draft == unchanged {
+    // A new destination is a new configuration: as in commercetools, it
+    // ends a stop as well.
+    let resumes =
+        before.delivery_stop.is_some() && (resume || draft.destination != unchanged.destination);
+    if draft == unchanged && !resumes {
         // Nothing changes; the answer is still recorded.
         idempotency::write_answered(store, meta.answer.as_ref(), &before, Vec::new())?;
         return Ok(before);
@@ -198,6 +206,11 @@ pub fn update(
         destination: draft.destination,
         messages: draft.messages,
         format: draft.format,
+        delivery_stop: if resumes {
+            None
+        } else {
+            before.delivery_stop.clone()
+        },
         ..before
     };
     let writes = vec![KvWrite {
@@ -207,6 +220,42 @@ pub fn update(
     }];
     idempotency::write_answered(store, meta.answer.as_ref(), &after, writes)?;
     Ok(after)
+}
+
+/// Stops the deliveries of subscription `id` of `project` for `stop`
+/// (the delivery workers call this when a Message passed the retry
+/// bound). The version stays: the stop is the workers' state, not a
+/// client's change. Returns whether this call stopped them; it does not
+/// when the record is gone, is stopped already, or is no longer at
+/// `version` (an update since the workers read it wins: a resume or a new
+/// destination is not undone by a worker that still used the old one).
+#[tracing::instrument(skip_all, fields(project = %project, subscription = id, version))]
+pub fn stop_deliveries(
+    store: &(impl EventStore + ?Sized),
+    project: &ProjectKey,
+    id: &str,
+    version: u64,
+    stop: DeliveryStop,
+) -> Result<bool, StoreError> {
+    let _writes = crate::resource_writes::lock();
+    let key = record_key(project, id);
+    let Some(bytes) = store.get(Table::Subscriptions, &key)? else {
+        return Ok(false);
+    };
+    let record = decode(&bytes)?;
+    if record.version != version || record.delivery_stop.is_some() {
+        return Ok(false);
+    }
+    let stopped = SubscriptionRecord {
+        delivery_stop: Some(stop),
+        ..record
+    };
+    store.write(vec![KvWrite {
+        table: Table::Subscriptions,
+        key,
+        value: Some(encode(&stopped)?),
+    }])?;
+    Ok(true)
 }
 
 /// Deletes the subscription at `version`, with its cursors (and records

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 const TYPES: &[&str] = &["PaymentCreated", "PaymentTransactionAdded"];
 const GOLDEN_V1: &str = include_str!("golden/subscription_v1.json");
+const GOLDEN_V2_STOPPED: &str = include_str!("golden/subscription_v2_stopped.json");
 
 fn project(key: &str) -> ProjectKey {
     ProjectKey::parse(key).unwrap()
@@ -81,6 +82,90 @@ fn the_stored_record_format_is_stable() {
         serde_json::to_value(&record).unwrap(),
         serde_json::from_str::<Value>(GOLDEN_V1).unwrap()
     );
+}
+
+#[test]
+fn a_stopped_record_keeps_its_format_and_records_before_stops_read_as_running() {
+    let v1: SubscriptionRecord = serde_json::from_str(GOLDEN_V1).unwrap();
+    assert_eq!(v1.delivery_stop, None, "written before stops existed");
+    assert!(
+        serde_json::to_value(&v1)
+            .unwrap()
+            .get("deliveryStop")
+            .is_none()
+    );
+    let stopped: SubscriptionRecord = serde_json::from_str(GOLDEN_V2_STOPPED).unwrap();
+    let stop = stopped.delivery_stop.clone().unwrap();
+    assert_eq!(stop.at, "2026-12-03T09:30:00.000Z");
+    assert!(stop.reason.contains("webhooks.retry_age_max_s"), "{stop:?}");
+    assert_eq!(
+        serde_json::to_value(&stopped).unwrap(),
+        serde_json::from_str::<Value>(GOLDEN_V2_STOPPED).unwrap()
+    );
+}
+
+fn a_stop(reason: &str) -> DeliveryStop {
+    DeliveryStop {
+        at: "2026-01-02T00:00:00.000Z".to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+#[test]
+fn a_stop_keeps_the_cursors_and_version_and_an_update_that_resumes_ends_it() {
+    let store = MemoryStore::with_partitions(2);
+    let shop = project("shop");
+    let record = create(&store, &shop, draft(), TYPES, &meta()).unwrap();
+    append_events(&store, 1, 3);
+    let by = ResourceRef::Id(record.id.clone());
+    let stop =
+        |version, reason| stop_deliveries(&store, &shop, &record.id, version, a_stop(reason));
+
+    assert!(
+        !stop(2, "stale").unwrap(),
+        "a worker of another version stops nothing"
+    );
+    assert_eq!(get(&store, &shop, &by).unwrap(), record);
+    assert!(stop(1, "first").unwrap());
+    assert!(!stop(1, "second").unwrap(), "stopped once");
+    let stopped = get(&store, &shop, &by).unwrap();
+    assert_eq!(stopped.version, 1, "a stop is not a client's change");
+    assert_eq!(stopped.last_modified_at, record.last_modified_at);
+    assert_eq!(stopped.delivery_stop, Some(a_stop("first")));
+    let state = state_of(&store, &stopped).unwrap();
+    assert_eq!(
+        state.status,
+        HealthStatus::ConfigurationErrorDeliveryStopped
+    );
+    assert_eq!(state.stopped, Some(a_stop("first")));
+    assert_eq!(state.lag, 3, "nothing skipped");
+    assert!(!stop_deliveries(&store, &shop, "gone", 1, a_stop("x")).unwrap());
+
+    let update_at = |version, actions| update(&store, &shop, &by, version, actions, TYPES, &meta());
+    // Other changes keep the stop.
+    let renamed = update_at(1, vec![SubscriptionAction::SetKey(Some("renamed".into()))]).unwrap();
+    assert_eq!(
+        (renamed.version, renamed.delivery_stop.is_some()),
+        (2, true)
+    );
+    let resumed = update_at(2, vec![SubscriptionAction::ResumeDeliveries]).unwrap();
+    assert_eq!((resumed.version, &resumed.delivery_stop), (3, &None));
+    let state = state_of(&store, &resumed).unwrap();
+    assert_eq!((state.status, state.lag), (HealthStatus::Healthy, 3));
+    // Resuming what runs changes nothing.
+    assert_eq!(
+        update_at(3, vec![SubscriptionAction::ResumeDeliveries]).unwrap(),
+        resumed
+    );
+
+    // A new destination ends a stop too.
+    assert!(stop(3, "again").unwrap());
+    let moved = Destination::Http {
+        url: "https://hooks.example.com/v2".to_owned(),
+        secret: "a-new-secret-of-24-bytes".to_owned(),
+    };
+    let changed = update_at(3, vec![SubscriptionAction::ChangeDestination(moved)]).unwrap();
+    assert_eq!((changed.version, &changed.delivery_stop), (4, &None));
 }
 
 #[test]
@@ -408,6 +493,18 @@ fn the_status_follows_the_failure_holding_a_cursor_back() {
         delivery_state(&store, &consumer).unwrap().status,
         HealthStatus::ConfigurationError,
         "the most recent failure wins"
+    );
+    let stopped = delivery_state(&store, &consumer)
+        .unwrap()
+        .with_stop(Some(&a_stop("bound")));
+    assert_eq!(
+        stopped.status,
+        HealthStatus::ConfigurationErrorDeliveryStopped
+    );
+    assert_eq!(
+        stopped.with_stop(None).status,
+        HealthStatus::ConfigurationError,
+        "without the stop, the cursors decide again"
     );
 
     other.save(&store, 0).unwrap();

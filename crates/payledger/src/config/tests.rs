@@ -207,3 +207,45 @@ fn admission_limits_beyond_their_bounds_are_refused_naming_the_setting() {
         .to_string();
     assert!(error.contains("append_queue_requests_max"), "{error}");
 }
+
+#[test]
+fn the_retry_bound_of_deliveries_comes_from_the_file_and_is_checked() {
+    let defaults = serve(&[], "").webhooks.delivery_config().expect("defaults");
+    assert_eq!(
+        defaults.retry_limit,
+        payledger_webhooks::RetryLimit::default()
+    );
+    let file = "[webhooks]\nattempts_max = 5\nretry_age_max_s = 600\n";
+    let bounded = serve(&[], file)
+        .webhooks
+        .delivery_config()
+        .expect("bounded");
+    assert_eq!(
+        bounded.retry_limit,
+        payledger_webhooks::RetryLimit {
+            attempts_max: 5,
+            retry_age_max_s: 600
+        }
+    );
+    let flagged = serve(&["--webhook-attempts-max", "7"], file);
+    assert_eq!(flagged.webhooks.webhook_attempts_max, 7, "the flag wins");
+    assert_eq!(flagged.webhooks.webhook_retry_age_max_s, 600);
+    let shown = effective(&flagged, None, None);
+    assert!(shown.contains("attempts_max = 7"), "{shown}");
+    assert!(shown.contains("retry_age_max_s = 600"), "{shown}");
+
+    for (text, named) in [
+        ("[webhooks]\nattempts_max = 0\n", "webhooks.attempts_max"),
+        (
+            "[webhooks]\nretry_age_max_s = 0\n",
+            "webhooks.retry_age_max_s",
+        ),
+    ] {
+        let error = serve(&[], text)
+            .webhooks
+            .delivery_config()
+            .expect_err("out of range")
+            .to_string();
+        assert!(error.contains(named), "{error}");
+    }
+}
