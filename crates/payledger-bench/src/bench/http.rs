@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// Updates sent to one payment before a client moves to a fresh one.
 const UPDATES_PER_PAYMENT: u32 = 10;
 const PROJECT: &str = "bench";
-const SCOPE: &str = "manage_project:bench";
+pub(super) const SCOPE: &str = "manage_project:bench";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Workload {
@@ -97,7 +97,7 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1_024)
         .build()?;
-    let token = token(&http, &base).await?;
+    let token = token(&http, &base, SCOPE).await?;
     let seconds = Duration::from_secs(args.seconds.max(1));
     let mut rows = Vec::new();
     let chosen: Vec<Workload> = Workload::ALL
@@ -118,11 +118,16 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     Ok(rows)
 }
 
-pub(super) async fn token(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+/// A token of the benchmark's API client (`bench`) for `scope`.
+pub(super) async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    scope: &str,
+) -> anyhow::Result<String> {
     let reply: Value = http
         .post(format!("{base}/oauth/token"))
         .basic_auth("bench", Some("bench-secret-1"))
-        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
         .send()
         .await?
         .error_for_status()?

@@ -145,7 +145,7 @@ async fn queries(
 async fn measure(state: &AppState, args: &BenchMessagesArgs) -> anyhow::Result<()> {
     let server = LocalServer::start(payledger_api::router(state.clone())).await?;
     let http = reqwest::Client::new();
-    let token = token(&http, &server.base).await?;
+    let token = super::http::token(&http, &server.base, "manage_project:messages-bench").await?;
     println!(
         "| query | Messages matched | scan p50 ms (before) | index p50 ms | index p99 ms | scan ÷ index |"
     );
@@ -192,22 +192,6 @@ async fn measure(state: &AppState, args: &BenchMessagesArgs) -> anyhow::Result<(
         );
     }
     server.stop().await
-}
-
-async fn token(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    let reply: Value = http
-        .post(format!("{base}/oauth/token"))
-        .basic_auth("bench", Some("bench-secret-1"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    reply["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("token response without access_token")
 }
 
 /// A page of the bench project's Messages through the API.

@@ -278,7 +278,7 @@ async fn latency(dir: &Path, args: &BenchRelayArgs) -> anyhow::Result<Latency> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(WRITES_IN_FLIGHT_MAX)
         .build()?;
-    let token = super::http::token(&http, &base).await?;
+    let token = super::http::token(&http, &base, super::http::SCOPE).await?;
     let writer = Writer { http, base, token };
     // Warm up: the topic exists and the consumer joined before measuring.
     writer.create("warm-up").await?;
