@@ -670,6 +670,11 @@ pub(super) fn cpu_of(pid: u32) -> anyhow::Result<Duration> {
     ClockTicks::read()?.cpu_of(pid)
 }
 
+/// CPU time this process (the load generator) has used.
+pub(super) fn cpu_of_self() -> anyhow::Result<Duration> {
+    ClockTicks::read()?.cpu_of_self()
+}
+
 /// CPU time of processes, from `/proc/<pid>/stat` in clock ticks.
 struct ClockTicks {
     per_second: u64,

@@ -7,15 +7,20 @@
 //!    keep-alive connections, update then get): the fast path with and
 //!    without the gate, in the same run. The update rate of the server
 //!    without the gate is the *sustainable update rate* R.
-//! 2. **Offered load** at each of `--levels` × R, both servers in turn:
-//!    an open loop (arrivals on a fixed schedule, whatever the answers),
+//! 2. **Offered load** at each of `--levels` × R, both servers in turn
+//!    (which goes first alternates from level to level): an open loop (arrivals on a fixed schedule, whatever the answers),
 //!    carried by up to `--connections` connections, each updating its own
 //!    payment. A request's latency counts from when the schedule said to
 //!    send it, so a client that could not send for want of a free
 //!    connection sees that wait too (no coordinated omission). Admitted
 //!    (2xx) and refused (503/429) answers are reported apart; any other
 //!    answer is an error, and a 409 would mean a refused request changed
-//!    the payment.
+//!    the payment. Before the first level every connection is opened (a
+//!    read of each payment) and one unreported second of open loop runs,
+//!    so the levels measure overload, not a storm of new connections or
+//!    the generator warming up; before every measurement the harness waits
+//!    until the servers are idle (flushes and compactions of the previous
+//!    one done), up to `SETTLE_WAIT_MAX`.
 //! 3. **Nothing acknowledged is lost**: every transaction id an update
 //!    answer acknowledged is looked for in its payment afterwards.
 //!
@@ -119,6 +124,7 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
     let mut sustainable = 0.0;
     for get in [false, true] {
         for (server, fleet) in servers.iter().zip(&mut fleets).rev() {
+            settle(servers).await?;
             let cpu = server.cpu()?;
             let row = fleet
                 .closed_loop(args.calibration_connections, seconds, get)
@@ -147,20 +153,35 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         "## offered load: open loop, up to {} connections\n",
         args.connections
     );
+    for fleet in &mut fleets {
+        fleet.connect_all().await?;
+        // The generator's first open loop runs slow (its timers and
+        // connection pool warming up): one unreported second of it.
+        fleet.open_loop(WARM_UP_LOAD * sustainable, WARM_UP).await;
+    }
     println!(
-        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | refused | refused p99 ms | server CPU µs/answer | errors |"
+        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for &level in &args.levels {
-        for (server, fleet) in servers.iter().zip(&mut fleets) {
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (n, &level) in args.levels.iter().enumerate() {
+        let mut order: Vec<_> = servers.iter().zip(&mut fleets).collect();
+        if n % 2 == 0 {
+            order.reverse();
+        }
+        for (server, fleet) in order {
+            settle(servers).await?;
             let rate = level * sustainable;
-            let cpu = server.cpu()?;
+            let (cpu, generator) = (server.cpu()?, super::load::cpu_of_self()?);
             let row = fleet.open_loop(rate, seconds).await;
-            let per = server.cpu()?.saturating_sub(cpu).as_secs_f64() * 1e6
-                / row.answered().max(1) as f64;
             let total = row.answered().max(1) as f64;
+            let per = server.cpu()?.saturating_sub(cpu).as_secs_f64() * 1e6 / total;
+            let generator = super::load::cpu_of_self()?
+                .saturating_sub(generator)
+                .as_secs_f64()
+                * 1e6
+                / total;
             println!(
-                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {:.1} % | {} | {per:.0} | {} |",
+                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {:.1} % | {} | {per:.0} | {generator:.0} | {} |",
                 server.label,
                 100.0 * row.late as f64 / total,
                 row.admitted as f64 / row.elapsed.as_secs_f64(),
@@ -180,6 +201,40 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
             server.label
         );
         anyhow::ensure!(missing == 0, "acknowledged updates are missing");
+    }
+    Ok(())
+}
+
+/// The unreported open loop before the first level: its length and load
+/// (as a multiple of R).
+const WARM_UP: Duration = Duration::from_secs(1);
+const WARM_UP_LOAD: f64 = 0.25;
+
+/// Longest the harness waits for the servers to go idle before a
+/// measurement.
+const SETTLE_WAIT_MAX: Duration = Duration::from_secs(20);
+/// A server is idle when it used at most this share of a CPU over
+/// `SETTLE_INTERVAL`.
+const SETTLE_CPU_SHARE_MAX: f64 = 0.05;
+const SETTLE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Waits until neither server works any more (background flushes and
+/// compactions of the previous measurement done), or `SETTLE_WAIT_MAX`.
+async fn settle(servers: &[ServerProcess; 2]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + SETTLE_WAIT_MAX;
+    let mut before = [servers[0].cpu()?, servers[1].cpu()?];
+    while Instant::now() < deadline {
+        tokio::time::sleep(SETTLE_INTERVAL).await;
+        let now = [servers[0].cpu()?, servers[1].cpu()?];
+        let busiest = now
+            .iter()
+            .zip(&before)
+            .map(|(now, before)| now.saturating_sub(*before).as_secs_f64())
+            .fold(0.0, f64::max);
+        if busiest <= SETTLE_CPU_SHARE_MAX * SETTLE_INTERVAL.as_secs_f64() {
+            return Ok(());
+        }
+        before = now;
     }
     Ok(())
 }
@@ -372,6 +427,28 @@ impl Fleet {
             token: token.to_owned(),
             writers,
         })
+    }
+
+    /// Opens a connection for every writer at once (each reads its
+    /// payment; a refusal opened it as well), so that the open loop finds
+    /// them open.
+    async fn connect_all(&self) -> anyhow::Result<()> {
+        let reads: Vec<_> = self
+            .writers
+            .iter()
+            .map(|writer| {
+                let (http, token, url) =
+                    (self.http.clone(), self.token.clone(), writer.url.clone());
+                tokio::spawn(async move { read(&http, &token, &url).await })
+            })
+            .collect();
+        for read in reads {
+            anyhow::ensure!(
+                !matches!(read.await?, Answer::Error),
+                "a warm-up read failed"
+            );
+        }
+        Ok(())
     }
 
     /// `connections` writers in a closed loop for `seconds`: updates, or
