@@ -1,17 +1,21 @@
 //! Admission control: how much work the HTTP API takes on at once, and
 //! the early, cheap refusal of the rest.
 //!
-//! Every gated request (every route but `/health`, `/ready`, `/metrics`,
-//! `/openapi.json`, the payment page and the signed tokenization API)
-//! holds one of `requests_in_flight_max` slots while it runs. When every
+//! Every gated request (every path but `/health`, `/ready`, `/metrics`,
+//! `/openapi.json`, the payment page and the signed tokenization API, see
+//! [`gated`]) holds one of `requests_in_flight_max` slots while it runs. When every
 //! slot is taken it waits, first come first served, in a queue of at most
 //! `requests_queued_max` requests and for at most `queue_wait_ms_max`
 //! from its arrival. A request that finds the queue full, or whose wait
 //! passes the budget, is refused with `503 Overloaded` and `Retry-After`
-//! in the commercetools error body, naming the limit. The refusal comes
-//! before the request's body is parsed, its token checked or anything is
-//! read or written, so a refused request changed nothing and may be sent
-//! again as it was (with the same `Idempotency-Key`).
+//! in the commercetools error body, naming the limit. The gate is the
+//! router's outermost layer ([`shed`]): the refusal comes before routing,
+//! the request's span and metrics, its body parsed, its token checked or
+//! anything read or written, so it costs the server little more than
+//! reading the request and writing the answer, a refused request changed
+//! nothing, and it may be sent again as it was (with the same
+//! `Idempotency-Key`). Refusals are counted in
+//! `payledger_admission_refused_total`, not in the per-route HTTP metrics.
 //!
 //! Why a queue and a budget, not slots alone: arrivals come in bursts, and
 //! a short queue absorbs a burst the slots will serve within the budget;
@@ -24,6 +28,24 @@
 //! requests: past it, [`crate::auth::authorize`] answers `429
 //! TooManyRequests` with `Retry-After` before the route does anything.
 //!
+//! Slots bound concurrency, not CPU: a refusal costs CPU too (reading the
+//! request, writing the answer), and under a flood of arrivals the
+//! refusals and the admitted work together can take every CPU the process
+//! has; then every request, refused or admitted, first waits in the
+//! kernel for the server to read it, where no slot or budget sees it.
+//! With `cpu_percent_max` set (off by default), [`adapt_to_cpu`] samples the
+//! process's CPU time every [`CPU_SAMPLE_INTERVAL`]. When the process used
+//! more than that share of its CPUs while requests found every slot taken
+//! (more arrived than the slots let run), the gate paces admissions: at most
+//! [`PACE_CUT`] of the rate it admitted in that sample, refusing the rest
+//! at once with `limit` `CPU_PERCENT_MAX`. While the CPU use stays more
+//! than [`CPU_PERCENT_HYSTERESIS`] points below, the pace grows by
+//! [`PACE_GROWTH`] per sample, and is lifted once it is twice what is
+//! admitted. The slots stay as they are, so admitted requests still commit
+//! together; what shrinks is the work admitted, to what the CPU left over
+//! by the refusals can carry, and the server keeps the headroom that
+//! lets it read every request promptly.
+//!
 //! `requests_in_flight_max = 0` turns the gate off (nothing is counted or
 //! refused), for comparison in the overload benchmark.
 
@@ -31,7 +53,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Duration, Instant};
@@ -42,6 +64,27 @@ pub const REQUESTS_IN_FLIGHT_MAX_DEFAULT: usize = 64;
 pub const REQUESTS_QUEUED_MAX_DEFAULT: usize = 64;
 /// Default of `queue_wait_ms_max`, in milliseconds.
 pub const QUEUE_WAIT_MS_MAX_DEFAULT: u64 = 10;
+/// Default of `cpu_percent_max`, in percent of the process's CPUs: off.
+/// Measured on two cores (BENCHMARKS.md "Overload"), pacing at 90 %
+/// halves the admitted p99 at 1× the sustainable rate but refuses a
+/// quarter to a third of it, and at 5× halves the admitted throughput
+/// without shortening the tail: the refusals keep the CPU over the share,
+/// so the pace keeps falling. It stays an operator's choice.
+pub const CPU_PERCENT_MAX_DEFAULT: u32 = 0;
+/// How far below `cpu_percent_max` the CPU use must fall, in percentage
+/// points, before the pace grows.
+pub const CPU_PERCENT_HYSTERESIS: u32 = 10;
+/// How often [`adapt_to_cpu`] samples the process's CPU time.
+pub const CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+/// The pace set when the CPU is over its share, as a part of the rate
+/// admitted in the sample.
+pub const PACE_CUT: f64 = 0.9;
+/// Growth of the pace per sample while the CPU has headroom.
+pub const PACE_GROWTH: f64 = 1.1;
+/// Slowest pace, in requests per second.
+pub const PACE_REQUESTS_PER_S_MIN: f64 = 10.0;
+/// Requests the pace lets through at once, in seconds of its rate.
+pub const PACE_BURST_S: f64 = 0.05;
 /// `Retry-After` of a refusal by the server's own limits, in seconds.
 pub const OVERLOADED_RETRY_AFTER_S: u64 = 1;
 /// Most API clients whose rate buckets are kept; past it the fullest
@@ -62,6 +105,9 @@ pub struct AdmissionConfig {
     /// Requests a client may send at once (its bucket); 0: one second of
     /// its rate.
     pub client_burst_requests_max: u32,
+    /// Share of the process's CPUs, in percent, above which the slots
+    /// shrink (see the module); 0 keeps `requests_in_flight_max` fixed.
+    pub cpu_percent_max: u32,
 }
 
 impl Default for AdmissionConfig {
@@ -72,6 +118,7 @@ impl Default for AdmissionConfig {
             queue_wait_ms_max: QUEUE_WAIT_MS_MAX_DEFAULT,
             client_requests_per_s_max: 0,
             client_burst_requests_max: 0,
+            cpu_percent_max: CPU_PERCENT_MAX_DEFAULT,
         }
     }
 }
@@ -95,6 +142,13 @@ impl AdmissionConfig {
                      (ADMISSION_REQUESTS_LIMIT_MAX); 0 turns admission control off"
                 ));
             }
+        }
+        if self.cpu_percent_max > 100 {
+            return Err(format!(
+                "cpu_percent_max = {} is above 100 (percent of the process's CPUs); \
+                 0 keeps the slots fixed",
+                self.cpu_percent_max
+            ));
         }
         if self.queue_wait_ms_max > QUEUE_WAIT_MS_LIMIT_MAX {
             return Err(format!(
@@ -122,6 +176,7 @@ pub enum Limit {
     RequestsQueued,
     QueueWait,
     ClientRate,
+    CpuPercent,
 }
 
 impl Limit {
@@ -132,6 +187,7 @@ impl Limit {
             Self::RequestsQueued => "REQUESTS_QUEUED_MAX",
             Self::QueueWait => "QUEUE_WAIT_MS_MAX",
             Self::ClientRate => "CLIENT_REQUESTS_PER_S_MAX",
+            Self::CpuPercent => "CPU_PERCENT_MAX",
         }
     }
 }
@@ -183,6 +239,16 @@ impl Drop for QueueSpot<'_> {
 pub struct Gate {
     config: AdmissionConfig,
     slots: Arc<Semaphore>,
+    /// Whether admissions are paced now (read by every request; the pace
+    /// itself is locked only while it is on).
+    paced: AtomicBool,
+    pace: Mutex<Pace>,
+    /// Requests admitted since the last [`Gate::adapt`].
+    admitted: AtomicU64,
+    /// Requests since the last [`Gate::adapt`] that found every slot taken
+    /// (they waited or were refused) or were refused by the pace: the
+    /// arrivals were more than the gate let run at once.
+    pressed: AtomicU64,
     queued: AtomicUsize,
     clients: Mutex<HashMap<String, Bucket>>,
 }
@@ -196,9 +262,94 @@ impl Gate {
                     .requests_in_flight_max
                     .min(ADMISSION_REQUESTS_LIMIT_MAX),
             )),
+            paced: AtomicBool::new(false),
+            pace: Mutex::new(Pace {
+                per_s: f64::INFINITY,
+                bucket: Bucket {
+                    tokens: 0.0,
+                    at: Instant::now(),
+                },
+            }),
+            admitted: AtomicU64::new(0),
+            pressed: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The pace of admissions now, in requests per second (`None`: not
+    /// paced).
+    pub fn pace_per_s(&self) -> Option<f64> {
+        self.paced
+            .load(Ordering::Acquire)
+            .then(|| self.lock_pace().per_s)
+    }
+
+    /// One step of the CPU adaptation (see the module), at `now`, from
+    /// the share of its CPUs (0 to 1) the process used over the `sample`
+    /// since the last step. Call it from one task only.
+    pub fn adapt(&self, cpu_share: f64, sample: Duration, now: Instant) {
+        let percent_max = self.config.cpu_percent_max;
+        let admitted = self.admitted.swap(0, Ordering::AcqRel);
+        let pressed = self.pressed.swap(0, Ordering::AcqRel) > 0;
+        if self.config.requests_in_flight_max == 0 || percent_max == 0 || sample.is_zero() {
+            return;
+        }
+        let admitted_per_s = admitted as f64 / sample.as_secs_f64();
+        let percent = cpu_share * 100.0;
+        let paced = self.paced.load(Ordering::Acquire);
+        let mut pace = self.lock_pace();
+        // Without pressure the CPU went to something else (starting up, a
+        // compaction) or to requests that all found a slot: pacing would
+        // refuse what the server can do.
+        if percent > f64::from(percent_max) && pressed {
+            let per_s = (admitted_per_s * PACE_CUT).max(PACE_REQUESTS_PER_S_MIN);
+            pace.per_s = if paced { per_s.min(pace.per_s) } else { per_s };
+            if !paced {
+                pace.bucket = Bucket {
+                    tokens: pace.burst(),
+                    at: now,
+                };
+            }
+            self.paced.store(true, Ordering::Release);
+        } else if paced && percent < f64::from(percent_max.saturating_sub(CPU_PERCENT_HYSTERESIS)) {
+            pace.per_s *= PACE_GROWTH;
+            if pace.per_s > 2.0 * admitted_per_s.max(PACE_REQUESTS_PER_S_MIN) {
+                pace.per_s = f64::INFINITY;
+                self.paced.store(false, Ordering::Release);
+            }
+        }
+        let shown = if self.paced.load(Ordering::Acquire) {
+            pace.per_s
+        } else {
+            0.0
+        };
+        payledger_metrics::metrics()
+            .admission_pace
+            .set(shown as i64);
+    }
+
+    /// Takes one admission from the pace at `now`, if it is on.
+    fn take_pace(&self, now: Instant) -> Result<(), Refused> {
+        if !self.paced.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut pace = self.lock_pace();
+        let (per_s, burst) = (pace.per_s, pace.burst());
+        pace.bucket.refill(now, per_s, burst);
+        if pace.bucket.tokens >= 1.0 {
+            pace.bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        drop(pace);
+        self.pressed.fetch_add(1, Ordering::Relaxed);
+        Err(self.overloaded(Limit::CpuPercent))
+    }
+
+    fn lock_pace(&self) -> std::sync::MutexGuard<'_, Pace> {
+        self.pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn config(&self) -> &AdmissionConfig {
@@ -217,6 +368,7 @@ impl Gate {
             return Ok(Admitted { slot: None });
         }
         let m = payledger_metrics::metrics();
+        self.take_pace(arrived)?;
         let slot = match Arc::clone(&self.slots).try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => self.wait(arrived).await?,
@@ -224,11 +376,13 @@ impl Gate {
         m.requests_in_flight.inc();
         m.admission_admitted.inc();
         m.admission_wait.observe(arrived.elapsed().as_secs_f64());
+        self.admitted.fetch_add(1, Ordering::Relaxed);
         Ok(Admitted { slot: Some(slot) })
     }
 
     /// Waits in the queue for a slot, within its bound and the budget.
     async fn wait(&self, arrived: Instant) -> Result<OwnedSemaphorePermit, Refused> {
+        self.pressed.fetch_add(1, Ordering::Relaxed);
         let queued_max = self.config.requests_queued_max;
         if queued_max == 0 {
             return Err(self.overloaded(Limit::RequestsInFlight));
@@ -262,6 +416,7 @@ impl Gate {
             Limit::RequestsQueued => self.config.requests_queued_max as u64,
             Limit::QueueWait => self.config.queue_wait_ms_max,
             Limit::ClientRate => u64::from(self.config.client_requests_per_s_max),
+            Limit::CpuPercent => u64::from(self.config.cpu_percent_max),
         };
         payledger_metrics::metrics().refused(limit.name());
         Refused {
@@ -306,7 +461,20 @@ impl Gate {
     }
 }
 
-/// One client's token bucket.
+/// The pace of admissions while the CPU is over its share.
+#[derive(Debug)]
+struct Pace {
+    per_s: f64,
+    bucket: Bucket,
+}
+
+impl Pace {
+    fn burst(&self) -> f64 {
+        (self.per_s * PACE_BURST_S).max(1.0)
+    }
+}
+
+/// One client's token bucket (and the pace's).
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
     tokens: f64,
@@ -339,9 +507,30 @@ fn forget_fullest(clients: &mut HashMap<String, Bucket>, now: Instant, rate: f64
     }
 }
 
-/// The middleware of gated routes: admits the request or answers the
-/// refusal at once.
-pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+/// Whether admission control applies to a request for `path`: every path
+/// but health, readiness, metrics, the OpenAPI document, the payment page
+/// and the signed tokenization API (with or without a project key), which
+/// answer while the gate refuses.
+pub fn gated(path: &str) -> bool {
+    if matches!(path, "/health" | "/ready" | "/metrics" | "/openapi.json")
+        || path.starts_with("/pay/")
+        || path.starts_with("/tokenization/")
+    {
+        return false;
+    }
+    // `/{pk}/tokenization/…`
+    let mut segments = path.trim_start_matches('/').splitn(3, '/');
+    !(segments.next().is_some() && segments.next() == Some("tokenization"))
+}
+
+/// The outermost layer of the router: admits a gated request or refuses
+/// it before the router, the tracing span, the HTTP metrics or anything
+/// else runs, so that under overload a refusal costs little more than
+/// reading the request and writing the answer.
+pub async fn shed(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    if !gated(request.uri().path()) {
+        return next.run(request).await;
+    }
     let arrived = Instant::now();
     match gate.admit(arrived).await {
         Ok(admitted) => {
@@ -351,6 +540,43 @@ pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
         }
         Err(refused) => refuse(request, refused).await,
     }
+}
+
+/// Adapts `gate`'s slots to the CPU the process uses (see the module),
+/// every [`CPU_SAMPLE_INTERVAL`], until `stopped` turns true. Does nothing
+/// with `cpu_percent_max` 0 or the gate off.
+pub async fn adapt_to_cpu(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let config = gate.config();
+    if config.requests_in_flight_max == 0 || config.cpu_percent_max == 0 {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let mut ticks = tokio::time::interval(CPU_SAMPLE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut at, mut used) = (Instant::now(), process_cpu_time());
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        let (now, now_used) = (Instant::now(), process_cpu_time());
+        let sample = now.duration_since(at);
+        let wall = sample.as_secs_f64() * cpus as f64;
+        if wall > 0.0 {
+            let share = now_used.saturating_sub(used).as_secs_f64() / wall;
+            gate.adapt(share, sample, now);
+        }
+        (at, used) = (now, now_used);
+    }
+}
+
+/// CPU time the whole process has used (all its threads).
+fn process_cpu_time() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    std::time::Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Most bytes of a refused request's body read (and dropped) before the
@@ -364,6 +590,7 @@ pub const REFUSED_BODY_DRAIN_BYTES_MAX: usize = 64 << 10;
 /// server more than the refusal itself.
 async fn refuse(request: Request, refused: Refused) -> Response {
     use http_body_util::BodyExt;
+    let correlation_id = crate::request::correlation_id_of(request.headers());
     let mut body = request.into_body();
     let mut seen = 0usize;
     while seen <= REFUSED_BODY_DRAIN_BYTES_MAX {
@@ -372,7 +599,11 @@ async fn refuse(request: Request, refused: Refused) -> Response {
             _ => break,
         }
     }
-    crate::ApiError::from(refused).into_response()
+    let mut response = crate::ApiError::from(refused).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&correlation_id) {
+        response.headers_mut().insert("x-correlation-id", value);
+    }
+    response
 }
 
 #[cfg(test)]

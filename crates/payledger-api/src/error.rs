@@ -509,6 +509,14 @@ impl From<crate::admission::Refused> for ApiError {
                     refused.value
                 ),
             ),
+            Limit::CpuPercent => (
+                ErrorCode::Overloaded,
+                format!(
+                    "The service is overloaded: its CPU use is above {} % \
+                     (CPU_PERCENT_MAX); retry after the indicated delay.",
+                    refused.value
+                ),
+            ),
             Limit::ClientRate => (
                 ErrorCode::TooManyRequests,
                 format!(

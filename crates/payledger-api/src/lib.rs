@@ -182,9 +182,9 @@ impl AppState {
 
 /// The routes of the server. Every route but health, readiness, metrics,
 /// the OpenAPI document, the payment page and the tokenization API passes
-/// admission control ([`admission`]) first.
+/// admission control ([`admission::shed`], the outermost layer) first.
 pub fn router(state: AppState) -> Router {
-    let gated = Router::new()
+    let api = Router::new()
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
@@ -204,16 +204,12 @@ pub fn router(state: AppState) -> Router {
                 // own 405 fallback, which this replaces).
                 .method_not_allowed_fallback(method_not_allowed),
         )
-        .merge(psp_notifications::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state.admission),
-            admission::gate,
-        ));
-    Router::new()
+        .merge(psp_notifications::routes());
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .merge(openapi::routes())
-        .merge(gated)
+        .merge(api)
         .merge(payment_page::routes())
         .merge(tokenization::routes::routes())
         .route("/metrics", get(metrics::scrape))
@@ -224,8 +220,17 @@ pub fn router(state: AppState) -> Router {
         )))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.request_body_bytes_max,
-        ))
-        .with_state(state)
+        ));
+    // The gate wraps the whole router (a layer on a router runs after its
+    // route matched, once per route): a refusal costs no routing, no
+    // per-route layers and no clone of the state.
+    let gate = Arc::clone(&state.admission);
+    let routes = routes.with_state(state);
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(gate, admission::shed))
+            .service(routes),
+    )
 }
 
 /// The router of a separate metrics port (`serve --metrics-listen`): only
@@ -272,6 +277,25 @@ pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .max_blocking_threads(BLOCKING_THREADS_MAX)
         .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
         .build()
+}
+
+/// Connections the kernel holds for the server before it accepts them
+/// (the `listen(2)` backlog; the kernel caps it at `net.core.somaxconn`).
+/// The standard library's 128 is too few for a burst of new connections,
+/// such as a fleet of clients reconnecting at once: the kernel drops the
+/// connection attempts past it and the clients retry them after a second.
+pub const LISTEN_BACKLOG_CONNECTIONS_MAX: u32 = 4_096;
+
+/// Binds the API's listening socket at `address`, with
+/// [`LISTEN_BACKLOG_CONNECTIONS_MAX`].
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG_CONNECTIONS_MAX)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

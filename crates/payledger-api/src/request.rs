@@ -33,15 +33,7 @@ const UNMATCHED_ROUTE: &str = "unmatched";
 /// the request in its span and counts it in the metrics.
 pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = request
-        .headers()
-        .get("x-correlation-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= CORRELATION_ID_BYTES_MAX)
-        .map_or_else(
-            || format!("payledger-{}", uuid::Uuid::new_v4()),
-            str::to_owned,
-        );
+    let id = correlation_id_of(request.headers());
     let method = request.method().clone();
     let span = tracing::info_span!(
         "request",
@@ -71,6 +63,19 @@ pub async fn correlation_id(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-correlation-id", value);
     }
     response
+}
+
+/// The request's `X-Correlation-ID` when it sent a usable one, a new one
+/// otherwise.
+pub fn correlation_id_of(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= CORRELATION_ID_BYTES_MAX)
+        .map_or_else(
+            || format!("payledger-{}", uuid::Uuid::new_v4()),
+            str::to_owned,
+        )
 }
 
 /// Records the route template a request matched (and the project of a

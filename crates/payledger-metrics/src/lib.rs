@@ -144,6 +144,7 @@ pub struct Metrics {
     pub admission_wait: Histogram,
     pub requests_in_flight: Gauge,
     pub requests_queued: Gauge,
+    pub admission_pace: Gauge,
 }
 
 impl Metrics {
@@ -175,6 +176,7 @@ impl Metrics {
             admission_wait: latency(),
             requests_in_flight: Gauge::default(),
             requests_queued: Gauge::default(),
+            admission_pace: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -313,6 +315,12 @@ impl Metrics {
             "HTTP requests waiting for an admission slot now",
             Unit::Other("requests".into()),
             metrics.requests_queued.clone(),
+        );
+        r.register_with_unit(
+            "admission_pace",
+            "Requests per second admitted at most while the CPU is over cpu_percent_max (0: not paced)",
+            Unit::Other("requests_per_second".into()),
+            metrics.admission_pace.clone(),
         );
         Self {
             registry,

@@ -281,6 +281,13 @@ pub struct AdmissionArgs {
     /// --client-requests-per-s-max.
     #[arg(long, default_value_t = 0, env = "PAYLEDGER_CLIENT_BURST_REQUESTS_MAX")]
     pub client_burst_requests_max: u32,
+    /// Share of the process's CPUs, in percent, above which the admission
+    /// slots shrink (down to 4) until the CPU has headroom again; 0 keeps
+    /// --requests-in-flight-max fixed.
+    #[arg(long, default_value_t = payledger_api::admission::CPU_PERCENT_MAX_DEFAULT,
+        env = "PAYLEDGER_CPU_PERCENT_MAX",
+        value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub cpu_percent_max: u32,
     /// Appends waiting in each partition's writer queue; a full queue
     /// refuses with 503.
     #[arg(long, default_value_t = payledger_rocksdb::APPEND_QUEUE_REQUESTS_MAX as u64,
@@ -299,6 +306,7 @@ impl AdmissionArgs {
             queue_wait_ms_max: self.queue_wait_ms_max,
             client_requests_per_s_max: self.client_requests_per_s_max,
             client_burst_requests_max: self.client_burst_requests_max,
+            cpu_percent_max: self.cpu_percent_max,
         }
     }
 }

@@ -65,6 +65,7 @@ pub struct AdmissionFile {
     pub queue_wait_ms_max: Option<u64>,
     pub client_requests_per_s_max: Option<u32>,
     pub client_burst_requests_max: Option<u32>,
+    pub cpu_percent_max: Option<u32>,
     pub append_queue_requests_max: Option<u64>,
 }
 
@@ -148,6 +149,7 @@ impl ConfigFile {
             ),
             ("requests_queued_max", a.requests_queued_max, 1_000_000),
             ("queue_wait_ms_max", a.queue_wait_ms_max, 60_000),
+            ("cpu_percent_max", a.cpu_percent_max.map(u64::from), 100),
             (
                 "append_queue_requests_max",
                 a.append_queue_requests_max,
@@ -281,6 +283,12 @@ pub fn apply(args: &mut ServeArgs, file: ConfigFile, matches: &ArgMatches) {
     );
     take(
         matches,
+        "cpu_percent_max",
+        &mut admission.cpu_percent_max,
+        file_admission.cpu_percent_max,
+    );
+    take(
+        matches,
         "append_queue_requests_max",
         &mut admission.append_queue_requests_max,
         file_admission.append_queue_requests_max,
@@ -402,6 +410,7 @@ fn effective(
         "client_burst_requests_max = {}",
         a.client_burst_requests_max
     );
+    let _ = writeln!(out, "cpu_percent_max = {}", a.cpu_percent_max);
     let _ = writeln!(
         out,
         "append_queue_requests_max = {}",

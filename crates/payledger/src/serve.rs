@@ -75,8 +75,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(Arc::new(sealed), api_config);
     let runtime = payledger_api::server_runtime().context("cannot start the async runtime")?;
     let (outcome, deadline) = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = payledger_api::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let relay = start_relay(&state, relay_config)?;
         let psp = crate::psp::start(&state, psp_config)?;
@@ -110,7 +109,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         );
         let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
         let metrics = start_metrics(&state, args.metrics_listen, admin_stopped.clone()).await?;
-        let admin = start_admin(&state, &args.store.data, backups, admin_stopped);
+        let admin = start_admin(&state, &args.store.data, backups, admin_stopped.clone());
+        tokio::spawn(payledger_api::admission::adapt_to_cpu(
+            Arc::clone(&state.admission),
+            admin_stopped,
+        ));
         let bound = listener.local_addr()?;
         tracing::info!(%bound, data = %args.store.data.display(), "payledger listening");
         print_ready(&state, bound, &args.store.data, admin.is_some()).await;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use super::{AdmissionConfig, Gate, Limit, Refused};
+use super::{AdmissionConfig, Gate, Limit, Refused, gated};
 use crate::{ApiConfig, AppState};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -45,6 +45,107 @@ async fn with_every_slot_taken_and_no_queue_the_next_request_is_refused_at_once(
     );
     drop(first);
     assert!(gate.admit(now).await.is_ok(), "a freed slot admits again");
+}
+
+fn paced_at(percent: u32) -> Gate {
+    Gate::new(AdmissionConfig {
+        requests_in_flight_max: 1,
+        requests_queued_max: 0,
+        cpu_percent_max: percent,
+        ..AdmissionConfig::default()
+    })
+}
+
+/// Admits and releases `n` requests at `now`, and makes one find the only
+/// slot taken (pressure), as a sample under overload would.
+async fn admit_under_pressure(gate: &Gate, n: usize, now: Instant) {
+    for _ in 0..n {
+        drop(gate.admit(now).await.unwrap());
+    }
+    let held = gate.admit(now).await.unwrap();
+    assert!(gate.admit(now).await.is_err(), "the slot is taken");
+    drop(held);
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_its_cpu_share_under_pressure_the_gate_paces_admissions_below_what_it_admitted() {
+    let gate = paced_at(90);
+    let sample = Duration::from_millis(200);
+    let now = Instant::now();
+    admit_under_pressure(&gate, 199, now).await;
+    // 200 admitted in 200 ms: 1,000/s; the CPU at 95 % of its share.
+    gate.adapt(0.95, sample, now);
+    assert_eq!(gate.pace_per_s(), Some(900.0), "0.9 of the admitted rate");
+    // The pace lets a burst of 50 ms of its rate through, then refuses
+    // with the limit named, before any slot is looked at.
+    for _ in 0..45 {
+        drop(gate.admit(now).await.unwrap());
+    }
+    assert_eq!(
+        gate.admit(now).await.unwrap_err(),
+        refused(Limit::CpuPercent, 90)
+    );
+    // It refills at its rate.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let later = Instant::now();
+    for _ in 0..9 {
+        drop(gate.admit(later).await.unwrap());
+    }
+    assert!(gate.admit(later).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_pressure_a_busy_cpu_paces_nothing() {
+    // Startup, a compaction, or requests that all found a slot.
+    let gate = paced_at(90);
+    let now = Instant::now();
+    for _ in 0..100 {
+        drop(gate.admit(now).await.unwrap());
+    }
+    gate.adapt(1.0, Duration::from_millis(200), now);
+    assert_eq!(gate.pace_per_s(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_cpu_headroom_the_pace_grows_and_is_lifted_once_it_no_longer_binds() {
+    let gate = paced_at(90);
+    let sample = Duration::from_millis(200);
+    let now = Instant::now();
+    admit_under_pressure(&gate, 199, now).await;
+    gate.adapt(0.95, sample, now);
+    assert_eq!(gate.pace_per_s(), Some(900.0));
+    // Between 80 and 90 %: held.
+    gate.adapt(0.85, sample, now);
+    assert_eq!(gate.pace_per_s(), Some(900.0));
+    // Below 80 %: grows by a tenth per sample while it binds (here 100
+    // admitted in the sample, 500/s, as fast as the pace lets them).
+    let mut admitted = 0;
+    while admitted < 100 {
+        match gate.admit(Instant::now()).await {
+            Ok(slot) => {
+                drop(slot);
+                admitted += 1;
+            }
+            Err(_) => tokio::time::advance(Duration::from_millis(1)).await,
+        }
+    }
+    let now = Instant::now();
+    gate.adapt(0.5, sample, now);
+    let grown = gate.pace_per_s().unwrap();
+    assert!((grown - 990.0).abs() < 1e-6, "{grown}");
+    // Little admitted any more: the pace is far above it, and lifted.
+    gate.adapt(0.5, sample, now);
+    assert_eq!(gate.pace_per_s(), None);
+    assert!(gate.admit(now).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_cpu_percent_max_zero_nothing_is_paced() {
+    let gate = paced_at(0);
+    let now = Instant::now();
+    admit_under_pressure(&gate, 199, now).await;
+    gate.adapt(1.0, Duration::from_millis(200), now);
+    assert_eq!(gate.pace_per_s(), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -163,6 +264,11 @@ fn limits_beyond_their_bounds_are_refused_by_name() {
         ..AdmissionConfig::default()
     };
     assert!(huge.check().unwrap_err().contains("requests_in_flight_max"));
+    let over = AdmissionConfig {
+        cpu_percent_max: 101,
+        ..AdmissionConfig::default()
+    };
+    assert!(over.check().unwrap_err().contains("cpu_percent_max"));
     let long = AdmissionConfig {
         queue_wait_ms_max: 120_000,
         ..AdmissionConfig::default()
@@ -304,15 +410,86 @@ async fn an_update_refused_for_want_of_a_slot_answers_503_with_retry_after_and_w
 }
 
 #[tokio::test]
-async fn health_readiness_and_metrics_answer_while_every_slot_is_taken() {
+async fn health_readiness_metrics_and_the_openapi_document_answer_while_every_slot_is_taken() {
     let api = Api::new(limits(1, 0, 10)).await;
     let _held = api.state.admission.admit(Instant::now()).await.unwrap();
-    for path in ["/health", "/ready", "/metrics"] {
+    for path in ["/health", "/ready", "/metrics", "/openapi.json"] {
         let reply = api
             .send(Request::get(path).body(Body::empty()).unwrap())
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
     }
+    // The payment page and the tokenization API answer on their own
+    // terms (here: an unknown page token, an unsigned request), not 503.
+    for (method, path) in [
+        ("GET", "/pay/no-such-token"),
+        ("POST", "/tokenization/sale"),
+        ("POST", "/shop/tokenization/recurring"),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let reply = api.send(request).await;
+        assert_ne!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+    // Everything else is refused, also a path no route serves.
+    for path in ["/shop/payments", "/oauth/token", "/shop/no-such-route"] {
+        let reply = api
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    }
+}
+
+#[test]
+fn the_gate_covers_every_path_but_the_operational_ones_the_payment_page_and_tokenization() {
+    for path in [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
+        "/pay/abc",
+        "/pay/abc/confirm",
+        "/pay/assets/page.js",
+        "/tokenization/sale",
+        "/tokenization/recurring",
+        "/shop/tokenization/sale",
+        "/shop/tokenization/recurring",
+    ] {
+        assert!(!gated(path), "{path} is not gated");
+    }
+    for path in [
+        "/",
+        "/oauth/token",
+        "/shop/payments",
+        "/shop/payments/key=k",
+        "/shop/messages",
+        "/shop/orders",
+        "/shop/subscriptions",
+        "/webhooks/stripe/shop",
+        "/healthz",
+        "/metrics/extra",
+        "/pay",
+        "/tokenization",
+        "/shop/tokenizationx/sale",
+    ] {
+        assert!(gated(path), "{path} is gated");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_echoes_the_correlation_id_the_client_sent() {
+    let api = Api::new(limits(1, 0, 10)).await;
+    let _held = api.state.admission.admit(Instant::now()).await.unwrap();
+    let request = Request::get(format!("/{PROJECT}/payments"))
+        .header("x-correlation-id", "checkout-42")
+        .body(Body::empty())
+        .unwrap();
+    let reply = api.send(request).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers["x-correlation-id"], "checkout-42");
 }
 
 // Paused: the bucket refills by tokio's clock, which does not move here.

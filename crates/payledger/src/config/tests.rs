@@ -34,6 +34,7 @@ token_ttl_s = 600
 requests_in_flight_max = 32
 queue_wait_ms_max = 5
 client_requests_per_s_max = 100
+cpu_percent_max = 85
 
 [logging]
 format = "json"
@@ -183,6 +184,7 @@ fn admission_limits_come_from_the_file_unless_a_flag_gives_them() {
     assert_eq!(config.requests_in_flight_max, 32);
     assert_eq!(config.queue_wait_ms_max, 7, "the flag wins");
     assert_eq!(config.client_requests_per_s_max, 100);
+    assert_eq!(config.cpu_percent_max, 85);
     assert_eq!(
         config.requests_queued_max,
         payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT,
@@ -193,6 +195,10 @@ fn admission_limits_come_from_the_file_unless_a_flag_gives_them() {
     assert_eq!(
         reparsed["admission"]["requests_in_flight_max"].as_integer(),
         Some(32)
+    );
+    assert_eq!(
+        reparsed["admission"]["cpu_percent_max"].as_integer(),
+        Some(85)
     );
 }
 
@@ -206,6 +212,10 @@ fn admission_limits_beyond_their_bounds_are_refused_naming_the_setting() {
         .expect_err("no queue")
         .to_string();
     assert!(error.contains("append_queue_requests_max"), "{error}");
+    let error = ConfigFile::parse("[admission]\ncpu_percent_max = 150\n")
+        .expect_err("more than every CPU")
+        .to_string();
+    assert!(error.contains("cpu_percent_max"), "{error}");
 }
 
 #[test]
