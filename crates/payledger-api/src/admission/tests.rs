@@ -480,6 +480,25 @@ fn the_gate_covers_every_path_but_the_operational_ones_the_payment_page_and_toke
 }
 
 #[tokio::test]
+async fn every_refusal_by_one_limit_answers_the_same_json_with_its_own_correlation_id() {
+    let api = Api::new(limits(1, 0, 10)).await;
+    let _held = api.state.admission.admit(Instant::now()).await.unwrap();
+    let first = api.call("GET", "/payments", None).await;
+    let second = api.call("POST", "/payments", Some(json!({}))).await;
+    for reply in [&first, &second] {
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+        assert_eq!(reply.body["errors"][0]["limit"], "REQUESTS_IN_FLIGHT_MAX");
+    }
+    assert_eq!(first.body, second.body);
+    assert_ne!(
+        first.headers["x-correlation-id"],
+        second.headers["x-correlation-id"]
+    );
+}
+
+#[tokio::test]
 async fn a_refusal_echoes_the_correlation_id_the_client_sent() {
     let api = Api::new(limits(1, 0, 10)).await;
     let _held = api.state.admission.admit(Instant::now()).await.unwrap();
