@@ -21,6 +21,10 @@
 //!    the generator warming up; before every measurement the harness waits
 //!    until the servers are idle (flushes and compactions of the previous
 //!    one done), up to `SETTLE_WAIT_MAX`.
+//!    Beside the latency the generator sees, each row gives the p99 the
+//!    server's own histogram saw for the same updates (to its bucket
+//!    bound): the difference is time outside the request's handling
+//!    (the kernel's queues, the generator).
 //! 3. **Nothing acknowledged is lost**: every transaction id an update
 //!    answer acknowledged is looked for in its payment afterwards.
 //!
@@ -160,9 +164,9 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         fleet.open_loop(WARM_UP_LOAD * sustainable, WARM_UP).await;
     }
     println!(
-        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
+        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | admitted p99 inside the server ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, &level) in args.levels.iter().enumerate() {
         let mut order: Vec<_> = servers.iter().zip(&mut fleets).collect();
         if n % 2 == 0 {
@@ -172,7 +176,9 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
             settle(servers).await?;
             let rate = level * sustainable;
             let (cpu, generator) = (server.cpu()?, super::load::cpu_of_self()?);
+            let inside = server.update_latency_buckets(&fleet.http).await?;
             let row = fleet.open_loop(rate, seconds).await;
+            let inside = server_p99(&inside, &server.update_latency_buckets(&fleet.http).await?);
             let total = row.answered().max(1) as f64;
             let per = server.cpu()?.saturating_sub(cpu).as_secs_f64() * 1e6 / total;
             let generator = super::load::cpu_of_self()?
@@ -181,12 +187,13 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
                 * 1e6
                 / total;
             println!(
-                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {:.1} % | {} | {per:.0} | {generator:.0} | {} |",
+                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {} | {:.1} % | {} | {per:.0} | {generator:.0} | {} |",
                 server.label,
                 100.0 * row.late as f64 / total,
                 row.admitted as f64 / row.elapsed.as_secs_f64(),
                 ms(row.admitted_latency.value_at_quantile(0.5)),
                 ms(row.admitted_latency.value_at_quantile(0.99)),
+                inside.map_or_else(|| "–".to_owned(), |bound| format!("≤ {:.1}", bound * 1e3)),
                 100.0 * row.refused as f64 / total,
                 ms(row.refused_latency.value_at_quantile(0.99)),
                 row.errors,
@@ -316,6 +323,64 @@ impl ServerProcess {
     fn cpu(&self) -> anyhow::Result<Duration> {
         super::load::cpu_of(self.child.id())
     }
+
+    /// The server's own histogram of the updates it answered (from the
+    /// request's first middleware to its answer): cumulative counts by
+    /// bucket bound in seconds, from `/metrics`.
+    async fn update_latency_buckets(
+        &self,
+        http: &reqwest::Client,
+    ) -> anyhow::Result<Vec<(f64, u64)>> {
+        let text = http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|line| {
+                line.starts_with("payledger_http_request_duration_seconds_bucket{")
+                    && line.contains(r#"route="/{pk}/payments/{id}""#)
+                    && line.contains(r#"method="POST""#)
+            })
+            .filter_map(|line| {
+                let bound = line.split("le=\"").nth(1)?.split('"').next()?;
+                let count = line.rsplit(' ').next()?.parse().ok()?;
+                let bound = if bound == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    bound.parse().ok()?
+                };
+                Some((bound, count))
+            })
+            .collect())
+    }
+}
+
+/// The bucket bound (seconds) under which 99 % of the updates answered
+/// between the `before` and `after` scrapes fell: the server's own p99,
+/// to the histogram's resolution (bounds double). `None` without updates.
+fn server_p99(before: &[(f64, u64)], after: &[(f64, u64)]) -> Option<f64> {
+    let counted = |bound: f64, of: &[(f64, u64)]| {
+        of.iter()
+            .find(|(b, _)| *b == bound)
+            .map_or(0, |(_, count)| *count)
+    };
+    let mut deltas: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(bound, count)| (bound, count.saturating_sub(counted(bound, before))))
+        .collect();
+    deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = deltas.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    deltas
+        .iter()
+        .find(|(_, count)| *count as f64 >= 0.99 * total as f64)
+        .map(|(bound, _)| *bound)
 }
 
 impl Drop for ServerProcess {
@@ -634,5 +699,24 @@ async fn read(http: &reqwest::Client, token: &str, url: &str) -> Answer {
             }
         }
         Err(_) => Answer::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_p99;
+
+    #[test]
+    fn the_server_p99_is_the_first_bound_holding_99_percent_of_the_updates_between_two_scrapes() {
+        let before = [(0.001, 10), (0.002, 20), (0.004, 30), (f64::INFINITY, 30)];
+        // 100 more: 50 within 1 ms, 98 within 2 ms, 99 within 4 ms.
+        let after = [
+            (0.001, 60),
+            (0.002, 118),
+            (0.004, 129),
+            (f64::INFINITY, 130),
+        ];
+        assert_eq!(server_p99(&before, &after), Some(0.004));
+        assert_eq!(server_p99(&after, &after), None, "no update between");
     }
 }
