@@ -46,6 +46,14 @@
 //! by the refusals can carry, and the server keeps the headroom that
 //! lets it read every request promptly.
 //!
+//! With `latency_target_ms` set (off by default), the same task also
+//! adapts the slots to the mean time admitted requests spent in the server
+//! since the last sample (from their arrival at the gate to their answer):
+//! above the target it cuts them by an eighth, down to
+//! [`REQUESTS_IN_FLIGHT_MIN`]; under half of it, it gives a quarter back,
+//! up to `requests_in_flight_max`. Slots cut while held are retired when
+//! their request ends.
+//!
 //! `requests_in_flight_max = 0` turns the gate off (nothing is counted or
 //! refused), for comparison in the overload benchmark.
 
@@ -71,6 +79,11 @@ pub const QUEUE_WAIT_MS_MAX_DEFAULT: u64 = 10;
 /// without shortening the tail: the refusals keep the CPU over the share,
 /// so the pace keeps falling. It stays an operator's choice.
 pub const CPU_PERCENT_MAX_DEFAULT: u32 = 0;
+/// Default of `latency_target_ms`: off (the slots stay fixed).
+pub const LATENCY_TARGET_MS_DEFAULT: u64 = 0;
+/// Fewest slots the latency adaptation leaves (or `requests_in_flight_max`
+/// when that is smaller).
+pub const REQUESTS_IN_FLIGHT_MIN: usize = 4;
 /// How far below `cpu_percent_max` the CPU use must fall, in percentage
 /// points, before the pace grows.
 pub const CPU_PERCENT_HYSTERESIS: u32 = 10;
@@ -108,6 +121,10 @@ pub struct AdmissionConfig {
     /// Share of the process's CPUs, in percent, above which the slots
     /// shrink (see the module); 0 keeps `requests_in_flight_max` fixed.
     pub cpu_percent_max: u32,
+    /// Mean time an admitted request may spend in the server, from its
+    /// arrival at the gate to its answer, before the slots shrink (see
+    /// the module); 0 keeps `requests_in_flight_max` fixed.
+    pub latency_target_ms: u64,
 }
 
 impl Default for AdmissionConfig {
@@ -119,6 +136,7 @@ impl Default for AdmissionConfig {
             client_requests_per_s_max: 0,
             client_burst_requests_max: 0,
             cpu_percent_max: CPU_PERCENT_MAX_DEFAULT,
+            latency_target_ms: LATENCY_TARGET_MS_DEFAULT,
         }
     }
 }
@@ -148,6 +166,12 @@ impl AdmissionConfig {
                 "cpu_percent_max = {} is above 100 (percent of the process's CPUs); \
                  0 keeps the slots fixed",
                 self.cpu_percent_max
+            ));
+        }
+        if self.latency_target_ms > QUEUE_WAIT_MS_LIMIT_MAX {
+            return Err(format!(
+                "latency_target_ms = {} is above {QUEUE_WAIT_MS_LIMIT_MAX} ms; 0 keeps the slots fixed",
+                self.latency_target_ms
             ));
         }
         if self.queue_wait_ms_max > QUEUE_WAIT_MS_LIMIT_MAX {
@@ -202,16 +226,23 @@ pub struct Refused {
     pub retry_after_s: u64,
 }
 
-/// A slot held by an admitted request; freed when dropped.
+/// A slot held by an admitted request; freed when dropped (or retired,
+/// when the latency adaptation cut the slots while it ran).
 #[derive(Debug)]
 pub struct Admitted {
-    slot: Option<OwnedSemaphorePermit>,
+    slot: Option<(OwnedSemaphorePermit, Arc<AtomicUsize>)>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if self.slot.is_some() {
+        if let Some((slot, owed)) = self.slot.take() {
             payledger_metrics::metrics().requests_in_flight.dec();
+            if owed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                slot.forget();
+            }
         }
     }
 }
@@ -251,6 +282,15 @@ pub struct Gate {
     pressed: AtomicU64,
     queued: AtomicUsize,
     clients: Mutex<HashMap<String, Bucket>>,
+    /// The slots now (`requests_in_flight_max` unless the latency
+    /// adaptation cut them); changed only by [`Gate::adapt_slots`].
+    slots_now: AtomicUsize,
+    /// Slots cut while they were held: retired when their request ends.
+    owed: Arc<AtomicUsize>,
+    /// Admitted requests answered, and their time in the server in µs,
+    /// since the last [`Gate::adapt_slots`].
+    served: AtomicU64,
+    served_us: AtomicU64,
 }
 
 impl Gate {
@@ -274,7 +314,79 @@ impl Gate {
             pressed: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             clients: Mutex::new(HashMap::new()),
+            slots_now: AtomicUsize::new(config.requests_in_flight_max),
+            owed: Arc::new(AtomicUsize::new(0)),
+            served: AtomicU64::new(0),
+            served_us: AtomicU64::new(0),
         }
+    }
+
+    /// Slots now (see [`Gate::adapt_slots`]).
+    pub fn slots_now(&self) -> usize {
+        self.slots_now.load(Ordering::Acquire)
+    }
+
+    /// Counts an admitted request answered `took` after its arrival.
+    pub fn served(&self, took: Duration) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+        self.served_us.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// One step of the latency adaptation: when the admitted requests
+    /// answered since the last step spent more than `latency_target_ms`
+    /// in the server on average, cuts the slots by an eighth (at least one;
+    /// down to
+    /// [`REQUESTS_IN_FLIGHT_MIN`]); under half of it, gives back a quarter
+    /// (at least one), up to `requests_in_flight_max`. Call it from one
+    /// task only.
+    pub fn adapt_slots(&self) {
+        let (max, target_ms) = (
+            self.config.requests_in_flight_max,
+            self.config.latency_target_ms,
+        );
+        let served = self.served.swap(0, Ordering::AcqRel);
+        let served_us = self.served_us.swap(0, Ordering::AcqRel);
+        if max == 0 || target_ms == 0 || served == 0 {
+            return;
+        }
+        let mean_ms = served_us as f64 / served as f64 / 1e3;
+        let now = self.slots_now();
+        let to = if mean_ms > target_ms as f64 {
+            (now - (now / 8).max(1)).max(REQUESTS_IN_FLIGHT_MIN.min(max))
+        } else if mean_ms < target_ms as f64 / 2.0 {
+            (now + (now / 4).max(1)).min(max)
+        } else {
+            now
+        };
+        self.resize(now, to);
+    }
+
+    fn resize(&self, now: usize, to: usize) {
+        if to < now {
+            let cut = now - to;
+            // Free slots go at once; held ones when their request ends.
+            let forgotten = self.slots.forget_permits(cut);
+            self.owed.fetch_add(cut - forgotten, Ordering::AcqRel);
+        } else if to > now {
+            let mut added = to - now;
+            // Slots still owed need not be retired any more.
+            if let Ok(owed) = self
+                .owed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(added))
+                })
+            {
+                added -= owed.min(added);
+            }
+            self.slots.add_permits(added);
+        }
+        self.slots_now.store(to, Ordering::Release);
+        payledger_metrics::metrics()
+            .admission_slots
+            .set(i64::try_from(to).unwrap_or(i64::MAX));
     }
 
     /// The pace of admissions now, in requests per second (`None`: not
@@ -377,7 +489,9 @@ impl Gate {
         m.admission_admitted.inc();
         m.admission_wait.observe(arrived.elapsed().as_secs_f64());
         self.admitted.fetch_add(1, Ordering::Relaxed);
-        Ok(Admitted { slot: Some(slot) })
+        Ok(Admitted {
+            slot: Some((slot, Arc::clone(&self.owed))),
+        })
     }
 
     /// Waits in the queue for a slot, within its bound and the budget.
@@ -536,20 +650,28 @@ pub async fn shed(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
         Ok(admitted) => {
             let response = next.run(request).await;
             drop(admitted);
+            gate.served(arrived.elapsed());
             response
         }
         Err(refused) => refuse(request, refused).await,
     }
 }
 
-/// Adapts `gate`'s slots to the CPU the process uses (see the module),
-/// every [`CPU_SAMPLE_INTERVAL`], until `stopped` turns true. Does nothing
-/// with `cpu_percent_max` 0 or the gate off.
+/// Adapts `gate` to the load every [`CPU_SAMPLE_INTERVAL`]: its pace to
+/// the CPU the process uses and its slots to the time admitted requests
+/// spend in the server (see the module), until `stopped` turns true. Does
+/// nothing with both `cpu_percent_max` and `latency_target_ms` 0, or the
+/// gate off.
 pub async fn adapt_to_cpu(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Receiver<bool>) {
     let config = gate.config();
-    if config.requests_in_flight_max == 0 || config.cpu_percent_max == 0 {
+    if config.requests_in_flight_max == 0
+        || (config.cpu_percent_max == 0 && config.latency_target_ms == 0)
+    {
         return;
     }
+    payledger_metrics::metrics()
+        .admission_slots
+        .set(i64::try_from(config.requests_in_flight_max).unwrap_or(i64::MAX));
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut ticks = tokio::time::interval(CPU_SAMPLE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -566,6 +688,7 @@ pub async fn adapt_to_cpu(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Rece
             let share = now_used.saturating_sub(used).as_secs_f64() / wall;
             gate.adapt(share, sample, now);
         }
+        gate.adapt_slots();
         (at, used) = (now, now_used);
     }
 }

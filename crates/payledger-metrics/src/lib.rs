@@ -145,6 +145,7 @@ pub struct Metrics {
     pub requests_in_flight: Gauge,
     pub requests_queued: Gauge,
     pub admission_pace: Gauge,
+    pub admission_slots: Gauge,
 }
 
 impl Metrics {
@@ -177,6 +178,7 @@ impl Metrics {
             requests_in_flight: Gauge::default(),
             requests_queued: Gauge::default(),
             admission_pace: Gauge::default(),
+            admission_slots: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -321,6 +323,12 @@ impl Metrics {
             "Requests per second admitted at most while the CPU is over cpu_percent_max (0: not paced)",
             Unit::Other("requests_per_second".into()),
             metrics.admission_pace.clone(),
+        );
+        r.register_with_unit(
+            "admission_slots",
+            "Admission slots now: requests_in_flight_max, or fewer while the latency adaptation cut them",
+            Unit::Other("requests".into()),
+            metrics.admission_slots.clone(),
         );
         Self {
             registry,

@@ -288,6 +288,13 @@ pub struct AdmissionArgs {
         env = "PAYLEDGER_CPU_PERCENT_MAX",
         value_parser = clap::value_parser!(u32).range(0..=100))]
     pub cpu_percent_max: u32,
+    /// Mean time admitted requests may spend in the server, in
+    /// milliseconds, before the admission slots shrink (down to 4); 0
+    /// keeps --requests-in-flight-max fixed.
+    #[arg(long, default_value_t = payledger_api::admission::LATENCY_TARGET_MS_DEFAULT,
+        env = "PAYLEDGER_LATENCY_TARGET_MS",
+        value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub latency_target_ms: u64,
     /// Appends waiting in each partition's writer queue; a full queue
     /// refuses with 503.
     #[arg(long, default_value_t = payledger_rocksdb::APPEND_QUEUE_REQUESTS_MAX as u64,
@@ -307,6 +314,7 @@ impl AdmissionArgs {
             client_requests_per_s_max: self.client_requests_per_s_max,
             client_burst_requests_max: self.client_burst_requests_max,
             cpu_percent_max: self.cpu_percent_max,
+            latency_target_ms: self.latency_target_ms,
         }
     }
 }

@@ -66,6 +66,7 @@ pub struct AdmissionFile {
     pub client_requests_per_s_max: Option<u32>,
     pub client_burst_requests_max: Option<u32>,
     pub cpu_percent_max: Option<u32>,
+    pub latency_target_ms: Option<u64>,
     pub append_queue_requests_max: Option<u64>,
 }
 
@@ -150,6 +151,7 @@ impl ConfigFile {
             ("requests_queued_max", a.requests_queued_max, 1_000_000),
             ("queue_wait_ms_max", a.queue_wait_ms_max, 60_000),
             ("cpu_percent_max", a.cpu_percent_max.map(u64::from), 100),
+            ("latency_target_ms", a.latency_target_ms, 60_000),
             (
                 "append_queue_requests_max",
                 a.append_queue_requests_max,
@@ -289,6 +291,12 @@ pub fn apply(args: &mut ServeArgs, file: ConfigFile, matches: &ArgMatches) {
     );
     take(
         matches,
+        "latency_target_ms",
+        &mut admission.latency_target_ms,
+        file_admission.latency_target_ms,
+    );
+    take(
+        matches,
         "append_queue_requests_max",
         &mut admission.append_queue_requests_max,
         file_admission.append_queue_requests_max,
@@ -411,6 +419,7 @@ fn effective(
         a.client_burst_requests_max
     );
     let _ = writeln!(out, "cpu_percent_max = {}", a.cpu_percent_max);
+    let _ = writeln!(out, "latency_target_ms = {}", a.latency_target_ms);
     let _ = writeln!(
         out,
         "append_queue_requests_max = {}",

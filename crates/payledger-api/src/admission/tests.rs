@@ -148,6 +148,79 @@ async fn with_cpu_percent_max_zero_nothing_is_paced() {
     assert_eq!(gate.pace_per_s(), None);
 }
 
+fn targeting(in_flight: usize, target_ms: u64) -> Gate {
+    Gate::new(AdmissionConfig {
+        requests_in_flight_max: in_flight,
+        requests_queued_max: 0,
+        latency_target_ms: target_ms,
+        ..AdmissionConfig::default()
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_its_latency_target_the_gate_cuts_its_slots_and_gives_them_back_under_half_of_it() {
+    let gate = targeting(64, 5);
+    gate.served(Duration::from_millis(8));
+    gate.adapt_slots();
+    assert_eq!(gate.slots_now(), 56, "an eighth cut");
+    // Between half the target and the target: held.
+    gate.served(Duration::from_millis(4));
+    gate.adapt_slots();
+    assert_eq!(gate.slots_now(), 56);
+    // Nothing answered: nothing learnt, held.
+    gate.adapt_slots();
+    assert_eq!(gate.slots_now(), 56);
+    gate.served(Duration::from_millis(1));
+    gate.adapt_slots();
+    assert_eq!(
+        gate.slots_now(),
+        64,
+        "a quarter back, up to the configured slots"
+    );
+    // Never under the floor.
+    for _ in 0..50 {
+        gate.served(Duration::from_millis(100));
+        gate.adapt_slots();
+    }
+    assert_eq!(gate.slots_now(), super::REQUESTS_IN_FLIGHT_MIN);
+    let now = Instant::now();
+    let held = admit_many(&gate, super::REQUESTS_IN_FLIGHT_MIN).await;
+    assert_eq!(
+        gate.admit(now).await.unwrap_err(),
+        refused(Limit::RequestsInFlight, 64),
+        "the refusal names the configured limit"
+    );
+    drop(held);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slots_cut_while_held_are_retired_when_their_requests_end() {
+    let gate = targeting(8, 5);
+    let held = admit_many(&gate, 8).await;
+    gate.served(Duration::from_millis(50));
+    gate.adapt_slots();
+    assert_eq!(gate.slots_now(), 7);
+    drop(held);
+    let now = Instant::now();
+    let again = admit_many(&gate, 7).await;
+    assert!(gate.admit(now).await.is_err(), "7 slots, not 8");
+    drop(again);
+    // Given back: 8 again.
+    gate.served(Duration::from_millis(1));
+    gate.adapt_slots();
+    let all = admit_many(&gate, 8).await;
+    assert!(gate.admit(now).await.is_err());
+    drop(all);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_latency_target_the_slots_stay() {
+    let gate = targeting(8, 0);
+    gate.served(Duration::from_secs(1));
+    gate.adapt_slots();
+    assert_eq!(gate.slots_now(), 8);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_queue_refuses_at_once_and_a_wait_past_the_budget_is_refused() {
     let gate = Arc::new(Gate::new(limits(1, 1, 25)));
@@ -264,6 +337,11 @@ fn limits_beyond_their_bounds_are_refused_by_name() {
         ..AdmissionConfig::default()
     };
     assert!(huge.check().unwrap_err().contains("requests_in_flight_max"));
+    let slow = AdmissionConfig {
+        latency_target_ms: 120_000,
+        ..AdmissionConfig::default()
+    };
+    assert!(slow.check().unwrap_err().contains("latency_target_ms"));
     let over = AdmissionConfig {
         cpu_percent_max: 101,
         ..AdmissionConfig::default()
