@@ -231,3 +231,55 @@ fn under_concurrent_writers_every_acknowledged_update_is_stored_also_after_kill_
     let server = server.restart();
     check(&connect(&server));
 }
+
+/// The admission slots the server shows now.
+fn slots_now(server: &Server) -> u64 {
+    let metrics = reqwest::blocking::get(format!("{}/metrics", server.url()))
+        .expect("metrics")
+        .text()
+        .expect("metrics text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("payledger_admission_slots_requests "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("the slots gauge")
+}
+
+#[test]
+fn with_a_latency_target_an_admitted_request_slower_than_it_cuts_the_slots() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let server = Server::launch(
+        &data,
+        Launch {
+            args: [
+                "--requests-in-flight-max",
+                "8",
+                "--latency-target-ms",
+                "100",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Launch::default()
+        },
+    );
+    create_client(&data, "adm", "adm-secret-1", SCOPE);
+    let api = connect(&server);
+    let id = create_payment(&api);
+    let slow = SlowUpdate::start(&server, api.bearer_token(), &id, 1);
+    wait_in_flight(&server, 1);
+    // Samples without an answered request leave the slots as they are.
+    let before = slots_now(&server);
+    assert!(before > 4, "at most one cut so far: {before}");
+    // The input: an update that spends 300 ms in the server, three times
+    // the target (the body's rest arrives that much later).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(slow.finish().contains("200"), "the slow update succeeds");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slots_now(&server) >= before {
+        assert!(
+            Instant::now() < deadline,
+            "the slots never shrank below {before}"
+        );
+    }
+}

@@ -35,6 +35,7 @@ requests_in_flight_max = 32
 queue_wait_ms_max = 5
 client_requests_per_s_max = 100
 cpu_percent_max = 85
+latency_target_ms = 5
 
 [logging]
 format = "json"
@@ -185,6 +186,7 @@ fn admission_limits_come_from_the_file_unless_a_flag_gives_them() {
     assert_eq!(config.queue_wait_ms_max, 7, "the flag wins");
     assert_eq!(config.client_requests_per_s_max, 100);
     assert_eq!(config.cpu_percent_max, 85);
+    assert_eq!(config.latency_target_ms, 5);
     assert_eq!(
         config.requests_queued_max,
         payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT,
@@ -212,6 +214,10 @@ fn admission_limits_beyond_their_bounds_are_refused_naming_the_setting() {
         .expect_err("no queue")
         .to_string();
     assert!(error.contains("append_queue_requests_max"), "{error}");
+    let error = ConfigFile::parse("[admission]\nlatency_target_ms = 120000\n")
+        .expect_err("a target past a minute")
+        .to_string();
+    assert!(error.contains("latency_target_ms"), "{error}");
     let error = ConfigFile::parse("[admission]\ncpu_percent_max = 150\n")
         .expect_err("more than every CPU")
         .to_string();
