@@ -154,12 +154,26 @@ pub fn read_view<S: EventStore + ?Sized>(
     view_from_header(store, cache, &key, &bytes).map(Some)
 }
 
+/// Most times a view read starts again because a write changed the header
+/// while its rows were read.
+pub const VIEW_READ_ATTEMPTS_MAX: usize = 16;
+
 /// The view whose header `bytes` is stored under `key`.
 pub fn view_from_header<S: EventStore + ?Sized>(
     store: &S,
     cache: Option<&ViewCache>,
     key: &[u8],
     bytes: &[u8],
+) -> Result<StoredView, AppError> {
+    view_from_header_within(store, cache, key, bytes, VIEW_READ_ATTEMPTS_MAX)
+}
+
+fn view_from_header_within<S: EventStore + ?Sized>(
+    store: &S,
+    cache: Option<&ViewCache>,
+    key: &[u8],
+    bytes: &[u8],
+    attempts_left: usize,
 ) -> Result<StoredView, AppError> {
     let header =
         payledger_codec::decode_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
@@ -183,6 +197,20 @@ pub fn view_from_header<S: EventStore + ?Sized>(
         &table_keys::prefix_end(key),
         row_count + 1,
     )?;
+    // The header and the rows are two reads: a write committed between
+    // them (its header and rows go in one batch) changed the header, so
+    // the rows may be newer than it. Read again from the new header.
+    let now = store.get(Table::Views, key)?;
+    if now.as_deref() != Some(bytes) {
+        return match now {
+            Some(newer) if attempts_left > 0 => {
+                view_from_header_within(store, cache, key, &newer, attempts_left - 1)
+            }
+            _ => Err(AppError::Store(payledger_store::StoreError::Corrupt(
+                "a payment view changed under every read of its rows".into(),
+            ))),
+        };
+    }
     let (transactions, interactions) = decode_rows(&rows)?;
     let payment = header
         .with_rows(transactions, interactions)

@@ -311,3 +311,24 @@ fn a_missing_row_is_corruption_not_a_shorter_payment() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn a_write_between_the_header_read_and_the_rows_scan_is_read_again_not_called_corruption() {
+    let store = MemoryStore::new();
+    let first = payment(1, 1);
+    store
+        .write(view_writes(&project(), None, &first))
+        .expect("write");
+    let key = table_keys::view_key(&project(), first.id);
+    // A reader took the header of version 1 ...
+    let header = store.get(Table::Views, &key).expect("get").expect("header");
+    // ... then a write added a transaction and an interaction before it
+    // scanned the rows.
+    let mut second = payment(2, 2);
+    second.interface_interactions.push(interaction(1));
+    store
+        .write(view_writes(&project(), Some(&stored(&first)), &second))
+        .expect("write");
+    let view = view_from_header(&store, None, &key, &header).expect("read again");
+    assert_eq!(*view.payment, second);
+}
