@@ -211,7 +211,9 @@ impl Sim {
                     unsettled.context(format!("the PSP work did not settle in {SETTLE_TIMEOUT:?}"))
                 );
             }
-            std::thread::sleep(SETTLE_POLL);
+            // PSP work ends in events, and every event reaches Kafka:
+            // wait for the next records (also taking them in order).
+            self.reader.drain(SETTLE_POLL)?;
         }
         self.model.check(&self.world)?;
         while let Err(behind) = self.kafka_complete() {
