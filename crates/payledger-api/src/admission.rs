@@ -33,8 +33,8 @@
 //! refusals and the admitted work together can take every CPU the process
 //! has; then every request, refused or admitted, first waits in the
 //! kernel for the server to read it, where no slot or budget sees it.
-//! With `cpu_percent_max` set (off by default), [`adapt_to_cpu`] samples the
-//! process's CPU time every [`CPU_SAMPLE_INTERVAL`]. When the process used
+//! With `cpu_percent_max` set (off by default), [`adapt_to_load`] samples the
+//! process's CPU time every [`SAMPLE_INTERVAL`]. When the process used
 //! more than that share of its CPUs while requests found every slot taken
 //! (more arrived than the slots let run), the gate paces admissions: at most
 //! [`PACE_CUT`] of the rate it admitted in that sample, refusing the rest
@@ -87,8 +87,9 @@ pub const REQUESTS_IN_FLIGHT_MIN: usize = 4;
 /// How far below `cpu_percent_max` the CPU use must fall, in percentage
 /// points, before the pace grows.
 pub const CPU_PERCENT_HYSTERESIS: u32 = 10;
-/// How often [`adapt_to_cpu`] samples the process's CPU time.
-pub const CPU_SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+/// How often [`adapt_to_load`] samples the process's CPU time and the
+/// admitted requests' time in the server.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 /// The pace set when the CPU is over its share, as a part of the rate
 /// admitted in the sample.
 pub const PACE_CUT: f64 = 0.9;
@@ -118,8 +119,8 @@ pub struct AdmissionConfig {
     /// Requests a client may send at once (its bucket); 0: one second of
     /// its rate.
     pub client_burst_requests_max: u32,
-    /// Share of the process's CPUs, in percent, above which the slots
-    /// shrink (see the module); 0 keeps `requests_in_flight_max` fixed.
+    /// Share of the process's CPUs, in percent, above which admissions
+    /// are paced (see the module); 0: never paced.
     pub cpu_percent_max: u32,
     /// Mean time an admitted request may spend in the server, from its
     /// arrival at the gate to its answer, before the slots shrink (see
@@ -326,8 +327,12 @@ impl Gate {
         self.slots_now.load(Ordering::Acquire)
     }
 
-    /// Counts an admitted request answered `took` after its arrival.
+    /// Counts an admitted request answered `took` after its arrival (for
+    /// the latency adaptation; nothing without a target).
     pub fn served(&self, took: Duration) {
+        if self.config.latency_target_ms == 0 {
+            return;
+        }
         self.served.fetch_add(1, Ordering::Relaxed);
         self.served_us.fetch_add(
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
@@ -337,11 +342,10 @@ impl Gate {
 
     /// One step of the latency adaptation: when the admitted requests
     /// answered since the last step spent more than `latency_target_ms`
-    /// in the server on average, cuts the slots by an eighth (at least one;
-    /// down to
-    /// [`REQUESTS_IN_FLIGHT_MIN`]); under half of it, gives back a quarter
-    /// (at least one), up to `requests_in_flight_max`. Call it from one
-    /// task only.
+    /// in the server on average, cuts the slots by an eighth (at least
+    /// one; down to [`REQUESTS_IN_FLIGHT_MIN`]); under half of it, gives
+    /// back a quarter (at least one), up to `requests_in_flight_max`. Call
+    /// it from one task only.
     pub fn adapt_slots(&self) {
         let (max, target_ms) = (
             self.config.requests_in_flight_max,
@@ -488,7 +492,9 @@ impl Gate {
         m.requests_in_flight.inc();
         m.admission_admitted.inc();
         m.admission_wait.observe(arrived.elapsed().as_secs_f64());
-        self.admitted.fetch_add(1, Ordering::Relaxed);
+        if self.config.cpu_percent_max > 0 {
+            self.admitted.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(Admitted {
             slot: Some((slot, Arc::clone(&self.owed))),
         })
@@ -657,12 +663,12 @@ pub async fn shed(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
     }
 }
 
-/// Adapts `gate` to the load every [`CPU_SAMPLE_INTERVAL`]: its pace to
+/// Adapts `gate` to the load every [`SAMPLE_INTERVAL`]: its pace to
 /// the CPU the process uses and its slots to the time admitted requests
 /// spend in the server (see the module), until `stopped` turns true. Does
 /// nothing with both `cpu_percent_max` and `latency_target_ms` 0, or the
 /// gate off.
-pub async fn adapt_to_cpu(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+pub async fn adapt_to_load(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Receiver<bool>) {
     let config = gate.config();
     if config.requests_in_flight_max == 0
         || (config.cpu_percent_max == 0 && config.latency_target_ms == 0)
@@ -673,7 +679,7 @@ pub async fn adapt_to_cpu(gate: Arc<Gate>, mut stopped: tokio::sync::watch::Rece
         .admission_slots
         .set(i64::try_from(config.requests_in_flight_max).unwrap_or(i64::MAX));
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let mut ticks = tokio::time::interval(CPU_SAMPLE_INTERVAL);
+    let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut at, mut used) = (Instant::now(), process_cpu_time());
     loop {

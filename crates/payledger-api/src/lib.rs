@@ -184,7 +184,10 @@ impl AppState {
 /// the OpenAPI document, the payment page and the tokenization API passes
 /// admission control ([`admission::shed`], the outermost layer) first.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .merge(openapi::routes())
         .merge(auth::routes())
         .merge(payments::routes())
         .merge(messages::routes())
@@ -204,12 +207,7 @@ pub fn router(state: AppState) -> Router {
                 // own 405 fallback, which this replaces).
                 .method_not_allowed_fallback(method_not_allowed),
         )
-        .merge(psp_notifications::routes());
-    let routes = Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .merge(openapi::routes())
-        .merge(api)
+        .merge(psp_notifications::routes())
         .merge(payment_page::routes())
         .merge(tokenization::routes::routes())
         .route("/metrics", get(metrics::scrape))

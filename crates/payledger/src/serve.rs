@@ -110,7 +110,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let (stop_admin, admin_stopped) = tokio::sync::watch::channel(false);
         let metrics = start_metrics(&state, args.metrics_listen, admin_stopped.clone()).await?;
         let admin = start_admin(&state, &args.store.data, backups, admin_stopped.clone());
-        tokio::spawn(payledger_api::admission::adapt_to_cpu(
+        tokio::spawn(payledger_api::admission::adapt_to_load(
             Arc::clone(&state.admission),
             admin_stopped,
         ));
