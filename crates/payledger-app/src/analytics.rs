@@ -46,6 +46,10 @@ pub const ANALYTICS_BACKOFF: Backoff = Backoff {
 };
 /// Most events one batch of the consumer reads.
 pub const ANALYTICS_BATCH_EVENTS_MAX: usize = 2_000;
+/// How long a partition's worker waits after a commit woke it before it
+/// reads, so that one batch (one read of the facts, one durable write)
+/// counts the commits of that time instead of one each.
+pub const ANALYTICS_LINGER_MS: u64 = 50;
 /// Most bucket rows one query reads; a query that would read more is
 /// refused, never answered in part.
 pub const ANALYTICS_BUCKETS_SCANNED_MAX: usize = 1_000_000;
@@ -323,7 +327,8 @@ impl LogHandler for AnalyticsHandler {
 pub fn spawn(store: Arc<dyn EventStore>) -> LogConsumer {
     LogConsumer::spawn(
         store,
-        ConsumerConfig::new(ANALYTICS_CONSUMER, ANALYTICS_BACKOFF),
+        ConsumerConfig::new(ANALYTICS_CONSUMER, ANALYTICS_BACKOFF)
+            .with_linger(std::time::Duration::from_millis(ANALYTICS_LINGER_MS)),
         |_partition| AnalyticsHandler,
     )
 }

@@ -134,10 +134,11 @@ pub struct ConsumerConfig {
     pub backoff: Backoff,
     /// The clock failures are recorded with.
     pub clock: Arc<dyn Clock>,
-    /// How long a caught-up worker lets commits gather after the first
-    /// one wakes it, so one batch carries them (zero: at once). A
-    /// consumer that need not act at once trades this much lag for far
-    /// fewer wake-ups and reads under load.
+    /// How long a worker lets commits gather before it reads again, after
+    /// the first one wakes it and after any batch that was not full, so
+    /// one batch carries them (zero: at once). A consumer that need not
+    /// act at once trades this much lag for far fewer wake-ups, reads and
+    /// cursor writes under load.
     pub linger: Duration,
 }
 
@@ -393,18 +394,25 @@ impl<H: LogHandler> PartitionConsumer<H> {
         tracing::info!(cursor = self.cursor.sequence, "log consumer started");
         while !stop.is_requested() {
             match self.step(&stop).await {
-                Ok(Stepped::Done { .. }) => {}
+                // Under steady load a worker never catches up: commits
+                // land while it handles a batch, so it would read about one
+                // commit per step. A lingering worker waits after a batch
+                // that was not full as after a wake-up; a full one means it
+                // is behind, and it reads on at once.
+                Ok(Stepped::Done { events }) => {
+                    if events < self.batch_events_max() && !linger(self.config.linger, &stop).await
+                    {
+                        break;
+                    }
+                }
                 Ok(Stepped::Stopped) => break,
                 Ok(Stepped::CaughtUp) => {
                     tokio::select! {
                         () = waiter.wait() => {}
                         () = stop.requested() => break,
                     }
-                    if !self.config.linger.is_zero() {
-                        tokio::select! {
-                            () = tokio::time::sleep(self.config.linger) => {}
-                            () = stop.requested() => break,
-                        }
+                    if !linger(self.config.linger, &stop).await {
+                        break;
                     }
                 }
                 Err(_) => {
@@ -417,6 +425,14 @@ impl<H: LogHandler> PartitionConsumer<H> {
         tracing::info!(cursor = self.cursor.sequence, "log consumer stopped");
     }
 
+    /// Most events one batch of this worker reads.
+    fn batch_events_max(&self) -> usize {
+        self.handler
+            .as_ref()
+            .map_or(LOG_BATCH_EVENTS_MAX, LogHandler::batch_events_max)
+            .clamp(1, LOG_BATCH_EVENTS_MAX)
+    }
+
     /// Waits the backoff of one more failure; `false` when stopped.
     async fn back_off(&mut self, stop: &Stop) -> bool {
         self.failures = self.failures.saturating_add(1);
@@ -425,6 +441,17 @@ impl<H: LogHandler> PartitionConsumer<H> {
             () = tokio::time::sleep(wait) => true,
             () = stop.requested() => false,
         }
+    }
+}
+
+/// Lets commits gather for `linger`; `false` when stopped meanwhile.
+async fn linger(linger: Duration, stop: &Stop) -> bool {
+    if linger.is_zero() {
+        return true;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(linger) => true,
+        () = stop.requested() => false,
     }
 }
 

@@ -32,6 +32,11 @@ struct Script {
     built: Arc<AtomicU32>,
     /// Where a `Committed` answer writes its cursor.
     store: Option<Arc<dyn EventStore>>,
+    /// Batches prepared.
+    batches: Arc<AtomicU32>,
+    /// How long `handle` takes (on the runtime's clock), as a durable
+    /// write would.
+    handle_time: Duration,
 }
 
 struct Scripted {
@@ -73,10 +78,14 @@ impl LogHandler for Scripted {
         {
             panic!("scripted panic in prepare");
         }
+        self.script.batches.fetch_add(1, Ordering::SeqCst);
         Ok(events.iter().map(|e| e.partition_sequence).collect())
     }
 
     async fn handle(&mut self, work: &mut Vec<u64>, _stop: &Stop) -> Handled<String> {
+        if !self.script.handle_time.is_zero() {
+            tokio::time::sleep(self.script.handle_time).await;
+        }
         let partition = self.partition;
         self.script
             .handled
@@ -386,4 +395,62 @@ async fn every_partition_is_consumed_in_log_order_and_a_commit_wakes_an_idle_con
     }
     let late = partition_of(payment, 3);
     assert!(handled.contains(&(late, store.log_head(late).unwrap())));
+}
+
+/// Appends `count` single-event payments to partition 0 of `store`, one
+/// every `interval` of the runtime's clock.
+async fn append_steadily(store: Arc<dyn EventStore>, count: usize, interval: Duration) {
+    for _ in 0..count {
+        store
+            .append(AppendRequest::events(new_payment(), 0, vec![event("r")]))
+            .unwrap();
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_steady_load_a_lingering_consumer_reads_once_per_linger_not_once_per_commit() {
+    // A commit every millisecond while each batch takes 5 ms to handle:
+    // without the linger after a partial batch, every step would find the
+    // ~5 commits of the step before and read them at once (~40 batches).
+    let store = store_with(0);
+    let script = Script {
+        handle_time: Duration::from_millis(5),
+        ..Script::default()
+    };
+    let consumer = {
+        let script = script.clone();
+        let config = config(0).with_linger(Duration::from_millis(50));
+        LogConsumer::spawn(Arc::clone(&store), config, move |p| script.handler(p))
+    };
+    append_steadily(Arc::clone(&store), 200, Duration::from_millis(1)).await;
+    let head = store.log_head(0).unwrap();
+    until(&consumer, || script.sequences().last() == Some(&head)).await;
+    consumer.stop().await;
+
+    assert_eq!(script.sequences(), (1..=head).collect::<Vec<_>>());
+    let batches = script.batches.load(Ordering::SeqCst);
+    // 200 ms of commits in batches of ~55 (50 ms lingered + 5 handled).
+    assert!(batches <= 6, "{batches} batches for 200 commits");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lingering_consumer_a_whole_batch_behind_reads_on_without_waiting() {
+    let store = store_with(250);
+    let script = Script::default();
+    let linger = Duration::from_secs(3600);
+    let started = tokio::time::Instant::now();
+    let consumer = {
+        let script = script.clone();
+        let config = config(0).with_linger(linger);
+        LogConsumer::spawn(Arc::clone(&store), config, move |p| script.handler(p))
+    };
+    until(&consumer, || script.sequences().len() == 250).await;
+    let took = started.elapsed();
+    consumer.stop().await;
+
+    assert_eq!(script.sequences(), (1..=250).collect::<Vec<_>>());
+    // Two full batches of 100, then the 50 left: no linger before them.
+    assert_eq!(script.batches.load(Ordering::SeqCst), 3);
+    assert!(took < linger, "waited {took:?} with full batches to read");
 }
