@@ -75,7 +75,11 @@ struct SlowUpdate {
 
 impl SlowUpdate {
     fn start(server: &Server, token: &str, id: &str, version: u64) -> Self {
-        let address = server.url().trim_start_matches("http://");
+        Self::start_at(server.url(), token, id, version)
+    }
+
+    fn start_at(url: &str, token: &str, id: &str, version: u64) -> Self {
+        let address = url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(address).expect("connect");
         let body = add_charge(version).to_string().into_bytes();
         let head = format!(
@@ -246,7 +250,7 @@ fn slots_now(server: &Server) -> u64 {
 }
 
 #[test]
-fn with_a_latency_target_an_admitted_request_slower_than_it_cuts_the_slots() {
+fn with_a_latency_target_a_flood_of_slow_requests_cuts_the_slots_and_they_come_back_after_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let server = Server::launch(
@@ -255,6 +259,8 @@ fn with_a_latency_target_an_admitted_request_slower_than_it_cuts_the_slots() {
             args: [
                 "--requests-in-flight-max",
                 "8",
+                "--requests-queued-max",
+                "0",
                 "--latency-target-ms",
                 "100",
             ]
@@ -266,20 +272,63 @@ fn with_a_latency_target_an_admitted_request_slower_than_it_cuts_the_slots() {
     create_client(&data, "adm", "adm-secret-1", SCOPE);
     let api = connect(&server);
     let id = create_payment(&api);
-    let slow = SlowUpdate::start(&server, api.bearer_token(), &id, 1);
-    wait_in_flight(&server, 1);
-    // Samples without an answered request leave the slots as they are.
-    let before = slots_now(&server);
-    assert!(before > 4, "at most one cut so far: {before}");
-    // The input: an update that spends 300 ms in the server, three times
-    // the target (the body's rest arrives that much later).
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(slow.finish().contains("200"), "the slow update succeeds");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while slots_now(&server) >= before {
+    let token = api.bearer_token().to_owned();
+    let read_url = format!("{}/{PROJECT}/payments/{id}", server.url());
+    assert_eq!(slots_now(&server), 8);
+
+    // The flood: eight clients keep every slot with updates that take
+    // 300 ms in the server (three times the target: the rest of each body
+    // is sent that much later), and one more reads in a loop, refused
+    // while the slots are held.
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (flooding, server_url, token, id) = (
+            std::sync::Arc::clone(&flooding),
+            server.url().to_owned(),
+            token.clone(),
+            id.clone(),
+        );
+        clients.push(std::thread::spawn(move || {
+            while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                let slow = SlowUpdate::start_at(&server_url, &token, &id, 1);
+                std::thread::sleep(Duration::from_millis(300));
+                // 200, 409 (another one won the version) or 503: what the
+                // gate counts is how long the admitted ones took.
+                slow.finish();
+            }
+        }));
+    }
+    let http = reqwest::blocking::Client::new();
+    let read = |http: &reqwest::blocking::Client| {
+        http.get(&read_url)
+            .bearer_auth(&token)
+            .send()
+            .expect("read")
+            .status()
+            .as_u16()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut refused = 0;
+    while slots_now(&server) >= 8 {
+        assert!(Instant::now() < deadline, "the flood never cut the slots");
+        if read(&http) == 503 {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "the slots were cut in a flood of refusals");
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("a flooding client");
+    }
+
+    // After it: answered requests, none refused, give the slots back.
+    while slots_now(&server) < 8 {
         assert!(
             Instant::now() < deadline,
-            "the slots never shrank below {before}"
+            "the slots never came back after the flood"
         );
+        let status = read(&http);
+        assert!(status == 200 || status == 503, "{status}");
     }
 }

@@ -288,9 +288,9 @@ pub struct AdmissionArgs {
         env = "PAYLEDGER_CPU_PERCENT_MAX",
         value_parser = clap::value_parser!(u32).range(0..=100))]
     pub cpu_percent_max: u32,
-    /// Mean time admitted requests may spend in the server, in
-    /// milliseconds, before the admission slots shrink (down to 4); 0
-    /// keeps --requests-in-flight-max fixed.
+    /// Mean time admitted requests may take, in milliseconds, before a
+    /// flood (half the requests refused) shrinks the admission slots
+    /// (down to 4); 0 keeps --requests-in-flight-max fixed.
     #[arg(long, default_value_t = payledger_api::admission::LATENCY_TARGET_MS_DEFAULT,
         env = "PAYLEDGER_LATENCY_TARGET_MS",
         value_parser = clap::value_parser!(u64).range(0..=60_000))]

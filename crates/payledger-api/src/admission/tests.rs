@@ -157,58 +157,113 @@ fn targeting(in_flight: usize, target_ms: u64) -> Gate {
     })
 }
 
+/// One sample of the latency adaptation: `answered` requests that each
+/// took `took` after their admission, and `refused` refused by the slots.
+fn sample(gate: &Gate, answered: u32, took: Duration, refused: u32) {
+    for _ in 0..answered {
+        gate.served(took);
+    }
+    for _ in 0..refused {
+        // Slots held by nobody cannot refuse: count what a full gate would.
+        let _ = gate.overloaded(Limit::RequestsQueued);
+    }
+    gate.adapt_slots();
+}
+
 #[tokio::test(start_paused = true)]
-async fn over_its_latency_target_the_gate_cuts_its_slots_and_gives_them_back_under_half_of_it() {
+async fn in_a_flood_slower_than_the_target_the_slots_shrink_in_proportion_and_come_back_after_it() {
     let gate = targeting(64, 5);
-    gate.served(Duration::from_millis(8));
-    gate.adapt_slots();
-    assert_eq!(gate.slots_now(), 56, "an eighth cut");
-    // Between half the target and the target: held.
-    gate.served(Duration::from_millis(4));
-    gate.adapt_slots();
-    assert_eq!(gate.slots_now(), 56);
-    // Nothing answered: nothing learnt, held.
-    gate.adapt_slots();
-    assert_eq!(gate.slots_now(), 56);
-    gate.served(Duration::from_millis(1));
-    gate.adapt_slots();
-    assert_eq!(
-        gate.slots_now(),
-        64,
-        "a quarter back, up to the configured slots"
+    // Twice the target with most requests refused: half the slots kept.
+    sample(&gate, 10, Duration::from_millis(10), 90);
+    assert_eq!(gate.slots_now(), 32);
+    // Far over it: never more than half in one step.
+    sample(&gate, 10, Duration::from_millis(100), 90);
+    assert_eq!(gate.slots_now(), 16);
+    // Just over it: at least an eighth.
+    sample(
+        &gate,
+        10,
+        Duration::from_millis(5) + Duration::from_micros(100),
+        90,
     );
+    assert_eq!(gate.slots_now(), 14);
     // Never under the floor.
-    for _ in 0..50 {
-        gate.served(Duration::from_millis(100));
-        gate.adapt_slots();
+    for _ in 0..20 {
+        sample(&gate, 10, Duration::from_millis(100), 90);
     }
     assert_eq!(gate.slots_now(), super::REQUESTS_IN_FLIGHT_MIN);
+    // Within the target, flood or not, a quarter (at least one) comes back.
+    sample(&gate, 10, Duration::from_millis(4), 90);
+    assert_eq!(gate.slots_now(), 5);
+    // The flood is over: back up, whatever the requests took.
+    let mut steps = 0;
+    while gate.slots_now() < 64 {
+        sample(&gate, 10, Duration::from_millis(100), 1);
+        steps += 1;
+    }
+    assert_eq!(steps, 14, "a quarter per sample: 5 -> 64 in 14 samples");
+    // Nothing answered: nothing learnt.
+    sample(&gate, 0, Duration::ZERO, 100);
+    assert_eq!(gate.slots_now(), 64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_answers_without_a_flood_leave_the_slots_alone() {
+    // Slower than the target, but fewer than half of the requests refused
+    // (the sustainable rate refuses a few): the work itself is slow, and
+    // fewer slots would only refuse more.
+    let gate = targeting(64, 5);
+    for _ in 0..10 {
+        sample(&gate, 60, Duration::from_millis(50), 40);
+    }
+    assert_eq!(gate.slots_now(), 64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_queue_shrinks_with_the_slots() {
+    let gate = Gate::new(AdmissionConfig {
+        requests_in_flight_max: 64,
+        requests_queued_max: 64,
+        queue_wait_ms_max: 1_000,
+        latency_target_ms: 5,
+        ..AdmissionConfig::default()
+    });
+    sample(&gate, 10, Duration::from_millis(100), 90);
+    sample(&gate, 10, Duration::from_millis(100), 90);
+    assert_eq!(gate.slots_now(), 16);
     let now = Instant::now();
-    let held = admit_many(&gate, super::REQUESTS_IN_FLIGHT_MIN).await;
+    let _held = admit_many(&gate, 16).await;
+    // 16 of 64 slots left: 16 of the 64 places in the queue.
+    let gate = Arc::new(gate);
+    let waiting: Vec<_> = (0..16)
+        .map(|_| {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move { gate.admit(Instant::now()).await.map(drop) })
+        })
+        .collect();
+    wait_until_queued(&gate, 16).await;
     assert_eq!(
         gate.admit(now).await.unwrap_err(),
-        refused(Limit::RequestsInFlight, 64),
+        refused(Limit::RequestsQueued, 64),
         "the refusal names the configured limit"
     );
-    drop(held);
+    drop(waiting);
 }
 
 #[tokio::test(start_paused = true)]
 async fn slots_cut_while_held_are_retired_when_their_requests_end() {
     let gate = targeting(8, 5);
     let held = admit_many(&gate, 8).await;
-    gate.served(Duration::from_millis(50));
-    gate.adapt_slots();
-    assert_eq!(gate.slots_now(), 7);
+    sample(&gate, 1, Duration::from_millis(50), 9);
+    assert_eq!(gate.slots_now(), 4);
     drop(held);
     let now = Instant::now();
-    let again = admit_many(&gate, 7).await;
-    assert!(gate.admit(now).await.is_err(), "7 slots, not 8");
+    let again = admit_many(&gate, 4).await;
+    assert!(gate.admit(now).await.is_err(), "4 slots, not 8");
     drop(again);
-    // Given back: 8 again.
-    gate.served(Duration::from_millis(1));
-    gate.adapt_slots();
-    let all = admit_many(&gate, 8).await;
+    // Given back: 5 again.
+    sample(&gate, 1, Duration::from_millis(1), 0);
+    let all = admit_many(&gate, 5).await;
     assert!(gate.admit(now).await.is_err());
     drop(all);
 }

@@ -76,6 +76,11 @@ pub struct OverloadArgs {
     /// `--requests-in-flight-max=32` (its defaults otherwise).
     #[arg(long, allow_hyphen_values = true)]
     pub admission_flag: Vec<String>,
+    /// The sustainable update rate R the levels multiply, in updates per
+    /// second, instead of the one measured at normal load: runs that
+    /// compare two servers' admission then offer the same rates.
+    #[arg(long)]
+    pub sustainable_rate_per_s: Option<f64>,
 }
 
 /// Longest a single request may take before it counts as an error.
@@ -153,6 +158,11 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
     println!(
         "\nsustainable update rate R = {sustainable:.0} updates/s (admission off, closed loop)\n"
     );
+    if let Some(given) = args.sustainable_rate_per_s {
+        anyhow::ensure!(given > 0.0, "--sustainable-rate-per-s must be > 0");
+        sustainable = given;
+        println!("the levels multiply R = {given:.0} updates/s (--sustainable-rate-per-s)\n");
+    }
     println!(
         "## offered load: open loop, up to {} connections\n",
         args.connections
