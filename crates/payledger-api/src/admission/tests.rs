@@ -220,6 +220,27 @@ async fn slow_answers_without_a_flood_leave_the_slots_alone() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn on_a_machine_slower_than_the_target_the_target_follows_the_unloaded_time() {
+    let gate = targeting(64, 5);
+    assert_eq!(gate.latency_target_now_ms(), 5.0);
+    // Too few answers to tell the unloaded time: nothing learnt.
+    sample(&gate, 7, Duration::from_millis(1), 0);
+    assert_eq!(gate.latency_target_now_ms(), 5.0);
+    // Without a flood every request took 10 ms: the target is 4 times that.
+    sample(&gate, 20, Duration::from_millis(10), 0);
+    assert_eq!(gate.latency_target_now_ms(), 40.0);
+    // A flood at 30 ms is within it: the slots stay.
+    sample(&gate, 10, Duration::from_millis(30), 90);
+    assert_eq!(gate.slots_now(), 64);
+    // At 80 ms they are cut to 40 / 80 of them.
+    sample(&gate, 10, Duration::from_millis(80), 90);
+    assert_eq!(gate.slots_now(), 32);
+    // A faster sample without a flood lowers it, never under the setting.
+    sample(&gate, 20, Duration::from_micros(500), 0);
+    assert_eq!(gate.latency_target_now_ms(), 5.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_queue_shrinks_with_the_slots() {
     let gate = Gate::new(AdmissionConfig {
         requests_in_flight_max: 64,

@@ -35,7 +35,7 @@ requests_in_flight_max = 32
 queue_wait_ms_max = 5
 client_requests_per_s_max = 100
 cpu_percent_max = 85
-latency_target_ms = 5
+latency_target_ms = 7
 
 [logging]
 format = "json"
@@ -186,7 +186,7 @@ fn admission_limits_come_from_the_file_unless_a_flag_gives_them() {
     assert_eq!(config.queue_wait_ms_max, 7, "the flag wins");
     assert_eq!(config.client_requests_per_s_max, 100);
     assert_eq!(config.cpu_percent_max, 85);
-    assert_eq!(config.latency_target_ms, 5);
+    assert_eq!(config.latency_target_ms, 7);
     assert_eq!(
         config.requests_queued_max,
         payledger_api::admission::REQUESTS_QUEUED_MAX_DEFAULT,
