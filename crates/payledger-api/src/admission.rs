@@ -46,25 +46,25 @@
 //! by the refusals can carry, and the server keeps the headroom that
 //! lets it read every request promptly.
 //!
-//! With `latency_target_ms` set (5 ms by default; 0 turns it off), the same task also
-//! adapts the slots to the mean time admitted requests took since the
-//! last sample (from their admission to their answer). Above the target,
-//! while at least [`SLOT_CUT_REFUSED_SHARE_MIN`] of the sample's requests
-//! were refused by the slots, the queue or the budget (a flood, not
-//! merely slow work), it cuts them in proportion to the overshoot, by an
-//! eighth to a half, down to [`REQUESTS_IN_FLIGHT_MIN`]; otherwise it
+//! With `latency_target_ms` set (5 ms by default; 0 turns it off), the same
+//! task also adapts the slots to the mean time admitted requests took since
+//! the last sample (from their admission to their answer). Above the
+//! target, while at least [`SLOT_CUT_REFUSED_SHARE_MIN`] of the sample's
+//! requests were refused by the slots, the queue or the budget (a flood,
+//! not merely slow work), it cuts them in proportion to the overshoot, by
+//! an eighth to a half, down to [`REQUESTS_IN_FLIGHT_MIN`]; otherwise it
 //! gives a quarter back, up to `requests_in_flight_max`. The target is at
 //! least [`LATENCY_TARGET_UNLOADED_MULTIPLE`] times the least mean of a
 //! sample without a flood, so that on a disk or machine slower than the
 //! configured target assumed a flood does not starve the server to the
-//! fewest slots. The queue shrinks
-//! and grows with the slots, so that what waits is not longer either.
-//! Slots cut while held are retired when their request ends. Why these
-//! rules (BENCHMARKS.md "Overload"): a target on the time from arrival
-//! counted the queue's wait, which fewer slots lengthen, so the slots kept
-//! falling; cuts without the refused share refused 8–20 % at the
-//! sustainable rate, and after a flood the slots stayed low with 40 % of
-//! that rate refused; an eighth per 200 ms took seconds to meet a flood.
+//! fewest slots. The queue shrinks and grows with the slots, so that what
+//! waits is not longer either. Slots cut while held are retired when their
+//! request ends. Why these rules (BENCHMARKS.md "Overload"): a target on
+//! the time from arrival counted the queue's wait, which fewer slots
+//! lengthen, so the slots kept falling; cuts without the refused share
+//! refused 8–20 % at the sustainable rate, and after a flood the slots
+//! stayed low with 40 % of that rate refused; an eighth per 200 ms took
+//! seconds to meet a flood.
 //!
 //! `requests_in_flight_max = 0` turns the gate off (nothing is counted or
 //! refused), for comparison in the overload benchmark.
