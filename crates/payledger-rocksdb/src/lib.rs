@@ -5,7 +5,9 @@
 //! thread ([`writer`]) that drains a bounded queue of append requests and
 //! commits many of them in one `WriteBatch` with one synced write (group
 //! commit); a caller is answered only after its batch is durable. Readers go
-//! straight to the database and never wait for a writer.
+//! straight to the database and never wait for a writer, except the log
+//! readers, which find the last events of each partition in memory
+//! ([`tail`]).
 //!
 //! Architecture invariant: RocksDB bytes never leave this crate; callers see
 //! domain envelopes and typed positions only.
@@ -16,11 +18,13 @@ mod db;
 mod keys;
 mod rebuild;
 mod store;
+mod tail;
 mod writer;
 
 pub use checkpoint::{CheckpointError, CheckpointSummary};
 pub use rebuild::{DERIVED_LAYOUT_VERSION, OnStream};
 pub use store::{RocksConfig, RocksStore};
+pub use tail::LOG_TAIL_EVENTS_MAX;
 pub use writer::{APPEND_QUEUE_REQUESTS_MAX, GROUP_COMMIT_EVENTS_MAX, GROUP_COMMIT_REQUESTS_MAX};
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use crate::db::{
     add_table_writes, cf, engine, last_log_sequence, read_head, read_options, write_synced,
 };
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
+use crate::tail::{LogTail, TailRead};
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
 use payledger_store::{
@@ -38,6 +39,8 @@ impl Default for RocksConfig {
 pub struct RocksStore {
     // Field order matters: writers are stopped before the database closes.
     writers: Vec<PartitionWriter>,
+    /// Each partition's last events in memory (none when read-only).
+    tails: Vec<Arc<LogTail>>,
     db: Arc<DB>,
     partition_count: u16,
     signal: Arc<LogSignal>,
@@ -73,7 +76,7 @@ impl RocksStore {
         let db = Arc::new(db);
         let partition_count = fixed_partition_count(&db, wanted)?;
         let signal = Arc::new(LogSignal::new(partition_count));
-        let writers = (0..partition_count)
+        let (writers, tails) = (0..partition_count)
             .map(|partition| {
                 PartitionWriter::start(
                     Arc::clone(&db),
@@ -82,9 +85,10 @@ impl RocksStore {
                     Arc::clone(&signal),
                 )
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<(Vec<_>, Vec<_>), _>>()?;
         Ok(Self {
             writers,
+            tails,
             db,
             partition_count,
             signal,
@@ -108,6 +112,7 @@ impl RocksStore {
             .ok_or_else(|| StoreError::Corrupt("the store has no partition count".into()))?;
         Ok(Self {
             writers: Vec::new(),
+            tails: Vec::new(),
             db,
             partition_count,
             signal: Arc::new(LogSignal::new(partition_count)),
@@ -121,6 +126,36 @@ impl RocksStore {
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
         cf(&self.db, name)
+    }
+
+    /// The tail in memory of `partition` (panics when read-only).
+    #[cfg(test)]
+    pub(crate) fn tail(&self, partition: u16) -> &LogTail {
+        &self.tails[usize::from(partition)]
+    }
+
+    /// Up to `max_events` of the partition's log from `from_sequence`, read
+    /// from the database (the tail in memory aside).
+    pub(crate) fn read_stored_log(
+        &self,
+        partition: u16,
+        from_sequence: u64,
+        max_events: usize,
+    ) -> Result<Vec<EventEnvelope>, StoreError> {
+        let mut read = read_options();
+        read.set_iterate_lower_bound(keys::log_key(partition, from_sequence));
+        read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
+        let iter = self
+            .db
+            .iterator_cf_opt(self.cf(CF_LOG)?, read, IteratorMode::Start);
+        let mut events = Vec::new();
+        for entry in iter.take(max_events) {
+            let (_, value) = entry.map_err(engine)?;
+            let (kind, key) = keys::log_value_event_key(&value)
+                .ok_or_else(|| StoreError::Corrupt("malformed log value".into()))?;
+            events.push(self.read_event(kind, &key)?);
+        }
+        Ok(events)
     }
 
     fn read_event(&self, kind: StreamKind, key: &EventKey) -> Result<EventEnvelope, StoreError> {
@@ -221,20 +256,12 @@ impl EventStore for RocksStore {
         from_sequence: u64,
         max_events: usize,
     ) -> Result<Vec<EventEnvelope>, StoreError> {
-        let mut read = read_options();
-        read.set_iterate_lower_bound(keys::log_key(partition, from_sequence));
-        read.set_iterate_upper_bound(keys::log_key(partition, u64::MAX));
-        let iter = self
-            .db
-            .iterator_cf_opt(self.cf(CF_LOG)?, read, IteratorMode::Start);
-        let mut events = Vec::new();
-        for entry in iter.take(max_events) {
-            let (_, value) = entry.map_err(engine)?;
-            let (kind, key) = keys::log_value_event_key(&value)
-                .ok_or_else(|| StoreError::Corrupt("malformed log value".into()))?;
-            events.push(self.read_event(kind, &key)?);
+        if let Some(tail) = self.tails.get(usize::from(partition))
+            && let TailRead::Events(events) = tail.read(from_sequence, max_events)
+        {
+            return Ok(events);
         }
-        Ok(events)
+        self.read_stored_log(partition, from_sequence, max_events)
     }
 
     fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {

@@ -1,5 +1,6 @@
 //! The conformance suite on RocksDB, plus rules only a durable store has.
 
+use crate::tail::TailRead;
 use crate::{RocksConfig, RocksStore};
 use payledger_store::conformance::{Harness, event, new_payment};
 use payledger_store::{AppendRequest, EventStore};
@@ -151,4 +152,83 @@ fn a_new_store_records_its_derived_layout_and_a_rebuild_records_it_on_an_older_s
         store.derived_layout().expect("layout"),
         crate::DERIVED_LAYOUT_VERSION
     );
+}
+
+/// Appends `appends` requests of one to three events each, over a few
+/// streams, without waiting between them (so they commit in groups).
+fn append_mix(store: &RocksStore, appends: usize) {
+    let streams: Vec<_> = (0..7).map(|_| new_payment()).collect();
+    let mut versions = vec![0u64; streams.len()];
+    let pending: Vec<_> = (0..appends)
+        .map(|n| {
+            let s = n % streams.len();
+            let events: Vec<_> = (0..1 + n % 3).map(|_| event(&n.to_string())).collect();
+            let expected = versions[s];
+            versions[s] += events.len() as u64;
+            store.submit(AppendRequest::events(streams[s], expected, events))
+        })
+        .collect();
+    for append in pending {
+        append.wait().expect("append");
+    }
+}
+
+#[test]
+fn the_log_read_from_memory_is_the_log_read_from_the_database() {
+    let mut harness = RocksHarness::new();
+    let one = RocksConfig {
+        partitions_for_new_store: 1,
+        ..RocksConfig::default()
+    };
+    let store = RocksStore::open(harness.dir.path(), &one).expect("open");
+    // Twice the tail's length, so that the oldest events are only on disk.
+    append_mix(&store, crate::LOG_TAIL_EVENTS_MAX);
+    let head = store.log_head(0).expect("log head");
+    assert!(head > 2 * crate::LOG_TAIL_EVENTS_MAX as u64 - 10, "{head}");
+    let tail_start = head + 1 - crate::LOG_TAIL_EVENTS_MAX as u64;
+    let froms = [
+        1,
+        2,
+        tail_start - 1,
+        tail_start,
+        tail_start + 1,
+        head - 3,
+        head,
+        head + 1,
+    ];
+    for from in froms {
+        for max in [1, 5, 256, 10_000] {
+            let read = store.read_log(0, from, max).expect("read");
+            let stored = store.read_stored_log(0, from, max).expect("stored read");
+            assert_eq!(read, stored, "from {from}, at most {max}");
+        }
+    }
+    assert_eq!(
+        store.tail(0).read(tail_start, 1),
+        TailRead::Events(store.read_stored_log(0, tail_start, 1).expect("read")),
+        "the last events are in memory"
+    );
+    assert_eq!(store.tail(0).read(tail_start - 1, 1), TailRead::Before);
+    // A reopened store starts with an empty tail and reads the same log.
+    let everything = store.read_log(0, 1, usize::MAX).expect("read all");
+    assert_eq!(everything.len() as u64, head);
+    drop(store);
+    let store = harness.open();
+    assert_eq!(store.tail(0).read(head, 1), TailRead::Before);
+    assert_eq!(
+        store.read_log(0, 1, usize::MAX).expect("read all"),
+        everything
+    );
+    append_mix(&store, 3);
+    let new_head = store.log_head(0).expect("log head");
+    assert_eq!(
+        store.tail(0).read(head + 1, usize::MAX),
+        TailRead::Events(
+            store
+                .read_stored_log(0, head + 1, usize::MAX)
+                .expect("read")
+        ),
+        "what the reopened store commits is in its tail"
+    );
+    assert_eq!(store.read_log(0, new_head + 1, 10).expect("read"), vec![]);
 }

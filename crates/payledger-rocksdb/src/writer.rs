@@ -5,8 +5,9 @@
 //! [`GROUP_COMMIT_EVENTS_MAX`] events), checks each request's expected
 //! version in queue order against the heads as this group leaves them,
 //! stamps the accepted ones into one `WriteBatch` and writes it with
-//! `sync = true`. Only then is the partition's [`LogSignal`] notified and
-//! are callers answered. A failed write answers
+//! `sync = true`. Only then are the group's events added to the
+//! partition's [`LogTail`], its [`LogSignal`] notified and callers
+//! answered. A failed write answers
 //! every accepted request with the error and forgets the group, so the
 //! in-memory sequence never runs ahead of what is durable.
 //!
@@ -20,8 +21,9 @@
 
 use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
+use crate::tail::LogTail;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use payledger_domain::StreamId;
+use payledger_domain::{EventEnvelope, StreamId};
 use payledger_metrics::{KindLabels, Metrics, PartitionLabels, metrics};
 use payledger_store::{
     AppendError, AppendRequest, Appended, Completion, LogSignal, PendingAppend, StoreError,
@@ -69,25 +71,29 @@ impl PartitionWriter {
         partition: u16,
         queue_requests_max: usize,
         signal: Arc<LogSignal>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, Arc<LogTail>), StoreError> {
         let last_sequence = last_log_sequence(&db, partition)?;
+        let tail = Arc::new(LogTail::after(last_sequence));
         let (queue, jobs) = crossbeam_channel::bounded(queue_requests_max);
         let mut state = WriterState {
             db,
             partition,
             last_sequence,
             signal,
+            tail: Arc::clone(&tail),
             kinds: Vec::new(),
+            staged: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("writer-{partition}"))
             .spawn(move || state.run(&jobs))
             .map_err(|e| StoreError::Engine(format!("cannot start writer thread: {e}")))?;
-        Ok(Self {
+        let writer = Self {
             partition,
             queue: Some(queue),
             thread: Some(thread),
-        })
+        };
+        Ok((writer, tail))
     }
 
     pub(crate) fn submit(&self, request: AppendRequest) -> PendingAppend {
@@ -125,8 +131,11 @@ struct WriterState {
     partition: u16,
     last_sequence: u64,
     signal: Arc<LogSignal>,
+    tail: Arc<LogTail>,
     /// The kinds of the events staged in the current group.
     kinds: Vec<&'static str>,
+    /// The events staged in the current group, for the tail.
+    staged: Vec<EventEnvelope>,
 }
 
 /// A request accepted into the current group.
@@ -164,6 +173,7 @@ impl WriterState {
         let mut accepted = Vec::with_capacity(group.len());
         let sequence_before = self.last_sequence;
         self.kinds.clear();
+        self.staged.clear();
         for Job { request, done } in group {
             match self.stage(&mut batch, &mut heads, request) {
                 Ok(appended) => accepted.push(Accepted { appended, done }),
@@ -181,6 +191,7 @@ impl WriterState {
             Ok(()) => {
                 self.count(accepted.len(), started);
                 // Readable now: consumers may look before callers hear back.
+                self.tail.extend(self.staged.drain(..));
                 self.signal.notify(self.partition);
                 for Accepted { appended, done } in accepted {
                     let _ = done.send(Ok(appended));
@@ -229,8 +240,9 @@ impl WriterState {
             self.last_sequence,
             request.events,
         );
-        for event in &stamped.events {
-            let envelope = &event.envelope;
+        self.last_sequence = stamped.head_sequence();
+        for event in stamped.events {
+            let envelope = event.envelope;
             self.kinds.push(envelope.event.kind());
             batch.put_cf(
                 events_cf,
@@ -242,11 +254,11 @@ impl WriterState {
                 keys::log_key(self.partition, envelope.partition_sequence),
                 keys::log_value(request.stream, envelope.version),
             );
+            self.staged.push(envelope);
         }
         for (table_cf, write) in table_cfs.into_iter().zip(request.inline) {
             stage_table_write(batch, table_cf, write);
         }
-        self.last_sequence = stamped.head_sequence();
         heads.insert(request.stream, stamped.head);
         Ok(stamped.appended)
     }
