@@ -20,12 +20,14 @@ use crate::snapshots::SnapshotRows;
 use crate::table_keys;
 use crate::unique_claims::{ClaimGuard, UniqueClaims, claimed_in, table_claim};
 use crate::views::{self, StoredView, ViewCache};
+pub(crate) use indexes::index_writes;
+use indexes::{duplicate, unique_values};
 use payledger_domain::command::PaymentDraftInput;
 use payledger_domain::decide::{Context, IdSource};
 use payledger_domain::{
-    Actor, Catalog, Event, EventId, EventMeta, Payment, PaymentId, ProjectKey, Recorded, Rejection,
-    StreamId, Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update,
-    evolve_recorded, fold,
+    Actor, Catalog, Event, EventId, EventMeta, Payment, PaymentId, ProjectKey, Recorded, StreamId,
+    Timestamp, TransactionId, UpdateAction, decide_create, decide_delete, decide_update_with_state,
+    evolve_recorded, fold, stamp_decided,
 };
 use payledger_store::memory_only::memory_only;
 use payledger_store::{
@@ -149,7 +151,30 @@ impl<S: ?Sized> Clone for Ledger<S> {
 }
 
 /// Random transaction ids for production commands.
+mod indexes;
+
 struct RandomIds;
+
+/// What a command decided: its events, the view it was decided against
+/// (none for a create) and, for an update, the payment after the events
+/// (without version and stamps) that decide worked on.
+struct Decided {
+    kind: PaymentAnswerKind,
+    stored: Option<StoredView>,
+    events: Vec<Event>,
+    working: Option<Payment>,
+}
+
+impl Decided {
+    fn new(kind: PaymentAnswerKind, stored: Option<StoredView>, events: Vec<Event>) -> Self {
+        Self {
+            kind,
+            stored,
+            events,
+            working: None,
+        }
+    }
+}
 
 impl IdSource for RandomIds {
     fn next_transaction_id(&mut self) -> TransactionId {
@@ -375,7 +400,12 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             }
             claims.push(table_claim(Table::Idempotency, &key));
         }
-        let (kind, stored, events) = self.decide(meta, command, catalog)?;
+        let Decided {
+            kind,
+            stored,
+            events,
+            working,
+        } = self.decide(meta, command, catalog)?;
         let before = stored.as_ref().map(|s| &*s.payment);
         let payment_id =
             before.map_or_else(|| PaymentId::from_uuid(uuid::Uuid::new_v4()), |p| p.id);
@@ -385,21 +415,35 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let events = meta.new_events(before.map(|p| p.last_modified_at), events);
         let versioned = || events.iter().zip(expected + 1..);
         let mut snapshots = SnapshotRows::new(StreamId::payment(payment_id));
-        let after = versioned()
-            .fold(before.cloned(), |state, (e, version)| {
-                let recorded = Recorded {
-                    payment_id,
-                    version,
-                    meta: &e.meta,
-                    event: &e.event,
-                };
-                let payment = evolve_recorded(state, recorded);
-                snapshots.after(version, e.meta.recorded_at, || {
+        let last = expected + events.len() as u64;
+        let after = match (working, events.last()) {
+            // The payment decide worked on is the payment after the events,
+            // unless a snapshot is due at a version before the last.
+            (Some(working), Some(newest))
+                if !(expected + 1..last).any(crate::snapshots::is_due) =>
+            {
+                let payment = stamp_decided(working, last, &newest.meta);
+                snapshots.after(last, newest.meta.recorded_at, || {
                     payledger_codec::encode_payment(&payment)
                 });
-                Some(payment)
-            })
-            .ok_or_else(corrupt("a create decided no event"))?;
+                payment
+            }
+            _ => versioned()
+                .fold(before.cloned(), |state, (e, version)| {
+                    let recorded = Recorded {
+                        payment_id,
+                        version,
+                        meta: &e.meta,
+                        event: &e.event,
+                    };
+                    let payment = evolve_recorded(state, recorded);
+                    snapshots.after(version, e.meta.recorded_at, || {
+                        payledger_codec::encode_payment(&payment)
+                    });
+                    Some(payment)
+                })
+                .ok_or_else(corrupt("a create decided no event"))?,
+        };
         let idempotency_write = meta.idempotency.as_ref().map(|idempotency| KvWrite {
             table: Table::Idempotency,
             key: table_keys::idempotency_key(&meta.project, &idempotency.key),
@@ -480,7 +524,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         meta: &CommandMeta,
         command: PaymentCommand,
         catalog: &dyn Catalog,
-    ) -> Result<(PaymentAnswerKind, Option<StoredView>, Vec<Event>), AppError> {
+    ) -> Result<Decided, AppError> {
         let mut ids = RandomIds;
         let mut ctx = Context {
             catalog,
@@ -489,7 +533,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         match command {
             PaymentCommand::Create(draft) => {
                 let event = decide_create(&draft, &mut ctx)?;
-                Ok((PaymentAnswerKind::Create, None, vec![event]))
+                Ok(Decided::new(PaymentAnswerKind::Create, None, vec![event]))
             }
             PaymentCommand::Update {
                 target,
@@ -497,8 +541,12 @@ impl<S: EventStore + ?Sized> Ledger<S> {
                 actions,
             } => {
                 let stored = self.current(meta, &target, version)?;
-                let events = decide_update(&stored.payment, &actions, &mut ctx)?;
-                Ok((PaymentAnswerKind::Update, Some(stored), events))
+                let (events, working) =
+                    decide_update_with_state(&stored.payment, &actions, &mut ctx)?;
+                Ok(Decided {
+                    working: Some(working),
+                    ..Decided::new(PaymentAnswerKind::Update, Some(stored), events)
+                })
             }
             PaymentCommand::Delete {
                 target,
@@ -507,13 +555,21 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             } => {
                 let stored = self.current(meta, &target, version)?;
                 let event = decide_delete(&stored.payment, data_erasure)?;
-                Ok((PaymentAnswerKind::Delete, Some(stored), vec![event]))
+                Ok(Decided::new(
+                    PaymentAnswerKind::Delete,
+                    Some(stored),
+                    vec![event],
+                ))
             }
             PaymentCommand::UpdateLoaded { view, actions } => {
                 // The view as the caller read it: its rows decide what this
                 // write changes.
-                let events = decide_update(&view.payment, &actions, &mut ctx)?;
-                Ok((PaymentAnswerKind::Update, Some(view), events))
+                let (events, working) =
+                    decide_update_with_state(&view.payment, &actions, &mut ctx)?;
+                Ok(Decided {
+                    working: Some(working),
+                    ..Decided::new(PaymentAnswerKind::Update, Some(view), events)
+                })
             }
         }
     }
@@ -602,157 +658,6 @@ impl Prepared {
             append.inline.extend(writes);
         }
     }
-}
-
-/// The rejection for a unique index entry another payment holds. Index keys
-/// are length-prefixed text: project, then the key, or project, interface
-/// id and payment interface.
-fn duplicate(table: Table, key: &[u8]) -> AppError {
-    let components = text_components(key);
-    let value = |index: usize| {
-        components
-            .get(index)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .unwrap_or_default()
-    };
-    AppError::Rejected(match table {
-        Table::InterfaceIndex => Rejection::DuplicateInterfaceId {
-            interface_id: value(1),
-        },
-        _ => Rejection::DuplicateKey { key: value(1) },
-    })
-}
-
-/// The length-prefixed text components of a key.
-fn text_components(key: &[u8]) -> Vec<&[u8]> {
-    let mut rest = key;
-    let mut components = Vec::new();
-    while let Some((component, after)) = table_keys::split_text(rest) {
-        components.push(component);
-        rest = after;
-    }
-    components
-}
-
-/// Unique index entries a set of inline writes puts.
-fn unique_values(writes: &[KvWrite]) -> impl Iterator<Item = (Table, &[u8])> {
-    writes.iter().filter_map(|w| match (w.table, &w.value) {
-        (Table::KeyIndex | Table::InterfaceIndex, Some(_)) => Some((w.table, w.key.as_slice())),
-        _ => None,
-    })
-}
-
-/// The index writes that take a payment from `before` to `after`.
-pub(crate) fn index_writes(
-    project: &ProjectKey,
-    before: Option<&Payment>,
-    after: &Payment,
-) -> Vec<KvWrite> {
-    let id = after.id;
-    let live = |p: &Payment| !p.deleted;
-    let key_of = |p: &Payment| {
-        p.key
-            .clone()
-            .filter(|_| live(p))
-            .map(|k| table_keys::key_index_key(project, &k))
-    };
-    let interface_of =
-        |p: &Payment| match (&p.payment_method_info.payment_interface, &p.interface_id) {
-            (Some(interface), Some(interface_id)) if live(p) => Some(
-                table_keys::interface_index_key(project, interface, interface_id),
-            ),
-            _ => None,
-        };
-    let customer_of = |p: &Payment| {
-        p.customer_id
-            .clone()
-            .filter(|_| live(p))
-            .map(|c| table_keys::customer_index_key(project, &c, id))
-    };
-    let mut writes = Vec::new();
-    let id_value = id.as_bytes().to_vec();
-    for (table, old, new, value) in [
-        (
-            Table::KeyIndex,
-            before.and_then(key_of),
-            key_of(after),
-            id_value.clone(),
-        ),
-        (
-            Table::InterfaceIndex,
-            before.and_then(interface_of),
-            interface_of(after),
-            id_value,
-        ),
-        (
-            Table::CustomerIndex,
-            before.and_then(customer_of),
-            customer_of(after),
-            Vec::new(),
-        ),
-    ] {
-        if old == new {
-            continue;
-        }
-        if let Some(old) = old {
-            writes.push(KvWrite {
-                table,
-                key: old,
-                value: None,
-            });
-        }
-        if let Some(new) = new {
-            writes.push(KvWrite {
-                table,
-                key: new,
-                value: Some(value),
-            });
-        }
-    }
-    writes.extend(transaction_interface_writes(project, before, after));
-    writes
-}
-
-/// The changes of the (non-unique) index of transaction interface ids:
-/// a PSP object id finds its payment without a scan.
-fn transaction_interface_writes(
-    project: &ProjectKey,
-    before: Option<&Payment>,
-    after: &Payment,
-) -> Vec<KvWrite> {
-    let same_ids = |b: &Payment| {
-        b.deleted == after.deleted
-            && b.transactions.len() == after.transactions.len()
-            && (b.transactions.iter().zip(&after.transactions))
-                .all(|(x, y)| x.interface_id == y.interface_id)
-    };
-    if before.is_some_and(same_ids) {
-        // Most appends (interactions, states) leave every id as it was.
-        return Vec::new();
-    }
-    let keys = |p: &Payment| -> std::collections::BTreeSet<Vec<u8>> {
-        if p.deleted {
-            return Default::default();
-        }
-        p.transactions
-            .iter()
-            .filter_map(|t| t.interface_id.as_deref())
-            .map(|interface_id| table_keys::transaction_interface_key(project, interface_id, p.id))
-            .collect()
-    };
-    let old = before.map(keys).unwrap_or_default();
-    let new = keys(after);
-    let removed = old.difference(&new).map(|key| KvWrite {
-        table: Table::TransactionInterfaceIndex,
-        key: key.clone(),
-        value: None,
-    });
-    let added = new.difference(&old).map(|key| KvWrite {
-        table: Table::TransactionInterfaceIndex,
-        key: key.clone(),
-        value: Some(Vec::new()),
-    });
-    removed.chain(added).collect()
 }
 
 fn corrupt(what: &'static str) -> impl Fn() -> AppError {

@@ -82,6 +82,19 @@ pub fn evolve_recorded(state: Option<Payment>, envelope: Recorded<'_>) -> Paymen
     payment
 }
 
+/// The payment after `last` (an event at `version`, decided with the
+/// events before it against the payment [`decide_update_with_state`]
+/// returned as `working`): the working copy with the version and the
+/// modification stamps [`evolve_recorded`] would give it.
+///
+/// [`decide_update_with_state`]: crate::decide::decide_update_with_state
+pub fn stamp_decided(mut working: Payment, version: u64, last: &EventMeta) -> Payment {
+    working.version = version;
+    working.last_modified_at = last.recorded_at;
+    working.last_modified_by = last.actor.clone();
+    working
+}
+
 /// Replays a stream from its first event; `None` for an empty stream.
 pub fn fold<'a>(envelopes: impl IntoIterator<Item = &'a EventEnvelope>) -> Option<Payment> {
     envelopes

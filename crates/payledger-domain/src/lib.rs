@@ -44,9 +44,11 @@ mod testkit;
 
 pub use catalog::{Catalog, InMemoryCatalog};
 pub use command::{Command, ResourceRef, UpdateAction};
-pub use decide::{Context, IdSource, decide_create, decide_delete, decide_update};
+pub use decide::{
+    Context, IdSource, decide_create, decide_delete, decide_update, decide_update_with_state,
+};
 pub use event::{Actor, Event, EventEnvelope, EventMeta};
-pub use evolve::{Recorded, evolve, evolve_recorded, fold};
+pub use evolve::{Recorded, evolve, evolve_recorded, fold, stamp_decided};
 pub use ids::{EventId, OrderId, PaymentId, ProjectKey, TransactionId};
 pub use money::{CurrencyCode, Money};
 pub use order::{

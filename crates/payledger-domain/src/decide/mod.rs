@@ -90,9 +90,10 @@ pub fn decide_update(
 }
 
 /// As [`decide_update`], also returning the working copy the actions were
-/// decided against (fields only: version and modification stamps are not
-/// touched).
-pub(crate) fn decide_update_with_state(
+/// decided against: the payment after the events, fields only (version and
+/// modification stamps are not touched; [`crate::evolve::stamp_decided`]
+/// sets them), so a caller need not fold the events again.
+pub fn decide_update_with_state(
     payment: &Payment,
     actions: &[UpdateAction],
     ctx: &mut Context<'_>,
@@ -104,7 +105,7 @@ pub(crate) fn decide_update_with_state(
             max: ACTIONS_PER_REQUEST_MAX,
         });
     }
-    let mut working = payment.clone();
+    let mut working = payment.clone_with_room(actions.len());
     let mut events = Vec::with_capacity(actions.len());
     for action in actions {
         if let Some(event) = decide_action(&working, action, ctx)? {

@@ -570,12 +570,21 @@ proptest! {
             let decided = decide_update_with_state(&state, actions, &mut ctx);
             prop_assert_eq!(decided.as_ref().map(|(events, _)| events), singly.as_ref());
             let Ok((events, working)) = decided else { continue };
+            let before = state.clone();
             for event in events {
                 let next = envelope(state.version + 1, event);
                 state = evolve(Some(state), &next);
                 log.push(next);
             }
             prop_assert_eq!(fields_of(&state), fields_of(&working));
+            // What the write path keeps instead of folding the events again.
+            let stamped = match log.last() {
+                Some(last) if state.version > before.version => {
+                    crate::evolve::stamp_decided(working, last.version, &last.meta)
+                }
+                _ => working,
+            };
+            prop_assert_eq!(&stamped, &state);
         }
         if delete {
             let next = envelope(state.version + 1, crate::decide::decide_delete(&state, false).unwrap());
