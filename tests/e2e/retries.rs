@@ -4,7 +4,8 @@
 //! deliveries stop with `ConfigurationErrorDeliveryStopped`, which its
 //! resource, its health route and the metrics show, and which a restart
 //! keeps; `resumeDeliveries` delivers every held Message, in order per
-//! payment, nothing skipped. Bounds out of range are refused by name.
+//! payment, nothing skipped. A restart goes on with a failing Message's
+//! count of attempts. Bounds out of range are refused by name.
 
 use payledger_e2e::{Api, Server, create_client, payledger_bin};
 use payledger_webhooks::testing::{Mode, Received, Receiver, taken};
@@ -24,6 +25,14 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A server whose `[webhooks]` table is `webhooks` (fast retries besides).
 fn setup(dir: &Path, webhooks: &str) -> (Server, Api) {
+    setup_table(
+        dir,
+        &format!("backoff_min_ms = 20\nbackoff_max_ms = 200\n{webhooks}"),
+    )
+}
+
+/// A server whose `[webhooks]` table is `table`.
+fn setup_table(dir: &Path, table: &str) -> (Server, Api) {
     let data = dir.join("data");
     create_client(
         &data,
@@ -32,7 +41,7 @@ fn setup(dir: &Path, webhooks: &str) -> (Server, Api) {
         "manage_project:shop",
     );
     let config = dir.join("payledger.toml");
-    let table = format!("[webhooks]\nbackoff_min_ms = 20\nbackoff_max_ms = 200\n{webhooks}");
+    let table = format!("[webhooks]\n{table}");
     std::fs::write(&config, table).expect("write the configuration");
     let config = config.display().to_string();
     let server = Server::start_with(&data, &["--config", &config]);
@@ -244,6 +253,52 @@ fn deliveries_stop_after_the_configured_attempts_and_resume_with_every_held_mess
     assert_eq!(shown["delivery"]["lag"], 0, "{shown}");
     assert_eq!(health(&api, &path), 200);
     assert_eq!(subscriptions_in(&server, STOPPED), 0.0);
+}
+
+#[test]
+fn a_restart_goes_on_with_the_count_of_attempts_instead_of_starting_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(SECRET, Mode::Answer(503)).unwrap();
+    // Attempts half a second to a second apart: the crash below comes
+    // within milliseconds of the second attempt's record, long before the
+    // third.
+    let table = "backoff_min_ms = 1000\nbackoff_max_ms = 1000\nattempts_max = 4\n";
+    let (server, api) = setup_table(dir.path(), table);
+    let subscription = subscribe(&api, "restarted-hook", &receiver.url());
+    let path = format!("/subscriptions/{}", subscription["id"].as_str().unwrap());
+    payment_with_messages(&api, 0);
+    poll("the second failed attempt is recorded", || {
+        let shown = api.get(&path).body;
+        let error = shown["delivery"]["lastError"]["message"].as_str()?;
+        error.contains("attempt 2 of message").then_some(())
+    });
+
+    // Killed: the server that follows carries on with the count and the
+    // age stored on the cursor with the failure.
+    let server = server.restart();
+    let api = connect(&server);
+    let shown = once_status(&api, &path, STOPPED);
+    let reason = shown["delivery"]["stopped"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("4 attempts failed (webhooks.attempts_max = 4)"),
+        "{shown}"
+    );
+    let numbers: Vec<u32> = receiver.received().iter().map(|r| r.attempt).collect();
+    assert_eq!(
+        numbers,
+        [1, 2, 3, 4],
+        "four attempts in all, numbered on across the restart"
+    );
+
+    // Resumed while the receiver still refuses: the count starts again.
+    let resumed = api.post(
+        &path,
+        &json!({"version": 1, "actions": [{"action": "resumeDeliveries"}]}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    once_status(&api, &path, STOPPED);
+    let numbers: Vec<u32> = receiver.received().iter().map(|r| r.attempt).collect();
+    assert_eq!(numbers[4..], [1, 2, 3, 4], "four more after the resume");
 }
 
 #[test]

@@ -1908,6 +1908,7 @@ fn subscription_deliveries_and_subscriptions_validate_against_their_schemas() {
         last_error: Some(CursorError {
             at_unix_ms: 1_767_225_600_000,
             message: "TemporaryError: attempt 2 of message m: HTTP 503".to_owned(),
+            retry: None,
         }),
         status: HealthStatus::TemporaryError,
         stopped: None,

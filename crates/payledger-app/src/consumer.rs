@@ -11,9 +11,13 @@
 //! |---------|--------------------------------------------|-------|
 //! | Cursors | consumer name (length-prefixed) · partition (u16 BE) | last processed sequence (u64 BE) · optional last error |
 //!
-//! The optional last error is `failed at (unix ms, u64 BE) · UTF-8 text`;
-//! a successful save clears it, so the error an operator sees is always
-//! the one that is currently holding the cursor back.
+//! The optional last error is `failed at (unix ms, u64 BE) · UTF-8 text`,
+//! or, when the handler keeps a count of its attempts ([`RetryState`]),
+//! `1 · failed at · retried sequence (u64 BE) · attempts (u32 BE) · first
+//! failed at (unix ms, u64 BE) · UTF-8 text` (the first byte of a plain
+//! error is the high byte of its time, always 0). A successful save clears
+//! it, so the error an operator sees is always the one that is currently
+//! holding the cursor back.
 //!
 //! Consumers run on the one runner in [`runner`]: they supply a
 //! [`LogHandler`], and wait for new events on the store's commit signal
@@ -56,7 +60,26 @@ pub struct CursorError {
     /// When it happened, in milliseconds since the Unix epoch.
     pub at_unix_ms: u64,
     pub message: String,
+    /// The handler's count of attempts at the item that failed.
+    pub retry: Option<RetryState>,
 }
+
+/// A handler's count of failed attempts at one item of the log (a webhook
+/// delivery's Message), stored with the failure on the cursor so that a
+/// bound on its retries holds across restarts
+/// ([`LogHandler::retry_state`], [`LogHandler::resume`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RetryState {
+    /// The item's log sequence.
+    pub sequence: u64,
+    /// Its failed attempts so far.
+    pub attempts: u32,
+    /// When its first attempt failed, in milliseconds since the Unix epoch.
+    pub since_unix_ms: u64,
+}
+
+/// First byte of a stored error that carries a [`RetryState`].
+const ERROR_WITH_RETRY: u8 = 1;
 
 impl CursorError {
     /// A failure at `at_ms` (milliseconds since the Unix epoch).
@@ -64,7 +87,13 @@ impl CursorError {
         Self {
             at_unix_ms: u64::try_from(at_ms).unwrap_or(0),
             message: message.into(),
+            retry: None,
         }
+    }
+
+    /// The same failure, with the handler's count of attempts.
+    pub fn with_retry(self, retry: Option<RetryState>) -> Self {
+        Self { retry, ..self }
     }
 
     /// A failure that happens now, by the wall clock.
@@ -164,6 +193,22 @@ impl Cursor {
         }
     }
 
+    /// The write that keeps this cursor and its failure but forgets the
+    /// handler's count of attempts (`None` when there is none), so a
+    /// handler made after it starts counting again.
+    pub fn forget_retry(&self) -> Option<KvWrite> {
+        let error = self.last_error.as_ref().filter(|e| e.retry.is_some())?;
+        let plain = CursorError {
+            retry: None,
+            ..error.clone()
+        };
+        Some(KvWrite {
+            table: Table::Cursors,
+            key: cursor_key(&self.consumer, self.partition),
+            value: Some(encode_value(self.sequence, Some(&plain))),
+        })
+    }
+
     /// The write that forgets `consumer`'s cursor on `partition`.
     pub fn removal(consumer: &str, partition: u16) -> KvWrite {
         KvWrite {
@@ -240,7 +285,15 @@ fn decode_key(key: &[u8]) -> Result<(String, u16), StoreError> {
 fn encode_value(sequence: u64, error: Option<&CursorError>) -> Vec<u8> {
     let mut value = sequence.to_be_bytes().to_vec();
     if let Some(error) = error {
+        if error.retry.is_some() {
+            value.push(ERROR_WITH_RETRY);
+        }
         value.extend_from_slice(&error.at_unix_ms.to_be_bytes());
+        if let Some(retry) = &error.retry {
+            value.extend_from_slice(&retry.sequence.to_be_bytes());
+            value.extend_from_slice(&retry.attempts.to_be_bytes());
+            value.extend_from_slice(&retry.since_unix_ms.to_be_bytes());
+        }
         let mut end = error.message.len().min(CURSOR_ERROR_BYTES_MAX);
         while !error.message.is_char_boundary(end) {
             end -= 1;
@@ -256,18 +309,30 @@ fn decode_value(value: &[u8]) -> Result<(u64, Option<CursorError>), StoreError> 
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .ok_or_else(corrupt)?;
+    let u64_at = |bytes: &[u8], at: usize| -> Result<u64, StoreError> {
+        let field = bytes.get(at..at + 8).and_then(|b| b.try_into().ok());
+        field.map(u64::from_be_bytes).ok_or_else(corrupt)
+    };
     let error = match value.get(8..) {
         None | Some([]) => None,
-        Some(rest) => {
-            let at: [u8; 8] = rest
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(corrupt)?;
+        Some([ERROR_WITH_RETRY, rest @ ..]) => {
+            let attempts = rest.get(16..20).and_then(|b| b.try_into().ok());
+            let retry = RetryState {
+                sequence: u64_at(rest, 8)?,
+                attempts: attempts.map(u32::from_be_bytes).ok_or_else(corrupt)?,
+                since_unix_ms: u64_at(rest, 20)?,
+            };
             Some(CursorError {
-                at_unix_ms: u64::from_be_bytes(at),
-                message: String::from_utf8_lossy(&rest[8..]).into_owned(),
+                at_unix_ms: u64_at(rest, 0)?,
+                message: String::from_utf8_lossy(&rest[28..]).into_owned(),
+                retry: Some(retry),
             })
         }
+        Some(rest) => Some(CursorError {
+            at_unix_ms: u64_at(rest, 0)?,
+            message: String::from_utf8_lossy(&rest[8..]).into_owned(),
+            retry: None,
+        }),
     };
     Ok((u64::from_be_bytes(sequence), error))
 }

@@ -13,7 +13,7 @@ use crate::render::{DeliveryRenderer, DeliveryStep};
 use crate::retry_limit::{Failing, Passed, RetryLimit};
 use crate::send::{Target, attempt};
 use payledger_app::clock::{Clock, SystemClock};
-use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, Stop};
+use payledger_app::consumer::{ConsumerConfig, Handled, LogConsumer, LogHandler, RetryState, Stop};
 use payledger_app::subscriptions::{self, DeliveryFailure, DeliveryStop, SubscriptionRecord};
 use payledger_domain::time::format_timestamp;
 use payledger_domain::{EventEnvelope, ProjectKey, Timestamp};
@@ -357,6 +357,24 @@ impl LogHandler for DeliveryHandler {
         let handled = self.deliver(steps, &mut taken, stop).await;
         steps.drain(..taken);
         handled
+    }
+
+    /// The failing Message's attempts and age go onto the cursor with each
+    /// failure, so a restart does not start the retry bound again.
+    fn retry_state(&self) -> Option<RetryState> {
+        self.failing.map(|failing| RetryState {
+            sequence: failing.sequence,
+            attempts: failing.attempts,
+            since_unix_ms: u64::try_from(failing.since_ms).unwrap_or(0),
+        })
+    }
+
+    fn resume(&mut self, retry: RetryState) {
+        self.failing = Some(Failing {
+            sequence: retry.sequence,
+            attempts: retry.attempts,
+            since_ms: i64::try_from(retry.since_unix_ms).unwrap_or(i64::MAX),
+        });
     }
 }
 

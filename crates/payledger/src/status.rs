@@ -128,6 +128,7 @@ mod tests {
                 CursorError {
                     at_unix_ms: 0,
                     message: "broker down".into(),
+                    retry: None,
                 },
             )
             .unwrap();
@@ -175,6 +176,7 @@ mod tests {
                 CursorError {
                     at_unix_ms: 0,
                     message: "TemporaryError: attempt 1 of message m: cannot connect".into(),
+                    retry: None,
                 },
             )
             .unwrap();

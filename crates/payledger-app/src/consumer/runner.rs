@@ -23,7 +23,7 @@
 //! Store failures are recorded and retried like handler failures; a
 //! panicking handler is replaced by a new one from the factory.
 
-use super::{Cursor, CursorError, LOG_BATCH_EVENTS_MAX};
+use super::{Cursor, CursorError, LOG_BATCH_EVENTS_MAX, RetryState};
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use payledger_domain::EventEnvelope;
@@ -65,6 +65,18 @@ pub trait LogHandler: Send + 'static {
         work: &mut Self::Work,
         stop: &Stop,
     ) -> impl Future<Output = Handled<Self::Error>> + Send;
+
+    /// The handler's count of attempts at the item it is retrying, stored
+    /// with every failure the runner records on the cursor. None by
+    /// default.
+    fn retry_state(&self) -> Option<RetryState> {
+        None
+    }
+
+    /// Takes back the count the cursor held when this handler was made
+    /// (after a restart, or in place of a handler that panicked), so that
+    /// a bound on retries is not reset by either.
+    fn resume(&mut self, _retry: RetryState) {}
 }
 
 /// How far a handler got with a batch.
@@ -241,6 +253,16 @@ impl<H: LogHandler> PartitionConsumer<H> {
         &self.cursor
     }
 
+    /// A handler from the factory, resumed from the count of attempts the
+    /// cursor's failure holds.
+    fn new_handler(&self) -> H {
+        let mut handler = (self.make)();
+        if let Some(retry) = self.cursor.last_error.as_ref().and_then(|e| e.retry) {
+            handler.resume(retry);
+        }
+        handler
+    }
+
     /// Reads, prepares and handles the next batch, then saves the cursor
     /// (with the failure, if one held the batch back).
     pub async fn step(&mut self, stop: &Stop) -> Result<Stepped, ConsumerFailure<H::Error>> {
@@ -268,8 +290,11 @@ impl<H: LogHandler> PartitionConsumer<H> {
                 None => return Ok(Stepped::CaughtUp),
             },
         };
-        let handler = self.handler.get_or_insert_with(|| (self.make)());
-        let handled = handler.handle(&mut work, stop).await;
+        let handler = match self.handler.take() {
+            Some(handler) => handler,
+            None => self.new_handler(),
+        };
+        let handled = self.handler.insert(handler).handle(&mut work, stop).await;
         let before = self.cursor.sequence;
         // The events a step is done with: those its cursor moved past.
         let moved = |cursor: &Cursor| Stepped::Done {
@@ -306,7 +331,7 @@ impl<H: LogHandler> PartitionConsumer<H> {
     async fn read_and_prepare(
         &mut self,
     ) -> Result<Option<(u64, H::Work)>, ConsumerFailure<H::Error>> {
-        let handler = self.handler.take().unwrap_or_else(|| (self.make)());
+        let handler = self.handler.take().unwrap_or_else(|| self.new_handler());
         let (store, cursor) = (Arc::clone(&self.store), self.cursor.clone());
         let read = tokio::task::spawn_blocking(move || {
             let mut handler = handler;
@@ -351,7 +376,9 @@ impl<H: LogHandler> PartitionConsumer<H> {
         if !moved && failure.is_none() {
             return Ok(());
         }
-        let error = failure.map(|text| CursorError::at(self.config.clock.now_ms(), text));
+        let retry = self.handler.as_ref().and_then(LogHandler::retry_state);
+        let error =
+            failure.map(|text| CursorError::at(self.config.clock.now_ms(), text).with_retry(retry));
         let (store, mut cursor) = (Arc::clone(&self.store), self.cursor.clone());
         let saved = tokio::task::spawn_blocking(move || {
             match error {

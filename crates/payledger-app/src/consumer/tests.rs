@@ -57,6 +57,7 @@ fn an_error_is_kept_until_the_next_successful_save() {
     let error = CursorError {
         at_unix_ms: 1_767_225_600_000,
         message: "broker down ✗".repeat(200),
+        retry: None,
     };
     cursor.save_error(&store, error.clone()).unwrap();
     let loaded = Cursor::load(&store, "relay", 0).unwrap();
@@ -103,6 +104,7 @@ fn the_stored_cursor_format_is_stable() {
     let error = CursorError {
         at_unix_ms: 1_767_225_600_000,
         message: "TemporaryError: attempt 2 of message m-1: HTTP 503".to_owned(),
+        retry: None,
     };
     let stored = crate::golden::check(
         "cursor_v1.txt",
@@ -124,4 +126,58 @@ fn the_stored_cursor_format_is_stable() {
         decode_value(&stored["value at 42 with an error"]).unwrap(),
         (42, Some(error))
     );
+}
+
+#[test]
+fn a_stored_error_with_a_retry_state_keeps_its_format_and_format_1_still_reads() {
+    let error = CursorError {
+        at_unix_ms: 1_767_225_600_000,
+        message: "TemporaryError: attempt 2 of message m-1: HTTP 503".to_owned(),
+        retry: Some(RetryState {
+            sequence: 43,
+            attempts: 2,
+            since_unix_ms: 1_767_225_599_000,
+        }),
+    };
+    let stored = crate::golden::check(
+        "cursor_v2.txt",
+        &[
+            (
+                "value at 42 with an error and its retry state",
+                encode_value(42, Some(&error)),
+            ),
+            (
+                "value at 42 with an error",
+                encode_value(
+                    42,
+                    Some(&CursorError {
+                        retry: None,
+                        ..error.clone()
+                    }),
+                ),
+            ),
+        ],
+    );
+    assert_eq!(
+        decode_value(&stored["value at 42 with an error and its retry state"]).unwrap(),
+        (42, Some(error.clone()))
+    );
+    let v1 = crate::golden::check("cursor_v1.txt", &[]);
+    assert_eq!(
+        decode_value(&v1["value at 42 with an error"]).unwrap(),
+        (
+            42,
+            Some(CursorError {
+                retry: None,
+                ..error
+            })
+        )
+    );
+    for cut in 9..stored["value at 42 with an error and its retry state"]
+        .len()
+        .min(37)
+    {
+        let truncated = &stored["value at 42 with an error and its retry state"][..cut];
+        assert!(decode_value(truncated).is_err(), "{cut} bytes");
+    }
 }

@@ -213,11 +213,19 @@ pub fn update(
         },
         ..before
     };
-    let writes = vec![KvWrite {
+    let mut writes = vec![KvWrite {
         table: Table::Subscriptions,
         key: record_key(project, &after.id),
         value: Some(encode(&after)?),
     }];
+    if resumes {
+        // Resumed deliveries count their attempts from zero again.
+        let consumer = consumer_name(&after.id);
+        for partition in 0..store.partition_count() {
+            let cursor = crate::consumer::Cursor::load(store, &consumer, partition)?;
+            writes.extend(cursor.forget_retry());
+        }
+    }
     idempotency::write_answered(store, meta.answer.as_ref(), &after, writes)?;
     Ok(after)
 }

@@ -474,6 +474,7 @@ fn the_status_follows_the_failure_holding_a_cursor_back() {
             detail: "HTTP 503".to_owned(),
         }
         .to_string(),
+        retry: None,
     };
     cursor
         .save_error(&store, failure(HealthStatus::TemporaryError, 5))

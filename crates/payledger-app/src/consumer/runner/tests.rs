@@ -37,11 +37,15 @@ struct Script {
     /// How long `handle` takes (on the runtime's clock), as a durable
     /// write would.
     handle_time: Duration,
+    /// What `resume` was given, by every handler.
+    resumed: Arc<Mutex<Vec<RetryState>>>,
 }
 
 struct Scripted {
     script: Script,
     partition: u16,
+    /// Failed answers in a row at the first item of the work.
+    failing: Option<RetryState>,
 }
 
 impl Script {
@@ -50,6 +54,7 @@ impl Script {
         Scripted {
             script: self.clone(),
             partition,
+            failing: None,
         }
     }
 
@@ -106,6 +111,20 @@ impl LogHandler for Scripted {
             None => None,
         };
         work.retain(|sequence| done.is_none_or(|through| *sequence > through));
+        self.failing = match (answer, work.first()) {
+            (Some(Answer::Failed(_)), Some(&sequence)) => Some(match self.failing {
+                Some(f) if f.sequence == sequence => RetryState {
+                    attempts: f.attempts + 1,
+                    ..f
+                },
+                _ => RetryState {
+                    sequence,
+                    attempts: 1,
+                    since_unix_ms: 1_000,
+                },
+            }),
+            _ => None,
+        };
         match answer {
             None => Handled::All,
             Some(Answer::Committed) => Handled::Committed,
@@ -116,6 +135,15 @@ impl LogHandler for Scripted {
             },
             Some(Answer::Stopped(through)) => Handled::Stopped { through },
         }
+    }
+
+    fn retry_state(&self) -> Option<RetryState> {
+        self.failing
+    }
+
+    fn resume(&mut self, retry: RetryState) {
+        self.script.resumed.lock().push(retry);
+        self.failing = Some(retry);
     }
 }
 
@@ -453,4 +481,38 @@ async fn a_lingering_consumer_a_whole_batch_behind_reads_on_without_waiting() {
     // Two full batches of 100, then the 50 left: no linger before them.
     assert_eq!(script.batches.load(Ordering::SeqCst), 3);
     assert!(took < linger, "waited {took:?} with full batches to read");
+}
+
+#[tokio::test]
+async fn a_handlers_count_of_attempts_is_stored_with_its_failure_and_resumed_by_the_next_handler() {
+    let store = store_with(3);
+    let script = Script::default();
+    (script.answers.lock()).extend([Answer::Failed(Some(1)), Answer::Failed(None)]);
+    let mut consumer = partition_consumer(&store, &script);
+    for _ in 0..2 {
+        assert!(consumer.step(&Stop::never()).await.is_err());
+    }
+    let held = RetryState {
+        sequence: 2,
+        attempts: 2,
+        since_unix_ms: 1_000,
+    };
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!(stored.sequence, 1);
+    assert_eq!(stored.last_error.and_then(|e| e.retry), Some(held));
+    assert!(
+        script.resumed.lock().is_empty(),
+        "nothing to resume at first"
+    );
+
+    // A restart: the new handler starts from the stored count, not from 0.
+    drop(consumer);
+    let mut restarted = partition_consumer(&store, &script);
+    assert!(matches!(
+        restarted.step(&Stop::never()).await,
+        Ok(Stepped::Done { events: 2 })
+    ));
+    assert_eq!(*script.resumed.lock(), vec![held]);
+    let stored = Cursor::load(&*store, "runner-test", 0).unwrap();
+    assert_eq!((stored.sequence, stored.last_error), (3, None));
 }
