@@ -13,7 +13,9 @@
 //!
 //! One pure step, [`Facts::apply`], turns an event into fact changes and
 //! bucket deltas. The consumer runs it over each batch of a partition's
-//! log, reading the facts it needs from [`Table::AnalyticsFacts`], and
+//! log, reading the facts it needs from [`Table::AnalyticsFacts`] (those
+//! its earlier batches read or wrote it keeps in memory, [`KnownFacts`]),
+//! and
 //! writes facts, buckets and its cursor in one durable write, so nothing
 //! is counted twice or lost across a crash. Buckets carry the partition
 //! they were counted in, so the partitions' workers never write the same
@@ -53,6 +55,10 @@ pub const ANALYTICS_LINGER_MS: u64 = 50;
 /// Most bucket rows one query reads; a query that would read more is
 /// refused, never answered in part.
 pub const ANALYTICS_BUCKETS_SCANNED_MAX: usize = 1_000_000;
+/// Most facts (PSPs and transactions) a partition's worker keeps in
+/// memory from earlier batches ([`KnownFacts`]); past it they are
+/// forgotten and read again from the store when needed.
+pub const ANALYTICS_FACTS_KEPT_MAX: usize = 4_096;
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
 
@@ -67,8 +73,35 @@ enum Source<'a> {
     /// Nothing stored: every fact comes from the events applied (a replay
     /// of whole streams).
     Events,
-    /// The facts the consumer stored.
-    Store(&'a dyn EventStore),
+    /// The facts the consumer stored, those it knows already first.
+    Store(&'a dyn EventStore, &'a KnownFacts),
+}
+
+/// The facts a partition's worker read or wrote in its earlier batches,
+/// as they are stored: the next batch reads from the store only the
+/// others. Only the worker of the partition writes its payments' facts,
+/// and it takes a batch's facts in only after their write succeeded.
+#[derive(Debug, Default)]
+pub struct KnownFacts {
+    psp: HashMap<PaymentOf, String>,
+    txns: HashMap<(PaymentOf, TransactionId), Option<TxnFact>>,
+}
+
+impl KnownFacts {
+    /// Takes in the facts of a batch whose write succeeded; forgets
+    /// everything first when they would pass [`ANALYTICS_FACTS_KEPT_MAX`].
+    fn absorb_parts(
+        &mut self,
+        psp: HashMap<PaymentOf, String>,
+        txns: HashMap<(PaymentOf, TransactionId), Option<TxnFact>>,
+    ) {
+        if self.psp.len() + self.txns.len() + psp.len() + txns.len() > ANALYTICS_FACTS_KEPT_MAX {
+            self.psp.clear();
+            self.txns.clear();
+        }
+        self.psp.extend(psp);
+        self.txns.extend(txns);
+    }
 }
 
 type PaymentOf = (ProjectKey, PaymentId);
@@ -89,9 +122,9 @@ impl<'a> Facts<'a> {
         Self::new(Source::Events)
     }
 
-    /// Facts read from `store` when first needed.
-    pub fn stored(store: &'a dyn EventStore) -> Self {
-        Self::new(Source::Store(store))
+    /// Facts taken from `known`, or read from `store`, when first needed.
+    pub fn stored(store: &'a dyn EventStore, known: &'a KnownFacts) -> Self {
+        Self::new(Source::Store(store, known))
     }
 
     fn new(source: Source<'a>) -> Self {
@@ -110,7 +143,10 @@ impl<'a> Facts<'a> {
         }
         let psp = match &self.source {
             Source::Events => String::new(),
-            Source::Store(store) => {
+            Source::Store(_, known) if known.psp.contains_key(payment) => {
+                known.psp[payment].clone()
+            }
+            Source::Store(store, _) => {
                 match store.get(
                     Table::AnalyticsFacts,
                     &records::psp_key(&payment.0, payment.1),
@@ -137,7 +173,8 @@ impl<'a> Facts<'a> {
         }
         let fact = match &self.source {
             Source::Events => None,
-            Source::Store(store) => store
+            Source::Store(_, known) if known.txns.contains_key(&key) => known.txns[&key].clone(),
+            Source::Store(store, _) => store
                 .get(
                     Table::AnalyticsFacts,
                     &records::txn_key(&payment.0, payment.1, id),
@@ -285,7 +322,9 @@ fn bucket_writes(
 
 /// The consumer of one partition.
 #[derive(Debug, Default)]
-pub struct AnalyticsHandler;
+pub struct AnalyticsHandler {
+    known: KnownFacts,
+}
 
 impl LogHandler for AnalyticsHandler {
     type Work = ();
@@ -306,7 +345,8 @@ impl LogHandler for AnalyticsHandler {
             return Ok(());
         };
         let (partition, through) = (last.partition, last.partition_sequence);
-        let mut facts = Facts::stored(store);
+        let known = std::mem::take(&mut self.known);
+        let mut facts = Facts::stored(store, &known);
         let mut deltas = BTreeMap::new();
         for event in &events {
             facts.apply(event, &mut deltas)?;
@@ -314,7 +354,11 @@ impl LogHandler for AnalyticsHandler {
         let mut writes = facts.writes();
         writes.extend(bucket_writes(store, &deltas)?);
         writes.push(Cursor::write_at(ANALYTICS_CONSUMER, partition, through));
+        // A failure leaves `self.known` empty: the next try reads the store.
         store.write(writes)?;
+        let (psp, txns) = (facts.psp, facts.txns);
+        self.known = known;
+        self.known.absorb_parts(psp, txns);
         Ok(())
     }
 
@@ -329,7 +373,7 @@ pub fn spawn(store: Arc<dyn EventStore>) -> LogConsumer {
         store,
         ConsumerConfig::new(ANALYTICS_CONSUMER, ANALYTICS_BACKOFF)
             .with_linger(std::time::Duration::from_millis(ANALYTICS_LINGER_MS)),
-        |_partition| AnalyticsHandler,
+        |_partition| AnalyticsHandler::default(),
     )
 }
 
