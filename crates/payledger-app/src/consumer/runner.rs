@@ -18,6 +18,11 @@
 //! 5. stops when asked: between batches, during a wait, or inside a
 //!    handler that watches [`Stop`].
 //!
+//! A handler that bounds its retries reports its count of attempts
+//! ([`LogHandler::retry_state`]); the runner stores it with each failure
+//! on the cursor and hands it to every handler it makes after
+//! ([`LogHandler::resume`]), so neither a restart nor a panic resets it.
+//!
 //! Delivery is at least once: the cursor moves only past effects the
 //! handler reports done, so a crash repeats at most the batch in progress.
 //! Store failures are recorded and retried like handler failures; a
