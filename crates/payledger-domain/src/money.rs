@@ -8,8 +8,18 @@ use std::fmt;
 
 /// A validated currency code: three upper-case ASCII letters, optionally
 /// followed by `0`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct CurrencyCode(String);
+///
+/// Kept inline with its fraction digits, worked out once when the code is
+/// read: every payment holds one per amount, and a transaction's clone or
+/// rendering should not allocate or search the ISO tables for it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CurrencyCode {
+    /// The code's ASCII letters; a three-letter code ends in a zero byte,
+    /// which orders `EUR` before `EUR0` as their text does.
+    bytes: [u8; 4],
+    /// Minor-unit digits per ISO 4217, a function of `bytes`.
+    fraction_digits: u8,
+}
 
 /// Why a currency code was refused.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -59,9 +69,27 @@ impl CurrencyCode {
             || THREE_DIGITS.contains(&base)
             || TWO_DIGITS.contains(&base);
         if known {
-            Ok(Self(text.to_owned()))
+            Ok(Self::well_formed(bytes))
         } else {
             Err(CurrencyRejection::Unknown)
+        }
+    }
+
+    /// The code of bytes already checked against `^[A-Z]{3}0?$`.
+    fn well_formed(text: &[u8]) -> Self {
+        let mut bytes = [0; 4];
+        bytes[..text.len()].copy_from_slice(text);
+        let base = std::str::from_utf8(&text[..3]).expect("checked ASCII");
+        let fraction_digits = if text.len() == 4 || ZERO_DIGITS.contains(&base) {
+            0
+        } else if THREE_DIGITS.contains(&base) {
+            3
+        } else {
+            2
+        };
+        Self {
+            bytes,
+            fraction_digits,
         }
     }
 
@@ -72,32 +100,32 @@ impl CurrencyCode {
     pub fn from_stored(text: &str) -> Result<Self, CurrencyRejection> {
         match Self::parse(text) {
             Ok(code) => Ok(code),
-            Err(CurrencyRejection::Unknown) => Ok(Self(text.to_owned())),
+            Err(CurrencyRejection::Unknown) => Ok(Self::well_formed(text.as_bytes())),
             Err(CurrencyRejection::Malformed) => Err(CurrencyRejection::Malformed),
         }
     }
 
     /// The code as text, for example `EUR`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        let len = if self.bytes[3] == 0 { 3 } else { 4 };
+        std::str::from_utf8(&self.bytes[..len]).expect("a currency code is ASCII")
     }
 
     /// Minor-unit digits of this currency per ISO 4217.
     pub fn fraction_digits(&self) -> u8 {
-        let base = &self.0[..3];
-        if self.0.len() == 4 || ZERO_DIGITS.contains(&base) {
-            0
-        } else if THREE_DIGITS.contains(&base) {
-            3
-        } else {
-            2
-        }
+        self.fraction_digits
     }
 }
 
 impl fmt::Display for CurrencyCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CurrencyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CurrencyCode").field(&self.as_str()).finish()
     }
 }
 
@@ -174,6 +202,22 @@ mod tests {
         assert_eq!(digits("KWD"), 3);
         assert_eq!(digits("TND"), 3);
         assert_eq!(digits("EUR0"), 0);
+    }
+
+    #[test]
+    fn codes_read_back_and_order_as_their_text() {
+        let texts = ["EUR", "EUR0", "USD", "JPY0", "JPY", "BHD", "AED"];
+        for a in texts {
+            let code = CurrencyCode::parse(a).unwrap();
+            assert_eq!(code.as_str(), a);
+            assert_eq!(code.to_string(), a);
+            assert_eq!(format!("{code:?}"), format!("CurrencyCode({a:?})"));
+            for b in texts {
+                let other = CurrencyCode::parse(b).unwrap();
+                assert_eq!(code.cmp(&other), a.cmp(b), "{a} against {b}");
+                assert_eq!(code == other, a == b);
+            }
+        }
     }
 
     #[test]

@@ -59,10 +59,8 @@ impl<'a> Object<'a> {
         ascii(self.key(key), value);
     }
 
-    fn id(&mut self, key: &'static str, id: uuid::Uuid) {
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let text = id.hyphenated().encode_lower(&mut text);
-        ascii(self.key(key), text);
+    fn id(&mut self, key: &'static str, value: uuid::Uuid) {
+        id(self.key(key), value);
     }
 
     fn opt_str(&mut self, key: &'static str, value: Option<&str>) {
@@ -143,17 +141,36 @@ fn write_payment(out: &mut Vec<u8>, payment: &Payment) {
     object.close();
 }
 
+/// A transaction, written in a few literal runs rather than key by key:
+/// a large payment is mostly transactions, and an update answers with all
+/// of them. Keys stay in sorted order; `amount` always comes first, so
+/// every later member starts with a comma.
 fn transaction(out: &mut Vec<u8>, transaction: &Transaction) {
-    let mut object = Object::open(out);
-    object.money("amount", Some(&transaction.amount));
-    object.custom("custom", transaction.custom.as_ref());
-    object.id("id", transaction.id.uuid());
-    object.opt_str("interactionId", transaction.interaction_id.as_deref());
-    object.opt_str("interfaceId", transaction.interface_id.as_deref());
-    object.ascii("state", transaction.state.as_str());
-    object.timestamp("timestamp", transaction.timestamp);
-    object.ascii("type", transaction.kind.as_str());
-    object.close();
+    out.extend_from_slice(b"{\"amount\":");
+    money(out, &transaction.amount);
+    if let Some(custom) = &transaction.custom {
+        out.extend_from_slice(b",\"custom\":");
+        value_text(out, &custom_fields_to_json(custom));
+    }
+    out.extend_from_slice(b",\"id\":");
+    id(out, transaction.id.uuid());
+    if let Some(interaction_id) = &transaction.interaction_id {
+        out.extend_from_slice(b",\"interactionId\":");
+        string(out, interaction_id);
+    }
+    if let Some(interface_id) = &transaction.interface_id {
+        out.extend_from_slice(b",\"interfaceId\":");
+        string(out, interface_id);
+    }
+    out.extend_from_slice(b",\"state\":");
+    ascii(out, transaction.state.as_str());
+    if let Some(timestamp) = transaction.timestamp {
+        out.extend_from_slice(b",\"timestamp\":");
+        ascii(out, &format_timestamp(timestamp));
+    }
+    out.extend_from_slice(b",\"type\":");
+    ascii(out, transaction.kind.as_str());
+    out.push(b'}');
 }
 
 fn method_info(out: &mut Vec<u8>, info: &PaymentMethodInfo) {
@@ -193,16 +210,17 @@ fn actor(out: &mut Vec<u8>, actor: &Actor) {
     object.close();
 }
 
+/// An amount, in literal runs like [`transaction`].
 fn money(out: &mut Vec<u8>, money: &Money) {
-    let mut object = Object::open(out);
-    signed(object.key("centAmount"), money.cent_amount);
-    object.ascii("currencyCode", money.currency.as_str());
-    number(
-        object.key("fractionDigits"),
-        u64::from(money.fraction_digits()),
-    );
-    object.ascii("type", CENT_PRECISION);
-    object.close();
+    out.extend_from_slice(b"{\"centAmount\":");
+    signed(out, money.cent_amount);
+    out.extend_from_slice(b",\"currencyCode\":");
+    ascii(out, money.currency.as_str());
+    out.extend_from_slice(b",\"fractionDigits\":");
+    number(out, u64::from(money.fraction_digits()));
+    out.extend_from_slice(b",\"type\":");
+    ascii(out, CENT_PRECISION);
+    out.push(b'}');
 }
 
 fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
@@ -214,6 +232,12 @@ fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &
         item(out, value);
     }
     out.push(b']');
+}
+
+/// An id in its canonical form, lower case and hyphenated.
+fn id(out: &mut Vec<u8>, id: uuid::Uuid) {
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    ascii(out, id.hyphenated().encode_lower(&mut text));
 }
 
 /// A JSON string, escaped as serde_json escapes it.
