@@ -50,9 +50,13 @@ pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let route = response.extensions_mut().remove::<MatchedRoute>();
     let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.0.as_str());
-    span.record("status", status);
-    span.record("latency_ms", elapsed.as_secs_f64() * 1e3);
-    span.in_scope(|| tracing::debug!("answered"));
+    // Only the debug `answered` line shows these two; recording a field
+    // formats it into the span, which a request at info level never reads.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        span.record("status", status);
+        span.record("latency_ms", elapsed.as_secs_f64() * 1e3);
+        span.in_scope(|| tracing::debug!("answered"));
+    }
     payledger_metrics::metrics().http_answered(
         route,
         method.as_str(),

@@ -107,8 +107,13 @@ impl CurrencyCode {
 
     /// The code as text, for example `EUR`.
     pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("a currency code is ASCII")
+    }
+
+    /// The code's ASCII bytes, for writers that need no `str`.
+    pub fn as_bytes(&self) -> &[u8] {
         let len = if self.bytes[3] == 0 { 3 } else { 4 };
-        std::str::from_utf8(&self.bytes[..len]).expect("a currency code is ASCII")
+        &self.bytes[..len]
     }
 
     /// Minor-unit digits of this currency per ISO 4217.

@@ -12,7 +12,7 @@ use super::custom::custom_fields_to_json;
 use super::money::CENT_PRECISION;
 use super::payment::INTERNAL_CLIENT_PREFIX;
 use payledger_domain::payment::{CustomFields, PaymentMethodInfo, PaymentStatus, Transaction};
-use payledger_domain::time::format_timestamp;
+use payledger_domain::time::write_timestamp;
 use payledger_domain::{Actor, Money, Payment, Timestamp};
 
 /// The payment's commercetools JSON, as bytes.
@@ -71,7 +71,7 @@ impl<'a> Object<'a> {
 
     fn timestamp(&mut self, key: &'static str, value: Option<Timestamp>) {
         if let Some(value) = value {
-            self.ascii(key, &format_timestamp(value));
+            timestamp(self.key(key), value);
         }
     }
 
@@ -166,7 +166,7 @@ fn transaction(out: &mut Vec<u8>, transaction: &Transaction) {
     ascii(out, transaction.state.as_str());
     if let Some(timestamp) = transaction.timestamp {
         out.extend_from_slice(b",\"timestamp\":");
-        ascii(out, &format_timestamp(timestamp));
+        self::timestamp(out, timestamp);
     }
     out.extend_from_slice(b",\"type\":");
     ascii(out, transaction.kind.as_str());
@@ -215,7 +215,7 @@ fn money(out: &mut Vec<u8>, money: &Money) {
     out.extend_from_slice(b"{\"centAmount\":");
     signed(out, money.cent_amount);
     out.extend_from_slice(b",\"currencyCode\":");
-    ascii(out, money.currency.as_str());
+    quoted(out, money.currency.as_bytes());
     out.extend_from_slice(b",\"fractionDigits\":");
     number(out, u64::from(money.fraction_digits()));
     out.extend_from_slice(b",\"type\":");
@@ -232,6 +232,20 @@ fn array<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &
         item(out, value);
     }
     out.push(b']');
+}
+
+/// A timestamp as a JSON string.
+fn timestamp(out: &mut Vec<u8>, value: Timestamp) {
+    out.push(b'"');
+    write_timestamp(out, value);
+    out.push(b'"');
+}
+
+/// A JSON string of bytes that need no escapes (checked ASCII).
+fn quoted(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
 }
 
 /// An id in its canonical form, lower case and hyphenated.
