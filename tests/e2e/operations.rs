@@ -487,6 +487,12 @@ fn json_logs_carry_request_spans_and_never_a_secret() {
         &[("X-Correlation-ID", "ops-log-check-1")],
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
+    let unrouted = api.post_with(
+        "/no-such-resource",
+        &serde_json::json!({}),
+        &[("X-Correlation-ID", "ops-log-check-2")],
+    );
+    assert_eq!(unrouted.status, 404, "{:?}", unrouted.body);
     let token = api.bearer_token().to_owned();
     server.terminate();
 
@@ -525,4 +531,13 @@ fn json_logs_carry_request_spans_and_never_a_secret() {
         span["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0),
         "{answered}"
     );
+    let unrouted = lines
+        .iter()
+        .find(|line| {
+            line["fields"]["message"] == "answered"
+                && line["span"]["correlation_id"] == "ops-log-check-2"
+        })
+        .unwrap_or_else(|| panic!("no answered line of the unrouted request in\n{text}"));
+    assert_eq!(unrouted["span"]["route"], "unmatched", "{unrouted}");
+    assert_eq!(unrouted["span"]["status"], 404, "{unrouted}");
 }

@@ -2,10 +2,12 @@
 //! (echoed when the client sent one, generated otherwise), one tracing span
 //! per request, the HTTP metrics, and body limits.
 //!
-//! The span (`request`) carries the correlation id, method, route template,
-//! project, status and latency; every log line written while the request
-//! is handled carries them too (with `--log-format json`, in its `spans`),
-//! and at debug level each request ends with one `answered` line.
+//! The span (`request`) carries the correlation id, method, route template
+//! and project; every log line written while the request is handled
+//! carries them too (with `--log-format json`, in its `spans`). At debug
+//! level each request ends with one `answered` line, whose span also has
+//! the status and latency (a request that matched no route gets its span
+//! only for that line).
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
@@ -21,38 +23,39 @@ pub const CORRELATION_ID_BYTES_MAX: usize = 256;
 #[derive(Clone, Debug)]
 pub struct CorrelationId(pub String);
 
-/// The route template a request matched, handed from [`matched_route`]
-/// back to [`correlation_id`] on the response.
+/// The route template a request matched and the span it ran in, handed
+/// from [`matched_route`] back to [`correlation_id`] on the response.
 #[derive(Clone, Debug)]
-struct MatchedRoute(MatchedPath);
+struct MatchedRoute {
+    route: MatchedPath,
+    span: tracing::Span,
+}
 
 /// What [`correlation_id`] labels requests that matched no route.
 const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// Echoes or generates `X-Correlation-ID` and hands it to handlers; runs
-/// the request in its span and counts it in the metrics.
+/// Echoes or generates `X-Correlation-ID` and hands it to handlers, counts
+/// the request in the metrics, and at debug level ends it with one
+/// `answered` line in its span.
 pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = correlation_id_of(request.headers());
     let method = request.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        correlation_id = %id,
-        method = %method,
-        route = tracing::field::Empty,
-        project = tracing::field::Empty,
-        status = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
-    );
     request.extensions_mut().insert(CorrelationId(id.clone()));
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let route = response.extensions_mut().remove::<MatchedRoute>();
-    let route = route.as_ref().map_or(UNMATCHED_ROUTE, |r| r.0.as_str());
+    let matched = response.extensions_mut().remove::<MatchedRoute>();
+    let route = matched
+        .as_ref()
+        .map_or(UNMATCHED_ROUTE, |m| m.route.as_str());
     // Only the debug `answered` line shows these two; recording a field
     // formats it into the span, which a request at info level never reads.
     if tracing::enabled!(tracing::Level::DEBUG) {
+        let span = match &matched {
+            Some(matched) => matched.span.clone(),
+            None => request_span(&id, &method, UNMATCHED_ROUTE, None),
+        };
         span.record("status", status);
         span.record("latency_ms", elapsed.as_secs_f64() * 1e3);
         span.in_scope(|| tracing::debug!("answered"));
@@ -69,6 +72,26 @@ pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// The span of one request. Made once the route is known, with every field
+/// but status and latency: a field recorded later is formatted into the
+/// span a second time.
+fn request_span(
+    correlation_id: &str,
+    method: &axum::http::Method,
+    route: &str,
+    project: Option<&str>,
+) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        correlation_id = %correlation_id,
+        method = %method,
+        route = %route,
+        project = project,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
 /// The request's `X-Correlation-ID` when it sent a usable one, a new one
 /// otherwise.
 pub fn correlation_id_of(headers: &axum::http::HeaderMap) -> String {
@@ -82,23 +105,28 @@ pub fn correlation_id_of(headers: &axum::http::HeaderMap) -> String {
         )
 }
 
-/// Records the route template a request matched (and the project of a
-/// `/{pk}/…` route) in its span, and hands the template back for the
-/// metrics. A route layer: runs only for requests that matched a route.
+/// Runs a request that matched a route in its span (with the route
+/// template, and the project of a `/{pk}/…` route), and hands the template
+/// and the span back for the metrics and the `answered` line. A route
+/// layer: runs only for requests that matched a route, inside
+/// [`correlation_id`], around every other route layer and the handler.
 pub async fn matched_route(request: Request, next: Next) -> Response {
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    if let Some(route) = &matched {
-        let span = tracing::Span::current();
-        span.record("route", route.as_str());
-        if route.as_str().starts_with("/{pk}") {
-            let project = request.uri().path().split('/').nth(1).unwrap_or_default();
-            span.record("project", project);
-        }
-    }
-    let mut response = next.run(request).await;
-    if let Some(route) = matched {
-        response.extensions_mut().insert(MatchedRoute(route));
-    }
+    let Some(route) = request.extensions().get::<MatchedPath>().cloned() else {
+        return next.run(request).await;
+    };
+    let correlation_id = request
+        .extensions()
+        .get::<CorrelationId>()
+        .map_or("", |c| c.0.as_str());
+    let project = route
+        .as_str()
+        .starts_with("/{pk}")
+        .then(|| request.uri().path().split('/').nth(1).unwrap_or_default());
+    let span = request_span(correlation_id, request.method(), route.as_str(), project);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    response
+        .extensions_mut()
+        .insert(MatchedRoute { route, span });
     response
 }
 
