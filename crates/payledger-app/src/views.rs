@@ -175,19 +175,24 @@ fn view_from_header_within<S: EventStore + ?Sized>(
     bytes: &[u8],
     attempts_left: usize,
 ) -> Result<StoredView, AppError> {
+    // A cached payment at the header's version needs no more of the
+    // header than its id and version (and that it has rows).
+    let peek =
+        payledger_codec::peek_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
+    if !peek.whole
+        && let Some(payment) = cache.and_then(|c| c.get(peek.id, peek.version))
+    {
+        return Ok(StoredView {
+            payment,
+            whole: false,
+        });
+    }
     let header =
         payledger_codec::decode_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
     if header.is_whole() {
         return Ok(StoredView {
             payment: Arc::new(header.payment),
             whole: true,
-        });
-    }
-    let (id, version) = (header.payment.id, header.payment.version);
-    if let Some(payment) = cache.and_then(|c| c.get(id, version)) {
-        return Ok(StoredView {
-            payment,
-            whole: false,
         });
     }
     let row_count = header.transaction_rows as usize + header.interaction_rows as usize;

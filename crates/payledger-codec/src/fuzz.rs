@@ -28,7 +28,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::{
-    CodecError, decode_envelope, decode_interaction_row, decode_order, decode_payment,
+    CodecError, HeaderPeek, decode_envelope, decode_interaction_row, decode_order, decode_payment,
     decode_payment_header, decode_transaction_row, encode_envelope, encode_interaction_row,
     encode_order, encode_payment, encode_transaction_row,
 };
@@ -144,6 +144,19 @@ fn fuzz_payment_view() {
         let bytes = &input.0;
         let whole = decode_payment(bytes);
         let header = decode_payment_header(bytes);
+        // Every header the decoder accepts is peeked by the scan alone,
+        // with the decoder's id, version and wholeness.
+        if let Ok(header) = &header {
+            let scanned = crate::view::scan_header(bytes);
+            let expected = HeaderPeek {
+                id: header.payment.id,
+                version: header.payment.version,
+                whole: header.is_whole(),
+            };
+            check(scanned == Some(expected), || {
+                format!("scanned {scanned:?} but decoded {expected:?}")
+            })?;
+        }
         // A view stored whole reads the same through either decoder.
         if let Ok(header) = &header
             && header.is_whole()

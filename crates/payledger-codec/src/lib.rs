@@ -43,7 +43,7 @@ mod view;
 mod fuzz;
 
 pub use error::CodecError;
-pub use view::PaymentHeader;
+pub use view::{HeaderPeek, PaymentHeader};
 
 use payledger_domain::payment::{CustomFields, Payment, Transaction};
 use payledger_domain::{EventEnvelope, Order};
@@ -91,6 +91,13 @@ pub fn encode_payment_header(payment: &Payment) -> Vec<u8> {
 /// inline and no rows).
 pub fn decode_payment_header(bytes: &[u8]) -> Result<PaymentHeader, CodecError> {
     view::header_from_pb(pb::PaymentView::decode(bytes)?)
+}
+
+/// Reads a view header's id, version and whether it is whole, without
+/// decoding the rest: enough to find the payment in a cache. See
+/// [`HeaderPeek`] for what it does not check.
+pub fn peek_payment_header(bytes: &[u8]) -> Result<HeaderPeek, CodecError> {
+    view::peek_header(bytes)
 }
 
 /// Encodes one transaction row of a view stored as rows.

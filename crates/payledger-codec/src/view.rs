@@ -189,3 +189,66 @@ impl PaymentHeader {
         Ok(payment)
     }
 }
+
+/// What a reader needs of a view header to find the payment in a cache:
+/// read without decoding the rest (amounts, strings, custom fields).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct HeaderPeek {
+    /// The payment's id.
+    pub id: PaymentId,
+    /// The payment's version.
+    pub version: u64,
+    /// True when the header holds its lists inline: see
+    /// [`PaymentHeader::is_whole`].
+    pub whole: bool,
+}
+
+/// Reads the id, version and row counts of a view header, stepping over
+/// every other field (each field's framing is still checked). Gives what
+/// [`crate::decode_payment_header`] gives for those fields, and its error
+/// when the framing or those fields are wrong; a header that it would
+/// refuse for another field's content may pass here, so a reader that does
+/// not find the version in its cache decodes the whole header.
+pub(crate) fn peek_header(bytes: &[u8]) -> Result<HeaderPeek, CodecError> {
+    if let Some(peek) = scan_header(bytes) {
+        return Ok(peek);
+    }
+    // Something is off: the full decode says what (or, should it accept
+    // what the scan did not, gives the fields).
+    let header = header_from_pb(<pb::PaymentView as prost::Message>::decode(bytes)?)?;
+    Ok(HeaderPeek {
+        id: header.payment.id,
+        version: header.payment.version,
+        whole: header.is_whole(),
+    })
+}
+
+/// [`peek_header`]'s scan; `None` on anything a valid header has not.
+pub(crate) fn scan_header(mut bytes: &[u8]) -> Option<HeaderPeek> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
+    let mut id: &[u8] = &[];
+    let (mut version, mut transaction_rows, mut interaction_rows) = (0, 0, 0);
+    while !bytes.is_empty() {
+        let (tag, wire_type) = decode_key(&mut bytes).ok()?;
+        match (tag, wire_type) {
+            (1, WireType::LengthDelimited) => {
+                let length = usize::try_from(decode_varint(&mut bytes).ok()?).ok()?;
+                if length > bytes.len() {
+                    return None;
+                }
+                (id, bytes) = bytes.split_at(length);
+            }
+            (2, WireType::Varint) => version = decode_varint(&mut bytes).ok()?,
+            // prost reads a uint32 by truncating the varint, and so does this.
+            (23, WireType::Varint) => transaction_rows = decode_varint(&mut bytes).ok()? as u32,
+            (24, WireType::Varint) => interaction_rows = decode_varint(&mut bytes).ok()? as u32,
+            (1 | 2 | 23 | 24, _) => return None,
+            _ => skip_field(wire_type, tag, &mut bytes, DecodeContext::default()).ok()?,
+        }
+    }
+    Some(HeaderPeek {
+        id: PaymentId::from_bytes(id.try_into().ok()?),
+        version,
+        whole: transaction_rows == 0 && interaction_rows == 0,
+    })
+}

@@ -19,9 +19,10 @@
 //! broken contract to fix in the code, not a file to refresh.
 
 use payledger_codec::{
-    CodecError, decode_envelope, decode_interaction_row, decode_order, decode_payment,
+    CodecError, HeaderPeek, decode_envelope, decode_interaction_row, decode_order, decode_payment,
     decode_payment_header, decode_transaction_row, encode_envelope, encode_interaction_row,
     encode_order, encode_payment, encode_payment_header, encode_transaction_row, pb,
+    peek_payment_header,
 };
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::money::CurrencyRejection;
@@ -1198,6 +1199,58 @@ proptest::proptest! {
         let assembled = header
             .and_then(|h| h.with_rows(transactions?, interactions?));
         proptest::prop_assert_eq!(assembled, Ok(payment));
+    }
+
+    /// The peek a view read looks in its cache with: the id, version and
+    /// whether the header is whole, exactly as the full decode reads them,
+    /// and the decode's own error whenever it finds one in what the peek
+    /// reads. Headers are damaged (cut short, a byte changed) in 2 of 3
+    /// cases.
+    #[test]
+    fn a_header_peek_reads_what_the_decode_reads(
+        mut payment in strategies::payment(),
+        whole in proptest::bool::ANY,
+        lists in 0..4u8,
+        damage in 0..3u8,
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        mask in 1..=u8::MAX,
+    ) {
+        // Either list may be empty, so that one count alone decides.
+        if lists & 1 == 1 {
+            payment.transactions.clear();
+        }
+        if lists & 2 == 2 {
+            payment.interface_interactions.clear();
+        }
+        let mut bytes = if whole {
+            encode_payment(&payment)
+        } else {
+            encode_payment_header(&payment)
+        };
+        match damage {
+            1 => bytes.truncate(at.index(bytes.len() + 1)),
+            2 => {
+                let i = at.index(bytes.len());
+                bytes[i] ^= mask;
+            }
+            _ => {}
+        }
+        let peeked = peek_payment_header(&bytes);
+        match decode_payment_header(&bytes) {
+            Ok(header) => proptest::prop_assert_eq!(peeked.clone(), Ok(HeaderPeek {
+                id: header.payment.id,
+                version: header.payment.version,
+                whole: header.is_whole(),
+            })),
+            Err(error) => {
+                if let Err(peek_error) = &peeked {
+                    proptest::prop_assert_eq!(peek_error, &error);
+                }
+            }
+        }
+        if damage == 0 {
+            proptest::prop_assert_eq!(peeked.map(|p| (p.id, p.version)), Ok((payment.id, payment.version)));
+        }
     }
 
     #[test]
