@@ -13,7 +13,9 @@
 //!   socket, for `payledger clients` while the server runs.
 //! - [`auth`]: `/oauth/token`, bearer tokens and per-route scopes.
 //! - [`catalog`]: Types and States routes.
-//! - [`payments`], [`messages`]: the payment and message routes.
+//! - [`payments`], [`messages`]: the payment and message routes;
+//!   [`payment_texts`]: the JSON of payments recently answered, which the
+//!   next answer on the same payment copies from.
 //! - [`orders`]: the order routes.
 //! - [`analytics`]: transaction counts and amounts by day, currency,
 //!   PSP, type and state.
@@ -51,6 +53,7 @@ pub mod openapi;
 pub mod order_attempts;
 pub mod orders;
 pub mod payment_page;
+pub mod payment_texts;
 pub mod payments;
 pub mod psp_notifications;
 pub mod query;
@@ -62,7 +65,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use payledger_app::{AppError, CommandMeta, Ledger, Orders, PaymentCommand};
-use payledger_domain::Payment;
 use payledger_store::memory_only::memory_only;
 use payledger_store::{EventStore, StoreError};
 use std::future::Future;
@@ -117,6 +119,8 @@ pub struct AppState {
     pub grants: Arc<payledger_app::auth::GrantCache>,
     /// Admission control of the gated routes and the per-client rates.
     pub admission: Arc<admission::Gate>,
+    /// The JSON of payments recently answered.
+    pub payment_texts: Arc<payment_texts::PaymentTexts>,
 }
 
 impl AppState {
@@ -128,6 +132,7 @@ impl AppState {
             subscription_changes: Arc::new(watch::Sender::new(0)),
             grants: Arc::new(payledger_app::auth::GrantCache::new()),
             admission: Arc::new(admission::Gate::new(config.admission)),
+            payment_texts: Arc::default(),
             store,
             config: Arc::new(config),
         }
@@ -174,9 +179,8 @@ impl AppState {
         &self,
         meta: CommandMeta,
         command: PaymentCommand,
-    ) -> Result<Arc<Payment>, ApiError> {
-        let committed = self.ledger.execute(meta, command).await?;
-        Ok(committed.payment)
+    ) -> Result<payledger_app::payments::Committed, ApiError> {
+        Ok(self.ledger.execute(meta, command).await?)
     }
 }
 

@@ -105,17 +105,17 @@ async fn create(
         &line,
         &body,
     );
-    let payment = state
+    let committed = state
         .execute(meta, PaymentCommand::Create(Box::new(draft)))
         .await?;
-    Ok(payment_response(StatusCode::CREATED, &payment))
+    let json = state.payment_texts.written(&committed);
+    Ok(payment_response(StatusCode::CREATED, json))
 }
 
-/// A Payment answer, its JSON written straight to bytes.
-pub(crate) fn payment_response(status: StatusCode, payment: &Payment) -> Response {
-    let json = HeaderValue::from_static("application/json");
-    let body = payment_json_bytes(payment);
-    (status, [(header::CONTENT_TYPE, json)], body).into_response()
+/// A Payment answer: its JSON, from [`crate::payment_texts`].
+pub(crate) fn payment_response(status: StatusCode, json: axum::body::Bytes) -> Response {
+    let content_type = HeaderValue::from_static("application/json");
+    (status, [(header::CONTENT_TYPE, content_type)], json).into_response()
 }
 
 async fn update(
@@ -143,8 +143,9 @@ async fn update(
         version: request.version,
         actions: request.actions,
     };
-    let payment = state.execute(meta, command).await?;
-    Ok(payment_response(StatusCode::OK, &payment))
+    let committed = state.execute(meta, command).await?;
+    let json = state.payment_texts.written(&committed);
+    Ok(payment_response(StatusCode::OK, json))
 }
 
 async fn delete(
@@ -173,8 +174,11 @@ async fn delete(
         version,
         data_erasure,
     };
-    let payment = state.execute(meta, command).await?;
-    Ok(payment_response(StatusCode::OK, &payment))
+    let committed = state.execute(meta, command).await?;
+    Ok(payment_response(
+        StatusCode::OK,
+        state.payment_texts.written(&committed),
+    ))
 }
 
 /// Loads one payment by id or key.
@@ -195,7 +199,9 @@ async fn get_one(
     let project = project_key(&pk)?;
     authorize(&state, &headers, &project, Scope::ViewPayments).await?;
     let target = target(&id)?;
-    let payment = match crate::history::as_of(&params)? {
+    let as_of = crate::history::as_of(&params)?;
+    let current = as_of.is_none();
+    let payment = match as_of {
         None => load(&state, project.clone(), target)
             .await?
             .ok_or_else(|| not_found(&id))?,
@@ -211,7 +217,14 @@ async fn get_one(
     };
     let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
     if expand.is_empty() {
-        return Ok(payment_response(StatusCode::OK, &payment));
+        // An earlier version is written afresh: after an erasure it reads
+        // differently from what was answered at that version.
+        let json = if current {
+            state.payment_texts.read(&payment)
+        } else {
+            payment_json_bytes(&payment).into()
+        };
+        return Ok(payment_response(StatusCode::OK, json));
     }
     let json = crate::expand::expand(&state, &project, payment_to_json(&payment), expand).await?;
     Ok(Json(json).into_response())

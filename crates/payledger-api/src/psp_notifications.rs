@@ -88,5 +88,8 @@ async fn refresh(
         None => Some(found),
     };
     let payment = payment.ok_or_else(|| not_found(&id))?;
-    Ok(payment_response(StatusCode::OK, &payment))
+    Ok(payment_response(
+        StatusCode::OK,
+        state.payment_texts.read(&payment),
+    ))
 }

@@ -177,8 +177,7 @@ fn view_from_header_within<S: EventStore + ?Sized>(
 ) -> Result<StoredView, AppError> {
     // A cached payment at the header's version needs no more of the
     // header than its id and version (and that it has rows).
-    let peek =
-        payledger_codec::peek_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
+    let peek = payledger_codec::peek_payment_header(bytes).map_err(|e| corrupt_with("view", &e))?;
     if !peek.whole
         && let Some(payment) = cache.and_then(|c| c.get(peek.id, peek.version))
     {

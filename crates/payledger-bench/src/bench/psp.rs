@@ -300,11 +300,11 @@ async fn authorize_until(
 
 /// Creates a payment as the API would.
 async fn create(state: &AppState, draft: PaymentDraftInput) -> anyhow::Result<PaymentId> {
-    let payment = state
+    let committed = state
         .execute(meta(), PaymentCommand::Create(Box::new(draft)))
         .await
         .map_err(|error| anyhow::anyhow!("benchmark payment refused: {error:?}"))?;
-    Ok(payment.id)
+    Ok(committed.payment.id)
 }
 
 async fn wait_final(

@@ -240,10 +240,11 @@ async fn execute(state: &AppState, command: PaymentCommand) -> anyhow::Result<Ar
         correlation_id: None,
         idempotency: None,
     };
-    state
+    let committed = state
         .execute(meta, command)
         .await
-        .map_err(|error| anyhow::anyhow!("benchmark command refused: {error:?}"))
+        .map_err(|error| anyhow::anyhow!("benchmark command refused: {error:?}"))?;
+    Ok(committed.payment)
 }
 
 fn draft_body(key: &str) -> Value {

@@ -33,4 +33,4 @@ pub use payment::{
     INTERNAL_CLIENT_PREFIX, actor_to_json, method_info_to_json, payment_to_json, status_to_json,
     token_to_json, transaction_to_json,
 };
-pub use payment_text::payment_json_bytes;
+pub use payment_text::{EarlierText, TransactionSpans, payment_json_bytes, payment_json_reusing};

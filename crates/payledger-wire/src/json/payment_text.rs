@@ -14,13 +14,102 @@ use super::payment::INTERNAL_CLIENT_PREFIX;
 use payledger_domain::payment::{CustomFields, PaymentMethodInfo, PaymentStatus, Transaction};
 use payledger_domain::time::write_timestamp;
 use payledger_domain::{Actor, Money, Payment, Timestamp};
+use std::ops::Range;
 
 /// The payment's commercetools JSON, as bytes.
 pub fn payment_json_bytes(payment: &Payment) -> Vec<u8> {
     // Most of a large payment is its transactions, ~250 bytes each.
     let mut out = Vec::with_capacity(1_024 + 256 * payment.transactions.len());
-    write_payment(&mut out, payment);
+    write_payment(&mut out, payment, &mut Transactions::Fresh);
     out
+}
+
+/// Where each transaction's text sits in a payment's JSON, by position.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransactionSpans(Vec<Range<usize>>);
+
+impl TransactionSpans {
+    /// Bytes of bookkeeping these spans hold, for a cache's budget.
+    pub fn size_bytes(&self) -> usize {
+        self.0.len() * std::mem::size_of::<Range<usize>>()
+    }
+}
+
+/// An earlier version of a payment with its JSON, whose unchanged
+/// transactions a later answer copies instead of writing them again.
+#[derive(Clone, Copy, Debug)]
+pub struct EarlierText<'a> {
+    /// The earlier version.
+    pub payment: &'a Payment,
+    /// Its JSON, as [`payment_json_reusing`] wrote it.
+    pub text: &'a [u8],
+    /// Where its transactions sit in `text`.
+    pub spans: &'a TransactionSpans,
+}
+
+/// The payment's JSON, exactly [`payment_json_bytes`]'s bytes, and where
+/// its transactions sit in them. A transaction equal to the one at the
+/// same position of `earlier` is copied from its text: an update changes
+/// one or two transactions and answers with all of them.
+pub fn payment_json_reusing(
+    payment: &Payment,
+    earlier: Option<EarlierText<'_>>,
+) -> (Vec<u8>, TransactionSpans) {
+    let mut out = Vec::with_capacity(1_024 + 256 * payment.transactions.len());
+    let mut spans = Vec::with_capacity(payment.transactions.len());
+    write_payment(
+        &mut out,
+        payment,
+        &mut Transactions::Reusing {
+            earlier,
+            spans: &mut spans,
+        },
+    );
+    (out, TransactionSpans(spans))
+}
+
+/// How [`write_payment`] writes the transactions.
+enum Transactions<'a, 'e> {
+    /// Each one written.
+    Fresh,
+    /// Each one copied from `earlier` when unchanged there, and its span
+    /// noted.
+    Reusing {
+        earlier: Option<EarlierText<'e>>,
+        spans: &'a mut Vec<Range<usize>>,
+    },
+}
+
+impl Transactions<'_, '_> {
+    fn write(&mut self, out: &mut Vec<u8>, transactions: &[Transaction]) {
+        match self {
+            Self::Fresh => array(out, transactions, transaction),
+            Self::Reusing { earlier, spans } => {
+                out.push(b'[');
+                for (index, item) in transactions.iter().enumerate() {
+                    if index > 0 {
+                        out.push(b',');
+                    }
+                    let start = out.len();
+                    match earlier.and_then(|e| unchanged(e, index, item)) {
+                        Some(text) => out.extend_from_slice(text),
+                        None => transaction(out, item),
+                    }
+                    spans.push(start..out.len());
+                }
+                out.push(b']');
+            }
+        }
+    }
+}
+
+/// The earlier text of the transaction at `index` when it equals `item`.
+fn unchanged<'e>(earlier: EarlierText<'e>, index: usize, item: &Transaction) -> Option<&'e [u8]> {
+    let before = earlier.payment.transactions.get(index)?;
+    let span = earlier.spans.0.get(index)?;
+    (before == item)
+        .then(|| earlier.text.get(span.clone()))
+        .flatten()
 }
 
 /// Writes the members of one JSON object, in the order they are given
@@ -101,7 +190,7 @@ impl<'a> Object<'a> {
     }
 }
 
-fn write_payment(out: &mut Vec<u8>, payment: &Payment) {
+fn write_payment(out: &mut Vec<u8>, payment: &Payment, transactions: &mut Transactions<'_, '_>) {
     let mut object = Object::open(out);
     object.money("amountAuthorized", payment.amount_authorized.as_ref());
     object.money("amountPaid", payment.amount_paid.as_ref());
@@ -132,11 +221,7 @@ fn write_payment(out: &mut Vec<u8>, payment: &Payment) {
         &payment.payment_method_info,
     );
     status(object.key("paymentStatus"), &payment.payment_status);
-    array(
-        object.key("transactions"),
-        &payment.transactions,
-        transaction,
-    );
+    transactions.write(object.key("transactions"), &payment.transactions);
     number(object.key("version"), payment.version);
     object.close();
 }
@@ -291,6 +376,82 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A later version written against an earlier one's text reads
+        /// exactly as if written afresh, whatever changed between them
+        /// (an amount, a transaction removed so the rest move up, one
+        /// added, or an unrelated payment), and each span holds its
+        /// transaction's text.
+        #[test]
+        fn reusing_an_earlier_text_changes_no_byte(
+            earlier in strategies::payment(),
+            other in strategies::payment(),
+            changes in proptest::collection::vec(0..4u8, 0..8),
+            unrelated in proptest::bool::weighted(0.1),
+        ) {
+            let mut later = if unrelated { other.clone() } else { earlier.clone() };
+            for (index, change) in changes.iter().enumerate() {
+                let len = later.transactions.len();
+                match change {
+                    1 if index < len => {
+                        let amount = &mut later.transactions[index].amount;
+                        amount.cent_amount = amount.cent_amount.wrapping_add(1);
+                    }
+                    2 if index < len => {
+                        later.transactions.remove(index);
+                    }
+                    3 => later.transactions.extend(other.transactions.first().cloned()),
+                    _ => {}
+                }
+            }
+            let (earlier_text, earlier_spans) = payment_json_reusing(&earlier, None);
+            prop_assert_eq!(&earlier_text, &payment_json_bytes(&earlier));
+            let (text, spans) = payment_json_reusing(
+                &later,
+                Some(EarlierText { payment: &earlier, text: &earlier_text, spans: &earlier_spans }),
+            );
+            let fresh = payment_json_bytes(&later);
+            prop_assert_eq!(String::from_utf8_lossy(&text), String::from_utf8_lossy(&fresh));
+            prop_assert_eq!(spans.0.len(), later.transactions.len());
+            for (item, span) in later.transactions.iter().zip(&spans.0) {
+                let mut alone = Vec::new();
+                transaction(&mut alone, item);
+                prop_assert_eq!(&text[span.clone()], &alone[..]);
+            }
+        }
+
+        /// Only the changed transaction is written again: the others come
+        /// from the earlier text (marked here, so a copy shows).
+        #[test]
+        fn unchanged_transactions_are_copied_from_the_earlier_text(
+            earlier in strategies::payment(),
+            changed in any::<proptest::sample::Index>(),
+        ) {
+            prop_assume!(!earlier.transactions.is_empty());
+            let (text, spans) = payment_json_reusing(&earlier, None);
+            let mut marked = text.clone();
+            for span in &spans.0 {
+                marked[span.clone()].fill(b'#');
+            }
+            let mut later = earlier.clone();
+            let changed = changed.index(later.transactions.len());
+            let amount = &mut later.transactions[changed].amount;
+            amount.cent_amount = amount.cent_amount.wrapping_add(1);
+            let (text, later_spans) = payment_json_reusing(
+                &later,
+                Some(EarlierText { payment: &earlier, text: &marked, spans: &spans }),
+            );
+            for (index, span) in later_spans.0.iter().enumerate() {
+                let written = &text[span.clone()];
+                if index == changed {
+                    let mut alone = Vec::new();
+                    transaction(&mut alone, &later.transactions[index]);
+                    prop_assert_eq!(written, &alone[..]);
+                } else {
+                    prop_assert!(written.iter().all(|b| *b == b'#'), "transaction {} written again", index);
+                }
+            }
+        }
 
         #[test]
         fn the_bytes_are_the_text_of_the_value_rendering(payment in strategies::payment()) {

@@ -1,0 +1,174 @@
+//! The JSON text of payments recently answered, by payment id.
+//!
+//! An update answers with the whole payment, and a payment of a few hundred
+//! transactions is mostly transaction text that did not change. The answer
+//! of an update or a create is kept here with where each transaction sits
+//! in it; the next update's answer copies the transactions equal to the
+//! ones at the same positions, and a read of the payment at that version
+//! sends the kept text as it is.
+//!
+//! A live payment's view at one version is always the same value (it is
+//! folded from immutable events), so an entry is sent again only at its
+//! version; a copied transaction is compared with the one it replaces
+//! first. A stale, missing or evicted entry costs a fresh rendering, never
+//! a wrong answer. The one change to what a version reads as is an
+//! erasure, and it comes only with the payment's deletion: a deletion
+//! forgets the payment, deletions and replayed requests are not kept, and
+//! reads of earlier versions are written afresh. (An update answered late,
+//! after the deletion, may keep its text again, but no current view of a
+//! deleted payment is read, so nothing sends it.)
+
+use axum::body::Bytes;
+use payledger_app::payments::Committed;
+use payledger_domain::{Payment, PaymentId};
+use payledger_wire::json::{
+    EarlierText, TransactionSpans, payment_json_bytes, payment_json_reusing,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Most bytes the kept texts count for, in all: each entry counts its text
+/// twice (once for the text, once for the payment it keeps alive) and its
+/// spans. Arbitrary entries of a full shard make room for a new one; a
+/// text bigger than a shard's share is not kept.
+pub const PAYMENT_TEXT_CACHE_BYTES_MAX: usize = 64 << 20;
+
+/// Shards of the cache: answers on different payments rarely wait for one
+/// another.
+const PAYMENT_TEXT_CACHE_SHARDS: usize = 16;
+
+/// One kept answer.
+#[derive(Debug)]
+struct Kept {
+    payment: Arc<Payment>,
+    text: Bytes,
+    spans: TransactionSpans,
+}
+
+impl Kept {
+    /// What this entry counts against [`PAYMENT_TEXT_CACHE_BYTES_MAX`].
+    fn size_bytes(&self) -> usize {
+        2 * self.text.len() + self.spans.size_bytes()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    kept: HashMap<PaymentId, Arc<Kept>>,
+    bytes: usize,
+}
+
+/// Texts of payments recently answered (see the module doc).
+#[derive(Debug)]
+pub struct PaymentTexts {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Default for PaymentTexts {
+    fn default() -> Self {
+        Self {
+            shards: (0..PAYMENT_TEXT_CACHE_SHARDS)
+                .map(|_| Mutex::new(Shard::default()))
+                .collect(),
+        }
+    }
+}
+
+impl PaymentTexts {
+    fn lock(&self, id: PaymentId) -> std::sync::MutexGuard<'_, Shard> {
+        let byte = usize::from(id.as_bytes()[15]);
+        self.shards[byte % self.shards.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, id: PaymentId) -> Option<Arc<Kept>> {
+        self.lock(id).kept.get(&id).cloned()
+    }
+
+    /// The JSON of the payment a command left: written against the kept
+    /// text of an earlier version, and kept for the next. The answer of a
+    /// deletion or of a replayed request is written afresh and not kept,
+    /// and a deletion forgets the payment: only live payments at their
+    /// latest versions are kept, because an erasure changes what earlier
+    /// versions read as.
+    pub fn written(&self, committed: &Committed) -> Bytes {
+        let payment = &committed.payment;
+        if payment.deleted {
+            self.forget(payment.id);
+        }
+        if payment.deleted || committed.replayed {
+            return Bytes::from(payment_json_bytes(payment));
+        }
+        let earlier = self.get(payment.id);
+        if let Some(kept) = &earlier
+            && kept.payment.version == payment.version
+        {
+            return kept.text.clone();
+        }
+        let (text, spans) = payment_json_reusing(
+            payment,
+            earlier.as_deref().map(|kept| EarlierText {
+                payment: &kept.payment,
+                text: &kept.text,
+                spans: &kept.spans,
+            }),
+        );
+        let kept = Arc::new(Kept {
+            payment: Arc::clone(payment),
+            text: Bytes::from(text),
+            spans,
+        });
+        self.keep(&kept);
+        kept.text.clone()
+    }
+
+    /// The JSON of a payment's current view, as read from the store: the
+    /// kept text when it is of this version, a fresh one (not kept)
+    /// otherwise. Not for earlier versions (see [`Self::written`]).
+    pub fn read(&self, payment: &Payment) -> Bytes {
+        match self.get(payment.id) {
+            Some(kept) if kept.payment.version == payment.version => kept.text.clone(),
+            _ => Bytes::from(payment_json_bytes(payment)),
+        }
+    }
+
+    /// Forgets the payment's text.
+    fn forget(&self, id: PaymentId) {
+        let mut shard = self.lock(id);
+        if let Some(old) = shard.kept.remove(&id) {
+            shard.bytes -= old.size_bytes();
+        }
+    }
+
+    /// Keeps `kept` unless a later version of the payment is kept already.
+    fn keep(&self, kept: &Arc<Kept>) {
+        let id = kept.payment.id;
+        let needed = kept.size_bytes();
+        let share = PAYMENT_TEXT_CACHE_BYTES_MAX / PAYMENT_TEXT_CACHE_SHARDS;
+        let mut guard = self.lock(id);
+        let shard = &mut *guard;
+        if (shard.kept.get(&id)).is_some_and(|k| k.payment.version >= kept.payment.version) {
+            return;
+        }
+        if let Some(old) = shard.kept.remove(&id) {
+            shard.bytes -= old.size_bytes();
+        }
+        if needed > share {
+            return;
+        }
+        while shard.bytes + needed > share {
+            let Some(victim) = shard.kept.keys().next().copied() else {
+                break;
+            };
+            if let Some(old) = shard.kept.remove(&victim) {
+                shard.bytes -= old.size_bytes();
+            }
+        }
+        shard.bytes += needed;
+        shard.kept.insert(id, Arc::clone(kept));
+    }
+}
+
+#[cfg(test)]
+mod tests;
