@@ -11,8 +11,12 @@
 #   WORKLOAD  create | update | get (payledger-bench load workloads)
 #   SECONDS   measured seconds, after 3 s of warm-up (default 5)
 #
-# One connection, 4 payments (so payments grow during the run, as in the
-# 64-connection runs of BENCHMARKS.md). Requires valgrind, curl and a built
+# One connection, 4 payments of 1 transaction at the start (so payments
+# grow during the run, as in the 64-connection runs of BENCHMARKS.md; the
+# faster the server, the larger they grow). TRANSACTIONS=100 PAYMENTS=40
+# start them at 100 transactions each and spread the updates over 40, so
+# the size barely moves: the figure to compare binaries of different
+# speeds with. Requires valgrind, curl and a built
 # ./target/release/payledger-bench. The admission latency target is off:
 # its CPU-time sampler cannot run under valgrind.
 set -euo pipefail
@@ -47,11 +51,23 @@ token=$(curl -sf -u loader:loader-secret-1 \
 [ -n "$token" ] || { echo "no token from $url/oauth/token" >&2; exit 1; }
 load() {
     "$bench" load --url "$url" --label callgrind --token "$token" --connections 1 \
-        --workloads "$workload" --transactions 1 --seconds "$1"
+        --workloads "$workload" --transactions "${TRANSACTIONS:-1}" \
+        --payments-per-connection "${PAYMENTS:-4}" --seconds "$1" "${@:2}"
 }
 load 3 >/dev/null 2>&1
+# Counted from the end of the measured run's set-up (its payments are made
+# before it) to the end of the run.
+hold="$data/hold"
+load "$seconds" --hold-before-measuring "$hold" >"$data/load.out" 2>&1 &
+loader=$!
+while [ ! -e "$hold.ready" ]; do
+    kill -0 "$loader" 2>/dev/null || { cat "$data/load.out" >&2; exit 1; }
+    sleep 0.05
+done
 callgrind_control --instr=on "$server" >/dev/null 2>&1
-row=$(load "$seconds" 2>&1 | grep "^| callgrind" | tail -1)
+touch "$hold.go"
+wait "$loader"
+row=$(grep "^| callgrind" "$data/load.out" | tail -1)
 callgrind_control --instr=off "$server" >/dev/null 2>&1
 callgrind_control --dump "$server" >/dev/null 2>&1
 per_s=$(echo "$row" | awk -F'|' '{print $6}')

@@ -84,6 +84,11 @@ pub struct LoadArgs {
     /// The server's process id, to report its CPU time per request.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// After each run's set-up, create `PATH.ready` and wait until
+    /// `PATH.go` exists (then remove both) before measuring: a profiler
+    /// started in between counts exactly the measured requests.
+    #[arg(long, value_name = "PATH")]
+    pub hold_before_measuring: Option<std::path::PathBuf>,
 }
 
 /// Longest a single request may take; a request that takes longer counts
@@ -289,6 +294,24 @@ async fn fetch_token(
         .context("token response without access_token")
 }
 
+/// Creates `PATH.ready`, waits for `PATH.go`, removes both.
+async fn hold_until_told(path: &std::path::Path) -> anyhow::Result<()> {
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let (ready, go) = (with(".ready"), with(".go"));
+    std::fs::write(&ready, b"").with_context(|| format!("create {}", ready.display()))?;
+    // Polled: the party that starts the profiler is a shell script.
+    while !go.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::remove_file(&ready).with_context(|| format!("remove {}", ready.display()))?;
+    std::fs::remove_file(&go).with_context(|| format!("remove {}", go.display()))?;
+    Ok(())
+}
+
 async fn measure(
     args: &LoadArgs,
     ticks: &ClockTicks,
@@ -310,6 +333,9 @@ async fn measure(
     let mut ready = Vec::new();
     for task in prepared.collect::<Vec<_>>() {
         ready.push(task.await??);
+    }
+    if let Some(hold) = &args.hold_before_measuring {
+        hold_until_told(hold).await?;
     }
     let server_before = args.server_pid.map(|pid| ticks.cpu_of(pid)).transpose()?;
     let generator_before = ticks.cpu_of_self()?;
