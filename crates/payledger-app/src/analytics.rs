@@ -355,7 +355,9 @@ impl LogHandler for AnalyticsHandler {
         writes.extend(bucket_writes(store, &deltas)?);
         writes.push(Cursor::write_at(ANALYTICS_CONSUMER, partition, through));
         // A failure leaves `self.known` empty: the next try reads the store.
-        store.write(writes)?;
+        // Progress (see `EventStore::write_progress`): the counts and the
+        // cursor are lost together or not at all, and counted again.
+        store.write_progress(writes)?;
         let (psp, txns) = (facts.psp, facts.txns);
         self.known = known;
         self.known.absorb_parts(psp, txns);

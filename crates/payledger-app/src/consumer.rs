@@ -173,7 +173,10 @@ impl Cursor {
         last_error: Option<CursorError>,
     ) -> Result<(), StoreError> {
         let value = encode_value(sequence, last_error.as_ref());
-        store.write(vec![KvWrite {
+        // Progress: a cursor lost with the machine is moved again over
+        // the same events, which a consumer handles more than once anyway
+        // (its effects and its cursor are two writes).
+        store.write_progress(vec![KvWrite {
             table: Table::Cursors,
             key: cursor_key(&self.consumer, self.partition),
             value: Some(value),

@@ -364,6 +364,10 @@ impl<S: EventStore + ?Sized> EventStore for SealedStore<S> {
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
         self.inner.write(writes)
     }
+
+    fn write_progress(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        self.inner.write_progress(writes)
+    }
 }
 
 #[cfg(test)]

@@ -73,6 +73,14 @@ pub(crate) fn synced() -> WriteOptions {
     options
 }
 
+/// Writes `batch` to the write-ahead log without the fsync (see
+/// `EventStore::write_progress`): the next synced write carries it to the
+/// disk.
+pub(crate) fn write_unsynced(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
+    db.write_opt(batch, &WriteOptions::default())
+        .map_err(engine)
+}
+
 /// Writes `batch` with [`synced`] options.
 pub(crate) fn write_synced(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
     db.write_opt(batch, &synced()).map_err(engine)

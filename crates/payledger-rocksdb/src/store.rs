@@ -2,6 +2,7 @@
 
 use crate::db::{
     add_table_writes, cf, engine, last_log_sequence, read_head, read_options, write_synced,
+    write_unsynced,
 };
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::tail::{LogTail, TailRead};
@@ -310,5 +311,15 @@ impl EventStore for RocksStore {
         let mut batch = rocksdb::WriteBatch::default();
         add_table_writes(&self.db, &mut batch, writes)?;
         write_synced(&self.db, batch)
+    }
+
+    fn write_progress(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        memory_only::check_may_block()?;
+        if self.writers.is_empty() {
+            return Err(read_only());
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        add_table_writes(&self.db, &mut batch, writes)?;
+        write_unsynced(&self.db, batch)
     }
 }

@@ -44,6 +44,7 @@ macro_rules! event_store_conformance {
             streams_of_different_kinds_never_share_events,
             inline_writes_commit_with_their_append_only,
             tables_scan_in_key_order_within_bounds,
+            progress_writes_read_at_once_apply_whole_and_outlive_a_reopen,
             a_commit_notifies_its_partition_before_the_appender_hears_back,
             memory_only_reads_answer_from_memory_or_would_block,
         );
@@ -530,6 +531,47 @@ pub fn tables_scan_in_key_order_within_bounds<H: Harness>(harness: &mut H) {
         store.get(Table::Cursors, &key(b"b")).expect("get"),
         Some(b"other table".to_vec())
     );
+}
+
+/// `write_progress` is a table write like `write` in all but when it
+/// reaches the disk: readable as soon as it returns, all of it or nothing,
+/// ordered after the writes before it, and kept across a close and reopen.
+pub fn progress_writes_read_at_once_apply_whole_and_outlive_a_reopen<H: Harness>(harness: &mut H) {
+    let store = harness.open();
+    let prefix = new_payment();
+    let key = |suffix: &[u8]| [prefix.id_bytes().as_slice(), suffix].concat();
+    store
+        .write(vec![
+            put(Table::Cursors, &key(b"cursor"), b"1"),
+            put(Table::Catalog, &key(b"row"), b"old"),
+            put(Table::Catalog, &key(b"gone"), b"to delete"),
+        ])
+        .expect("write");
+    store
+        .write_progress(vec![
+            put(Table::Cursors, &key(b"cursor"), b"2"),
+            put(Table::Catalog, &key(b"row"), b"new"),
+            KvWrite {
+                table: Table::Catalog,
+                key: key(b"gone"),
+                value: None,
+            },
+        ])
+        .expect("progress write");
+    let read = |store: &H::Store| {
+        [key(b"cursor"), key(b"row"), key(b"gone")].map(|k| {
+            let table = if k == key(b"cursor") {
+                Table::Cursors
+            } else {
+                Table::Catalog
+            };
+            store.get(table, &k).expect("get")
+        })
+    };
+    let expected = [Some(b"2".to_vec()), Some(b"new".to_vec()), None];
+    assert_eq!(read(&store), expected, "readable as soon as it returns");
+    let store = harness.reopen(store);
+    assert_eq!(read(&store), expected, "kept across a close and reopen");
 }
 
 pub fn a_commit_notifies_its_partition_before_the_appender_hears_back<H: Harness>(harness: &mut H) {

@@ -363,6 +363,16 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// Applies table writes atomically and durably, outside any stream.
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError>;
 
+    /// Applies table writes atomically, readable at once, without waiting
+    /// for the disk: they outlive the process (a `kill -9`), and the next
+    /// durable write of anyone carries them to the disk, but a crash of the
+    /// machine before that may lose them. Only for progress that is redone
+    /// when lost: a log consumer's cursor, and what a consumer derives and
+    /// writes with it. A store without the distinction writes durably.
+    fn write_progress(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        self.write(writes)
+    }
+
     /// Appends and blocks until the outcome is known. Not for async code:
     /// there, await [`EventStore::submit`]'s handle instead.
     fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
