@@ -304,22 +304,24 @@ impl EventStore for RocksStore {
     }
 
     fn write(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
-        memory_only::check_may_block()?;
-        if self.writers.is_empty() {
-            return Err(read_only());
-        }
-        let mut batch = rocksdb::WriteBatch::default();
-        add_table_writes(&self.db, &mut batch, writes)?;
-        write_synced(&self.db, batch)
+        write_synced(&self.db, self.table_batch(writes)?)
     }
 
     fn write_progress(&self, writes: Vec<KvWrite>) -> Result<(), StoreError> {
+        write_unsynced(&self.db, self.table_batch(writes)?)
+    }
+}
+
+impl RocksStore {
+    /// The batch of table writes outside any stream, once writing them may
+    /// block and the store is not read-only.
+    fn table_batch(&self, writes: Vec<KvWrite>) -> Result<rocksdb::WriteBatch, StoreError> {
         memory_only::check_may_block()?;
         if self.writers.is_empty() {
             return Err(read_only());
         }
         let mut batch = rocksdb::WriteBatch::default();
         add_table_writes(&self.db, &mut batch, writes)?;
-        write_unsynced(&self.db, batch)
+        Ok(batch)
     }
 }
