@@ -8,12 +8,28 @@
 
 use crate::ApiError;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// Where a value sits in the request body: the field names from the root.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Path {
-    segments: Vec<String>,
+/// A child shares its parent: the reader makes one for every field it
+/// reads, and nearly all of them are dropped unused, without an error.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Path(Option<Arc<Segment>>);
+
+/// The last field name of a path, after the path it is in.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    parent: Path,
+    name: Box<str>,
 }
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Self) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for Path {}
 
 impl Path {
     /// The body itself.
@@ -23,24 +39,37 @@ impl Path {
 
     /// The path of field `name` inside this one.
     pub(crate) fn child(&self, name: &str) -> Self {
-        let mut segments = self.segments.clone();
-        segments.push(name.to_owned());
-        Self { segments }
+        Self(Some(Arc::new(Segment {
+            parent: self.clone(),
+            name: name.into(),
+        })))
+    }
+
+    /// The field names from the root.
+    fn names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        let mut at = self;
+        while let Some(segment) = &at.0 {
+            names.push(&*segment.name);
+            at = &segment.parent;
+        }
+        names.reverse();
+        names
     }
 
     /// `a -> b -> c`, as `detailedErrorMessage` names a place.
     pub(crate) fn arrows(&self) -> String {
-        self.segments.join(" -> ")
+        self.names().join(" -> ")
     }
 
     /// `a.b.c`, as the `field` of an `InvalidField` error names a field.
     pub(crate) fn dotted(&self) -> String {
-        self.segments.join(".")
+        self.names().join(".")
     }
 
     /// A 400 InvalidJsonInput whose detail is `path: detail`.
     pub(crate) fn error(&self, detail: &str) -> ApiError {
-        if self.segments.is_empty() {
+        if self.0.is_none() {
             ApiError::invalid_json(detail)
         } else {
             ApiError::invalid_json(format!("{}: {detail}", self.arrows()))
