@@ -100,6 +100,20 @@ impl PaymentTexts {
         if payment.deleted || committed.replayed {
             return Bytes::from(payment_json_bytes(payment));
         }
+        self.kept_text(payment)
+    }
+
+    /// The JSON of a payment's current view, as read from the store:
+    /// the kept text when it is of this version, otherwise written against
+    /// the kept one and kept. Not for earlier versions (see
+    /// [`Self::written`]).
+    pub fn current(&self, payment: &Arc<Payment>) -> Bytes {
+        self.kept_text(payment)
+    }
+
+    /// The kept text of `payment`'s version, or one written now against
+    /// the kept text of another version, and kept.
+    fn kept_text(&self, payment: &Arc<Payment>) -> Bytes {
         let earlier = self.get(payment.id);
         if let Some(kept) = &earlier
             && kept.payment.version == payment.version
@@ -123,9 +137,8 @@ impl PaymentTexts {
         kept.text.clone()
     }
 
-    /// The JSON of a payment's current view, as read from the store: the
-    /// kept text when it is of this version, a fresh one (not kept)
-    /// otherwise. Not for earlier versions (see [`Self::written`]).
+    /// Like [`Self::current`] for a payment not shared behind an `Arc`:
+    /// a fresh text when none is kept at its version, not kept.
     pub fn read(&self, payment: &Payment) -> Bytes {
         match self.get(payment.id) {
             Some(kept) if kept.payment.version == payment.version => kept.text.clone(),

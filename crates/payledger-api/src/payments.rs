@@ -202,9 +202,13 @@ async fn get_one(
     let as_of = crate::history::as_of(&params)?;
     let current = as_of.is_none();
     let payment = match as_of {
-        None => load(&state, project.clone(), target)
-            .await?
-            .ok_or_else(|| not_found(&id))?,
+        None => {
+            let project = project.clone();
+            state
+                .read(move |s| s.ledger.get_shared(&project, &target))
+                .await?
+                .ok_or_else(|| not_found(&id))?
+        }
         Some(as_of) => {
             let project = project.clone();
             let answer = state
@@ -212,7 +216,7 @@ async fn get_one(
                     payledger_app::history::payment_as_of(&s.ledger, &project, &target, as_of)
                 })
                 .await?;
-            crate::history::found(answer, &id)?
+            std::sync::Arc::new(crate::history::found(answer, &id)?)
         }
     };
     let expand: Vec<String> = params.all("expand").map(str::to_owned).collect();
@@ -220,7 +224,7 @@ async fn get_one(
         // An earlier version is written afresh: after an erasure it reads
         // differently from what was answered at that version.
         let json = if current {
-            state.payment_texts.read(&payment)
+            state.payment_texts.current(&payment)
         } else {
             payment_json_bytes(&payment).into()
         };

@@ -320,9 +320,17 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         project: &ProjectKey,
         target: &PaymentRef,
     ) -> Result<Option<Payment>, AppError> {
-        Ok(self
-            .stored(project, target)?
-            .map(|view| Arc::unwrap_or_clone(view.payment)))
+        Ok(self.get_shared(project, target)?.map(Arc::unwrap_or_clone))
+    }
+
+    /// Reads the current view of a payment, shared with the view cache
+    /// (no copy of its transactions).
+    pub fn get_shared(
+        &self,
+        project: &ProjectKey,
+        target: &PaymentRef,
+    ) -> Result<Option<Arc<Payment>>, AppError> {
+        Ok(self.stored(project, target)?.map(|view| view.payment))
     }
 
     /// The stored view of a payment named by id or key.

@@ -158,3 +158,18 @@ fn deletions_and_replays_are_answered_afresh_and_a_deletion_forgets_the_payment(
     );
     assert_ne!(texts.read(&second).as_ptr(), kept.as_ptr());
 }
+
+#[test]
+fn a_read_of_the_current_view_keeps_its_text_for_the_next() {
+    let payment = template();
+    let texts = PaymentTexts::default();
+    let second = version_of(&payment, 2, 3);
+    let first_read = texts.current(&second);
+    assert_eq!(&first_read[..], &payment_json_bytes(&second)[..]);
+    assert_eq!(
+        texts.current(&second).as_ptr(),
+        first_read.as_ptr(),
+        "the second read sends the kept text"
+    );
+    assert_eq!(texts.read(&second).as_ptr(), first_read.as_ptr());
+}
