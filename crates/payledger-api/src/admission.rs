@@ -55,7 +55,8 @@
 //! an eighth to a half, down to [`REQUESTS_IN_FLIGHT_MIN`]; otherwise it
 //! gives a quarter back, up to `requests_in_flight_max`. The target is at
 //! least [`LATENCY_TARGET_UNLOADED_MULTIPLE`] times the least mean of a
-//! sample without a flood, so that on a disk or machine slower than the
+//! sample without a flood, in which some slot stayed free (a sample of
+//! slow requests holding every slot would teach their time), so that on a disk or machine slower than the
 //! configured target assumed a flood does not starve the server to the
 //! fewest slots. The queue shrinks and grows with the slots, so that what
 //! waits is not longer either. Slots cut while held are retired when their
@@ -112,7 +113,8 @@ pub const SLOT_CUT_REFUSED_SHARE_MIN: f64 = 0.5;
 pub const SLOT_CUT_KEPT_MIN: f64 = 0.5;
 pub const SLOT_CUT_KEPT_MAX: f64 = 0.875;
 /// The latency adaptation's target is at least this many times the least
-/// mean time of a sample without a flood ([`Gate::latency_target_now_ms`]).
+/// mean time of a sample without a flood in which some slot stayed free
+/// ([`Gate::latency_target_now_ms`]).
 pub const LATENCY_TARGET_UNLOADED_MULTIPLE: f64 = 4.0;
 /// Fewest answered requests of a sample whose mean may count as the
 /// unloaded time.
@@ -329,8 +331,12 @@ pub struct Gate {
     /// Requests the slots, the queue or the budget refused since the last
     /// [`Gate::adapt_slots`].
     refused_by_slots: AtomicU64,
-    /// The least mean time, in µs, of a sample without a flood (see
-    /// [`Gate::latency_target_now_ms`]); `u64::MAX` before one.
+    /// Whether every slot was held at some moment since the last
+    /// [`Gate::adapt_slots`]: such a sample does not tell the unloaded time.
+    exhausted: AtomicBool,
+    /// The least mean time, in µs, of a sample without a flood in which
+    /// some slot stayed free (see [`Gate::latency_target_now_ms`]);
+    /// `u64::MAX` before one.
     unloaded_us: AtomicU64,
 }
 
@@ -360,6 +366,7 @@ impl Gate {
             served: AtomicU64::new(0),
             served_us: AtomicU64::new(0),
             refused_by_slots: AtomicU64::new(0),
+            exhausted: AtomicBool::new(false),
             unloaded_us: AtomicU64::new(u64::MAX),
         }
     }
@@ -405,6 +412,9 @@ impl Gate {
             Ok(slot) => slot,
             Err(_) => self.wait(arrived).await?,
         };
+        if self.config.latency_target_ms > 0 && self.slots.available_permits() == 0 {
+            self.exhausted.store(true, Ordering::Relaxed);
+        }
         m.requests_in_flight.inc();
         m.admission_admitted.inc();
         m.admission_wait.observe(arrived.elapsed().as_secs_f64());

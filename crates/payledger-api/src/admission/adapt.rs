@@ -42,12 +42,33 @@ impl Gate {
         let served = self.served.swap(0, Ordering::AcqRel);
         let served_us = self.served_us.swap(0, Ordering::AcqRel);
         let refused = self.refused_by_slots.swap(0, Ordering::AcqRel);
-        if max == 0 || target_ms == 0 || served == 0 {
+        let exhausted = self.exhausted.swap(false, Ordering::AcqRel);
+        if max == 0 || target_ms == 0 {
             return;
         }
+        if served > 0 {
+            self.adapt_slots_to(max, served, served_us, refused, exhausted);
+        }
+        // The next sample starts with every slot held if they are now
+        // (held, or cut just now).
+        if self.slots.available_permits() == 0 {
+            self.exhausted.store(true, Ordering::Release);
+        }
+    }
+
+    fn adapt_slots_to(
+        &self,
+        max: usize,
+        served: u64,
+        served_us: u64,
+        refused: u64,
+        exhausted: bool,
+    ) {
         let mean_us = served_us / served;
         let pressed = refused as f64 >= SLOT_CUT_REFUSED_SHARE_MIN * (refused + served) as f64;
-        if !pressed && served >= UNLOADED_SAMPLE_REQUESTS_MIN {
+        // Answers of a sample in which every slot was held at some moment
+        // may have been slow ones holding them all: not the unloaded time.
+        if !pressed && !exhausted && served >= UNLOADED_SAMPLE_REQUESTS_MIN {
             self.unloaded_us.fetch_min(mean_us, Ordering::AcqRel);
         }
         let target_ms = self.latency_target_now_ms();
@@ -68,7 +89,8 @@ impl Gate {
     /// The target the latency adaptation holds the slots to now, in
     /// milliseconds: `latency_target_ms`, or
     /// [`LATENCY_TARGET_UNLOADED_MULTIPLE`] times the least mean seen in a
-    /// sample with few refused, when that is longer (a disk or a machine
+    /// sample of at least [`UNLOADED_SAMPLE_REQUESTS_MIN`] answers with few
+    /// refused and some slot free all along, when that is longer (a disk or a machine
     /// slower than the target assumed does not starve a flood to the
     /// fewest slots).
     pub fn latency_target_now_ms(&self) -> f64 {

@@ -241,6 +241,33 @@ async fn on_a_machine_slower_than_the_target_the_target_follows_the_unloaded_tim
 }
 
 #[tokio::test(start_paused = true)]
+async fn slow_answers_while_every_slot_was_held_do_not_teach_the_unloaded_time() {
+    let gate = targeting(8, 100);
+    let held = admit_many(&gate, 8).await;
+    // Eight requests held every slot for 300 ms and were answered, nobody
+    // else asked: few refused, but no slot was ever free.
+    sample(&gate, 8, Duration::from_millis(300), 0);
+    assert_eq!(gate.latency_target_now_ms(), 100.0);
+    // A sample that began with every slot held does not count either.
+    drop(held);
+    sample(&gate, 8, Duration::from_millis(300), 0);
+    assert_eq!(gate.latency_target_now_ms(), 100.0);
+    // Some slot free all along: that is the unloaded time.
+    sample(&gate, 8, Duration::from_millis(30), 0);
+    assert_eq!(gate.latency_target_now_ms(), 120.0);
+    // Slots cut down to those held leave none free: the next sample is
+    // not the unloaded time either.
+    let held = admit_many(&gate, 4).await;
+    sample(&gate, 8, Duration::from_millis(1000), 90);
+    assert_eq!(gate.slots_now(), 4);
+    drop(held);
+    sample(&gate, 8, Duration::from_millis(10), 0);
+    assert_eq!(gate.latency_target_now_ms(), 120.0);
+    sample(&gate, 8, Duration::from_millis(10), 0);
+    assert_eq!(gate.latency_target_now_ms(), 100.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_queue_shrinks_with_the_slots() {
     let gate = Gate::new(AdmissionConfig {
         requests_in_flight_max: 64,
