@@ -371,6 +371,167 @@ async fn a_request_that_arrived_before_the_budget_ran_out_is_not_admitted_late()
     );
 }
 
+/// A request arriving now, waiting in a task; the task's output holds
+/// its slot once admitted.
+fn arriving(gate: &Arc<Gate>) -> tokio::task::JoinHandle<Result<super::Admitted, Refused>> {
+    let gate = Arc::clone(gate);
+    tokio::spawn(async move { gate.admit(Instant::now()).await })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_that_did_not_drain_within_the_budget_admits_its_newest_waiter_first() {
+    let gate = Arc::new(Gate::new(limits(1, 4, 25)));
+    let slot = gate.admit(Instant::now()).await.unwrap();
+    let first = arriving(&gate);
+    wait_until_queued(&gate, 1).await;
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let second = arriving(&gate);
+    wait_until_queued(&gate, 2).await;
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let third = arriving(&gate);
+    wait_until_queued(&gate, 3).await;
+    // 30 ms in: the first ran out of budget, and the queue has not been
+    // empty for longer than the budget.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    assert_eq!(
+        first.await.unwrap().unwrap_err(),
+        refused(Limit::QueueWait, 25)
+    );
+    drop(slot);
+    let newest = third.await.unwrap().expect("the newest waiter is admitted");
+    assert_eq!(gate.queued_now(), 1, "the older one still waits");
+    tokio::time::advance(Duration::from_millis(5)).await;
+    assert_eq!(
+        second.await.unwrap().unwrap_err(),
+        refused(Limit::QueueWait, 25)
+    );
+    drop(newest);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newcomer_to_a_full_queue_that_did_not_drain_takes_the_place_of_the_oldest() {
+    let gate = Arc::new(Gate::new(limits(1, 2, 25)));
+    let slot = gate.admit(Instant::now()).await.unwrap();
+    let zeroth = arriving(&gate);
+    wait_until_queued(&gate, 1).await;
+    tokio::time::advance(Duration::from_millis(10)).await;
+    let first = arriving(&gate);
+    wait_until_queued(&gate, 2).await;
+    // Full, but not yet a budget old: the newcomer is refused.
+    tokio::time::advance(Duration::from_millis(10)).await;
+    assert_eq!(
+        gate.admit(Instant::now()).await.unwrap_err(),
+        refused(Limit::RequestsQueued, 2)
+    );
+    tokio::time::advance(Duration::from_millis(5)).await;
+    assert_eq!(
+        zeroth.await.unwrap().unwrap_err(),
+        refused(Limit::QueueWait, 25)
+    );
+    let second = arriving(&gate);
+    wait_until_queued(&gate, 2).await;
+    // Full and not empty for longer than the budget: the oldest is refused
+    // at once, 16 ms into its wait of 25, and the newcomer takes its place.
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let third = arriving(&gate);
+    assert_eq!(
+        first.await.unwrap().unwrap_err(),
+        refused(Limit::RequestsQueued, 2)
+    );
+    wait_until_queued(&gate, 2).await;
+    drop(slot);
+    let newest = third.await.unwrap().expect("the newcomer is admitted");
+    drop(newest);
+    second.await.unwrap().expect("then the other one");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slots_given_back_by_the_latency_target_go_to_the_waiters() {
+    let gate = Arc::new(Gate::new(AdmissionConfig {
+        requests_in_flight_max: 8,
+        requests_queued_max: 8,
+        queue_wait_ms_max: 25,
+        latency_target_ms: 5,
+        ..AdmissionConfig::default()
+    }));
+    let mut held = admit_many(&gate, 8).await;
+    sample(&gate, 1, Duration::from_millis(50), 9);
+    assert_eq!(gate.slots_now(), 4);
+    held.truncate(4);
+    let waiting = arriving(&gate);
+    wait_until_queued(&gate, 1).await;
+    // Within the target: one more slot, at once to the waiter.
+    sample(&gate, 1, Duration::from_millis(1), 0);
+    assert_eq!(gate.slots_now(), 5);
+    waiting
+        .await
+        .unwrap()
+        .expect("admitted to the slot given back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_that_went_away_does_not_keep_a_freed_slot() {
+    let gate = Arc::new(Gate::new(limits(1, 4, 25)));
+    let slot = gate.admit(Instant::now()).await.unwrap();
+    let gone = arriving(&gate);
+    wait_until_queued(&gate, 1).await;
+    gone.abort();
+    wait_until_queued(&gate, 0).await;
+    let waiting = arriving(&gate);
+    wait_until_queued(&gate, 1).await;
+    drop(slot);
+    waiting.await.unwrap().expect("admitted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn however_requests_come_wait_and_go_no_slot_is_lost() {
+    // A queue mostly full (newcomers take the oldest's place, gone waiters
+    // are forgotten to make room) and one never full (freed slots meet the
+    // waiters that went away).
+    for queued in [2, 64] {
+        no_slot_lost(queued).await;
+    }
+}
+
+async fn no_slot_lost(queued: usize) {
+    let gate = Arc::new(Gate::new(limits(4, queued, 25)));
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..400u64 {
+        let gate = Arc::clone(&gate);
+        // Bursts and lulls, holds of 0 to 12 ms, some clients leaving.
+        let (arrives, holds) = ((i * 7919) % 300, (i * 31) % 13);
+        requests.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(arrives)).await;
+            let admit = gate.admit(Instant::now());
+            let admitted = if i % 11 == 0 {
+                match tokio::time::timeout(Duration::from_millis(3), admit).await {
+                    Ok(admitted) => admitted,
+                    Err(_gone) => return None,
+                }
+            } else {
+                admit.await
+            };
+            let slot = admitted.ok()?;
+            tokio::time::sleep(Duration::from_millis(holds)).await;
+            drop(slot);
+            Some(())
+        });
+    }
+    let mut admitted = 0;
+    while let Some(done) = requests.join_next().await {
+        admitted += usize::from(done.unwrap().is_some());
+    }
+    assert!(admitted > 100, "{admitted} admitted");
+    assert_eq!(gate.queued_now(), 0);
+    let all = admit_many(&gate, 4).await;
+    assert!(
+        gate.admit(Instant::now() - Duration::from_secs(1))
+            .await
+            .is_err()
+    );
+    drop(all);
+}
+
 #[tokio::test(start_paused = true)]
 async fn zero_slots_turn_admission_control_off() {
     let gate = Gate::new(limits(0, 0, 0));
