@@ -19,13 +19,13 @@
 //! deleted payment is read, so nothing sends it.)
 
 use axum::body::Bytes;
+use payledger_app::latest_cache::{LatestCache, Versioned};
 use payledger_app::payments::Committed;
 use payledger_domain::{Payment, PaymentId};
 use payledger_wire::json::{
     EarlierText, TransactionSpans, payment_json_bytes, payment_json_reusing,
 };
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Most bytes the kept texts count for, in all: each entry counts its text
 /// twice (once for the text, once for the payment it keeps alive) and its
@@ -45,47 +45,35 @@ struct Kept {
     spans: TransactionSpans,
 }
 
-impl Kept {
+impl Versioned for Kept {
+    fn payment_id(&self) -> PaymentId {
+        self.payment.id
+    }
+
+    fn version(&self) -> u64 {
+        self.payment.version
+    }
+
     /// What this entry counts against [`PAYMENT_TEXT_CACHE_BYTES_MAX`].
-    fn size_bytes(&self) -> usize {
+    fn cost(&self) -> usize {
         2 * self.text.len() + self.spans.size_bytes()
     }
 }
 
-#[derive(Debug, Default)]
-struct Shard {
-    kept: HashMap<PaymentId, Arc<Kept>>,
-    bytes: usize,
-}
-
 /// Texts of payments recently answered (see the module doc).
 #[derive(Debug)]
-pub struct PaymentTexts {
-    shards: Box<[Mutex<Shard>]>,
-}
+pub struct PaymentTexts(LatestCache<Kept>);
 
 impl Default for PaymentTexts {
     fn default() -> Self {
-        Self {
-            shards: (0..PAYMENT_TEXT_CACHE_SHARDS)
-                .map(|_| Mutex::new(Shard::default()))
-                .collect(),
-        }
+        Self(LatestCache::new(
+            PAYMENT_TEXT_CACHE_SHARDS,
+            PAYMENT_TEXT_CACHE_BYTES_MAX,
+        ))
     }
 }
 
 impl PaymentTexts {
-    fn lock(&self, id: PaymentId) -> std::sync::MutexGuard<'_, Shard> {
-        let byte = usize::from(id.as_bytes()[15]);
-        self.shards[byte % self.shards.len()]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn get(&self, id: PaymentId) -> Option<Arc<Kept>> {
-        self.lock(id).kept.get(&id).cloned()
-    }
-
     /// The JSON of the payment a command left: written against the kept
     /// text of an earlier version, and kept for the next. The answer of a
     /// deletion or of a replayed request is written afresh and not kept,
@@ -95,7 +83,7 @@ impl PaymentTexts {
     pub fn written(&self, committed: &Committed) -> Bytes {
         let payment = &committed.payment;
         if payment.deleted {
-            self.forget(payment.id);
+            self.0.forget(payment.id);
         }
         if payment.deleted || committed.replayed {
             return Bytes::from(payment_json_bytes(payment));
@@ -114,7 +102,7 @@ impl PaymentTexts {
     /// The kept text of `payment`'s version, or one written now against
     /// the kept text of another version, and kept.
     fn kept_text(&self, payment: &Arc<Payment>) -> Bytes {
-        let earlier = self.get(payment.id);
+        let earlier = self.0.get(payment.id);
         if let Some(kept) = &earlier
             && kept.payment.version == payment.version
         {
@@ -133,53 +121,17 @@ impl PaymentTexts {
             text: Bytes::from(text),
             spans,
         });
-        self.keep(&kept);
+        self.0.keep(&kept);
         kept.text.clone()
     }
 
     /// Like [`Self::current`] for a payment not shared behind an `Arc`:
     /// a fresh text when none is kept at its version, not kept.
     pub fn read(&self, payment: &Payment) -> Bytes {
-        match self.get(payment.id) {
+        match self.0.get(payment.id) {
             Some(kept) if kept.payment.version == payment.version => kept.text.clone(),
             _ => Bytes::from(payment_json_bytes(payment)),
         }
-    }
-
-    /// Forgets the payment's text.
-    fn forget(&self, id: PaymentId) {
-        let mut shard = self.lock(id);
-        if let Some(old) = shard.kept.remove(&id) {
-            shard.bytes -= old.size_bytes();
-        }
-    }
-
-    /// Keeps `kept` unless a later version of the payment is kept already.
-    fn keep(&self, kept: &Arc<Kept>) {
-        let id = kept.payment.id;
-        let needed = kept.size_bytes();
-        let share = PAYMENT_TEXT_CACHE_BYTES_MAX / PAYMENT_TEXT_CACHE_SHARDS;
-        let mut guard = self.lock(id);
-        let shard = &mut *guard;
-        if (shard.kept.get(&id)).is_some_and(|k| k.payment.version >= kept.payment.version) {
-            return;
-        }
-        if let Some(old) = shard.kept.remove(&id) {
-            shard.bytes -= old.size_bytes();
-        }
-        if needed > share {
-            return;
-        }
-        while shard.bytes + needed > share {
-            let Some(victim) = shard.kept.keys().next().copied() else {
-                break;
-            };
-            if let Some(old) = shard.kept.remove(&victim) {
-                shard.bytes -= old.size_bytes();
-            }
-        }
-        shard.bytes += needed;
-        shard.kept.insert(id, Arc::clone(kept));
     }
 }
 

@@ -33,6 +33,7 @@ pub mod error;
 mod golden;
 pub mod history;
 pub mod idempotency;
+pub mod latest_cache;
 pub mod merchants;
 pub mod message_index;
 pub mod order_attempts;

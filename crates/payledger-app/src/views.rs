@@ -11,13 +11,13 @@
 //! needs no invalidation.
 
 use crate::error::AppError;
+use crate::latest_cache::{LatestCache, Versioned};
 use crate::payments::corrupt_with;
 use crate::table_keys::{self, ViewList};
 use payledger_domain::payment::{CustomFields, Transaction};
 use payledger_domain::{Payment, PaymentId, ProjectKey};
 use payledger_store::{EventStore, KvWrite, Table};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Most items the view cache holds: a payment counts 1 plus its
 /// transactions and interface interactions (about 400 bytes each in
@@ -39,102 +39,60 @@ pub struct StoredView {
     pub whole: bool,
 }
 
-/// One shard of the cache: views by payment id, and the items they hold.
-type Shard = Mutex<ShardViews>;
+/// A view counts 1 plus its transactions and interface interactions
+/// against [`VIEW_CACHE_ITEMS_MAX`].
+impl Versioned for Payment {
+    fn payment_id(&self) -> PaymentId {
+        self.id
+    }
 
-#[derive(Debug, Default)]
-struct ShardViews {
-    views: HashMap<PaymentId, Arc<Payment>>,
-    items: usize,
-}
+    fn version(&self) -> u64 {
+        self.version
+    }
 
-/// What a view counts against [`VIEW_CACHE_ITEMS_MAX`].
-fn items(payment: &Payment) -> usize {
-    1 + payment.transactions.len() + payment.interface_interactions.len()
+    fn cost(&self) -> usize {
+        1 + self.transactions.len() + self.interface_interactions.len()
+    }
 }
 
 /// Views recently read or written, by payment id.
 #[derive(Debug)]
-pub struct ViewCache {
-    shards: Box<[Shard]>,
-}
+pub struct ViewCache(LatestCache<Payment>);
 
 impl Default for ViewCache {
     fn default() -> Self {
-        Self {
-            shards: (0..VIEW_CACHE_SHARDS)
-                .map(|_| Mutex::new(ShardViews::default()))
-                .collect(),
-        }
+        Self(LatestCache::new(VIEW_CACHE_SHARDS, VIEW_CACHE_ITEMS_MAX))
     }
 }
 
 impl ViewCache {
-    fn shard(&self, id: PaymentId) -> &Shard {
-        let byte = usize::from(id.as_bytes()[15]);
-        &self.shards[byte % self.shards.len()]
-    }
-
-    fn lock(&self, id: PaymentId) -> std::sync::MutexGuard<'_, ShardViews> {
-        self.shard(id)
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The cached view of `id` at exactly `version`.
     pub fn get(&self, id: PaymentId, version: u64) -> Option<Arc<Payment>> {
-        let shard = self.lock(id);
-        shard
-            .views
-            .get(&id)
-            .filter(|p| p.version == version)
-            .cloned()
+        self.0.get(id).filter(|p| p.version == version)
     }
 
     /// Keeps `payment` unless a later version of it is cached already;
     /// forgets a deleted one.
     pub fn put(&self, payment: &Arc<Payment>) {
-        let mut guard = self.lock(payment.id);
-        let shard = &mut *guard;
-        if (shard.views.get(&payment.id)).is_some_and(|p| p.version >= payment.version) {
-            return;
+        if payment.deleted {
+            self.0.forget(payment.id);
+        } else {
+            self.0.keep(payment);
         }
-        if let Some(old) = shard.views.remove(&payment.id) {
-            shard.items -= items(&old);
-        }
-        let needed = items(payment);
-        let share = VIEW_CACHE_ITEMS_MAX / VIEW_CACHE_SHARDS;
-        if payment.deleted || needed > share {
-            return;
-        }
-        while shard.items + needed > share {
-            let Some(evicted) = shard.views.keys().next().copied() else {
-                break;
-            };
-            if let Some(old) = shard.views.remove(&evicted) {
-                shard.items -= items(&old);
-            }
-        }
-        shard.items += needed;
-        shard.views.insert(payment.id, Arc::clone(payment));
     }
 
     /// Number of cached views.
     pub fn len(&self) -> usize {
-        (self.shards.iter())
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).views.len())
-            .sum()
+        self.0.len()
     }
 
     /// Items the cached views hold (see [`VIEW_CACHE_ITEMS_MAX`]).
     pub fn items(&self) -> usize {
-        (self.shards.iter())
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).items)
-            .sum()
+        self.0.cost()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 }
 

@@ -105,28 +105,21 @@ fn the_texts_kept_stay_within_the_budget() {
         payment.id = PaymentId::from_bytes(*uuid::Uuid::from_u128(n as u128).as_bytes());
         texts.written(&committed(&Arc::new(payment)));
     }
-    let mut total = 0;
-    for shard in texts.shards.iter() {
-        let shard = shard.lock().unwrap();
-        let counted: usize = shard.kept.values().map(|k| k.size_bytes()).sum();
-        assert_eq!(shard.bytes, counted, "the shard counts what it holds");
-        assert!(
-            shard.bytes <= share,
-            "{} bytes in a shard of {share}",
-            shard.bytes
-        );
-        total += shard.bytes;
-    }
+    let kept = texts.0.cost();
     assert!(
-        total > PAYMENT_TEXT_CACHE_BYTES_MAX / 2,
-        "the cache is used: {total} bytes"
+        kept <= PAYMENT_TEXT_CACHE_BYTES_MAX,
+        "{kept} bytes kept, budget {PAYMENT_TEXT_CACHE_BYTES_MAX}"
+    );
+    assert!(
+        kept > PAYMENT_TEXT_CACHE_BYTES_MAX / 2,
+        "the cache is used: {kept} bytes"
     );
 
     // A payment bigger than a shard's share is answered but not kept.
     let huge = version_of(&template, 1, share / 200);
     let text = texts.written(&committed(&huge));
     assert_eq!(&text[..], &payment_json_bytes(&huge)[..]);
-    assert!(texts.get(huge.id).is_none());
+    assert!(texts.0.get(huge.id).is_none());
 }
 
 #[test]
@@ -153,7 +146,7 @@ fn deletions_and_replays_are_answered_afresh_and_a_deletion_forgets_the_payment(
     let answer = texts.written(&committed(&deleted));
     assert_eq!(&answer[..], &payment_json_bytes(&deleted)[..]);
     assert!(
-        texts.get(payment.0.id).is_none(),
+        texts.0.get(payment.0.id).is_none(),
         "the deletion forgot the payment"
     );
     assert_ne!(texts.read(&second).as_ptr(), kept.as_ptr());
