@@ -3,11 +3,10 @@
 //!
 //! Every gated request (every path but `/health`, `/ready`, `/metrics`,
 //! `/openapi.json`, the payment page and the signed tokenization API, see
-//! [`gated`]) holds one of `requests_in_flight_max` slots while it runs.
-//! When every slot is taken it waits in a queue of at most
+//! [`gated`]) holds one of `requests_in_flight_max` slots while it runs. When every
+//! slot is taken it waits, first come first served, in a queue of at most
 //! `requests_queued_max` requests and for at most `queue_wait_ms_max`
-//! from its arrival: first come first served, or newest first in a queue
-//! that stands (see [`queue`]). A request that finds the queue full, or whose wait
+//! from its arrival. A request that finds the queue full, or whose wait
 //! passes the budget, is refused with `503 Overloaded` and `Retry-After`
 //! in the commercetools error body, naming the limit. The gate is the
 //! router's outermost layer ([`shed`]): the refusal comes before routing,
@@ -77,6 +76,7 @@ use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Duration, Instant};
 
 /// Default of `requests_in_flight_max`, in requests.
@@ -267,14 +267,19 @@ pub struct Refused {
 /// when the latency adaptation cut the slots while it ran).
 #[derive(Debug)]
 pub struct Admitted {
-    slot: Option<Held>,
+    slot: Option<(OwnedSemaphorePermit, Arc<AtomicUsize>)>,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
+        if let Some((slot, owed)) = self.slot.take() {
             payledger_metrics::metrics().requests_in_flight.dec();
-            drop(slot);
+            if owed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                slot.forget();
+            }
         }
     }
 }
@@ -283,9 +288,8 @@ impl Drop for Admitted {
 struct QueueSpot<'a>(&'a AtomicUsize);
 
 impl<'a> QueueSpot<'a> {
-    /// Counts a place in `queued`.
+    /// Counts the place `queued` already reserved for it.
     fn take(queued: &'a AtomicUsize) -> Self {
-        queued.fetch_add(1, Ordering::AcqRel);
         payledger_metrics::metrics().requests_queued.inc();
         Self(queued)
     }
@@ -302,7 +306,7 @@ impl Drop for QueueSpot<'_> {
 #[derive(Debug)]
 pub struct Gate {
     config: AdmissionConfig,
-    slots: Arc<Slots>,
+    slots: Arc<Semaphore>,
     /// Whether admissions are paced now (read by every request; the pace
     /// itself is locked only while it is on).
     paced: AtomicBool,
@@ -318,6 +322,8 @@ pub struct Gate {
     /// The slots now (`requests_in_flight_max` unless the latency
     /// adaptation cut them); changed only by [`Gate::adapt_slots`].
     slots_now: AtomicUsize,
+    /// Slots cut while they were held: retired when their request ends.
+    owed: Arc<AtomicUsize>,
     /// Admitted requests answered, and their time in the server in µs,
     /// since the last [`Gate::adapt_slots`].
     served: AtomicU64,
@@ -338,12 +344,11 @@ impl Gate {
     pub fn new(config: AdmissionConfig) -> Self {
         Self {
             config,
-            slots: Slots::new(
+            slots: Arc::new(Semaphore::new(
                 config
                     .requests_in_flight_max
                     .min(ADMISSION_REQUESTS_LIMIT_MAX),
-                Duration::from_millis(config.queue_wait_ms_max),
-            ),
+            )),
             paced: AtomicBool::new(false),
             pace: Mutex::new(Pace {
                 per_s: f64::INFINITY,
@@ -357,6 +362,7 @@ impl Gate {
             queued: AtomicUsize::new(0),
             clients: Mutex::new(HashMap::new()),
             slots_now: AtomicUsize::new(config.requests_in_flight_max),
+            owed: Arc::new(AtomicUsize::new(0)),
             served: AtomicU64::new(0),
             served_us: AtomicU64::new(0),
             refused_by_slots: AtomicU64::new(0),
@@ -402,11 +408,11 @@ impl Gate {
         }
         let m = payledger_metrics::metrics();
         self.take_pace(arrived)?;
-        let slot = match self.slots.try_take() {
-            Some(slot) => slot,
-            None => self.wait(arrived).await?,
+        let slot = match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => self.wait(arrived).await?,
         };
-        if self.config.latency_target_ms > 0 && self.slots.free() == 0 {
+        if self.config.latency_target_ms > 0 && self.slots.available_permits() == 0 {
             self.exhausted.store(true, Ordering::Relaxed);
         }
         m.requests_in_flight.inc();
@@ -415,48 +421,38 @@ impl Gate {
         if self.config.cpu_percent_max > 0 {
             self.admitted.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Admitted { slot: Some(slot) })
+        Ok(Admitted {
+            slot: Some((slot, Arc::clone(&self.owed))),
+        })
     }
 
-    /// Waits in the queue for a slot, within its bound and the budget
-    /// (see [`queue`]).
-    async fn wait(&self, arrived: Instant) -> Result<Held, Refused> {
+    /// Waits in the queue for a slot, within its bound and the budget.
+    async fn wait(&self, arrived: Instant) -> Result<OwnedSemaphorePermit, Refused> {
         self.pressed.fetch_add(1, Ordering::Relaxed);
         let queued_max = self.queued_max_now();
         if queued_max == 0 {
             return Err(self.overloaded(Limit::RequestsInFlight));
         }
-        let budget = Duration::from_millis(self.config.queue_wait_ms_max);
-        if arrived.elapsed() > budget {
-            return Err(self.overloaded(Limit::QueueWait));
+        let taken = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < queued_max).then_some(n + 1)
+            });
+        if taken.is_err() {
+            return Err(self.overloaded(Limit::RequestsQueued));
         }
-        let (id, mut slot) = match self.slots.join(queued_max) {
-            Joined::Admitted(held) => return Ok(held),
-            Joined::Full => return Err(self.overloaded(Limit::RequestsQueued)),
-            Joined::Waiting(id, slot) => (id, slot),
-        };
         // Left when the wait ends, also when the client goes away meanwhile
         // (the future is dropped).
         let spot = QueueSpot::take(&self.queued);
-        let waited = tokio::time::timeout_at(arrived + budget, &mut slot).await;
+        let budget = Duration::from_millis(self.config.queue_wait_ms_max);
+        let waited =
+            tokio::time::timeout_at(arrived + budget, Arc::clone(&self.slots).acquire_owned())
+                .await;
         drop(spot);
         match waited {
-            Ok(Ok(permit)) => {
-                let held = self.slots.received(permit);
-                // Its work has not started: past the budget it is refused
-                // (and the slot passed on).
-                if arrived.elapsed() <= budget {
-                    Ok(held)
-                } else {
-                    Err(self.overloaded(Limit::QueueWait))
-                }
-            }
-            // A newcomer took its place in a standing queue.
-            Ok(Err(_)) => Err(self.overloaded(Limit::RequestsQueued)),
-            Err(_) => {
-                self.slots.leave(id, slot);
-                Err(self.overloaded(Limit::QueueWait))
-            }
+            // Its work has not started: past the budget it is refused.
+            Ok(Ok(slot)) if arrived.elapsed() <= budget => Ok(slot),
+            _ => Err(self.overloaded(Limit::QueueWait)),
         }
     }
 
@@ -617,11 +613,8 @@ async fn refuse(request: Request, refused: Refused) -> Response {
 }
 
 mod adapt;
-mod queue;
-
 use adapt::Pace;
 pub use adapt::adapt_to_load;
-use queue::{Held, Joined, Slots};
 
 #[cfg(test)]
 mod tests;

@@ -51,7 +51,7 @@ impl Gate {
         }
         // The next sample starts with every slot held if they are now
         // (held, or cut just now).
-        if self.slots.free() == 0 {
+        if self.slots.available_permits() == 0 {
             self.exhausted.store(true, Ordering::Release);
         }
     }
@@ -103,9 +103,22 @@ impl Gate {
 
     fn resize(&self, now: usize, to: usize) {
         if to < now {
-            self.slots.cut(now - to);
+            let cut = now - to;
+            // Free slots go at once; held ones when their request ends.
+            let forgotten = self.slots.forget_permits(cut);
+            self.owed.fetch_add(cut - forgotten, Ordering::AcqRel);
         } else if to > now {
-            self.slots.add(to - now);
+            let mut added = to - now;
+            // Slots still owed need not be retired any more.
+            if let Ok(owed) = self
+                .owed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(added))
+                })
+            {
+                added -= owed.min(added);
+            }
+            self.slots.add_permits(added);
         }
         self.slots_now.store(to, Ordering::Release);
         payledger_metrics::metrics()
