@@ -83,8 +83,13 @@ use tokio::time::{Duration, Instant};
 pub const REQUESTS_IN_FLIGHT_MAX_DEFAULT: usize = 64;
 /// Default of `requests_queued_max`, in requests.
 pub const REQUESTS_QUEUED_MAX_DEFAULT: usize = 64;
-/// Default of `queue_wait_ms_max`, in milliseconds.
-pub const QUEUE_WAIT_MS_MAX_DEFAULT: u64 = 10;
+/// Default of `queue_wait_ms_max`, in milliseconds. Measured on two
+/// cores (BENCHMARKS.md "Overload", seventh session), against 10 ms: at
+/// five times the sustainable update rate the admitted p50 falls from
+/// 9–10 ms (what first come first served admits has waited almost the
+/// whole budget) to 6.5–6.8 ms and the p99 from 31–48 ms to 17–32 ms,
+/// while at the sustainable rate it refuses nothing more.
+pub const QUEUE_WAIT_MS_MAX_DEFAULT: u64 = 2;
 /// Default of `cpu_percent_max`, in percent of the process's CPUs: off.
 /// Measured on two cores (BENCHMARKS.md "Overload"), pacing at 90 %
 /// halves the admitted p99 at 1× the sustainable rate but refuses a
