@@ -52,10 +52,18 @@ fn db_options() -> Options {
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_max_background_jobs(2);
-    // Many partition writers commit at once; pipelining lets RocksDB overlap
-    // their WAL and memtable work. Their fsyncs are shared by its own write
-    // grouping.
-    options.set_enable_pipelined_write(true);
+    // Many partition writers commit at once; their fsyncs are shared by
+    // RocksDB's own write grouping. The group's leader writes the log,
+    // syncs it and inserts every member's batch into the memtables, while
+    // the members wait asleep: on few cores, members that spin or yield
+    // while they wait, a pipeline that hands the memtable stage to
+    // another thread, and members inserting their own batches in parallel
+    // each cost more CPU and wake-ups than they save (BENCHMARKS.md
+    // "HTTP API", seventh session: 7-38 % more updates/s over HTTP with
+    // all three off, 7-26 % less server CPU per update).
+    options.set_enable_pipelined_write(false);
+    options.set_allow_concurrent_memtable_write(false);
+    options.set_enable_write_thread_adaptive_yield(false);
     options.set_write_buffer_size(64 << 20);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
     options
