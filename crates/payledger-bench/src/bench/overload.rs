@@ -10,7 +10,8 @@
 //! 2. **Offered load** at each of `--levels` × R, both servers in turn
 //!    (which goes first alternates from level to level): an open loop (arrivals on a fixed schedule, whatever the answers),
 //!    carried by up to `--connections` connections, each updating its own
-//!    payment. A request's latency counts from when the schedule said to
+//!    payment over a connection it writes and reads by hand ([`wire`]: a
+//!    general-purpose client cost the generator too much CPU to offer 5×). A request's latency counts from when the schedule said to
 //!    send it, so a client that could not send for want of a free
 //!    connection sees that wait too (no coordinated omission). Admitted
 //!    (2xx) and refused (503/429) answers are reported apart; any other
@@ -44,6 +45,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod wire;
 
 /// The settings of an overload run.
 #[derive(Debug, Args)]
@@ -403,6 +406,10 @@ impl Drop for ServerProcess {
 /// One payment per connection, updated by one request at a time.
 struct Writer {
     url: String,
+    /// The request line's path of `url`.
+    path: String,
+    /// The open loop's own connection for this payment.
+    wire: wire::Wire,
     version: u64,
     last_transaction: String,
     acknowledged: Vec<String>,
@@ -487,8 +494,12 @@ impl Fleet {
                 reply.status()
             );
             let payment: Value = reply.json().await?;
+            let url = format!("{base}/payments/{}", payment["id"].as_str().context("id")?);
+            let (address, path) = wire::split_url(&url)?;
             writers.push(Writer {
-                url: format!("{base}/payments/{}", payment["id"].as_str().context("id")?),
+                wire: wire::Wire::new(address),
+                path: path.to_owned(),
+                url,
                 version: payment["version"].as_u64().context("version")?,
                 last_transaction: payment["transactions"][0]["id"]
                     .as_str()
@@ -504,25 +515,28 @@ impl Fleet {
         })
     }
 
-    /// Opens a connection for every writer at once (each reads its
-    /// payment; a refusal opened it as well), so that the open loop finds
-    /// them open.
-    async fn connect_all(&self) -> anyhow::Result<()> {
-        let reads: Vec<_> = self
+    /// Opens the open loop's connection of every writer at once (each
+    /// reads its payment; a refusal opened it as well), so that the open
+    /// loop finds them open.
+    async fn connect_all(&mut self) -> anyhow::Result<()> {
+        let tasks: Vec<_> = self
             .writers
-            .iter()
-            .map(|writer| {
-                let (http, token, url) =
-                    (self.http.clone(), self.token.clone(), writer.url.clone());
-                tokio::spawn(async move { read(&http, &token, &url).await })
+            .drain(..)
+            .map(|mut writer| {
+                let token = self.token.clone();
+                tokio::spawn(async move {
+                    let answer = writer.read_wire(&token).await;
+                    (writer, answer)
+                })
             })
             .collect();
-        for read in reads {
-            anyhow::ensure!(
-                !matches!(read.await?, Answer::Error),
-                "a warm-up read failed"
-            );
+        let mut failed = 0;
+        for task in tasks {
+            let (writer, answer) = task.await?;
+            failed += usize::from(matches!(answer, Answer::Error));
+            self.writers.push(writer);
         }
+        anyhow::ensure!(failed == 0, "{failed} warm-up reads failed");
         Ok(())
     }
 
@@ -567,8 +581,7 @@ impl Fleet {
             .writers
             .drain(..)
             .map(|mut writer| {
-                let (http, token, next) =
-                    (self.http.clone(), self.token.clone(), Arc::clone(&next));
+                let (token, next) = (self.token.clone(), Arc::clone(&next));
                 tokio::spawn(async move {
                     let mut measured = Measured::new();
                     loop {
@@ -587,7 +600,7 @@ impl Fleet {
                             measured.late += 1;
                         }
                         let due = if busy { due } else { sent };
-                        let answer = writer.update(&http, &token).await;
+                        let answer = writer.update_wire(&token).await;
                         measured.record(answer, due, sent);
                     }
                     (writer, measured)
@@ -662,18 +675,14 @@ impl Measured {
 }
 
 impl Writer {
-    /// `addTransaction` + `changeTransactionState` of the previous one,
-    /// as `payledger-bench load` sends.
+    /// An update (see [`Writer::update_body`]) through the shared client
+    /// (the closed loop).
     async fn update(&mut self, http: &reqwest::Client, token: &str) -> Answer {
-        let body = format!(
-            r#"{{"version":{},"actions":[{{"action":"addTransaction","transaction":{{"type":"Charge","amount":{{"currencyCode":"EUR","centAmount":100}}}}}},{{"action":"changeTransactionState","transactionId":"{}","state":"Success"}}]}}"#,
-            self.version, self.last_transaction
-        );
         let request = http
             .post(&self.url)
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body);
+            .body(self.update_body());
         let Ok(reply) = request.send().await else {
             return Answer::Error;
         };
@@ -681,8 +690,51 @@ impl Writer {
         let Ok(bytes) = reply.bytes().await else {
             return Answer::Error;
         };
+        self.answered(status, &bytes)
+    }
+
+    /// The same update over the writer's own connection (the open loop).
+    async fn update_wire(&mut self, token: &str) -> Answer {
+        let body = self.update_body();
+        let request = format!(
+            "POST {} HTTP/1.1\r\nhost: {PROJECT}\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            self.path,
+            body.len()
+        );
+        match self.wire.exchange(request.as_bytes()).await {
+            Ok((status, bytes)) => self.answered(status, &bytes),
+            Err(_) => Answer::Error,
+        }
+    }
+
+    /// A read of the payment over the writer's own connection.
+    async fn read_wire(&mut self, token: &str) -> Answer {
+        let request = format!(
+            "GET {} HTTP/1.1\r\nhost: {PROJECT}\r\nauthorization: Bearer {token}\r\n\r\n",
+            self.path
+        );
+        match self.wire.exchange(request.as_bytes()).await {
+            Ok((200, _)) => Answer::Admitted,
+            Ok((429 | 503, _)) => Answer::Refused,
+            _ => Answer::Error,
+        }
+    }
+
+    /// `addTransaction` + `changeTransactionState` of the previous one,
+    /// as `payledger-bench load` sends.
+    fn update_body(&self) -> String {
+        format!(
+            r#"{{"version":{},"actions":[{{"action":"addTransaction","transaction":{{"type":"Charge","amount":{{"currencyCode":"EUR","centAmount":100}}}}}},{{"action":"changeTransactionState","transactionId":"{}","state":"Success"}}]}}"#,
+            self.version, self.last_transaction
+        )
+    }
+
+    /// Counts an update's answer: an admitted one moves the writer to the
+    /// version and transaction it acknowledged.
+    fn answered(&mut self, status: u16, bytes: &[u8]) -> Answer {
         match status {
-            200 => match super::load::scan_update(&bytes) {
+            200 => match super::load::scan_update(bytes) {
                 Some((version, last)) => {
                     self.version = version;
                     self.acknowledged.push(last.clone());
