@@ -61,7 +61,7 @@ impl CommandMeta {
             .into_iter()
             .map(|event| NewEvent {
                 meta: EventMeta {
-                    event_id: EventId::from_uuid(uuid::Uuid::new_v4()),
+                    event_id: new_event_id(),
                     project: self.project.clone(),
                     recorded_at,
                     actor: self.actor.clone(),
@@ -668,6 +668,16 @@ impl Prepared {
     }
 }
 
+/// A new event's id: a time-ordered UUID (version 7: the millisecond, then
+/// random bits; unique and unguessable like version 4). Event ids key the
+/// `EventIds` table, written with every event: ids that follow each other
+/// land next to the previous insert in RocksDB's memtable, where random
+/// ones each search it from the top (BENCHMARKS.md "HTTP API", eighth
+/// session). Message ids are these ids.
+fn new_event_id() -> EventId {
+    EventId::from_uuid(uuid::Uuid::now_v7())
+}
+
 fn corrupt(what: &'static str) -> impl Fn() -> AppError {
     move || AppError::Store(payledger_store::StoreError::Corrupt(what.into()))
 }
@@ -677,3 +687,6 @@ pub(crate) fn corrupt_with(what: &str, error: &dyn std::fmt::Display) -> AppErro
         "{what}: {error}"
     )))
 }
+
+#[cfg(test)]
+mod tests;
