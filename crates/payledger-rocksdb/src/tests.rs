@@ -232,3 +232,45 @@ fn the_log_read_from_memory_is_the_log_read_from_the_database() {
     );
     assert_eq!(store.read_log(0, new_head + 1, 10).expect("read"), vec![]);
 }
+
+#[test]
+fn the_log_family_inserts_each_partitions_next_key_where_its_last_one_went() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(RocksStore::open(dir.path(), &RocksConfig::default()).expect("open"));
+    // RocksDB writes the options it opened with to an OPTIONS file.
+    let options = std::fs::read_dir(dir.path())
+        .expect("list the store")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("OPTIONS-"))
+        })
+        .max()
+        .expect("an OPTIONS file");
+    let text = std::fs::read_to_string(options).expect("read OPTIONS");
+    let family = |name: &str| {
+        let start = text
+            .find(&format!("[CFOptions \"{name}\"]"))
+            .expect("the family's section");
+        let rest = &text[start + 1..];
+        &rest[..rest.find("\n[").unwrap_or(rest.len())]
+    };
+    let hinted = |name: &str| {
+        family(name).contains(&format!(
+            "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.{}",
+            crate::store::LOG_KEY_PARTITION_BYTES
+        ))
+    };
+    assert!(
+        hinted(crate::keys::CF_LOG),
+        "{}",
+        family(crate::keys::CF_LOG)
+    );
+    assert!(!hinted(crate::keys::CF_META), "only the log is hinted");
+    // The prefix is the partition: its keys share it, other partitions' do not.
+    let prefix = |partition, sequence| {
+        crate::keys::log_key(partition, sequence)[..crate::store::LOG_KEY_PARTITION_BYTES].to_vec()
+    };
+    assert_eq!(prefix(3, 1), prefix(3, u64::MAX));
+    assert_ne!(prefix(3, 1), prefix(4, 1));
+}
