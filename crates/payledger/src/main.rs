@@ -35,6 +35,8 @@ use clap::{CommandFactory, FromArgMatches};
 
 /// mimalloc: the server allocates many short-lived buffers per request
 /// (JSON, protobuf, batches); glibc malloc showed as ~15% of CPU under load.
+/// Built without transparent huge pages (`no_thp` in the workspace's
+/// Cargo.toml): faulting them in stalled requests for tens of milliseconds.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
