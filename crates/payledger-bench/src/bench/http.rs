@@ -111,7 +111,7 @@ async fn measure_all(root: &std::path::Path, args: &BenchHttpArgs) -> anyhow::Re
     );
     for &clients in &args.clients {
         for &workload in &chosen {
-            rows.push(measure(&http, &base, &token, workload, clients, seconds).await?);
+            rows.push(measure(&base, &token, workload, clients, seconds).await?);
         }
     }
     server.stop().await?;
@@ -140,7 +140,6 @@ pub(super) async fn token(
 }
 
 async fn measure(
-    http: &reqwest::Client,
     base: &str,
     token: &str,
     workload: Workload,
@@ -152,18 +151,19 @@ async fn measure(
     let tasks: Vec<_> = (0..clients)
         .map(|n| {
             let client = Client(Connection::new(
-                http.clone(),
-                format!("{base}/{PROJECT}"),
+                &format!("{base}/{PROJECT}"),
                 Some(token.to_owned()),
                 format!(
                     "{}-{n}-{}",
                     workload.name().len(),
                     uuid::Uuid::new_v4().simple()
                 ),
-            ));
-            tokio::spawn(async move { client.run(workload, deadline).await })
+            )?);
+            Ok(tokio::spawn(
+                async move { client.run(workload, deadline).await },
+            ))
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut row = Row {
         workload,
         clients,

@@ -24,12 +24,17 @@
 //!   It needs a server with a PSP (a retry creates a PaymentIntent and
 //!   reads its client secret: two PSP calls).
 //!
+//! Requests go out over the generator's own HTTP/1.1 connections
+//! ([`super::wire`]), written and read by hand so the generator takes as
+//! little CPU as it can from the cores it shares with the server.
+//!
 //! With `--server-pid` the server's CPU time over the measured window
 //! (user + system, from `/proc/<pid>/stat`) is divided by the requests
 //! answered: the server's CPU cost per request. The generator's own cost is
 //! reported the same way, so a reader sees whether the client was the
 //! bottleneck.
 
+use super::wire::{self, Wire};
 use super::{latency_histogram, micros, ms};
 use anyhow::Context;
 use clap::Args;
@@ -40,7 +45,7 @@ use std::time::{Duration, Instant};
 /// The settings of one load run.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Base URL of the server, e.g. `http://127.0.0.1:8080`.
+    /// Base URL of the server, e.g. `http://127.0.0.1:8080` (plain HTTP).
     #[arg(long)]
     pub url: String,
     /// Project key the payments are written in.
@@ -241,7 +246,6 @@ struct Row {
 
 async fn measure_all(args: &LoadArgs, chosen: &[Workload]) -> anyhow::Result<Vec<Row>> {
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
         .timeout(REQUEST_TIMEOUT)
         .build()?;
     let token = match (&args.token, &args.client_id, &args.client_secret) {
@@ -254,16 +258,15 @@ async fn measure_all(args: &LoadArgs, chosen: &[Workload]) -> anyhow::Result<Vec
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     for &transactions in &args.transactions {
         for &workload in chosen {
-            let connections: Vec<Connection> = (0..args.connections)
+            let connections = (0..args.connections)
                 .map(|n| {
                     Connection::new(
-                        http.clone(),
-                        format!("{}/{}", args.url.trim_end_matches('/'), args.project),
+                        &format!("{}/{}", args.url.trim_end_matches('/'), args.project),
                         token.clone(),
                         format!("{run_id}-{transactions}-{}-{n}", workload.flag()),
                     )
                 })
-                .collect();
+                .collect::<anyhow::Result<Vec<Connection>>>()?;
             rows.push(measure(args, &ticks, connections, workload, transactions).await?);
         }
     }
@@ -382,9 +385,11 @@ async fn measure(
 /// One closed-loop connection and the payments it owns (also the client of
 /// `payledger-bench http`).
 pub(super) struct Connection {
-    http: reqwest::Client,
-    /// `URL/PROJECT`.
-    base: String,
+    wire: Wire,
+    /// The server's `host:port`.
+    host: String,
+    /// The path of `URL/PROJECT`, which every request's path starts with.
+    prefix: String,
     token: Option<String>,
     name: String,
     serial: u64,
@@ -412,20 +417,43 @@ struct Outcome {
 }
 
 impl Connection {
-    /// A connection to `base` (`URL/PROJECT`); `name` prefixes its keys.
-    pub(super) fn new(
-        http: reqwest::Client,
-        base: String,
-        token: Option<String>,
-        name: String,
-    ) -> Self {
-        Self {
-            http,
-            base,
+    /// A connection to `base` (`http://HOST:PORT/PROJECT`); `name`
+    /// prefixes its keys.
+    pub(super) fn new(base: &str, token: Option<String>, name: String) -> anyhow::Result<Self> {
+        let (host, prefix) = wire::split_url(base)?;
+        Ok(Self {
+            wire: Wire::new(host),
+            host: host.to_owned(),
+            prefix: prefix.to_owned(),
             token,
             name,
             serial: 0,
             scan_agreed: false,
+        })
+    }
+
+    /// Sends `method path` (under the project) with an optional JSON body;
+    /// the answer's status and body. Past [`REQUEST_TIMEOUT`] the exchange
+    /// fails and the connection is opened again for the next one.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        let request = wire::request(
+            method,
+            &format!("{}{path}", self.prefix),
+            &self.host,
+            self.token.as_deref(),
+            body,
+        );
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.wire.exchange(&request)).await {
+            Ok(answer) => answer.with_context(|| format!("{method} {path}")),
+            Err(_) => {
+                self.wire.close();
+                anyhow::bail!("{method} {path}: no answer within {REQUEST_TIMEOUT:?}")
+            }
         }
     }
 
@@ -483,14 +511,6 @@ impl Connection {
         Ok(outcome)
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
-    }
-
     pub(super) async fn create(&mut self, transactions: usize) -> anyhow::Result<Owned> {
         self.serial += 1;
         let key = format!("{}-{}", self.name, self.serial);
@@ -507,16 +527,12 @@ impl Connection {
             "paymentMethodInfo": {"paymentInterface": "bench-psp", "method": "card"},
             "transactions": drafts,
         });
-        let response = self
-            .request(reqwest::Method::POST, "/payments")
-            .json(&body)
-            .send()
+        let (status, reply) = self
+            .send("POST", "/payments", Some(&serde_json::to_vec(&body)?))
             .await
             .context("create a payment")?;
-        let status = response.status();
-        let reply = response.bytes().await.unwrap_or_default();
         anyhow::ensure!(
-            status.is_success(),
+            (200..300).contains(&status),
             "creating a payment answered {status}: {}",
             String::from_utf8_lossy(&reply)
         );
@@ -524,24 +540,18 @@ impl Connection {
     }
 
     pub(super) async fn update(&mut self, payment: &mut Owned) -> anyhow::Result<bool> {
-        let body = json!({
-            "version": payment.version,
-            "actions": [
-                {"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}},
-                {"action": "changeTransactionState", "transactionId": payment.last_transaction, "state": "Success"},
-            ],
-        });
-        let response = self
-            .request(reqwest::Method::POST, &format!("/payments/{}", payment.id))
-            .json(&body)
-            .send()
+        let body = update_body(payment.version, &payment.last_transaction);
+        let (status, reply) = self
+            .send(
+                "POST",
+                &format!("/payments/{}", payment.id),
+                Some(body.as_bytes()),
+            )
             .await
             .context("update a payment")?;
-        if !response.status().is_success() {
-            response.bytes().await?;
+        if !(200..300).contains(&status) {
             return Ok(false);
         }
-        let reply = response.bytes().await?;
         if self.scan_agreed
             && let Some((version, last_transaction)) = scan_update(&reply)
         {
@@ -561,13 +571,11 @@ impl Connection {
 
     /// Re-reads `payment` (after a failed update); keeps it as it was when
     /// that fails too.
-    async fn refresh(&self, payment: &mut Owned) {
-        let response = self
-            .request(reqwest::Method::GET, &format!("/payments/{}", payment.id))
-            .send()
-            .await;
-        let Ok(response) = response else { return };
-        let Ok(reply) = response.bytes().await else {
+    async fn refresh(&mut self, payment: &mut Owned) {
+        let Ok((200, reply)) = self
+            .send("GET", &format!("/payments/{}", payment.id), None)
+            .await
+        else {
             return;
         };
         if let Ok(fresh) = owned(&reply, payment.key.clone()) {
@@ -592,50 +600,48 @@ impl Connection {
             "totalPrice": {"currencyCode": "EUR", "centAmount": 100},
             "customerEmail": "bench@example.com",
         });
-        let response = self
-            .request(reqwest::Method::POST, "/orders")
-            .json(&body)
-            .send()
+        let (status, _) = self
+            .send("POST", "/orders", Some(&serde_json::to_vec(&body)?))
             .await
             .context("create an order")?;
-        let status = response.status();
-        response.bytes().await?;
-        anyhow::ensure!(status.is_success(), "creating an order answered {status}");
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "creating an order answered {status}"
+        );
         Ok(number)
     }
 
     /// Seed 000's retry-payment of order `number` at the `stripe` PSP.
-    async fn retry_order(&self, number: &str) -> anyhow::Result<bool> {
+    async fn retry_order(&mut self, number: &str) -> anyhow::Result<bool> {
         let body = json!({"payment_method": {
             "payment_provider_slug": "stripe",
             "integration_type": "card",
             "action": "paymentPage",
             "return_url": "https://shop.example/return",
         }});
-        let response = self
-            .request(
-                reqwest::Method::POST,
+        let (status, _) = self
+            .send(
+                "POST",
                 &format!("/orders/{number}/retry-payment"),
+                Some(&serde_json::to_vec(&body)?),
             )
-            .json(&body)
-            .send()
             .await
             .context("retry an order's payment")?;
-        let ok = response.status().is_success();
-        response.bytes().await?;
-        Ok(ok)
+        Ok((200..300).contains(&status))
     }
 
-    pub(super) async fn get(&self, path: &str) -> anyhow::Result<bool> {
-        let response = self
-            .request(reqwest::Method::GET, path)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let ok = response.status().is_success();
-        response.bytes().await?;
-        Ok(ok)
+    pub(super) async fn get(&mut self, path: &str) -> anyhow::Result<bool> {
+        let (status, _) = self.send("GET", path, None).await?;
+        Ok((200..300).contains(&status))
     }
+}
+
+/// `addTransaction` (a 1.00 EUR Charge) + `changeTransactionState` of the
+/// previous transaction to `Success`, expecting `version`.
+fn update_body(version: u64, last_transaction: &str) -> String {
+    format!(
+        r#"{{"version":{version},"actions":[{{"action":"addTransaction","transaction":{{"type":"Charge","amount":{{"currencyCode":"EUR","centAmount":100}}}}}},{{"action":"changeTransactionState","transactionId":"{last_transaction}","state":"Success"}}]}}"#
+    )
 }
 
 /// The fields of a payment answer a connection reads; serde skips the
@@ -774,6 +780,21 @@ mod tests {
         assert_eq!(scan_update(mock.as_bytes()), Some((7, last.to_owned())));
         assert_eq!(scan_update(br#"{"id":"short","version":3}"#), None);
         assert_eq!(scan_update(b"not json"), None);
+    }
+
+    #[test]
+    fn an_update_body_is_the_two_actions_as_json() {
+        let body: Value = serde_json::from_str(&update_body(7, "t-1")).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "version": 7,
+                "actions": [
+                    {"action": "addTransaction", "transaction": {"type": "Charge", "amount": {"currencyCode": "EUR", "centAmount": 100}}},
+                    {"action": "changeTransactionState", "transactionId": "t-1", "state": "Success"},
+                ],
+            })
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub(crate) mod psp;
 mod relay;
 pub(crate) mod tokenization;
 pub(crate) mod webhooks;
+mod wire;
 
 pub(crate) use append::run as append;
 pub(crate) use audit::run as audit;

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-mod wire;
+use super::wire;
 
 /// The settings of an overload run.
 #[derive(Debug, Args)]

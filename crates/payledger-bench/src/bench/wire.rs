@@ -1,12 +1,14 @@
-//! The open loop's HTTP/1.1 client: one keep-alive connection per
-//! payment, requests written and answers read by hand.
+//! The load generators' HTTP/1.1 client: one keep-alive connection,
+//! requests written and answers read by hand (`load`, `http` and the open
+//! loop of `overload`).
 //!
 //! A general-purpose client (a pool, a connection task, channels between
 //! them) cost the generator 40–65 µs of CPU per request, so from one core
-//! it could not offer five times what the server sustains. Here a request
-//! is one write and, most of the time, one read: the generator stays far
-//! below the server it measures. It speaks only what `payledger serve`
-//! answers: a status line, headers and a `Content-Length` body; anything
+//! it could not offer five times what the server sustains, and in the
+//! closed loop of `load` it took CPU from the server it measured on the
+//! same two cores. Here a request is one write and, most of the time, one
+//! read. It speaks only what `payledger serve` and the commercetools mock
+//! answer: a status line, headers and a `Content-Length` body; anything
 //! else is an error of the exchange.
 
 use anyhow::Context;
@@ -15,6 +17,39 @@ use tokio::net::TcpStream;
 
 /// Most bytes of one answer's head.
 const HEAD_BYTES_MAX: usize = 64 << 10;
+
+/// Bytes the read buffer grows by when an answer does not fit.
+const READ_CHUNK_BYTES: usize = 16 << 10;
+
+/// The bytes of one request: `method path`, the `host`, a bearer `token`
+/// when there is one, and a JSON `body` when there is one.
+pub(super) fn request(
+    method: &str,
+    path: &str,
+    host: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    use std::io::Write;
+    let mut bytes = Vec::with_capacity(256 + body.map_or(0, <[u8]>::len));
+    // Writing into a Vec cannot fail.
+    let _ = write!(bytes, "{method} {path} HTTP/1.1\r\nhost: {host}\r\n");
+    if let Some(token) = token {
+        let _ = write!(bytes, "authorization: Bearer {token}\r\n");
+    }
+    match body {
+        Some(body) => {
+            let _ = write!(
+                bytes,
+                "content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            bytes.extend_from_slice(body);
+        }
+        None => bytes.extend_from_slice(b"\r\n"),
+    }
+    bytes
+}
 
 /// One connection to the server, opened when first needed and again
 /// after a failed exchange.
@@ -40,6 +75,12 @@ impl Wire {
             stream: None,
             buffer: Vec::with_capacity(16 << 10),
         }
+    }
+
+    /// Closes the connection (after an exchange given up on): the next
+    /// exchange opens a new one.
+    pub(super) fn close(&mut self) {
+        self.stream = None;
     }
 
     /// Sends `request` (head and body, as bytes) and reads the answer:
@@ -81,11 +122,11 @@ impl Wire {
     }
 }
 
+/// Reads what the socket holds into the spare room of `buffer`.
 async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> anyhow::Result<()> {
-    let mut chunk = [0u8; 16 << 10];
-    let read = stream.read(&mut chunk).await?;
+    buffer.reserve(READ_CHUNK_BYTES);
+    let read = stream.read_buf(buffer).await?;
     anyhow::ensure!(read > 0, "the server closed the connection");
-    buffer.extend_from_slice(&chunk[..read]);
     Ok(())
 }
 
@@ -121,7 +162,20 @@ fn parse_head(head: &[u8]) -> anyhow::Result<(u16, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_head, split_url};
+    use super::{parse_head, request, split_url};
+
+    #[test]
+    fn a_request_carries_its_token_and_body_length_only_when_it_has_them() {
+        assert_eq!(
+            request("GET", "/bench/payments/1", "127.0.0.1:80", None, None),
+            b"GET /bench/payments/1 HTTP/1.1\r\nhost: 127.0.0.1:80\r\n\r\n"
+        );
+        assert_eq!(
+            request("POST", "/p", "h", Some("t0k"), Some(b"{}")),
+            b"POST /p HTTP/1.1\r\nhost: h\r\nauthorization: Bearer t0k\r\n\
+              content-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        );
+    }
 
     #[test]
     fn a_head_gives_its_status_and_body_length_whatever_the_case_of_the_names() {
