@@ -31,7 +31,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -152,7 +152,7 @@ fn full_payment() -> Payment {
             state_id: Some("state-paid".into()),
         },
         transactions: vec![
-            Transaction {
+            Arc::new(Transaction {
                 id: tx_id(1),
                 timestamp: Some(Timestamp(1_767_225_600_000)),
                 kind: TransactionType::Authorization,
@@ -161,8 +161,8 @@ fn full_payment() -> Payment {
                 interface_id: Some("pi_3Nabc".into()),
                 state: TransactionState::Success,
                 custom: Some(custom("type-tx", &rich_fields)),
-            },
-            Transaction {
+            }),
+            Arc::new(Transaction {
                 id: tx_id(2),
                 timestamp: None,
                 kind: TransactionType::Refund,
@@ -171,7 +171,7 @@ fn full_payment() -> Payment {
                 interface_id: None,
                 state: TransactionState::Initial,
                 custom: None,
-            },
+            }),
         ],
         interface_interactions: vec![
             custom(
@@ -233,7 +233,11 @@ fn full_draft() -> PaymentDraft {
         amount_refunded: payment.amount_refunded,
         payment_method_info: payment.payment_method_info,
         payment_status: payment.payment_status,
-        transactions: payment.transactions,
+        transactions: payment
+            .transactions
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect(),
         interface_interactions: payment.interface_interactions,
         custom: payment.custom,
     }
@@ -264,7 +268,7 @@ fn every_event() -> Vec<Event> {
     let some_custom = Some(custom("type-x", &[("a", number("1"))]));
     let events = vec![
         Event::Created(Box::new(full_draft())),
-        Event::TransactionAdded(full_payment().transactions[0].clone()),
+        Event::TransactionAdded(Transaction::clone(&full_payment().transactions[0])),
         Event::TransactionStateChanged {
             transaction_id: tx_id(1),
             state: TransactionState::Pending,
@@ -790,7 +794,7 @@ fn vendor_example_payment() -> Payment {
         name: Some(localized(&[("en", "Credit Card")])),
         ..PaymentMethodInfo::default()
     };
-    payment.transactions = vec![Transaction {
+    payment.transactions = vec![Arc::new(Transaction {
         id: TransactionId::from_uuid(uuid("14748fe6-7f77-456a-96c8-913b1e4bbc9a")),
         timestamp: Some(Timestamp(1_445_331_264_000)),
         kind: TransactionType::Charge,
@@ -799,7 +803,7 @@ fn vendor_example_payment() -> Payment {
         interface_id: None,
         state: TransactionState::Pending,
         custom: None,
-    }];
+    })];
     payment.created_at = Timestamp(1_445_331_251_480);
     payment.last_modified_at = Timestamp(1_445_331_251_480);
     payment
@@ -1973,7 +1977,7 @@ fn a_reader_that_reads_events_again_names_the_key_they_had_then() {
         envelope(1, Event::Created(Box::new(full_draft()))),
         envelope(
             2,
-            Event::TransactionAdded(full_payment().transactions[0].clone()),
+            Event::TransactionAdded(Transaction::clone(&full_payment().transactions[0])),
         ),
         envelope(3, Event::KeySet(Some("k-3".into()))),
         envelope(4, Event::KeySet(None)),
@@ -2186,7 +2190,7 @@ fn attempt_payment(id: u8, cents: i64, transactions: Vec<Transaction>) -> Paymen
     payment.amount_planned = eur(cents);
     payment.payment_method_info.payment_interface = Some("stripe".into());
     payment.payment_method_info.method = Some("card".into());
-    payment.transactions = transactions;
+    payment.transactions = transactions.into_iter().map(Arc::new).collect();
     payment
 }
 

@@ -100,7 +100,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         let cache = Some(self.view_cache());
         (headers.iter())
             .map(|(key, bytes)| {
-                let view = views::view_from_header(&**self.store(), cache, key, bytes)?;
+                let view = views::view_from_header(&**self.store(), project, cache, key, bytes)?;
                 Ok(Arc::unwrap_or_clone(view.payment))
             })
             .collect()

@@ -125,6 +125,8 @@ pub struct Planned {
 /// A decided command, ready to commit.
 #[derive(Debug)]
 pub struct Prepared {
+    /// The project of the payment (the view cache keeps it).
+    project: ProjectKey,
     append: Option<AppendRequest>,
     /// Written outside any stream when the command changed nothing.
     standalone: Vec<KvWrite>,
@@ -290,9 +292,10 @@ impl<S: EventStore + ?Sized> Ledger<S> {
     /// Awaits the durable append of a prepared command and keeps the new
     /// view in the cache.
     async fn commit(&self, prepared: Prepared) -> Result<Committed, AppError> {
+        let project = prepared.project.clone();
         let committed = prepared.commit(&*self.store).await?;
         if !committed.replayed {
-            self.views.put(&committed.payment);
+            self.views.put(&project, &committed.payment);
         }
         Ok(committed)
     }
@@ -471,6 +474,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         };
         if events.is_empty() {
             return Ok(Prepared {
+                project: meta.project.clone(),
                 append: None,
                 standalone: idempotency_write.into_iter().collect(),
                 outcome,
@@ -501,6 +505,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
         inline.extend(snapshots.finish(erased.then_some(outcome.payment.version)));
         inline.extend(idempotency_write);
         Ok(Prepared {
+            project: meta.project.clone(),
             append: Some(AppendRequest {
                 stream: StreamId::payment(payment_id),
                 expected_version: expected,
@@ -620,6 +625,7 @@ impl<S: EventStore + ?Sized> Ledger<S> {
             .at_version(&meta.project, record.payment_id, record.version)?
             .ok_or_else(corrupt("idempotency record points at a missing stream"))?;
         Ok(Some(Prepared {
+            project: meta.project.clone(),
             append: None,
             standalone: Vec::new(),
             outcome: Committed {

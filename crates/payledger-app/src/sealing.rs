@@ -343,6 +343,10 @@ impl<S: EventStore + ?Sized> EventStore for SealedStore<S> {
         self.inner.stream_head(stream)
     }
 
+    fn known_head(&self, stream: StreamId) -> Option<StreamHead> {
+        self.inner.known_head(stream)
+    }
+
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {
         self.inner.log_head(partition)
     }

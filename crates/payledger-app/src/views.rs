@@ -4,18 +4,21 @@
 //! cache of recent views, so a command reads the header and nothing else
 //! when the view it needs is cached at that version.
 //!
-//! The header is the authority: a cached view is used only when its version
-//! is the header's, and a payment's view at one version is always the same
-//! value (it is folded from immutable events). A stale or missing entry
-//! therefore costs a read of the rows, never a wrong answer, and the cache
-//! needs no invalidation.
+//! The stored version is the authority: a cached view is used only when its
+//! version is the header's, or the version of the payment's stream head
+//! that the store holds in memory ([`EventStore::known_head`]: never older
+//! than an acknowledged append, so no header read at all), and a payment's
+//! view at one version is always the same value (it is folded from
+//! immutable events). A stale or missing entry therefore costs a read of
+//! the rows, never a wrong answer, and the cache needs no invalidation.
+//! Each entry keeps its project: a view is never served to another one.
 
 use crate::error::AppError;
 use crate::latest_cache::{LatestCache, Versioned};
 use crate::payments::corrupt_with;
 use crate::table_keys::{self, ViewList};
 use payledger_domain::payment::{CustomFields, Transaction};
-use payledger_domain::{Payment, PaymentId, ProjectKey};
+use payledger_domain::{Payment, PaymentId, ProjectKey, StreamId};
 use payledger_store::{EventStore, KvWrite, Table};
 use std::sync::Arc;
 
@@ -39,25 +42,32 @@ pub struct StoredView {
     pub whole: bool,
 }
 
+/// A cached view and the project it belongs to.
+#[derive(Debug)]
+pub struct CachedView {
+    project: ProjectKey,
+    payment: Arc<Payment>,
+}
+
 /// A view counts 1 plus its transactions and interface interactions
 /// against [`VIEW_CACHE_ITEMS_MAX`].
-impl Versioned for Payment {
+impl Versioned for CachedView {
     fn payment_id(&self) -> PaymentId {
-        self.id
+        self.payment.id
     }
 
     fn version(&self) -> u64 {
-        self.version
+        self.payment.version
     }
 
     fn cost(&self) -> usize {
-        1 + self.transactions.len() + self.interface_interactions.len()
+        1 + self.payment.transactions.len() + self.payment.interface_interactions.len()
     }
 }
 
 /// Views recently read or written, by payment id.
 #[derive(Debug)]
-pub struct ViewCache(LatestCache<Payment>);
+pub struct ViewCache(LatestCache<CachedView>);
 
 impl Default for ViewCache {
     fn default() -> Self {
@@ -68,16 +78,28 @@ impl Default for ViewCache {
 impl ViewCache {
     /// The cached view of `id` at exactly `version`.
     pub fn get(&self, id: PaymentId, version: u64) -> Option<Arc<Payment>> {
-        self.0.get(id).filter(|p| p.version == version)
+        (self.0.get(id))
+            .filter(|cached| cached.payment.version == version)
+            .map(|cached| Arc::clone(&cached.payment))
     }
 
-    /// Keeps `payment` unless a later version of it is cached already;
-    /// forgets a deleted one.
-    pub fn put(&self, payment: &Arc<Payment>) {
+    /// The cached view of `id` in `project` at exactly `version`.
+    fn get_in(&self, project: &ProjectKey, id: PaymentId, version: u64) -> Option<Arc<Payment>> {
+        (self.0.get(id))
+            .filter(|cached| cached.payment.version == version && cached.project == *project)
+            .map(|cached| Arc::clone(&cached.payment))
+    }
+
+    /// Keeps `payment` of `project` unless a later version of it is cached
+    /// already; forgets a deleted one.
+    pub fn put(&self, project: &ProjectKey, payment: &Arc<Payment>) {
         if payment.deleted {
             self.0.forget(payment.id);
         } else {
-            self.0.keep(payment);
+            self.0.keep(&Arc::new(CachedView {
+                project: project.clone(),
+                payment: Arc::clone(payment),
+            }));
         }
     }
 
@@ -96,38 +118,51 @@ impl ViewCache {
     }
 }
 
-/// Reads the view of a payment: its header, then its rows unless `cache`
-/// holds the view at the header's version (`None`: read the rows, cache
-/// nothing, as a scan of many views does).
+/// Reads the view of a payment: nothing when `cache` holds it at the
+/// version of the stream head the store knows in memory, else its header,
+/// then its rows unless `cache` holds the view at the header's version
+/// (`None`: read the rows, cache nothing, as a scan of many views does).
 pub fn read_view<S: EventStore + ?Sized>(
     store: &S,
     cache: Option<&ViewCache>,
     project: &ProjectKey,
     id: PaymentId,
 ) -> Result<Option<StoredView>, AppError> {
+    if let Some(cache) = cache
+        && let Some(head) = store.known_head(StreamId::payment(id))
+        && let Some(payment) = cache.get_in(project, id, head.version)
+    {
+        return Ok(Some(StoredView {
+            payment,
+            whole: false,
+        }));
+    }
     let key = table_keys::view_key(project, id);
     let Some(bytes) = store.get(Table::Views, &key)? else {
         return Ok(None);
     };
-    view_from_header(store, cache, &key, &bytes).map(Some)
+    view_from_header(store, project, cache, &key, &bytes).map(Some)
 }
 
 /// Most times a view read starts again because a write changed the header
 /// while its rows were read.
 pub const VIEW_READ_ATTEMPTS_MAX: usize = 16;
 
-/// The view whose header `bytes` is stored under `key`.
+/// The view whose header `bytes` is stored under `key`, a view of
+/// `project`.
 pub fn view_from_header<S: EventStore + ?Sized>(
     store: &S,
+    project: &ProjectKey,
     cache: Option<&ViewCache>,
     key: &[u8],
     bytes: &[u8],
 ) -> Result<StoredView, AppError> {
-    view_from_header_within(store, cache, key, bytes, VIEW_READ_ATTEMPTS_MAX)
+    view_from_header_within(store, project, cache, key, bytes, VIEW_READ_ATTEMPTS_MAX)
 }
 
 fn view_from_header_within<S: EventStore + ?Sized>(
     store: &S,
+    project: &ProjectKey,
     cache: Option<&ViewCache>,
     key: &[u8],
     bytes: &[u8],
@@ -166,7 +201,7 @@ fn view_from_header_within<S: EventStore + ?Sized>(
     if now.as_deref() != Some(bytes) {
         return match now {
             Some(newer) if attempts_left > 0 => {
-                view_from_header_within(store, cache, key, &newer, attempts_left - 1)
+                view_from_header_within(store, project, cache, key, &newer, attempts_left - 1)
             }
             _ => Err(AppError::Store(payledger_store::StoreError::Corrupt(
                 "a payment view changed under every read of its rows".into(),
@@ -179,7 +214,7 @@ fn view_from_header_within<S: EventStore + ?Sized>(
         .map_err(|e| corrupt_with("view rows", &e))?;
     let payment = Arc::new(payment);
     if let Some(cache) = cache {
-        cache.put(&payment);
+        cache.put(project, &payment);
     }
     Ok(StoredView {
         payment,
@@ -191,7 +226,7 @@ fn view_from_header_within<S: EventStore + ?Sized>(
 /// order with no gap.
 fn decode_rows(
     rows: &[(Vec<u8>, Vec<u8>)],
-) -> Result<(Vec<Transaction>, Vec<CustomFields>), AppError> {
+) -> Result<(Vec<Arc<Transaction>>, Vec<CustomFields>), AppError> {
     let mut transactions = Vec::new();
     let mut interactions = Vec::new();
     for (key, value) in rows {
@@ -206,10 +241,10 @@ fn decode_rows(
             return Err(corrupt("a gap in the rows"));
         }
         match list {
-            ViewList::Transactions => transactions.push(
+            ViewList::Transactions => transactions.push(Arc::new(
                 payledger_codec::decode_transaction_row(value)
                     .map_err(|e| corrupt_with("transaction row", &e))?,
-            ),
+            )),
             ViewList::Interactions => interactions.push(
                 payledger_codec::decode_interaction_row(value)
                     .map_err(|e| corrupt_with("interaction row", &e))?,
@@ -241,7 +276,7 @@ pub fn view_writes(
         stored.map_or(&[][..], |b| &b.transactions),
         &after.transactions,
         after.deleted,
-        payledger_codec::encode_transaction_row,
+        |t| payledger_codec::encode_transaction_row(t),
     );
     list_writes(
         &mut writes,

@@ -16,11 +16,16 @@ use crate::error::CodecError;
 use crate::pb;
 use payledger_domain::payment::{CustomFields, Payment, Transaction};
 use payledger_domain::{PaymentId, Timestamp};
+use std::sync::Arc;
 
 /// The whole view: the lists inline, no row counts.
 pub(crate) fn payment_to_pb(payment: &Payment) -> pb::PaymentView {
     pb::PaymentView {
-        transactions: payment.transactions.iter().map(transaction_to_pb).collect(),
+        transactions: payment
+            .transactions
+            .iter()
+            .map(|t| transaction_to_pb(t))
+            .collect(),
         interface_interactions: payment
             .interface_interactions
             .iter()
@@ -121,7 +126,10 @@ fn view_from_pb(view: pb::PaymentView) -> Result<Payment, CodecError> {
         amount_refunded: option_money_from_pb(view.amount_refunded)?,
         payment_method_info: method_info_from_pb(method_info)?,
         payment_status: status_from_pb(status),
-        transactions: transactions_from_pb(view.transactions)?,
+        transactions: transactions_from_pb(view.transactions)?
+            .into_iter()
+            .map(Arc::new)
+            .collect(),
         interface_interactions: customs_from_pb(view.interface_interactions)?,
         custom: option_custom_from_pb(view.custom)?,
         created_at: Timestamp(view.created_at_ms),
@@ -155,7 +163,7 @@ impl PaymentHeader {
     /// The payment with its rows, checked against the counts.
     pub fn with_rows(
         self,
-        transactions: Vec<Transaction>,
+        transactions: Vec<Arc<Transaction>>,
         interactions: Vec<CustomFields>,
     ) -> Result<Payment, CodecError> {
         let check = |field, expected: u32, actual: usize| {

@@ -39,6 +39,7 @@ use payledger_domain::{
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -291,7 +292,7 @@ fn full_payment() -> Payment {
         amount_refunded: draft.amount_refunded,
         payment_method_info: draft.payment_method_info,
         payment_status: draft.payment_status,
-        transactions: draft.transactions,
+        transactions: draft.transactions.into_iter().map(Arc::new).collect(),
         interface_interactions: draft.interface_interactions,
         custom: draft.custom,
         created_at: Timestamp(EPOCH_MS),
@@ -682,7 +683,7 @@ fn golden_cases() -> Vec<(&'static str, Golden)> {
     ));
     cases.push((
         "PaymentViewTransactionRow",
-        Golden::TransactionRow(Box::new(payment.transactions[0].clone())),
+        Golden::TransactionRow(Box::new(Transaction::clone(&payment.transactions[0]))),
     ));
     cases.push((
         "PaymentViewInteractionRow",
@@ -1189,7 +1190,7 @@ proptest::proptest! {
         let transactions: Result<Vec<_>, _> = payment
             .transactions
             .iter()
-            .map(|t| decode_transaction_row(&encode_transaction_row(t)))
+            .map(|t| decode_transaction_row(&encode_transaction_row(t)).map(Arc::new))
             .collect();
         let interactions: Result<Vec<_>, _> = payment
             .interface_interactions

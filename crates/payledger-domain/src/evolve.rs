@@ -13,6 +13,7 @@ use crate::ids::{PaymentId, TransactionId};
 use crate::payment::{
     CustomFields, FieldValue, Payment, PaymentDraft, PaymentMethodInfo, Transaction,
 };
+use std::sync::Arc;
 
 /// What a fold needs of an event: its stream, its version there, who
 /// recorded it and when, and the event. A stored envelope has all of it;
@@ -119,7 +120,7 @@ fn created(envelope: Recorded<'_>, draft: &PaymentDraft) -> Payment {
         amount_refunded: draft.amount_refunded,
         payment_method_info: draft.payment_method_info,
         payment_status: draft.payment_status,
-        transactions: draft.transactions,
+        transactions: draft.transactions.into_iter().map(Arc::new).collect(),
         interface_interactions: draft.interface_interactions,
         custom: draft.custom,
         created_at: envelope.meta.recorded_at,
@@ -201,16 +202,17 @@ pub(crate) fn apply(payment: &mut Payment, event: &Event) {
     }
 }
 
-fn add_transaction(transactions: &mut Vec<Transaction>, transaction: &Transaction) {
+fn add_transaction(transactions: &mut Vec<Arc<Transaction>>, transaction: &Transaction) {
     let id = transaction.id;
     let duplicate = transactions.iter().any(|t| t.id == id);
     assert!(!duplicate, "transaction {id} added twice");
-    transactions.push(transaction.clone());
+    transactions.push(Arc::new(transaction.clone()));
 }
 
-fn transaction_mut(transactions: &mut [Transaction], id: TransactionId) -> &mut Transaction {
+/// The transaction `id`, copied first if an earlier version shares it.
+fn transaction_mut(transactions: &mut [Arc<Transaction>], id: TransactionId) -> &mut Transaction {
     match transactions.iter_mut().find(|t| t.id == id) {
-        Some(transaction) => transaction,
+        Some(transaction) => Arc::make_mut(transaction),
         None => panic!("event names transaction {id}, which the payment does not have"),
     }
 }

@@ -4,6 +4,7 @@
 use crate::ids::{Actor, PaymentId, TransactionId};
 use crate::money::Money;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock:
 /// timestamps arrive with commands.
@@ -187,7 +188,11 @@ pub struct Payment {
     pub amount_refunded: Option<Money>,
     pub payment_method_info: PaymentMethodInfo,
     pub payment_status: PaymentStatus,
-    pub transactions: Vec<Transaction>,
+    /// Shared between versions: a new version copies the pointers and
+    /// replaces only the transactions it changes, so deciding, diffing
+    /// and answering an update cost what changed, not the payment's size
+    /// (an unchanged transaction compares equal by pointer).
+    pub transactions: Vec<Arc<Transaction>>,
     pub interface_interactions: Vec<CustomFields>,
     pub custom: Option<CustomFields>,
     pub created_at: Timestamp,

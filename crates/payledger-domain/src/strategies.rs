@@ -17,6 +17,7 @@ use proptest::collection::{btree_map, vec};
 use proptest::option::of;
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
+use std::sync::Arc;
 
 /// Number of [`Event`] variants: [`event`] has one strategy per variant
 /// (the codec's golden corpus checks the same number).
@@ -429,7 +430,7 @@ pub fn payment() -> impl Strategy<Value = Payment> {
         amount_refunded: d.amount_refunded,
         payment_method_info: d.payment_method_info,
         payment_status: d.payment_status,
-        transactions: d.transactions,
+        transactions: d.transactions.into_iter().map(Arc::new).collect(),
         interface_interactions: d.interface_interactions,
         custom: d.custom,
         created_at: audit.0,

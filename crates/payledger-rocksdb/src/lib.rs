@@ -16,12 +16,14 @@ pub mod audit;
 mod checkpoint;
 mod db;
 mod keys;
+mod known_heads;
 mod rebuild;
 mod store;
 mod tail;
 mod writer;
 
 pub use checkpoint::{CheckpointError, CheckpointSummary};
+pub use known_heads::KNOWN_HEADS_PER_GENERATION_MAX;
 pub use rebuild::{DERIVED_LAYOUT_VERSION, OnStream};
 pub use store::{RocksConfig, RocksStore};
 pub use tail::LOG_TAIL_EVENTS_MAX;

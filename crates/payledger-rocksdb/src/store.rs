@@ -5,6 +5,7 @@ use crate::db::{
     write_unsynced,
 };
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
+use crate::known_heads::KnownHeads;
 use crate::tail::{LogTail, TailRead};
 use crate::writer::{self, PartitionWriter};
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
@@ -42,6 +43,9 @@ pub struct RocksStore {
     writers: Vec<PartitionWriter>,
     /// Each partition's last events in memory (none when read-only).
     tails: Vec<Arc<LogTail>>,
+    /// Each partition's recent stream heads, kept by its writer (none when
+    /// read-only).
+    known: Vec<Arc<KnownHeads>>,
     db: Arc<DB>,
     partition_count: u16,
     signal: Arc<LogSignal>,
@@ -111,19 +115,23 @@ impl RocksStore {
         let db = Arc::new(db);
         let partition_count = fixed_partition_count(&db, wanted)?;
         let signal = Arc::new(LogSignal::new(partition_count));
+        let known: Vec<Arc<KnownHeads>> = (0..partition_count).map(|_| Arc::default()).collect();
         let (writers, tails) = (0..partition_count)
-            .map(|partition| {
+            .zip(&known)
+            .map(|(partition, known)| {
                 PartitionWriter::start(
                     Arc::clone(&db),
                     partition,
                     config.append_queue_requests_max,
                     Arc::clone(&signal),
+                    Arc::clone(known),
                 )
             })
             .collect::<Result<(Vec<_>, Vec<_>), _>>()?;
         Ok(Self {
             writers,
             tails,
+            known,
             db,
             partition_count,
             signal,
@@ -148,6 +156,7 @@ impl RocksStore {
         Ok(Self {
             writers: Vec::new(),
             tails: Vec::new(),
+            known: Vec::new(),
             db,
             partition_count,
             signal: Arc::new(LogSignal::new(partition_count)),
@@ -300,7 +309,15 @@ impl EventStore for RocksStore {
     }
 
     fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError> {
-        read_head(&self.db, stream)
+        match self.known_head(stream) {
+            Some(head) => Ok(Some(head)),
+            None => read_head(&self.db, stream),
+        }
+    }
+
+    fn known_head(&self, stream: StreamId) -> Option<StreamHead> {
+        let partition = partition_of(stream, self.partition_count);
+        self.known.get(usize::from(partition))?.get(stream)
     }
 
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {

@@ -274,3 +274,38 @@ fn the_log_family_inserts_each_partitions_next_key_where_its_last_one_went() {
     assert_eq!(prefix(3, 1), prefix(3, u64::MAX));
     assert_ne!(prefix(3, 1), prefix(4, 1));
 }
+
+#[test]
+fn every_acknowledged_append_is_known_in_memory_and_a_reopened_store_reads_the_head_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).expect("open");
+    let payment = new_payment();
+    assert_eq!(store.known_head(payment), None);
+    for version in 1..=3 {
+        store
+            .append(AppendRequest::events(
+                payment,
+                version - 1,
+                vec![event("k")],
+            ))
+            .expect("append");
+        let known = store.known_head(payment).expect("known once acknowledged");
+        assert_eq!(known.version, version);
+        assert_eq!(Some(known), store.stream_head(payment).expect("head"));
+    }
+    // A refused append changes nothing known.
+    let stale = store.append(AppendRequest::events(payment, 1, vec![event("stale")]));
+    assert!(stale.is_err());
+    assert_eq!(store.known_head(payment).map(|h| h.version), Some(3));
+    drop(store);
+    let store = RocksStore::open(dir.path(), &RocksConfig::default()).expect("reopen");
+    assert_eq!(store.known_head(payment), None, "memory starts empty");
+    assert_eq!(
+        store.stream_head(payment).expect("head").map(|h| h.version),
+        Some(3)
+    );
+    store
+        .append(AppendRequest::events(payment, 3, vec![event("after")]))
+        .expect("append after reopening");
+    assert_eq!(store.known_head(payment).map(|h| h.version), Some(4));
+}

@@ -3,7 +3,9 @@
 //! The thread blocks for one request, then drains whatever else is queued
 //! (up to [`GROUP_COMMIT_REQUESTS_MAX`] requests or
 //! [`GROUP_COMMIT_EVENTS_MAX`] events), checks each request's expected
-//! version in queue order against the heads as this group leaves them,
+//! version in queue order against the heads as this group leaves them
+//! (read from the store once, then kept in the partition's
+//! [`KnownHeads`]: no one else writes its heads),
 //! stamps the accepted ones into one `WriteBatch` and writes it with
 //! `sync = true`. Only then are the group's events added to the
 //! partition's [`LogTail`], its [`LogSignal`] notified and callers
@@ -21,6 +23,7 @@
 
 use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
+use crate::known_heads::KnownHeads;
 use crate::tail::LogTail;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use payledger_domain::{EventEnvelope, StreamId};
@@ -43,7 +46,6 @@ pub const GROUP_COMMIT_REQUESTS_MAX: usize = 1_024;
 /// Most events committed in one group (a single larger request still
 /// commits alone).
 pub const GROUP_COMMIT_EVENTS_MAX: usize = 16_384;
-
 struct Job {
     request: AppendRequest,
     done: Completion,
@@ -71,6 +73,7 @@ impl PartitionWriter {
         partition: u16,
         queue_requests_max: usize,
         signal: Arc<LogSignal>,
+        known: Arc<KnownHeads>,
     ) -> Result<(Self, Arc<LogTail>), StoreError> {
         let last_sequence = last_log_sequence(&db, partition)?;
         let tail = Arc::new(LogTail::after(last_sequence));
@@ -81,6 +84,7 @@ impl PartitionWriter {
             last_sequence,
             signal,
             tail: Arc::clone(&tail),
+            known,
             kinds: Vec::new(),
             staged: Vec::new(),
         };
@@ -132,6 +136,7 @@ struct WriterState {
     last_sequence: u64,
     signal: Arc<LogSignal>,
     tail: Arc<LogTail>,
+    known: Arc<KnownHeads>,
     /// The kinds of the events staged in the current group.
     kinds: Vec<&'static str>,
     /// The events staged in the current group, for the tail.
@@ -189,6 +194,9 @@ impl WriterState {
         let outcome = self.write(batch, &heads);
         match outcome {
             Ok(()) => {
+                // Known before any caller hears back, so a reader that
+                // trusts the known head never misses an acknowledged write.
+                self.known.keep_all(heads);
                 self.count(accepted.len(), started);
                 // Readable now: consumers may look before callers hear back.
                 self.tail.extend(self.staged.drain(..));
@@ -218,7 +226,10 @@ impl WriterState {
     ) -> Result<Appended, AppendError> {
         let head = match heads.get(&request.stream) {
             Some(head) => Some(*head),
-            None => read_head(&self.db, request.stream)?,
+            None => match self.known.get(request.stream) {
+                Some(head) => Some(head),
+                None => read_head(&self.db, request.stream)?,
+            },
         };
         let current_version = head.map_or(0, |h| h.version);
         if current_version != request.expected_version {

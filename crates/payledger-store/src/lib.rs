@@ -336,6 +336,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug + 'static {
     /// The head of a stream, or `None` if it has no events.
     fn stream_head(&self, stream: StreamId) -> Result<Option<StreamHead>, StoreError>;
 
+    /// The head of a stream when the store holds it in memory, without
+    /// any IO: never older than the last append acknowledged to anyone.
+    /// `None` says only that it is not held. (No default: a store that
+    /// wraps another must pass it on.)
+    fn known_head(&self, stream: StreamId) -> Option<StreamHead>;
+
     /// The last sequence written to a partition's log (0 when empty).
     fn log_head(&self, partition: u16) -> Result<u64, StoreError>;
 

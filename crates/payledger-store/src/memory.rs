@@ -169,6 +169,10 @@ impl EventStore for MemoryStore {
         Ok(self.state.read().streams.get(&stream).map(|s| s.head))
     }
 
+    fn known_head(&self, stream: StreamId) -> Option<StreamHead> {
+        self.state.read().streams.get(&stream).map(|s| s.head)
+    }
+
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {
         Ok(self
             .state

@@ -38,7 +38,9 @@ fn version_of(
 ) -> Arc<Payment> {
     let mut later = payment.clone();
     later.version = version;
-    later.transactions = vec![transaction.clone(); transactions];
+    later.transactions = (0..transactions)
+        .map(|_| Arc::new(transaction.clone()))
+        .collect();
     Arc::new(later)
 }
 

@@ -18,7 +18,7 @@ use super::interaction::Source;
 use super::mapping::{Operation, awaits_customer};
 use super::saved_methods::SavedMethod;
 use super::{AppendWrites, PspFailure, PspService};
-use payledger_domain::payment::{TransactionState, TransactionType};
+use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
 use payledger_domain::{Payment, PaymentId, ProjectKey};
 use payledger_psp::{
     IntentStatus, METADATA_PAYMENT_ID, METADATA_PROJECT, METADATA_TRANSACTION_ID, SaveCard, Secret,
@@ -168,14 +168,14 @@ impl PspService {
 
 /// The Pending Charge or Authorization whose PaymentIntent waits for the
 /// customer, with the intent's id.
-fn waiting(payment: &Payment) -> Option<(payledger_domain::payment::Transaction, String)> {
+fn waiting(payment: &Payment) -> Option<(Transaction, String)> {
     payment.transactions.iter().find_map(|t| {
         let kind = matches!(
             t.kind,
             TransactionType::Charge | TransactionType::Authorization
         );
         (kind && t.state == TransactionState::Pending)
-            .then(|| t.interface_id.clone().map(|id| (t.clone(), id)))
+            .then(|| t.interface_id.clone().map(|id| (Transaction::clone(t), id)))
             .flatten()
     })
 }

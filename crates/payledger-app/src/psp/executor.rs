@@ -420,12 +420,12 @@ fn next_step(
         }
         match mapping::decide(payment, txn, kind_of) {
             Decision::Execute { operation, target } if in_doubt => {
-                Some(NextStep::Resume(txn.clone(), operation, target))
+                Some(NextStep::Resume(Transaction::clone(txn), operation, target))
             }
             Decision::Execute { operation, target } => {
-                Some(NextStep::Fresh(txn.clone(), operation, target))
+                Some(NextStep::Fresh(Transaction::clone(txn), operation, target))
             }
-            Decision::Reject(reason) => Some(NextStep::Reject(txn.clone(), reason)),
+            Decision::Reject(reason) => Some(NextStep::Reject(Transaction::clone(txn), reason)),
             Decision::Wait | Decision::Skip => None,
         }
     })

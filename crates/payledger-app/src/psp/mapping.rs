@@ -63,6 +63,7 @@ fn latest<'a>(
         .iter()
         .rev()
         .find(|t| t.kind == kind && states.contains(&t.state))
+        .map(|t| &**t)
 }
 
 /// Why a capture larger than its authorization is not sent to the PSP.
@@ -94,9 +95,11 @@ pub fn is_psp_initiated(txn: &Transaction) -> bool {
 
 /// The latest successful Authorization and its place in the payment.
 fn latest_authorized(payment: &Payment) -> Option<(usize, &Transaction)> {
-    (payment.transactions.iter().enumerate().rev()).find(|(_, t)| {
-        t.kind == TransactionType::Authorization && t.state == TransactionState::Success
-    })
+    (payment.transactions.iter().enumerate().rev())
+        .find(|(_, t)| {
+            t.kind == TransactionType::Authorization && t.state == TransactionState::Success
+        })
+        .map(|(index, t)| (index, &**t))
 }
 
 /// Whether the latest successful Authorization was cancelled: a

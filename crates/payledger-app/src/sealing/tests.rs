@@ -307,3 +307,16 @@ fn a_master_key_file_is_made_once_for_its_owner_and_read_back() {
     ));
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn the_sealed_store_passes_on_the_heads_its_store_knows_in_memory() {
+    let world = world();
+    let created = world.create();
+    let stream = StreamId::payment(created.id);
+    let known = world
+        .sealed
+        .known_head(stream)
+        .expect("known after the create");
+    assert_eq!(Some(known), world.inner.known_head(stream));
+    assert_eq!(known.version, created.version);
+}

@@ -6,8 +6,9 @@ use payledger_domain::payment::{
     FieldValue, PaymentMethodInfo, PaymentStatus, TransactionState, TransactionType,
 };
 use payledger_domain::{Actor, CurrencyCode, Money, Timestamp, TransactionId};
-use payledger_store::StoreError;
+use payledger_domain::{Event, EventId, EventMeta};
 use payledger_store::memory::MemoryStore;
+use payledger_store::{AppendRequest, NewEvent, StoreError};
 use std::collections::BTreeMap;
 
 fn project() -> ProjectKey {
@@ -52,7 +53,9 @@ fn payment(version: u64, transactions: u8) -> Payment {
         amount_refunded: None,
         payment_method_info: PaymentMethodInfo::default(),
         payment_status: PaymentStatus::default(),
-        transactions: (0..transactions).map(transaction).collect(),
+        transactions: (0..transactions)
+            .map(|n| Arc::new(transaction(n)))
+            .collect(),
         interface_interactions: vec![interaction(0)],
         custom: None,
         created_at: Timestamp(1_000),
@@ -118,7 +121,7 @@ fn an_update_writes_the_header_and_only_the_rows_it_changed() {
         "adding a transaction to a payment of 100 writes one row"
     );
     let mut changed = payment(101, 100);
-    changed.transactions[42].state = TransactionState::Success;
+    Arc::make_mut(&mut changed.transactions[42]).state = TransactionState::Success;
     assert_eq!(
         shape(&view_writes(&project(), Some(&stored(&before)), &changed)),
         vec![
@@ -179,7 +182,7 @@ fn a_view_reads_back_from_its_header_and_rows_and_writes_compose() {
         .expect("write");
     assert_eq!(read(&store, None).expect("read"), Some(first.clone()));
     let mut second = payment(2, 4);
-    second.transactions[1].state = TransactionState::Failure;
+    Arc::make_mut(&mut second.transactions[1]).state = TransactionState::Failure;
     store
         .write(view_writes(&project(), Some(&stored(&first)), &second))
         .expect("write");
@@ -242,9 +245,60 @@ fn the_cache_answers_only_at_the_headers_version() {
         .expect("write");
     assert_eq!(read(&store, Some(&cache)).expect("read"), Some(second));
     // An older version never replaces a newer one.
-    cache.put(&Arc::new(first));
+    cache.put(&project(), &Arc::new(first));
     assert_eq!(cache.get(PaymentId::from_bytes([7; 16]), 1), None);
     assert_eq!(cache.len(), 1);
+}
+
+/// Appends `count` events to the stream of the test payment, so that the
+/// store knows its head at version `count` (and holds no view of it).
+fn stream_at(store: &MemoryStore, count: u64) {
+    let events = (0..count)
+        .map(|n| NewEvent {
+            meta: EventMeta {
+                event_id: EventId::from_bytes((u128::from(n) + 1).to_be_bytes()),
+                project: project(),
+                recorded_at: Timestamp(0),
+                actor: Actor::Client("shop".into()),
+                correlation_id: None,
+                idempotency_key: None,
+            },
+            event: Event::StatusInterfaceTextSet(None),
+        })
+        .collect();
+    let stream = StreamId::payment(PaymentId::from_bytes([7; 16]));
+    store
+        .append(AppendRequest::events(stream, 0, events))
+        .expect("append");
+}
+
+#[test]
+fn a_view_cached_at_the_known_head_is_answered_without_reading_the_header() {
+    // The store holds no view at all: only the cache can answer.
+    let store = MemoryStore::new();
+    stream_at(&store, 3);
+    let cache = ViewCache::default();
+    let cached = Arc::new(payment(3, 2));
+    cache.put(&project(), &cached);
+    let view = read_view(&store, Some(&cache), &project(), cached.id)
+        .expect("read")
+        .expect("the cached view");
+    assert!(Arc::ptr_eq(&view.payment, &cached));
+    assert!(!view.whole);
+}
+
+#[test]
+fn a_cached_view_behind_the_known_head_or_of_another_project_is_not_answered() {
+    let store = MemoryStore::new();
+    stream_at(&store, 3);
+    let cache = ViewCache::default();
+    cache.put(&project(), &Arc::new(payment(2, 2)));
+    assert_eq!(read(&store, Some(&cache)).expect("read"), None);
+    // At the head's version, but asked for from another project.
+    cache.put(&project(), &Arc::new(payment(3, 2)));
+    let other = ProjectKey::parse("other-shop").expect("project key");
+    let view = read_view(&store, Some(&cache), &other, PaymentId::from_bytes([7; 16]));
+    assert_eq!(view.expect("read").map(|v| v.payment), None);
 }
 
 #[test]
@@ -260,7 +314,7 @@ fn the_cache_holds_at_most_its_limit_of_items() {
             id: PaymentId::from_bytes(id),
             ..payment(1, 9)
         };
-        cache.put(&Arc::new(p));
+        cache.put(&project(), &Arc::new(p));
     }
     assert!(cache.items() <= VIEW_CACHE_ITEMS_MAX, "{}", cache.items());
     assert!(
@@ -271,22 +325,24 @@ fn the_cache_holds_at_most_its_limit_of_items() {
     assert_eq!(cache.items(), cache.len() * 11);
     // A payment bigger than a shard's share is not kept.
     let huge = Payment {
-        transactions: vec![transaction(1); VIEW_CACHE_ITEMS_MAX],
+        transactions: (0..VIEW_CACHE_ITEMS_MAX)
+            .map(|_| Arc::new(transaction(1)))
+            .collect(),
         ..payment(1, 0)
     };
-    cache.put(&Arc::new(huge.clone()));
+    cache.put(&project(), &Arc::new(huge.clone()));
     assert_eq!(cache.get(huge.id, 1), None);
 }
 
 #[test]
 fn a_deleted_payment_leaves_the_cache() {
     let cache = ViewCache::default();
-    cache.put(&Arc::new(payment(1, 2)));
+    cache.put(&project(), &Arc::new(payment(1, 2)));
     let deleted = Payment {
         deleted: true,
         ..payment(2, 2)
     };
-    cache.put(&Arc::new(deleted));
+    cache.put(&project(), &Arc::new(deleted));
     assert_eq!((cache.len(), cache.items()), (0, 0));
 }
 
@@ -329,6 +385,6 @@ fn a_write_between_the_header_read_and_the_rows_scan_is_read_again_not_called_co
     store
         .write(view_writes(&project(), Some(&stored(&first)), &second))
         .expect("write");
-    let view = view_from_header(&store, None, &key, &header).expect("read again");
+    let view = view_from_header(&store, &project(), None, &key, &header).expect("read again");
     assert_eq!(*view.payment, second);
 }

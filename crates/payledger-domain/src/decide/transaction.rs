@@ -17,6 +17,7 @@ use crate::money::{CurrencyCode, Money};
 use crate::payment::{FieldValue, Payment, Timestamp, Transaction, TransactionState};
 use crate::rejection::Rejection;
 use crate::types::CustomResource;
+use std::borrow::Borrow;
 
 /// `addTransaction`: always a change.
 pub(super) fn add(
@@ -34,7 +35,7 @@ pub(super) fn add(
 pub(super) fn build(
     draft: &TransactionDraftInput,
     currency: &CurrencyCode,
-    existing: &[Transaction],
+    existing: &[impl Borrow<Transaction>],
     ctx: &mut Context<'_>,
 ) -> Result<Transaction, Rejection> {
     ensure_currency(currency, &draft.amount.currency)?;
@@ -48,7 +49,7 @@ pub(super) fn build(
     )?;
     let id = ctx.ids.next_transaction_id();
     assert!(
-        existing.iter().all(|t| t.id != id),
+        existing.iter().all(|t| t.borrow().id != id),
         "id source repeated transaction id {id}"
     );
     Ok(Transaction {
@@ -177,6 +178,7 @@ fn find(p: &Payment, id: TransactionId) -> Result<&Transaction, Rejection> {
     p.transactions
         .iter()
         .find(|t| t.id == id)
+        .map(|t| &**t)
         .ok_or_else(|| Rejection::TransactionNotFound { id: id.to_string() })
 }
 
@@ -193,13 +195,16 @@ fn ensure_currency(expected: &CurrencyCode, actual: &CurrencyCode) -> Result<(),
 
 /// No transaction other than `except` has this interface id.
 fn ensure_interface_id_free(
-    transactions: &[Transaction],
+    transactions: &[impl Borrow<Transaction>],
     except: Option<TransactionId>,
     interface_id: &str,
 ) -> Result<(), Rejection> {
     let taken = transactions
         .iter()
-        .any(|t| Some(t.id) != except && t.interface_id.as_deref() == Some(interface_id));
+        .map(Borrow::borrow)
+        .any(|t: &Transaction| {
+            Some(t.id) != except && t.interface_id.as_deref() == Some(interface_id)
+        });
     if taken {
         Err(Rejection::DuplicateTransactionInterfaceId {
             interface_id: interface_id.to_owned(),

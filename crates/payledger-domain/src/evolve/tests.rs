@@ -244,7 +244,7 @@ fn each_transaction_event_changes_only_its_transaction() {
     );
     let on_refund = |event_of: fn(TransactionId) -> Event, change: fn(&mut Transaction)| {
         check_on(before.clone(), vec![event_of(tx(2))], |p| {
-            change(&mut p.transactions[1])
+            change(Arc::make_mut(&mut p.transactions[1]))
         });
     };
     on_refund(
@@ -295,7 +295,7 @@ fn each_transaction_event_changes_only_its_transaction() {
         value: Some(text("v")),
     };
     check_on(typed, vec![field], |p| {
-        p.transactions[1].custom = Some(custom("type-txn", &[("f", text("v"))]))
+        Arc::make_mut(&mut p.transactions[1]).custom = Some(custom("type-txn", &[("f", text("v"))]))
     });
 }
 

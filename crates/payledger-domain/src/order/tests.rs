@@ -7,6 +7,7 @@ use crate::ids::{EventId, ProjectKey, TransactionId};
 use crate::payment::Transaction;
 use crate::testkit::{eur, payment, usd};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 const ORDER_ID: OrderId = OrderId::from_bytes([0x0d; 16]);
 
@@ -61,15 +62,17 @@ fn attempt(id: u8, txns: &[(TransactionType, i64, TransactionState)]) -> Payment
     p.transactions = txns
         .iter()
         .zip(1u128..)
-        .map(|(&(kind, cents, state), n)| Transaction {
-            id: TransactionId::from_bytes(n.to_be_bytes()),
-            timestamp: None,
-            kind,
-            amount: eur(cents),
-            interaction_id: None,
-            interface_id: None,
-            state,
-            custom: None,
+        .map(|(&(kind, cents, state), n)| {
+            Arc::new(Transaction {
+                id: TransactionId::from_bytes(n.to_be_bytes()),
+                timestamp: None,
+                kind,
+                amount: eur(cents),
+                interaction_id: None,
+                interface_id: None,
+                state,
+                custom: None,
+            })
         })
         .collect();
     p

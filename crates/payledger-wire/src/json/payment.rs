@@ -73,7 +73,7 @@ pub fn payment_to_json(payment: &Payment) -> Value {
         payment
             .transactions
             .iter()
-            .map(transaction_to_json)
+            .map(|t| transaction_to_json(t))
             .collect(),
     );
     out.insert(

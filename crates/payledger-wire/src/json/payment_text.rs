@@ -15,6 +15,7 @@ use payledger_domain::payment::{CustomFields, PaymentMethodInfo, PaymentStatus, 
 use payledger_domain::time::write_timestamp;
 use payledger_domain::{Actor, Money, Payment, Timestamp};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The payment's commercetools JSON, as bytes.
 pub fn payment_json_bytes(payment: &Payment) -> Vec<u8> {
@@ -81,9 +82,9 @@ enum Transactions<'a, 'e> {
 }
 
 impl Transactions<'_, '_> {
-    fn write(&mut self, out: &mut Vec<u8>, transactions: &[Transaction]) {
+    fn write(&mut self, out: &mut Vec<u8>, transactions: &[Arc<Transaction>]) {
         match self {
-            Self::Fresh => array(out, transactions, transaction),
+            Self::Fresh => array(out, transactions, |out, item| transaction(out, item)),
             Self::Reusing { earlier, spans } => {
                 out.push(b'[');
                 for (index, item) in transactions.iter().enumerate() {
@@ -103,8 +104,13 @@ impl Transactions<'_, '_> {
     }
 }
 
-/// The earlier text of the transaction at `index` when it equals `item`.
-fn unchanged<'e>(earlier: EarlierText<'e>, index: usize, item: &Transaction) -> Option<&'e [u8]> {
+/// The earlier text of the transaction at `index` when it equals `item`
+/// (by pointer when the versions share it: see [`Payment::transactions`]).
+fn unchanged<'e>(
+    earlier: EarlierText<'e>,
+    index: usize,
+    item: &Arc<Transaction>,
+) -> Option<&'e [u8]> {
     let before = earlier.payment.transactions.get(index)?;
     let span = earlier.spans.0.get(index)?;
     (before == item)
@@ -394,7 +400,7 @@ mod tests {
                 let len = later.transactions.len();
                 match change {
                     1 if index < len => {
-                        let amount = &mut later.transactions[index].amount;
+                        let amount = &mut Arc::make_mut(&mut later.transactions[index]).amount;
                         amount.cent_amount = amount.cent_amount.wrapping_add(1);
                     }
                     2 if index < len => {
@@ -435,7 +441,7 @@ mod tests {
             }
             let mut later = earlier.clone();
             let changed = changed.index(later.transactions.len());
-            let amount = &mut later.transactions[changed].amount;
+            let amount = &mut Arc::make_mut(&mut later.transactions[changed]).amount;
             amount.cent_amount = amount.cent_amount.wrapping_add(1);
             let (text, later_spans) = payment_json_reusing(
                 &later,

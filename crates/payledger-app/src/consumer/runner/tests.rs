@@ -216,6 +216,12 @@ impl EventStore for Counting {
     ) -> Result<Option<payledger_store::StreamHead>, StoreError> {
         self.inner.stream_head(stream)
     }
+    fn known_head(
+        &self,
+        stream: payledger_domain::StreamId,
+    ) -> Option<payledger_store::StreamHead> {
+        self.inner.known_head(stream)
+    }
     fn log_head(&self, partition: u16) -> Result<u64, StoreError> {
         self.inner.log_head(partition)
     }

@@ -5,6 +5,7 @@ use super::*;
 use payledger_domain::payment::{PaymentMethodInfo, PaymentStatus};
 use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, Timestamp, TransactionId};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn txn(
     n: u8,
@@ -40,7 +41,7 @@ fn payment(transactions: Vec<Transaction>) -> Payment {
         amount_refunded: None,
         payment_method_info: PaymentMethodInfo::default(),
         payment_status: PaymentStatus::default(),
-        transactions,
+        transactions: transactions.into_iter().map(Arc::new).collect(),
         interface_interactions: Vec::new(),
         custom: None,
         created_at: Timestamp(0),
