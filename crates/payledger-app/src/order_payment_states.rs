@@ -21,7 +21,7 @@ use crate::orders::Orders;
 use crate::payments::CommandMeta;
 use payledger_domain::{Actor, Event, EventEnvelope, OrderEvent, OrderId, ProjectKey};
 use payledger_store::EventStore;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The consumer's cursor name.
@@ -61,6 +61,9 @@ fn touched(
 ) -> Result<Vec<(ProjectKey, OrderId)>, AppError> {
     let mut seen = HashSet::new();
     let mut touched = Vec::new();
+    // The index is read as it is now, so one read per payment of the batch
+    // answers for all of its events (an update appends two or more).
+    let mut order_of = HashMap::new();
     for event in events {
         let order = if let Some(order) = event.order_id() {
             // Its own announcements change nothing to announce.
@@ -72,7 +75,14 @@ fn touched(
             }
             Some(order)
         } else if let Some(payment) = event.payment_id() {
-            orders.order_of_payment(&event.meta.project, payment)?
+            match order_of.get(&payment) {
+                Some(order) => *order,
+                None => {
+                    let order = orders.order_of_payment(&event.meta.project, payment)?;
+                    order_of.insert(payment, order);
+                    order
+                }
+            }
         } else {
             None
         };
