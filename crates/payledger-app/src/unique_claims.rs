@@ -1,7 +1,8 @@
 //! In-process claims on unique values while a command is in flight.
 //!
 //! Unique indexes (payment key, interface id) and idempotency keys span
-//! partitions, so the per-partition writers cannot check them atomically.
+//! partitions, so the store's per-partition version checks cannot check
+//! them atomically.
 //! A command claims every unique value it is about to write before it reads
 //! the index, and releases the claim once its append is durable or refused.
 //! One process serves a store (RocksDB's lock guarantees it), so an

@@ -212,7 +212,7 @@ impl Metrics {
         );
         r.register_with_unit(
             "append_queue_depth",
-            "Append requests waiting in a partition's writer queue",
+            "Append requests of a partition waiting for the writer",
             Unit::Other("requests".into()),
             metrics.append_queue_depth.clone(),
         );

@@ -1,9 +1,9 @@
-//! The stream heads a partition's writer committed or read lately, kept in
+//! The stream heads the writer committed to or read lately, per partition, kept in
 //! memory: the writer checks an append's expected version against them
 //! without a store read, and readers learn a stream's version without one
 //! ([`payledger_store::EventStore::known_head`]).
 //!
-//! Only a partition's writer writes the heads of its streams, and it keeps
+//! Only the writer writes the heads of streams, and it keeps
 //! a head here once the head is durable and before any caller hears back.
 //! So a known head is the stored one, or, in the moment between a write
 //! and its keeping, the one before a write no caller has been told of.

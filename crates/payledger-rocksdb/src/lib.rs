@@ -1,10 +1,11 @@
 //! The RocksDB event store of payledger.
 //!
 //! All partitions live in one RocksDB database with one column family per
-//! concern ([`keys`] draws the layout). Each partition has exactly one writer
-//! thread ([`writer`]) that drains a bounded queue of append requests and
-//! commits many of them in one `WriteBatch` with one synced write (group
-//! commit); a caller is answered only after its batch is durable. Readers go
+//! concern ([`keys`] draws the layout). One writer thread ([`writer`])
+//! drains the queue of append requests of every partition (bounded per
+//! partition) and commits many of them in one `WriteBatch` with one synced
+//! write (group commit), each at the next sequence of its partition's log;
+//! a caller is answered only after its batch is durable. Readers go
 //! straight to the database and never wait for a writer, except the log
 //! readers, which find the last events of each partition in memory
 //! ([`tail`]).

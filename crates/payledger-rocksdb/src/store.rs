@@ -7,7 +7,7 @@ use crate::db::{
 use crate::keys::{self, CF_LOG, CF_META, EventKey, META_PARTITION_COUNT};
 use crate::known_heads::KnownHeads;
 use crate::tail::{LogTail, TailRead};
-use crate::writer::{self, PartitionWriter};
+use crate::writer::{self, Writer};
 use payledger_domain::{EventEnvelope, StreamId, StreamKind};
 use payledger_store::{
     AppendRequest, EventStore, KvWrite, LogSignal, PARTITIONS_DEFAULT, PARTITIONS_MAX,
@@ -39,8 +39,9 @@ impl Default for RocksConfig {
 /// A durable event store in one RocksDB database.
 #[derive(Debug)]
 pub struct RocksStore {
-    // Field order matters: writers are stopped before the database closes.
-    writers: Vec<PartitionWriter>,
+    // Field order matters: the writer stops before the database closes.
+    /// The writer of every partition (none when read-only).
+    writer: Option<Writer>,
     /// Each partition's last events in memory (none when read-only).
     tails: Vec<Arc<LogTail>>,
     /// Each partition's recent stream heads, kept by its writer (none when
@@ -56,15 +57,16 @@ fn db_options() -> Options {
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_max_background_jobs(2);
-    // Many partition writers commit at once; their fsyncs are shared by
-    // RocksDB's own write grouping. The group's leader writes the log,
-    // syncs it and inserts every member's batch into the memtables, while
-    // the members wait asleep: on few cores, members that spin or yield
-    // while they wait, a pipeline that hands the memtable stage to
-    // another thread, and members inserting their own batches in parallel
-    // each cost more CPU and wake-ups than they save (BENCHMARKS.md
-    // "HTTP API", seventh session: 7-38 % more updates/s over HTTP with
-    // all three off, 7-26 % less server CPU per update).
+    // The appends have one writer thread, but table writes and the log
+    // consumers' progress write at the same time, and RocksDB groups
+    // concurrent writers: the group's leader writes the log, syncs it and
+    // inserts every member's batch into the memtables, while the members
+    // wait asleep. On few cores, members that spin or yield while they
+    // wait, a pipeline that hands the memtable stage to another thread,
+    // and members inserting their own batches in parallel each cost more
+    // CPU and wake-ups than they save (BENCHMARKS.md "HTTP API", seventh
+    // session: 7-38 % more updates/s over HTTP with all three off, 7-26 %
+    // less server CPU per update).
     options.set_enable_pipelined_write(false);
     options.set_allow_concurrent_memtable_write(false);
     options.set_enable_write_thread_adaptive_yield(false);
@@ -116,20 +118,14 @@ impl RocksStore {
         let partition_count = fixed_partition_count(&db, wanted)?;
         let signal = Arc::new(LogSignal::new(partition_count));
         let known: Vec<Arc<KnownHeads>> = (0..partition_count).map(|_| Arc::default()).collect();
-        let (writers, tails) = (0..partition_count)
-            .zip(&known)
-            .map(|(partition, known)| {
-                PartitionWriter::start(
-                    Arc::clone(&db),
-                    partition,
-                    config.append_queue_requests_max,
-                    Arc::clone(&signal),
-                    Arc::clone(known),
-                )
-            })
-            .collect::<Result<(Vec<_>, Vec<_>), _>>()?;
+        let (writer, tails) = Writer::start(
+            Arc::clone(&db),
+            &known,
+            config.append_queue_requests_max,
+            Arc::clone(&signal),
+        )?;
         Ok(Self {
-            writers,
+            writer: Some(writer),
             tails,
             known,
             db,
@@ -154,7 +150,7 @@ impl RocksStore {
         let partition_count = stored_partition_count(&db)?
             .ok_or_else(|| StoreError::Corrupt("the store has no partition count".into()))?;
         Ok(Self {
-            writers: Vec::new(),
+            writer: None,
             tails: Vec::new(),
             known: Vec::new(),
             db,
@@ -263,8 +259,8 @@ impl EventStore for RocksStore {
             return PendingAppend::ready(Err(rejected));
         }
         let partition = partition_of(request.stream, self.partition_count);
-        match self.writers.get(usize::from(partition)) {
-            Some(writer) => writer.submit(request),
+        match &self.writer {
+            Some(writer) => writer.submit(partition, request),
             None => PendingAppend::ready(Err(read_only().into())),
         }
     }
@@ -368,7 +364,7 @@ impl RocksStore {
     /// block and the store is not read-only.
     fn table_batch(&self, writes: Vec<KvWrite>) -> Result<rocksdb::WriteBatch, StoreError> {
         memory_only::check_may_block()?;
-        if self.writers.is_empty() {
+        if self.writer.is_none() {
             return Err(read_only());
         }
         let mut batch = rocksdb::WriteBatch::default();

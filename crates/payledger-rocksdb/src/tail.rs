@@ -1,4 +1,4 @@
-//! The log's tail in memory: each partition's writer keeps the envelopes
+//! The log's tail in memory: the writer keeps, for each partition, the envelopes
 //! of its last [`LOG_TAIL_EVENTS_MAX`] durable events, so the log
 //! consumers, which follow the log a few milliseconds behind the writers,
 //! read what was just committed without a RocksDB lookup and a decode per

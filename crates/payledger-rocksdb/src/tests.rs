@@ -309,3 +309,42 @@ fn every_acknowledged_append_is_known_in_memory_and_a_reopened_store_reads_the_h
         .expect("append after reopening");
     assert_eq!(store.known_head(payment).map(|h| h.version), Some(4));
 }
+
+#[test]
+fn a_full_partition_refuses_while_the_others_still_take_appends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tiny = RocksConfig {
+        partitions_for_new_store: 4,
+        append_queue_requests_max: 1,
+    };
+    let store = RocksStore::open(dir.path(), &tiny).expect("open");
+    let busy = new_payment();
+    let busy_partition = payledger_store::partition_of(busy, 4);
+    let elsewhere = std::iter::repeat_with(new_payment)
+        .find(|s| payledger_store::partition_of(*s, 4) != busy_partition)
+        .expect("a stream of another partition");
+    // Flood one partition without waiting: its queue holds one append.
+    let flood: Vec<_> = (0..2_000u64)
+        .map(|_| {
+            let stream = std::iter::repeat_with(new_payment)
+                .find(|s| payledger_store::partition_of(*s, 4) == busy_partition)
+                .expect("a stream of the busy partition");
+            store.submit(AppendRequest::events(stream, 0, vec![event("flood")]))
+        })
+        .collect();
+    // Another partition's queue is empty: its append is taken.
+    let other = store.submit(AppendRequest::events(elsewhere, 0, vec![event("other")]));
+    assert!(
+        other.wait().is_ok(),
+        "another partition still takes appends"
+    );
+    let refused = flood
+        .into_iter()
+        .map(|p| p.wait())
+        .filter(|o| {
+            matches!(o, Err(payledger_store::AppendError::Overloaded { partition })
+                if *partition == busy_partition)
+        })
+        .count();
+    assert!(refused > 0, "a one-slot partition must refuse some of 2000");
+}

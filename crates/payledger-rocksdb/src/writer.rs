@@ -1,4 +1,4 @@
-//! One writer thread per partition: group commit.
+//! One writer thread for every partition: group commit.
 //!
 //! The thread blocks for one request, then drains whatever else is queued
 //! (up to [`GROUP_COMMIT_REQUESTS_MAX`] requests or
@@ -6,26 +6,33 @@
 //! version in queue order against the heads as this group leaves them
 //! (read from the store once, then kept in the partition's
 //! [`KnownHeads`]: no one else writes its heads),
-//! stamps the accepted ones into one `WriteBatch` and writes it with
-//! `sync = true`. Only then are the group's events added to the
-//! partition's [`LogTail`], its [`LogSignal`] notified and callers
+//! stamps the accepted ones into one `WriteBatch`, each at the next
+//! sequence of its partition's log, and writes it with `sync = true`.
+//! Only then are the group's events added to their partitions'
+//! [`LogTail`]s, those partitions notified on the [`LogSignal`] and callers
 //! answered. A failed write answers
-//! every accepted request with the error and forgets the group, so the
-//! in-memory sequence never runs ahead of what is durable.
+//! every accepted request with the error and forgets the group, so no
+//! in-memory sequence ever runs ahead of what is durable.
 //!
-//! A full queue refuses an append before it is staged (nothing of it is
-//! written), counted as `payledger_admission_refused_total{limit=
-//! "APPEND_QUEUE_REQUESTS_MAX"}`.
+//! One thread, not one per partition: RocksDB groups concurrent writers
+//! itself, but a member of its group spins before it sleeps, and on few
+//! cores sixteen writers spent more in that than the group saved
+//! (BENCHMARKS.md "HTTP API", ninth session).
 //!
-//! Each group is counted in the process metrics ([`payledger_metrics`]):
-//! its requests, its write time with the fsync, the events it made durable
-//! by kind, and the queue left behind it.
+//! Each partition's queued appends are bounded
+//! ([`APPEND_QUEUE_REQUESTS_MAX`] by default): one more is refused before
+//! it is staged (nothing of it is written), counted as
+//! `payledger_admission_refused_total{limit="APPEND_QUEUE_REQUESTS_MAX"}`.
+//!
+//! Each group is counted in the process metrics ([`payledger_metrics`]),
+//! per partition it wrote to: its requests, its write time with the fsync,
+//! and the queue left behind it; and the events it made durable by kind.
 
 use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
 use crate::known_heads::KnownHeads;
 use crate::tail::LogTail;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use payledger_domain::{EventEnvelope, StreamId};
 use payledger_metrics::{KindLabels, Metrics, PartitionLabels, metrics};
 use payledger_store::{
@@ -35,92 +42,117 @@ use payledger_store::{
 use rocksdb::{DB, WriteBatch};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Bound of each partition's append queue, in requests. A full queue
-/// refuses new appends with `Overloaded` instead of growing.
+/// Bound of each partition's queued appends, in requests. One more is
+/// refused with `Overloaded` instead of growing the queue.
 pub const APPEND_QUEUE_REQUESTS_MAX: usize = 4_096;
 /// Most requests committed in one group.
 pub const GROUP_COMMIT_REQUESTS_MAX: usize = 1_024;
 /// Most events committed in one group (a single larger request still
 /// commits alone).
 pub const GROUP_COMMIT_EVENTS_MAX: usize = 16_384;
+
 struct Job {
+    partition: u16,
     request: AppendRequest,
     done: Completion,
 }
 
-/// The queue and thread of one partition.
+/// The queue and thread that write every partition.
 #[derive(Debug)]
-pub(crate) struct PartitionWriter {
-    partition: u16,
+pub(crate) struct Writer {
     queue: Option<Sender<Job>>,
+    /// Appends queued per partition, against `queue_requests_max`.
+    queued: Arc<[AtomicUsize]>,
+    queue_requests_max: usize,
     thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
+            .field("partition", &self.partition)
             .field("stream", &self.request.stream)
             .finish()
     }
 }
 
-impl PartitionWriter {
+impl Writer {
+    /// Starts the thread for partitions `0..known.len()`, each with its
+    /// known heads; returns the writer and each partition's log tail.
     pub(crate) fn start(
         db: Arc<DB>,
-        partition: u16,
+        known: &[Arc<KnownHeads>],
         queue_requests_max: usize,
         signal: Arc<LogSignal>,
-        known: Arc<KnownHeads>,
-    ) -> Result<(Self, Arc<LogTail>), StoreError> {
-        let last_sequence = last_log_sequence(&db, partition)?;
-        let tail = Arc::new(LogTail::after(last_sequence));
-        let (queue, jobs) = crossbeam_channel::bounded(queue_requests_max);
+    ) -> Result<(Self, Vec<Arc<LogTail>>), StoreError> {
+        let partitions = (0..)
+            .zip(known)
+            .map(|(partition, known)| {
+                let last_sequence = last_log_sequence(&db, partition)?;
+                Ok(PartitionState {
+                    partition,
+                    last_sequence,
+                    tail: Arc::new(LogTail::after(last_sequence)),
+                    known: Arc::clone(known),
+                    staged: Vec::new(),
+                    requests: 0,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let tails = partitions.iter().map(|p| Arc::clone(&p.tail)).collect();
+        let queued: Arc<[AtomicUsize]> = partitions.iter().map(|_| AtomicUsize::new(0)).collect();
+        let (queue, jobs) = crossbeam_channel::unbounded();
         let mut state = WriterState {
             db,
-            partition,
-            last_sequence,
             signal,
-            tail: Arc::clone(&tail),
-            known,
+            partitions,
+            queued: Arc::clone(&queued),
             kinds: Vec::new(),
-            staged: Vec::new(),
         };
         let thread = std::thread::Builder::new()
-            .name(format!("writer-{partition}"))
+            .name("writer".to_owned())
             .spawn(move || state.run(&jobs))
-            .map_err(|e| StoreError::Engine(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| StoreError::Engine(format!("cannot start the writer thread: {e}")))?;
         let writer = Self {
-            partition,
             queue: Some(queue),
+            queued,
+            queue_requests_max,
             thread: Some(thread),
         };
-        Ok((writer, tail))
+        Ok((writer, tails))
     }
 
-    pub(crate) fn submit(&self, request: AppendRequest) -> PendingAppend {
+    pub(crate) fn submit(&self, partition: u16, request: AppendRequest) -> PendingAppend {
         let (done, pending) = completion();
-        let Some(queue) = &self.queue else {
+        let (Some(queue), Some(queued)) = (&self.queue, self.queued.get(usize::from(partition)))
+        else {
             return PendingAppend::ready(Err(StoreError::ShuttingDown.into()));
         };
-        match queue.try_send(Job { request, done }) {
+        if queued.fetch_add(1, Ordering::AcqRel) >= self.queue_requests_max {
+            queued.fetch_sub(1, Ordering::AcqRel);
+            metrics().refused("APPEND_QUEUE_REQUESTS_MAX");
+            return PendingAppend::ready(Err(AppendError::Overloaded { partition }));
+        }
+        let job = Job {
+            partition,
+            request,
+            done,
+        };
+        match queue.send(job) {
             Ok(()) => pending,
-            Err(TrySendError::Full(_)) => {
-                metrics().refused("APPEND_QUEUE_REQUESTS_MAX");
-                PendingAppend::ready(Err(AppendError::Overloaded {
-                    partition: self.partition,
-                }))
-            }
-            Err(TrySendError::Disconnected(_)) => {
+            Err(_) => {
+                queued.fetch_sub(1, Ordering::AcqRel);
                 PendingAppend::ready(Err(StoreError::ShuttingDown.into()))
             }
         }
     }
 }
 
-impl Drop for PartitionWriter {
+impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the queue lets the thread finish what is queued and exit.
         self.queue = None;
@@ -130,17 +162,25 @@ impl Drop for PartitionWriter {
     }
 }
 
-struct WriterState {
-    db: Arc<DB>,
+/// What the writer keeps of one partition.
+struct PartitionState {
     partition: u16,
     last_sequence: u64,
-    signal: Arc<LogSignal>,
     tail: Arc<LogTail>,
     known: Arc<KnownHeads>,
-    /// The kinds of the events staged in the current group.
-    kinds: Vec<&'static str>,
     /// The events staged in the current group, for the tail.
     staged: Vec<EventEnvelope>,
+    /// The requests accepted in the current group.
+    requests: usize,
+}
+
+struct WriterState {
+    db: Arc<DB>,
+    signal: Arc<LogSignal>,
+    partitions: Vec<PartitionState>,
+    queued: Arc<[AtomicUsize]>,
+    /// The kinds of the events staged in the current group.
+    kinds: Vec<&'static str>,
 }
 
 /// A request accepted into the current group.
@@ -163,11 +203,11 @@ impl WriterState {
                     Err(_) => break,
                 }
             }
-            Metrics::set_partition(
-                &metrics().append_queue_depth,
-                self.partition,
-                jobs.len() as u64,
-            );
+            for job in &group {
+                if let Some(queued) = self.queued.get(usize::from(job.partition)) {
+                    queued.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
             self.commit(group);
         }
     }
@@ -176,11 +216,19 @@ impl WriterState {
         let mut batch = WriteBatch::default();
         let mut heads: HashMap<StreamId, StreamHead> = HashMap::new();
         let mut accepted = Vec::with_capacity(group.len());
-        let sequence_before = self.last_sequence;
+        let sequences_before: Vec<u64> = self.partitions.iter().map(|p| p.last_sequence).collect();
         self.kinds.clear();
-        self.staged.clear();
-        for Job { request, done } in group {
-            match self.stage(&mut batch, &mut heads, request) {
+        for partition in &mut self.partitions {
+            partition.staged.clear();
+            partition.requests = 0;
+        }
+        for Job {
+            partition,
+            request,
+            done,
+        } in group
+        {
+            match self.stage(&mut batch, &mut heads, partition, request) {
                 Ok(appended) => accepted.push(Accepted { appended, done }),
                 Err(refused) => {
                     let _ = done.send(Err(refused));
@@ -196,18 +244,28 @@ impl WriterState {
             Ok(()) => {
                 // Known before any caller hears back, so a reader that
                 // trusts the known head never misses an acknowledged write.
-                self.known.keep_all(heads);
-                self.count(accepted.len(), started);
+                for (stream, head) in heads {
+                    if let Some(partition) = self.partitions.get(usize::from(head.partition)) {
+                        partition.known.keep_all([(stream, head)]);
+                    }
+                }
+                self.count(started);
                 // Readable now: consumers may look before callers hear back.
-                self.tail.extend(self.staged.drain(..));
-                self.signal.notify(self.partition);
+                for partition in &mut self.partitions {
+                    if !partition.staged.is_empty() {
+                        partition.tail.extend(partition.staged.drain(..));
+                        self.signal.notify(partition.partition);
+                    }
+                }
                 for Accepted { appended, done } in accepted {
                     let _ = done.send(Ok(appended));
                 }
             }
             Err(error) => {
-                tracing::error!(partition = self.partition, %error, "group commit failed");
-                self.last_sequence = sequence_before;
+                tracing::error!(%error, "group commit failed");
+                for (partition, before) in self.partitions.iter_mut().zip(sequences_before) {
+                    partition.last_sequence = before;
+                }
                 let message = error.to_string();
                 for Accepted { done, .. } in accepted {
                     let _ = done.send(Err(StoreError::Engine(message.clone()).into()));
@@ -217,16 +275,21 @@ impl WriterState {
     }
 
     /// Checks one request against the heads as the group leaves them and, if
-    /// its expected version matches, adds its events to the batch.
+    /// its expected version matches, adds its events to the batch at the
+    /// next sequences of `partition`'s log.
     fn stage(
         &mut self,
         batch: &mut WriteBatch,
         heads: &mut HashMap<StreamId, StreamHead>,
+        partition: u16,
         request: AppendRequest,
     ) -> Result<Appended, AppendError> {
+        let Some(state) = self.partitions.get_mut(usize::from(partition)) else {
+            return Err(StoreError::Engine(format!("no partition {partition}")).into());
+        };
         let head = match heads.get(&request.stream) {
             Some(head) => Some(*head),
-            None => match self.known.get(request.stream) {
+            None => match state.known.get(request.stream) {
                 Some(head) => Some(head),
                 None => read_head(&self.db, request.stream)?,
             },
@@ -247,11 +310,12 @@ impl WriterState {
         let stamped = stamp(
             request.stream,
             head,
-            self.partition,
-            self.last_sequence,
+            partition,
+            state.last_sequence,
             request.events,
         );
-        self.last_sequence = stamped.head_sequence();
+        state.last_sequence = stamped.head_sequence();
+        state.requests += 1;
         for event in stamped.events {
             let envelope = event.envelope;
             self.kinds.push(envelope.event.kind());
@@ -262,10 +326,10 @@ impl WriterState {
             );
             batch.put_cf(
                 log_cf,
-                keys::log_key(self.partition, envelope.partition_sequence),
+                keys::log_key(partition, envelope.partition_sequence),
                 keys::log_value(request.stream, envelope.version),
             );
-            self.staged.push(envelope);
+            state.staged.push(envelope);
         }
         for (table_cf, write) in table_cfs.into_iter().zip(request.inline) {
             stage_table_write(batch, table_cf, write);
@@ -274,16 +338,24 @@ impl WriterState {
         Ok(stamped.appended)
     }
 
-    /// Records a durable group of `requests` written since `started`.
-    fn count(&mut self, requests: usize, started: Instant) {
+    /// Records a durable group written since `started`, per partition it
+    /// wrote to.
+    fn count(&mut self, started: Instant) {
         let m = metrics();
-        let partition = PartitionLabels {
-            partition: self.partition,
-        };
-        m.append_groups.get_or_create(&partition).inc();
-        (m.append_group_requests.get_or_create(&partition)).observe(requests as f64);
-        (m.append_commit_duration.get_or_create(&partition))
-            .observe(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        for state in self.partitions.iter().filter(|p| p.requests > 0) {
+            let partition = PartitionLabels {
+                partition: state.partition,
+            };
+            m.append_groups.get_or_create(&partition).inc();
+            (m.append_group_requests.get_or_create(&partition)).observe(state.requests as f64);
+            (m.append_commit_duration.get_or_create(&partition)).observe(seconds);
+            let queued = self
+                .queued
+                .get(usize::from(state.partition))
+                .map_or(0, |q| q.load(Ordering::Acquire));
+            Metrics::set_partition(&m.append_queue_depth, state.partition, queued as u64);
+        }
         self.kinds.sort_unstable();
         for run in self.kinds.chunk_by(|a, b| a == b) {
             let kind = KindLabels {

@@ -295,8 +295,8 @@ pub struct AdmissionArgs {
         env = "PAYLEDGER_LATENCY_TARGET_MS",
         value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_target_ms: u64,
-    /// Appends waiting in each partition's writer queue; a full queue
-    /// refuses with 503.
+    /// Appends waiting for the writer, per partition; one more is refused
+    /// with 503.
     #[arg(long, default_value_t = payledger_rocksdb::APPEND_QUEUE_REQUESTS_MAX as u64,
         env = "PAYLEDGER_APPEND_QUEUE_REQUESTS_MAX",
         value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
