@@ -77,20 +77,52 @@ fn db_options() -> Options {
 
 /// Bytes of a log key that name its partition ([`keys::log_key`]).
 pub(crate) const LOG_KEY_PARTITION_BYTES: usize = 2;
+/// Bytes of an event or head key that name its stream (the aggregate id).
+const STREAM_KEY_ID_BYTES: usize = 16;
+/// Bytes of an event id (a version 7 UUID) that stay the same for about a
+/// minute: the top 32 of its 48 bits of milliseconds (65.5 s).
+const EVENT_ID_MINUTE_BYTES: usize = 4;
 
-/// The options of column family `name`: the database's, and for the log
-/// an insert hint per partition. Each partition's log keys only grow, so
-/// RocksDB keeps where the partition's last key went in the memtable and
-/// inserts the next one there, where it would otherwise search the skip
-/// list from the top: the partitions of one write group interleave, so
-/// the previous insert is seldom in the same partition (BENCHMARKS.md
-/// "HTTP API", eighth session).
-fn cf_options(base: &mut Options, name: &str) -> Result<Options, StoreError> {
-    if name != CF_LOG {
-        return Ok(base.clone());
+/// The length of the key prefix under which column family `name` keeps an
+/// insert hint, for the column families whose keys arrive next to the
+/// last key of the same prefix:
+///
+/// - the log: each partition's sequences only grow;
+/// - events: each stream's versions only grow;
+/// - heads: a stream's head is overwritten in place (the new entry goes
+///   just before the previous one);
+/// - event ids: time-ordered, so within a minute they only grow.
+///
+/// RocksDB then inserts the key from where the prefix's last key went in
+/// the memtable, where it would otherwise search the skip list from the
+/// top. The keys of one write group interleave streams and partitions, so
+/// the previous insert of the column family is seldom the right place
+/// (BENCHMARKS.md "HTTP API": the eighth session for the log, the tenth
+/// for the rest). Views, view rows and Message index rows start with the
+/// project key, whose length varies, so no fixed prefix names one payment.
+fn insert_hint_prefix_bytes(name: &str) -> Option<usize> {
+    if name == CF_LOG {
+        Some(LOG_KEY_PARTITION_BYTES)
+    } else if StreamKind::ALL
+        .into_iter()
+        .any(|kind| name == keys::events_cf(kind) || name == keys::heads_cf(kind))
+    {
+        Some(STREAM_KEY_ID_BYTES)
+    } else if name == keys::table_cf(Table::EventIds) {
+        Some(EVENT_ID_MINUTE_BYTES)
+    } else {
+        None
     }
+}
+
+/// The options of column family `name`: the database's, with an insert
+/// hint where [`insert_hint_prefix_bytes`] names one.
+fn cf_options(base: &mut Options, name: &str) -> Result<Options, StoreError> {
+    let Some(bytes) = insert_hint_prefix_bytes(name) else {
+        return Ok(base.clone());
+    };
     base.get_options_from_string(format!(
-        "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.{LOG_KEY_PARTITION_BYTES}"
+        "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.{bytes}"
     ))
     .map_err(engine)
 }

@@ -2,8 +2,9 @@
 
 use crate::tail::TailRead;
 use crate::{RocksConfig, RocksStore};
+use payledger_domain::StreamKind;
 use payledger_store::conformance::{Harness, event, new_payment};
-use payledger_store::{AppendRequest, EventStore};
+use payledger_store::{AppendRequest, EventStore, Table};
 use tempfile::TempDir;
 
 struct RocksHarness {
@@ -234,7 +235,7 @@ fn the_log_read_from_memory_is_the_log_read_from_the_database() {
 }
 
 #[test]
-fn the_log_family_inserts_each_partitions_next_key_where_its_last_one_went() {
+fn the_log_events_heads_and_event_ids_insert_each_key_next_to_the_last_of_its_prefix() {
     let dir = tempfile::tempdir().expect("temp dir");
     drop(RocksStore::open(dir.path(), &RocksConfig::default()).expect("open"));
     // RocksDB writes the options it opened with to an OPTIONS file.
@@ -255,24 +256,46 @@ fn the_log_family_inserts_each_partitions_next_key_where_its_last_one_went() {
         let rest = &text[start + 1..];
         &rest[..rest.find("\n[").unwrap_or(rest.len())]
     };
-    let hinted = |name: &str| {
-        family(name).contains(&format!(
-            "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.{}",
-            crate::store::LOG_KEY_PARTITION_BYTES
-        ))
+    let hint = |name: &str| {
+        let section = family(name);
+        let setting = "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.";
+        let at = section.find(setting)? + setting.len();
+        let digits: String = section[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<usize>().ok()
     };
-    assert!(
-        hinted(crate::keys::CF_LOG),
-        "{}",
-        family(crate::keys::CF_LOG)
-    );
-    assert!(!hinted(crate::keys::CF_META), "only the log is hinted");
-    // The prefix is the partition: its keys share it, other partitions' do not.
-    let prefix = |partition, sequence| {
-        crate::keys::log_key(partition, sequence)[..crate::store::LOG_KEY_PARTITION_BYTES].to_vec()
+    use crate::keys::{CF_LOG, CF_META, events_cf, heads_cf, table_cf};
+    assert_eq!(hint(CF_LOG), Some(2), "{}", family(CF_LOG));
+    for kind in StreamKind::ALL {
+        assert_eq!(hint(events_cf(kind)), Some(16), "{kind:?}");
+        assert_eq!(hint(heads_cf(kind)), Some(16), "{kind:?}");
+    }
+    assert_eq!(hint(table_cf(Table::EventIds)), Some(4));
+    for unhinted in [CF_META, table_cf(Table::Views), table_cf(Table::ViewRows)] {
+        assert_eq!(hint(unhinted), None, "{unhinted}");
+    }
+    // The prefix of a log key is its partition.
+    let log = |partition, sequence| crate::keys::log_key(partition, sequence)[..2].to_vec();
+    assert_eq!(log(3, 1), log(3, u64::MAX));
+    assert_ne!(log(3, 1), log(4, 1));
+    // That of an event key is its stream: every version of it shares it.
+    let (a, b) = (new_payment(), new_payment());
+    let event = |stream, version| crate::keys::event_key(stream, version)[..16].to_vec();
+    assert_eq!(event(a, 1), event(a, u64::MAX));
+    assert_ne!(event(a, 1), event(b, 1));
+    // Event ids of the same 65.5 s share theirs, and sort by time.
+    let id_at = |ms: u64| {
+        // A version 7 UUID begins with its 48 bits of milliseconds.
+        let mut id = [7u8; 16];
+        id[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        id
     };
-    assert_eq!(prefix(3, 1), prefix(3, u64::MAX));
-    assert_ne!(prefix(3, 1), prefix(4, 1));
+    let minute = 1_800_000_000_000 & !0xFFFF;
+    assert_eq!(id_at(minute)[..4], id_at(minute + 65_535)[..4]);
+    assert_ne!(id_at(minute)[..4], id_at(minute + 65_536)[..4]);
+    assert!(id_at(minute) < id_at(minute + 1));
 }
 
 #[test]
