@@ -102,9 +102,23 @@ impl Default for ApiConfig {
     }
 }
 
-/// What every request handler can reach.
+/// What every request handler can reach: one shared [`Shared`], so the
+/// clone that axum takes for every request and layer is one reference
+/// count, not one per part.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub store: Arc<dyn EventStore>,
     pub ledger: Ledger<dyn EventStore>,
     /// The order use cases (beside the ledger, whose payment views they
@@ -126,7 +140,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Arc<dyn EventStore>, config: ApiConfig) -> Self {
         let ledger = Ledger::new(Arc::clone(&store));
-        Self {
+        Self(Arc::new(Shared {
             orders: Orders::new(ledger.clone()),
             ledger,
             subscription_changes: Arc::new(watch::Sender::new(0)),
@@ -135,7 +149,7 @@ impl AppState {
             payment_texts: Arc::default(),
             store,
             config: Arc::new(config),
-        }
+        }))
     }
 
     /// Tells the delivery workers that Subscriptions were created,
