@@ -6,8 +6,12 @@
 //! 1. **Normal load, both servers** (closed loop, `--calibration-connections`
 //!    keep-alive connections, update then get): the fast path with and
 //!    without the gate, in the same run. The update rate of the server
-//!    without the gate is the *sustainable update rate* R.
-//! 2. **Offered load** at each of `--levels` × R, both servers in turn
+//!    without the gate is the *closed-loop peak* C.
+//! 2. **The sustainable update rate R**: the highest of 100 %, 90 %, …
+//!    of C at which the server without the gate keeps up with the open
+//!    loop below (nothing sent late, p99 within `SUSTAINED_P99_MS_MAX`),
+//!    unless `--sustainable-rate-per-s` gives it.
+//! 3. **Offered load** at each of `--levels` × R, both servers in turn
 //!    (which goes first alternates from level to level): an open loop (arrivals on a fixed schedule, whatever the answers),
 //!    carried by up to `--connections` connections, each updating its own
 //!    payment over a connection it writes and reads by hand ([`wire`]: a
@@ -19,14 +23,17 @@
 //!    the payment. Before the first level every connection is opened (a
 //!    read of each payment) and one unreported second of open loop runs,
 //!    so the levels measure overload, not a storm of new connections or
-//!    the generator warming up; before every measurement the harness waits
+//!    the generator warming up. Every measurement updates payments created
+//!    for it (an update's answer is the whole payment, so payments grown
+//!    by the previous measurements would make each one dearer than the
+//!    last), and before it the harness waits
 //!    until the servers are idle (flushes and compactions of the previous
 //!    one done), up to `SETTLE_WAIT_MAX`.
 //!    Beside the latency the generator sees, each row gives the p99 the
 //!    server's own histogram saw for the same updates (to its bucket
 //!    bound): the difference is time outside the request's handling
 //!    (the kernel's queues, the generator).
-//! 3. **Nothing acknowledged is lost**: every transaction id an update
+//! 4. **Nothing acknowledged is lost**: every transaction id an update
 //!    answer acknowledged is looked for in its payment afterwards.
 //!
 //! Why an open loop: a closed loop slows down with the server (each
@@ -34,19 +41,14 @@
 //! offers more than the server takes and cannot show overload; refused
 //! requests there come straight back as new ones.
 
-use super::{latency_histogram, micros, ms};
+use super::ms;
 use anyhow::Context;
 use clap::Args;
-use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use super::wire;
 
 /// The settings of an overload run.
 #[derive(Debug, Args)]
@@ -80,7 +82,7 @@ pub struct OverloadArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub admission_flag: Vec<String>,
     /// The sustainable update rate R the levels multiply, in updates per
-    /// second, instead of the one measured at normal load: runs that
+    /// second, instead of the one searched in the open loop: runs that
     /// compare two servers' admission then offer the same rates.
     #[arg(long)]
     pub sustainable_rate_per_s: Option<f64>,
@@ -158,14 +160,8 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         }
     }
     anyhow::ensure!(sustainable > 0.0, "no update succeeded at normal load");
-    println!(
-        "\nsustainable update rate R = {sustainable:.0} updates/s (admission off, closed loop)\n"
-    );
-    if let Some(given) = args.sustainable_rate_per_s {
-        anyhow::ensure!(given > 0.0, "--sustainable-rate-per-s must be > 0");
-        sustainable = given;
-        println!("the levels multiply R = {given:.0} updates/s (--sustainable-rate-per-s)\n");
-    }
+    let peak = sustainable;
+    println!("\nclosed-loop peak C = {peak:.0} updates/s (admission off)\n");
     println!(
         "## offered load: open loop, up to {} connections\n",
         args.connections
@@ -174,7 +170,23 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         fleet.connect_all().await?;
         // The generator's first open loop runs slow (its timers and
         // connection pool warming up): one unreported second of it.
-        fleet.open_loop(WARM_UP_LOAD * sustainable, WARM_UP).await;
+        fleet.open_loop(WARM_UP_LOAD * peak, WARM_UP).await;
+    }
+    if let Some(given) = args.sustainable_rate_per_s {
+        anyhow::ensure!(given > 0.0, "--sustainable-rate-per-s must be > 0");
+        sustainable = given;
+        println!("the levels multiply R = {given:.0} updates/s (--sustainable-rate-per-s)\n");
+    } else {
+        let off = servers
+            .iter()
+            .position(|s| s.label == "off")
+            .context("off")?;
+        sustainable = sustained_rate(servers, &mut fleets[off], peak, seconds).await?;
+        println!(
+            "\nsustainable update rate R = {sustainable:.0} updates/s ({:.0} % of C: the highest \
+             open-loop rate the server without admission control keeps up with)\n",
+            100.0 * sustainable / peak
+        );
     }
     println!(
         "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | admitted p99 inside the server ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
@@ -186,6 +198,7 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
             order.reverse();
         }
         for (server, fleet) in order {
+            fleet.fresh_payments().await?;
             settle(servers).await?;
             let rate = level * sustainable;
             let (cpu, generator) = (server.cpu()?, super::load::cpu_of_self()?);
@@ -223,6 +236,67 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         anyhow::ensure!(missing == 0, "acknowledged updates are missing");
     }
     Ok(())
+}
+
+/// The shares of the closed-loop peak tried, highest first, when the
+/// sustainable rate is searched.
+const SUSTAINED_SEARCH_SHARES: [f64; 9] = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2];
+/// A server keeps up with an open loop when at most this share of its
+/// updates was sent late (their connection still waiting for the
+/// previous answer: the server's queue grew) …
+const SUSTAINED_LATE_SHARE_MAX: f64 = 0.01;
+/// … and the p99 of its answers stays within this: the update latency
+/// the HTTP API's benchmarks hold payledger to (64 connections, p99 ≤
+/// 10 ms). Near its limit a server's queue swings from run to run; a
+/// rate it sustains leaves that margin.
+const SUSTAINED_P99_MS_MAX: f64 = 10.0;
+
+/// The sustainable update rate R: the highest rate of
+/// [`SUSTAINED_SEARCH_SHARES`] × the closed-loop peak that the server
+/// without admission control keeps up with in the open loop. A closed loop
+/// of 64 connections gathers many updates into each commit and never
+/// offers more than the server takes; the open loop's arrivals come one by
+/// one, and above R the server's queue grows for as long as the load
+/// lasts (and the levels' "1×" would already be overload).
+async fn sustained_rate(
+    servers: &[ServerProcess; 2],
+    fleet: &mut Fleet,
+    peak: f64,
+    seconds: Duration,
+) -> anyhow::Result<f64> {
+    println!(
+        "| share of C | offered/s | sent late | answered/s | p50 ms | p99 ms | errors | keeps up |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut lowest = peak;
+    for share in SUSTAINED_SEARCH_SHARES {
+        fleet.fresh_payments().await?;
+        settle(servers).await?;
+        let rate = share * peak;
+        lowest = rate;
+        let row = fleet.open_loop(rate, seconds).await;
+        let p99_ms = row.admitted_latency.value_at_quantile(0.99) as f64 / 1e3;
+        let late = row.late as f64 / row.answered().max(1) as f64;
+        let keeps_up = row.errors == 0
+            && row.refused == 0
+            && late <= SUSTAINED_LATE_SHARE_MAX
+            && p99_ms <= SUSTAINED_P99_MS_MAX;
+        println!(
+            "| {:.0} % | {rate:.0} | {:.1} % | {:.0} | {} | {} | {} | {} |",
+            share * 100.0,
+            late * 100.0,
+            row.admitted as f64 / row.elapsed.as_secs_f64(),
+            ms(row.admitted_latency.value_at_quantile(0.5)),
+            ms(row.admitted_latency.value_at_quantile(0.99)),
+            row.errors,
+            if keeps_up { "yes" } else { "no" },
+        );
+        if keeps_up {
+            return Ok(rate);
+        }
+    }
+    println!("\nno searched rate kept up: R is the lowest tried");
+    Ok(lowest)
 }
 
 /// The unreported open loop before the first level: its length and load
@@ -403,382 +477,8 @@ impl Drop for ServerProcess {
     }
 }
 
-/// One payment per connection, updated by one request at a time.
-struct Writer {
-    url: String,
-    /// The request line's path of `url`.
-    path: String,
-    /// The open loop's own connection for this payment.
-    wire: wire::Wire,
-    version: u64,
-    last_transaction: String,
-    acknowledged: Vec<String>,
-}
-
-/// The payments of one server and how to reach it.
-struct Fleet {
-    http: reqwest::Client,
-    token: String,
-    writers: Vec<Writer>,
-}
-
-/// What one measurement saw.
-struct Measured {
-    admitted: u64,
-    refused: u64,
-    errors: u64,
-    late: u64,
-    elapsed: Duration,
-    admitted_latency: Histogram<u64>,
-    refused_latency: Histogram<u64>,
-}
-
-impl Measured {
-    fn new() -> Self {
-        Self {
-            admitted: 0,
-            refused: 0,
-            errors: 0,
-            late: 0,
-            elapsed: Duration::ZERO,
-            admitted_latency: latency_histogram(),
-            refused_latency: latency_histogram(),
-        }
-    }
-
-    fn answered(&self) -> u64 {
-        self.admitted + self.refused + self.errors
-    }
-
-    fn add(&mut self, other: &Self) {
-        self.admitted += other.admitted;
-        self.refused += other.refused;
-        self.errors += other.errors;
-        self.late += other.late;
-        let _ = self.admitted_latency.add(&other.admitted_latency);
-        let _ = self.refused_latency.add(&other.refused_latency);
-    }
-}
-
-/// How one request ended.
-enum Answer {
-    Admitted,
-    Refused,
-    Error,
-}
-
-impl Fleet {
-    async fn create(
-        http: &reqwest::Client,
-        server: &ServerProcess,
-        token: &str,
-        count: usize,
-    ) -> anyhow::Result<Self> {
-        let base = format!("{}/{PROJECT}", server.url);
-        let mut writers = Vec::with_capacity(count);
-        for n in 0..count {
-            let body = json!({
-                "key": format!("overload-{n}"),
-                "amountPlanned": {"currencyCode": "EUR", "centAmount": 100},
-                "transactions": [{"type": "Authorization", "amount": {"currencyCode": "EUR", "centAmount": 100}}],
-            });
-            let reply = http
-                .post(format!("{base}/payments"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await?;
-            anyhow::ensure!(
-                reply.status().is_success(),
-                "create answered {}",
-                reply.status()
-            );
-            let payment: Value = reply.json().await?;
-            let url = format!("{base}/payments/{}", payment["id"].as_str().context("id")?);
-            let (address, path) = wire::split_url(&url)?;
-            writers.push(Writer {
-                wire: wire::Wire::new(address),
-                path: path.to_owned(),
-                url,
-                version: payment["version"].as_u64().context("version")?,
-                last_transaction: payment["transactions"][0]["id"]
-                    .as_str()
-                    .context("transaction")?
-                    .to_owned(),
-                acknowledged: Vec::new(),
-            });
-        }
-        Ok(Self {
-            http: http.clone(),
-            token: token.to_owned(),
-            writers,
-        })
-    }
-
-    /// Opens the open loop's connection of every writer at once (each
-    /// reads its payment; a refusal opened it as well), so that the open
-    /// loop finds them open.
-    async fn connect_all(&mut self) -> anyhow::Result<()> {
-        let tasks: Vec<_> = self
-            .writers
-            .drain(..)
-            .map(|mut writer| {
-                let token = self.token.clone();
-                tokio::spawn(async move {
-                    let answer = writer.read_wire(&token).await;
-                    (writer, answer)
-                })
-            })
-            .collect();
-        let mut failed = 0;
-        for task in tasks {
-            let (writer, answer) = task.await?;
-            failed += usize::from(matches!(answer, Answer::Error));
-            self.writers.push(writer);
-        }
-        anyhow::ensure!(failed == 0, "{failed} warm-up reads failed");
-        Ok(())
-    }
-
-    /// `connections` writers in a closed loop for `seconds`: updates, or
-    /// reads of their payment with `get`.
-    async fn closed_loop(&mut self, connections: usize, seconds: Duration, get: bool) -> Measured {
-        let deadline = Instant::now() + seconds;
-        let started = Instant::now();
-        let writers: Vec<Writer> = self
-            .writers
-            .drain(..connections.min(self.writers.len()))
-            .collect();
-        let tasks: Vec<_> = writers
-            .into_iter()
-            .map(|mut writer| {
-                let (http, token) = (self.http.clone(), self.token.clone());
-                tokio::spawn(async move {
-                    let mut measured = Measured::new();
-                    while Instant::now() < deadline {
-                        let begun = Instant::now();
-                        let answer = match get {
-                            true => read(&http, &token, &writer.url).await,
-                            false => writer.update(&http, &token).await,
-                        };
-                        measured.record(answer, begun, begun);
-                    }
-                    (writer, measured)
-                })
-            })
-            .collect();
-        self.gather(tasks, started).await
-    }
-
-    /// Updates offered at `rate` per second for `seconds`, whatever the
-    /// answers, by every writer of the fleet.
-    async fn open_loop(&mut self, rate: f64, seconds: Duration) -> Measured {
-        let started = Instant::now() + Duration::from_millis(50);
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let total = (seconds.as_secs_f64() * rate) as u64;
-        let next = Arc::new(AtomicU64::new(0));
-        let tasks: Vec<_> = self
-            .writers
-            .drain(..)
-            .map(|mut writer| {
-                let (token, next) = (self.token.clone(), Arc::clone(&next));
-                tokio::spawn(async move {
-                    let mut measured = Measured::new();
-                    loop {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        if n >= total {
-                            break;
-                        }
-                        let due = started + interval.mul_f64(n as f64);
-                        // Late because this connection was busy: the wait
-                        // counts. Early: the timer's own lateness (up to a
-                        // millisecond) is the generator's, not the server's.
-                        let busy = Instant::now() >= due;
-                        tokio::time::sleep_until(due.into()).await;
-                        let sent = Instant::now();
-                        if busy && sent.duration_since(due) > Duration::from_millis(1) {
-                            measured.late += 1;
-                        }
-                        let due = if busy { due } else { sent };
-                        let answer = writer.update_wire(&token).await;
-                        measured.record(answer, due, sent);
-                    }
-                    (writer, measured)
-                })
-            })
-            .collect();
-        let mut measured = self.gather(tasks, started).await;
-        measured.elapsed = seconds.max(measured.elapsed);
-        measured
-    }
-
-    async fn gather(
-        &mut self,
-        tasks: Vec<tokio::task::JoinHandle<(Writer, Measured)>>,
-        started: Instant,
-    ) -> Measured {
-        let mut all = Measured::new();
-        for task in tasks {
-            if let Ok((writer, measured)) = task.await {
-                all.add(&measured);
-                self.writers.push(writer);
-            }
-        }
-        all.elapsed = started.elapsed();
-        all
-    }
-
-    /// Reads every payment back: (acknowledged updates, those missing).
-    async fn verify(&self) -> anyhow::Result<(usize, usize)> {
-        let (mut acknowledged, mut missing) = (0, 0);
-        for writer in &self.writers {
-            let payment: Value = self
-                .http
-                .get(&writer.url)
-                .bearer_auth(&self.token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            let stored: std::collections::HashSet<&str> = payment["transactions"]
-                .as_array()
-                .context("transactions")?
-                .iter()
-                .filter_map(|t| t["id"].as_str())
-                .collect();
-            acknowledged += writer.acknowledged.len();
-            missing += writer
-                .acknowledged
-                .iter()
-                .filter(|id| !stored.contains(id.as_str()))
-                .count();
-        }
-        Ok((acknowledged, missing))
-    }
-}
-
-impl Measured {
-    /// Counts an answer; admitted latency from `due`, refused from `sent`.
-    fn record(&mut self, answer: Answer, due: Instant, sent: Instant) {
-        match answer {
-            Answer::Admitted => {
-                self.admitted += 1;
-                let _ = self.admitted_latency.record(micros(due.elapsed()));
-            }
-            Answer::Refused => {
-                self.refused += 1;
-                let _ = self.refused_latency.record(micros(sent.elapsed()));
-            }
-            Answer::Error => self.errors += 1,
-        }
-    }
-}
-
-impl Writer {
-    /// An update (see [`Writer::update_body`]) through the shared client
-    /// (the closed loop).
-    async fn update(&mut self, http: &reqwest::Client, token: &str) -> Answer {
-        let request = http
-            .post(&self.url)
-            .bearer_auth(token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(self.update_body());
-        let Ok(reply) = request.send().await else {
-            return Answer::Error;
-        };
-        let status = reply.status().as_u16();
-        let Ok(bytes) = reply.bytes().await else {
-            return Answer::Error;
-        };
-        self.answered(status, &bytes)
-    }
-
-    /// The same update over the writer's own connection (the open loop).
-    async fn update_wire(&mut self, token: &str) -> Answer {
-        let body = self.update_body();
-        let request = format!(
-            "POST {} HTTP/1.1\r\nhost: {PROJECT}\r\nauthorization: Bearer {token}\r\n\
-             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            self.path,
-            body.len()
-        );
-        match self.wire.exchange(request.as_bytes()).await {
-            Ok((status, bytes)) => self.answered(status, &bytes),
-            Err(_) => Answer::Error,
-        }
-    }
-
-    /// A read of the payment over the writer's own connection.
-    async fn read_wire(&mut self, token: &str) -> Answer {
-        let request = format!(
-            "GET {} HTTP/1.1\r\nhost: {PROJECT}\r\nauthorization: Bearer {token}\r\n\r\n",
-            self.path
-        );
-        match self.wire.exchange(request.as_bytes()).await {
-            Ok((200, _)) => Answer::Admitted,
-            Ok((429 | 503, _)) => Answer::Refused,
-            _ => Answer::Error,
-        }
-    }
-
-    /// `addTransaction` + `changeTransactionState` of the previous one,
-    /// as `payledger-bench load` sends.
-    fn update_body(&self) -> String {
-        format!(
-            r#"{{"version":{},"actions":[{{"action":"addTransaction","transaction":{{"type":"Charge","amount":{{"currencyCode":"EUR","centAmount":100}}}}}},{{"action":"changeTransactionState","transactionId":"{}","state":"Success"}}]}}"#,
-            self.version, self.last_transaction
-        )
-    }
-
-    /// Counts an update's answer: an admitted one moves the writer to the
-    /// version and transaction it acknowledged.
-    fn answered(&mut self, status: u16, bytes: &[u8]) -> Answer {
-        match status {
-            200 => match super::load::scan_update(bytes) {
-                Some((version, last)) => {
-                    self.version = version;
-                    self.acknowledged.push(last.clone());
-                    self.last_transaction = last;
-                    Answer::Admitted
-                }
-                None => Answer::Error,
-            },
-            429 | 503 => Answer::Refused,
-            _ => Answer::Error,
-        }
-    }
-}
-
-async fn read(http: &reqwest::Client, token: &str, url: &str) -> Answer {
-    match http.get(url).bearer_auth(token).send().await {
-        Ok(reply) => {
-            let status = reply.status().as_u16();
-            let _ = reply.bytes().await;
-            match status {
-                200 => Answer::Admitted,
-                429 | 503 => Answer::Refused,
-                _ => Answer::Error,
-            }
-        }
-        Err(_) => Answer::Error,
-    }
-}
+mod fleet;
+use fleet::Fleet;
 
 #[cfg(test)]
-mod tests {
-    use super::server_p99;
-
-    #[test]
-    fn the_server_p99_is_the_first_bound_holding_99_percent_of_the_updates_between_two_scrapes() {
-        let before = [(0.001, 10), (0.002, 20), (0.004, 30), (f64::INFINITY, 30)];
-        // 100 more: 50 within 1 ms, 98 within 2 ms, 99 within 4 ms.
-        let after = [
-            (0.001, 60),
-            (0.002, 118),
-            (0.004, 129),
-            (f64::INFINITY, 130),
-        ];
-        assert_eq!(server_p99(&before, &after), Some(0.004));
-        assert_eq!(server_p99(&after, &after), None, "no update between");
-    }
-}
+mod tests;
