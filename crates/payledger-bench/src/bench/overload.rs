@@ -9,7 +9,8 @@
 //!    without the gate is the *closed-loop peak* C.
 //! 2. **The sustainable update rate R**: the highest of 100 %, 90 %, …
 //!    of C at which the server without the gate keeps up with the open
-//!    loop below (nothing sent late, p99 within `SUSTAINED_P99_MS_MAX`),
+//!    loop below (nothing sent late, and a median latency within
+//!    `SUSTAINED_P50_OVER_UNLOADED_MAX` times that of a quarter of C),
 //!    unless `--sustainable-rate-per-s` gives it.
 //! 3. **Offered load** at each of `--levels` × R, both servers in turn
 //!    (which goes first alternates from level to level): an open loop (arrivals on a fixed schedule, whatever the answers),
@@ -245,11 +246,16 @@ const SUSTAINED_SEARCH_SHARES: [f64; 9] = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.
 /// updates was sent late (their connection still waiting for the
 /// previous answer: the server's queue grew) …
 const SUSTAINED_LATE_SHARE_MAX: f64 = 0.01;
-/// … and the p99 of its answers stays within this: the update latency
-/// the HTTP API's benchmarks hold payledger to (64 connections, p99 ≤
-/// 10 ms). Near its limit a server's queue swings from run to run; a
-/// rate it sustains leaves that margin.
-const SUSTAINED_P99_MS_MAX: f64 = 10.0;
+/// … and the median update waits at most this many times the median at
+/// a quarter of the closed-loop peak (unloaded): a queue that holds the
+/// typical update for twice its unloaded time again is one the server no
+/// longer keeps up with. The median, not the p99: a single stall of this
+/// machine (tens of milliseconds, at any load) moves the p99 of a few
+/// seconds and would make R a matter of luck.
+const SUSTAINED_P50_OVER_UNLOADED_MAX: f64 = 3.0;
+/// The load, as a share of the closed-loop peak, whose median latency
+/// stands for the unloaded one.
+const UNLOADED_SHARE: f64 = 0.25;
 
 /// The sustainable update rate R: the highest rate of
 /// [`SUSTAINED_SEARCH_SHARES`] × the closed-loop peak that the server
@@ -268,25 +274,34 @@ async fn sustained_rate(
         "| share of C | offered/s | sent late | answered/s | p50 ms | p99 ms | errors | keeps up |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---|");
+    let unloaded =
+        open_loop_on_fresh_payments(servers, fleet, UNLOADED_SHARE * peak, seconds).await?;
+    let unloaded_p50 = unloaded.admitted_latency.value_at_quantile(0.5);
+    println!(
+        "| {:.0} % (unloaded) | {:.0} | | | {} | {} | {} | |",
+        UNLOADED_SHARE * 100.0,
+        UNLOADED_SHARE * peak,
+        ms(unloaded_p50),
+        ms(unloaded.admitted_latency.value_at_quantile(0.99)),
+        unloaded.errors,
+    );
     let mut lowest = peak;
     for share in SUSTAINED_SEARCH_SHARES {
-        fleet.fresh_payments().await?;
-        settle(servers).await?;
         let rate = share * peak;
         lowest = rate;
-        let row = fleet.open_loop(rate, seconds).await;
-        let p99_ms = row.admitted_latency.value_at_quantile(0.99) as f64 / 1e3;
+        let row = open_loop_on_fresh_payments(servers, fleet, rate, seconds).await?;
         let late = row.late as f64 / row.answered().max(1) as f64;
+        let p50 = row.admitted_latency.value_at_quantile(0.5);
         let keeps_up = row.errors == 0
             && row.refused == 0
             && late <= SUSTAINED_LATE_SHARE_MAX
-            && p99_ms <= SUSTAINED_P99_MS_MAX;
+            && p50 as f64 <= SUSTAINED_P50_OVER_UNLOADED_MAX * unloaded_p50 as f64;
         println!(
             "| {:.0} % | {rate:.0} | {:.1} % | {:.0} | {} | {} | {} | {} |",
             share * 100.0,
             late * 100.0,
             row.admitted as f64 / row.elapsed.as_secs_f64(),
-            ms(row.admitted_latency.value_at_quantile(0.5)),
+            ms(p50),
             ms(row.admitted_latency.value_at_quantile(0.99)),
             row.errors,
             if keeps_up { "yes" } else { "no" },
@@ -297,6 +312,19 @@ async fn sustained_rate(
     }
     println!("\nno searched rate kept up: R is the lowest tried");
     Ok(lowest)
+}
+
+/// One open loop at `rate` for `seconds` on payments created for it,
+/// once the servers are idle.
+async fn open_loop_on_fresh_payments(
+    servers: &[ServerProcess; 2],
+    fleet: &mut Fleet,
+    rate: f64,
+    seconds: Duration,
+) -> anyhow::Result<fleet::Measured> {
+    fleet.fresh_payments().await?;
+    settle(servers).await?;
+    Ok(fleet.open_loop(rate, seconds).await)
 }
 
 /// The unreported open loop before the first level: its length and load
