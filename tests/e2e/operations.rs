@@ -493,6 +493,10 @@ fn json_logs_carry_request_spans_and_never_a_secret() {
         &[("X-Correlation-ID", "ops-log-check-2")],
     );
     assert_eq!(unrouted.status, 404, "{:?}", unrouted.body);
+    // A path that matched with a method it does not serve: labelled by
+    // the route it matched.
+    let wrong_method = api.delete("/payments");
+    assert_eq!(wrong_method.status, 405, "{:?}", wrong_method.body);
     let token = api.bearer_token().to_owned();
     server.terminate();
 
@@ -540,4 +544,13 @@ fn json_logs_carry_request_spans_and_never_a_secret() {
         .unwrap_or_else(|| panic!("no answered line of the unrouted request in\n{text}"));
     assert_eq!(unrouted["span"]["route"], "unmatched", "{unrouted}");
     assert_eq!(unrouted["span"]["status"], 404, "{unrouted}");
+    let wrong_method = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "answered" && line["span"]["status"] == 405)
+        .unwrap_or_else(|| panic!("no answered line of the 405 in\n{text}"));
+    assert_eq!(
+        wrong_method["span"]["route"], "/{pk}/payments",
+        "{wrong_method}"
+    );
+    assert_eq!(wrong_method["span"]["method"], "DELETE", "{wrong_method}");
 }

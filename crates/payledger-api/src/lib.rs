@@ -229,7 +229,6 @@ pub fn router(state: AppState) -> Router {
         .merge(payment_page::routes())
         .merge(tokenization::routes::routes())
         .route("/metrics", get(metrics::scrape))
-        .route_layer(axum::middleware::from_fn(request::matched_route))
         .layer(axum::middleware::from_fn(request::correlation_id))
         .layer(axum::Extension(request::BodyLimit(
             state.config.request_body_bytes_max,

@@ -23,39 +23,41 @@ pub const CORRELATION_ID_BYTES_MAX: usize = 256;
 #[derive(Clone, Debug)]
 pub struct CorrelationId(pub String);
 
-/// The route template a request matched and the span it ran in, handed
-/// from [`matched_route`] back to [`correlation_id`] on the response.
-#[derive(Clone, Debug)]
-struct MatchedRoute {
-    route: MatchedPath,
-    span: tracing::Span,
-}
-
 /// What [`correlation_id`] labels requests that matched no route.
 const UNMATCHED_ROUTE: &str = "unmatched";
 
-/// Echoes or generates `X-Correlation-ID` and hands it to handlers, counts
-/// the request in the metrics, and at debug level ends it with one
-/// `answered` line in its span.
+/// Echoes or generates `X-Correlation-ID` and hands it to handlers, runs a
+/// request that matched a route in its span (with the route template, and
+/// the project of a `/{pk}/…` route), counts the request in the metrics,
+/// and at debug level ends it with one `answered` line in its span.
+///
+/// A layer of the router, so it runs once a route matched (axum has set
+/// the [`MatchedPath`] by then) and for the fallback of requests that
+/// matched none.
 pub async fn correlation_id(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = correlation_id_of(request.headers());
     let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let span = route.as_ref().map(|route| {
+        let project = route
+            .as_str()
+            .starts_with("/{pk}")
+            .then(|| request.uri().path().split('/').nth(1).unwrap_or_default());
+        request_span(&id, &method, route.as_str(), project)
+    });
     request.extensions_mut().insert(CorrelationId(id.clone()));
-    let mut response = next.run(request).await;
+    let mut response = match &span {
+        Some(span) => next.run(request).instrument(span.clone()).await,
+        None => next.run(request).await,
+    };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let matched = response.extensions_mut().remove::<MatchedRoute>();
-    let route = matched
-        .as_ref()
-        .map_or(UNMATCHED_ROUTE, |m| m.route.as_str());
+    let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
     // Only the debug `answered` line shows these two; recording a field
     // formats it into the span, which a request at info level never reads.
     if tracing::enabled!(tracing::Level::DEBUG) {
-        let span = match &matched {
-            Some(matched) => matched.span.clone(),
-            None => request_span(&id, &method, UNMATCHED_ROUTE, None),
-        };
+        let span = span.unwrap_or_else(|| request_span(&id, &method, UNMATCHED_ROUTE, None));
         span.record("status", status);
         span.record("latency_ms", elapsed.as_secs_f64() * 1e3);
         span.in_scope(|| tracing::debug!("answered"));
@@ -103,31 +105,6 @@ pub fn correlation_id_of(headers: &axum::http::HeaderMap) -> String {
             || format!("payledger-{}", uuid::Uuid::new_v4()),
             str::to_owned,
         )
-}
-
-/// Runs a request that matched a route in its span (with the route
-/// template, and the project of a `/{pk}/…` route), and hands the template
-/// and the span back for the metrics and the `answered` line. A route
-/// layer: runs only for requests that matched a route, inside
-/// [`correlation_id`], around every other route layer and the handler.
-pub async fn matched_route(request: Request, next: Next) -> Response {
-    let Some(route) = request.extensions().get::<MatchedPath>().cloned() else {
-        return next.run(request).await;
-    };
-    let correlation_id = request
-        .extensions()
-        .get::<CorrelationId>()
-        .map_or("", |c| c.0.as_str());
-    let project = route
-        .as_str()
-        .starts_with("/{pk}")
-        .then(|| request.uri().path().split('/').nth(1).unwrap_or_default());
-    let span = request_span(correlation_id, request.method(), route.as_str(), project);
-    let mut response = next.run(request).instrument(span.clone()).await;
-    response
-        .extensions_mut()
-        .insert(MatchedRoute { route, span });
-    response
 }
 
 use crate::ApiError;
