@@ -68,17 +68,15 @@ pub async fn serve_draining(
         closed: Arc::clone(&closed),
     };
     let mut listening = closed.subscribe();
-    let router = router.layer(axum::middleware::map_response(
+    // A plain map of the response (no boxed future per request).
+    let router = router.layer(tower::util::MapResponseLayer::new(
         move |mut response: Response| {
-            let closed = Arc::clone(&closed);
-            async move {
-                if *closed.borrow() {
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
+            if *closed.borrow() {
                 response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
+            response
         },
     ));
     let (graceful, graceful_signal) = watch::channel(false);
