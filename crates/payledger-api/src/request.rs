@@ -101,10 +101,19 @@ pub fn correlation_id_of(headers: &axum::http::HeaderMap) -> String {
         .get("x-correlation-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= CORRELATION_ID_BYTES_MAX)
-        .map_or_else(
-            || format!("payledger-{}", uuid::Uuid::new_v4()),
-            str::to_owned,
-        )
+        .map_or_else(new_correlation_id, str::to_owned)
+}
+
+/// `payledger-` and a random UUID, written without the formatting
+/// machinery (this runs for every request that sent no id).
+fn new_correlation_id() -> String {
+    const PREFIX: &str = "payledger-";
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let uuid = uuid::Uuid::new_v4().hyphenated();
+    let mut id = String::with_capacity(PREFIX.len() + uuid::fmt::Hyphenated::LENGTH);
+    id.push_str(PREFIX);
+    id.push_str(uuid.encode_lower(&mut buffer));
+    id
 }
 
 use crate::ApiError;
@@ -261,4 +270,41 @@ pub fn now() -> Timestamp {
 /// The correlation id a handler runs under.
 pub fn correlation(parts: &axum::http::Extensions) -> Option<String> {
     parts.get::<CorrelationId>().map(|c| c.0.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CORRELATION_ID_BYTES_MAX, correlation_id_of};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn sent(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-correlation-id",
+            HeaderValue::from_str(value).expect("value"),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_usable_correlation_id_is_echoed_and_any_other_replaced_by_a_new_one() {
+        assert_eq!(correlation_id_of(&sent("order-17")), "order-17");
+        let longest = "x".repeat(CORRELATION_ID_BYTES_MAX);
+        assert_eq!(correlation_id_of(&sent(&longest)), longest);
+        for replaced in [HeaderMap::new(), sent(""), sent(&format!("{longest}x"))] {
+            let id = correlation_id_of(&replaced);
+            let uuid = id.strip_prefix("payledger-").expect("prefix");
+            let parsed = uuid::Uuid::parse_str(uuid).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(
+                uuid,
+                parsed.hyphenated().to_string(),
+                "lowercase, hyphenated"
+            );
+        }
+        assert_ne!(
+            correlation_id_of(&HeaderMap::new()),
+            correlation_id_of(&HeaderMap::new())
+        );
+    }
 }
