@@ -98,8 +98,11 @@ const EVENT_ID_MINUTE_BYTES: usize = 4;
 /// top. The keys of one write group interleave streams and partitions, so
 /// the previous insert of the column family is seldom the right place
 /// (BENCHMARKS.md "HTTP API": the eighth session for the log, the tenth
-/// for the rest). Views, view rows and Message index rows start with the
-/// project key, whose length varies, so no fixed prefix names one payment.
+/// for the rest). A memtable holds one hint per prefix it saw (one per
+/// stream written, for events and heads) and counts them in its size, so
+/// they stay within `write_buffer_size`. Views, view rows and Message
+/// index rows start with the project key, whose length varies, so no
+/// fixed prefix names one payment.
 fn insert_hint_prefix_bytes(name: &str) -> Option<usize> {
     if name == CF_LOG {
         Some(LOG_KEY_PARTITION_BYTES)
