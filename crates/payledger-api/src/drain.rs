@@ -21,16 +21,15 @@
 //! The whole is bounded by the caller's `bound`: past it, the connections
 //! still open are abandoned and counted in [`Drained`].
 
+use crate::connection_threads::{ConnectionThreads, OpenConnection};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
-use std::pin::Pin;
+use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -49,29 +48,23 @@ pub struct Drained {
     pub connections_cut: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains
+/// Serves `router` on `listener` with `threads` connection threads
+/// ([`crate::connection_threads`]) until `shutdown` completes, then drains
 /// as the module says, within `bound` from the signal.
 pub async fn serve_draining(
     listener: TcpListener,
     router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()>,
     bound: Duration,
+    threads: NonZeroUsize,
 ) -> std::io::Result<Drained> {
-    let (stop, stopping) = watch::channel(false);
     let open = Arc::new(watch::Sender::new(0usize));
     let closed = Arc::new(watch::Sender::new(false));
-    let listener = DrainingListener {
-        address: listener.local_addr()?,
-        inner: Some(listener),
-        stopping,
-        open: Arc::clone(&open),
-        closed: Arc::clone(&closed),
-    };
-    let mut listening = closed.subscribe();
+    let closing = Arc::clone(&closed);
     // A plain map of the response (no boxed future per request).
     let router = router.layer(tower::util::MapResponseLayer::new(
         move |mut response: Response| {
-            if *closed.borrow() {
+            if *closing.borrow() {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -79,163 +72,66 @@ pub async fn serve_draining(
             response
         },
     ));
-    let (graceful, graceful_signal) = watch::channel(false);
-    let served = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let mut graceful_signal = graceful_signal;
-        let _ = graceful_signal.wait_for(|go| *go).await;
-    });
-    let mut served = std::pin::pin!(served.into_future());
-    tokio::select! {
-        result = &mut served => return result.map(|()| Drained {
-            began: Instant::now(),
-            connections_cut: 0,
-        }),
-        () = shutdown => {}
+    let mut threads = ConnectionThreads::start(threads, &router)?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            (stream, counted) = accept(&listener, &open) => threads.serve(stream, counted),
+            () = &mut shutdown => break,
+        }
     }
     let began = Instant::now();
     let deadline = began + bound;
-    let _ = stop.send(true);
+    // Step 1: the backlog is served, the listening socket closes.
+    while let Poll::Ready(Ok((stream, _))) =
+        std::future::poll_fn(|cx| Poll::Ready(listener.poll_accept(cx))).await
+    {
+        threads.serve(stream, OpenConnection::counted(&open));
+    }
+    drop(listener);
+    closed.send_replace(true);
+    tracing::info!("stopped accepting connections");
     // Step 2: connections close after their next answer.
     let grace = (began + Duration::from_millis(SHUTDOWN_IDLE_GRACE_MS)).min(deadline);
     let mut connections = open.subscribe();
-    let all_closed = async move {
-        let _ = listening.wait_for(|closed| *closed).await;
-        let _ = connections.wait_for(|count| *count == 0).await;
-    };
     tokio::select! {
         () = tokio::time::sleep_until(grace) => {}
-        () = all_closed => {}
-        result = &mut served => return result.map(|()| Drained { began, connections_cut: 0 }),
+        _ = connections.wait_for(|count| *count == 0) => {}
     }
     // Step 3: idle connections close, requests in flight finish.
-    let _ = graceful.send(true);
-    tokio::select! {
-        result = &mut served => result.map(|()| Drained { began, connections_cut: 0 }),
-        () = tokio::time::sleep_until(deadline) => Ok(Drained {
-            began,
-            connections_cut: *open.borrow(),
-        }),
-    }
+    threads.close_connections();
+    let all_closed = tokio::select! {
+        _ = connections.wait_for(|count| *count == 0) => true,
+        () = tokio::time::sleep_until(deadline) => false,
+    };
+    let connections_cut = if all_closed { 0 } else { *open.borrow() };
+    threads.stop(!all_closed).await;
+    Ok(Drained {
+        began,
+        connections_cut,
+    })
 }
 
-/// The API's listener: counts open connections and, once stopping,
-/// takes its backlog and closes.
-struct DrainingListener {
-    inner: Option<TcpListener>,
-    address: SocketAddr,
-    stopping: watch::Receiver<bool>,
-    open: Arc<watch::Sender<usize>>,
-    /// True once the listening socket is closed: responses then say
-    /// `Connection: close`.
-    closed: Arc<watch::Sender<bool>>,
-}
-
-impl DrainingListener {
-    fn counted(&self, stream: TcpStream) -> Counted {
-        self.open.send_modify(|count| *count += 1);
-        Counted {
-            stream,
-            open: Arc::clone(&self.open),
-        }
-    }
-}
-
-impl axum::serve::Listener for DrainingListener {
-    type Io = Counted;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Some(inner) = &self.inner else {
-                // Closed: axum stops calling once its own signal comes.
-                return std::future::pending().await;
-            };
-            if *self.stopping.borrow() {
-                // Take what already waits in the backlog, then close.
-                match std::future::poll_fn(|cx| Poll::Ready(inner.poll_accept(cx))).await {
-                    Poll::Ready(Ok((stream, address))) => return (self.counted(stream), address),
-                    Poll::Ready(Err(_)) | Poll::Pending => {
-                        self.inner = None;
-                        self.closed.send_replace(true);
-                        tracing::info!("stopped accepting connections");
-                        continue;
-                    }
-                }
-            }
-            tokio::select! {
-                accepted = inner.accept() => match accepted {
-                    Ok((stream, address)) => return (self.counted(stream), address),
-                    Err(error) => {
-                        // As axum's own listener: a full file table or a
-                        // reset connection; wait a moment rather than spin.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_MS)).await;
-                    }
-                },
-                _ = self.stopping.changed() => {}
+/// The next connection on `listener`, counted as open in `open`.
+async fn accept(
+    listener: &TcpListener,
+    open: &Arc<watch::Sender<usize>>,
+) -> (TcpStream, OpenConnection) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => return (stream, OpenConnection::counted(open)),
+            Err(error) => {
+                // As axum's own listener: a full file table or a reset
+                // connection; wait a moment rather than spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_MS)).await;
             }
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.address)
     }
 }
 
 /// Wait after a failed accept before the next one.
 const ACCEPT_RETRY_MS: u64 = 50;
-
-/// A connection counted as open until dropped.
-struct Counted {
-    stream: TcpStream,
-    open: Arc<watch::Sender<usize>>,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.open.send_modify(|count| *count -= 1);
-    }
-}
-
-impl AsyncRead for Counted {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Counted {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-}
 
 #[cfg(test)]
 mod tests;

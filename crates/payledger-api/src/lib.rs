@@ -41,6 +41,7 @@ pub mod admission;
 pub mod analytics;
 pub mod auth;
 pub mod catalog;
+pub mod connection_threads;
 pub mod drain;
 pub mod error;
 pub mod expand;
@@ -67,7 +68,6 @@ use axum::routing::get;
 use payledger_app::{AppError, CommandMeta, Ledger, Orders, PaymentCommand};
 use payledger_store::memory_only::memory_only;
 use payledger_store::{EventStore, StoreError};
-use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -283,7 +283,8 @@ async fn ready(
 pub const BLOCKING_THREADS_MAX: usize = 256;
 /// How long an idle blocking thread is kept; store work arrives with every
 /// request, so recreating threads would cost more than keeping them.
-const BLOCKING_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const BLOCKING_THREAD_KEEP_ALIVE: std::time::Duration =
+    std::time::Duration::from_secs(600);
 
 /// The runtime the server (and the benchmarks that measure it) runs on.
 pub fn server_runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -311,15 +312,4 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(LISTEN_BACKLOG_CONNECTIONS_MAX)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

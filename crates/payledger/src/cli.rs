@@ -237,6 +237,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = payledger_api::ApiConfig::default().token_ttl_seconds,
         env = "PAYLEDGER_TOKEN_TTL_S", value_parser = clap::value_parser!(u64).range(1..))]
     pub token_ttl_s: u64,
+    /// Threads serving the API's connections, each connection on one of
+    /// them (1 to 256; default: one more than the cores this process may
+    /// run on).
+    #[arg(long, env = "PAYLEDGER_CONNECTION_THREADS",
+        value_parser = clap::value_parser!(u16).range(1..=payledger_api::connection_threads::CONNECTION_THREADS_MAX))]
+    pub connection_threads: Option<u16>,
     /// Log line format: text (coloured only on a terminal) or json.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "PAYLEDGER_LOG_FORMAT")]
     pub log_format: LogFormat,

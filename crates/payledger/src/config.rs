@@ -34,6 +34,7 @@ pub struct ConfigFile {
     pub master_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub token_purge_interval_s: Option<u64>,
+    pub connection_threads: Option<u16>,
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
@@ -109,6 +110,13 @@ impl ConfigFile {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let file: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         file.check_admission()?;
+        if let Some(threads) = file.connection_threads {
+            let max = payledger_api::connection_threads::CONNECTION_THREADS_MAX;
+            anyhow::ensure!(
+                (1..=max).contains(&i64::from(threads)),
+                "connection_threads = {threads} is outside 1 to {max}"
+            );
+        }
         let mut inline: Vec<String> = Vec::new();
         if let Some(kafka) = &file.kafka {
             kafka
@@ -220,6 +228,12 @@ pub fn apply(args: &mut ServeArgs, file: ConfigFile, matches: &ArgMatches) {
         "token_purge_interval_s",
         &mut args.token_purge_interval_s,
         file.token_purge_interval_s,
+    );
+    take(
+        matches,
+        "connection_threads",
+        &mut args.connection_threads,
+        file.connection_threads.map(Some),
     );
     take(
         matches,
@@ -396,6 +410,11 @@ fn effective(
         "token_purge_interval_s = {}",
         args.token_purge_interval_s
     );
+    let threads = args.connection_threads.map_or_else(
+        || payledger_api::connection_threads::connection_threads_default().get(),
+        usize::from,
+    );
+    let _ = writeln!(out, "connection_threads = {threads}");
     let _ = writeln!(out, "\n[limits]");
     let _ = writeln!(
         out,

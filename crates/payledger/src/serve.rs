@@ -130,7 +130,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             let _ = stop_admin.send(true);
         };
         let bound = Duration::from_millis(SHUTDOWN_DRAIN_MS_MAX);
-        let drained = payledger_api::drain::serve_draining(listener, router, shutdown, bound).await;
+        let threads = args
+            .connection_threads
+            .and_then(|threads| std::num::NonZeroUsize::new(usize::from(threads)))
+            .unwrap_or_else(payledger_api::connection_threads::connection_threads_default);
+        let drained =
+            payledger_api::drain::serve_draining(listener, router, shutdown, bound, threads).await;
         let (began, connections_cut) = match &drained {
             Ok(drained) => (drained.began, drained.connections_cut),
             Err(_) => (tokio::time::Instant::now(), 0),

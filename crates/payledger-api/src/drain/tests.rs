@@ -36,6 +36,7 @@ async fn start(
             let _ = shutdown.await;
         },
         bound,
+        std::num::NonZeroUsize::new(2).expect("two"),
     ));
     (address, trigger, served)
 }

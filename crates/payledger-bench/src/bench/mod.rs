@@ -32,23 +32,33 @@ use payledger_app::auth::{self, Secret};
 use payledger_store::EventStore;
 use std::time::Duration;
 
+/// Longest a benchmark's server takes to stop once asked to.
+const LOCAL_SERVER_STOP_MS_MAX: u64 = 5_000;
+
 /// The API server of a benchmark, in this process on 127.0.0.1.
 pub(crate) struct LocalServer {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<payledger_api::drain::Drained>>,
 }
 
 impl LocalServer {
-    /// Serves `router` on a free port.
+    /// Serves `router` on a free port, on connection threads as
+    /// `payledger serve` does.
     pub async fn start(router: axum::Router) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(payledger_api::serve(listener, router, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(payledger_api::drain::serve_draining(
+            listener,
+            router,
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_millis(LOCAL_SERVER_STOP_MS_MAX),
+            payledger_api::connection_threads::connection_threads_default(),
+        ));
         Ok(Self { base, stop, task })
     }
 

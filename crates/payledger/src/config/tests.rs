@@ -265,3 +265,36 @@ fn the_retry_bound_of_deliveries_comes_from_the_file_and_is_checked() {
         assert!(error.contains(named), "{error}");
     }
 }
+
+#[test]
+fn connection_threads_come_from_the_file_unless_a_flag_gives_them_and_are_bounded() {
+    let default = serve(&[], "");
+    assert_eq!(default.connection_threads, None, "cores + 1 when not given");
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let shown = effective(&default, None, None);
+    assert!(
+        shown.contains(&format!("connection_threads = {}", cores + 1)),
+        "{shown}"
+    );
+    let from_file = serve(&[], "connection_threads = 6\n");
+    assert_eq!(from_file.connection_threads, Some(6));
+    assert!(effective(&from_file, None, None).contains("connection_threads = 6"));
+    let flagged = serve(&["--connection-threads", "2"], "connection_threads = 6\n");
+    assert_eq!(flagged.connection_threads, Some(2), "the flag wins");
+
+    for text in ["connection_threads = 0\n", "connection_threads = 257\n"] {
+        let error = ConfigFile::parse(text)
+            .expect_err("out of bounds")
+            .to_string();
+        assert!(error.contains("connection_threads"), "{error}");
+    }
+    for flag in ["0", "257"] {
+        let refused = crate::cli::Cli::command().try_get_matches_from([
+            "payledger",
+            "serve",
+            "--connection-threads",
+            flag,
+        ]);
+        assert!(refused.is_err(), "--connection-threads {flag} is refused");
+    }
+}

@@ -1,0 +1,142 @@
+use super::{ConnectionThreads, OpenConnection, connection_threads_default};
+use axum::Router;
+use axum::routing::get;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A router that answers with the name of the thread the handler ran on,
+/// from the async handler and from its blocking work.
+fn thread_names() -> Router {
+    Router::new()
+        .route(
+            "/thread",
+            get(|| async { std::thread::current().name().unwrap_or("").to_owned() }),
+        )
+        .route(
+            "/blocking",
+            get(|| async {
+                tokio::task::spawn_blocking(|| "blocking work ran".to_owned())
+                    .await
+                    .expect("blocking work")
+            }),
+        )
+}
+
+/// Sends `GET path` on `stream` and returns the answer's body.
+async fn body_of(stream: &mut TcpStream, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.expect("read"), 1, "closed");
+        answer.push(byte[0]);
+    }
+    let head = String::from_utf8(answer).expect("head").to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .expect("content-length")
+        .trim()
+        .parse()
+        .expect("length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    String::from_utf8(body).expect("body")
+}
+
+/// Accepts `count` connections on `listener` and hands each to `threads`.
+async fn hand_over(
+    listener: &TcpListener,
+    threads: &mut ConnectionThreads,
+    open: &Arc<watch::Sender<usize>>,
+    count: usize,
+) -> Vec<TcpStream> {
+    let mut clients = Vec::new();
+    for _ in 0..count {
+        let client = TcpStream::connect(listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        let (accepted, _) = listener.accept().await.expect("accept");
+        threads.serve(accepted, OpenConnection::counted(open));
+        clients.push(client);
+    }
+    clients
+}
+
+#[tokio::test]
+async fn connections_go_to_the_threads_in_turn_and_stay_on_theirs() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let open = Arc::new(watch::Sender::new(0usize));
+    let two = NonZeroUsize::new(2).expect("two");
+    let mut threads = ConnectionThreads::start(two, &thread_names()).expect("start");
+    let mut clients = hand_over(&listener, &mut threads, &open, 4).await;
+    let mut names = Vec::new();
+    for client in &mut clients {
+        names.push(body_of(client, "/thread").await);
+    }
+    assert_eq!(
+        names,
+        [
+            "payledger-http-0",
+            "payledger-http-1",
+            "payledger-http-0",
+            "payledger-http-1"
+        ]
+    );
+    // Keep-alive requests of one connection are served where it went.
+    for (client, name) in clients.iter_mut().zip(&names) {
+        for _ in 0..3 {
+            assert_eq!(&body_of(client, "/thread").await, name);
+        }
+    }
+    assert_eq!(*open.borrow(), 4, "four connections open");
+    drop(clients);
+    let mut counted = open.subscribe();
+    let _ = counted.wait_for(|count| *count == 0).await;
+    threads.stop(false).await;
+}
+
+#[tokio::test]
+async fn a_handler_can_run_blocking_work_on_its_connection_thread() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let open = Arc::new(watch::Sender::new(0usize));
+    let mut threads = ConnectionThreads::start(NonZeroUsize::MIN, &thread_names()).expect("start");
+    let mut clients = hand_over(&listener, &mut threads, &open, 1).await;
+    assert_eq!(
+        body_of(&mut clients[0], "/blocking").await,
+        "blocking work ran"
+    );
+    drop(clients);
+    threads.stop(false).await;
+}
+
+#[tokio::test]
+async fn stopping_with_a_cut_closes_the_connections_left_open() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let open = Arc::new(watch::Sender::new(0usize));
+    let mut threads = ConnectionThreads::start(NonZeroUsize::MIN, &thread_names()).expect("start");
+    let mut clients = hand_over(&listener, &mut threads, &open, 1).await;
+    assert_eq!(
+        body_of(&mut clients[0], "/thread").await,
+        "payledger-http-0"
+    );
+    threads.stop(true).await;
+    assert_eq!(*open.borrow(), 0, "the cut connection is no longer counted");
+    let mut rest = Vec::new();
+    clients[0]
+        .read_to_end(&mut rest)
+        .await
+        .expect("the server closed the connection");
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn the_default_is_one_thread_more_than_the_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    assert_eq!(connection_threads_default().get(), cores + 1);
+}
