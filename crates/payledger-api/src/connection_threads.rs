@@ -128,14 +128,20 @@ impl ConnectionThreads {
                 return;
             }
         };
-        let thread = self.next % self.handoffs.len();
-        self.next = self.next.wrapping_add(1);
-        if self.handoffs[thread]
-            .send(Handoff { stream, open })
-            .is_err()
-        {
-            tracing::error!(thread, "a connection thread has ended; connection dropped");
+        let mut handoff = Handoff { stream, open };
+        // A thread that has ended (it never should) is passed over.
+        for _ in 0..self.handoffs.len() {
+            let thread = self.next % self.handoffs.len();
+            self.next = self.next.wrapping_add(1);
+            match self.handoffs[thread].send(handoff) {
+                Ok(()) => return,
+                Err(refused) => {
+                    tracing::error!(thread, "a connection thread has ended");
+                    handoff = refused.0;
+                }
+            }
         }
+        tracing::error!("every connection thread has ended; connection dropped");
     }
 
     /// Every connection finishes the request it is in (an idle one at

@@ -60,6 +60,8 @@ pub mod psp_notifications;
 pub mod query;
 pub mod request;
 pub mod subscriptions;
+#[cfg(test)]
+mod test_http;
 pub mod tokenization;
 
 use axum::Router;

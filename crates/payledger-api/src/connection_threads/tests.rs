@@ -3,7 +3,7 @@ use axum::Router;
 use axum::routing::get;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -25,28 +25,11 @@ fn thread_names() -> Router {
         )
 }
 
-/// Sends `GET path` on `stream` and returns the answer's body.
+/// Sends `GET path` on `stream` and returns the body of its 200 answer.
 async fn body_of(stream: &mut TcpStream, path: &str) -> String {
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    while !answer.ends_with(b"\r\n\r\n") {
-        assert_eq!(stream.read(&mut byte).await.expect("read"), 1, "closed");
-        answer.push(byte[0]);
-    }
-    let head = String::from_utf8(answer).expect("head").to_lowercase();
+    let (head, body) = crate::test_http::exchange(stream, path).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length: "))
-        .expect("content-length")
-        .trim()
-        .parse()
-        .expect("length");
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.expect("body");
-    String::from_utf8(body).expect("body")
+    body
 }
 
 /// Accepts `count` connections on `listener` and hands each to `threads`.
@@ -101,34 +84,36 @@ async fn connections_go_to_the_threads_in_turn_and_stay_on_theirs() {
     threads.stop(false).await;
 }
 
-#[tokio::test]
-async fn a_handler_can_run_blocking_work_on_its_connection_thread() {
+/// One connection thread serving one handed-over connection: the
+/// threads, the count of open connections and the client's end.
+async fn one_connection_on_one_thread() -> (ConnectionThreads, Arc<watch::Sender<usize>>, TcpStream)
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let open = Arc::new(watch::Sender::new(0usize));
     let mut threads = ConnectionThreads::start(NonZeroUsize::MIN, &thread_names()).expect("start");
-    let mut clients = hand_over(&listener, &mut threads, &open, 1).await;
-    assert_eq!(
-        body_of(&mut clients[0], "/blocking").await,
-        "blocking work ran"
-    );
-    drop(clients);
+    let client = hand_over(&listener, &mut threads, &open, 1)
+        .await
+        .pop()
+        .expect("one client");
+    (threads, open, client)
+}
+
+#[tokio::test]
+async fn a_handler_can_run_blocking_work_on_its_connection_thread() {
+    let (threads, _, mut client) = one_connection_on_one_thread().await;
+    assert_eq!(body_of(&mut client, "/blocking").await, "blocking work ran");
+    drop(client);
     threads.stop(false).await;
 }
 
 #[tokio::test]
 async fn stopping_with_a_cut_closes_the_connections_left_open() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let open = Arc::new(watch::Sender::new(0usize));
-    let mut threads = ConnectionThreads::start(NonZeroUsize::MIN, &thread_names()).expect("start");
-    let mut clients = hand_over(&listener, &mut threads, &open, 1).await;
-    assert_eq!(
-        body_of(&mut clients[0], "/thread").await,
-        "payledger-http-0"
-    );
+    let (threads, open, mut client) = one_connection_on_one_thread().await;
+    assert_eq!(body_of(&mut client, "/thread").await, "payledger-http-0");
     threads.stop(true).await;
     assert_eq!(*open.borrow(), 0, "the cut connection is no longer counted");
     let mut rest = Vec::new();
-    clients[0]
+    client
         .read_to_end(&mut rest)
         .await
         .expect("the server closed the connection");

@@ -43,28 +43,8 @@ async fn start(
 
 /// Sends `GET path` on `stream` and reads the answer's head and body.
 async fn exchange(stream: &mut TcpStream, path: &str) -> String {
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    let mut byte = [0u8; 1];
-    while !answer.ends_with(b"\r\n\r\n") {
-        let read = stream.read(&mut byte).await.expect("read");
-        assert_eq!(read, 1, "the connection closed before the answer");
-        answer.push(byte[0]);
-    }
-    let head = String::from_utf8(answer)
-        .expect("UTF-8 head")
-        .to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length: "))
-        .expect("content-length")
-        .trim()
-        .parse()
-        .expect("length");
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.expect("body");
-    head + &String::from_utf8(body).expect("UTF-8 body")
+    let (head, body) = crate::test_http::exchange(stream, path).await;
+    head + &body
 }
 
 /// Waits until connecting to `address` is refused.
