@@ -281,7 +281,8 @@ async fn ready(
     }
 }
 
-/// Most threads running blocking store work at once.
+/// Most threads running blocking store work at once on the server's
+/// runtime; the connection threads' runtimes share as many again.
 pub const BLOCKING_THREADS_MAX: usize = 256;
 /// How long an idle blocking thread is kept; store work arrives with every
 /// request, so recreating threads would cost more than keeping them.
