@@ -8,8 +8,10 @@
 //! partition writer, or to a blocking store read). On tokio's
 //! work-stealing runtime, which served the API before, an answer's
 //! wake-ups went through the shared scheduler and the cores stood idle
-//! for a sixth of a GET run; served this way the same cores answered 8 to
-//! 12 % more GETs (BENCHMARKS.md, "HTTP API", eleventh session).
+//! for a sixth of a GET run; served this way the same cores answered
+//! about 5 % more GETs beside a one-thread load generator and 18 % more
+//! beside a two-thread one (medians; BENCHMARKS.md, "HTTP API", eleventh
+//! session).
 //!
 //! The price is that a connection stays on its thread: a request that
 //! keeps its thread's CPU busy delays the other connections of that
@@ -40,7 +42,7 @@ pub fn connection_threads_default() -> NonZeroUsize {
 pub const CONNECTION_THREADS_MAX: i64 = 256;
 
 /// A connection counted as open until dropped (see [`crate::drain`]).
-pub(crate) struct OpenConnection(pub(crate) Arc<watch::Sender<usize>>);
+pub(crate) struct OpenConnection(Arc<watch::Sender<usize>>);
 
 impl OpenConnection {
     pub(crate) fn counted(open: &Arc<watch::Sender<usize>>) -> Self {
