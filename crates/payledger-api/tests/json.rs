@@ -21,7 +21,7 @@ use payledger_domain::command::{
 use payledger_domain::event::MethodInfoUpdate;
 use payledger_domain::payment::{
     CustomFields, FieldValue, PaymentDraft, PaymentMethodInfo, PaymentStatus, Transaction,
-    TransactionState, TransactionType,
+    TransactionList, TransactionState, TransactionType,
 };
 use payledger_domain::{
     Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Payment, PaymentId,
@@ -151,7 +151,7 @@ fn full_payment() -> Payment {
             interface_text: Some("Payment succeeded".into()),
             state_id: Some("state-paid".into()),
         },
-        transactions: vec![
+        transactions: TransactionList::from_iter([
             Arc::new(Transaction {
                 id: tx_id(1),
                 timestamp: Some(Timestamp(1_767_225_600_000)),
@@ -172,7 +172,7 @@ fn full_payment() -> Payment {
                 state: TransactionState::Initial,
                 custom: None,
             }),
-        ],
+        ]),
         interface_interactions: vec![
             custom(
                 "type-interaction",
@@ -206,7 +206,7 @@ fn minimal_payment() -> Payment {
         amount_refunded: None,
         payment_method_info: PaymentMethodInfo::default(),
         payment_status: PaymentStatus::default(),
-        transactions: Vec::new(),
+        transactions: TransactionList::new(),
         interface_interactions: Vec::new(),
         custom: None,
         created_at: Timestamp(0),
@@ -233,11 +233,7 @@ fn full_draft() -> PaymentDraft {
         amount_refunded: payment.amount_refunded,
         payment_method_info: payment.payment_method_info,
         payment_status: payment.payment_status,
-        transactions: payment
-            .transactions
-            .into_iter()
-            .map(Arc::unwrap_or_clone)
-            .collect(),
+        transactions: payment.transactions.iter().map(|t| (**t).clone()).collect(),
         interface_interactions: payment.interface_interactions,
         custom: payment.custom,
     }
@@ -794,7 +790,7 @@ fn vendor_example_payment() -> Payment {
         name: Some(localized(&[("en", "Credit Card")])),
         ..PaymentMethodInfo::default()
     };
-    payment.transactions = vec![Arc::new(Transaction {
+    payment.transactions = TransactionList::from_iter([Arc::new(Transaction {
         id: TransactionId::from_uuid(uuid("14748fe6-7f77-456a-96c8-913b1e4bbc9a")),
         timestamp: Some(Timestamp(1_445_331_264_000)),
         kind: TransactionType::Charge,
@@ -803,7 +799,7 @@ fn vendor_example_payment() -> Payment {
         interface_id: None,
         state: TransactionState::Pending,
         custom: None,
-    })];
+    })]);
     payment.created_at = Timestamp(1_445_331_251_480);
     payment.last_modified_at = Timestamp(1_445_331_251_480);
     payment

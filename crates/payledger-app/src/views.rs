@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::latest_cache::{LatestCache, Versioned};
 use crate::payments::corrupt_with;
 use crate::table_keys::{self, ViewList};
-use payledger_domain::payment::{CustomFields, Transaction};
+use payledger_domain::payment::{CustomFields, Transaction, TransactionList};
 use payledger_domain::{Payment, PaymentId, ProjectKey, StreamId};
 use payledger_store::{EventStore, KvWrite, Table};
 use std::sync::Arc;
@@ -226,8 +226,8 @@ fn view_from_header_within<S: EventStore + ?Sized>(
 /// order with no gap.
 fn decode_rows(
     rows: &[(Vec<u8>, Vec<u8>)],
-) -> Result<(Vec<Arc<Transaction>>, Vec<CustomFields>), AppError> {
-    let mut transactions = Vec::new();
+) -> Result<(TransactionList, Vec<CustomFields>), AppError> {
+    let mut transactions = TransactionList::new();
     let mut interactions = Vec::new();
     for (key, value) in rows {
         let corrupt = |what: &str| corrupt_with("view row", &what);
@@ -273,7 +273,7 @@ pub fn view_writes(
     list_writes(
         &mut writes,
         (project, id, ViewList::Transactions),
-        stored.map_or(&[][..], |b| &b.transactions),
+        stored.map(|b| &b.transactions),
         &after.transactions,
         after.deleted,
         |t| payledger_codec::encode_transaction_row(t),
@@ -281,25 +281,78 @@ pub fn view_writes(
     list_writes(
         &mut writes,
         (project, id, ViewList::Interactions),
-        stored.map_or(&[][..], |b| &b.interface_interactions),
-        &after.interface_interactions,
+        stored.map(|b| &b.interface_interactions[..]),
+        &after.interface_interactions[..],
         after.deleted,
         payledger_codec::encode_interaction_row,
     );
     writes
 }
 
+/// A list of a Payment view, stored a row per item.
+trait Rows {
+    type Item: PartialEq;
+    fn len(&self) -> usize;
+    fn get(&self, index: usize) -> Option<&Self::Item>;
+    /// The indexes, in order, whose item may differ from `before`'s.
+    fn maybe_changed<'a>(
+        &'a self,
+        before: Option<&'a Self>,
+    ) -> Box<dyn Iterator<Item = usize> + 'a>;
+}
+
+impl<T: PartialEq> Rows for [T] {
+    type Item = T;
+
+    fn len(&self) -> usize {
+        self.len()
+    }
+
+    fn get(&self, index: usize) -> Option<&T> {
+        self.get(index)
+    }
+
+    fn maybe_changed<'a>(&'a self, _: Option<&'a Self>) -> Box<dyn Iterator<Item = usize> + 'a> {
+        Box::new(0..self.len())
+    }
+}
+
+/// Only the transactions a version does not share with the one before
+/// are compared: the rest are the same pointers.
+impl Rows for TransactionList {
+    type Item = Arc<Transaction>;
+
+    fn len(&self) -> usize {
+        self.len()
+    }
+
+    fn get(&self, index: usize) -> Option<&Arc<Transaction>> {
+        self.get(index)
+    }
+
+    fn maybe_changed<'a>(
+        &'a self,
+        before: Option<&'a Self>,
+    ) -> Box<dyn Iterator<Item = usize> + 'a> {
+        match before {
+            Some(before) => Box::new(self.differs_from(before)),
+            None => Box::new(0..self.len()),
+        }
+    }
+}
+
 /// Puts the rows of `after` that differ from `before`, and deletes the
 /// rows past its end (every row when the payment is deleted).
-fn list_writes<T: PartialEq>(
+fn list_writes<L: Rows + ?Sized>(
     writes: &mut Vec<KvWrite>,
     (project, id, list): (&ProjectKey, PaymentId, ViewList),
-    before: &[T],
-    after: &[T],
+    before: Option<&L>,
+    after: &L,
     deleted: bool,
-    encode: fn(&T) -> Vec<u8>,
+    encode: fn(&L::Item) -> Vec<u8>,
 ) {
-    let after = if deleted { &[][..] } else { after };
+    let after_len = if deleted { 0 } else { after.len() };
+    let before_len = before.map_or(0, Rows::len);
     let row = |index: usize| KvWrite {
         table: Table::ViewRows,
         key: table_keys::view_row_key(
@@ -310,15 +363,19 @@ fn list_writes<T: PartialEq>(
         ),
         value: None,
     };
-    for (index, item) in after.iter().enumerate() {
-        if before.get(index) != Some(item) {
-            writes.push(KvWrite {
+    let changed = after
+        .maybe_changed(before)
+        .take_while(|index| *index < after_len);
+    for index in changed {
+        let item = after.get(index);
+        if before.and_then(|b| b.get(index)) != item {
+            writes.extend(item.map(|item| KvWrite {
                 value: Some(encode(item)),
                 ..row(index)
-            });
+            }));
         }
     }
-    writes.extend((after.len()..before.len()).map(row));
+    writes.extend((after_len..before_len).map(row));
 }
 
 #[cfg(test)]

@@ -14,9 +14,8 @@ use crate::building_blocks::{
 };
 use crate::error::CodecError;
 use crate::pb;
-use payledger_domain::payment::{CustomFields, Payment, Transaction};
+use payledger_domain::payment::{CustomFields, Payment, TransactionList};
 use payledger_domain::{PaymentId, Timestamp};
-use std::sync::Arc;
 
 /// The whole view: the lists inline, no row counts.
 pub(crate) fn payment_to_pb(payment: &Payment) -> pb::PaymentView {
@@ -126,10 +125,7 @@ fn view_from_pb(view: pb::PaymentView) -> Result<Payment, CodecError> {
         amount_refunded: option_money_from_pb(view.amount_refunded)?,
         payment_method_info: method_info_from_pb(method_info)?,
         payment_status: status_from_pb(status),
-        transactions: transactions_from_pb(view.transactions)?
-            .into_iter()
-            .map(Arc::new)
-            .collect(),
+        transactions: transactions_from_pb(view.transactions)?.into(),
         interface_interactions: customs_from_pb(view.interface_interactions)?,
         custom: option_custom_from_pb(view.custom)?,
         created_at: Timestamp(view.created_at_ms),
@@ -163,7 +159,7 @@ impl PaymentHeader {
     /// The payment with its rows, checked against the counts.
     pub fn with_rows(
         self,
-        transactions: Vec<Arc<Transaction>>,
+        transactions: TransactionList,
         interactions: Vec<CustomFields>,
     ) -> Result<Payment, CodecError> {
         let check = |field, expected: u32, actual: usize| {

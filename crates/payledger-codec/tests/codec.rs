@@ -29,7 +29,7 @@ use payledger_domain::money::CurrencyRejection;
 use payledger_domain::order::OrderState;
 use payledger_domain::payment::{
     CustomFields, FieldValue, LocalizedString, PaymentDraft, PaymentMethodInfo, PaymentStatus,
-    Transaction, TransactionState, TransactionType,
+    Transaction, TransactionList, TransactionState, TransactionType,
 };
 use payledger_domain::{
     Actor, CurrencyCode, Event, EventEnvelope, EventId, EventMeta, Money, Order, OrderDraft,
@@ -320,7 +320,7 @@ fn minimal_deleted_payment() -> Payment {
         amount_refunded: None,
         payment_method_info: draft.payment_method_info,
         payment_status: draft.payment_status,
-        transactions: vec![],
+        transactions: TransactionList::new(),
         interface_interactions: vec![],
         custom: None,
         created_at: Timestamp(0),
@@ -1007,7 +1007,7 @@ fn a_view_stored_as_rows_is_checked_against_its_header() {
     assert!(!header.is_whole());
     assert_eq!(
         header.clone().with_rows(
-            payment.transactions[..1].to_vec(),
+            payment.transactions.iter().take(1).cloned().collect(),
             payment.interface_interactions.clone()
         ),
         Err(CodecError::RowCount {
@@ -1028,7 +1028,10 @@ fn a_view_stored_as_rows_is_checked_against_its_header() {
     // its lists inline and no rows.
     let whole = decode_payment_header(&encode_payment(&payment)).expect("whole view");
     assert!(whole.is_whole());
-    assert_eq!(whole.with_rows(Vec::new(), Vec::new()), Ok(payment.clone()));
+    assert_eq!(
+        whole.with_rows(TransactionList::new(), Vec::new()),
+        Ok(payment.clone())
+    );
     // No encoder writes both forms at once.
     let mut mixed = pb::PaymentView::decode(encode_payment(&payment).as_slice()).expect("valid");
     mixed.transaction_rows = 2;
@@ -1187,7 +1190,7 @@ proptest::proptest! {
     fn payments_stored_as_rows_round_trip(payment in strategies::payment()) {
         let header = decode_payment_header(&encode_payment_header(&payment));
         proptest::prop_assert!(header.as_ref().is_ok_and(|h| h.payment.transactions.is_empty()));
-        let transactions: Result<Vec<_>, _> = payment
+        let transactions: Result<TransactionList, _> = payment
             .transactions
             .iter()
             .map(|t| decode_transaction_row(&encode_transaction_row(t)).map(Arc::new))
@@ -1218,7 +1221,7 @@ proptest::proptest! {
     ) {
         // Either list may be empty, so that one count alone decides.
         if lists & 1 == 1 {
-            payment.transactions.clear();
+            payment.transactions = TransactionList::new();
         }
         if lists & 2 == 2 {
             payment.interface_interactions.clear();

@@ -12,6 +12,7 @@ use crate::event::{Event, EventEnvelope, EventMeta, MethodInfoUpdate};
 use crate::ids::{PaymentId, TransactionId};
 use crate::payment::{
     CustomFields, FieldValue, Payment, PaymentDraft, PaymentMethodInfo, Transaction,
+    TransactionList,
 };
 use std::sync::Arc;
 
@@ -131,6 +132,21 @@ fn created(envelope: Recorded<'_>, draft: &PaymentDraft) -> Payment {
     }
 }
 
+/// [`apply`] for an event `decide` has just made: a transaction it adds
+/// has an id the id source drew fresh (a random UUID in production), so
+/// it joins the list without the pass over every id that [`apply`] makes
+/// of a stored event (which, for every transaction an update adds, would
+/// read the whole payment: BENCHMARKS.md "HTTP API", twelfth session).
+pub(crate) fn apply_decided(payment: &mut Payment, event: &Event) {
+    match event {
+        Event::TransactionAdded(transaction) => {
+            debug_assert!(!payment.transactions.contains(transaction.id));
+            payment.transactions.push(Arc::new(transaction.clone()));
+        }
+        _ => apply(payment, event),
+    }
+}
+
 /// Changes the payment's fields as the event says; version and
 /// modification stamps are the caller's business. Deciding uses this on its
 /// working copy so that action N sees the effect of actions 1..N-1.
@@ -148,28 +164,30 @@ pub(crate) fn apply(payment: &mut Payment, event: &Event) {
         Event::TransactionStateChanged {
             transaction_id: id,
             state,
-        } => transaction_mut(txns, *id).state = *state,
+        } => change_transaction(txns, *id, |t| t.state = *state),
         Event::TransactionTimestampChanged {
             transaction_id: id,
             timestamp,
-        } => transaction_mut(txns, *id).timestamp = Some(*timestamp),
+        } => change_transaction(txns, *id, |t| t.timestamp = Some(*timestamp)),
         Event::TransactionInteractionIdChanged {
             transaction_id: id,
             interaction_id,
-        } => transaction_mut(txns, *id).interaction_id = Some(interaction_id.clone()),
+        } => change_transaction(txns, *id, |t| {
+            t.interaction_id = Some(interaction_id.clone())
+        }),
         Event::TransactionInterfaceIdSet {
             transaction_id: id,
             interface_id,
-        } => transaction_mut(txns, *id).interface_id = interface_id.clone(),
+        } => change_transaction(txns, *id, |t| t.interface_id = interface_id.clone()),
         Event::TransactionCustomTypeSet {
             transaction_id: id,
             custom,
-        } => transaction_mut(txns, *id).custom = custom.clone(),
+        } => change_transaction(txns, *id, |t| t.custom = custom.clone()),
         Event::TransactionCustomFieldSet {
             transaction_id: id,
             name,
             value,
-        } => set_field(&mut transaction_mut(txns, *id).custom, name, value),
+        } => change_transaction(txns, *id, |t| set_field(&mut t.custom, name, value)),
         Event::InterfaceInteractionAdded(interaction) => {
             payment.interface_interactions.push(interaction.clone())
         }
@@ -202,18 +220,24 @@ pub(crate) fn apply(payment: &mut Payment, event: &Event) {
     }
 }
 
-fn add_transaction(transactions: &mut Vec<Arc<Transaction>>, transaction: &Transaction) {
+/// Adds a transaction that a stored event names.
+///
+/// # Panics
+/// When the payment has a transaction with that id already.
+fn add_transaction(transactions: &mut TransactionList, transaction: &Transaction) {
     let id = transaction.id;
-    let duplicate = transactions.iter().any(|t| t.id == id);
-    assert!(!duplicate, "transaction {id} added twice");
+    assert!(!transactions.contains(id), "transaction {id} added twice");
     transactions.push(Arc::new(transaction.clone()));
 }
 
-/// The transaction `id`, copied first if an earlier version shares it.
-fn transaction_mut(transactions: &mut [Arc<Transaction>], id: TransactionId) -> &mut Transaction {
-    match transactions.iter_mut().find(|t| t.id == id) {
-        Some(transaction) => Arc::make_mut(transaction),
-        None => panic!("event names transaction {id}, which the payment does not have"),
+/// Changes transaction `id`, copied first if an earlier version shares it.
+fn change_transaction(
+    transactions: &mut TransactionList,
+    id: TransactionId,
+    change: impl FnOnce(&mut Transaction),
+) {
+    if transactions.update(id, change).is_none() {
+        panic!("event names transaction {id}, which the payment does not have");
     }
 }
 

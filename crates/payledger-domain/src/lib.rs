@@ -8,6 +8,7 @@
 //! - [`ids`]: newtypes for identifiers (payments, transactions, projects).
 //! - [`money`]: integer money with ISO 4217 fraction digits.
 //! - [`payment`]: the Payment aggregate and its parts.
+//! - [`transaction_list`]: a payment's transactions, shared between versions.
 //! - [`order`]: the Order aggregate: its events, rules, fold and derived totals.
 //! - [`stream`]: stream identity (aggregate kind + id).
 //! - [`event`]: the events that make up a payment's stream, and their envelope.
@@ -37,6 +38,7 @@ pub mod strategies;
 pub mod stream;
 pub mod subscription_rules;
 pub mod time;
+pub mod transaction_list;
 pub mod types;
 
 #[cfg(test)]

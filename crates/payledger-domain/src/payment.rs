@@ -3,8 +3,8 @@
 
 use crate::ids::{Actor, PaymentId, TransactionId};
 use crate::money::Money;
+pub use crate::transaction_list::TransactionList;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock:
 /// timestamps arrive with commands.
@@ -188,11 +188,12 @@ pub struct Payment {
     pub amount_refunded: Option<Money>,
     pub payment_method_info: PaymentMethodInfo,
     pub payment_status: PaymentStatus,
-    /// Shared between versions: a new version copies the pointers and
-    /// replaces only the transactions it changes, so deciding, diffing
-    /// and answering an update cost what changed, not the payment's size
-    /// (an unchanged transaction compares equal by pointer).
-    pub transactions: Vec<Arc<Transaction>>,
+    /// Shared between versions: a copy shares every chunk of the list,
+    /// and a new version replaces only the transactions (and chunks) it
+    /// changes, so deciding, diffing and answering an update cost what
+    /// changed, not the payment's size (an unchanged transaction is the
+    /// same pointer in both).
+    pub transactions: TransactionList,
     pub interface_interactions: Vec<CustomFields>,
     pub custom: Option<CustomFields>,
     pub created_at: Timestamp,
@@ -201,61 +202,4 @@ pub struct Payment {
     pub last_modified_by: Actor,
     /// Set by the deletion event; a deleted payment accepts no commands.
     pub deleted: bool,
-}
-
-impl Payment {
-    /// A copy with room for `more_transactions` (a plain clone has none,
-    /// so adding one transaction would copy every transaction again).
-    pub fn clone_with_room(&self, more_transactions: usize) -> Self {
-        let Self {
-            id,
-            version,
-            key,
-            customer_id,
-            anonymous_id,
-            interface_id,
-            external_id,
-            amount_planned,
-            amount_authorized,
-            authorized_until,
-            amount_paid,
-            amount_refunded,
-            payment_method_info,
-            payment_status,
-            transactions,
-            interface_interactions,
-            custom,
-            created_at,
-            last_modified_at,
-            created_by,
-            last_modified_by,
-            deleted,
-        } = self;
-        let mut room = Vec::with_capacity(transactions.len() + more_transactions);
-        room.extend_from_slice(transactions);
-        Self {
-            id: *id,
-            version: *version,
-            key: key.clone(),
-            customer_id: customer_id.clone(),
-            anonymous_id: anonymous_id.clone(),
-            interface_id: interface_id.clone(),
-            external_id: external_id.clone(),
-            amount_planned: amount_planned.clone(),
-            amount_authorized: amount_authorized.clone(),
-            authorized_until: *authorized_until,
-            amount_paid: amount_paid.clone(),
-            amount_refunded: amount_refunded.clone(),
-            payment_method_info: payment_method_info.clone(),
-            payment_status: payment_status.clone(),
-            transactions: room,
-            interface_interactions: interface_interactions.clone(),
-            custom: custom.clone(),
-            created_at: *created_at,
-            last_modified_at: *last_modified_at,
-            created_by: created_by.clone(),
-            last_modified_by: last_modified_by.clone(),
-            deleted: *deleted,
-        }
-    }
 }

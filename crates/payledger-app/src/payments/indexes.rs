@@ -5,8 +5,10 @@
 
 use crate::error::AppError;
 use crate::table_keys;
+use payledger_domain::payment::TransactionList;
 use payledger_domain::{Payment, ProjectKey, Rejection};
 use payledger_store::{KvWrite, Table};
+use std::collections::BTreeSet;
 
 /// The rejection for a unique index entry another payment holds. Index keys
 /// are length-prefixed text: project, then the key, or project, interface
@@ -119,42 +121,77 @@ pub(crate) fn index_writes(
 
 /// The changes of the (non-unique) index of transaction interface ids:
 /// a PSP object id finds its payment without a scan.
+///
+/// Between two live versions only the positions whose transaction is not
+/// the very one of the version before are read (most updates add one
+/// transaction and change another, whatever the payment's size); an id
+/// that appears or goes there is looked for among the other transactions
+/// before its key is written or deleted.
 fn transaction_interface_writes(
     project: &ProjectKey,
     before: Option<&Payment>,
     after: &Payment,
 ) -> Vec<KvWrite> {
-    let same_ids = |b: &Payment| {
-        b.deleted == after.deleted
-            && b.transactions.len() == after.transactions.len()
-            && (b.transactions.iter().zip(&after.transactions))
-                .all(|(x, y)| x.interface_id == y.interface_id)
+    let key =
+        |interface_id: &str| table_keys::transaction_interface_key(project, interface_id, after.id);
+    let Some(before) = before.filter(|b| b.deleted == after.deleted && !after.deleted) else {
+        // A creation or a deletion: every id of each side.
+        let keys = |p: &Payment| -> BTreeSet<Vec<u8>> {
+            if p.deleted {
+                return BTreeSet::new();
+            }
+            (p.transactions.iter())
+                .filter_map(|t| t.interface_id.as_deref())
+                .map(key)
+                .collect()
+        };
+        return key_changes(&before.map(keys).unwrap_or_default(), &keys(after));
     };
-    if before.is_some_and(same_ids) {
-        // Most appends (interactions, states) leave every id as it was.
+    let (old, new) = (&before.transactions, &after.transactions);
+    let changed: Vec<usize> = new.differs_from(old).chain(new.len()..old.len()).collect();
+    let (old_ids, new_ids) = (ids_at(old, &changed), ids_at(new, &changed));
+    if old_ids == new_ids {
+        // Most updates (states, interactions, transactions without ids).
         return Vec::new();
     }
-    let keys = |p: &Payment| -> std::collections::BTreeSet<Vec<u8>> {
-        if p.deleted {
-            return Default::default();
-        }
-        p.transactions
-            .iter()
-            .filter_map(|t| t.interface_id.as_deref())
-            .map(|interface_id| table_keys::transaction_interface_key(project, interface_id, p.id))
+    // The positions both versions share hold the same ids in both.
+    let held_elsewhere = |id: &str| {
+        (new.iter().enumerate().take(old.len()))
+            .filter(|(at, _)| changed.binary_search(at).is_err())
+            .any(|(_, t)| t.interface_id.as_deref() == Some(id))
+    };
+    let keys = |ids: &BTreeSet<&str>, others: &BTreeSet<&str>| -> BTreeSet<Vec<u8>> {
+        (ids.difference(others))
+            .filter(|id| !held_elsewhere(id))
+            .map(|id| key(id))
             .collect()
     };
-    let old = before.map(keys).unwrap_or_default();
-    let new = keys(after);
-    let removed = old.difference(&new).map(|key| KvWrite {
+    let (gone, came) = (keys(&old_ids, &new_ids), keys(&new_ids, &old_ids));
+    key_changes(&gone, &came)
+}
+
+/// The interface ids of the transactions at `positions` of `list`.
+fn ids_at<'a>(list: &'a TransactionList, positions: &[usize]) -> BTreeSet<&'a str> {
+    (positions.iter())
+        .filter_map(|at| list.get(*at)?.interface_id.as_deref())
+        .collect()
+}
+
+/// Deletes the keys of `old` that `new` lacks and puts the keys of `new`
+/// that `old` lacks.
+fn key_changes(old: &BTreeSet<Vec<u8>>, new: &BTreeSet<Vec<u8>>) -> Vec<KvWrite> {
+    let removed = old.difference(new).map(|key| KvWrite {
         table: Table::TransactionInterfaceIndex,
         key: key.clone(),
         value: None,
     });
-    let added = new.difference(&old).map(|key| KvWrite {
+    let added = new.difference(old).map(|key| KvWrite {
         table: Table::TransactionInterfaceIndex,
         key: key.clone(),
         value: Some(Vec::new()),
     });
     removed.chain(added).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -106,7 +106,7 @@ fn latest_authorized(payment: &Payment) -> Option<(usize, &Transaction)> {
 /// successful CancelAuthorization follows it.
 pub fn authorization_cancelled(payment: &Payment) -> bool {
     latest_authorized(payment).is_some_and(|(at, _)| {
-        payment.transactions[at + 1..].iter().any(|t| {
+        payment.transactions.iter().skip(at + 1).any(|t| {
             t.kind == TransactionType::CancelAuthorization && t.state == TransactionState::Success
         })
     })
@@ -127,13 +127,17 @@ pub fn authorization_to_reconcile(
     let (at, authorization) = latest_authorized(payment)?;
     let intent = (authorization.interface_id.as_deref())
         .filter(|id| kind_of(id) == ObjectKind::PaymentIntent)?;
-    let settled = payment.transactions[at + 1..].iter().any(|t| match t.kind {
-        TransactionType::Charge => t.state == Success,
-        TransactionType::CancelAuthorization => t.state != Failure,
-        TransactionType::Authorization | TransactionType::Refund | TransactionType::Chargeback => {
-            false
-        }
-    });
+    let settled = payment
+        .transactions
+        .iter()
+        .skip(at + 1)
+        .any(|t| match t.kind {
+            TransactionType::Charge => t.state == Success,
+            TransactionType::CancelAuthorization => t.state != Failure,
+            TransactionType::Authorization
+            | TransactionType::Refund
+            | TransactionType::Chargeback => false,
+        });
     let cancelling = (payment.transactions.iter()).any(|t| {
         t.kind == TransactionType::CancelAuthorization && matches!(t.state, Initial | Pending)
     });

@@ -56,7 +56,12 @@ fn transactions(
 ) -> Result<Vec<Transaction>, Rejection> {
     let mut built = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let transaction = transaction::build(draft, currency, &built, ctx)?;
+        let transaction = transaction::build(draft, currency, built.iter(), ctx)?;
+        assert!(
+            built.iter().all(|t| t.id != transaction.id),
+            "id source repeated transaction id {}",
+            transaction.id
+        );
         built.push(transaction);
     }
     Ok(built)

@@ -24,7 +24,7 @@ mod transaction;
 use crate::catalog::Catalog;
 use crate::command::UpdateAction;
 use crate::event::Event;
-use crate::evolve::apply;
+use crate::evolve::apply_decided;
 use crate::ids::TransactionId;
 use crate::money::Money;
 use crate::payment::{Payment, Timestamp};
@@ -105,11 +105,11 @@ pub fn decide_update_with_state(
             max: ACTIONS_PER_REQUEST_MAX,
         });
     }
-    let mut working = payment.clone_with_room(actions.len());
+    let mut working = payment.clone();
     let mut events = Vec::with_capacity(actions.len());
     for action in actions {
         if let Some(event) = decide_action(&working, action, ctx)? {
-            apply(&mut working, &event);
+            apply_decided(&mut working, &event);
             events.push(event);
         }
     }

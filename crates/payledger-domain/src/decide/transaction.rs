@@ -17,7 +17,6 @@ use crate::money::{CurrencyCode, Money};
 use crate::payment::{FieldValue, Payment, Timestamp, Transaction, TransactionState};
 use crate::rejection::Rejection;
 use crate::types::CustomResource;
-use std::borrow::Borrow;
 
 /// `addTransaction`: always a change.
 pub(super) fn add(
@@ -26,16 +25,20 @@ pub(super) fn add(
     ctx: &mut Context<'_>,
 ) -> Result<Event, Rejection> {
     let currency = &p.amount_planned.currency;
-    build(draft, currency, &p.transactions, ctx).map(Event::TransactionAdded)
+    let existing = p.transactions.iter().map(|t| &**t);
+    build(draft, currency, existing, ctx).map(Event::TransactionAdded)
 }
 
 /// Builds a transaction from its draft next to `existing` ones: checks the
 /// currency, the interface id's uniqueness and the custom fields, then
-/// draws a fresh id.
-pub(super) fn build(
+/// draws a fresh id. (That the id is fresh is checked where the
+/// transaction joins the others: by `create` among the draft's, by the fold
+/// for a payment's, which reads the list's ids rather than every
+/// transaction.)
+pub(super) fn build<'t>(
     draft: &TransactionDraftInput,
     currency: &CurrencyCode,
-    existing: &[impl Borrow<Transaction>],
+    existing: impl Iterator<Item = &'t Transaction>,
     ctx: &mut Context<'_>,
 ) -> Result<Transaction, Rejection> {
     ensure_currency(currency, &draft.amount.currency)?;
@@ -47,13 +50,8 @@ pub(super) fn build(
         CustomResource::Transaction,
         ctx.catalog,
     )?;
-    let id = ctx.ids.next_transaction_id();
-    assert!(
-        existing.iter().all(|t| t.borrow().id != id),
-        "id source repeated transaction id {id}"
-    );
     Ok(Transaction {
-        id,
+        id: ctx.ids.next_transaction_id(),
         timestamp: draft.timestamp,
         kind: draft.kind,
         amount: draft.amount.clone(),
@@ -116,7 +114,8 @@ pub(super) fn set_interface_id(
 ) -> Result<Option<Event>, Rejection> {
     let t = find(p, id)?;
     if let Some(value) = interface_id {
-        ensure_interface_id_free(&p.transactions, Some(id), value)?;
+        let existing = p.transactions.iter().map(|t| &**t);
+        ensure_interface_id_free(existing, Some(id), value)?;
     }
     Ok(when_changed(
         &t.interface_id,
@@ -175,9 +174,7 @@ pub(super) fn change_amount_planned(
 }
 
 fn find(p: &Payment, id: TransactionId) -> Result<&Transaction, Rejection> {
-    p.transactions
-        .iter()
-        .find(|t| t.id == id)
+    (p.transactions.find(id))
         .map(|t| &**t)
         .ok_or_else(|| Rejection::TransactionNotFound { id: id.to_string() })
 }
@@ -194,17 +191,13 @@ fn ensure_currency(expected: &CurrencyCode, actual: &CurrencyCode) -> Result<(),
 }
 
 /// No transaction other than `except` has this interface id.
-fn ensure_interface_id_free(
-    transactions: &[impl Borrow<Transaction>],
+fn ensure_interface_id_free<'t>(
+    mut transactions: impl Iterator<Item = &'t Transaction>,
     except: Option<TransactionId>,
     interface_id: &str,
 ) -> Result<(), Rejection> {
     let taken = transactions
-        .iter()
-        .map(Borrow::borrow)
-        .any(|t: &Transaction| {
-            Some(t.id) != except && t.interface_id.as_deref() == Some(interface_id)
-        });
+        .any(|t| Some(t.id) != except && t.interface_id.as_deref() == Some(interface_id));
     if taken {
         Err(Rejection::DuplicateTransactionInterfaceId {
             interface_id: interface_id.to_owned(),

@@ -244,7 +244,7 @@ fn each_transaction_event_changes_only_its_transaction() {
     );
     let on_refund = |event_of: fn(TransactionId) -> Event, change: fn(&mut Transaction)| {
         check_on(before.clone(), vec![event_of(tx(2))], |p| {
-            change(Arc::make_mut(&mut p.transactions[1]))
+            p.transactions.update(tx(2), change);
         });
     };
     on_refund(
@@ -295,7 +295,8 @@ fn each_transaction_event_changes_only_its_transaction() {
         value: Some(text("v")),
     };
     check_on(typed, vec![field], |p| {
-        Arc::make_mut(&mut p.transactions[1]).custom = Some(custom("type-txn", &[("f", text("v"))]))
+        let custom = Some(custom("type-txn", &[("f", text("v"))]));
+        p.transactions.update(tx(2), |t| t.custom = custom);
     });
 }
 

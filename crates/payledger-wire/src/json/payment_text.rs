@@ -11,7 +11,9 @@
 use super::custom::custom_fields_to_json;
 use super::money::CENT_PRECISION;
 use super::payment::INTERNAL_CLIENT_PREFIX;
-use payledger_domain::payment::{CustomFields, PaymentMethodInfo, PaymentStatus, Transaction};
+use payledger_domain::payment::{
+    CustomFields, PaymentMethodInfo, PaymentStatus, Transaction, TransactionList,
+};
 use payledger_domain::time::write_timestamp;
 use payledger_domain::{Actor, Money, Payment, Timestamp};
 use std::ops::Range;
@@ -25,7 +27,9 @@ pub fn payment_json_bytes(payment: &Payment) -> Vec<u8> {
     out
 }
 
-/// Where each transaction's text sits in a payment's JSON, by position.
+/// Where each transaction's text sits in a payment's JSON, by position:
+/// one comma apart, as the array of transactions is written (only
+/// [`payment_json_reusing`] makes them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TransactionSpans(Vec<Range<usize>>);
 
@@ -82,40 +86,105 @@ enum Transactions<'a, 'e> {
 }
 
 impl Transactions<'_, '_> {
-    fn write(&mut self, out: &mut Vec<u8>, transactions: &[Arc<Transaction>]) {
+    fn write(&mut self, out: &mut Vec<u8>, transactions: &TransactionList) {
+        out.push(b'[');
         match self {
-            Self::Fresh => array(out, transactions, |out, item| transaction(out, item)),
-            Self::Reusing { earlier, spans } => {
-                out.push(b'[');
+            Self::Fresh => {
                 for (index, item) in transactions.iter().enumerate() {
                     if index > 0 {
                         out.push(b',');
                     }
-                    let start = out.len();
-                    match earlier.and_then(|e| unchanged(e, index, item)) {
-                        Some(text) => out.extend_from_slice(text),
-                        None => transaction(out, item),
-                    }
-                    spans.push(start..out.len());
+                    transaction(out, item);
                 }
-                out.push(b']');
+            }
+            Self::Reusing {
+                earlier: None,
+                spans,
+            } => {
+                for (index, item) in transactions.iter().enumerate() {
+                    write_one(out, spans, None, index, item);
+                }
+            }
+            Self::Reusing {
+                earlier: Some(earlier),
+                spans,
+            } => {
+                // Between the transactions this version changed, runs of
+                // the very ones of the earlier version: one copy each.
+                let mut next = 0;
+                for changed in transactions.differs_from(&earlier.payment.transactions) {
+                    copy_run(out, spans, *earlier, transactions, next..changed);
+                    write_one(out, spans, Some(*earlier), changed, &transactions[changed]);
+                    next = changed + 1;
+                }
+                copy_run(out, spans, *earlier, transactions, next..transactions.len());
             }
         }
+        out.push(b']');
     }
 }
 
-/// The earlier text of the transaction at `index` when it equals `item`
-/// (by pointer when the versions share it: see [`Payment::transactions`]).
-fn unchanged<'e>(
-    earlier: EarlierText<'e>,
+/// Writes the transaction at `index` (after a comma unless first) and
+/// notes its span: copied from `earlier` when equal to the one at the
+/// same position there.
+fn write_one(
+    out: &mut Vec<u8>,
+    spans: &mut Vec<Range<usize>>,
+    earlier: Option<EarlierText<'_>>,
     index: usize,
     item: &Arc<Transaction>,
-) -> Option<&'e [u8]> {
-    let before = earlier.payment.transactions.get(index)?;
-    let span = earlier.spans.0.get(index)?;
-    (before == item)
-        .then(|| earlier.text.get(span.clone()))
-        .flatten()
+) {
+    if index > 0 {
+        out.push(b',');
+    }
+    let start = out.len();
+    let kept = earlier.and_then(|e| {
+        let before = e.payment.transactions.get(index)?;
+        (before == item).then(|| e.text.get(e.spans.0.get(index)?.clone()))?
+    });
+    match kept {
+        Some(text) => out.extend_from_slice(text),
+        None => transaction(out, item),
+    }
+    spans.push(start..out.len());
+}
+
+/// Writes the transactions at `run`, each the very one at its position in
+/// `earlier`: their text there in one copy, the commas between them
+/// included ([`TransactionSpans`] are one comma apart).
+fn copy_run(
+    out: &mut Vec<u8>,
+    spans: &mut Vec<Range<usize>>,
+    earlier: EarlierText<'_>,
+    transactions: &TransactionList,
+    run: Range<usize>,
+) {
+    let Some(earlier_spans) = earlier.spans.0.get(run.clone()).filter(|s| !s.is_empty()) else {
+        for index in run {
+            write_one(out, spans, Some(earlier), index, &transactions[index]);
+        }
+        return;
+    };
+    let (first, last) = (&earlier_spans[0], &earlier_spans[earlier_spans.len() - 1]);
+    match earlier.text.get(first.start..last.end) {
+        Some(text) => {
+            if run.start > 0 {
+                out.push(b',');
+            }
+            let start = out.len();
+            out.extend_from_slice(text);
+            spans.extend(
+                earlier_spans
+                    .iter()
+                    .map(|span| span.start - first.start + start..span.end - first.start + start),
+            );
+        }
+        None => {
+            for index in run {
+                write_one(out, spans, Some(earlier), index, &transactions[index]);
+            }
+        }
+    }
 }
 
 /// Writes the members of one JSON object, in the order they are given
@@ -400,8 +469,10 @@ mod tests {
                 let len = later.transactions.len();
                 match change {
                     1 if index < len => {
-                        let amount = &mut Arc::make_mut(&mut later.transactions[index]).amount;
-                        amount.cent_amount = amount.cent_amount.wrapping_add(1);
+                        let id = later.transactions[index].id;
+                        later.transactions.update(id, |t| {
+                            t.amount.cent_amount = t.amount.cent_amount.wrapping_add(1);
+                        });
                     }
                     2 if index < len => {
                         later.transactions.remove(index);
@@ -441,8 +512,8 @@ mod tests {
             }
             let mut later = earlier.clone();
             let changed = changed.index(later.transactions.len());
-            let amount = &mut Arc::make_mut(&mut later.transactions[changed]).amount;
-            amount.cent_amount = amount.cent_amount.wrapping_add(1);
+            let id = later.transactions[changed].id;
+            later.transactions.update(id, |t| t.amount.cent_amount = t.amount.cent_amount.wrapping_add(1));
             let (text, later_spans) = payment_json_reusing(
                 &later,
                 Some(EarlierText { payment: &earlier, text: &marked, spans: &spans }),
