@@ -41,6 +41,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use memchr::memmem;
 
 /// The settings of one load run.
 #[derive(Debug, Args)]
@@ -685,16 +686,25 @@ fn owned(reply: &[u8], key: String) -> anyhow::Result<Owned> {
 /// mock writes `interfaceInteractions: []` after the transactions). Each
 /// connection checks that against a full parse of its first answer and
 /// keeps parsing fully if they differ.
+///
+/// The search is on bytes (SIMD, no UTF-8 pass over the answer), and
+/// `"version":` is looked for in the answer's tail first, where payledger's
+/// sorted keys put it, then anywhere (the mock writes it near the start).
 pub(super) fn scan_update(reply: &[u8]) -> Option<(u64, String)> {
-    const VERSION: &str = "\"version\":";
-    const ID: &str = "\"id\":\"";
-    let text = std::str::from_utf8(reply).ok()?;
-    let at = text.find(VERSION)? + VERSION.len();
-    let digits = &text[at..];
-    let digits = &digits[..digits.find(|c: char| !c.is_ascii_digit())?];
-    let at = text.rfind(ID)? + ID.len();
-    let id = text.get(at..at + uuid::fmt::Hyphenated::LENGTH)?;
-    Some((digits.parse().ok()?, id.to_owned()))
+    const VERSION: &[u8] = b"\"version\":";
+    const ID: &[u8] = b"\"id\":\"";
+    const TAIL_BYTES: usize = 512;
+    let tail = reply.len().saturating_sub(TAIL_BYTES);
+    let at = memmem::find(&reply[tail..], VERSION)
+        .map(|at| tail + at)
+        .or_else(|| memmem::find(reply, VERSION))?
+        + VERSION.len();
+    let digits = &reply[at..];
+    let digits = &digits[..digits.iter().position(|b| !b.is_ascii_digit())?];
+    let version = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let at = memmem::rfind(reply, ID)? + ID.len();
+    let id = reply.get(at..at + uuid::fmt::Hyphenated::LENGTH)?;
+    Some((version, std::str::from_utf8(id).ok()?.to_owned()))
 }
 
 /// CPU time (user + system) of process `pid` so far.

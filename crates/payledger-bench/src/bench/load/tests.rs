@@ -27,6 +27,17 @@ fn an_update_answer_is_scanned_for_its_version_and_last_transaction() {
 }
 
 #[test]
+fn a_long_answer_is_scanned_wherever_its_version_is() {
+    let last = "22222222-2222-4222-8222-222222222222";
+    let others = r#"{"id":"11111111-1111-4111-8111-111111111111","state":"Success"},"#.repeat(100);
+    let sorted = format!(r#"{{"transactions":[{others}{{"id":"{last}"}}],"version":345}}"#);
+    assert_eq!(scan_update(sorted.as_bytes()), Some((345, last.to_owned())));
+    let mock = format!(r#"{{"version":678,"transactions":[{others}{{"id":"{last}"}}],"interfaceInteractions":[]}}"#);
+    assert!(mock.len() > 1_000);
+    assert_eq!(scan_update(mock.as_bytes()), Some((678, last.to_owned())));
+}
+
+#[test]
 fn an_update_body_is_the_two_actions_as_json() {
     let body: Value = serde_json::from_str(&update_body(7, "t-1")).unwrap();
     assert_eq!(
