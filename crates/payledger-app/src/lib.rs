@@ -49,6 +49,8 @@ pub mod signing;
 pub mod snapshots;
 pub mod subscriptions;
 pub mod table_keys;
+#[cfg(test)]
+mod test_payments;
 pub mod tokenization;
 pub mod unique_claims;
 pub mod views;

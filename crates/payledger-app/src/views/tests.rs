@@ -2,9 +2,7 @@
 //! when the cache may answer.
 
 use super::*;
-use payledger_domain::payment::{
-    FieldValue, PaymentMethodInfo, PaymentStatus, TransactionState, TransactionType,
-};
+use payledger_domain::payment::{FieldValue, TransactionState, TransactionType};
 use payledger_domain::{Actor, CurrencyCode, Money, Timestamp, TransactionId};
 use payledger_domain::{Event, EventId, EventMeta};
 use payledger_store::memory::MemoryStore;
@@ -39,30 +37,11 @@ fn interaction(n: u8) -> CustomFields {
 /// interface interaction.
 fn payment(version: u64, transactions: u8) -> Payment {
     Payment {
-        id: PaymentId::from_bytes([7; 16]),
         version,
         key: Some("order-7".into()),
-        customer_id: None,
-        anonymous_id: None,
-        interface_id: None,
-        external_id: None,
-        amount_planned: Money::new(10_000, CurrencyCode::parse("EUR").expect("EUR")),
-        amount_authorized: None,
-        authorized_until: None,
-        amount_paid: None,
-        amount_refunded: None,
-        payment_method_info: PaymentMethodInfo::default(),
-        payment_status: PaymentStatus::default(),
-        transactions: (0..transactions)
-            .map(|n| Arc::new(transaction(n)))
-            .collect(),
         interface_interactions: vec![interaction(0)],
-        custom: None,
-        created_at: Timestamp(1_000),
         last_modified_at: Timestamp(2_000 + i64::try_from(version).expect("small")),
-        created_by: Actor::Client("shop".into()),
-        last_modified_by: Actor::Client("shop".into()),
-        deleted: false,
+        ..crate::test_payments::payment([7; 16], (0..transactions).map(transaction).collect())
     }
 }
 

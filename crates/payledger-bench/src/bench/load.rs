@@ -39,9 +39,9 @@ use super::{latency_histogram, micros, ms};
 use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
+use memchr::memmem;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use memchr::memmem;
 
 /// The settings of one load run.
 #[derive(Debug, Args)]

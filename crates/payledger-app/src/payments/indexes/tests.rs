@@ -3,10 +3,8 @@
 //! transactions a version does not share with the one before.
 
 use super::*;
-use payledger_domain::payment::{
-    PaymentMethodInfo, PaymentStatus, Transaction, TransactionState, TransactionType,
-};
-use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, Timestamp, TransactionId};
+use payledger_domain::payment::{Transaction, TransactionState, TransactionType};
+use payledger_domain::{CurrencyCode, Money, TransactionId};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -34,32 +32,10 @@ fn transaction(n: u128, pick: u8) -> Transaction {
 }
 
 fn payment(picks: &[u8]) -> Payment {
-    Payment {
-        id: PaymentId::from_bytes([7; 16]),
-        version: 1,
-        key: None,
-        customer_id: None,
-        anonymous_id: None,
-        interface_id: None,
-        external_id: None,
-        amount_planned: Money::new(10_000, CurrencyCode::parse("EUR").expect("EUR")),
-        amount_authorized: None,
-        authorized_until: None,
-        amount_paid: None,
-        amount_refunded: None,
-        payment_method_info: PaymentMethodInfo::default(),
-        payment_status: PaymentStatus::default(),
-        transactions: (picks.iter().enumerate())
-            .map(|(n, pick)| transaction(n as u128 + 1, *pick))
-            .collect(),
-        interface_interactions: Vec::new(),
-        custom: None,
-        created_at: Timestamp(1_000),
-        last_modified_at: Timestamp(1_000),
-        created_by: Actor::Client("shop".into()),
-        last_modified_by: Actor::Client("shop".into()),
-        deleted: false,
-    }
+    let transactions = (picks.iter().enumerate())
+        .map(|(n, pick)| transaction(n as u128 + 1, *pick))
+        .collect();
+    crate::test_payments::payment([7; 16], transactions)
 }
 
 /// The index's writes recomputed from every transaction of both sides.

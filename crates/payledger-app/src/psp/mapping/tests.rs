@@ -2,10 +2,8 @@
 //! maps to a transaction state.
 
 use super::*;
-use payledger_domain::payment::{PaymentMethodInfo, PaymentStatus};
-use payledger_domain::{Actor, CurrencyCode, Money, PaymentId, Timestamp, TransactionId};
+use payledger_domain::{CurrencyCode, Money, TransactionId};
 use proptest::prelude::*;
-use std::sync::Arc;
 
 fn txn(
     n: u8,
@@ -26,30 +24,7 @@ fn txn(
 }
 
 fn payment(transactions: Vec<Transaction>) -> Payment {
-    Payment {
-        id: PaymentId::from_bytes([9; 16]),
-        version: 1,
-        key: None,
-        customer_id: None,
-        anonymous_id: None,
-        interface_id: None,
-        external_id: None,
-        amount_planned: Money::new(100, CurrencyCode::parse("EUR").unwrap()),
-        amount_authorized: None,
-        authorized_until: None,
-        amount_paid: None,
-        amount_refunded: None,
-        payment_method_info: PaymentMethodInfo::default(),
-        payment_status: PaymentStatus::default(),
-        transactions: transactions.into_iter().map(Arc::new).collect(),
-        interface_interactions: Vec::new(),
-        custom: None,
-        created_at: Timestamp(0),
-        last_modified_at: Timestamp(0),
-        created_by: Actor::Client("c".into()),
-        last_modified_by: Actor::Client("c".into()),
-        deleted: false,
-    }
+    crate::test_payments::payment([9; 16], transactions.into())
 }
 
 fn kind_of(id: &str) -> ObjectKind {

@@ -32,7 +32,9 @@ fn a_long_answer_is_scanned_wherever_its_version_is() {
     let others = r#"{"id":"11111111-1111-4111-8111-111111111111","state":"Success"},"#.repeat(100);
     let sorted = format!(r#"{{"transactions":[{others}{{"id":"{last}"}}],"version":345}}"#);
     assert_eq!(scan_update(sorted.as_bytes()), Some((345, last.to_owned())));
-    let mock = format!(r#"{{"version":678,"transactions":[{others}{{"id":"{last}"}}],"interfaceInteractions":[]}}"#);
+    let mock = format!(
+        r#"{{"version":678,"transactions":[{others}{{"id":"{last}"}}],"interfaceInteractions":[]}}"#
+    );
     assert!(mock.len() > 1_000);
     assert_eq!(scan_update(mock.as_bytes()), Some((678, last.to_owned())));
 }
