@@ -16,6 +16,9 @@
 //! transaction's id beside the pointer, so finding a transaction by id
 //! reads the chunks and not the transactions; searches start from the
 //! end, where the transactions an update names usually are.
+//! [`TransactionList::differs_from`] names the positions a version does
+//! not share with an earlier one, passing over shared chunks whole: what
+//! the view rows, the answer's text and the indexes rewrite.
 //!
 //! Equality is by value, as for a vector (two entries that share their
 //! transaction compare equal without reading it).
