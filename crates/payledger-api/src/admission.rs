@@ -70,12 +70,9 @@
 //! `requests_in_flight_max = 0` turns the gate off (nothing is counted or
 //! refused), for comparison in the overload benchmark.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Duration, Instant};
 
@@ -246,6 +243,20 @@ pub enum Limit {
 }
 
 impl Limit {
+    /// How many limits there are.
+    pub const COUNT: usize = 5;
+
+    /// The limit's place among [`Limit::COUNT`].
+    pub const fn index(self) -> usize {
+        match self {
+            Self::RequestsInFlight => 0,
+            Self::RequestsQueued => 1,
+            Self::QueueWait => 2,
+            Self::ClientRate => 3,
+            Self::CpuPercent => 4,
+        }
+    }
+
     /// The limit's name, as the error body and the metrics give it.
     pub const fn name(self) -> &'static str {
         match self {
@@ -290,17 +301,28 @@ impl Drop for Admitted {
 }
 
 /// A place in the queue, counted (and shown in the metrics) while held.
-struct QueueSpot<'a>(&'a AtomicUsize);
+#[derive(Debug)]
+pub struct QueueSpot(Arc<AtomicUsize>);
 
-impl<'a> QueueSpot<'a> {
+impl QueueSpot {
     /// Counts the place `queued` already reserved for it.
-    fn take(queued: &'a AtomicUsize) -> Self {
+    fn take(queued: &Arc<AtomicUsize>) -> Self {
         payledger_metrics::metrics().requests_queued.inc();
-        Self(queued)
+        Self(Arc::clone(queued))
     }
 }
 
-impl Drop for QueueSpot<'_> {
+/// How a request entered the gate ([`Gate::enter`]).
+#[derive(Debug)]
+pub enum Entry {
+    /// A slot was free: it runs now.
+    Admitted(Admitted),
+    /// Every slot was taken and it has a place in the queue: it waits
+    /// ([`Gate::wait_queued`]).
+    Queued(QueueSpot),
+}
+
+impl Drop for QueueSpot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
         payledger_metrics::metrics().requests_queued.dec();
@@ -322,7 +344,7 @@ pub struct Gate {
     /// (they waited or were refused) or were refused by the pace: the
     /// arrivals were more than the gate let run at once.
     pressed: AtomicU64,
-    queued: AtomicUsize,
+    queued: Arc<AtomicUsize>,
     clients: Mutex<HashMap<String, Bucket>>,
     /// The slots now (`requests_in_flight_max` unless the latency
     /// adaptation cut them); changed only by [`Gate::adapt_slots`].
@@ -343,6 +365,9 @@ pub struct Gate {
     /// some slot stayed free (see [`Gate::latency_target_now_ms`]);
     /// `u64::MAX` before one.
     unloaded_us: AtomicU64,
+    /// The JSON answer to each limit's refusal, made once
+    /// ([`Gate::refusal_body`]).
+    refusal_bodies: [OnceLock<(Refused, shed::RefusalAnswer)>; Limit::COUNT],
 }
 
 impl Gate {
@@ -364,7 +389,7 @@ impl Gate {
             }),
             admitted: AtomicU64::new(0),
             pressed: AtomicU64::new(0),
-            queued: AtomicUsize::new(0),
+            queued: Arc::new(AtomicUsize::new(0)),
             clients: Mutex::new(HashMap::new()),
             slots_now: AtomicUsize::new(config.requests_in_flight_max),
             owed: Arc::new(AtomicUsize::new(0)),
@@ -373,6 +398,7 @@ impl Gate {
             refused_by_slots: AtomicU64::new(0),
             exhausted: AtomicBool::new(false),
             unloaded_us: AtomicU64::new(u64::MAX),
+            refusal_bodies: Default::default(),
         }
     }
 
@@ -408,15 +434,48 @@ impl Gate {
     /// Admits a request that arrived at `arrived`, waiting for a slot as
     /// the limits allow, or refuses it.
     pub async fn admit(&self, arrived: Instant) -> Result<Admitted, Refused> {
-        if self.config.requests_in_flight_max == 0 {
-            return Ok(Admitted { slot: None });
+        match self.enter(arrived)? {
+            Entry::Admitted(admitted) => Ok(admitted),
+            Entry::Queued(spot) => self.wait_queued(spot, arrived).await,
         }
-        let m = payledger_metrics::metrics();
+    }
+
+    /// What can be decided about a request that arrived at `arrived`
+    /// without waiting: admitted now, refused now, or queued for a slot.
+    pub fn enter(&self, arrived: Instant) -> Result<Entry, Refused> {
+        if self.config.requests_in_flight_max == 0 {
+            return Ok(Entry::Admitted(Admitted { slot: None }));
+        }
         self.take_pace(arrived)?;
-        let slot = match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => self.wait(arrived).await?,
-        };
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => Ok(Entry::Admitted(self.admitted(slot, arrived))),
+            Err(_) => self.enqueue().map(Entry::Queued),
+        }
+    }
+
+    /// Waits in the queue for a slot, within the budget from `arrived`.
+    pub async fn wait_queued(
+        &self,
+        spot: QueueSpot,
+        arrived: Instant,
+    ) -> Result<Admitted, Refused> {
+        let budget = Duration::from_millis(self.config.queue_wait_ms_max);
+        // The spot is left when the wait ends, also when the client goes
+        // away meanwhile (the future is dropped).
+        let waited =
+            tokio::time::timeout_at(arrived + budget, Arc::clone(&self.slots).acquire_owned())
+                .await;
+        drop(spot);
+        match waited {
+            // Its work has not started: past the budget it is refused.
+            Ok(Ok(slot)) if arrived.elapsed() <= budget => Ok(self.admitted(slot, arrived)),
+            _ => Err(self.overloaded(Limit::QueueWait)),
+        }
+    }
+
+    /// Counts a request admitted with `slot`.
+    fn admitted(&self, slot: OwnedSemaphorePermit, arrived: Instant) -> Admitted {
+        let m = payledger_metrics::metrics();
         if self.config.latency_target_ms > 0 && self.slots.available_permits() == 0 {
             self.exhausted.store(true, Ordering::Relaxed);
         }
@@ -426,13 +485,13 @@ impl Gate {
         if self.config.cpu_percent_max > 0 {
             self.admitted.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Admitted {
+        Admitted {
             slot: Some((slot, Arc::clone(&self.owed))),
-        })
+        }
     }
 
-    /// Waits in the queue for a slot, within its bound and the budget.
-    async fn wait(&self, arrived: Instant) -> Result<OwnedSemaphorePermit, Refused> {
+    /// A place in the queue, within its bound now.
+    fn enqueue(&self) -> Result<QueueSpot, Refused> {
         self.pressed.fetch_add(1, Ordering::Relaxed);
         let queued_max = self.queued_max_now();
         if queued_max == 0 {
@@ -446,19 +505,7 @@ impl Gate {
         if taken.is_err() {
             return Err(self.overloaded(Limit::RequestsQueued));
         }
-        // Left when the wait ends, also when the client goes away meanwhile
-        // (the future is dropped).
-        let spot = QueueSpot::take(&self.queued);
-        let budget = Duration::from_millis(self.config.queue_wait_ms_max);
-        let waited =
-            tokio::time::timeout_at(arrived + budget, Arc::clone(&self.slots).acquire_owned())
-                .await;
-        drop(spot);
-        match waited {
-            // Its work has not started: past the budget it is refused.
-            Ok(Ok(slot)) if arrived.elapsed() <= budget => Ok(slot),
-            _ => Err(self.overloaded(Limit::QueueWait)),
-        }
+        Ok(QueueSpot::take(&self.queued))
     }
 
     fn overloaded(&self, limit: Limit) -> Refused {
@@ -569,57 +616,11 @@ pub fn gated(path: &str) -> bool {
     !(segments.next().is_some() && segments.next() == Some("tokenization"))
 }
 
-/// The outermost layer of the router: admits a gated request or refuses
-/// it before the router, the tracing span, the HTTP metrics or anything
-/// else runs, so that under overload a refusal costs little more than
-/// reading the request and writing the answer.
-pub async fn shed(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
-    if !gated(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let arrived = Instant::now();
-    match gate.admit(arrived).await {
-        Ok(admitted) => {
-            let started = Instant::now();
-            let response = next.run(request).await;
-            drop(admitted);
-            gate.served(started.elapsed());
-            response
-        }
-        Err(refused) => refuse(request, refused).await,
-    }
-}
-
-/// Most bytes of a refused request's body read (and dropped) before the
-/// refusal is answered, so the connection stays usable; past it the
-/// connection is closed.
-pub const REFUSED_BODY_DRAIN_BYTES_MAX: usize = 64 << 10;
-
-/// Answers a refusal, after reading what the client already sent of a
-/// small body: hyper reuses a keep-alive connection only once the request
-/// was read whole, and a new connection would cost the client and the
-/// server more than the refusal itself.
-async fn refuse(request: Request, refused: Refused) -> Response {
-    use http_body_util::BodyExt;
-    let correlation_id = crate::request::correlation_id_of(request.headers());
-    let mut body = request.into_body();
-    let mut seen = 0usize;
-    while seen <= REFUSED_BODY_DRAIN_BYTES_MAX {
-        match body.frame().await {
-            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
-            _ => break,
-        }
-    }
-    let mut response = crate::ApiError::from(refused).into_response();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&correlation_id) {
-        response.headers_mut().insert("x-correlation-id", value);
-    }
-    response
-}
-
 mod adapt;
+mod shed;
 use adapt::Pace;
 pub use adapt::adapt_to_load;
+pub use shed::{REFUSED_BODY_DRAIN_BYTES_MAX, Shed, ShedLayer};
 
 #[cfg(test)]
 mod tests;

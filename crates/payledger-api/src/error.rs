@@ -693,8 +693,9 @@ impl From<&SubscriptionRejection> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The commercetools error object this error answers with.
+    pub(crate) fn body(&self) -> Value {
         let errors: Vec<Value> = self
             .errors
             .iter()
@@ -715,7 +716,13 @@ impl IntoResponse for ApiError {
             object.insert("error".into(), json!(oauth));
             object.insert("error_description".into(), json!(self.message));
         }
-        let mut response = (self.status, axum::Json(body)).into_response();
+        body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after_seconds {
             response
                 .headers_mut()

@@ -202,7 +202,7 @@ impl AppState {
 
 /// The routes of the server. Every route but health, readiness, metrics,
 /// the OpenAPI document, the payment page and the tokenization API passes
-/// admission control ([`admission::shed`], the outermost layer) first.
+/// admission control ([`admission::ShedLayer`], the outermost layer) first.
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
@@ -243,11 +243,10 @@ pub fn router(state: AppState) -> Router {
     // per-route layers and no clone of the state.
     let gate = Arc::clone(&state.admission);
     let routes = routes.with_state(state);
-    Router::new().fallback_service(
-        tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(gate, admission::shed))
-            .service(routes),
-    )
+    Router::new().fallback_service(tower::Layer::layer(
+        &admission::ShedLayer::new(gate),
+        routes,
+    ))
 }
 
 /// The router of a separate metrics port (`serve --metrics-listen`): only

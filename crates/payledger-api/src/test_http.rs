@@ -9,7 +9,13 @@ use tokio::net::TcpStream;
 /// and its body.
 pub(crate) async fn exchange(stream: &mut TcpStream, path: &str) -> (String, String) {
     let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
+    exchange_raw(stream, request.as_bytes()).await
+}
+
+/// Sends `request` (a whole HTTP/1.1 request) on `stream`; returns the
+/// answer's head, lower-cased, and its body.
+pub(crate) async fn exchange_raw(stream: &mut TcpStream, request: &[u8]) -> (String, String) {
+    stream.write_all(request).await.expect("write");
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
     while !answer.ends_with(b"\r\n\r\n") {

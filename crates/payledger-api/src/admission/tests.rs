@@ -13,6 +13,8 @@ use payledger_app::auth::{Secret, create_client};
 use payledger_store::memory::MemoryStore;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::io::AsyncWriteExt as _;
 use tokio::time::{Duration, Instant};
 use tower::ServiceExt as _;
 
@@ -677,6 +679,84 @@ async fn every_refusal_by_one_limit_answers_the_same_json_with_its_own_correlati
         first.headers["x-correlation-id"],
         second.headers["x-correlation-id"]
     );
+}
+
+#[tokio::test]
+async fn a_refused_request_with_a_body_leaves_its_keep_alive_connection_usable() {
+    let api = Api::new(limits(1, 0, 10)).await;
+    let _held = api.state.admission.admit(Instant::now()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crate::drain::serve_draining(
+        listener,
+        crate::router(api.state.clone()),
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+        std::num::NonZeroUsize::new(1).unwrap(),
+    ));
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The head first; the body only once the gate refused the request (a
+    // body still on its way when the answer goes would make hyper close
+    // the connection after it).
+    let body = add_charge(1).to_string();
+    let head = format!(
+        "POST /{PROJECT}/payments/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\n\
+         host: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let gate = &api.state.admission;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while gate.refused_by_slots.load(Ordering::Acquire) == 0 {
+        assert!(std::time::Instant::now() < deadline, "never refused");
+        tokio::task::yield_now().await;
+    }
+    let request = body.as_bytes();
+    let (head, answer) = crate::test_http::exchange_raw(&mut stream, request).await;
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(answer.contains("REQUESTS_IN_FLIGHT_MAX"), "{answer}");
+    assert!(!head.contains("connection: close"), "{head}");
+    let (head, _) = crate::test_http::exchange(&mut stream, "/health").await;
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "the same connection answers the next request: {head}"
+    );
+    drop(stream);
+    stop.send(()).unwrap();
+    assert_eq!(served.await.unwrap().unwrap().connections_cut, 0);
+}
+
+#[test]
+fn a_refusal_answers_what_the_error_mapping_makes_of_it_and_each_limit_its_own() {
+    let gate = Gate::new(AdmissionConfig::default());
+    let limits = [
+        Limit::RequestsInFlight,
+        Limit::RequestsQueued,
+        Limit::QueueWait,
+        Limit::ClientRate,
+        Limit::CpuPercent,
+    ];
+    for (n, limit) in limits.into_iter().enumerate() {
+        assert_eq!(limit.index(), n);
+        for value in [7, 7, 8] {
+            let refusal = Refused {
+                limit,
+                value,
+                retry_after_s: 3,
+            };
+            let error = crate::ApiError::from(refusal);
+            let expected = serde_json::to_vec(&error.body()).unwrap();
+            let (status, body) = gate.refusal_body(refusal);
+            assert_eq!(status, error.status, "{limit:?}");
+            assert_eq!(body.as_ref(), expected.as_slice(), "{limit:?} {value}");
+            let parsed: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(parsed["errors"][0]["limit"], limit.name());
+            assert_eq!(parsed["errors"][0]["limitValue"], value);
+        }
+    }
 }
 
 #[tokio::test]
