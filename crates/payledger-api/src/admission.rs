@@ -9,7 +9,7 @@
 //! from its arrival. A request that finds the queue full, or whose wait
 //! passes the budget, is refused with `503 Overloaded` and `Retry-After`
 //! in the commercetools error body, naming the limit. The gate is the
-//! router's outermost layer ([`shed`]): the refusal comes before routing,
+//! router's outermost layer ([`ShedLayer`]): the refusal comes before routing,
 //! the request's span and metrics, its body parsed, its token checked or
 //! anything read or written, so it costs the server little more than
 //! reading the request and writing the answer, a refused request changed
