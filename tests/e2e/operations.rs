@@ -402,6 +402,7 @@ fn metrics_parse_with_the_prometheus_parser_and_move_with_traffic() {
     assert!(moved("payledger_events_appended_total", &[("kind", "Created")]) >= 5.0);
     assert!(moved("payledger_append_groups_total", &[]) >= 1.0);
     assert!(moved("payledger_append_commit_duration_seconds_count", &[]) >= 1.0);
+    assert!(moved("payledger_append_duration_seconds_count", &[]) >= 5.0);
     assert!(moved("payledger_tokens_issued_total", &[]) >= 1.0);
     assert!(
         moved(

@@ -124,6 +124,7 @@ pub struct Metrics {
     pub append_groups: Family<PartitionLabels, Counter>,
     pub append_group_requests: Histograms<PartitionLabels>,
     pub append_commit_duration: Histograms<PartitionLabels>,
+    pub append_duration: Histograms<PartitionLabels>,
     pub append_queue_depth: Family<PartitionLabels, Gauge>,
     pub events_appended: Family<KindLabels, Counter>,
     pub kafka_relay_lag: Family<PartitionLabels, Gauge>,
@@ -157,6 +158,7 @@ impl Metrics {
             append_groups: Family::default(),
             append_group_requests: Family::new_with_constructor(group_sizes),
             append_commit_duration: Family::new_with_constructor(latency),
+            append_duration: Family::new_with_constructor(latency),
             append_queue_depth: Family::default(),
             events_appended: Family::default(),
             kafka_relay_lag: Family::default(),
@@ -209,6 +211,13 @@ impl Metrics {
             "Time to write one group commit, fsync included, by partition",
             Unit::Seconds,
             metrics.append_commit_duration.clone(),
+        );
+        r.register_with_unit(
+            "append_duration",
+            "Time from an append's hand-over to the writer until it is durable (its wait for \
+             the writer, its group's write and fsync), by partition",
+            Unit::Seconds,
+            metrics.append_duration.clone(),
         );
         r.register_with_unit(
             "append_queue_depth",
@@ -464,6 +473,14 @@ impl Metrics {
             .inc();
     }
 
+    /// Records an append of `partition` made durable `seconds` after it
+    /// was handed to the writer.
+    pub fn append_durable(&self, partition: u16, seconds: f64) {
+        self.append_duration
+            .get_or_create(&PartitionLabels { partition })
+            .observe(seconds);
+    }
+
     /// Sets a partition gauge of a family.
     pub fn set_partition(family: &Family<PartitionLabels, Gauge>, partition: u16, value: u64) {
         family
@@ -531,6 +548,7 @@ mod tests {
         m.admission_admitted.inc();
         m.requests_in_flight.set(3);
         Metrics::set_partition(&m.append_queue_depth, 3, 7);
+        m.append_durable(3, 0.003);
         m.events_appended
             .get_or_create(&KindLabels {
                 kind: "TransactionAdded".into(),
@@ -546,6 +564,7 @@ mod tests {
             "payledger_admission_admitted_total 1",
             "payledger_http_in_flight_requests 3",
             "payledger_append_queue_depth_requests{partition=\"3\"} 7",
+            "payledger_append_duration_seconds_bucket{le=\"0.0032\",partition=\"3\"} 1",
             "payledger_events_appended_total{kind=\"TransactionAdded\"} 1",
             "# TYPE payledger_http_request_duration_seconds histogram",
             "# UNIT payledger_http_request_duration_seconds seconds",

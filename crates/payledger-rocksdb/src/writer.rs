@@ -27,6 +27,8 @@
 //! Each group is counted in the process metrics ([`payledger_metrics`]),
 //! per partition it wrote to: its requests, its write time with the fsync,
 //! and the queue left behind it; and the events it made durable by kind.
+//! Each durable append records its time from the hand-over to the
+//! writer: what a caller waited for the store, its queue included.
 
 use crate::db::{cf, last_log_sequence, read_head, stage_table_write, write_synced};
 use crate::keys::{self, CF_LOG};
@@ -59,6 +61,8 @@ struct Job {
     partition: u16,
     request: AppendRequest,
     done: Completion,
+    /// When it was handed to the writer.
+    submitted: Instant,
 }
 
 /// The queue and thread that write every partition.
@@ -141,6 +145,7 @@ impl Writer {
             partition,
             request,
             done,
+            submitted: Instant::now(),
         };
         match queue.send(job) {
             Ok(()) => pending,
@@ -187,6 +192,8 @@ struct WriterState {
 struct Accepted {
     appended: Appended,
     done: Completion,
+    partition: u16,
+    submitted: Instant,
 }
 
 impl WriterState {
@@ -226,10 +233,16 @@ impl WriterState {
             partition,
             request,
             done,
+            submitted,
         } in group
         {
             match self.stage(&mut batch, &mut heads, partition, request) {
-                Ok(appended) => accepted.push(Accepted { appended, done }),
+                Ok(appended) => accepted.push(Accepted {
+                    appended,
+                    done,
+                    partition,
+                    submitted,
+                }),
                 Err(refused) => {
                     let _ = done.send(Err(refused));
                 }
@@ -257,8 +270,17 @@ impl WriterState {
                         self.signal.notify(partition.partition);
                     }
                 }
-                for Accepted { appended, done } in accepted {
+                let durable = Instant::now();
+                let m = metrics();
+                for Accepted {
+                    appended,
+                    done,
+                    partition,
+                    submitted,
+                } in accepted
+                {
                     let _ = done.send(Ok(appended));
+                    m.append_durable(partition, (durable - submitted).as_secs_f64());
                 }
             }
             Err(error) => {

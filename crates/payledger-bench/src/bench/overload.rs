@@ -33,7 +33,11 @@
 //!    Beside the latency the generator sees, each row gives the p99 the
 //!    server's own histogram saw for the same updates (to its bucket
 //!    bound): the difference is time outside the request's handling
-//!    (the kernel's queues, the generator).
+//!    (the kernel's queues, the generator). Two more p99s of the server's
+//!    split that time: the admitted requests' wait for a slot (before the
+//!    handling the first one counts) and the appends' time from their
+//!    hand-over to the writer until durable (inside it); what is left is
+//!    the handler's own work and its wait for the CPU.
 //! 4. **Nothing acknowledged is lost**: every transaction id an update
 //!    answer acknowledged is looked for in its payment afterwards.
 //!
@@ -190,9 +194,9 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
         );
     }
     println!(
-        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | admitted p99 inside the server ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
+        "| load | admission | offered/s | sent late | admitted/s | admitted p50 ms | admitted p99 ms | admitted p99 inside the server ms | of it: slot wait p99 ms | of it: append p99 ms | refused | refused p99 ms | server CPU µs/answer | generator CPU µs/request | errors |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (n, &level) in args.levels.iter().enumerate() {
         let mut order: Vec<_> = servers.iter().zip(&mut fleets).collect();
         if n % 2 == 0 {
@@ -203,9 +207,10 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
             settle(servers).await?;
             let rate = level * sustainable;
             let (cpu, generator) = (server.cpu()?, super::load::cpu_of_self()?);
-            let inside = server.update_latency_buckets(&fleet.http).await?;
+            let inside = server.histograms(&fleet.http).await?;
             let row = fleet.open_loop(rate, seconds).await;
-            let inside = server_p99(&inside, &server.update_latency_buckets(&fleet.http).await?);
+            let [inside, waited, appended] =
+                server.histograms(&fleet.http).await?.p99s_since(&inside);
             let total = row.answered().max(1) as f64;
             let per = server.cpu()?.saturating_sub(cpu).as_secs_f64() * 1e6 / total;
             let generator = super::load::cpu_of_self()?
@@ -214,13 +219,12 @@ async fn measure(args: &OverloadArgs, servers: &[ServerProcess; 2]) -> anyhow::R
                 * 1e6
                 / total;
             println!(
-                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {} | {:.1} % | {} | {per:.0} | {generator:.0} | {} |",
+                "| {level}× | {} | {rate:.0} | {:.1} % | {:.0} | {} | {} | {inside} | {waited} | {appended} | {:.1} % | {} | {per:.0} | {generator:.0} | {} |",
                 server.label,
                 100.0 * row.late as f64 / total,
                 row.admitted as f64 / row.elapsed.as_secs_f64(),
                 ms(row.admitted_latency.value_at_quantile(0.5)),
                 ms(row.admitted_latency.value_at_quantile(0.99)),
-                inside.map_or_else(|| "–".to_owned(), |bound| format!("≤ {:.1}", bound * 1e3)),
                 100.0 * row.refused as f64 / total,
                 ms(row.refused_latency.value_at_quantile(0.99)),
                 row.errors,
@@ -439,13 +443,12 @@ impl ServerProcess {
         super::load::cpu_of(self.child.id())
     }
 
-    /// The server's own histogram of the updates it answered (from the
-    /// request's first middleware to its answer): cumulative counts by
-    /// bucket bound in seconds, from `/metrics`.
-    async fn update_latency_buckets(
-        &self,
-        http: &reqwest::Client,
-    ) -> anyhow::Result<Vec<(f64, u64)>> {
+    /// The server's own histograms over a measurement, from `/metrics`:
+    /// the updates it answered (from the request's first middleware to its
+    /// answer), the admitted requests' wait for a slot, and the appends'
+    /// time from their hand-over to the writer until durable (all
+    /// partitions together).
+    async fn histograms(&self, http: &reqwest::Client) -> anyhow::Result<ServerHistograms> {
         let text = http
             .get(format!("{}/metrics", self.url))
             .send()
@@ -453,25 +456,74 @@ impl ServerProcess {
             .error_for_status()?
             .text()
             .await?;
-        Ok(text
-            .lines()
-            .filter(|line| {
-                line.starts_with("payledger_http_request_duration_seconds_bucket{")
-                    && line.contains(r#"route="/{pk}/payments/{id}""#)
-                    && line.contains(r#"method="POST""#)
-            })
-            .filter_map(|line| {
-                let bound = line.split("le=\"").nth(1)?.split('"').next()?;
-                let count = line.rsplit(' ').next()?.parse().ok()?;
-                let bound = if bound == "+Inf" {
-                    f64::INFINITY
-                } else {
-                    bound.parse().ok()?
-                };
-                Some((bound, count))
-            })
-            .collect())
+        Ok(ServerHistograms {
+            updates: buckets(
+                &text,
+                "payledger_http_request_duration_seconds_bucket",
+                |line| {
+                    line.contains(r#"route="/{pk}/payments/{id}""#)
+                        && line.contains(r#"method="POST""#)
+                },
+            ),
+            admission_wait: buckets(&text, "payledger_admission_wait_seconds_bucket", |_| true),
+            appends: buckets(&text, "payledger_append_duration_seconds_bucket", |_| true),
+        })
     }
+}
+
+/// Cumulative counts by bucket bound (seconds) of three of the server's
+/// histograms ([`ServerProcess::histograms`]).
+struct ServerHistograms {
+    updates: Vec<(f64, u64)>,
+    admission_wait: Vec<(f64, u64)>,
+    appends: Vec<(f64, u64)>,
+}
+
+impl ServerHistograms {
+    /// The p99 bound of each histogram over what was recorded between
+    /// `before` and `self`, as `≤ ms` (`–` when nothing was).
+    fn p99s_since(&self, before: &Self) -> [String; 3] {
+        [
+            (&before.updates, &self.updates),
+            (&before.admission_wait, &self.admission_wait),
+            (&before.appends, &self.appends),
+        ]
+        .map(|(before, after)| {
+            server_p99(before, after)
+                .map_or_else(|| "–".to_owned(), |bound| format!("≤ {:.1}", bound * 1e3))
+        })
+    }
+}
+
+/// The buckets of histogram lines named `name` (`…_bucket`) that `keep`
+/// selects in an OpenMetrics `text`, the counts of equal bounds summed
+/// over the label sets kept.
+fn buckets(text: &str, name: &str, keep: impl Fn(&str) -> bool) -> Vec<(f64, u64)> {
+    let mut summed: Vec<(f64, u64)> = Vec::new();
+    let prefix = format!("{name}{{");
+    for line in text
+        .lines()
+        .filter(|line| line.starts_with(&prefix) && keep(line))
+    {
+        let parsed = (|| {
+            let bound = line.split("le=\"").nth(1)?.split('"').next()?;
+            let count: u64 = line.rsplit(' ').next()?.parse().ok()?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count))
+        })();
+        let Some((bound, count)) = parsed else {
+            continue;
+        };
+        match summed.iter_mut().find(|(b, _)| *b == bound) {
+            Some((_, total)) => *total += count,
+            None => summed.push((bound, count)),
+        }
+    }
+    summed
 }
 
 /// The bucket bound (seconds) under which 99 % of the updates answered

@@ -1,6 +1,6 @@
 //! The overload harness's own arithmetic.
 
-use super::server_p99;
+use super::{buckets, server_p99};
 
 #[test]
 fn the_server_p99_is_the_first_bound_holding_99_percent_of_the_updates_between_two_scrapes() {
@@ -14,4 +14,23 @@ fn the_server_p99_is_the_first_bound_holding_99_percent_of_the_updates_between_t
     ];
     assert_eq!(server_p99(&before, &after), Some(0.004));
     assert_eq!(server_p99(&after, &after), None, "no update between");
+}
+
+#[test]
+fn buckets_of_a_histogram_sum_its_label_sets_and_pass_over_other_metrics() {
+    let text = "\
+# TYPE payledger_append_duration_seconds histogram
+payledger_append_duration_seconds_bucket{le=\"0.001\",partition=\"0\"} 3
+payledger_append_duration_seconds_bucket{le=\"+Inf\",partition=\"0\"} 4
+payledger_append_duration_seconds_bucket{le=\"0.001\",partition=\"1\"} 5
+payledger_append_duration_seconds_bucket{le=\"+Inf\",partition=\"1\"} 5
+payledger_append_duration_seconds_count{partition=\"1\"} 5
+payledger_append_commit_duration_seconds_bucket{le=\"0.001\",partition=\"0\"} 9
+";
+    let all = buckets(text, "payledger_append_duration_seconds_bucket", |_| true);
+    assert_eq!(all, vec![(0.001, 8), (f64::INFINITY, 9)]);
+    let one = buckets(text, "payledger_append_duration_seconds_bucket", |line| {
+        line.contains(r#"partition="1""#)
+    });
+    assert_eq!(one, vec![(0.001, 5), (f64::INFINITY, 5)]);
 }
