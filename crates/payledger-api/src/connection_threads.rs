@@ -37,9 +37,35 @@ pub fn connection_threads_default() -> NonZeroUsize {
     NonZeroUsize::new(cores + 1).unwrap_or(NonZeroUsize::MIN)
 }
 
+/// How often a connection thread looks first at the tasks other threads
+/// woke (tokio's `global_queue_interval`): every time. Those are requests
+/// whose work elsewhere is done (a partition writer made their append
+/// durable, a blocking read finished, a slot of the gate came free) and
+/// whose answers wait for this thread; the connections its own sockets
+/// woke come after. With tokio's default of one in 31, a thread flooded
+/// with requests to read (and, past the gate, to refuse) took one finished
+/// request per 31 others: under overload the admitted answers queued
+/// behind the refusals while holding their slots. The tasks woken
+/// elsewhere are bounded by the gate's slots and the blocking threads, so
+/// they cannot keep a thread from its sockets for long. At five times the
+/// sustainable update rate the same gate admitted about 65 % more with the
+/// same tail (BENCHMARKS.md "Overload", fourteenth session).
+const WOKEN_FROM_ELSEWHERE_FIRST: u32 = 1;
+
 /// Most connection threads `payledger serve` accepts
 /// (`--connection-threads`).
 pub const CONNECTION_THREADS_MAX: i64 = 256;
+
+/// The runtime of one connection thread, with `blocking_threads` for the
+/// blocking work of its handlers.
+fn connection_runtime(blocking_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .global_queue_interval(WOKEN_FROM_ELSEWHERE_FIRST)
+        .max_blocking_threads(blocking_threads)
+        .thread_keep_alive(crate::BLOCKING_THREAD_KEEP_ALIVE)
+        .build()
+}
 
 /// A connection counted as open until dropped (see [`crate::drain`]).
 pub(crate) struct OpenConnection(Arc<watch::Sender<usize>>);
@@ -89,11 +115,7 @@ impl ConnectionThreads {
             ended: Vec::with_capacity(threads.get()),
         };
         for index in 0..threads.get() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .max_blocking_threads(blocking_per_thread)
-                .thread_keep_alive(crate::BLOCKING_THREAD_KEEP_ALIVE)
-                .build()?;
+            let runtime = connection_runtime(blocking_per_thread)?;
             let (handoff, handed) = mpsc::unbounded_channel();
             let (ended, ended_signal) = oneshot::channel::<()>();
             let worker = Worker {

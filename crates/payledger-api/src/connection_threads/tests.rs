@@ -1,4 +1,4 @@
-use super::{ConnectionThreads, OpenConnection, connection_threads_default};
+use super::{ConnectionThreads, OpenConnection, connection_runtime, connection_threads_default};
 use axum::Router;
 use axum::routing::get;
 use std::num::NonZeroUsize;
@@ -124,4 +124,50 @@ async fn stopping_with_a_cut_closes_the_connections_left_open() {
 fn the_default_is_one_thread_more_than_the_cores() {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     assert_eq!(connection_threads_default().get(), cores + 1);
+}
+
+#[test]
+fn a_request_woken_by_another_thread_runs_before_the_connections_queued_on_this_one() {
+    // Each round: a task waits for another thread (as a handler waits for
+    // the partition writer), the connection thread gets `QUEUED` tasks of
+    // its own (as sockets that became readable), then the other thread
+    // wakes the first. Over the rounds the runtime's tick takes every
+    // value: with tokio's default the woken task would wait for up to 30
+    // of the queued ones in most rounds.
+    const ROUNDS: usize = 64;
+    const QUEUED: usize = 64;
+    const WOKEN: usize = usize::MAX;
+    let runtime = connection_runtime(1).expect("runtime");
+    runtime.block_on(async {
+        for round in 0..ROUNDS {
+            let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let (waiting, waits) = tokio::sync::oneshot::channel::<()>();
+            let (wake, woken) = tokio::sync::oneshot::channel::<()>();
+            let handler = tokio::spawn({
+                let order = Arc::clone(&order);
+                async move {
+                    let _ = waiting.send(());
+                    let _ = woken.await;
+                    order.lock().expect("order").push(WOKEN);
+                }
+            });
+            waits.await.expect("the handler runs and waits");
+            let queued: Vec<_> = (0..QUEUED)
+                .map(|n| {
+                    let order = Arc::clone(&order);
+                    tokio::spawn(async move { order.lock().expect("order").push(n) })
+                })
+                .collect();
+            std::thread::spawn(move || wake.send(()).expect("the handler waits"))
+                .join()
+                .expect("waking thread");
+            handler.await.expect("handler");
+            for task in queued {
+                task.await.expect("queued task");
+            }
+            let order = order.lock().expect("order");
+            assert_eq!(order.len(), QUEUED + 1);
+            assert_eq!(order[0], WOKEN, "round {round}: ran {order:?}");
+        }
+    });
 }
